@@ -1,0 +1,404 @@
+/*
+ * broker.h - the node's internal header, grouped by file (tmux habit): the
+ * group named after a .c file declares what that file exports.
+ *
+ * Threads: everything here runs on the one libevent loop thread. There are
+ * no locks; a connection, a session and a message are touched by the loop
+ * only.
+ *
+ * Object model:
+ *   struct conn     one network connection (bufferevent), state machine
+ *                   NEW (awaiting CONNECT) -> ACTIVE -> CLOSING -> freed
+ *                   from a deferred event, never inside its own callback.
+ *   struct session  what MQTT calls the session state: subscriptions,
+ *                   queue, in-flight messages, QoS 2 ids. Outlives its
+ *                   connection when persistent; keyed by client id.
+ *   struct msg      one application message, immutable and refcounted;
+ *                   shared by every queue, in-flight slot and the retained
+ *                   tree that holds it.
+ *   struct delivery a message on its way to one session (queued or in
+ *                   flight), with the QoS, packet id and subscription ids
+ *                   of that delivery.
+ */
+#ifndef TERN_BROKER_H
+#define TERN_BROKER_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "mqtt.h"
+#include "hash.h"
+#include "trie.h"
+#include "xmalloc.h"
+
+#define TERN_VERSION PACKAGE_VERSION
+
+struct conn;
+struct session;
+
+/* --- log.c --- */
+
+enum log_level {
+	LOG_ERROR,
+	LOG_WARNING,
+	LOG_NOTICE,
+	LOG_INFO,
+	LOG_DEBUG
+};
+
+/* Open the log: path NULL means stderr. Returns 0, or -1 with errno. */
+int log_open(const char *path);
+/* Reopen the log file (SIGHUP, after rotation). */
+void log_reopen(void);
+void log_close(void);
+void log_set_level(int level);
+int log_get_level(void);
+/* One line with a timestamp and the level. */
+void log_msg(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Parse a level name; -1 when unknown. */
+int log_level_parse(const char *name);
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) do {						\
+	if (log_get_level() >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__);	\
+} while (0)
+#define log_debug(...) do {						\
+	if (log_get_level() >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__);	\
+} while (0)
+
+/* --- config.c --- */
+
+struct listener_conf {
+	char *address; /* NULL: all addresses */
+	uint16_t port;
+};
+
+struct config {
+	struct listener_conf *listeners;
+	size_t n_listeners;
+	char *data_dir;
+	char *log_file; /* NULL: stderr */
+	int log_level;
+	uint32_t max_packet_size;
+	uint32_t max_inflight_messages;
+	uint32_t max_queued_messages;
+	uint32_t max_keepalive;
+	int allow_zero_length_clientid;
+	uint32_t connect_timeout;
+	int tcp_nodelay;
+};
+
+/* Set every key to its default (no listeners: see config_finish). */
+void config_init(struct config *c);
+/*
+ * Read a config file into c. On error writes "FILE:LINE: message" into
+ * err (size errlen) and returns -1; returns 0 on success.
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Parse one "key value" line (no comment, no newline) as if read from
+ * file:line; same error contract as config_load. */
+int config_line(struct config *c, const char *file, unsigned line,
+    char *text, char *err, size_t errlen);
+/* Apply defaults that depend on other keys (127.0.0.1:1883 when no
+ * listener is configured). */
+void config_finish(struct config *c);
+/* Replace the listeners with one on 127.0.0.1:port (the -p flag). */
+void config_set_port(struct config *c, uint16_t port);
+void config_free(struct config *c);
+/* The i-th key of the config table, NULL past the end; and its default
+ * as documented in tern.conf(5). For tests and documentation checks. */
+const char *config_key_name(size_t i);
+void config_key_default(size_t i, char *buf, size_t len);
+
+/* --- msg.c --- */
+
+/*
+ * An application message. Immutable once made; the topic, payload and the
+ * properties that travel with it live in the same allocation.
+ */
+struct msg {
+	unsigned refs;
+	uint8_t qos; /* as published */
+	uint8_t retain; /* as published */
+	uint8_t payload_format;
+	uint8_t has_payload_format;
+	uint8_t has_expiry;
+	uint32_t expiry; /* message expiry interval, seconds */
+	time_t received; /* for the remaining expiry interval */
+	uint32_t topic_len;
+	uint32_t payload_len;
+	uint32_t user_len; /* wire-form user properties */
+	char *topic; /* NUL-terminated (topics hold no U+0000) */
+	uint8_t *payload;
+	uint8_t *user;
+	struct mqtt_str content_type;
+	struct mqtt_str response_topic;
+	struct mqtt_str correlation_data;
+	const void *origin; /* the publishing session, for no local */
+};
+
+/* A new message (one reference) copied from a decoded PUBLISH; topic is
+ * given separately as it may come from a topic alias. */
+struct msg *msg_from_publish(const struct mqtt_publish *p,
+    const uint8_t *topic, uint32_t topic_len, const void *origin);
+/* A new message (one reference) from a CONNECT's will. */
+struct msg *msg_from_will(const struct mqtt_connect *c, const void *origin);
+/* Take / drop a reference; the last drop frees. */
+struct msg *msg_ref(struct msg *m);
+void msg_unref(struct msg *m);
+/* Fill the message's properties into props for a PUBLISH to a client
+ * (v5 only; borrowed from m). */
+void msg_props(const struct msg *m, struct mqtt_props *props);
+/* 1 when m's Message Expiry Interval has passed at now. */
+int msg_expired(const struct msg *m, time_t now);
+/* Number of messages alive (for tests and $SYS). */
+size_t msg_count(void);
+
+/* --- session.c --- */
+
+struct delivery {
+	TAILQ_ENTRY(delivery) entry;
+	struct msg *msg; /* one reference */
+	uint16_t packet_id; /* 0 while queued */
+	uint8_t qos;
+	uint8_t retain;
+	uint8_t state; /* DELIVERY_* */
+	uint8_t n_sub_ids;
+	uint32_t *sub_ids; /* NULL when n_sub_ids <= 1: uses sub_id */
+	uint32_t sub_id;
+};
+TAILQ_HEAD(delivery_list, delivery);
+
+#define DELIVERY_QUEUED 0
+#define DELIVERY_SENT 1 /* PUBLISH sent, awaiting PUBACK / PUBREC */
+#define DELIVERY_RELEASED 2 /* PUBREC received, PUBREL sent */
+
+struct session_sub {
+	char *filter;
+	uint32_t filter_len;
+	uint8_t options;
+	uint32_t sub_id;
+};
+
+struct session {
+	char *client_id;
+	size_t id_len;
+	struct conn *conn; /* NULL while offline */
+	int persistent; /* survives the connection */
+	uint32_t expiry; /* v5 session expiry interval; 0xFFFFFFFF never */
+	struct event *expiry_timer;
+
+	struct session_sub *subs;
+	size_t n_subs, cap_subs;
+
+	struct delivery_list queue; /* waiting to be sent, in order */
+	struct delivery_list inflight; /* sent, not yet acknowledged */
+	uint32_t n_queued;
+	uint32_t n_inflight;
+	uint16_t last_packet_id;
+
+	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
+	uint32_t n_qos2_in, cap_qos2_in;
+
+	struct msg *will;
+	uint32_t dropped; /* messages dropped on a full queue */
+};
+
+/* Find the session with this client id, or NULL. */
+struct session *session_find(const char *id, size_t len);
+/* A new empty session registered under id (which must be free). */
+struct session *session_new(const char *id, size_t len);
+/* Unregister and free: subscriptions leave the trie, queued and in-flight
+ * deliveries drop their message references. The session must have no
+ * connection. */
+void session_free(struct session *s);
+/* Called when the session's connection goes away: frees the session or
+ * keeps it for later according to its expiry. */
+void session_detach(struct session *s);
+/* Add or replace a subscription. Returns 1 when new, 0 when replaced. */
+int session_subscribe(struct session *s, const char *filter, uint32_t len,
+    uint8_t options, uint32_t sub_id);
+/* Remove a subscription. Returns 1 when it existed. */
+int session_unsubscribe(struct session *s, const char *filter,
+    uint32_t len);
+/* Incoming QoS 2 packet ids awaiting PUBREL. */
+int session_qos2_has(const struct session *s, uint16_t id);
+void session_qos2_add(struct session *s, uint16_t id);
+int session_qos2_remove(struct session *s, uint16_t id);
+/* Free every session (shutdown). */
+void session_free_all(void);
+size_t session_count(void);
+
+/* --- deliver.c --- */
+
+/* Route a message to every matching subscription (the publisher's
+ * session may be NULL, e.g. for a will). Returns the number of sessions
+ * it was delivered or queued to. Borrows m. */
+unsigned deliver_route(struct msg *m, struct session *publisher);
+/* Deliver m to one session at qos (already downgraded), with the retain
+ * flag to send and the subscription ids. Borrows m. */
+void deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids);
+/* Send what the session may send now: queued messages while the in-flight
+ * window has room. */
+void deliver_pump(struct session *s);
+/* After a resume: resend in-flight messages (DUP) and PUBRELs, in order,
+ * then pump. */
+void deliver_resume(struct session *s);
+/* Acknowledgements from the client. Each returns 0, or
+ * MQTT_RC_PACKET_ID_NOT_FOUND when no such in-flight message exists. */
+int deliver_puback(struct session *s, uint16_t id);
+int deliver_pubrec(struct session *s, uint16_t id, uint8_t reason);
+int deliver_pubcomp(struct session *s, uint16_t id);
+void delivery_free(struct delivery *d);
+/* Release the routing scratch space (shutdown). */
+void deliver_free_all(void);
+
+/* --- retain.c --- */
+
+void retain_init(void);
+void retain_free_all(void);
+/* Store (or clear, for an empty payload) the retained message of m's
+ * topic. Borrows m (takes its own reference). */
+void retain_store(struct msg *m);
+/* Send the retained messages matching filter to s (subscribe time). */
+void retain_deliver(struct session *s, const char *filter, uint32_t len,
+    uint8_t qos, uint32_t sub_id);
+size_t retain_count(void);
+
+/* --- will.c --- */
+
+/* Publish and drop the session's will message, if any. */
+void will_publish(struct session *s);
+/* Drop the will without publishing (normal DISCONNECT). */
+void will_clear(struct session *s);
+
+/* --- listener.c --- */
+
+/* Bind every configured listener. Returns 0, or -1 after logging. */
+int listener_start_all(void);
+/* Write <data_dir>/ternd.ready with the bound addresses. */
+int listener_write_ready(void);
+/* Stop accepting and free the listeners; removes the ready file. */
+void listener_stop_all(void);
+
+/* --- conn.c --- */
+
+enum conn_state {
+	CONN_NEW, /* awaiting CONNECT */
+	CONN_ACTIVE, /* CONNACK sent */
+	CONN_CLOSING /* DISCONNECT queued or socket lost; no more input */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct bufferevent *bev;
+	enum conn_state state;
+	struct session *session;
+	char peer[64]; /* "address:port" */
+	uint8_t version; /* protocol level, 0 before CONNECT */
+	uint16_t keep_alive; /* seconds, as granted */
+	struct timeval last_rx;
+	struct event *timer; /* connect timeout, then keep alive */
+	struct event *close_timer; /* bounds the final flush */
+	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
+	uint16_t receive_max; /* the client's Receive Maximum (v5) */
+	uint8_t problem_info; /* v5 Request Problem Information */
+	uint8_t will_pending; /* publish the will when the socket goes */
+	uint32_t dropped_qos0;
+};
+TAILQ_HEAD(conn_list, conn);
+
+/* Adopt an accepted socket. */
+void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen);
+/* Encode and queue a packet for the socket (written once per loop pass).
+ * Returns 0, or -1 when the packet exceeds the client's maximum size (v5)
+ * and was not sent. */
+int conn_send(struct conn *c, const struct mqtt_packet *pkt);
+/*
+ * Close a connection. When reason is not MQTT_RC_SUCCESS and the client
+ * speaks v5 and got its CONNACK, a DISCONNECT with that reason goes first.
+ * The will is published unless will_clear() ran. The session is detached
+ * at once; the conn itself is freed later from a deferred event, so this
+ * is safe from any callback, including the conn's own.
+ */
+void conn_close(struct conn *c, uint8_t reason, const char *why);
+/* A short "id (peer)" label for log lines. */
+const char *conn_label(const struct conn *c);
+/* Arm the keep-alive timer after CONNECT. */
+void conn_start_keepalive(struct conn *c);
+/* Close every connection with reason (shutdown). */
+void conn_close_all(uint8_t reason);
+/* Bytes waiting in the output buffer. */
+size_t conn_output_len(const struct conn *c);
+size_t conn_count(void);
+/* Free every connection at once (end of shutdown). */
+void conn_free_all(void);
+
+/* --- read.c --- */
+
+/* The bufferevent read callback: frame, decode and dispatch every
+ * complete packet in the input buffer. */
+void read_cb(struct bufferevent *bev, void *arg);
+
+/* --- handle_*.c ---
+ * Each handler gets a decoded packet whose views point into the input
+ * buffer (valid for the call only) and returns 0 or a v5 reason code; a
+ * non-zero return closes the connection with that reason (read.c). */
+int handle_connect(struct conn *c, struct mqtt_packet *pkt);
+/* Answer a CONNECT with a refusing CONNACK (rc is a v5 reason code,
+ * mapped to the 3.x return code for 3.x). Returns rc. */
+int handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc);
+int handle_publish(struct conn *c, struct mqtt_packet *pkt);
+/* Incoming QoS 2 messages a client may leave unreleased (advertised as
+ * the v5 Receive Maximum). */
+#define RECEIVE_MAX 1024
+int handle_puback(struct conn *c, struct mqtt_packet *pkt);
+int handle_pubrec(struct conn *c, struct mqtt_packet *pkt);
+int handle_pubrel(struct conn *c, struct mqtt_packet *pkt);
+int handle_pubcomp(struct conn *c, struct mqtt_packet *pkt);
+int handle_subscribe(struct conn *c, struct mqtt_packet *pkt);
+int handle_unsubscribe(struct conn *c, struct mqtt_packet *pkt);
+int handle_pingreq(struct conn *c, struct mqtt_packet *pkt);
+int handle_disconnect(struct conn *c, struct mqtt_packet *pkt);
+int handle_auth(struct conn *c, struct mqtt_packet *pkt);
+
+/* --- server.c --- */
+
+struct server {
+	struct event_base *base;
+	struct config cfg;
+	struct hash *sessions; /* client id -> struct session */
+	struct trie *subs;
+	struct conn_list conns;
+	int shutting_down;
+	uint64_t next_client_id; /* for assigned client ids */
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *shutdown_timer;
+};
+
+extern struct server srv;
+
+/* Set up the loop, listeners and signals. Returns 0 or -1 (logged). */
+int server_init(void);
+/* Run until shut down; returns the exit status. */
+int server_run(void);
+/* Free everything. */
+void server_free(void);
+/* Called by conn.c when a connection has been freed (shutdown waits for
+ * the last one). */
+void server_conn_gone(void);
+
+#endif /* TERN_BROKER_H */

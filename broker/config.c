@@ -1,0 +1,392 @@
+/*
+ * config.c - tern.conf: "key value" lines in the style of mosquitto.conf.
+ *
+ * Every key is one row of config_table: its name, how its value is parsed
+ * (an unsigned number with bounds, a boolean, a string, or a function of
+ * its own), where it is stored and its default. Defaults are applied from
+ * the same table by config_init(), and tern.conf(5) documents each row (a
+ * unit test keeps the two in step). An unknown key or a bad value is an
+ * error reported as "FILE:LINE: message", and ternd refuses to start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "broker.h"
+
+enum config_type {
+	CONFIG_UINT,
+	CONFIG_BOOL,
+	CONFIG_STRING,
+	CONFIG_FUNC
+};
+
+struct config_key;
+typedef int (*config_fn)(struct config *, char *, char *, size_t);
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	unsigned long min, max, def;
+	const char *def_string; /* strings; the documented default of FUNC */
+	config_fn fn;
+};
+
+static int config_listener(struct config *, char *, char *, size_t);
+static int config_log_dest(struct config *, char *, char *, size_t);
+static int config_log_level(struct config *, char *, char *, size_t);
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct config_key config_table[] = {
+	{ "listener", CONFIG_FUNC, 0, 0, 0, 0, "127.0.0.1:1883",
+	    config_listener },
+	{ "data_dir", CONFIG_STRING, OFF(data_dir), 0, 0, 0, "./var", NULL },
+	{ "log_dest", CONFIG_FUNC, 0, 0, 0, 0, "stderr", config_log_dest },
+	{ "log_level", CONFIG_FUNC, 0, 0, 0, 0, "notice", config_log_level },
+	{ "max_packet_size", CONFIG_UINT, OFF(max_packet_size),
+	    20, MQTT_MAX_REMAINING + 5, 1048576, NULL, NULL },
+	{ "max_inflight_messages", CONFIG_UINT, OFF(max_inflight_messages),
+	    1, 65535, 20, NULL, NULL },
+	{ "max_queued_messages", CONFIG_UINT, OFF(max_queued_messages),
+	    1, UINT32_MAX, 1000, NULL, NULL },
+	{ "max_keepalive", CONFIG_UINT, OFF(max_keepalive),
+	    1, 65535, 65535, NULL, NULL },
+	{ "allow_zero_length_clientid", CONFIG_BOOL,
+	    OFF(allow_zero_length_clientid), 0, 1, 1, NULL, NULL },
+	{ "connect_timeout", CONFIG_UINT, OFF(connect_timeout),
+	    1, 3600, 10, NULL, NULL },
+	{ "set_tcp_nodelay", CONFIG_BOOL, OFF(tcp_nodelay), 0, 1, 1, NULL,
+	    NULL },
+};
+
+#define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
+
+void
+config_init(struct config *c)
+{
+	const struct config_key *k;
+	size_t i;
+
+	memset(c, 0, sizeof *c);
+	c->log_level = LOG_NOTICE;
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		k = &config_table[i];
+		switch (k->type) {
+		case CONFIG_UINT:
+			*(uint32_t *)((char *)c + k->offset) = (uint32_t)k->def;
+			break;
+		case CONFIG_BOOL:
+			*(int *)((char *)c + k->offset) = (int)k->def;
+			break;
+		case CONFIG_STRING:
+			*(char **)((char *)c + k->offset) =
+			    k->def_string ? xstrdup(k->def_string) : NULL;
+			break;
+		case CONFIG_FUNC:
+			break;
+		}
+	}
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < CONFIG_NKEYS ? config_table[i].name : NULL;
+}
+
+void
+config_key_default(size_t i, char *buf, size_t len)
+{
+	const struct config_key *k = &config_table[i];
+
+	switch (k->type) {
+	case CONFIG_UINT:
+		snprintf(buf, len, "%lu", k->def);
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "%s", k->def ? "true" : "false");
+		break;
+	case CONFIG_STRING:
+	case CONFIG_FUNC:
+		snprintf(buf, len, "%s", k->def_string);
+		break;
+	}
+}
+
+static char *
+config_next_word(char **p)
+{
+	char *s = *p, *w;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return NULL;
+	}
+	w = s;
+	while (*s != '\0' && *s != ' ' && *s != '\t')
+		s++;
+	if (*s != '\0')
+		*s++ = '\0';
+	*p = s;
+	return w;
+}
+
+static int
+config_parse_uint(const char *v, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	char *end;
+	unsigned long n;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+config_parse_bool(const char *v)
+{
+	if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	    strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0)
+		return 1;
+	if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+	    strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0)
+		return 0;
+	return -1;
+}
+
+/* listener <port> [<bind address>] */
+static int
+config_listener(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *port = config_next_word(&rest);
+	char *addr = config_next_word(&rest);
+	unsigned long n;
+	struct listener_conf *l;
+
+	if (port == NULL || config_parse_uint(port, 0, 65535, &n) != 0) {
+		snprintf(err, errlen, "listener needs a port from 0 to 65535");
+		return -1;
+	}
+	if (config_next_word(&rest) != NULL) {
+		snprintf(err, errlen,
+		    "listener takes a port and an optional bind address");
+		return -1;
+	}
+	c->listeners = xreallocarray(c->listeners, c->n_listeners + 1,
+	    sizeof *c->listeners);
+	l = &c->listeners[c->n_listeners++];
+	l->port = (uint16_t)n;
+	l->address = addr != NULL ? xstrdup(addr) : NULL;
+	return 0;
+}
+
+/* log_dest stderr | file <path> */
+static int
+config_log_dest(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *what = config_next_word(&rest);
+	char *path;
+
+	if (what != NULL && strcmp(what, "stderr") == 0 &&
+	    config_next_word(&rest) == NULL) {
+		free(c->log_file);
+		c->log_file = NULL;
+		return 0;
+	}
+	if (what != NULL && strcmp(what, "file") == 0) {
+		while (*rest == ' ' || *rest == '\t')
+			rest++;
+		path = rest;
+		if (*path != '\0') {
+			free(c->log_file);
+			c->log_file = xstrdup(path);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "log_dest must be 'stderr' or 'file <path>'");
+	return -1;
+}
+
+static int
+config_log_level(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest);
+	int level = v != NULL ? log_level_parse(v) : -1;
+
+	if (level < 0 || config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "log_level must be one of error, "
+		    "warning, notice, info, debug");
+		return -1;
+	}
+	c->log_level = level;
+	return 0;
+}
+
+int
+config_line(struct config *c, const char *file, unsigned line, char *text,
+    char *err, size_t errlen)
+{
+	const struct config_key *k = NULL;
+	char msg[256], *key, *value, *rest = text;
+	unsigned long n;
+	size_t i;
+	int b;
+
+	key = config_next_word(&rest);
+	if (key == NULL)
+		return 0;
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_table[i].name, key) == 0) {
+			k = &config_table[i];
+			break;
+		}
+	}
+	if (k == NULL) {
+		snprintf(err, errlen, "%s:%u: unknown key '%s'", file, line,
+		    key);
+		return -1;
+	}
+	if (k->type == CONFIG_FUNC) {
+		if (k->fn(c, rest, msg, sizeof msg) != 0)
+			goto bad;
+		return 0;
+	}
+	value = config_next_word(&rest);
+	if (value == NULL) {
+		snprintf(msg, sizeof msg, "%s needs a value", k->name);
+		goto bad;
+	}
+	if (k->type != CONFIG_STRING && config_next_word(&rest) != NULL) {
+		snprintf(msg, sizeof msg, "%s takes one value", k->name);
+		goto bad;
+	}
+	switch (k->type) {
+	case CONFIG_UINT:
+		if (config_parse_uint(value, k->min, k->max, &n) != 0) {
+			snprintf(msg, sizeof msg,
+			    "%s must be a number from %lu to %lu, not '%s'",
+			    k->name, k->min, k->max, value);
+			goto bad;
+		}
+		*(uint32_t *)((char *)c + k->offset) = (uint32_t)n;
+		break;
+	case CONFIG_BOOL:
+		b = config_parse_bool(value);
+		if (b < 0) {
+			snprintf(msg, sizeof msg,
+			    "%s must be true or false, not '%s'", k->name,
+			    value);
+			goto bad;
+		}
+		*(int *)((char *)c + k->offset) = b;
+		break;
+	case CONFIG_STRING:
+		/* The rest of the line belongs to the value (paths). */
+		if (*rest != '\0')
+			value[strlen(value)] = ' ';
+		free(*(char **)((char *)c + k->offset));
+		*(char **)((char *)c + k->offset) = xstrdup(value);
+		break;
+	case CONFIG_FUNC:
+		break;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s:%u: %s", file, line, msg);
+	return -1;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char buf[4096];
+	unsigned line = 0;
+	size_t len;
+	char *s;
+	int rc = 0;
+
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (fgets(buf, sizeof buf, fp) != NULL) {
+		line++;
+		len = strlen(buf);
+		if (len == sizeof buf - 1 && buf[len - 1] != '\n') {
+			snprintf(err, errlen, "%s:%u: line too long", path,
+			    line);
+			rc = -1;
+			break;
+		}
+		while (len > 0 && (buf[len - 1] == '\n' ||
+		    buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+		    buf[len - 1] == '\t'))
+			buf[--len] = '\0';
+		s = buf;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '#' || *s == '\0')
+			continue;
+		if (config_line(c, path, line, s, err, errlen) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(fp)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(fp);
+	return rc;
+}
+
+void
+config_set_port(struct config *c, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_listeners; i++)
+		free(c->listeners[i].address);
+	c->listeners = xreallocarray(c->listeners, 1, sizeof *c->listeners);
+	c->n_listeners = 1;
+	c->listeners[0].port = port;
+	c->listeners[0].address = xstrdup("127.0.0.1");
+}
+
+void
+config_finish(struct config *c)
+{
+	if (c->n_listeners == 0)
+		config_set_port(c, 1883);
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_listeners; i++)
+		free(c->listeners[i].address);
+	free(c->listeners);
+	free(c->data_dir);
+	free(c->log_file);
+	memset(c, 0, sizeof *c);
+}

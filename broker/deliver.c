@@ -1,0 +1,368 @@
+/*
+ * deliver.c - routing a message to sessions, and the outgoing QoS flows.
+ *
+ * Routing (MQTT 5.0 section 4.7): the subscription trie reports every
+ * matching subscription; a client with overlapping subscriptions gets the
+ * message once, at the highest granted QoS, with every matching
+ * subscription identifier (section 3.3.4); shared-subscription matches are
+ * separate deliveries, one member per group. No Local subscriptions skip
+ * the publisher; Retain As Published keeps the retain flag.
+ *
+ * Outgoing QoS 1/2 (section 4.3, 4.4): each session has a queue (waiting)
+ * and an in-flight list (sent, unacknowledged), both in order. At most
+ * min(max_inflight_messages, the client's Receive Maximum) messages are in
+ * flight; the rest wait in the queue, so order is kept per session. The
+ * queue holds at most max_queued_messages; past that new messages for the
+ * session are dropped and counted. On resume, in-flight messages are sent
+ * again with DUP set, or their PUBREL (section 4.4), before anything new.
+ * A queued message whose Message Expiry Interval passes before it could be
+ * sent is dropped (MQTT-3.3.2-5); one already in flight is still resent.
+ * QoS 0 messages are never queued: sent to an online client, or dropped
+ * when its output buffer is over OUTPUT_LIMIT (a slow reader must not make
+ * the broker hold unbounded memory).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+
+#define OUTPUT_LIMIT (8u * 1024 * 1024)
+
+struct match {
+	struct session *s;
+	uint8_t qos;
+	uint8_t options;
+	uint8_t shared;
+	uint32_t sub_id;
+};
+
+static struct match *matches;
+static size_t n_matches, cap_matches;
+
+void
+delivery_free(struct delivery *d)
+{
+	msg_unref(d->msg);
+	free(d->sub_ids);
+	free(d);
+}
+
+static uint16_t
+deliver_window(const struct session *s)
+{
+	uint32_t w = srv.cfg.max_inflight_messages;
+
+	if (s->conn != NULL && s->conn->receive_max < w)
+		w = s->conn->receive_max;
+	return (uint16_t)w;
+}
+
+static int
+deliver_id_in_use(const struct session *s, uint16_t id)
+{
+	const struct delivery *d;
+
+	TAILQ_FOREACH(d, &s->inflight, entry) {
+		if (d->packet_id == id)
+			return 1;
+	}
+	return 0;
+}
+
+static uint16_t
+deliver_next_id(struct session *s)
+{
+	do {
+		if (++s->last_packet_id == 0)
+			s->last_packet_id = 1;
+	} while (deliver_id_in_use(s, s->last_packet_id));
+	return s->last_packet_id;
+}
+
+/* Encode and queue one PUBLISH for s's connection. Returns 0, or -1 when
+ * the client's maximum packet size forbids it. */
+static int
+deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
+    uint8_t dup, uint16_t id, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+	struct mqtt_packet pkt;
+	struct mqtt_publish *p = &pkt.u.publish;
+
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_PUBLISH;
+	p->qos = qos;
+	p->retain = retain;
+	p->dup = dup;
+	p->packet_id = id;
+	p->topic.p = (const uint8_t *)m->topic;
+	p->topic.len = m->topic_len;
+	p->payload.p = m->payload;
+	p->payload.len = m->payload_len;
+	if (s->conn->version == MQTT_V5) {
+		msg_props(m, &p->props);
+		p->props.sub_ids = sub_ids;
+		p->props.n_sub_ids = n_sub_ids;
+	}
+	return conn_send(s->conn, &pkt);
+}
+
+static const uint32_t *
+delivery_sub_ids(const struct delivery *d)
+{
+	return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
+}
+
+/* Send d now and put it in flight. */
+static void
+deliver_start(struct session *s, struct delivery *d)
+{
+	d->packet_id = deliver_next_id(s);
+	if (deliver_send(s, d->msg, d->qos, d->retain, 0, d->packet_id,
+	    delivery_sub_ids(d), d->n_sub_ids) != 0) {
+		/* Too large for this client: dropped for it alone
+		 * (MQTT-3.1.2-25). */
+		log_info("message on %s too large for %s, dropped",
+		    d->msg->topic, s->client_id);
+		delivery_free(d);
+		return;
+	}
+	d->state = DELIVERY_SENT;
+	TAILQ_INSERT_TAIL(&s->inflight, d, entry);
+	s->n_inflight++;
+}
+
+void
+deliver_pump(struct session *s)
+{
+	struct delivery *d;
+	uint16_t window;
+	time_t now = time(NULL);
+
+	if (s->conn == NULL || s->conn->state != CONN_ACTIVE)
+		return;
+	window = deliver_window(s);
+	while (s->n_inflight < window &&
+	    (d = TAILQ_FIRST(&s->queue)) != NULL) {
+		TAILQ_REMOVE(&s->queue, d, entry);
+		s->n_queued--;
+		if (msg_expired(d->msg, now)) {
+			delivery_free(d);
+			continue;
+		}
+		deliver_start(s, d);
+	}
+}
+
+void
+deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+	struct delivery *d;
+	int online = s->conn != NULL && s->conn->state == CONN_ACTIVE;
+
+	if (qos == 0) {
+		if (!online)
+			return;
+		if (conn_output_len(s->conn) > OUTPUT_LIMIT) {
+			s->conn->dropped_qos0++;
+			return;
+		}
+		deliver_send(s, m, 0, retain, 0, 0, sub_ids, n_sub_ids);
+		return;
+	}
+	if (s->n_queued >= srv.cfg.max_queued_messages) {
+		if (s->dropped++ == 0 || log_get_level() >= LOG_INFO)
+			log_notice("queue of %s full (%u messages), "
+			    "dropping message on %s", s->client_id,
+			    s->n_queued, m->topic);
+		return;
+	}
+	d = xcalloc(1, sizeof *d);
+	d->msg = msg_ref(m);
+	d->qos = qos;
+	d->retain = retain;
+	d->n_sub_ids = n_sub_ids;
+	if (n_sub_ids == 1)
+		d->sub_id = sub_ids[0];
+	else if (n_sub_ids > 1)
+		d->sub_ids = xmemdup(sub_ids, n_sub_ids * sizeof *sub_ids);
+	TAILQ_INSERT_TAIL(&s->queue, d, entry);
+	s->n_queued++;
+	if (online)
+		deliver_pump(s);
+}
+
+static void
+deliver_match_cb(const struct trie_sub *sub, const char *share_group,
+    void *arg)
+{
+	struct match *mt;
+
+	if (n_matches == cap_matches) {
+		cap_matches = cap_matches ? cap_matches * 2 : 64;
+		matches = xreallocarray(matches, cap_matches,
+		    sizeof *matches);
+	}
+	mt = &matches[n_matches++];
+	mt->s = sub->owner;
+	mt->options = sub->options;
+	mt->qos = MQTT_SUBOPT_QOS(sub->options);
+	mt->sub_id = sub->sub_id;
+	mt->shared = share_group != NULL;
+}
+
+static int
+deliver_match_cmp(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+
+	if (x->shared != y->shared)
+		return x->shared - y->shared;
+	if (x->s != y->s)
+		return (uintptr_t)x->s < (uintptr_t)y->s ? -1 : 1;
+	return 0;
+}
+
+unsigned
+deliver_route(struct msg *m, struct session *publisher)
+{
+	uint32_t ids[32];
+	uint8_t n_ids, qos, retain;
+	unsigned delivered = 0;
+	size_t i, j;
+	struct match *mt;
+
+	n_matches = 0;
+	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, NULL);
+	if (n_matches > 1)
+		qsort(matches, n_matches, sizeof *matches, deliver_match_cmp);
+	for (i = 0; i < n_matches; i = j) {
+		mt = &matches[i];
+		qos = mt->qos;
+		retain = (mt->options & MQTT_SUBOPT_RAP) ? m->retain : 0;
+		n_ids = 0;
+		if (mt->sub_id != 0)
+			ids[n_ids++] = mt->sub_id;
+		/* Merge the overlapping subscriptions of one session. */
+		for (j = i + 1; !mt->shared && j < n_matches &&
+		    !matches[j].shared && matches[j].s == mt->s; j++) {
+			if (matches[j].qos > qos)
+				qos = matches[j].qos;
+			if (matches[j].options & MQTT_SUBOPT_RAP)
+				retain = m->retain;
+			if (matches[j].sub_id != 0 &&
+			    n_ids < sizeof ids / sizeof ids[0])
+				ids[n_ids++] = matches[j].sub_id;
+		}
+		if (mt->shared)
+			j = i + 1;
+		if (!mt->shared && (mt->options & MQTT_SUBOPT_NO_LOCAL) &&
+		    mt->s == publisher)
+			continue;
+		if (qos > m->qos)
+			qos = m->qos;
+		deliver_to_session(mt->s, m, qos, retain, ids, n_ids);
+		delivered++;
+	}
+	return delivered;
+}
+
+static struct delivery *
+deliver_find(struct session *s, uint16_t id)
+{
+	struct delivery *d;
+
+	TAILQ_FOREACH(d, &s->inflight, entry) {
+		if (d->packet_id == id)
+			return d;
+	}
+	return NULL;
+}
+
+static void
+deliver_done(struct session *s, struct delivery *d)
+{
+	TAILQ_REMOVE(&s->inflight, d, entry);
+	s->n_inflight--;
+	delivery_free(d);
+	deliver_pump(s);
+}
+
+int
+deliver_puback(struct session *s, uint16_t id)
+{
+	struct delivery *d = deliver_find(s, id);
+
+	if (d == NULL || d->qos != 1)
+		return MQTT_RC_PACKET_ID_NOT_FOUND;
+	deliver_done(s, d);
+	return 0;
+}
+
+int
+deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
+{
+	struct delivery *d = deliver_find(s, id);
+	struct mqtt_packet pkt;
+
+	if (d == NULL || d->qos != 2)
+		return MQTT_RC_PACKET_ID_NOT_FOUND;
+	if (reason >= 0x80) {
+		/* The receiver refused it: the flow ends here (4.3.3). */
+		deliver_done(s, d);
+		return 0;
+	}
+	d->state = DELIVERY_RELEASED;
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_PUBREL;
+	pkt.flags = 0x02;
+	pkt.u.ack.packet_id = id;
+	conn_send(s->conn, &pkt);
+	return 0;
+}
+
+int
+deliver_pubcomp(struct session *s, uint16_t id)
+{
+	struct delivery *d = deliver_find(s, id);
+
+	if (d == NULL || d->state != DELIVERY_RELEASED)
+		return MQTT_RC_PACKET_ID_NOT_FOUND;
+	deliver_done(s, d);
+	return 0;
+}
+
+void
+deliver_resume(struct session *s)
+{
+	struct delivery *d, *next;
+	struct mqtt_packet pkt;
+
+	for (d = TAILQ_FIRST(&s->inflight); d != NULL; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (d->state == DELIVERY_RELEASED) {
+			memset(&pkt, 0, sizeof pkt);
+			pkt.type = MQTT_PUBREL;
+			pkt.flags = 0x02;
+			pkt.u.ack.packet_id = d->packet_id;
+			conn_send(s->conn, &pkt);
+		} else if (deliver_send(s, d->msg, d->qos, d->retain, 1,
+		    d->packet_id, delivery_sub_ids(d), d->n_sub_ids) != 0) {
+			TAILQ_REMOVE(&s->inflight, d, entry);
+			s->n_inflight--;
+			delivery_free(d);
+		}
+	}
+	deliver_pump(s);
+}
+
+void
+deliver_free_all(void)
+{
+	free(matches);
+	matches = NULL;
+	n_matches = cap_matches = 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * handle_ack.c - PUBACK, PUBREC, PUBREL, PUBCOMP from a client (MQTT 5.0
+ * sections 3.4-3.7, 4.3.2, 4.3.3).
+ *
+ * The outgoing side lives in deliver.c: an acknowledgement ends or
+ * advances the in-flight entry and lets the next queued message go. An ack
+ * for an unknown packet id is ignored (it can follow a resend after a
+ * reconnect). PUBREL ends an incoming QoS 2 flow: the id is forgotten and
+ * PUBCOMP sent, with 0x92 in v5 when the id was not known.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "broker.h"
+
+int
+handle_puback(struct conn *c, struct mqtt_packet *pkt)
+{
+	deliver_puback(c->session, pkt->u.ack.packet_id);
+	return 0;
+}
+
+int
+handle_pubrec(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_packet rel;
+
+	if (deliver_pubrec(c->session, pkt->u.ack.packet_id,
+	    pkt->u.ack.reason) != 0 && pkt->u.ack.reason < 0x80) {
+		/* Unknown id: release it anyway so the client can finish. */
+		memset(&rel, 0, sizeof rel);
+		rel.type = MQTT_PUBREL;
+		rel.flags = 0x02;
+		rel.u.ack.packet_id = pkt->u.ack.packet_id;
+		rel.u.ack.reason = MQTT_RC_PACKET_ID_NOT_FOUND;
+		conn_send(c, &rel);
+	}
+	return 0;
+}
+
+int
+handle_pubrel(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_packet comp;
+	int known = session_qos2_remove(c->session, pkt->u.ack.packet_id);
+
+	memset(&comp, 0, sizeof comp);
+	comp.type = MQTT_PUBCOMP;
+	comp.u.ack.packet_id = pkt->u.ack.packet_id;
+	comp.u.ack.reason = known ? MQTT_RC_SUCCESS :
+	    MQTT_RC_PACKET_ID_NOT_FOUND;
+	conn_send(c, &comp);
+	return 0;
+}
+
+int
+handle_pubcomp(struct conn *c, struct mqtt_packet *pkt)
+{
+	deliver_pubcomp(c->session, pkt->u.ack.packet_id);
+	return 0;
+}

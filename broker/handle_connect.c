@@ -1,0 +1,152 @@
+/*
+ * handle_connect.c - CONNECT / CONNACK (MQTT 5.0 section 3.1, 3.2; 3.1.1
+ * section 3.1, 3.2; 3.1 "MQIsdp" accepted as level 3).
+ *
+ * Client identifier rules: an empty id gets an id assigned by the server
+ * ("tern-" and a counter): in v5 it is returned as Assigned Client
+ * Identifier (MQTT-3.2.2-16); in 3.1.1 it is only allowed with clean
+ * session 1 (MQTT-3.1.3-8, return code 0x02 otherwise); 3.1 requires an
+ * id. A CONNECT for a client id that is already connected takes the
+ * session over: the old connection gets DISCONNECT 0x8E (v5) and is closed
+ * (MQTT-3.1.4-3). Clean start 1 discards any previous session
+ * (MQTT-3.1.2-4); clean start 0 resumes it and sets Session Present.
+ *
+ * Session lifetime: v5 from the Session Expiry Interval (0 = ends with the
+ * connection); 3.x clean session 0 = kept until replaced.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+int
+handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc)
+{
+	struct mqtt_packet pkt;
+
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_CONNACK;
+	c->version = version;
+	pkt.u.connack.reason = version == MQTT_V5 ? rc :
+	    mqtt_rc_to_v3_connack(rc);
+	conn_send(c, &pkt);
+	return rc;
+}
+
+int
+handle_connect(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_connect *cp = &pkt->u.connect;
+	struct mqtt_packet ack;
+	struct mqtt_props *ap = &ack.u.connack.props;
+	struct session *s;
+	char assigned[40];
+	const char *id = (const char *)cp->client_id.p;
+	size_t id_len = cp->client_id.len;
+	int present = 0, was_assigned = 0;
+	uint16_t keep_alive = cp->keep_alive;
+
+	c->version = cp->version;
+	if (cp->version == MQTT_V5 &&
+	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD))
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_BAD_AUTH_METHOD);
+	if (id_len == 0) {
+		if (cp->version == MQTT_V31 ||
+		    (cp->version == MQTT_V311 && !cp->clean_start) ||
+		    !srv.cfg.allow_zero_length_clientid)
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_CLIENT_ID_INVALID);
+		snprintf(assigned, sizeof assigned, "tern-%llx-%llx",
+		    (unsigned long long)getpid(),
+		    (unsigned long long)++srv.next_client_id);
+		id = assigned;
+		id_len = strlen(assigned);
+		was_assigned = 1;
+	}
+	if (cp->has_will && !mqtt_topic_name_valid(cp->will_topic.p,
+	    cp->will_topic.len))
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_TOPIC_NAME_INVALID);
+
+	s = session_find(id, id_len);
+	if (s != NULL && s->conn != NULL) {
+		log_info("client %s taken over by %s", conn_label(s->conn),
+		    c->peer);
+		conn_close(s->conn, MQTT_RC_SESSION_TAKEN_OVER,
+		    "session taken over");
+		s = session_find(id, id_len); /* the close may free it */
+	}
+	if (s != NULL && cp->clean_start) {
+		session_free(s);
+		s = NULL;
+	}
+	if (s == NULL) {
+		s = session_new(id, id_len);
+	} else {
+		present = 1;
+		if (s->expiry_timer != NULL)
+			evtimer_del(s->expiry_timer);
+	}
+	if (cp->version == MQTT_V5) {
+		s->expiry = MQTT_PROP_HAS(&cp->props,
+		    MQTT_PROP_SESSION_EXPIRY) ? cp->props.session_expiry : 0;
+		s->persistent = s->expiry != 0;
+		if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_RECEIVE_MAX))
+			c->receive_max = cp->props.receive_max;
+		if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_MAX_PACKET_SIZE))
+			c->max_packet = cp->props.max_packet_size;
+		c->problem_info = MQTT_PROP_HAS(&cp->props,
+		    MQTT_PROP_REQUEST_PROBLEM_INFO) ?
+		    cp->props.request_problem_info : 1;
+		if (keep_alive == 0 || keep_alive > srv.cfg.max_keepalive)
+			keep_alive = (uint16_t)srv.cfg.max_keepalive;
+	} else {
+		s->persistent = !cp->clean_start;
+		s->expiry = UINT32_MAX;
+	}
+	msg_unref(s->will);
+	s->will = NULL;
+	if (cp->has_will) {
+		s->will = msg_from_will(cp, s);
+		c->will_pending = 1;
+	}
+
+	memset(&ack, 0, sizeof ack);
+	ack.type = MQTT_CONNACK;
+	ack.u.connack.session_present = (uint8_t)present;
+	if (cp->version == MQTT_V5) {
+		if (was_assigned) {
+			MQTT_PROP_SET(ap, MQTT_PROP_ASSIGNED_CLIENT_ID);
+			ap->assigned_client_id.p = (const uint8_t *)id;
+			ap->assigned_client_id.len = (uint32_t)id_len;
+		}
+		if (keep_alive != cp->keep_alive) {
+			MQTT_PROP_SET(ap, MQTT_PROP_SERVER_KEEP_ALIVE);
+			ap->server_keep_alive = keep_alive;
+		}
+		MQTT_PROP_SET(ap, MQTT_PROP_RECEIVE_MAX);
+		ap->receive_max = RECEIVE_MAX;
+		if (srv.cfg.max_packet_size < MQTT_MAX_REMAINING + 5) {
+			MQTT_PROP_SET(ap, MQTT_PROP_MAX_PACKET_SIZE);
+			ap->max_packet_size = srv.cfg.max_packet_size;
+		}
+	}
+	conn_send(c, &ack);
+
+	c->session = s;
+	s->conn = c;
+	c->state = CONN_ACTIVE;
+	c->keep_alive = keep_alive;
+	conn_start_keepalive(c);
+	log_notice("client %s connected (v%s, clean %u, keep alive %u%s)",
+	    conn_label(c), cp->version == MQTT_V5 ? "5" :
+	    cp->version == MQTT_V311 ? "3.1.1" : "3.1", cp->clean_start,
+	    keep_alive, present ? ", session resumed" : "");
+	if (present)
+		deliver_resume(s);
+	return 0;
+}

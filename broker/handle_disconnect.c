@@ -1,0 +1,53 @@
+/*
+ * handle_disconnect.c - DISCONNECT, PINGREQ and AUTH from a client
+ * (MQTT 5.0 sections 3.12, 3.14, 3.15).
+ *
+ * A DISCONNECT with reason 0x00 discards the will (MQTT-3.14.4-3); 0x04
+ * (disconnect with will message) keeps it. A v5 DISCONNECT may change the
+ * Session Expiry Interval, but not from 0 to non-zero (MQTT-3.14.2-2).
+ * AUTH is a protocol error here: no authentication method is offered, so
+ * no client can be in an AUTH exchange.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "broker.h"
+
+int
+handle_disconnect(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_reason *r = &pkt->u.reason;
+	struct session *s = c->session;
+
+	if (c->version == MQTT_V5) {
+		if (MQTT_PROP_HAS(&r->props, MQTT_PROP_SESSION_EXPIRY)) {
+			if (s->expiry == 0 && r->props.session_expiry != 0)
+				return MQTT_RC_PROTOCOL_ERROR;
+			s->expiry = r->props.session_expiry;
+			s->persistent = s->expiry != 0;
+		}
+		c->will_pending = r->reason == MQTT_RC_DISCONNECT_WITH_WILL;
+	} else {
+		c->will_pending = 0;
+	}
+	conn_close(c, MQTT_RC_SUCCESS, "client disconnected");
+	return 0;
+}
+
+int
+handle_pingreq(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_packet resp;
+
+	memset(&resp, 0, sizeof resp);
+	resp.type = MQTT_PINGRESP;
+	conn_send(c, &resp);
+	return 0;
+}
+
+int
+handle_auth(struct conn *c, struct mqtt_packet *pkt)
+{
+	return MQTT_RC_PROTOCOL_ERROR;
+}

@@ -1,0 +1,104 @@
+/*
+ * handle_subscribe.c - SUBSCRIBE / SUBACK and UNSUBSCRIBE / UNSUBACK
+ * (MQTT 5.0 sections 3.8-3.11; 3.1.1 sections 3.8-3.11).
+ *
+ * Each filter is checked on its own: a bad filter gets 0x8F in a v5 SUBACK
+ * (0x80 in 3.1.1) and the others still succeed (MQTT-3.8.4-6). The granted
+ * QoS is the requested one (this node supports QoS 2). A subscription to a
+ * filter the session already holds replaces it (MQTT-3.8.4-3). Retained
+ * messages are sent after the SUBACK, as Retain Handling says: 0 always,
+ * 1 only for a new subscription, 2 never; never for a shared subscription
+ * (section 4.8.2).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+struct sub_retained {
+	const uint8_t *filter;
+	uint32_t len;
+	uint8_t qos;
+};
+
+int
+handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_subscribe *sp = &pkt->u.subscribe;
+	struct mqtt_packet ack;
+	struct mqtt_sub_iter it;
+	struct mqtt_str filter;
+	struct sub_retained *ret;
+	uint8_t *codes, options, qos, rh;
+	uint32_t i = 0, n_ret = 0, sub_id = 0;
+	int is_new;
+
+	if (c->version == MQTT_V5 &&
+	    MQTT_PROP_HAS(&sp->props, MQTT_PROP_SUBSCRIPTION_ID))
+		sub_id = sp->props.sub_id;
+	codes = xmalloc(sp->count);
+	ret = xreallocarray(NULL, sp->count, sizeof *ret);
+	mqtt_sub_iter_init(&it, pkt);
+	while (mqtt_sub_next(&it, &filter, &options)) {
+		if (!mqtt_topic_filter_valid(filter.p, filter.len)) {
+			codes[i++] = c->version == MQTT_V5 ?
+			    MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+			continue;
+		}
+		qos = MQTT_SUBOPT_QOS(options);
+		rh = MQTT_SUBOPT_RH(options);
+		is_new = session_subscribe(c->session,
+		    (const char *)filter.p, filter.len, options, sub_id);
+		log_debug("%s subscribed to %.*s (QoS %u)", conn_label(c),
+		    (int)filter.len, (const char *)filter.p, qos);
+		codes[i++] = qos;
+		if (!mqtt_topic_shared(filter.p, filter.len, NULL, NULL) &&
+		    (rh == 0 || (rh == 1 && is_new))) {
+			ret[n_ret].filter = filter.p;
+			ret[n_ret].len = filter.len;
+			ret[n_ret].qos = qos;
+			n_ret++;
+		}
+	}
+	memset(&ack, 0, sizeof ack);
+	ack.type = MQTT_SUBACK;
+	ack.u.suback.packet_id = sp->packet_id;
+	ack.u.suback.count = i;
+	ack.u.suback.codes = codes;
+	conn_send(c, &ack);
+	for (i = 0; i < n_ret; i++)
+		retain_deliver(c->session, (const char *)ret[i].filter,
+		    ret[i].len, ret[i].qos, sub_id);
+	free(codes);
+	free(ret);
+	return 0;
+}
+
+int
+handle_unsubscribe(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_subscribe *sp = &pkt->u.subscribe;
+	struct mqtt_packet ack;
+	struct mqtt_sub_iter it;
+	struct mqtt_str filter;
+	uint8_t *codes, options;
+	uint32_t i = 0;
+
+	codes = xmalloc(sp->count);
+	mqtt_sub_iter_init(&it, pkt);
+	while (mqtt_sub_next(&it, &filter, &options)) {
+		codes[i++] = session_unsubscribe(c->session,
+		    (const char *)filter.p, filter.len) ?
+		    MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+	}
+	memset(&ack, 0, sizeof ack);
+	ack.type = MQTT_UNSUBACK;
+	ack.u.suback.packet_id = sp->packet_id;
+	ack.u.suback.count = c->version == MQTT_V5 ? i : 0;
+	ack.u.suback.codes = codes;
+	conn_send(c, &ack);
+	free(codes);
+	return 0;
+}

@@ -1,0 +1,185 @@
+/*
+ * listener.c - TCP listeners from the config, and the ready file.
+ *
+ * A listener with a bind address binds that address; without one it binds
+ * every address getaddrinfo(AI_PASSIVE) returns (0.0.0.0 and ::, the
+ * latter IPv6-only so the two do not collide). Port 0 takes a free port.
+ * Once every listener is bound, <data_dir>/ternd.ready is written by
+ * rename, one line per bound socket: "listener <address> <port>", so that
+ * scripts and tests learn the ports without racing for them.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+struct listener {
+	struct evconnlistener *evl;
+	char address[INET6_ADDRSTRLEN];
+	uint16_t port;
+};
+
+static struct listener *listeners;
+static size_t n_listeners;
+static char *ready_path;
+
+static void
+listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	if (srv.shutting_down) {
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_accept(fd, sa, salen);
+}
+
+static void
+listener_error_cb(struct evconnlistener *evl, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: log and keep listening. */
+	log_error("accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+static int
+listener_bind_one(const struct addrinfo *ai)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	struct listener *l;
+	evutil_socket_t fd;
+	int one = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
+		close(fd);
+		return -1;
+	}
+	listeners = xreallocarray(listeners, n_listeners + 1,
+	    sizeof *listeners);
+	l = &listeners[n_listeners];
+	memset(l, 0, sizeof *l);
+	l->evl = evconnlistener_new(srv.base, listener_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024, fd);
+	if (l->evl == NULL) {
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->evl, listener_error_cb);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, l->address,
+		    sizeof l->address);
+		l->port = ntohs(in6->sin6_port);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, l->address,
+		    sizeof l->address);
+		l->port = ntohs(in->sin_port);
+	}
+	n_listeners++;
+	log_notice("listening on %s port %u", l->address, l->port);
+	return 0;
+}
+
+int
+listener_start_all(void)
+{
+	struct addrinfo hints, *res, *ai;
+	const struct listener_conf *lc;
+	char port[8];
+	size_t i;
+	int rc, bound;
+
+	for (i = 0; i < srv.cfg.n_listeners; i++) {
+		lc = &srv.cfg.listeners[i];
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		snprintf(port, sizeof port, "%u", lc->port);
+		rc = getaddrinfo(lc->address, port, &hints, &res);
+		if (rc != 0) {
+			log_error("listener %s port %u: %s", lc->address ?
+			    lc->address : "*", lc->port, gai_strerror(rc));
+			return -1;
+		}
+		bound = 0;
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			if (listener_bind_one(ai) == 0)
+				bound++;
+			else if (lc->address != NULL || ai->ai_family == AF_INET)
+				log_error("cannot listen on %s port %u: %s",
+				    lc->address ? lc->address : "*", lc->port,
+				    strerror(errno));
+		}
+		freeaddrinfo(res);
+		if (bound == 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+listener_write_ready(void)
+{
+	char tmp[4096];
+	FILE *fp;
+	size_t i;
+
+	free(ready_path);
+	ready_path = xmalloc(strlen(srv.cfg.data_dir) + 16);
+	sprintf(ready_path, "%s/ternd.ready", srv.cfg.data_dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", ready_path);
+	fp = fopen(tmp, "w");
+	if (fp == NULL) {
+		log_error("cannot write %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n_listeners; i++)
+		fprintf(fp, "listener %s %u\n", listeners[i].address,
+		    listeners[i].port);
+	if (fclose(fp) != 0 || rename(tmp, ready_path) != 0) {
+		log_error("cannot write %s: %s", ready_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+listener_stop_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < n_listeners; i++)
+		evconnlistener_free(listeners[i].evl);
+	free(listeners);
+	listeners = NULL;
+	n_listeners = 0;
+	if (ready_path != NULL) {
+		unlink(ready_path);
+		free(ready_path);
+		ready_path = NULL;
+	}
+}

@@ -1,0 +1,190 @@
+/*
+ * msg.c - the application message: one allocation, immutable, refcounted.
+ *
+ * A PUBLISH that reaches a thousand subscribers is copied once, here: the
+ * struct, the topic, the payload and the properties that travel with the
+ * message (payload format, message expiry, content type, response topic,
+ * correlation data, user properties in wire form) share one block. Every
+ * queue entry, in-flight slot and the retained tree hold a reference;
+ * routing takes no reference of its own beyond the caller's.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+
+static size_t msg_alive;
+
+/* Copy a view into the block at *p; returns the new view. */
+static struct mqtt_str
+msg_put(uint8_t **p, struct mqtt_str s)
+{
+	struct mqtt_str out = { NULL, s.len };
+
+	if (s.len > 0) {
+		memcpy(*p, s.p, s.len);
+		out.p = *p;
+		*p += s.len;
+	}
+	return out;
+}
+
+static struct msg *
+msg_make(const struct mqtt_props *props, const uint8_t *topic,
+    uint32_t topic_len, struct mqtt_str payload, uint8_t qos, uint8_t retain,
+    const void *origin)
+{
+	struct mqtt_str ct = { NULL, 0 }, rt = { NULL, 0 }, cd = { NULL, 0 };
+	uint32_t user_len = 0;
+	size_t size;
+	struct msg *m;
+	uint8_t *p;
+
+	if (props != NULL) {
+		if (MQTT_PROP_HAS(props, MQTT_PROP_CONTENT_TYPE))
+			ct = props->content_type;
+		if (MQTT_PROP_HAS(props, MQTT_PROP_RESPONSE_TOPIC))
+			rt = props->response_topic;
+		if (MQTT_PROP_HAS(props, MQTT_PROP_CORRELATION_DATA))
+			cd = props->correlation_data;
+		if (props->n_user > 0)
+			user_len = mqtt_props_user_size(props);
+	}
+	size = sizeof *m + (size_t)topic_len + 1 + payload.len + ct.len +
+	    rt.len + cd.len + user_len;
+	m = xmalloc(size);
+	memset(m, 0, sizeof *m);
+	m->refs = 1;
+	m->qos = qos;
+	m->retain = retain;
+	m->origin = origin;
+	m->received = time(NULL);
+	p = (uint8_t *)(m + 1);
+
+	m->topic = (char *)p;
+	memcpy(p, topic, topic_len);
+	p[topic_len] = '\0';
+	m->topic_len = topic_len;
+	p += topic_len + 1;
+
+	m->payload = p;
+	m->payload_len = payload.len;
+	if (payload.len > 0)
+		memcpy(p, payload.p, payload.len);
+	p += payload.len;
+
+	if (props != NULL) {
+		if (MQTT_PROP_HAS(props, MQTT_PROP_PAYLOAD_FORMAT)) {
+			m->has_payload_format = 1;
+			m->payload_format = props->payload_format;
+		}
+		if (MQTT_PROP_HAS(props, MQTT_PROP_MESSAGE_EXPIRY)) {
+			m->has_expiry = 1;
+			m->expiry = props->message_expiry;
+		}
+		m->content_type = msg_put(&p, ct);
+		m->response_topic = msg_put(&p, rt);
+		m->correlation_data = msg_put(&p, cd);
+		if (user_len > 0) {
+			m->user = p;
+			m->user_len = mqtt_props_user_copy(props, p);
+		}
+		/* Keep the presence of empty strings, which are legal. */
+		if (MQTT_PROP_HAS(props, MQTT_PROP_CONTENT_TYPE) &&
+		    m->content_type.p == NULL)
+			m->content_type.p = p;
+		if (MQTT_PROP_HAS(props, MQTT_PROP_RESPONSE_TOPIC) &&
+		    m->response_topic.p == NULL)
+			m->response_topic.p = p;
+		if (MQTT_PROP_HAS(props, MQTT_PROP_CORRELATION_DATA) &&
+		    m->correlation_data.p == NULL)
+			m->correlation_data.p = p;
+	}
+	msg_alive++;
+	return m;
+}
+
+struct msg *
+msg_from_publish(const struct mqtt_publish *pub, const uint8_t *topic,
+    uint32_t topic_len, const void *origin)
+{
+	return msg_make(&pub->props, topic, topic_len, pub->payload, pub->qos,
+	    pub->retain, origin);
+}
+
+struct msg *
+msg_from_will(const struct mqtt_connect *c, const void *origin)
+{
+	return msg_make(c->version == MQTT_V5 ? &c->will_props : NULL,
+	    c->will_topic.p, c->will_topic.len, c->will_payload, c->will_qos,
+	    c->will_retain, origin);
+}
+
+struct msg *
+msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
+void
+msg_unref(struct msg *m)
+{
+	if (m == NULL)
+		return;
+	if (--m->refs == 0) {
+		msg_alive--;
+		free(m);
+	}
+}
+
+void
+msg_props(const struct msg *m, struct mqtt_props *props)
+{
+	time_t now, age;
+
+	memset(props, 0, sizeof *props);
+	if (m->has_payload_format) {
+		MQTT_PROP_SET(props, MQTT_PROP_PAYLOAD_FORMAT);
+		props->payload_format = m->payload_format;
+	}
+	if (m->has_expiry) {
+		/* The remaining interval (MQTT-3.3.2-6). */
+		now = time(NULL);
+		age = now > m->received ? now - m->received : 0;
+		MQTT_PROP_SET(props, MQTT_PROP_MESSAGE_EXPIRY);
+		props->message_expiry = (uint32_t)age < m->expiry ?
+		    m->expiry - (uint32_t)age : 1;
+	}
+	if (m->content_type.p != NULL) {
+		MQTT_PROP_SET(props, MQTT_PROP_CONTENT_TYPE);
+		props->content_type = m->content_type;
+	}
+	if (m->response_topic.p != NULL) {
+		MQTT_PROP_SET(props, MQTT_PROP_RESPONSE_TOPIC);
+		props->response_topic = m->response_topic;
+	}
+	if (m->correlation_data.p != NULL) {
+		MQTT_PROP_SET(props, MQTT_PROP_CORRELATION_DATA);
+		props->correlation_data = m->correlation_data;
+	}
+	if (m->user_len > 0) {
+		props->user.p = m->user;
+		props->user.len = m->user_len;
+	}
+}
+
+int
+msg_expired(const struct msg *m, time_t now)
+{
+	return m->has_expiry && now - m->received >= (time_t)m->expiry;
+}
+
+size_t
+msg_count(void)
+{
+	return msg_alive;
+}

@@ -1,0 +1,115 @@
+/*
+ * read.c - from bytes to handlers: framing, limits, decoding, dispatch,
+ * and the one place where an error becomes a reason code and a close.
+ *
+ * Every complete packet in the input buffer is handled in one callback.
+ * The fixed header is framed first (mqtt_frame reads at most 5 bytes) and
+ * the packet's size is checked against max_packet_size before its body is
+ * made contiguous, so a hostile length costs nothing (MQTT-3.1.2-24 is the
+ * v5 reason, 0x95). Before CONNECT only a CONNECT is accepted
+ * (MQTT-3.1.0-1); a second CONNECT is a protocol error (MQTT-3.1.0-2).
+ *
+ * Handlers return 0 or a v5 reason code; a reason code closes the
+ * connection here: v5 clients get a DISCONNECT with it (when they have had
+ * their CONNACK), 3.1.1 clients just see the socket close (section 4.8 of
+ * 3.1.1 has no DISCONNECT from the server).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "broker.h"
+
+static int
+read_dispatch(struct conn *c, struct mqtt_packet *pkt)
+{
+	if (c->state == CONN_NEW) {
+		if (pkt->type != MQTT_CONNECT)
+			return MQTT_RC_PROTOCOL_ERROR;
+		return handle_connect(c, pkt);
+	}
+	switch (pkt->type) {
+	case MQTT_PUBLISH:
+		return handle_publish(c, pkt);
+	case MQTT_PUBACK:
+		return handle_puback(c, pkt);
+	case MQTT_PUBREC:
+		return handle_pubrec(c, pkt);
+	case MQTT_PUBREL:
+		return handle_pubrel(c, pkt);
+	case MQTT_PUBCOMP:
+		return handle_pubcomp(c, pkt);
+	case MQTT_SUBSCRIBE:
+		return handle_subscribe(c, pkt);
+	case MQTT_UNSUBSCRIBE:
+		return handle_unsubscribe(c, pkt);
+	case MQTT_PINGREQ:
+		return handle_pingreq(c, pkt);
+	case MQTT_DISCONNECT:
+		return handle_disconnect(c, pkt);
+	case MQTT_AUTH:
+		return handle_auth(c, pkt);
+	default:
+		/* CONNECT again, or a packet only a server sends. */
+		return MQTT_RC_PROTOCOL_ERROR;
+	}
+}
+
+void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct mqtt_frame f;
+	struct mqtt_packet pkt;
+	uint8_t head[MQTT_MAX_FIXED_HEADER];
+	size_t avail, total;
+	uint8_t *data;
+	int rc;
+
+	while (c->state != CONN_CLOSING) {
+		avail = evbuffer_get_length(in);
+		if (avail == 0)
+			break;
+		rc = (int)evbuffer_copyout(in, head, sizeof head);
+		rc = mqtt_frame(head, (size_t)rc, srv.cfg.max_packet_size, &f);
+		if (rc == MQTT_FRAME_PARTIAL)
+			break;
+		if (rc != MQTT_FRAME_OK) {
+			conn_close(c, (uint8_t)rc,
+			    rc == MQTT_RC_PACKET_TOO_LARGE ?
+			    "packet too large" : "malformed fixed header");
+			return;
+		}
+		if (c->state == CONN_NEW && f.type != MQTT_CONNECT) {
+			conn_close(c, MQTT_RC_PROTOCOL_ERROR,
+			    "first packet is not CONNECT");
+			return;
+		}
+		total = (size_t)f.header_len + f.remaining;
+		if (avail < total)
+			break;
+		data = evbuffer_pullup(in, (ssize_t)total);
+		rc = mqtt_decode(f.type, f.flags, data + f.header_len,
+		    f.remaining, c->version, &pkt);
+		if (rc != 0) {
+			log_debug("bad %s from %s", mqtt_type_name(f.type),
+			    conn_label(c));
+			/* MQTT-3.1.2-2 (3.1.1): an unknown protocol level is
+			 * answered with CONNACK 0x01 in the 3.1.1 form, which
+			 * every client version can read. */
+			if (f.type == MQTT_CONNECT &&
+			    rc == MQTT_RC_UNSUPPORTED_VERSION)
+				handle_connect_refuse(c, MQTT_V311, (uint8_t)rc);
+			conn_close(c, (uint8_t)rc, mqtt_type_name(f.type));
+			return;
+		}
+		event_base_gettimeofday_cached(srv.base, &c->last_rx);
+		rc = read_dispatch(c, &pkt);
+		evbuffer_drain(in, total);
+		if (rc != 0) {
+			conn_close(c, (uint8_t)rc, mqtt_type_name(f.type));
+			return;
+		}
+	}
+}

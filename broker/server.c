@@ -1,0 +1,158 @@
+/*
+ * server.c - the node: one event loop, its global state and its lifetime.
+ *
+ * Start-up: data directory, listeners, ready file, signals. Shutdown on
+ * SIGTERM/SIGINT: stop accepting, send every v5 client DISCONNECT 0x8B,
+ * wait (at most SHUTDOWN_SECS) for the connections to flush and go, then
+ * leave the loop; server_free() releases everything so that a leak
+ * checker sees a clean exit. SIGHUP reopens the log file.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define SHUTDOWN_SECS 3
+
+struct server srv;
+
+static int
+server_mkdirs(const char *path)
+{
+	char *p, *dir = xstrdup(path);
+	int rc = 0;
+
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	free(dir);
+	return rc;
+}
+
+static void
+server_shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("shutdown: %zu connections did not flush in time",
+	    conn_count());
+	event_base_loopexit(srv.base, NULL);
+}
+
+static void
+server_shutdown(void)
+{
+	struct timeval tv = { SHUTDOWN_SECS, 0 };
+
+	if (srv.shutting_down)
+		return;
+	srv.shutting_down = 1;
+	log_notice("shutting down");
+	listener_stop_all();
+	conn_close_all(MQTT_RC_SERVER_SHUTTING_DOWN);
+	if (conn_count() == 0) {
+		event_base_loopexit(srv.base, NULL);
+		return;
+	}
+	srv.shutdown_timer = evtimer_new(srv.base, server_shutdown_timeout_cb,
+	    NULL);
+	evtimer_add(srv.shutdown_timer, &tv);
+}
+
+void
+server_conn_gone(void)
+{
+	if (srv.shutting_down && conn_count() == 0)
+		event_base_loopexit(srv.base, NULL);
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		log_reopen();
+		return;
+	}
+	server_shutdown();
+}
+
+int
+server_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	srv.base = event_base_new();
+	if (srv.base == NULL) {
+		log_error("cannot create the event loop");
+		return -1;
+	}
+	srv.sessions = hash_new();
+	srv.subs = trie_new();
+	TAILQ_INIT(&srv.conns);
+	retain_init();
+	if (server_mkdirs(srv.cfg.data_dir) != 0) {
+		log_error("cannot create data directory %s: %s",
+		    srv.cfg.data_dir, strerror(errno));
+		return -1;
+	}
+	if (listener_start_all() != 0)
+		return -1;
+	if (listener_write_ready() != 0)
+		return -1;
+	srv.sig_term = evsignal_new(srv.base, SIGTERM, server_signal_cb, NULL);
+	srv.sig_int = evsignal_new(srv.base, SIGINT, server_signal_cb, NULL);
+	srv.sig_hup = evsignal_new(srv.base, SIGHUP, server_signal_cb, NULL);
+	evsignal_add(srv.sig_term, NULL);
+	evsignal_add(srv.sig_int, NULL);
+	evsignal_add(srv.sig_hup, NULL);
+	log_notice("tern %s ready, data in %s", TERN_VERSION,
+	    srv.cfg.data_dir);
+	return 0;
+}
+
+int
+server_run(void)
+{
+	if (event_base_dispatch(srv.base) < 0) {
+		log_error("event loop failed");
+		return 1;
+	}
+	return 0;
+}
+
+void
+server_free(void)
+{
+	listener_stop_all();
+	conn_free_all();
+	session_free_all();
+	retain_free_all();
+	if (srv.subs != NULL)
+		trie_free(srv.subs);
+	if (srv.sessions != NULL)
+		hash_free(srv.sessions);
+	if (srv.sig_term != NULL)
+		event_free(srv.sig_term);
+	if (srv.sig_int != NULL)
+		event_free(srv.sig_int);
+	if (srv.sig_hup != NULL)
+		event_free(srv.sig_hup);
+	if (srv.shutdown_timer != NULL)
+		event_free(srv.shutdown_timer);
+	if (srv.base != NULL)
+		event_base_free(srv.base);
+	deliver_free_all();
+	config_free(&srv.cfg);
+	memset(&srv, 0, sizeof srv);
+}

@@ -1,0 +1,223 @@
+/*
+ * session.c - MQTT session state (MQTT 5.0 section 4.1), kept by client id.
+ *
+ * A session holds the client's subscriptions, the messages waiting for it
+ * (queue) and those sent but not yet acknowledged (inflight), and the ids
+ * of incoming QoS 2 messages awaiting PUBREL. It lives as long as its
+ * connection (clean start / clean session 1, or a v5 session expiry of 0)
+ * or outlives it: a 3.1.1 clean-session-0 session is kept until replaced;
+ * a v5 session is kept for its Session Expiry Interval, then freed by a
+ * timer.
+ *
+ * The session is the unit the durable store will persist: everything a
+ * resume needs is here and nothing here points at a connection except
+ * `conn`, which is NULL while offline.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+struct session *
+session_find(const char *id, size_t len)
+{
+	return hash_get(srv.sessions, id, len);
+}
+
+struct session *
+session_new(const char *id, size_t len)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+
+	s->client_id = xstrndup(id, len);
+	s->id_len = len;
+	TAILQ_INIT(&s->queue);
+	TAILQ_INIT(&s->inflight);
+	hash_put(srv.sessions, s->client_id, len, s);
+	return s;
+}
+
+static void
+session_drop_all(struct delivery_list *list)
+{
+	struct delivery *d;
+
+	while ((d = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, d, entry);
+		delivery_free(d);
+	}
+}
+
+void
+session_free(struct session *s)
+{
+	size_t i;
+
+	hash_del(srv.sessions, s->client_id, s->id_len);
+	for (i = 0; i < s->n_subs; i++) {
+		trie_remove(srv.subs, s->subs[i].filter, s->subs[i].filter_len,
+		    s);
+		free(s->subs[i].filter);
+	}
+	free(s->subs);
+	session_drop_all(&s->queue);
+	session_drop_all(&s->inflight);
+	if (s->expiry_timer != NULL)
+		event_free(s->expiry_timer);
+	msg_unref(s->will);
+	free(s->qos2_in);
+	free(s->client_id);
+	free(s);
+}
+
+static void
+session_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	log_info("session %s expired", s->client_id);
+	session_free(s);
+}
+
+void
+session_detach(struct session *s)
+{
+	struct timeval tv;
+
+	s->conn = NULL;
+	if (!s->persistent || srv.shutting_down) {
+		if (!s->persistent)
+			session_free(s);
+		return;
+	}
+	if (s->expiry == 0) {
+		session_free(s);
+		return;
+	}
+	if (s->expiry != UINT32_MAX) {
+		if (s->expiry_timer == NULL)
+			s->expiry_timer = evtimer_new(srv.base,
+			    session_expire_cb, s);
+		tv.tv_sec = s->expiry;
+		tv.tv_usec = 0;
+		evtimer_add(s->expiry_timer, &tv);
+	}
+}
+
+int
+session_subscribe(struct session *s, const char *filter, uint32_t len,
+    uint8_t options, uint32_t sub_id)
+{
+	struct trie_sub ts = { s, sub_id, options };
+	struct session_sub *ss;
+	size_t i;
+
+	trie_add(srv.subs, filter, len, &ts);
+	for (i = 0; i < s->n_subs; i++) {
+		ss = &s->subs[i];
+		if (ss->filter_len == len && memcmp(ss->filter, filter,
+		    len) == 0) {
+			ss->options = options;
+			ss->sub_id = sub_id;
+			return 0;
+		}
+	}
+	if (s->n_subs == s->cap_subs) {
+		s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 4;
+		s->subs = xreallocarray(s->subs, s->cap_subs, sizeof *s->subs);
+	}
+	ss = &s->subs[s->n_subs++];
+	ss->filter = xstrndup(filter, len);
+	ss->filter_len = len;
+	ss->options = options;
+	ss->sub_id = sub_id;
+	return 1;
+}
+
+int
+session_unsubscribe(struct session *s, const char *filter, uint32_t len)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_subs; i++) {
+		if (s->subs[i].filter_len == len &&
+		    memcmp(s->subs[i].filter, filter, len) == 0) {
+			trie_remove(srv.subs, filter, len, s);
+			free(s->subs[i].filter);
+			s->subs[i] = s->subs[--s->n_subs];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+session_qos2_has(const struct session *s, uint16_t id)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n_qos2_in; i++) {
+		if (s->qos2_in[i] == id)
+			return 1;
+	}
+	return 0;
+}
+
+void
+session_qos2_add(struct session *s, uint16_t id)
+{
+	if (s->n_qos2_in == s->cap_qos2_in) {
+		s->cap_qos2_in = s->cap_qos2_in ? s->cap_qos2_in * 2 : 8;
+		s->qos2_in = xreallocarray(s->qos2_in, s->cap_qos2_in,
+		    sizeof *s->qos2_in);
+	}
+	s->qos2_in[s->n_qos2_in++] = id;
+}
+
+int
+session_qos2_remove(struct session *s, uint16_t id)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n_qos2_in; i++) {
+		if (s->qos2_in[i] == id) {
+			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+session_collect(const void *key, size_t len, void *value, void *arg)
+{
+	struct session ***pp = arg;
+
+	*(*pp)++ = value;
+}
+
+void
+session_free_all(void)
+{
+	size_t i, n = hash_count(srv.sessions);
+	struct session **all, **p;
+
+	if (n == 0)
+		return;
+	all = xreallocarray(NULL, n, sizeof *all);
+	p = all;
+	hash_foreach(srv.sessions, session_collect, &p);
+	for (i = 0; i < n; i++) {
+		all[i]->conn = NULL;
+		session_free(all[i]);
+	}
+	free(all);
+}
+
+size_t
+session_count(void)
+{
+	return hash_count(srv.sessions);
+}

@@ -1,0 +1,238 @@
+/*
+ * config_test.c - tern.conf parsing: good lines, every kind of bad line
+ * with its exact "FILE:LINE: message", whole files, and the check that
+ * tern.conf(5) documents every key of the table with its default.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "tap.h"
+
+struct server srv; /* config.c needs no server, but broker.h declares it */
+
+static int
+line_ok(struct config *c, const char *text)
+{
+	char buf[256], err[512];
+
+	snprintf(buf, sizeof buf, "%s", text);
+	return config_line(c, "t.conf", 7, buf, err, sizeof err) == 0;
+}
+
+/* Expect text to be refused with exactly want as the message. */
+static void
+line_bad(const char *text, const char *want)
+{
+	struct config c;
+	char buf[256], err[512] = "";
+	int rc;
+
+	config_init(&c);
+	snprintf(buf, sizeof buf, "%s", text);
+	rc = config_line(&c, "t.conf", 7, buf, err, sizeof err);
+	ok(rc == -1 && strcmp(err, want) == 0, "refused: %s", text);
+	if (strcmp(err, want) != 0)
+		diag("got '%s', want '%s'", err, want);
+	config_free(&c);
+}
+
+static void
+test_defaults(void)
+{
+	struct config c;
+
+	config_init(&c);
+	is_int(c.max_packet_size, 1048576, "default max_packet_size");
+	is_int(c.max_inflight_messages, 20, "default max_inflight_messages");
+	is_int(c.max_queued_messages, 1000, "default max_queued_messages");
+	is_int(c.max_keepalive, 65535, "default max_keepalive");
+	is_int(c.connect_timeout, 10, "default connect_timeout");
+	is_int(c.allow_zero_length_clientid, 1, "default zero-length ids");
+	is_int(c.tcp_nodelay, 1, "default set_tcp_nodelay");
+	is_int(c.log_level, LOG_NOTICE, "default log_level");
+	ok(c.log_file == NULL, "default log_dest stderr");
+	ok(strcmp(c.data_dir, "./var") == 0, "default data_dir ./var");
+	is_int(c.n_listeners, 0, "no listener before config_finish");
+	config_finish(&c);
+	ok(c.n_listeners == 1 && c.listeners[0].port == 1883 &&
+	    strcmp(c.listeners[0].address, "127.0.0.1") == 0,
+	    "no listener configured: 127.0.0.1:1883");
+	config_free(&c);
+}
+
+static void
+test_good_lines(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(line_ok(&c, "listener 1883"), "listener with port only");
+	ok(line_ok(&c, "listener 0 127.0.0.1"), "listener with address");
+	ok(c.n_listeners == 2 && c.listeners[0].address == NULL &&
+	    c.listeners[1].port == 0 &&
+	    strcmp(c.listeners[1].address, "127.0.0.1") == 0,
+	    "listeners are repeatable and kept in order");
+	ok(line_ok(&c, "max_packet_size 20"), "max_packet_size minimum");
+	is_int(c.max_packet_size, 20, "max_packet_size set");
+	ok(line_ok(&c, "max_packet_size 268435460"), "max_packet_size max");
+	ok(line_ok(&c, "set_tcp_nodelay false"), "boolean false");
+	is_int(c.tcp_nodelay, 0, "boolean stored");
+	ok(line_ok(&c, "allow_zero_length_clientid off"), "boolean off");
+	ok(line_ok(&c, "log_level debug"), "log_level debug");
+	is_int(c.log_level, LOG_DEBUG, "log_level stored");
+	ok(line_ok(&c, "log_dest file /tmp/a b.log"), "log_dest file");
+	ok(c.log_file != NULL && strcmp(c.log_file, "/tmp/a b.log") == 0,
+	    "log_dest path keeps spaces");
+	ok(line_ok(&c, "log_dest stderr") && c.log_file == NULL,
+	    "log_dest stderr resets");
+	ok(line_ok(&c, "data_dir /var/lib/tern"), "data_dir");
+	ok(strcmp(c.data_dir, "/var/lib/tern") == 0, "data_dir stored");
+	config_set_port(&c, 5555);
+	ok(c.n_listeners == 1 && c.listeners[0].port == 5555,
+	    "-p replaces the listeners");
+	config_free(&c);
+}
+
+static void
+test_bad_lines(void)
+{
+	line_bad("no_such_key 1", "t.conf:7: unknown key 'no_such_key'");
+	line_bad("max_packet_size", "t.conf:7: max_packet_size needs a value");
+	line_bad("max_packet_size 19", "t.conf:7: max_packet_size must be a "
+	    "number from 20 to 268435460, not '19'");
+	line_bad("max_packet_size 1x", "t.conf:7: max_packet_size must be a "
+	    "number from 20 to 268435460, not '1x'");
+	line_bad("max_packet_size -5", "t.conf:7: max_packet_size must be a "
+	    "number from 20 to 268435460, not '-5'");
+	line_bad("max_inflight_messages 0", "t.conf:7: max_inflight_messages "
+	    "must be a number from 1 to 65535, not '0'");
+	line_bad("max_queued_messages 99999999999", "t.conf:7: "
+	    "max_queued_messages must be a number from 1 to 4294967295, not "
+	    "'99999999999'");
+	line_bad("connect_timeout 10 20", "t.conf:7: connect_timeout takes "
+	    "one value");
+	line_bad("set_tcp_nodelay maybe", "t.conf:7: set_tcp_nodelay must be "
+	    "true or false, not 'maybe'");
+	line_bad("listener", "t.conf:7: listener needs a port from 0 to "
+	    "65535");
+	line_bad("listener 70000", "t.conf:7: listener needs a port from 0 "
+	    "to 65535");
+	line_bad("listener 1883 127.0.0.1 extra", "t.conf:7: listener takes "
+	    "a port and an optional bind address");
+	line_bad("log_level loud", "t.conf:7: log_level must be one of "
+	    "error, warning, notice, info, debug");
+	line_bad("log_dest syslog", "t.conf:7: log_dest must be 'stderr' or "
+	    "'file <path>'");
+	line_bad("log_dest file", "t.conf:7: log_dest must be 'stderr' or "
+	    "'file <path>'");
+}
+
+static void
+test_files(void)
+{
+	char path[] = "/tmp/tern-config-test-XXXXXX", err[512] = "";
+	struct config c;
+	FILE *fp;
+	int fd;
+
+	fd = mkstemp(path);
+	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		ok(0, "temporary file");
+		return;
+	}
+	fputs("# a comment\n\n   # indented comment\n"
+	    "listener 0 127.0.0.1\r\n"
+	    "\tmax_queued_messages 5   \n"
+	    "bogus value\n", fp);
+	fclose(fp);
+	config_init(&c);
+	ok(config_load(&c, path, err, sizeof err) == -1, "bad file refused");
+	{
+		char want[600];
+		snprintf(want, sizeof want, "%s:6: unknown key 'bogus'", path);
+		ok(strcmp(err, want) == 0, "error names file and line 6");
+		if (strcmp(err, want) != 0)
+			diag("got '%s'", err);
+	}
+	is_int(c.max_queued_messages, 5, "lines before the error applied "
+	    "(comments, CRLF, tabs and trailing blanks handled)");
+	config_free(&c);
+
+	fp = fopen(path, "w");
+	fputs("listener 0 127.0.0.1\nmax_queued_messages 5\n", fp);
+	fclose(fp);
+	config_init(&c);
+	ok(config_load(&c, path, err, sizeof err) == 0, "good file loads");
+	config_free(&c);
+	unlink(path);
+
+	config_init(&c);
+	ok(config_load(&c, "/nonexistent/tern.conf", err, sizeof err) == -1 &&
+	    strstr(err, "/nonexistent/tern.conf: cannot open") == err,
+	    "missing file: clear error");
+	config_free(&c);
+}
+
+/* Every key of the table is documented in tern.conf(5) with its default. */
+static void
+test_man_page(void)
+{
+	const char *srcdir = getenv("TERN_SRCDIR");
+	char path[1024], line[1024], key_line[128], def[64], want[128];
+	const char *name;
+	size_t i;
+	FILE *fp;
+	int found, documented;
+
+	snprintf(path, sizeof path, "%s/man/tern.conf.5",
+	    srcdir != NULL ? srcdir : ".");
+	for (i = 0; (name = config_key_name(i)) != NULL; i++) {
+		fp = fopen(path, "r");
+		if (fp == NULL) {
+			ok(0, "open %s", path);
+			return;
+		}
+		config_key_default(i, def, sizeof def);
+		snprintf(key_line, sizeof key_line, ".B %s", name);
+		snprintf(want, sizeof want, "Default: %s", def);
+		found = documented = 0;
+		while (fgets(line, sizeof line, fp) != NULL) {
+			size_t kl = strlen(key_line);
+			if (!found) {
+				if (strncmp(line, key_line, kl) == 0 &&
+				    (line[kl] == ' ' || line[kl] == '\n'))
+					found = 1;
+				continue;
+			}
+			/* The entry ends at the next paragraph or section;
+			 * the key may also be named in running text. */
+			if (strncmp(line, ".TP", 3) == 0 ||
+			    strncmp(line, ".SH", 3) == 0 ||
+			    strncmp(line, ".SS", 3) == 0) {
+				found = 0;
+				continue;
+			}
+			if (strncmp(line, want, strlen(want)) == 0)
+				documented = 1;
+		}
+		fclose(fp);
+		ok(documented, "tern.conf(5) documents %s with "
+		    "'%s'", name, want);
+	}
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_good_lines();
+	test_bad_lines();
+	test_files();
+	test_man_page();
+	return tap_done();
+}
