@@ -70,7 +70,8 @@ check)
 	status=0
 	make -C "$top/build/check" -j"$jobs" check >"$top/build/check/check.out" 2>&1 || status=$?
 	log="$top/build/check/test-suite.log"
-	sed -n '/^Testsuite summary/,/^=*$/p' "$top/build/check/check.out" || true
+	grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' \
+	    "$top/build/check/check.out" || true
 	if [ ! -f "$log" ]; then
 		cat "$top/build/check/check.out"
 		echo "0 passed, 1 failed"
