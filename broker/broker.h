@@ -83,6 +83,7 @@ int log_level_parse(const char *name);
 struct listener_conf {
 	char *address; /* NULL: all addresses */
 	uint16_t port;
+	char *server_reference; /* sent when draining; NULL: none */
 };
 
 struct config {
@@ -98,6 +99,16 @@ struct config {
 	int allow_zero_length_clientid;
 	uint32_t connect_timeout;
 	int tcp_nodelay;
+	uint32_t persistent_client_expiration; /* s; 0 never */
+	uint32_t topic_alias_maximum; /* inbound aliases per v5 client */
+	uint32_t receive_maximum; /* inbound unreleased QoS 2 per client */
+	int retain_available;
+	uint32_t max_qos;
+	int wildcard_subscription_available;
+	int subscription_identifier_available;
+	int shared_subscription_available;
+	char *response_information; /* NULL: none */
+	char *server_reference; /* default for listeners without one */
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -178,6 +189,7 @@ struct delivery {
 	uint8_t n_sub_ids;
 	uint32_t *sub_ids; /* NULL when n_sub_ids <= 1: uses sub_id */
 	uint32_t sub_id;
+	char *share_group; /* set when a shared subscription chose us */
 };
 TAILQ_HEAD(delivery_list, delivery);
 
@@ -213,6 +225,8 @@ struct session {
 	uint32_t n_qos2_in, cap_qos2_in;
 
 	struct msg *will;
+	uint32_t will_delay; /* v5 Will Delay Interval, seconds */
+	struct event *will_timer; /* pending delayed will */
 	uint32_t dropped; /* messages dropped on a full queue */
 };
 
@@ -265,6 +279,11 @@ int deliver_pubcomp(struct session *s, uint16_t id);
 void delivery_free(struct delivery *d);
 /* Release the routing scratch space (shutdown). */
 void deliver_free_all(void);
+/* Make shared groups prefer connected members (after srv.subs exists). */
+void deliver_init(void);
+/* s lost its connection: hand its pending shared-subscription messages
+ * to other connected members of their groups. */
+void deliver_requeue_shared(struct session *s);
 
 /* --- retain.c --- */
 
@@ -282,8 +301,19 @@ size_t retain_count(void);
 
 /* Publish and drop the session's will message, if any. */
 void will_publish(struct session *s);
-/* Drop the will without publishing (normal DISCONNECT). */
+/* The connection went without a normal DISCONNECT: publish the will now,
+ * or after its Will Delay Interval unless the session resumes first. */
+void will_schedule(struct session *s);
+/* Drop the will without publishing (normal DISCONNECT, resume within the
+ * delay); cancels a pending delayed will. */
 void will_clear(struct session *s);
+/* 1 when a delayed will is waiting. */
+int will_is_pending(const struct session *s);
+
+/* --- auth.c --- */
+
+/* 1 when name is an enhanced authentication method this node offers. */
+int auth_method_known(struct mqtt_str name);
 
 /* --- listener.c --- */
 
@@ -305,6 +335,7 @@ enum conn_state {
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct bufferevent *bev;
+	const struct listener_conf *listener;
 	enum conn_state state;
 	struct session *session;
 	char peer[64]; /* "address:port" */
@@ -318,11 +349,19 @@ struct conn {
 	uint8_t problem_info; /* v5 Request Problem Information */
 	uint8_t will_pending; /* publish the will when the socket goes */
 	uint32_t dropped_qos0;
+	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
+	struct hash *alias_out; /* topic -> alias (uintptr_t) */
+	char **alias_out_topic; /* [1..alias_out_max] */
+	uint16_t alias_out_max;
+	uint16_t alias_out_next;
 };
+
+#define TOPIC_ALIAS_OUT_MAX 256
 TAILQ_HEAD(conn_list, conn);
 
-/* Adopt an accepted socket. */
-void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen);
+/* Adopt an accepted socket from the listener configured by lc. */
+void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
+    const struct listener_conf *lc);
 /* Encode and queue a packet for the socket (written once per loop pass).
  * Returns 0, or -1 when the packet exceeds the client's maximum size (v5)
  * and was not sent. */
@@ -337,6 +376,24 @@ int conn_send(struct conn *c, const struct mqtt_packet *pkt);
 void conn_close(struct conn *c, uint8_t reason, const char *why);
 /* A short "id (peer)" label for log lines. */
 const char *conn_label(const struct conn *c);
+/* Add the listener's Server Reference to props when rc redirects
+ * (0x9C, 0x9D) and one is configured. */
+void conn_server_reference(const struct conn *c, uint8_t rc,
+    struct mqtt_props *props);
+/* Enable outbound topic aliases up to the client's maximum (capped at
+ * TOPIC_ALIAS_OUT_MAX). */
+void conn_alias_out_init(struct conn *c, uint16_t client_max);
+/* Topic aliases for a PUBLISH to c: sets *alias (0: none) and *send_topic
+ * (0: the topic may be left out). conn_alias_commit() records the choice
+ * once the packet was actually queued. */
+void conn_alias_out(struct conn *c, const char *topic, uint32_t len,
+    uint16_t *alias, int *send_topic);
+void conn_alias_commit(struct conn *c, const char *topic, uint32_t len,
+    uint16_t alias);
+/* Resolve an inbound topic alias (section 3.3.2.3.4): sets *topic. Returns
+ * 0, MQTT_RC_TOPIC_ALIAS_INVALID or MQTT_RC_PROTOCOL_ERROR. */
+int conn_alias_in(struct conn *c, struct mqtt_publish *p,
+    struct mqtt_str *topic);
 /* Arm the keep-alive timer after CONNECT. */
 void conn_start_keepalive(struct conn *c);
 /* Close every connection with reason (shutdown). */
@@ -362,10 +419,10 @@ int handle_connect(struct conn *c, struct mqtt_packet *pkt);
  * mapped to the 3.x return code for 3.x). Returns rc. */
 int handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc);
 int handle_publish(struct conn *c, struct mqtt_packet *pkt);
-/* Incoming QoS 2 messages a client may leave unreleased (advertised as
- * the v5 Receive Maximum). */
-#define RECEIVE_MAX 1024
+
 int handle_puback(struct conn *c, struct mqtt_packet *pkt);
+/* Add a Reason String to a failing ack when the client allows it. */
+void handle_ack_reason_string(const struct conn *c, struct mqtt_packet *ack);
 int handle_pubrec(struct conn *c, struct mqtt_packet *pkt);
 int handle_pubrel(struct conn *c, struct mqtt_packet *pkt);
 int handle_pubcomp(struct conn *c, struct mqtt_packet *pkt);
@@ -384,8 +441,9 @@ struct server {
 	struct trie *subs;
 	struct conn_list conns;
 	int shutting_down;
+	int draining; /* SIGUSR1: refuse and redirect clients */
 	uint64_t next_client_id; /* for assigned client ids */
-	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1;
 	struct event *shutdown_timer;
 };
 
@@ -400,5 +458,8 @@ void server_free(void);
 /* Called by conn.c when a connection has been freed (shutdown waits for
  * the last one). */
 void server_conn_gone(void);
+/* The reason code for sending a client away while draining: 0x9C (use
+ * another server) when its listener has a server reference, else 0x89. */
+uint8_t server_drain_reason(const struct conn *c);
 
 #endif /* TERN_BROKER_H */

@@ -41,6 +41,9 @@ struct config_key {
 static int config_listener(struct config *, char *, char *, size_t);
 static int config_log_dest(struct config *, char *, char *, size_t);
 static int config_log_level(struct config *, char *, char *, size_t);
+static int config_duration(struct config *, char *, char *, size_t);
+static int config_server_reference(struct config *, char *, char *,
+    size_t);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -64,6 +67,25 @@ static const struct config_key config_table[] = {
 	    1, 3600, 10, NULL, NULL },
 	{ "set_tcp_nodelay", CONFIG_BOOL, OFF(tcp_nodelay), 0, 1, 1, NULL,
 	    NULL },
+	{ "persistent_client_expiration", CONFIG_FUNC, 0, 0, 0, 0, "never",
+	    config_duration },
+	{ "topic_alias_maximum", CONFIG_UINT, OFF(topic_alias_maximum),
+	    0, 65535, 10, NULL, NULL },
+	{ "receive_maximum", CONFIG_UINT, OFF(receive_maximum),
+	    1, 65535, 1024, NULL, NULL },
+	{ "retain_available", CONFIG_BOOL, OFF(retain_available), 0, 1, 1,
+	    NULL, NULL },
+	{ "max_qos", CONFIG_UINT, OFF(max_qos), 0, 2, 2, NULL, NULL },
+	{ "wildcard_subscription_available", CONFIG_BOOL,
+	    OFF(wildcard_subscription_available), 0, 1, 1, NULL, NULL },
+	{ "subscription_identifier_available", CONFIG_BOOL,
+	    OFF(subscription_identifier_available), 0, 1, 1, NULL, NULL },
+	{ "shared_subscription_available", CONFIG_BOOL,
+	    OFF(shared_subscription_available), 0, 1, 1, NULL, NULL },
+	{ "response_information", CONFIG_STRING, OFF(response_information),
+	    0, 0, 0, NULL, NULL },
+	{ "server_reference", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_server_reference },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -115,7 +137,8 @@ config_key_default(size_t i, char *buf, size_t len)
 		break;
 	case CONFIG_STRING:
 	case CONFIG_FUNC:
-		snprintf(buf, len, "%s", k->def_string);
+		snprintf(buf, len, "%s", k->def_string != NULL ?
+		    k->def_string : "none");
 		break;
 	}
 }
@@ -169,6 +192,70 @@ config_parse_bool(const char *v)
 	return -1;
 }
 
+/*
+ * persistent_client_expiration <n>[s|m|h|d|w] (mosquitto accepts h, d, w,
+ * m for months and y; here m is minutes, and a bare number is seconds;
+ * "never" or 0 turns expiry off).
+ */
+static int
+config_duration(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest), *end;
+	unsigned long long n, mult = 1;
+
+	if (v != NULL && strcmp(v, "never") == 0 &&
+	    config_next_word(&rest) == NULL) {
+		c->persistent_client_expiration = 0;
+		return 0;
+	}
+	if (v == NULL || *v < '0' || *v > '9' ||
+	    config_next_word(&rest) != NULL)
+		goto bad;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		goto bad;
+	switch (*end) {
+	case '\0': case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 604800; break;
+	default: goto bad;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		goto bad;
+	if (n > UINT32_MAX / mult || n * mult >= UINT32_MAX)
+		goto bad;
+	c->persistent_client_expiration = (uint32_t)(n * mult);
+	return 0;
+bad:
+	snprintf(err, errlen, "persistent_client_expiration must be 'never' "
+	    "or a duration like 3600, 90m, 12h, 7d, 2w");
+	return -1;
+}
+
+/* server_reference <string>: for the listener above it, or the default
+ * for every listener when no listener line precedes it. */
+static int
+config_server_reference(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	char *v = config_next_word(&rest);
+	char **where;
+
+	if (v == NULL || config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "server_reference takes one value");
+		return -1;
+	}
+	where = c->n_listeners > 0 ?
+	    &c->listeners[c->n_listeners - 1].server_reference :
+	    &c->server_reference;
+	free(*where);
+	*where = xstrdup(v);
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -192,6 +279,7 @@ config_listener(struct config *c, char *rest, char *err, size_t errlen)
 	l = &c->listeners[c->n_listeners++];
 	l->port = (uint16_t)n;
 	l->address = addr != NULL ? xstrdup(addr) : NULL;
+	l->server_reference = NULL;
 	return 0;
 }
 
@@ -363,19 +451,30 @@ config_set_port(struct config *c, uint16_t port)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_listeners; i++)
+	for (i = 0; i < c->n_listeners; i++) {
 		free(c->listeners[i].address);
+		free(c->listeners[i].server_reference);
+	}
 	c->listeners = xreallocarray(c->listeners, 1, sizeof *c->listeners);
 	c->n_listeners = 1;
 	c->listeners[0].port = port;
 	c->listeners[0].address = xstrdup("127.0.0.1");
+	c->listeners[0].server_reference = NULL;
 }
 
 void
 config_finish(struct config *c)
 {
+	size_t i;
+
 	if (c->n_listeners == 0)
 		config_set_port(c, 1883);
+	for (i = 0; i < c->n_listeners; i++) {
+		if (c->listeners[i].server_reference == NULL &&
+		    c->server_reference != NULL)
+			c->listeners[i].server_reference =
+			    xstrdup(c->server_reference);
+	}
 }
 
 void
@@ -383,10 +482,14 @@ config_free(struct config *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_listeners; i++)
+	for (i = 0; i < c->n_listeners; i++) {
 		free(c->listeners[i].address);
+		free(c->listeners[i].server_reference);
+	}
 	free(c->listeners);
 	free(c->data_dir);
 	free(c->log_file);
+	free(c->response_information);
+	free(c->server_reference);
 	memset(c, 0, sizeof *c);
 }

@@ -67,7 +67,8 @@ conn_format_peer(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 void
-conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen)
+conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
+    const struct listener_conf *lc)
 {
 	struct conn *c;
 	struct timeval tv;
@@ -77,6 +78,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
 	c->state = CONN_NEW;
+	c->listener = lc;
 	c->receive_max = 65535;
 	conn_format_peer(sa, c->peer, sizeof c->peer);
 	c->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -141,10 +143,29 @@ conn_send(struct conn *c, const struct mqtt_packet *pkt)
 }
 
 static void
+conn_alias_free(struct conn *c)
+{
+	uint32_t i;
+
+	if (c->alias_in != NULL) {
+		for (i = 0; i <= srv.cfg.topic_alias_maximum; i++)
+			free(c->alias_in[i]);
+		free(c->alias_in);
+	}
+	if (c->alias_out != NULL) {
+		for (i = 0; i <= c->alias_out_max; i++)
+			free(c->alias_out_topic[i]);
+		free(c->alias_out_topic);
+		hash_free(c->alias_out);
+	}
+}
+
+static void
 conn_free(struct conn *c)
 {
 	TAILQ_REMOVE(&srv.conns, c, entry);
 	n_conns--;
+	conn_alias_free(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->close_timer != NULL)
@@ -203,7 +224,24 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		memset(&pkt, 0, sizeof pkt);
 		pkt.type = MQTT_DISCONNECT;
 		pkt.u.reason.reason = reason;
-		conn_send(c, &pkt);
+		conn_server_reference(c, reason, &pkt.u.reason.props);
+		if (why != NULL) {
+			/* Allowed on DISCONNECT whatever the client asked
+			 * about problem information (MQTT-3.1.2-29). */
+			MQTT_PROP_SET(&pkt.u.reason.props,
+			    MQTT_PROP_REASON_STRING);
+			pkt.u.reason.props.reason_string.p =
+			    (const uint8_t *)why;
+			pkt.u.reason.props.reason_string.len =
+			    (uint32_t)strlen(why);
+		}
+		if (conn_send(c, &pkt) != 0) {
+			/* Over the client's maximum packet size: the bare
+			 * reason code then (MQTT-3.1.2-25). */
+			memset(&pkt.u.reason.props, 0,
+			    sizeof pkt.u.reason.props);
+			conn_send(c, &pkt);
+		}
 	}
 	if (why != NULL) {
 		if (reason >= 0x80 && reason != MQTT_RC_SERVER_SHUTTING_DOWN &&
@@ -217,8 +255,11 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	evtimer_del(c->timer);
 	if (s != NULL) {
 		c->session = NULL;
+		s->conn = NULL;
+		if (!srv.shutting_down)
+			deliver_requeue_shared(s);
 		if (c->will_pending && !srv.shutting_down)
-			will_publish(s);
+			will_schedule(s);
 		else
 			will_clear(s);
 		session_detach(s);
@@ -318,4 +359,109 @@ conn_free_all(void)
 		}
 		conn_free(c);
 	}
+}
+
+void
+conn_server_reference(const struct conn *c, uint8_t rc,
+    struct mqtt_props *props)
+{
+	const char *ref = c->listener != NULL ?
+	    c->listener->server_reference : NULL;
+
+	if (ref == NULL || (rc != MQTT_RC_USE_ANOTHER_SERVER &&
+	    rc != MQTT_RC_SERVER_MOVED))
+		return;
+	MQTT_PROP_SET(props, MQTT_PROP_SERVER_REFERENCE);
+	props->server_reference.p = (const uint8_t *)ref;
+	props->server_reference.len = (uint32_t)strlen(ref);
+}
+
+/*
+ * Topic aliases (MQTT 5.0 section 3.3.2.3.4). Inbound: up to
+ * topic_alias_maximum per connection, a table of topic copies indexed by
+ * alias. Outbound: up to the client's Topic Alias Maximum, capped at
+ * TOPIC_ALIAS_OUT_MAX; a topic gets the next alias in turn, and when all
+ * are in use the next one in turn is re-assigned (round robin: bounded,
+ * O(1), and a topic that recurs keeps its alias until its slot comes up
+ * again). Aliases live and die with the network connection
+ * (MQTT-3.3.2-7).
+ */
+void
+conn_alias_out_init(struct conn *c, uint16_t client_max)
+{
+	if (client_max == 0 || c->alias_out != NULL)
+		return;
+	c->alias_out_max = client_max < TOPIC_ALIAS_OUT_MAX ? client_max :
+	    TOPIC_ALIAS_OUT_MAX;
+	c->alias_out = hash_new();
+	c->alias_out_topic = xcalloc((size_t)c->alias_out_max + 1,
+	    sizeof *c->alias_out_topic);
+	c->alias_out_next = 0;
+}
+
+void
+conn_alias_out(struct conn *c, const char *topic, uint32_t len,
+    uint16_t *alias, int *send_topic)
+{
+	uintptr_t a;
+
+	*alias = 0;
+	*send_topic = 1;
+	if (c->alias_out == NULL)
+		return;
+	a = (uintptr_t)hash_get(c->alias_out, topic, len);
+	if (a != 0) {
+		*alias = (uint16_t)a;
+		*send_topic = 0;
+		return;
+	}
+	*alias = (uint16_t)(c->alias_out_next % c->alias_out_max + 1);
+}
+
+void
+conn_alias_commit(struct conn *c, const char *topic, uint32_t len,
+    uint16_t alias)
+{
+	char *old;
+
+	if (c->alias_out == NULL || alias == 0 ||
+	    hash_get(c->alias_out, topic, len) != NULL)
+		return;
+	old = c->alias_out_topic[alias];
+	if (old != NULL) {
+		hash_del(c->alias_out, old, strlen(old));
+		free(old);
+	}
+	c->alias_out_topic[alias] = xstrndup(topic, len);
+	hash_put(c->alias_out, topic, len, (void *)(uintptr_t)alias);
+	c->alias_out_next = alias % c->alias_out_max;
+}
+
+int
+conn_alias_in(struct conn *c, struct mqtt_publish *p, struct mqtt_str *topic)
+{
+	uint16_t a;
+	char *t;
+
+	*topic = p->topic;
+	if (!MQTT_PROP_HAS(&p->props, MQTT_PROP_TOPIC_ALIAS))
+		return 0;
+	a = p->props.topic_alias;
+	if (a == 0 || a > srv.cfg.topic_alias_maximum)
+		return MQTT_RC_TOPIC_ALIAS_INVALID;
+	if (c->alias_in == NULL)
+		c->alias_in = xcalloc((size_t)srv.cfg.topic_alias_maximum + 1,
+		    sizeof *c->alias_in);
+	if (p->topic.len > 0) {
+		free(c->alias_in[a]);
+		c->alias_in[a] = xstrndup((const char *)p->topic.p,
+		    p->topic.len);
+		return 0;
+	}
+	t = c->alias_in[a];
+	if (t == NULL)
+		return MQTT_RC_PROTOCOL_ERROR;
+	topic->p = (const uint8_t *)t;
+	topic->len = (uint32_t)strlen(t);
+	return 0;
 }

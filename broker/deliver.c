@@ -33,10 +33,17 @@
 
 struct match {
 	struct session *s;
+	const char *share_group; /* NULL: not shared; valid during routing */
 	uint8_t qos;
 	uint8_t options;
 	uint8_t shared;
 	uint32_t sub_id;
+};
+
+/* What a trie walk is for: exclude a session, keep one group only. */
+struct route_ctx {
+	const struct session *exclude;
+	const char *group; /* NULL: every match */
 };
 
 static struct match *matches;
@@ -47,7 +54,30 @@ delivery_free(struct delivery *d)
 {
 	msg_unref(d->msg);
 	free(d->sub_ids);
+	free(d->share_group);
 	free(d);
+}
+
+static int
+deliver_online(const struct session *s)
+{
+	return s->conn != NULL && s->conn->state == CONN_ACTIVE;
+}
+
+/* Shared groups prefer a connected member other than ctx->exclude. */
+static int
+deliver_accept(void *owner, void *arg)
+{
+	const struct route_ctx *ctx = arg;
+	const struct session *s = owner;
+
+	return deliver_online(s) && (ctx == NULL || s != ctx->exclude);
+}
+
+void
+deliver_init(void)
+{
+	trie_set_accept(srv.subs, deliver_accept);
 }
 
 static uint16_t
@@ -90,6 +120,8 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 {
 	struct mqtt_packet pkt;
 	struct mqtt_publish *p = &pkt.u.publish;
+	uint16_t alias = 0;
+	int send_topic = 1;
 
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBLISH;
@@ -105,8 +137,20 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 		msg_props(m, &p->props);
 		p->props.sub_ids = sub_ids;
 		p->props.n_sub_ids = n_sub_ids;
+		conn_alias_out(s->conn, m->topic, m->topic_len, &alias,
+		    &send_topic);
+		if (alias != 0) {
+			MQTT_PROP_SET(&p->props, MQTT_PROP_TOPIC_ALIAS);
+			p->props.topic_alias = alias;
+			if (!send_topic)
+				p->topic.len = 0;
+		}
 	}
-	return conn_send(s->conn, &pkt);
+	if (conn_send(s->conn, &pkt) != 0)
+		return -1;
+	if (alias != 0 && send_topic)
+		conn_alias_commit(s->conn, m->topic, m->topic_len, alias);
+	return 0;
 }
 
 static const uint32_t *
@@ -156,12 +200,13 @@ deliver_pump(struct session *s)
 	}
 }
 
-void
-deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
-    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+static void
+deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+    const char *share_group)
 {
 	struct delivery *d;
-	int online = s->conn != NULL && s->conn->state == CONN_ACTIVE;
+	int online = deliver_online(s);
 
 	if (qos == 0) {
 		if (!online)
@@ -184,6 +229,7 @@ deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
 	d->msg = msg_ref(m);
 	d->qos = qos;
 	d->retain = retain;
+	d->share_group = share_group != NULL ? xstrdup(share_group) : NULL;
 	d->n_sub_ids = n_sub_ids;
 	if (n_sub_ids == 1)
 		d->sub_id = sub_ids[0];
@@ -195,12 +241,23 @@ deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
 		deliver_pump(s);
 }
 
+void
+deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL);
+}
+
 static void
 deliver_match_cb(const struct trie_sub *sub, const char *share_group,
     void *arg)
 {
+	const struct route_ctx *ctx = arg;
 	struct match *mt;
 
+	if (ctx != NULL && ctx->group != NULL && (share_group == NULL ||
+	    strcmp(share_group, ctx->group) != 0))
+		return;
 	if (n_matches == cap_matches) {
 		cap_matches = cap_matches ? cap_matches * 2 : 64;
 		matches = xreallocarray(matches, cap_matches,
@@ -212,6 +269,7 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 	mt->qos = MQTT_SUBOPT_QOS(sub->options);
 	mt->sub_id = sub->sub_id;
 	mt->shared = share_group != NULL;
+	mt->share_group = share_group;
 }
 
 static int
@@ -264,7 +322,8 @@ deliver_route(struct msg *m, struct session *publisher)
 			continue;
 		if (qos > m->qos)
 			qos = m->qos;
-		deliver_to_session(mt->s, m, qos, retain, ids, n_ids);
+		deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
+		    mt->share_group);
 		delivered++;
 	}
 	return delivered;
@@ -365,4 +424,66 @@ deliver_free_all(void)
 	free(matches);
 	matches = NULL;
 	n_matches = cap_matches = 0;
+}
+
+/*
+ * Shared subscriptions (MQTT 5.0 section 4.8.2): when a member's
+ * connection goes, the messages the group gave it and that it has not
+ * started to receive (queued), or got at QoS 1 without acknowledging,
+ * go to another connected member of the group. A QoS 2 message already
+ * sent stays: its delivery must be completed to the same client
+ * (MQTT-4.8.2-4, -5). With no other member connected, they stay.
+ */
+static struct session *
+deliver_other_member(struct session *s, const struct delivery *d,
+    uint8_t *qos, uint32_t *sub_id)
+{
+	struct route_ctx ctx = { s, d->share_group };
+	struct session *to = NULL;
+
+	n_matches = 0;
+	trie_match(srv.subs, d->msg->topic, d->msg->topic_len,
+	    deliver_match_cb, &ctx);
+	if (n_matches > 0 && matches[0].s != s &&
+	    deliver_online(matches[0].s)) {
+		to = matches[0].s;
+		*qos = matches[0].qos < d->msg->qos ? matches[0].qos :
+		    d->msg->qos;
+		*sub_id = matches[0].sub_id;
+	}
+	return to;
+}
+
+static void
+deliver_move_list(struct session *s, struct delivery_list *list, int queued)
+{
+	struct delivery *d, *next;
+	struct session *to;
+	uint32_t sub_id;
+	uint8_t qos;
+
+	for (d = TAILQ_FIRST(list); d != NULL; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (d->share_group == NULL ||
+		    (!queued && (d->qos != 1 || d->state != DELIVERY_SENT)))
+			continue;
+		to = deliver_other_member(s, d, &qos, &sub_id);
+		if (to == NULL)
+			continue;
+		TAILQ_REMOVE(list, d, entry);
+		if (queued)
+			s->n_queued--;
+		else
+			s->n_inflight--;
+		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
+		    sub_id != 0, d->share_group);
+		delivery_free(d);
+	}
+}
+
+void
+deliver_requeue_shared(struct session *s)
+{
+	deliver_move_list(s, &s->inflight, 0);
+	deliver_move_list(s, &s->queue, 1);
 }

@@ -7,12 +7,29 @@
  * for an unknown packet id is ignored (it can follow a resend after a
  * reconnect). PUBREL ends an incoming QoS 2 flow: the id is forgotten and
  * PUBCOMP sent, with 0x92 in v5 when the id was not known.
+ *
+ * A failure reason code goes with a Reason String unless the client asked
+ * for no problem information (MQTT-3.1.2-29).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "broker.h"
+
+void
+handle_ack_reason_string(const struct conn *c, struct mqtt_packet *ack)
+{
+	const char *why;
+
+	if (c->version != MQTT_V5 || !c->problem_info ||
+	    ack->u.ack.reason < 0x80)
+		return;
+	why = mqtt_rc_name(ack->u.ack.reason);
+	MQTT_PROP_SET(&ack->u.ack.props, MQTT_PROP_REASON_STRING);
+	ack->u.ack.props.reason_string.p = (const uint8_t *)why;
+	ack->u.ack.props.reason_string.len = (uint32_t)strlen(why);
+}
 
 int
 handle_puback(struct conn *c, struct mqtt_packet *pkt)
@@ -34,6 +51,7 @@ handle_pubrec(struct conn *c, struct mqtt_packet *pkt)
 		rel.flags = 0x02;
 		rel.u.ack.packet_id = pkt->u.ack.packet_id;
 		rel.u.ack.reason = MQTT_RC_PACKET_ID_NOT_FOUND;
+		handle_ack_reason_string(c, &rel);
 		conn_send(c, &rel);
 	}
 	return 0;
@@ -50,6 +68,7 @@ handle_pubrel(struct conn *c, struct mqtt_packet *pkt)
 	comp.u.ack.packet_id = pkt->u.ack.packet_id;
 	comp.u.ack.reason = known ? MQTT_RC_SUCCESS :
 	    MQTT_RC_PACKET_ID_NOT_FOUND;
+	handle_ack_reason_string(c, &comp);
 	conn_send(c, &comp);
 	return 0;
 }

@@ -12,7 +12,15 @@
  * (MQTT-3.1.2-4); clean start 0 resumes it and sets Session Present.
  *
  * Session lifetime: v5 from the Session Expiry Interval (0 = ends with the
- * connection); 3.x clean session 0 = kept until replaced.
+ * connection); 3.x clean session 0 = kept until replaced, or for
+ * persistent_client_expiration once offline.
+ *
+ * CONNACK advertises what the config switched off (retain, maximum QoS,
+ * wildcard / shared subscriptions, subscription identifiers), the inbound
+ * Topic Alias Maximum and Receive Maximum, and Response Information when
+ * asked (section 3.2.2.3). A will that uses a switched-off feature is
+ * refused with 0x9A / 0x9B. While the node drains, CONNECTs are refused
+ * with 0x9C and the listener's Server Reference (or 0x89 without one).
  */
 #include "config.h"
 
@@ -26,14 +34,59 @@ int
 handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc)
 {
 	struct mqtt_packet pkt;
+	struct mqtt_props *props = &pkt.u.connack.props;
+	const char *why = mqtt_rc_name(rc);
 
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_CONNACK;
 	c->version = version;
-	pkt.u.connack.reason = version == MQTT_V5 ? rc :
-	    mqtt_rc_to_v3_connack(rc);
+	if (version == MQTT_V5) {
+		pkt.u.connack.reason = rc;
+		MQTT_PROP_SET(props, MQTT_PROP_REASON_STRING);
+		props->reason_string.p = (const uint8_t *)why;
+		props->reason_string.len = (uint32_t)strlen(why);
+		conn_server_reference(c, rc, props);
+	} else {
+		pkt.u.connack.reason = mqtt_rc_to_v3_connack(rc);
+	}
 	conn_send(c, &pkt);
 	return rc;
+}
+
+/* Fill the CONNACK properties that advertise this node's features. */
+static void
+connect_features(struct mqtt_props *ap)
+{
+	MQTT_PROP_SET(ap, MQTT_PROP_RECEIVE_MAX);
+	ap->receive_max = (uint16_t)srv.cfg.receive_maximum;
+	if (srv.cfg.max_packet_size < MQTT_MAX_REMAINING + 5) {
+		MQTT_PROP_SET(ap, MQTT_PROP_MAX_PACKET_SIZE);
+		ap->max_packet_size = srv.cfg.max_packet_size;
+	}
+	if (srv.cfg.topic_alias_maximum > 0) {
+		MQTT_PROP_SET(ap, MQTT_PROP_TOPIC_ALIAS_MAX);
+		ap->topic_alias_max = (uint16_t)srv.cfg.topic_alias_maximum;
+	}
+	if (srv.cfg.max_qos < 2) {
+		MQTT_PROP_SET(ap, MQTT_PROP_MAX_QOS);
+		ap->max_qos = (uint8_t)srv.cfg.max_qos;
+	}
+	if (!srv.cfg.retain_available) {
+		MQTT_PROP_SET(ap, MQTT_PROP_RETAIN_AVAILABLE);
+		ap->retain_available = 0;
+	}
+	if (!srv.cfg.wildcard_subscription_available) {
+		MQTT_PROP_SET(ap, MQTT_PROP_WILDCARD_AVAILABLE);
+		ap->wildcard_available = 0;
+	}
+	if (!srv.cfg.subscription_identifier_available) {
+		MQTT_PROP_SET(ap, MQTT_PROP_SUB_ID_AVAILABLE);
+		ap->sub_id_available = 0;
+	}
+	if (!srv.cfg.shared_subscription_available) {
+		MQTT_PROP_SET(ap, MQTT_PROP_SHARED_AVAILABLE);
+		ap->shared_available = 0;
+	}
 }
 
 int
@@ -50,10 +103,14 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	uint16_t keep_alive = cp->keep_alive;
 
 	c->version = cp->version;
+	if (srv.draining)
+		return handle_connect_refuse(c, cp->version,
+		    server_drain_reason(c));
 	if (cp->version == MQTT_V5 &&
 	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD))
 		return handle_connect_refuse(c, cp->version,
-		    MQTT_RC_BAD_AUTH_METHOD);
+		    auth_method_known(cp->props.auth_method) ?
+		    MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
 	if (id_len == 0) {
 		if (cp->version == MQTT_V31 ||
 		    (cp->version == MQTT_V311 && !cp->clean_start) ||
@@ -71,6 +128,12 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	    cp->will_topic.len))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_TOPIC_NAME_INVALID);
+	if (cp->has_will && cp->will_qos > srv.cfg.max_qos)
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_QOS_NOT_SUPPORTED);
+	if (cp->has_will && cp->will_retain && !srv.cfg.retain_available)
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_RETAIN_NOT_SUPPORTED);
 
 	s = session_find(id, id_len);
 	if (s != NULL && s->conn != NULL) {
@@ -90,6 +153,9 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		present = 1;
 		if (s->expiry_timer != NULL)
 			evtimer_del(s->expiry_timer);
+		/* Resumed within the Will Delay Interval: the will of the
+		 * previous connection is not sent (MQTT-3.1.3-9). */
+		will_clear(s);
 	}
 	if (cp->version == MQTT_V5) {
 		s->expiry = MQTT_PROP_HAS(&cp->props,
@@ -99,6 +165,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			c->receive_max = cp->props.receive_max;
 		if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_MAX_PACKET_SIZE))
 			c->max_packet = cp->props.max_packet_size;
+		if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_TOPIC_ALIAS_MAX))
+			conn_alias_out_init(c, cp->props.topic_alias_max);
 		c->problem_info = MQTT_PROP_HAS(&cp->props,
 		    MQTT_PROP_REQUEST_PROBLEM_INFO) ?
 		    cp->props.request_problem_info : 1;
@@ -106,12 +174,14 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			keep_alive = (uint16_t)srv.cfg.max_keepalive;
 	} else {
 		s->persistent = !cp->clean_start;
-		s->expiry = UINT32_MAX;
+		s->expiry = srv.cfg.persistent_client_expiration != 0 ?
+		    srv.cfg.persistent_client_expiration : UINT32_MAX;
 	}
-	msg_unref(s->will);
-	s->will = NULL;
 	if (cp->has_will) {
 		s->will = msg_from_will(cp, s);
+		s->will_delay = cp->version == MQTT_V5 &&
+		    MQTT_PROP_HAS(&cp->will_props, MQTT_PROP_WILL_DELAY) ?
+		    cp->will_props.will_delay : 0;
 		c->will_pending = 1;
 	}
 
@@ -128,11 +198,15 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			MQTT_PROP_SET(ap, MQTT_PROP_SERVER_KEEP_ALIVE);
 			ap->server_keep_alive = keep_alive;
 		}
-		MQTT_PROP_SET(ap, MQTT_PROP_RECEIVE_MAX);
-		ap->receive_max = RECEIVE_MAX;
-		if (srv.cfg.max_packet_size < MQTT_MAX_REMAINING + 5) {
-			MQTT_PROP_SET(ap, MQTT_PROP_MAX_PACKET_SIZE);
-			ap->max_packet_size = srv.cfg.max_packet_size;
+		connect_features(ap);
+		if (srv.cfg.response_information != NULL &&
+		    MQTT_PROP_HAS(&cp->props, MQTT_PROP_REQUEST_RESPONSE_INFO) &&
+		    cp->props.request_response_info) {
+			MQTT_PROP_SET(ap, MQTT_PROP_RESPONSE_INFO);
+			ap->response_info.p =
+			    (const uint8_t *)srv.cfg.response_information;
+			ap->response_info.len =
+			    (uint32_t)strlen(srv.cfg.response_information);
 		}
 	}
 	conn_send(c, &ack);

@@ -6,13 +6,17 @@
  * until PUBREL; a PUBLISH again with that id (DUP) is acknowledged with
  * PUBREC but not routed again, so it is delivered exactly once.
  * v5 acknowledgements carry 0x10 (no matching subscribers) when nobody
- * got the message. This release advertises Topic Alias Maximum 0, so an
- * alias is answered with 0x94 (MQTT-3.3.2-9).
+ * got the message. Topic aliases are resolved by conn_alias_in() (0x94 for
+ * an alias out of range, 0x82 for an unknown one).
  *
- * Incoming QoS 2 ids are bounded by RECEIVE_MAX (advertised to v5 clients
- * as Receive Maximum in CONNACK): a client with more unreleased QoS 2
- * messages gets 0x93 (MQTT-3.3.4-8) or, in 3.x, a close. QoS 1 needs no
- * bound: it is acknowledged at once.
+ * Incoming QoS 2 ids are bounded by receive_maximum (advertised to v5
+ * clients as Receive Maximum in CONNACK): a client with more unreleased
+ * QoS 2 messages gets 0x93 (MQTT-3.3.4-8) or, in 3.x, a close. QoS 1 needs
+ * no bound: it is acknowledged at once.
+ *
+ * Switched-off features (retain_available false, max_qos below 2) are
+ * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
+ * are disconnected.
  */
 #include "config.h"
 
@@ -37,26 +41,32 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_publish *p = &pkt->u.publish;
 	struct session *s = c->session;
+	struct mqtt_str topic = p->topic;
 	struct msg *m;
 	unsigned n;
 	uint8_t reason;
+	int rc;
 
 	if (c->version == MQTT_V5) {
-		if (MQTT_PROP_HAS(&p->props, MQTT_PROP_TOPIC_ALIAS))
-			return MQTT_RC_TOPIC_ALIAS_INVALID;
 		if (p->props.n_sub_ids > 0)
 			return MQTT_RC_PROTOCOL_ERROR;
+		if ((rc = conn_alias_in(c, p, &topic)) != 0)
+			return rc;
 	}
+	if (p->qos > srv.cfg.max_qos)
+		return MQTT_RC_QOS_NOT_SUPPORTED;
+	if (p->retain && !srv.cfg.retain_available)
+		return MQTT_RC_RETAIN_NOT_SUPPORTED;
 	if (p->qos == 2) {
 		if (session_qos2_has(s, p->packet_id)) {
 			publish_ack(c, MQTT_PUBREC, p->packet_id,
 			    MQTT_RC_SUCCESS);
 			return 0;
 		}
-		if (s->n_qos2_in >= RECEIVE_MAX)
+		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
-	m = msg_from_publish(p, p->topic.p, p->topic.len, s);
+	m = msg_from_publish(p, topic.p, topic.len, s);
 	if (p->retain)
 		retain_store(m);
 	n = deliver_route(m, s);

@@ -9,6 +9,11 @@
  * messages are sent after the SUBACK, as Retain Handling says: 0 always,
  * 1 only for a new subscription, 2 never; never for a shared subscription
  * (section 4.8.2).
+ *
+ * Switched-off features: a wildcard filter gets 0xA2, a shared one 0x9E
+ * (3.1.1: 0x80 for both); a Subscription Identifier is a protocol error
+ * answered with DISCONNECT 0xA1 (section 3.2.2.3.12); the granted
+ * QoS is capped at max_qos.
  */
 #include "config.h"
 
@@ -33,11 +38,14 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct sub_retained *ret;
 	uint8_t *codes, options, qos, rh;
 	uint32_t i = 0, n_ret = 0, sub_id = 0;
-	int is_new;
+	int is_new, shared;
 
 	if (c->version == MQTT_V5 &&
-	    MQTT_PROP_HAS(&sp->props, MQTT_PROP_SUBSCRIPTION_ID))
+	    MQTT_PROP_HAS(&sp->props, MQTT_PROP_SUBSCRIPTION_ID)) {
+		if (!srv.cfg.subscription_identifier_available)
+			return MQTT_RC_SUB_IDS_NOT_SUPPORTED;
 		sub_id = sp->props.sub_id;
+	}
 	codes = xmalloc(sp->count);
 	ret = xreallocarray(NULL, sp->count, sizeof *ret);
 	mqtt_sub_iter_init(&it, pkt);
@@ -47,15 +55,31 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 			    MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
 			continue;
 		}
+		shared = mqtt_topic_shared(filter.p, filter.len, NULL, NULL);
+		if (shared && !srv.cfg.shared_subscription_available) {
+			codes[i++] = c->version == MQTT_V5 ?
+			    MQTT_RC_SHARED_SUB_NOT_SUPPORTED : 0x80;
+			continue;
+		}
+		if (!srv.cfg.wildcard_subscription_available &&
+		    (memchr(filter.p, '+', filter.len) != NULL ||
+		    memchr(filter.p, '#', filter.len) != NULL)) {
+			codes[i++] = c->version == MQTT_V5 ?
+			    MQTT_RC_WILDCARD_SUB_NOT_SUPPORTED : 0x80;
+			continue;
+		}
 		qos = MQTT_SUBOPT_QOS(options);
+		if (qos > srv.cfg.max_qos) {
+			qos = (uint8_t)srv.cfg.max_qos;
+			options = (uint8_t)((options & ~0x03) | qos);
+		}
 		rh = MQTT_SUBOPT_RH(options);
 		is_new = session_subscribe(c->session,
 		    (const char *)filter.p, filter.len, options, sub_id);
 		log_debug("%s subscribed to %.*s (QoS %u)", conn_label(c),
 		    (int)filter.len, (const char *)filter.p, qos);
 		codes[i++] = qos;
-		if (!mqtt_topic_shared(filter.p, filter.len, NULL, NULL) &&
-		    (rh == 0 || (rh == 1 && is_new))) {
+		if (!shared && (rh == 0 || (rh == 1 && is_new))) {
 			ret[n_ret].filter = filter.p;
 			ret[n_ret].len = filter.len;
 			ret[n_ret].qos = qos;

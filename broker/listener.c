@@ -27,6 +27,7 @@
 
 struct listener {
 	struct evconnlistener *evl;
+	const struct listener_conf *conf;
 	char address[INET6_ADDRSTRLEN];
 	uint16_t port;
 };
@@ -43,7 +44,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_accept(fd, sa, salen);
+	conn_accept(fd, sa, salen, arg);
 }
 
 static void
@@ -56,7 +57,7 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 }
 
 static int
-listener_bind_one(const struct addrinfo *ai)
+listener_bind_one(const struct addrinfo *ai, const struct listener_conf *lc)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
@@ -80,7 +81,8 @@ listener_bind_one(const struct addrinfo *ai)
 	    sizeof *listeners);
 	l = &listeners[n_listeners];
 	memset(l, 0, sizeof *l);
-	l->evl = evconnlistener_new(srv.base, listener_accept_cb, NULL,
+	l->conf = lc;
+	l->evl = evconnlistener_new(srv.base, listener_accept_cb, (void *)lc,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024, fd);
 	if (l->evl == NULL) {
 		close(fd);
@@ -127,7 +129,7 @@ listener_start_all(void)
 		}
 		bound = 0;
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			if (listener_bind_one(ai) == 0)
+			if (listener_bind_one(ai, lc) == 0)
 				bound++;
 			else if (lc->address != NULL || ai->ai_family == AF_INET)
 				log_error("cannot listen on %s port %u: %s",

@@ -5,7 +5,8 @@
  * SIGTERM/SIGINT: stop accepting, send every v5 client DISCONNECT 0x8B,
  * wait (at most SHUTDOWN_SECS) for the connections to flush and go, then
  * leave the loop; server_free() releases everything so that a leak
- * checker sees a clean exit. SIGHUP reopens the log file.
+ * checker sees a clean exit. SIGHUP reopens the log file. SIGUSR1 drains
+ * the node (see server_drain).
  */
 #include "config.h"
 
@@ -78,11 +79,44 @@ server_conn_gone(void)
 		event_base_loopexit(srv.base, NULL);
 }
 
+uint8_t
+server_drain_reason(const struct conn *c)
+{
+	return c->listener != NULL && c->listener->server_reference != NULL ?
+	    MQTT_RC_USE_ANOTHER_SERVER : MQTT_RC_SERVER_BUSY;
+}
+
+/*
+ * Draining (SIGUSR1), for taking a node out of service: every connected
+ * client is sent away (v5: DISCONNECT 0x9C with the listener's Server
+ * Reference, or 0x89 server busy without one) and new CONNECTs are
+ * refused the same way (3.1.1: return code 3). Sessions stay, so clients
+ * resume wherever they land.
+ */
+static void
+server_drain(void)
+{
+	struct conn *c, *next;
+
+	if (srv.draining || srv.shutting_down)
+		return;
+	srv.draining = 1;
+	log_notice("draining: sending %zu clients away", conn_count());
+	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_close(c, server_drain_reason(c), "server draining");
+	}
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
 		log_reopen();
+		return;
+	}
+	if (sig == SIGUSR1) {
+		server_drain();
 		return;
 	}
 	server_shutdown();
@@ -101,6 +135,7 @@ server_init(void)
 	srv.subs = trie_new();
 	TAILQ_INIT(&srv.conns);
 	retain_init();
+	deliver_init();
 	if (server_mkdirs(srv.cfg.data_dir) != 0) {
 		log_error("cannot create data directory %s: %s",
 		    srv.cfg.data_dir, strerror(errno));
@@ -113,9 +148,12 @@ server_init(void)
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, server_signal_cb, NULL);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, server_signal_cb, NULL);
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, server_signal_cb, NULL);
+	srv.sig_usr1 = evsignal_new(srv.base, SIGUSR1, server_signal_cb,
+	    NULL);
 	evsignal_add(srv.sig_term, NULL);
 	evsignal_add(srv.sig_int, NULL);
 	evsignal_add(srv.sig_hup, NULL);
+	evsignal_add(srv.sig_usr1, NULL);
 	log_notice("tern %s ready, data in %s", TERN_VERSION,
 	    srv.cfg.data_dir);
 	return 0;
@@ -148,6 +186,8 @@ server_free(void)
 		event_free(srv.sig_int);
 	if (srv.sig_hup != NULL)
 		event_free(srv.sig_hup);
+	if (srv.sig_usr1 != NULL)
+		event_free(srv.sig_usr1);
 	if (srv.shutdown_timer != NULL)
 		event_free(srv.shutdown_timer);
 	if (srv.base != NULL)

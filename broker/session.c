@@ -62,11 +62,18 @@ session_free(struct session *s)
 		free(s->subs[i].filter);
 	}
 	free(s->subs);
+	s->subs = NULL;
+	s->n_subs = 0;
+	/* A delayed will goes out when the session ends first
+	 * (MQTT-3.1.3-9), routed now that s is out of the trie. */
+	if (will_is_pending(s) && !srv.shutting_down)
+		will_publish(s);
+	else
+		will_clear(s);
 	session_drop_all(&s->queue);
 	session_drop_all(&s->inflight);
 	if (s->expiry_timer != NULL)
 		event_free(s->expiry_timer);
-	msg_unref(s->will);
 	free(s->qos2_in);
 	free(s->client_id);
 	free(s);

@@ -87,6 +87,7 @@ struct trie {
 	struct trie_node	*root;
 	size_t			 count;
 	size_t			 visits;
+	trie_accept_fn		 accept;
 };
 
 /* ------------------------------------------------------------------ */
@@ -642,6 +643,26 @@ struct trie_match_ctx {
 	void		*arg;
 };
 
+/*
+ * The member of g to deliver to: the next in turn that the tree's accept
+ * function takes (e.g. a connected session), or the next in turn when it
+ * takes none or there is no accept function.
+ */
+static uint32_t
+trie_group_pick(struct trie_match_ctx *m, struct trie_group *g)
+{
+	uint32_t i, k, first = g->cursor % g->members.n;
+
+	if (m->t->accept == NULL)
+		return first;
+	for (k = 0; k < g->members.n; k++) {
+		i = (first + k) % g->members.n;
+		if (m->t->accept(g->members.v[i].owner, m->arg))
+			return i;
+	}
+	return first;
+}
+
 /* Report the subscriptions of a node whose filter matched. */
 static void
 trie_report(struct trie_match_ctx *m, struct trie_node *n)
@@ -653,7 +674,7 @@ trie_report(struct trie_match_ctx *m, struct trie_node *n)
 	for (i = 0; i < n->subs.n; i++)
 		m->cb(&n->subs.v[i], NULL, m->arg);
 	for (g = n->groups; g != NULL; g = g->next) {
-		i = g->cursor % g->members.n;
+		i = trie_group_pick(m, g);
 		g->cursor = i + 1;
 		m->cb(&g->members.v[i], g->name, m->arg);
 	}
@@ -696,6 +717,12 @@ trie_match(struct trie *t, const char *topic, size_t len, trie_match_fn cb,
 	struct trie_match_ctx	m = { t, topic + len, cb, arg };
 
 	trie_walk(&m, t->root, topic);
+}
+
+void
+trie_set_accept(struct trie *t, trie_accept_fn accept)
+{
+	t->accept = accept;
 }
 
 /* Number of subscriptions, shared members included. */

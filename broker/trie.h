@@ -62,6 +62,15 @@ typedef void (*trie_match_fn)(const struct trie_sub *sub,
 void trie_match(struct trie *t, const char *topic, size_t len,
     trie_match_fn cb, void *arg);
 
+/*
+ * Shared groups pick the next member in turn that accept(owner, arg)
+ * takes (arg: trie_match's), so a broker can prefer connected members;
+ * when it takes none, the next in turn. NULL (the default): plain round
+ * robin.
+ */
+typedef int (*trie_accept_fn)(void *owner, void *arg);
+void trie_set_accept(struct trie *t, trie_accept_fn accept);
+
 /* Number of subscriptions in the tree (shared members included). */
 size_t trie_count(const struct trie *t);
 

@@ -4,18 +4,34 @@
  * The will is kept on the session from CONNECT and published when the
  * network connection closes for any reason other than a DISCONNECT with
  * reason 0x00: keep-alive timeout, protocol error, a socket error, a
- * takeover, DISCONNECT 0x04. A will with the retain flag is also stored
- * as retained. (Will Delay Interval: published at once in this release.)
+ * takeover, DISCONNECT 0x04 (MQTT-3.1.2-8). A will with the retain flag is
+ * also stored as retained.
+ *
+ * Will Delay Interval (3.1.3.2.2): with a delay, the will waits on a
+ * timer; a new connection resuming the session within the delay drops it
+ * (MQTT-3.1.3-9), and a session that ends first publishes it then
+ * (session_free calls will_publish). Wills are not published while the
+ * node shuts down.
  */
 #include "config.h"
 
 #include "broker.h"
+
+static void
+will_cancel_timer(struct session *s)
+{
+	if (s->will_timer != NULL) {
+		event_free(s->will_timer);
+		s->will_timer = NULL;
+	}
+}
 
 void
 will_publish(struct session *s)
 {
 	struct msg *m = s->will;
 
+	will_cancel_timer(s);
 	if (m == NULL)
 		return;
 	s->will = NULL;
@@ -26,9 +42,40 @@ will_publish(struct session *s)
 	msg_unref(m);
 }
 
+static void
+will_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	will_publish(arg);
+}
+
+void
+will_schedule(struct session *s)
+{
+	struct timeval tv;
+
+	if (s->will == NULL)
+		return;
+	if (s->will_delay == 0) {
+		will_publish(s);
+		return;
+	}
+	will_cancel_timer(s);
+	s->will_timer = evtimer_new(srv.base, will_timer_cb, s);
+	tv.tv_sec = s->will_delay;
+	tv.tv_usec = 0;
+	evtimer_add(s->will_timer, &tv);
+}
+
 void
 will_clear(struct session *s)
 {
+	will_cancel_timer(s);
 	msg_unref(s->will);
 	s->will = NULL;
+}
+
+int
+will_is_pending(const struct session *s)
+{
+	return s->will_timer != NULL;
 }
