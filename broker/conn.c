@@ -246,8 +246,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	if (why != NULL) {
 		if (reason >= 0x80 && reason != MQTT_RC_SERVER_SHUTTING_DOWN &&
 		    reason != MQTT_RC_SESSION_TAKEN_OVER)
-			log_notice("closing %s: %s (%s)", conn_label(c), why,
-			    mqtt_rc_name(reason));
+			log_notice("closing %s: %s (0x%02x)", conn_label(c),
+			    why, reason);
 		else
 			log_info("closing %s: %s", conn_label(c), why);
 	}

@@ -14,6 +14,9 @@
  * QoS 2 messages gets 0x93 (MQTT-3.3.4-8) or, in 3.x, a close. QoS 1 needs
  * no bound: it is acknowledged at once.
  *
+ * A payload declared UTF-8 (Payload Format Indicator 1) that is not is
+ * refused with 0x99 and not routed.
+ *
  * Switched-off features (retain_available false, max_qos below 2) are
  * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
  * are disconnected.
@@ -33,6 +36,7 @@ publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
 	ack.type = type;
 	ack.u.ack.packet_id = id;
 	ack.u.ack.reason = reason;
+	handle_ack_reason_string(c, &ack);
 	conn_send(c, &ack);
 }
 
@@ -57,6 +61,18 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
 	if (p->retain && !srv.cfg.retain_available)
 		return MQTT_RC_RETAIN_NOT_SUPPORTED;
+	if (c->version == MQTT_V5 &&
+	    MQTT_PROP_HAS(&p->props, MQTT_PROP_PAYLOAD_FORMAT) &&
+	    p->props.payload_format == 1 &&
+	    !mqtt_utf8_valid(p->payload.p, p->payload.len)) {
+		/* Declared UTF-8 but is not (MQTT-3.3.2-4 lets the receiver
+		 * check): refused, not routed. */
+		if (p->qos == 0)
+			return MQTT_RC_PAYLOAD_FORMAT_INVALID;
+		publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
+		    p->packet_id, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+		return 0;
+	}
 	if (p->qos == 2) {
 		if (session_qos2_has(s, p->packet_id)) {
 			publish_ack(c, MQTT_PUBREC, p->packet_id,

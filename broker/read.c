@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "broker.h"
@@ -55,6 +56,15 @@ read_dispatch(struct conn *c, struct mqtt_packet *pkt)
 	}
 }
 
+/* "topic alias invalid in PUBLISH": the log line and the v5 Reason
+ * String of the DISCONNECT. */
+static void
+read_why(char *buf, size_t len, int rc, uint8_t type)
+{
+	snprintf(buf, len, "%s in %s", mqtt_rc_name((uint8_t)rc),
+	    mqtt_type_name(type));
+}
+
 void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -65,6 +75,7 @@ read_cb(struct bufferevent *bev, void *arg)
 	uint8_t head[MQTT_MAX_FIXED_HEADER];
 	size_t avail, total;
 	uint8_t *data;
+	char why[96];
 	int rc;
 
 	while (c->state != CONN_CLOSING) {
@@ -93,22 +104,22 @@ read_cb(struct bufferevent *bev, void *arg)
 		rc = mqtt_decode(f.type, f.flags, data + f.header_len,
 		    f.remaining, c->version, &pkt);
 		if (rc != 0) {
-			log_debug("bad %s from %s", mqtt_type_name(f.type),
-			    conn_label(c));
+			read_why(why, sizeof why, rc, f.type);
 			/* MQTT-3.1.2-2 (3.1.1): an unknown protocol level is
 			 * answered with CONNACK 0x01 in the 3.1.1 form, which
 			 * every client version can read. */
 			if (f.type == MQTT_CONNECT &&
 			    rc == MQTT_RC_UNSUPPORTED_VERSION)
 				handle_connect_refuse(c, MQTT_V311, (uint8_t)rc);
-			conn_close(c, (uint8_t)rc, mqtt_type_name(f.type));
+			conn_close(c, (uint8_t)rc, why);
 			return;
 		}
 		event_base_gettimeofday_cached(srv.base, &c->last_rx);
 		rc = read_dispatch(c, &pkt);
 		evbuffer_drain(in, total);
 		if (rc != 0) {
-			conn_close(c, (uint8_t)rc, mqtt_type_name(f.type));
+			read_why(why, sizeof why, rc, f.type);
+			conn_close(c, (uint8_t)rc, why);
 			return;
 		}
 	}
