@@ -1,0 +1,357 @@
+/*
+ * store_int.h - the store's internal header, grouped by file (tmux habit):
+ * the group named after a .c file declares what that file exports.
+ *
+ * Who touches what:
+ *   caller's thread  the open batch (struct store.open), fail_next,
+ *                    pushing jobs, running completions (store_poll);
+ *   store thread     the SQLite connection, the prepared statements, the
+ *                    per-transaction deltas and the message cache;
+ *   both, under mtx  the job FIFO, the completion FIFO, backlog, busy,
+ *                    last_error.
+ * store_load and store_open/close use the connection on the caller's
+ * thread while the store thread is idle with an empty FIFO (the mutex
+ * hand-over orders the memory accesses).
+ */
+#ifndef TERN_STORE_INT_H
+#define TERN_STORE_INT_H
+
+#include <sys/queue.h>
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* --- allocation (abort on failure; the store's OOM policy) --- */
+
+static inline void
+store_oom(size_t n)
+{
+	fprintf(stderr, "ternd: store: out of memory allocating %zu bytes\n",
+	    n);
+	abort();
+}
+
+static inline void *
+store_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		store_oom(n);
+	return p;
+}
+
+static inline void *
+store_xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+
+	if (p == NULL)
+		store_oom(nmemb * size);
+	return p;
+}
+
+static inline void *
+store_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		store_oom(n);
+	return q;
+}
+
+/* --- batch.c: the open batch, a byte buffer of op records --- */
+
+enum op_kind {
+	OP_SESSION_PUT,	/* str: id, will */
+	OP_SESSION_DEL,	/* str: id */
+	OP_SUB_PUT,	/* str: id, filter */
+	OP_SUB_DEL,	/* str: id, filter */
+	OP_MSG_PUT,	/* str: topic, payload, props */
+	OP_QUEUE_PUT,	/* str: id */
+	OP_QUEUE_UPDATE,	/* str: id */
+	OP_QUEUE_DEL,	/* str: id */
+	OP_QOS2_PUT,	/* str: id */
+	OP_QOS2_DEL,	/* str: id */
+	OP_RETAIN_PUT,	/* str: topic */
+	OP_RETAIN_DEL	/* str: topic */
+};
+
+#define OP_MAX_STR 3
+
+/*
+ * One write, as a fixed header followed by its byte strings back to back
+ * (len[0] bytes, then len[1], ...), padded to 8 bytes. Fields a kind does
+ * not use are zero.
+ */
+struct op {
+	uint32_t size; /* header + strings + padding */
+	uint8_t kind;
+	uint8_t qos, retain, state, options, version, n_sub_ids, has_will;
+	uint16_t packet_id;
+	uint32_t expiry; /* session expiry interval */
+	uint32_t sub_id;
+	uint32_t len[OP_MAX_STR];
+	uint64_t seq;
+	uint64_t msg_id;
+	int64_t t0; /* disconnected_at, received_at */
+	int64_t t1; /* expiry_at */
+	uint32_t sub_ids[STORE_MAX_SUB_IDS];
+};
+
+struct batch {
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t n_ops;
+};
+
+/* Append an op with its strings (n of them, from str/len) and return the
+ * header to fill; the strings are copied. */
+struct op *batch_add(struct batch *b, enum op_kind kind, size_t n,
+    const void *const *str, const size_t *len);
+/* The i-th byte string of op (never NULL; "" for an empty one). */
+const void *batch_str(const struct op *o, size_t i);
+
+/* --- delta.c: per-transaction net changes, keyed by bytes or id --- */
+
+struct delta_entry {
+	uint64_t ikey; /* integer key (klen 0) */
+	const uint8_t *key; /* borrowed: must outlive the transaction */
+	size_t klen;
+	uint64_t hash;
+	int64_t v[3];
+};
+
+struct delta {
+	struct delta_entry *e; /* in insertion order */
+	size_t n, cap;
+	uint32_t *slot; /* index + 1 into e, 0 empty */
+	size_t nslot; /* power of two */
+};
+
+/* The entry for key (klen bytes, or ikey when klen is 0), created with
+ * zero values when missing. The returned pointer is valid until the next
+ * delta_get or delta_clear. */
+struct delta_entry *delta_get(struct delta *d, uint64_t ikey,
+    const void *key, size_t klen);
+/* The entry for key, or NULL. */
+struct delta_entry *delta_find(struct delta *d, uint64_t ikey,
+    const void *key, size_t klen);
+/* Forget every entry (keeps the memory for the next transaction unless
+ * it grew large). */
+void delta_clear(struct delta *d);
+void delta_free(struct delta *d);
+
+/* --- sql.c: prepared statements and small helpers --- */
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	/* sql_session.c */
+	ST_SESSION_PUT,
+	ST_SESSION_DEL,
+	ST_SESSION_SUBS_DEL,
+	ST_SESSION_QOS2_DEL,
+	ST_SESSION_QUEUE_DEL,
+	ST_SESSION_STATS_DEL,
+	ST_SESSION_EXPIRED,
+	ST_SUB_PUT,
+	ST_SUB_DEL,
+	ST_QOS2_PUT,
+	ST_QOS2_DEL,
+	/* sql_queue.c */
+	ST_MSG_PUT,
+	ST_MSG_INFO,
+	ST_MSG_REF,
+	ST_MSG_DEL,
+	ST_QUEUE_PUT,
+	ST_QUEUE_UPDATE,
+	ST_QUEUE_DEL,
+	ST_QUEUE_READ,
+	ST_QUEUE_EXPIRED,
+	ST_STATS_ADD,
+	ST_STATS_SUB,
+	/* sql_retain.c */
+	ST_RETAIN_GET,
+	ST_RETAIN_PUT,
+	ST_RETAIN_DEL,
+	ST_RETAIN_EXPIRED,
+	ST_COUNT
+};
+
+struct sql_def {
+	enum stmt_id id;
+	const char *text;
+};
+
+/* Prepare the n statements of defs into st->stmt (persistent). Returns 0,
+ * or -1 with a message in err. */
+int sql_prepare(struct store *st, const struct sql_def *defs, size_t n,
+    char *err, size_t errlen);
+/* Prepare every statement of every sql_*.c file. */
+int sql_prepare_all(struct store *st, char *err, size_t errlen);
+/* Finalize every prepared statement (store_close, failed open). */
+void sql_finalize_all(struct store *st);
+/* Bind a byte string as a BLOB (never NULL: an empty one is a zero-length
+ * blob). */
+void sql_bind_bytes(sqlite3_stmt *s, int col, const void *p, size_t len);
+/* A BLOB column as (pointer, length); "" for NULL or empty. */
+const void *sql_column_bytes(sqlite3_stmt *s, int col, size_t *len);
+/* Step a statement that returns no row and reset it. Returns SQLITE_OK or
+ * the error code (message recorded in st). */
+int sql_run(struct store *st, sqlite3_stmt *s);
+/* Record the connection's current error as the store's last error, with
+ * a prefix naming what failed. */
+void sql_error(struct store *st, const char *what);
+
+/* --- sql_session.c --- */
+
+/* The statements of sql_session.c, prepared by sql_prepare_all. */
+extern const struct sql_def sql_session_defs[];
+extern const size_t sql_session_ndefs;
+/* Apply one session/sub/qos2 op inside the open transaction. Returns
+ * SQLITE_OK or an error code. */
+int sql_session_apply(struct store *st, const struct op *o);
+/* Delete a session and everything it holds (queue rows drop their body
+ * references through st->refs). */
+int sql_session_delete(struct store *st, const void *id, size_t len);
+/* Delete the sessions expired at now; *n counts them. */
+int sql_session_expire(struct store *st, int64_t now, uint64_t *n);
+
+/* --- sql_queue.c --- */
+
+/* The statements of sql_queue.c, prepared by sql_prepare_all. */
+extern const struct sql_def sql_queue_defs[];
+extern const size_t sql_queue_ndefs;
+/* Apply one msg/queue op inside the open transaction. */
+int sql_queue_apply(struct store *st, const struct op *o);
+/* Write the transaction's net reference and queue-count changes: bodies
+ * left with no reference are deleted. Clears the deltas. */
+int sql_queue_flush(struct store *st);
+/* Forget the deltas and the message cache (after a rollback). */
+void sql_queue_forget(struct store *st);
+/* Delete STORE_STATE_QUEUED rows whose message expired at now. */
+int sql_queue_expire(struct store *st, int64_t now);
+
+struct job;
+/* Run a queue read job (outside any transaction): fills j->rows (at most
+ * j->limit, their bytes in j->arena, both owned by j). Returns SQLITE_OK
+ * or an error code, with no rows. */
+int sql_queue_read(struct store *st, struct job *j);
+
+/* --- sql_retain.c --- */
+
+/* The statements of sql_retain.c, prepared by sql_prepare_all. */
+extern const struct sql_def sql_retain_defs[];
+extern const size_t sql_retain_ndefs;
+/* Apply one retained op inside the open transaction. Returns SQLITE_OK
+ * or an error code. */
+int sql_retain_apply(struct store *st, const struct op *o);
+/* Delete retained rows whose message expired at now. */
+int sql_retain_expire(struct store *st, int64_t now);
+
+/* --- schema.c --- */
+
+/* Check, open (WAL, synchronous, exclusive locking) and migrate the
+ * database at path. Returns the connection, or NULL with a message in
+ * err: a database that is refused is left unmodified. */
+sqlite3 *schema_open(const char *path, int sync_full, char *err,
+    size_t errlen);
+
+/* --- load.c --- */
+
+/* The body of store_load, run on the caller's thread while the store
+ * thread is idle. */
+int load_run(struct store *st, const struct store_load_cb *cb, void *arg,
+    uint64_t *max_msg_id, char *err, size_t errlen);
+
+/* --- store.c --- */
+
+enum job_kind {
+	JOB_BATCH,
+	JOB_READ,
+	JOB_EXPIRE,
+	JOB_STOP
+};
+
+struct job {
+	TAILQ_ENTRY(job) entry;
+	enum job_kind kind;
+	int ok;
+	size_t cost; /* counted in the backlog */
+
+	/* JOB_BATCH */
+	struct batch batch;
+	int inject_fail;
+	void (*done)(void *, int);
+
+	/* JOB_READ */
+	uint8_t *id;
+	size_t id_len;
+	uint64_t after_seq;
+	unsigned limit;
+	void (*read_cb)(void *, const struct store_queued *, size_t, int);
+	struct store_queued *rows;
+	size_t n_rows;
+	uint8_t *arena; /* the rows' bytes */
+
+	/* JOB_EXPIRE */
+	int64_t now;
+	void (*expire_cb)(void *, uint64_t);
+	uint64_t n_expired;
+
+	void *arg;
+};
+TAILQ_HEAD(job_list, job);
+
+/* Cached size and expiry of recently used message bodies. */
+#define MSG_CACHE_SIZE 1024
+
+struct msg_cache {
+	uint64_t id; /* 0 empty */
+	uint32_t bytes;
+	int64_t expiry_at;
+};
+
+struct store {
+	sqlite3 *db;
+	int lock_fd;
+	int efd;
+	pthread_t thread;
+	int thread_started;
+
+	pthread_mutex_t mtx;
+	pthread_cond_t work; /* the thread waits for jobs */
+	pthread_cond_t idle; /* store_load waits for the thread */
+	struct job_list jobs; /* requests, FIFO */
+	struct job_list done; /* completions, FIFO */
+	int busy;
+	size_t backlog;
+	char last_error[256];
+
+	/* caller's thread */
+	struct batch open;
+	unsigned fail_next;
+
+	/* store thread */
+	sqlite3_stmt *stmt[ST_COUNT];
+	struct delta refs; /* msg id -> v[0] reference change */
+	struct delta stats; /* client id -> v[0] rows, v[1] bytes, v[2] seq */
+	struct msg_cache cache[MSG_CACHE_SIZE];
+};
+
+/* Record a failure message as the store's last error (any thread). */
+void store_set_error(struct store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* TERN_STORE_INT_H */

@@ -1,0 +1,1252 @@
+/*
+ * store_test.c - unit tests of the durable store (store/store.h) against
+ * temporary databases under /tmp.
+ *
+ * What is exercised:
+ *   - every write kind round-trips through close/reopen + store_load and
+ *     store_queue_read;
+ *   - a body is stored once for many queue rows and retained rows, and is
+ *     deleted with its last reference;
+ *   - FIFO order of completions, and reads that see the batches committed
+ *     before them;
+ *   - store_fail_next: done(ok=0), nothing of that batch after reopen,
+ *     later batches fine;
+ *   - refusals, each leaving the file byte-for-byte unchanged: garbage,
+ *     truncated, foreign, corrupt schema, newer schema; a second open;
+ *   - crash safety: a child commits batches and reports each done(ok=1)
+ *     through a pipe; it is killed with SIGKILL at a random moment (or
+ *     _exits right after a done); every reported batch must be present
+ *     after reopen and no batch half-present;
+ *   - session expiry and message expiry through store_expire;
+ *   - micro-benchmarks printed as "# diag" lines (not asserted): commit
+ *     rate for batches of 100 and 1000 rows, queue read rate, and the
+ *     start-up load of TERN_STORE_BENCH_ROWS (default 1,000,000) queued
+ *     rows across 10k sessions (TERN_STORE_BENCH_ROWS=0 skips it).
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "tap.h"
+
+static char dir[64];
+
+static const char *
+tpath(const char *name)
+{
+	static char buf[8][256];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+	return buf[i];
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Wait (bounded: 60 s) until *counter reaches want, running completions. */
+static int
+wait_for(struct store *st, const unsigned *counter, unsigned want)
+{
+	struct pollfd pfd;
+	double end = now_s() + 60;
+
+	while (*counter < want) {
+		if (now_s() > end)
+			return -1;
+		pfd.fd = store_fd(st);
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 1000) > 0)
+			store_poll(st);
+	}
+	return 0;
+}
+
+/* Completion bookkeeping. */
+struct done_log {
+	unsigned n, ok, failed;
+	int order[256];
+	int oks[256];
+};
+
+static struct done_log dl;
+
+static void
+done_cb(void *arg, int ok)
+{
+	int i = (int)(intptr_t)arg;
+
+	if (dl.n < 256) {
+		dl.order[dl.n] = i;
+		dl.oks[dl.n] = ok;
+	}
+	dl.n++;
+	if (ok)
+		dl.ok++;
+	else
+		dl.failed++;
+}
+
+/* Commit and wait for this batch's completion; returns its ok. */
+static int
+commit_wait(struct store *st)
+{
+	unsigned want = dl.n + 1;
+
+	store_commit(st, done_cb, (void *)(intptr_t)-1);
+	if (wait_for(st, &dl.n, want) != 0)
+		return -1;
+	return dl.oks[(want - 1) % 256];
+}
+
+static struct store *
+open_ok(const char *path)
+{
+	char err[512];
+	struct store *st = store_open(path, 0, err, sizeof err);
+
+	if (st == NULL)
+		diag("store_open %s: %s", path, err);
+	return st;
+}
+
+/* One integer from a read-only query on a closed store's file. */
+static long long
+q1(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long long v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	else
+		diag("q1 %s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+exec_raw(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		diag("exec %s: %s", sql, msg != NULL ? msg : "?");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+}
+
+static void
+put_msg(struct store *st, uint64_t id, const char *topic,
+    const char *payload, int64_t expiry_at)
+{
+	struct store_msg m;
+
+	memset(&m, 0, sizeof m);
+	m.id = id;
+	m.topic = topic;
+	m.topic_len = (uint32_t)strlen(topic);
+	m.payload = (const uint8_t *)payload;
+	m.payload_len = (uint32_t)strlen(payload);
+	m.qos = 1;
+	m.received_at = 1000;
+	m.expiry_at = expiry_at;
+	store_msg_put(st, &m);
+}
+
+static void
+put_session(struct store *st, const char *id, uint32_t expiry,
+    int64_t disconnected_at)
+{
+	struct store_session s;
+
+	memset(&s, 0, sizeof s);
+	s.client_id = id;
+	s.id_len = strlen(id);
+	s.expiry = expiry;
+	s.disconnected_at = disconnected_at;
+	s.version = 5;
+	store_session_put(st, &s);
+}
+
+static void
+qput(struct store *st, const char *id, uint64_t seq, uint64_t msg_id,
+    uint8_t state)
+{
+	store_queue_put(st, id, strlen(id), seq, msg_id, 1, 0, state, 0, NULL,
+	    0);
+}
+
+/* --- reading back --- */
+
+#define MAX_ROWS 64
+
+struct read_result {
+	unsigned done;
+	int ok;
+	size_t n;
+	struct store_queued rows[MAX_ROWS];
+	char topic[MAX_ROWS][64];
+	char payload[MAX_ROWS][128];
+	uint8_t props[MAX_ROWS][16];
+};
+
+static struct read_result rr;
+
+static void
+read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
+{
+	size_t i;
+
+	rr.ok = ok;
+	rr.n = n;
+	for (i = 0; i < n && i < MAX_ROWS; i++) {
+		rr.rows[i] = rows[i];
+		snprintf(rr.topic[i], sizeof rr.topic[i], "%.*s",
+		    (int)rows[i].msg.topic_len, rows[i].msg.topic);
+		snprintf(rr.payload[i], sizeof rr.payload[i], "%.*s",
+		    (int)rows[i].msg.payload_len,
+		    (const char *)rows[i].msg.payload);
+		if (rows[i].msg.props_len != 0 &&
+		    rows[i].msg.props_len <= sizeof rr.props[i])
+			memcpy(rr.props[i], rows[i].msg.props,
+			    rows[i].msg.props_len);
+		rr.rows[i].msg.topic = NULL;
+		rr.rows[i].msg.payload = NULL;
+		rr.rows[i].msg.props = NULL;
+	}
+	rr.done++;
+}
+
+static int
+read_queue(struct store *st, const char *id, uint64_t after)
+{
+	unsigned want = rr.done + 1;
+
+	store_queue_read(st, id, strlen(id), after, MAX_ROWS, read_cb, NULL);
+	return wait_for(st, &rr.done, want);
+}
+
+struct loaded_session {
+	char id[32];
+	uint32_t expiry;
+	int64_t disconnected_at;
+	uint8_t version;
+	char will[32];
+	int has_will;
+	uint64_t queued, bytes, max_seq;
+};
+
+struct load_result {
+	struct loaded_session s[16];
+	size_t ns;
+	char subs[16][64];
+	size_t nsubs;
+	char qos2[16][32];
+	size_t nqos2;
+	char retained[16][64];
+	size_t nretained;
+};
+
+static struct load_result lr;
+
+static void
+load_session(void *arg, const struct store_session *s, uint64_t queued,
+    uint64_t queued_bytes, uint64_t max_seq)
+{
+	struct loaded_session *l;
+
+	if (lr.ns == 16)
+		return;
+	l = &lr.s[lr.ns++];
+	snprintf(l->id, sizeof l->id, "%.*s", (int)s->id_len, s->client_id);
+	l->expiry = s->expiry;
+	l->disconnected_at = s->disconnected_at;
+	l->version = s->version;
+	l->has_will = s->will != NULL;
+	if (s->will != NULL)
+		snprintf(l->will, sizeof l->will, "%.*s", (int)s->will_len,
+		    (const char *)s->will);
+	l->queued = queued;
+	l->bytes = queued_bytes;
+	l->max_seq = max_seq;
+}
+
+static void
+load_sub(void *arg, const char *id, size_t len, const char *filter,
+    size_t flen, uint8_t options, uint32_t sub_id)
+{
+	if (lr.nsubs < 16)
+		snprintf(lr.subs[lr.nsubs++], 64, "%.*s %.*s %u %u", (int)len,
+		    id, (int)flen, filter, options, sub_id);
+}
+
+static void
+load_qos2(void *arg, const char *id, size_t len, uint16_t packet_id)
+{
+	if (lr.nqos2 < 16)
+		snprintf(lr.qos2[lr.nqos2++], 32, "%.*s %u", (int)len, id,
+		    packet_id);
+}
+
+static void
+load_retained(void *arg, const struct store_msg *m)
+{
+	if (lr.nretained < 16)
+		snprintf(lr.retained[lr.nretained++], 64, "%.*s=%.*s #%" PRIu64,
+		    (int)m->topic_len, m->topic, (int)m->payload_len,
+		    (const char *)m->payload, m->id);
+}
+
+static const struct store_load_cb load_cbs = {
+	load_session, load_sub, load_qos2, load_retained
+};
+
+static int
+load_all(struct store *st, uint64_t *max_id)
+{
+	char err[256];
+	int rc;
+
+	memset(&lr, 0, sizeof lr);
+	rc = store_load(st, &load_cbs, NULL, max_id, err, sizeof err);
+	if (rc != 0)
+		diag("store_load: %s", err);
+	return rc;
+}
+
+static const struct loaded_session *
+find_session(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < lr.ns; i++)
+		if (strcmp(lr.s[i].id, id) == 0)
+			return &lr.s[i];
+	return NULL;
+}
+
+/* --- tests --- */
+
+static void
+test_open(void)
+{
+	const char *path = tpath("open.db");
+	struct store *st, *st2;
+	char err[512];
+
+	st = open_ok(path);
+	ok(st != NULL, "open creates a new database");
+	if (st == NULL)
+		return;
+	ok(store_fd(st) >= 0, "store_fd is a descriptor");
+	st2 = store_open(path, 0, err, sizeof err);
+	ok(st2 == NULL && strstr(err, "in use") != NULL,
+	    "a second open of the same database is refused: %s", err);
+	store_close(st2);
+	is_int(commit_wait(st), 1, "an empty batch completes ok");
+	store_close(st);
+	st = store_open(path, 1, err, sizeof err);
+	ok(st != NULL, "reopen with synchronous=FULL");
+	store_close(st);
+	is_int(q1(path, "SELECT version FROM schema_version"),
+	    STORE_SCHEMA_VERSION, "schema_version recorded");
+	is_int(q1(path, "PRAGMA application_id"), 0x7465726e,
+	    "application_id is 'tern'");
+}
+
+static void
+test_roundtrip(void)
+{
+	const char *path = tpath("rt.db");
+	struct store_session s;
+	struct store_msg m;
+	const struct loaded_session *l;
+	uint32_t ids[3] = { 3, 4, 70000 };
+	uint8_t props[3] = { 0x01, 0x02, 0x03 };
+	struct store *st;
+	uint64_t max_id;
+	size_t i;
+	int found;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	memset(&s, 0, sizeof s);
+	s.client_id = "alice";
+	s.id_len = 5;
+	s.expiry = 3600;
+	s.disconnected_at = 12345;
+	s.version = 5;
+	s.will = (const uint8_t *)"will-blob";
+	s.will_len = 9;
+	store_session_put(st, &s);
+	put_session(st, "bob", 0xFFFFFFFF, 0);
+	put_session(st, "carol", 10, 0);
+	store_sub_put(st, "alice", 5, "a/b", 3, 1, 7);
+	store_sub_put(st, "alice", 5, "c/#", 3, 2, 0);
+	store_sub_put(st, "alice", 5, "x", 1, 0, 0);
+	store_sub_del(st, "alice", 5, "x", 1);
+	store_sub_put(st, "bob", 3, "t/+", 3, 2, 9);
+	store_sub_put(st, "bob", 3, "t/+", 3, 1, 10); /* replaces */
+
+	memset(&m, 0, sizeof m);
+	m.id = 1;
+	m.topic = "a/b";
+	m.topic_len = 3;
+	m.payload = (const uint8_t *)"hello";
+	m.payload_len = 5;
+	m.qos = 2;
+	m.retain = 0;
+	m.props = props;
+	m.props_len = 3;
+	m.received_at = 111;
+	m.expiry_at = 0;
+	store_msg_put(st, &m);
+	put_msg(st, 2, "c/d", "", 0); /* an empty payload */
+	store_queue_put(st, "alice", 5, 1, 1, 1, 0, 0, 0, ids, 3);
+	store_queue_put(st, "alice", 5, 2, 2, 2, 1, 0, 0, NULL, 0);
+	store_queue_put(st, "bob", 3, 7, 1, 0, 0, 0, 0, NULL, 0);
+	store_queue_update(st, "alice", 5, 1, 1, 10);
+	store_qos2_put(st, "alice", 5, 5);
+	store_qos2_put(st, "alice", 5, 6);
+	store_qos2_del(st, "alice", 5, 6);
+	put_msg(st, 3, "r/1", "retained!", 0);
+	store_retain_put(st, "r/1", 3, 3);
+	is_int(commit_wait(st), 1, "a batch of every write kind commits");
+	store_close(st);
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	ok(load_all(st, &max_id) == 0, "store_load after reopen");
+	is_int(lr.ns, 3, "3 sessions loaded");
+	l = find_session("alice");
+	ok(l != NULL && l->expiry == 3600 && l->disconnected_at == 12345 &&
+	    l->version == 5 && l->has_will && strcmp(l->will, "will-blob") == 0,
+	    "alice's session fields and will round-trip");
+	ok(l != NULL && l->queued == 2 && l->bytes == 5 && l->max_seq == 2,
+	    "alice's queue counters (2 rows, 5 bytes, max seq 2)");
+	l = find_session("bob");
+	ok(l != NULL && l->expiry == 0xFFFFFFFF && l->disconnected_at == 0 &&
+	    !l->has_will && l->queued == 1 && l->max_seq == 7,
+	    "bob's session: no will, 1 row, max seq 7");
+	l = find_session("carol");
+	ok(l != NULL && l->queued == 0 && l->bytes == 0 && l->max_seq == 0,
+	    "carol has no queue");
+	is_int(lr.nsubs, 3, "3 subscriptions");
+	found = 0;
+	for (i = 0; i < lr.nsubs; i++) {
+		found += strcmp(lr.subs[i], "alice a/b 1 7") == 0;
+		found += strcmp(lr.subs[i], "alice c/# 2 0") == 0;
+		found += strcmp(lr.subs[i], "bob t/+ 1 10") == 0;
+	}
+	is_int(found, 3, "subscriptions with options and ids (replace, del)");
+	ok(lr.nqos2 == 1 && strcmp(lr.qos2[0], "alice 5") == 0,
+	    "qos2 ids (put, del)");
+	ok(lr.nretained == 1 && strcmp(lr.retained[0], "r/1=retained! #3") ==
+	    0, "retained message with its body");
+	is_int(max_id, 3, "max message id");
+
+	ok(read_queue(st, "alice", 0) == 0 && rr.ok, "read alice's queue");
+	is_int(rr.n, 2, "two rows");
+	ok(rr.rows[0].seq == 1 && rr.rows[0].qos == 1 &&
+	    rr.rows[0].state == 1 && rr.rows[0].packet_id == 10 &&
+	    rr.rows[0].n_sub_ids == 3 && rr.rows[0].sub_ids[2] == 70000 &&
+	    rr.rows[0].msg.id == 1 && strcmp(rr.topic[0], "a/b") == 0 &&
+	    strcmp(rr.payload[0], "hello") == 0 && rr.rows[0].msg.qos == 2 &&
+	    rr.rows[0].msg.props_len == 3 && rr.props[0][2] == 3 &&
+	    rr.rows[0].msg.received_at == 111,
+	    "row 1: state, packet id, sub ids, body and props");
+	ok(rr.rows[1].seq == 2 && rr.rows[1].retain == 1 &&
+	    rr.rows[1].msg.payload_len == 0 && rr.rows[1].n_sub_ids == 0 &&
+	    rr.rows[1].msg.props_len == 0,
+	    "row 2: empty payload, no props, retain flag");
+	ok(read_queue(st, "alice", 1) == 0 && rr.n == 1 &&
+	    rr.rows[0].seq == 2, "read after seq 1");
+	ok(read_queue(st, "bob", 0) == 0 && rr.n == 1 && rr.rows[0].seq == 7,
+	    "bob's queue shares body 1");
+	ok(read_queue(st, "nobody", 0) == 0 && rr.ok && rr.n == 0,
+	    "an unknown session reads empty");
+
+	/* Seq reuse replaces the row. */
+	qput(st, "bob", 7, 2, 0);
+	ok(commit_wait(st) == 1 && read_queue(st, "bob", 0) == 0 &&
+	    rr.n == 1 && rr.rows[0].msg.id == 2, "reusing a seq replaces");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM queue_stats WHERE n = 1 AND "
+	    "max_seq = 7"), 1, "bob's counters after the replace");
+}
+
+static void
+test_bodies(void)
+{
+	const char *path = tpath("bodies.db");
+	struct store *st;
+	char id[16];
+	int i;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	put_msg(st, 10, "t", "shared body", 0);
+	for (i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "s%d", i);
+		put_session(st, id, 100, 0);
+		qput(st, id, 1, 10, 0);
+	}
+	put_msg(st, 11, "t", "orphan", 0); /* never referenced */
+	put_msg(st, 12, "r", "retained", 0);
+	store_retain_put(st, "r", 1, 12);
+	qput(st, "s0", 2, 12, 0);
+	put_msg(st, 13, "q", "dropped by session delete", 0);
+	put_session(st, "gone", 100, 0);
+	qput(st, "gone", 1, 13, 0);
+	ok(commit_wait(st) == 1, "five queue rows share one body");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 10"), 1,
+	    "the body is stored once");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 10"), 5,
+	    "with five references");
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 11"), 0,
+	    "an unreferenced body is not kept");
+
+	st = open_ok(path);
+	for (i = 0; i < 4; i++) {
+		snprintf(id, sizeof id, "s%d", i);
+		store_queue_del(st, id, strlen(id), 1);
+	}
+	store_session_del(st, "gone", 4);
+	ok(commit_wait(st) == 1, "four rows and a session deleted");
+	store_close(st);
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 10"), 1,
+	    "the body stays for the last row");
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 13"), 0,
+	    "session delete drops its bodies");
+	is_int(q1(path, "SELECT count(*) FROM queue_stats WHERE "
+	    "client_id = CAST('gone' AS BLOB)"), 0,
+	    "session delete drops its counters");
+
+	st = open_ok(path);
+	store_queue_del(st, "s4", 2, 1);
+	store_queue_del(st, "s0", 2, 2);
+	ok(commit_wait(st) == 1, "last row of body 10 deleted");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 10"), 0,
+	    "the body goes with its last reference");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 12"), 1,
+	    "a retained body stays while retained");
+
+	st = open_ok(path);
+	put_msg(st, 14, "r", "newer", 0);
+	store_retain_put(st, "r", 1, 14);
+	ok(commit_wait(st) == 1, "retained message replaced");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 12"), 0,
+	    "the replaced retained body is deleted");
+	st = open_ok(path);
+	store_retain_del(st, "r", 1);
+	ok(commit_wait(st) == 1, "retained message cleared");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 0,
+	    "no body is left");
+	is_int(q1(path, "SELECT coalesce(sum(n), 0) FROM queue_stats"), 0,
+	    "no queued row is counted");
+}
+
+static void
+test_order(void)
+{
+	const char *path = tpath("order.db");
+	struct store *st;
+	int i, in_order = 1;
+	unsigned base;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	memset(&dl, 0, sizeof dl);
+	put_session(st, "o", 100, 0);
+	for (i = 0; i < 50; i++) {
+		put_msg(st, (uint64_t)i + 1, "o", "x", 0);
+		qput(st, "o", (uint64_t)i + 1, (uint64_t)i + 1, 0);
+		if (i % 7 == 3)
+			store_commit(st, done_cb, (void *)(intptr_t)i);
+		else {
+			store_commit(st, done_cb, (void *)(intptr_t)i);
+			store_commit(st, done_cb, (void *)(intptr_t)1000);
+		}
+	}
+	/* A read right after the commits, without waiting: FIFO. */
+	base = rr.done;
+	store_queue_read(st, "o", 1, 0, MAX_ROWS, read_cb, NULL);
+	wait_for(st, &rr.done, base + 1);
+	is_int(dl.n, 93, "every completion ran before the read's callback");
+	is_int(rr.n, 50, "a read after commits sees all of them");
+	for (i = 0, base = 0; i < (int)dl.n && i < 256; i++) {
+		if (dl.order[i] == 1000)
+			continue;
+		if (dl.order[i] != (int)base++)
+			in_order = 0;
+	}
+	ok(in_order && base == 50 && dl.failed == 0,
+	    "done callbacks run in commit order");
+	store_close(st);
+}
+
+static void
+test_fail(void)
+{
+	const char *path = tpath("fail.db");
+	const struct loaded_session *l;
+	struct store *st;
+	char err[256];
+	uint64_t max_id;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	memset(&dl, 0, sizeof dl);
+	put_session(st, "f", 100, 0);
+	put_msg(st, 1, "f", "one", 0);
+	qput(st, "f", 1, 1, 0);
+	store_commit(st, done_cb, (void *)(intptr_t)0);
+	store_fail_next(st, 1);
+	put_msg(st, 2, "f", "lost", 0);
+	qput(st, "f", 2, 2, 0);
+	store_queue_del(st, "f", 1, 1);
+	put_session(st, "lost", 1, 1);
+	store_commit(st, done_cb, (void *)(intptr_t)1);
+	store_commit(st, done_cb, (void *)(intptr_t)2); /* empty */
+	put_msg(st, 3, "f", "three", 0);
+	qput(st, "f", 3, 3, 0);
+	store_commit(st, done_cb, (void *)(intptr_t)3);
+	wait_for(st, &dl.n, 4);
+	ok(dl.oks[0] == 1 && dl.oks[1] == 0 && dl.oks[2] == 1 &&
+	    dl.oks[3] == 1, "injected failure: done(ok=0), neighbours ok");
+	store_last_error(st, err, sizeof err);
+	ok(strstr(err, "injected") != NULL, "last error: %s", err);
+	ok(read_queue(st, "f", 0) == 0 && rr.n == 2 && rr.rows[0].seq == 1 &&
+	    rr.rows[1].seq == 3, "the failed batch left nothing behind");
+	store_close(st);
+
+	st = open_ok(path);
+	ok(load_all(st, &max_id) == 0, "reopen after a failed batch");
+	l = find_session("f");
+	ok(lr.ns == 1 && l != NULL && l->queued == 2 && l->max_seq == 3,
+	    "counters exclude the failed batch");
+	is_int(max_id, 3, "max message id");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 2"), 0,
+	    "the failed batch's body is absent");
+}
+
+/* Read a whole file into a new buffer. */
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	struct stat sb;
+	uint8_t *p;
+	int fd = open(path, O_RDONLY);
+
+	*len = 0;
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	p = malloc((size_t)sb.st_size + 1);
+	*len = (size_t)read(fd, p, (size_t)sb.st_size);
+	close(fd);
+	return p;
+}
+
+static void
+write_file(const char *path, const void *p, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd == -1 || write(fd, p, len) != (ssize_t)len)
+		diag("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* store_open must refuse path with a message containing want, and leave
+ * the file byte-for-byte as it was. */
+static void
+refused(const char *path, const char *want, const char *what)
+{
+	uint8_t *before, *after;
+	size_t blen, alen;
+	struct store *st;
+	char err[512] = "";
+
+	before = slurp(path, &blen);
+	st = store_open(path, 0, err, sizeof err);
+	ok(st == NULL && strstr(err, want) != NULL, "%s refused: %s", what,
+	    err);
+	store_close(st);
+	after = slurp(path, &alen);
+	ok(before != NULL && after != NULL && blen == alen &&
+	    memcmp(before, after, blen) == 0, "%s left unchanged (%zu bytes)",
+	    what, blen);
+	free(before);
+	free(after);
+}
+
+/* A closed database with some data, for the corruption tests. */
+static void
+make_db(const char *path, int rows)
+{
+	struct store *st = open_ok(path);
+	char payload[200];
+	int i;
+
+	if (st == NULL)
+		return;
+	memset(payload, 'p', sizeof payload - 1);
+	payload[sizeof payload - 1] = '\0';
+	put_session(st, "c", 100, 0);
+	for (i = 0; i < rows; i++) {
+		put_msg(st, (uint64_t)i + 1, "c/t", payload, 0);
+		qput(st, "c", (uint64_t)i + 1, (uint64_t)i + 1, 0);
+	}
+	commit_wait(st);
+	store_close(st);
+}
+
+static void
+test_refuse(void)
+{
+	const char *path = tpath("bad.db");
+	struct store *st;
+	char err[512];
+	uint8_t junk[8192], *p;
+	size_t len;
+	unsigned i;
+
+	for (i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)((i * 2654435761u) >> 13);
+	write_file(path, junk, sizeof junk);
+	refused(path, "corrupt", "a file of garbage bytes");
+
+	memcpy(junk, "SQLite format 3", 16);
+	write_file(path, junk, sizeof junk);
+	refused(path, "corrupt", "garbage behind an SQLite magic");
+
+	unlink(path);
+	make_db(path, 2000);
+	p = slurp(path, &len);
+	write_file(path, p, len / 2);
+	refused(path, "truncated", "a truncated database");
+	write_file(path, p, len / 2 + 100);
+	refused(path, "corrupt", "a database cut mid-page");
+
+	write_file(path, p, len);
+	for (i = 100; i < 4096; i++)
+		p[i] = (uint8_t)(i * 7);
+	write_file(path, p, len);
+	refused(path, "corrupt", "a database with a corrupt schema page");
+	free(p);
+
+	unlink(path);
+	exec_raw(path, "CREATE TABLE other(x); INSERT INTO other VALUES(1)");
+	refused(path, "not a tern database", "another application's database");
+
+	unlink(path);
+	make_db(path, 10);
+	exec_raw(path, "UPDATE schema_version SET version = 99");
+	refused(path, "schema version 99, newer than version 1",
+	    "a newer schema");
+
+	st = store_open(dir, 0, err, sizeof err);
+	ok(st == NULL && strstr(err, "not a regular file") != NULL,
+	    "a directory refused: %s", err);
+	store_close(st);
+	snprintf(err, sizeof err, "%s-lock", dir);
+	unlink(err);
+	unlink(path);
+}
+
+/* --- crash safety --- */
+
+#define CRASH_ROWS 5
+
+static int crash_pipe = -1;
+static int crash_exit_at = -1;
+static unsigned crash_done;
+
+static void
+crash_done_cb(void *arg, int ok)
+{
+	uint32_t i = (uint32_t)(uintptr_t)arg;
+
+	crash_done++;
+	if (!ok)
+		return;
+	if (write(crash_pipe, &i, sizeof i) != sizeof i)
+		_exit(3);
+	if ((int)i == crash_exit_at)
+		_exit(0); /* between a commit and the next */
+}
+
+static void
+crash_child(const char *path)
+{
+	struct store *st;
+	char err[256], payload[64];
+	uint32_t i, k;
+
+	if ((st = store_open(path, 0, err, sizeof err)) == NULL)
+		_exit(2);
+	put_session(st, "crash", 0xFFFFFFFF, 0);
+	store_commit(st, NULL, NULL);
+	for (i = 0; i < 1000000; i++) {
+		snprintf(payload, sizeof payload, "batch %u", i);
+		put_msg(st, i + 1, "crash/t", payload, 0);
+		for (k = 0; k < CRASH_ROWS; k++)
+			qput(st, "crash", (uint64_t)i * CRASH_ROWS + k + 1,
+			    i + 1, 0);
+		store_commit(st, crash_done_cb, (void *)(uintptr_t)i);
+		/* Keep at most 8 batches in flight, as a loop would. */
+		if (wait_for(st, &crash_done, i >= 8 ? i - 8 : 0) != 0)
+			_exit(4);
+		store_poll(st);
+	}
+	_exit(5);
+}
+
+static void
+crash_check(const char *path, int64_t reported, const char *how)
+{
+	static struct {
+		uint64_t n, expect;
+		int contiguous, bodies;
+	} cr;
+	const struct loaded_session *l;
+	struct store *st;
+	uint64_t max_id, after = 0, m;
+	unsigned want;
+	char want_payload[64];
+	int ok_read = 1;
+	double t0 = now_s();
+
+	st = open_ok(path);
+	ok(st != NULL, "%s: reopen after the crash", how);
+	if (st == NULL)
+		return;
+	ok(load_all(st, &max_id) == 0, "%s: load", how);
+	diag("%s: open + load with WAL recovery: %.3f s", how, now_s() - t0);
+	memset(&cr, 0, sizeof cr);
+	cr.contiguous = cr.bodies = 1;
+	for (;;) {
+		want = rr.done + 1;
+		store_queue_read(st, "crash", 5, after, MAX_ROWS, read_cb, NULL);
+		if (wait_for(st, &rr.done, want) != 0 || !rr.ok) {
+			ok_read = 0;
+			break;
+		}
+		if (rr.n == 0)
+			break;
+		for (m = 0; m < rr.n; m++) {
+			if (rr.rows[m].seq != ++cr.expect)
+				cr.contiguous = 0;
+			snprintf(want_payload, sizeof want_payload, "batch %"
+			    PRIu64, (rr.rows[m].seq - 1) / CRASH_ROWS);
+			if (strcmp(rr.payload[m], want_payload) != 0)
+				cr.bodies = 0;
+		}
+		cr.n += rr.n;
+		after = rr.rows[rr.n - 1].seq;
+	}
+	l = find_session("crash");
+	ok(ok_read && cr.contiguous && cr.bodies,
+	    "%s: rows contiguous from seq 1, each with its body", how);
+	ok(cr.n % CRASH_ROWS == 0, "%s: no batch half-present (%" PRIu64
+	    " rows)", how, cr.n);
+	ok((int64_t)(cr.n / CRASH_ROWS) >= reported + 1,
+	    "%s: every acknowledged batch present (%" PRIu64 " batches, "
+	    "last done %" PRId64 ")", how, cr.n / CRASH_ROWS, reported);
+	ok((cr.n == 0 && max_id == 0) || (l != NULL && l->queued == cr.n &&
+	    l->max_seq == cr.n && max_id == cr.n / CRASH_ROWS),
+	    "%s: counters and message ids match the rows", how);
+	store_close(st);
+}
+
+static void
+test_crash(int round, int exit_at)
+{
+	char name[32], how[64];
+	const char *path;
+	struct pollfd pfd;
+	int fds[2], status;
+	double deadline;
+	int64_t reported = -1;
+	uint32_t v;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(name, sizeof name, "crash%d.db", round);
+	path = tpath(name);
+	if (pipe(fds) == -1) {
+		ok(0, "pipe");
+		return;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		crash_pipe = fds[1];
+		crash_exit_at = exit_at;
+		crash_child(path);
+	}
+	close(fds[1]);
+	if (exit_at >= 0) {
+		snprintf(how, sizeof how, "_exit after batch %d", exit_at);
+		deadline = now_s() + 60;
+	} else {
+		deadline = now_s() + 0.05 + (rand() % 400) / 1000.0;
+		snprintf(how, sizeof how, "SIGKILL after %.0f ms",
+		    (deadline - now_s()) * 1000);
+	}
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (now_s() < deadline) {
+		if (poll(&pfd, 1, 10) <= 0)
+			continue;
+		if ((n = read(fds[0], &v, sizeof v)) != sizeof v)
+			break;
+		reported = v;
+	}
+	kill(pid, SIGKILL);
+	while ((n = read(fds[0], &v, sizeof v)) == sizeof v)
+		reported = v;
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	ok(exit_at >= 0 ? WIFEXITED(status) && WEXITSTATUS(status) == 0 :
+	    WIFSIGNALED(status), "%s: child ended as planned (%" PRId64
+	    " batches acknowledged)", how, reported + 1);
+	crash_check(path, reported, how);
+}
+
+/* --- expiry --- */
+
+static uint64_t expired_n;
+static unsigned expired_done;
+
+static void
+expire_cb(void *arg, uint64_t n)
+{
+	expired_n = n;
+	expired_done++;
+}
+
+static void
+test_expire(void)
+{
+	const char *path = tpath("expire.db");
+	const struct loaded_session *l;
+	struct store *st;
+	uint64_t max_id;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	put_session(st, "old", 10, 1000); /* expires at 1010 */
+	put_session(st, "later", 100, 1000); /* at 1100 */
+	put_session(st, "never", 0xFFFFFFFF, 1000);
+	put_session(st, "online", 10, 0);
+	store_sub_put(st, "old", 3, "a", 1, 1, 0);
+	store_qos2_put(st, "old", 3, 9);
+	put_msg(st, 1, "a", "old's own", 0);
+	qput(st, "old", 1, 1, 0);
+	put_msg(st, 2, "a", "shared", 0);
+	qput(st, "old", 2, 2, 0);
+	qput(st, "later", 1, 2, 0);
+	/* Message expiry at 2000: a queued row and an in-flight row. */
+	put_msg(st, 3, "a", "short-lived", 2000);
+	qput(st, "never", 1, 3, 0);
+	qput(st, "never", 2, 3, 1);
+	qput(st, "online", 1, 3, 0);
+	put_msg(st, 4, "a", "long-lived", 5000);
+	qput(st, "never", 3, 4, 0);
+	put_msg(st, 5, "r", "retained, short-lived", 2000);
+	store_retain_put(st, "r", 1, 5);
+	ok(commit_wait(st) == 1, "expiry fixtures committed");
+
+	store_expire(st, 1009, expire_cb, NULL);
+	wait_for(st, &expired_done, 1);
+	is_int(expired_n, 0, "nothing expires before its time");
+	store_expire(st, 1010, expire_cb, NULL);
+	wait_for(st, &expired_done, 2);
+	is_int(expired_n, 1, "one session expires at disconnect + expiry");
+	store_expire(st, 1999, expire_cb, NULL);
+	wait_for(st, &expired_done, 3);
+	is_int(expired_n, 1, "then the next one");
+	ok(read_queue(st, "never", 0) == 0 && rr.n == 3,
+	    "no message expired yet");
+	store_expire(st, 2000, expire_cb, NULL);
+	wait_for(st, &expired_done, 4);
+	is_int(expired_n, 0, "connected and never-expiring sessions stay");
+	ok(read_queue(st, "never", 0) == 0 && rr.n == 2 &&
+	    rr.rows[0].seq == 2 && rr.rows[0].state == 1 &&
+	    rr.rows[1].seq == 3,
+	    "the expired queued row went, the in-flight one stayed");
+	ok(read_queue(st, "online", 0) == 0 && rr.n == 0,
+	    "expired row of a connected session went");
+	store_close(st);
+
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 2,
+	    "bodies left: the in-flight one and the long-lived one");
+	is_int(q1(path, "SELECT count(*) FROM subs"), 0,
+	    "the expired session's subscriptions went");
+	is_int(q1(path, "SELECT count(*) FROM qos2"), 0,
+	    "and its qos2 ids");
+	st = open_ok(path);
+	ok(load_all(st, &max_id) == 0 && lr.ns == 2 && lr.nretained == 0,
+	    "2 sessions left, the expired retained message went");
+	l = find_session("never");
+	ok(l != NULL && l->queued == 2 && l->bytes == 21 && l->max_seq == 3,
+	    "counters follow message expiry");
+	l = find_session("online");
+	ok(l != NULL && l->queued == 0 && l->bytes == 0,
+	    "counters of the connected session");
+	store_close(st);
+}
+
+/* --- micro-benchmarks (diag only) --- */
+
+static unsigned bench_done, bench_failed;
+
+static void
+bench_cb(void *arg, int ok)
+{
+	bench_done++;
+	bench_failed += !ok;
+}
+
+/*
+ * rows queue rows, one body per fanout rows, over sessions sessions, in
+ * batches of batch rows. serial: wait for each batch's done before the
+ * next (a loop whose every pass waits on its commit); else commit them all
+ * and wait at the end. Returns the seconds taken.
+ */
+static double
+bench_fill(struct store *st, unsigned rows, unsigned fanout,
+    unsigned sessions, unsigned batch, int serial)
+{
+	char payload[101], id[16];
+	unsigned r, n = 0, k;
+	double t0 = now_s();
+	uint64_t msg = 0;
+
+	memset(payload, 'x', 100);
+	payload[100] = '\0';
+	bench_done = bench_failed = 0;
+	for (k = 0; k < sessions; k++) {
+		snprintf(id, sizeof id, "client-%05u", k);
+		put_session(st, id, 0xFFFFFFFF, 1);
+	}
+	store_commit(st, bench_cb, NULL);
+	n++;
+	for (r = 0; r < rows; r++) {
+		if (r % fanout == 0)
+			put_msg(st, ++msg, "bench/topic", payload, 0);
+		k = (unsigned)((msg * 7 + r % fanout) % sessions);
+		snprintf(id, sizeof id, "client-%05u", k);
+		qput(st, id, r + 1, msg, 0);
+		if ((r + 1) % batch == 0 || r + 1 == rows) {
+			store_commit(st, bench_cb, NULL);
+			n++;
+			if (serial)
+				wait_for(st, &bench_done, n);
+		}
+	}
+	wait_for(st, &bench_done, n);
+	if (bench_failed)
+		diag("bench: %u batches failed", bench_failed);
+	return now_s() - t0;
+}
+
+static void
+bench_commit(unsigned batch, int serial, int sync_full)
+{
+	char name[32], err[256];
+	struct store *st;
+	double t;
+
+	snprintf(name, sizeof name, "bench%u%d%d.db", batch, serial,
+	    sync_full);
+	if ((st = store_open(tpath(name), sync_full, err, sizeof err)) ==
+	    NULL) {
+		diag("bench: %s", err);
+		return;
+	}
+	t = bench_fill(st, 100000, 10, 1000, batch, serial);
+	diag("bench: 100000 queue rows + 10000 bodies over 1000 sessions, "
+	    "batches of %u, %s, synchronous=%s: %.2f s, %.0f rows/s", batch,
+	    serial ? "one commit at a time" : "pipelined",
+	    sync_full ? "FULL" : "NORMAL", t, 100000 / t);
+	store_close(st);
+}
+
+static unsigned bench_rows_read;
+
+static void
+bench_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
+{
+	uint64_t *after = arg;
+
+	bench_rows_read += (unsigned)n;
+	*after = n != 0 ? rows[n - 1].seq : UINT64_MAX;
+	rr.done++;
+}
+
+static void
+bench_read(void)
+{
+	struct store *st;
+	char id[16];
+	double t0, t;
+	uint64_t after;
+	unsigned k, want;
+
+	if ((st = open_ok(tpath("benchread.db"))) == NULL)
+		return;
+	bench_fill(st, 100000, 10, 10, 1000, 0);
+	bench_rows_read = 0;
+	t0 = now_s();
+	for (k = 0; k < 10; k++) {
+		snprintf(id, sizeof id, "client-%05u", k);
+		after = 0;
+		while (after != UINT64_MAX) {
+			want = rr.done + 1;
+			store_queue_read(st, id, strlen(id), after, 1000,
+			    bench_read_cb, &after);
+			wait_for(st, &rr.done, want);
+		}
+	}
+	t = now_s() - t0;
+	diag("bench: store_queue_read of %u rows (10 sessions, 1000 rows per "
+	    "read, with bodies): %.2f s, %.0f rows/s", bench_rows_read, t,
+	    bench_rows_read / t);
+	store_close(st);
+}
+
+static uint64_t load_sessions_n, load_queued_n;
+
+static void
+bench_load_session(void *arg, const struct store_session *s,
+    uint64_t queued, uint64_t queued_bytes, uint64_t max_seq)
+{
+	load_sessions_n++;
+	load_queued_n += queued;
+}
+
+static void
+bench_load(unsigned rows)
+{
+	static const struct store_load_cb cb = { bench_load_session, NULL,
+	    NULL, NULL };
+	const char *path = tpath("benchload.db");
+	struct store *st;
+	double t0, t_fill, t_open, t_load;
+	char err[256];
+	uint64_t max_id;
+	struct stat sb;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	t_fill = bench_fill(st, rows, 10, 10000, 10000, 0);
+	store_close(st);
+	stat(path, &sb);
+	t0 = now_s();
+	st = open_ok(path);
+	t_open = now_s() - t0;
+	load_sessions_n = load_queued_n = 0;
+	if (st == NULL || store_load(st, &cb, NULL, &max_id, err,
+	    sizeof err) != 0) {
+		diag("bench load failed");
+		store_close(st);
+		return;
+	}
+	t_load = now_s() - t0;
+	diag("bench: start-up with %" PRIu64 " queued rows in %" PRIu64
+	    " sessions (%.0f MB file, written in %.1f s): store_open %.3f s, "
+	    "open + store_load %.3f s", load_queued_n, load_sessions_n,
+	    sb.st_size / 1e6, t_fill, t_open, t_load);
+	store_close(st);
+}
+
+static int
+rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+int
+main(void)
+{
+	const char *env;
+	unsigned bench_rows = 1000000;
+
+	snprintf(dir, sizeof dir, "/tmp/store-test-XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 99;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	signal(SIGPIPE, SIG_IGN);
+
+	test_open();
+	test_roundtrip();
+	test_bodies();
+	test_order();
+	test_fail();
+	test_refuse();
+	test_crash(0, -1);
+	test_crash(1, -1);
+	test_crash(2, -1);
+	test_crash(3, 50);
+	test_expire();
+
+	if ((env = getenv("TERN_STORE_BENCH")) == NULL || atoi(env) != 0) {
+		bench_commit(100, 1, 0);
+		bench_commit(1000, 1, 0);
+		bench_commit(100, 0, 0);
+		bench_commit(1000, 0, 0);
+		bench_commit(100, 1, 1);
+		bench_commit(100, 0, 1);
+		bench_read();
+		if ((env = getenv("TERN_STORE_BENCH_ROWS")) != NULL)
+			bench_rows = (unsigned)strtoul(env, NULL, 10);
+		if (bench_rows != 0)
+			bench_load(bench_rows);
+	}
+
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return tap_done();
+}
