@@ -96,6 +96,9 @@ struct config {
 	uint32_t max_inflight_messages;
 	uint32_t max_queued_messages;
 	uint32_t max_keepalive;
+	uint64_t max_queued_bytes; /* 0: no byte limit */
+	int store; /* durable store on */
+	int store_sync_full;
 	int allow_zero_length_clientid;
 	uint32_t connect_timeout;
 	int tcp_nodelay;
@@ -157,7 +160,9 @@ struct msg {
 	struct mqtt_str content_type;
 	struct mqtt_str response_topic;
 	struct mqtt_str correlation_data;
-	const void *origin; /* the publishing session, for no local */
+	const void *origin; /* the publishing session (never dereferenced) */
+	uint64_t store_id; /* id in the store, 0 until first written */
+	uint64_t put_gen; /* store batch that last wrote the body */
 };
 
 /* A new message (one reference) copied from a decoded PUBLISH; topic is
@@ -169,6 +174,14 @@ struct msg *msg_from_will(const struct mqtt_connect *c, const void *origin);
 /* Take / drop a reference; the last drop frees. */
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
+/* Serialise the travelling properties for the store into buf (which has
+ * msg_pack_size(m) bytes); returns the length. */
+uint32_t msg_pack_size(const struct msg *m);
+uint32_t msg_pack(const struct msg *m, uint8_t *buf);
+/* A new message (one reference) from a stored record; NULL when its
+ * property blob does not parse. */
+struct store_msg;
+struct msg *msg_from_store(const struct store_msg *sm);
 /* Fill the message's properties into props for a PUBLISH to a client
  * (v5 only; borrowed from m). */
 void msg_props(const struct msg *m, struct mqtt_props *props);
@@ -182,6 +195,7 @@ size_t msg_count(void);
 struct delivery {
 	TAILQ_ENTRY(delivery) entry;
 	struct msg *msg; /* one reference */
+	uint64_t seq; /* position in the session's queue, from 1 */
 	uint16_t packet_id; /* 0 while queued */
 	uint8_t qos;
 	uint8_t retain;
@@ -219,7 +233,17 @@ struct session {
 	struct delivery_list inflight; /* sent, not yet acknowledged */
 	uint32_t n_queued;
 	uint32_t n_inflight;
-	uint16_t last_packet_id;
+	uint64_t queued_bytes; /* payload bytes in queue + inflight */
+	uint64_t next_seq; /* seq of the next delivery (packet ids too) */
+
+	/* Durable state (persist.c). */
+	uint8_t stored; /* a session row exists in the store */
+	uint8_t disk_loading; /* a queue read is in progress */
+	uint64_t disk_count; /* queue rows on disk not yet in memory */
+	uint64_t disk_bytes;
+	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
+	uint64_t disk_cursor; /* last seq read back from the store */
+	struct delivery *disk_tail; /* last queued delivery read back */
 
 	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t n_qos2_in, cap_qos2_in;
@@ -238,6 +262,9 @@ struct session *session_new(const char *id, size_t len);
  * deliveries drop their message references. The session must have no
  * connection. */
 void session_free(struct session *s);
+/* A session loaded from the store: expire it in `left` seconds (now when
+ * left <= 0; never for expiry 0xFFFFFFFF). */
+void session_restore_expiry(struct session *s, int64_t left);
 /* Called when the session's connection goes away: frees the session or
  * keeps it for later according to its expiry. */
 void session_detach(struct session *s);
@@ -277,6 +304,10 @@ int deliver_puback(struct session *s, uint16_t id);
 int deliver_pubrec(struct session *s, uint16_t id, uint8_t reason);
 int deliver_pubcomp(struct session *s, uint16_t id);
 void delivery_free(struct delivery *d);
+/* Put a delivery read back from the store into s: queued in seq order
+ * ahead of newer ones, or in flight when its PUBREC had come (state). */
+void deliver_restore(struct session *s, struct delivery *d, uint8_t state,
+    uint16_t packet_id);
 /* Release the routing scratch space (shutdown). */
 void deliver_free_all(void);
 /* Make shared groups prefer connected members (after srv.subs exists). */
@@ -309,6 +340,40 @@ void will_schedule(struct session *s);
 void will_clear(struct session *s);
 /* 1 when a delayed will is waiting. */
 int will_is_pending(const struct session *s);
+
+/* --- persist.c --- */
+
+/* Open the store in the data directory and load sessions, subscriptions,
+ * QoS 2 ids and retained messages. Returns 0, or -1 (logged). */
+int persist_open(void);
+/* Commit what is pending and close the store. */
+void persist_close(void);
+/* Session rows: put (connected when s->conn, else disconnected now) and
+ * delete. Only persistent sessions are written. */
+void persist_session(struct session *s);
+void persist_session_del(struct session *s);
+void persist_sub(struct session *s, const char *filter, uint32_t len,
+    uint8_t options, uint32_t sub_id);
+void persist_unsub(struct session *s, const char *filter, uint32_t len);
+/* Queue rows of a persistent session: added, PUBREC received, done. */
+void persist_queue(struct session *s, const struct delivery *d);
+void persist_released(struct session *s, const struct delivery *d);
+void persist_done(struct session *s, const struct delivery *d);
+void persist_qos2(struct session *s, uint16_t id, int add);
+/* The retained message of m's topic (cleared when m is empty). */
+void persist_retain(struct msg *m);
+/* Store writes so far: a handler compares it before and after its work
+ * to know whether its acknowledgement must wait for the commit. */
+uint64_t persist_writes(void);
+/* Send ack on c now, or after the commit of the open batch when since
+ * (a persist_writes() value) shows this packet wrote to the store, or
+ * when earlier acks of c are still waiting (acks keep their order,
+ * MQTT-4.6.0-2). */
+void persist_ack(struct conn *c, const struct mqtt_packet *ack,
+    uint64_t since);
+/* s resumed with queue rows still on disk: read them back, in order,
+ * ahead of what arrived since (asynchronous). */
+void persist_load_queue(struct session *s);
 
 /* --- auth.c --- */
 
@@ -349,6 +414,8 @@ struct conn {
 	uint8_t problem_info; /* v5 Request Problem Information */
 	uint8_t will_pending; /* publish the will when the socket goes */
 	uint32_t dropped_qos0;
+	uint32_t n_deferred; /* acks waiting for a store commit */
+	uint8_t free_pending; /* freed once n_deferred drops to 0 */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct hash *alias_out; /* topic -> alias (uintptr_t) */
 	char **alias_out_topic; /* [1..alias_out_max] */
@@ -401,6 +468,8 @@ void conn_close_all(uint8_t reason);
 /* Bytes waiting in the output buffer. */
 size_t conn_output_len(const struct conn *c);
 size_t conn_count(void);
+/* Free c later unless store commits still hold it (conn.c / persist.c). */
+void conn_free_later(struct conn *c);
 /* Free every connection at once (end of shutdown). */
 void conn_free_all(void);
 
@@ -445,6 +514,14 @@ struct server {
 	uint64_t next_client_id; /* for assigned client ids */
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1;
 	struct event *shutdown_timer;
+	struct store *store; /* NULL: store off */
+	struct event *store_ev; /* the store's completion eventfd */
+	struct event *flush_ev; /* end of loop pass: commit the batch */
+	struct event *expire_timer;
+	uint64_t next_msg_id;
+	uint64_t batch_gen; /* bumps at each commit */
+	uint64_t writes; /* store writes so far (acks compare it) */
+	int loading; /* start-up load: no writes */
 };
 
 extern struct server srv;

@@ -42,6 +42,8 @@ static int config_listener(struct config *, char *, char *, size_t);
 static int config_log_dest(struct config *, char *, char *, size_t);
 static int config_log_level(struct config *, char *, char *, size_t);
 static int config_duration(struct config *, char *, char *, size_t);
+static int config_store_sync(struct config *, char *, char *, size_t);
+static int config_queued_bytes(struct config *, char *, char *, size_t);
 static int config_server_reference(struct config *, char *, char *,
     size_t);
 
@@ -67,6 +69,10 @@ static const struct config_key config_table[] = {
 	    1, 3600, 10, NULL, NULL },
 	{ "set_tcp_nodelay", CONFIG_BOOL, OFF(tcp_nodelay), 0, 1, 1, NULL,
 	    NULL },
+	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
+	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
+	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0, "0",
+	    config_queued_bytes },
 	{ "persistent_client_expiration", CONFIG_FUNC, 0, 0, 0, 0, "never",
 	    config_duration },
 	{ "topic_alias_maximum", CONFIG_UINT, OFF(topic_alias_maximum),
@@ -232,6 +238,47 @@ config_duration(struct config *c, char *rest, char *err, size_t errlen)
 bad:
 	snprintf(err, errlen, "persistent_client_expiration must be 'never' "
 	    "or a duration like 3600, 90m, 12h, 7d, 2w");
+	return -1;
+}
+
+/* store_sync normal | full */
+static int
+config_store_sync(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest);
+
+	if (v != NULL && config_next_word(&rest) == NULL) {
+		if (strcmp(v, "normal") == 0) {
+			c->store_sync_full = 0;
+			return 0;
+		}
+		if (strcmp(v, "full") == 0) {
+			c->store_sync_full = 1;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "store_sync must be 'normal' or 'full'");
+	return -1;
+}
+
+/* max_queued_bytes <bytes> (64-bit; 0: no byte limit) */
+static int
+config_queued_bytes(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest), *end;
+	unsigned long long n;
+
+	if (v != NULL && *v >= '0' && *v <= '9' &&
+	    config_next_word(&rest) == NULL) {
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (errno == 0 && *end == '\0') {
+			c->max_queued_bytes = n;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "max_queued_bytes must be a number of bytes "
+	    "(0: no limit)");
 	return -1;
 }
 

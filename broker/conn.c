@@ -175,14 +175,25 @@ conn_free(struct conn *c)
 	server_conn_gone();
 }
 
+/* Free c unless acks waiting for a store commit still point at it; the
+ * last of those calls conn_free_later() again (persist.c). */
+static void
+conn_free_checked(struct conn *c)
+{
+	if (c->n_deferred > 0) {
+		c->free_pending = 1;
+		return;
+	}
+	conn_free(c);
+}
+
 static void
 conn_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_free(arg);
+	conn_free_checked(arg);
 }
 
-/* Free c on the next loop pass. */
-static void
+void
 conn_free_later(struct conn *c)
 {
 	struct timeval zero = { 0, 0 };
@@ -207,7 +218,7 @@ conn_flushed_cb(struct bufferevent *bev, void *arg)
 static void
 conn_flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_free(arg);
+	conn_free_checked(arg);
 }
 
 void

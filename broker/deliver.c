@@ -102,14 +102,21 @@ deliver_id_in_use(const struct session *s, uint16_t id)
 	return 0;
 }
 
+/* A delivery's packet id derives from its queue position, so it is the
+ * same after a restart (persist.c). */
 static uint16_t
-deliver_next_id(struct session *s)
+deliver_id_of(uint64_t seq)
 {
-	do {
-		if (++s->last_packet_id == 0)
-			s->last_packet_id = 1;
-	} while (deliver_id_in_use(s, s->last_packet_id));
-	return s->last_packet_id;
+	return (uint16_t)((seq - 1) % 65535 + 1);
+}
+
+/* d leaves s for good (acknowledged, expired, refused): forget its row. */
+static void
+deliver_drop(struct session *s, struct delivery *d)
+{
+	persist_done(s, d);
+	s->queued_bytes -= d->msg->payload_len;
+	delivery_free(d);
 }
 
 /* Encode and queue one PUBLISH for s's connection. Returns 0, or -1 when
@@ -163,14 +170,14 @@ delivery_sub_ids(const struct delivery *d)
 static void
 deliver_start(struct session *s, struct delivery *d)
 {
-	d->packet_id = deliver_next_id(s);
+	d->packet_id = deliver_id_of(d->seq);
 	if (deliver_send(s, d->msg, d->qos, d->retain, 0, d->packet_id,
 	    delivery_sub_ids(d), d->n_sub_ids) != 0) {
 		/* Too large for this client: dropped for it alone
 		 * (MQTT-3.1.2-25). */
 		log_info("message on %s too large for %s, dropped",
 		    d->msg->topic, s->client_id);
-		delivery_free(d);
+		deliver_drop(s, d);
 		return;
 	}
 	d->state = DELIVERY_SENT;
@@ -190,14 +197,27 @@ deliver_pump(struct session *s)
 	window = deliver_window(s);
 	while (s->n_inflight < window &&
 	    (d = TAILQ_FIRST(&s->queue)) != NULL) {
+		/* Older messages still on disk go first. */
+		if (s->disk_count > 0 && d->seq > s->disk_max_seq) {
+			persist_load_queue(s);
+			break;
+		}
+		/* Its packet id is still in flight (65535 messages behind
+		 * an unacknowledged one): wait for that ack. */
+		if (deliver_id_in_use(s, deliver_id_of(d->seq)))
+			break;
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->n_queued--;
+		if (d == s->disk_tail)
+			s->disk_tail = NULL;
 		if (msg_expired(d->msg, now)) {
-			delivery_free(d);
+			deliver_drop(s, d);
 			continue;
 		}
 		deliver_start(s, d);
 	}
+	if (TAILQ_EMPTY(&s->queue) && s->disk_count > 0)
+		persist_load_queue(s);
 }
 
 static void
@@ -218,17 +238,27 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		deliver_send(s, m, 0, retain, 0, 0, sub_ids, n_sub_ids);
 		return;
 	}
-	if (s->n_queued >= srv.cfg.max_queued_messages) {
-		if (s->dropped++ == 0 || log_get_level() >= LOG_INFO)
-			log_notice("queue of %s full (%u messages), "
-			    "dropping message on %s", s->client_id,
-			    s->n_queued, m->topic);
+	/* The limits count what waits (in memory and on disk), not what is
+	 * in flight, as mosquitto's max_queued_messages does. */
+	if (s->n_queued + s->disk_count >= srv.cfg.max_queued_messages ||
+	    (srv.cfg.max_queued_bytes != 0 && s->queued_bytes +
+	    s->disk_bytes + m->payload_len > srv.cfg.max_queued_bytes)) {
+		if (s->dropped++ == 0)
+			log_notice("queue of %s full, dropping messages (the "
+			    "first on %s)", s->client_id, m->topic);
+		else
+			log_debug("queue of %s full, dropping message on %s",
+			    s->client_id, m->topic);
 		return;
 	}
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
 	d->qos = qos;
 	d->retain = retain;
+	if (s->next_seq == 0)
+		s->next_seq = 1;
+	d->seq = s->next_seq++;
+	s->queued_bytes += m->payload_len;
 	d->share_group = share_group != NULL ? xstrdup(share_group) : NULL;
 	d->n_sub_ids = n_sub_ids;
 	if (n_sub_ids == 1)
@@ -237,8 +267,38 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		d->sub_ids = xmemdup(sub_ids, n_sub_ids * sizeof *sub_ids);
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
+	persist_queue(s, d);
 	if (online)
 		deliver_pump(s);
+}
+
+void
+deliver_restore(struct session *s, struct delivery *d, uint8_t state,
+    uint16_t packet_id)
+{
+	struct mqtt_packet pkt;
+
+	s->queued_bytes += d->msg->payload_len;
+	if (state == DELIVERY_RELEASED) {
+		d->state = DELIVERY_RELEASED;
+		d->packet_id = deliver_id_of(d->seq);
+		TAILQ_INSERT_TAIL(&s->inflight, d, entry);
+		s->n_inflight++;
+		if (deliver_online(s)) {
+			memset(&pkt, 0, sizeof pkt);
+			pkt.type = MQTT_PUBREL;
+			pkt.flags = 0x02;
+			pkt.u.ack.packet_id = d->packet_id;
+			conn_send(s->conn, &pkt);
+		}
+		return;
+	}
+	if (s->disk_tail != NULL)
+		TAILQ_INSERT_AFTER(&s->queue, s->disk_tail, d, entry);
+	else
+		TAILQ_INSERT_HEAD(&s->queue, d, entry);
+	s->disk_tail = d;
+	s->n_queued++;
 }
 
 void
@@ -346,7 +406,7 @@ deliver_done(struct session *s, struct delivery *d)
 {
 	TAILQ_REMOVE(&s->inflight, d, entry);
 	s->n_inflight--;
-	delivery_free(d);
+	deliver_drop(s, d);
 	deliver_pump(s);
 }
 
@@ -375,6 +435,7 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 		return 0;
 	}
 	d->state = DELIVERY_RELEASED;
+	persist_released(s, d);
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBREL;
 	pkt.flags = 0x02;
@@ -412,9 +473,10 @@ deliver_resume(struct session *s)
 		    d->packet_id, delivery_sub_ids(d), d->n_sub_ids) != 0) {
 			TAILQ_REMOVE(&s->inflight, d, entry);
 			s->n_inflight--;
-			delivery_free(d);
+			deliver_drop(s, d);
 		}
 	}
+	persist_load_queue(s);
 	deliver_pump(s);
 }
 
@@ -475,9 +537,11 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 			s->n_queued--;
 		else
 			s->n_inflight--;
+		if (d == s->disk_tail)
+			s->disk_tail = NULL;
 		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
 		    sub_id != 0, d->share_group);
-		delivery_free(d);
+		deliver_drop(s, d);
 	}
 }
 

@@ -61,6 +61,7 @@ int
 handle_pubrel(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_packet comp;
+	uint64_t since = persist_writes();
 	int known = session_qos2_remove(c->session, pkt->u.ack.packet_id);
 
 	memset(&comp, 0, sizeof comp);
@@ -69,7 +70,9 @@ handle_pubrel(struct conn *c, struct mqtt_packet *pkt)
 	comp.u.ack.reason = known ? MQTT_RC_SUCCESS :
 	    MQTT_RC_PACKET_ID_NOT_FOUND;
 	handle_ack_reason_string(c, &comp);
-	conn_send(c, &comp);
+	/* After the id's removal is on disk: a restart must not take a new
+	 * message reusing the id for a duplicate. */
+	persist_ack(c, &comp, since);
 	return 0;
 }
 

@@ -214,6 +214,10 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	c->session = s;
 	s->conn = c;
 	c->state = CONN_ACTIVE;
+	if (s->persistent)
+		persist_session(s);
+	else if (s->stored)
+		persist_session_del(s);
 	c->keep_alive = keep_alive;
 	conn_start_keepalive(c);
 	log_notice("client %s connected (v%s, clean %u, keep alive %u%s)",

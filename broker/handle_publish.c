@@ -17,6 +17,10 @@
  * A payload declared UTF-8 (Payload Format Indicator 1) that is not is
  * refused with 0x99 and not routed.
  *
+ * Durability (persist.c): when routing wrote to the store (a persistent
+ * subscriber's queue, a retained message, the QoS 2 id of a persistent
+ * publisher), the PUBACK/PUBREC waits for the commit of this loop pass.
+ *
  * Switched-off features (retain_available false, max_qos below 2) are
  * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
  * are disconnected.
@@ -27,8 +31,11 @@
 
 #include "broker.h"
 
+/* Acknowledge, after the store commit when this PUBLISH wrote to the
+ * store since `since` (persist.c). */
 static void
-publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
+publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason,
+    uint64_t since)
 {
 	struct mqtt_packet ack;
 
@@ -37,7 +44,7 @@ publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
 	ack.u.ack.packet_id = id;
 	ack.u.ack.reason = reason;
 	handle_ack_reason_string(c, &ack);
-	conn_send(c, &ack);
+	persist_ack(c, &ack, since);
 }
 
 int
@@ -47,6 +54,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	struct session *s = c->session;
 	struct mqtt_str topic = p->topic;
 	struct msg *m;
+	uint64_t since = persist_writes();
 	unsigned n;
 	uint8_t reason;
 	int rc;
@@ -70,13 +78,13 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (p->qos == 0)
 			return MQTT_RC_PAYLOAD_FORMAT_INVALID;
 		publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
-		    p->packet_id, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+		    p->packet_id, MQTT_RC_PAYLOAD_FORMAT_INVALID, since);
 		return 0;
 	}
 	if (p->qos == 2) {
 		if (session_qos2_has(s, p->packet_id)) {
 			publish_ack(c, MQTT_PUBREC, p->packet_id,
-			    MQTT_RC_SUCCESS);
+			    MQTT_RC_SUCCESS, since);
 			return 0;
 		}
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
@@ -89,10 +97,10 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	msg_unref(m);
 	reason = n == 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
 	if (p->qos == 1) {
-		publish_ack(c, MQTT_PUBACK, p->packet_id, reason);
+		publish_ack(c, MQTT_PUBACK, p->packet_id, reason, since);
 	} else if (p->qos == 2) {
 		session_qos2_add(s, p->packet_id);
-		publish_ack(c, MQTT_PUBREC, p->packet_id, reason);
+		publish_ack(c, MQTT_PUBREC, p->packet_id, reason, since);
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "broker.h"
+#include "store.h"
 
 static size_t msg_alive;
 
@@ -32,10 +33,12 @@ msg_put(uint8_t **p, struct mqtt_str s)
 	return out;
 }
 
+/* user_wire, when not NULL, gives the user properties already in wire
+ * form (from the store) instead of props' decoded ones. */
 static struct msg *
-msg_make(const struct mqtt_props *props, const uint8_t *topic,
-    uint32_t topic_len, struct mqtt_str payload, uint8_t qos, uint8_t retain,
-    const void *origin)
+msg_make(const struct mqtt_props *props, const struct mqtt_str *user_wire,
+    const uint8_t *topic, uint32_t topic_len, struct mqtt_str payload,
+    uint8_t qos, uint8_t retain, const void *origin)
 {
 	struct mqtt_str ct = { NULL, 0 }, rt = { NULL, 0 }, cd = { NULL, 0 };
 	uint32_t user_len = 0;
@@ -50,7 +53,9 @@ msg_make(const struct mqtt_props *props, const uint8_t *topic,
 			rt = props->response_topic;
 		if (MQTT_PROP_HAS(props, MQTT_PROP_CORRELATION_DATA))
 			cd = props->correlation_data;
-		if (props->n_user > 0)
+		if (user_wire != NULL)
+			user_len = user_wire->len;
+		else if (props->n_user > 0)
 			user_len = mqtt_props_user_size(props);
 	}
 	size = sizeof *m + (size_t)topic_len + 1 + payload.len + ct.len +
@@ -90,7 +95,12 @@ msg_make(const struct mqtt_props *props, const uint8_t *topic,
 		m->correlation_data = msg_put(&p, cd);
 		if (user_len > 0) {
 			m->user = p;
-			m->user_len = mqtt_props_user_copy(props, p);
+			if (user_wire != NULL) {
+				memcpy(p, user_wire->p, user_len);
+				m->user_len = user_len;
+			} else {
+				m->user_len = mqtt_props_user_copy(props, p);
+			}
 		}
 		/* Keep the presence of empty strings, which are legal. */
 		if (MQTT_PROP_HAS(props, MQTT_PROP_CONTENT_TYPE) &&
@@ -111,14 +121,14 @@ struct msg *
 msg_from_publish(const struct mqtt_publish *pub, const uint8_t *topic,
     uint32_t topic_len, const void *origin)
 {
-	return msg_make(&pub->props, topic, topic_len, pub->payload, pub->qos,
-	    pub->retain, origin);
+	return msg_make(&pub->props, NULL, topic, topic_len, pub->payload,
+	    pub->qos, pub->retain, origin);
 }
 
 struct msg *
 msg_from_will(const struct mqtt_connect *c, const void *origin)
 {
-	return msg_make(c->version == MQTT_V5 ? &c->will_props : NULL,
+	return msg_make(c->version == MQTT_V5 ? &c->will_props : NULL, NULL,
 	    c->will_topic.p, c->will_topic.len, c->will_payload, c->will_qos,
 	    c->will_retain, origin);
 }
@@ -175,6 +185,121 @@ msg_props(const struct msg *m, struct mqtt_props *props)
 		props->user.p = m->user;
 		props->user.len = m->user_len;
 	}
+}
+
+/*
+ * The store's property blob (version 1): one flags byte (bit 0 payload
+ * format present, bits 1-3 content type, response topic, correlation data
+ * present), the payload format byte, then four byte strings each with a
+ * 4-byte big-endian length: content type, response topic, correlation
+ * data, user properties in wire form. Expiry travels in the store record
+ * itself (received_at, expiry_at).
+ */
+#define MSG_PACK_VERSION 1
+
+uint32_t
+msg_pack_size(const struct msg *m)
+{
+	return 3 + 16 + m->content_type.len + m->response_topic.len +
+	    m->correlation_data.len + m->user_len;
+}
+
+static uint8_t *
+msg_pack_str(uint8_t *p, const uint8_t *s, uint32_t len)
+{
+	p[0] = (uint8_t)(len >> 24);
+	p[1] = (uint8_t)(len >> 16);
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	if (len > 0)
+		memcpy(p + 4, s, len);
+	return p + 4 + len;
+}
+
+uint32_t
+msg_pack(const struct msg *m, uint8_t *buf)
+{
+	uint8_t *p = buf;
+
+	*p++ = MSG_PACK_VERSION;
+	*p++ = (uint8_t)((m->has_payload_format ? 1 : 0) |
+	    (m->content_type.p != NULL ? 2 : 0) |
+	    (m->response_topic.p != NULL ? 4 : 0) |
+	    (m->correlation_data.p != NULL ? 8 : 0));
+	*p++ = m->payload_format;
+	p = msg_pack_str(p, m->content_type.p, m->content_type.len);
+	p = msg_pack_str(p, m->response_topic.p, m->response_topic.len);
+	p = msg_pack_str(p, m->correlation_data.p, m->correlation_data.len);
+	p = msg_pack_str(p, m->user, m->user_len);
+	return (uint32_t)(p - buf);
+}
+
+static int
+msg_unpack_str(const uint8_t **p, const uint8_t *end, struct mqtt_str *out)
+{
+	uint32_t len;
+
+	if (end - *p < 4)
+		return -1;
+	len = (uint32_t)(*p)[0] << 24 | (uint32_t)(*p)[1] << 16 |
+	    (uint32_t)(*p)[2] << 8 | (*p)[3];
+	*p += 4;
+	if ((size_t)(end - *p) < len)
+		return -1;
+	out->p = *p;
+	out->len = len;
+	*p += len;
+	return 0;
+}
+
+struct msg *
+msg_from_store(const struct store_msg *sm)
+{
+	const uint8_t *p = sm->props, *end = sm->props + sm->props_len;
+	struct mqtt_str ct, rt, cd, user, payload;
+	struct mqtt_props props;
+	struct msg *m;
+	uint8_t flags, pf;
+
+	if (sm->props_len < 3 || p[0] != MSG_PACK_VERSION)
+		return NULL;
+	flags = p[1];
+	pf = p[2];
+	p += 3;
+	if (msg_unpack_str(&p, end, &ct) != 0 ||
+	    msg_unpack_str(&p, end, &rt) != 0 ||
+	    msg_unpack_str(&p, end, &cd) != 0 ||
+	    msg_unpack_str(&p, end, &user) != 0 || p != end)
+		return NULL;
+	memset(&props, 0, sizeof props);
+	if (flags & 1) {
+		MQTT_PROP_SET(&props, MQTT_PROP_PAYLOAD_FORMAT);
+		props.payload_format = pf;
+	}
+	if (flags & 2) {
+		MQTT_PROP_SET(&props, MQTT_PROP_CONTENT_TYPE);
+		props.content_type = ct;
+	}
+	if (flags & 4) {
+		MQTT_PROP_SET(&props, MQTT_PROP_RESPONSE_TOPIC);
+		props.response_topic = rt;
+	}
+	if (flags & 8) {
+		MQTT_PROP_SET(&props, MQTT_PROP_CORRELATION_DATA);
+		props.correlation_data = cd;
+	}
+	payload.p = sm->payload;
+	payload.len = sm->payload_len;
+	m = msg_make(&props, &user, (const uint8_t *)sm->topic, sm->topic_len,
+	    payload, sm->qos, sm->retain, NULL);
+	m->received = (time_t)sm->received_at;
+	if (sm->expiry_at != 0) {
+		m->has_expiry = 1;
+		m->expiry = sm->expiry_at > sm->received_at ?
+		    (uint32_t)(sm->expiry_at - sm->received_at) : 0;
+	}
+	m->store_id = sm->id;
+	return m;
 }
 
 int

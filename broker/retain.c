@@ -41,6 +41,7 @@ retain_free_all(void)
 void
 retain_store(struct msg *m)
 {
+	persist_retain(m);
 	if (m->payload_len == 0)
 		rtree_set(retained, m->topic, m->topic_len, NULL);
 	else

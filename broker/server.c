@@ -141,6 +141,8 @@ server_init(void)
 		    srv.cfg.data_dir, strerror(errno));
 		return -1;
 	}
+	if (persist_open() != 0)
+		return -1;
 	if (listener_start_all() != 0)
 		return -1;
 	if (listener_write_ready() != 0)
@@ -173,6 +175,8 @@ void
 server_free(void)
 {
 	listener_stop_all();
+	srv.shutting_down = 1;
+	persist_close();
 	conn_free_all();
 	session_free_all();
 	retain_free_all();

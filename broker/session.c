@@ -64,6 +64,8 @@ session_free(struct session *s)
 	free(s->subs);
 	s->subs = NULL;
 	s->n_subs = 0;
+	if (!srv.shutting_down)
+		persist_session_del(s);
 	/* A delayed will goes out when the session ends first
 	 * (MQTT-3.1.3-9), routed now that s is out of the trie. */
 	if (will_is_pending(s) && !srv.shutting_down)
@@ -89,6 +91,20 @@ session_expire_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+session_restore_expiry(struct session *s, int64_t left)
+{
+	struct timeval tv;
+
+	if (s->expiry == UINT32_MAX)
+		return;
+	if (s->expiry_timer == NULL)
+		s->expiry_timer = evtimer_new(srv.base, session_expire_cb, s);
+	tv.tv_sec = left > 0 ? (time_t)left : 0;
+	tv.tv_usec = 0;
+	evtimer_add(s->expiry_timer, &tv);
+}
+
+void
 session_detach(struct session *s)
 {
 	struct timeval tv;
@@ -103,6 +119,7 @@ session_detach(struct session *s)
 		session_free(s);
 		return;
 	}
+	persist_session(s);
 	if (s->expiry != UINT32_MAX) {
 		if (s->expiry_timer == NULL)
 			s->expiry_timer = evtimer_new(srv.base,
@@ -122,6 +139,7 @@ session_subscribe(struct session *s, const char *filter, uint32_t len,
 	size_t i;
 
 	trie_add(srv.subs, filter, len, &ts);
+	persist_sub(s, filter, len, options, sub_id);
 	for (i = 0; i < s->n_subs; i++) {
 		ss = &s->subs[i];
 		if (ss->filter_len == len && memcmp(ss->filter, filter,
@@ -152,6 +170,7 @@ session_unsubscribe(struct session *s, const char *filter, uint32_t len)
 		if (s->subs[i].filter_len == len &&
 		    memcmp(s->subs[i].filter, filter, len) == 0) {
 			trie_remove(srv.subs, filter, len, s);
+			persist_unsub(s, filter, len);
 			free(s->subs[i].filter);
 			s->subs[i] = s->subs[--s->n_subs];
 			return 1;
@@ -181,6 +200,7 @@ session_qos2_add(struct session *s, uint16_t id)
 		    sizeof *s->qos2_in);
 	}
 	s->qos2_in[s->n_qos2_in++] = id;
+	persist_qos2(s, id, 1);
 }
 
 int
@@ -191,6 +211,7 @@ session_qos2_remove(struct session *s, uint16_t id)
 	for (i = 0; i < s->n_qos2_in; i++) {
 		if (s->qos2_in[i] == id) {
 			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+			persist_qos2(s, id, 0);
 			return 1;
 		}
 	}

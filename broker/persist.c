@@ -1,0 +1,557 @@
+/*
+ * persist.c - the durability contract: what the broker writes to the
+ * store, and when acknowledgements may go out.
+ *
+ * DESIGN (DESIGN.md "Durability contract", STYLE.md 9)
+ *
+ * What is written: rows for persistent sessions only (3.1.1 clean session
+ * 0, v5 with a session expiry): the session, its subscriptions, each
+ * QoS 1/2 delivery queued to it (the message body once per store batch
+ * that references it, the store counts references), PUBREC received,
+ * delivery done, incoming QoS 2 ids; and retained messages. A message
+ * whose subscribers all hold clean sessions never reaches the store.
+ *
+ * When: writes go into the store's open batch as they happen, on the loop
+ * thread, with no I/O. The first write of a loop pass activates flush_ev,
+ * which libevent runs after the pass's other callbacks (same priority,
+ * appended to the active queue); it closes the batch with store_commit().
+ * The store thread writes the batch as one transaction.
+ *
+ * Acknowledgements: a handler notes persist_writes() before its work and
+ * passes it to persist_ack(). If the packet wrote nothing, and no earlier
+ * ack of that connection is waiting, the ack goes out at once. Otherwise
+ * it joins the open batch's ack list and goes out from the commit's
+ * completion, in order; a failed commit answers v5 publishers with 0x80
+ * and disconnects 3.1.1 ones (they will resend), instead of acknowledging
+ * what is not on disk. A connection with acks waiting is not freed until
+ * they are released (conn.c).
+ *
+ * Packet ids of deliveries derive from their queue position (deliver.c),
+ * so a message resent after a restart keeps its packet id and a QoS 2
+ * receiver recognises it; the SENT state needs no write.
+ *
+ * Start-up: sessions, subscriptions, QoS 2 ids and retained messages are
+ * loaded; queue rows are not. A session resumed with rows on disk reads
+ * them back in chunks (persist_load_queue) and they are queued ahead of
+ * anything newer; deliver_pump() holds newer messages back until then.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "store.h"
+
+#define PERSIST_READ_CHUNK 256
+#define PERSIST_EXPIRE_SECS 60
+
+struct persist_ack {
+	struct conn *c;
+	uint8_t type;
+	uint8_t reason;
+	uint16_t packet_id;
+};
+
+struct persist_acks {
+	struct persist_ack *v;
+	size_t n, cap;
+};
+
+static struct persist_acks *open_acks;
+static int flush_armed; /* flush_ev activated for this pass */
+
+static void
+persist_flush_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A write went into the open batch. */
+static void
+persist_arm(void)
+{
+	if (!flush_armed) {
+		flush_armed = 1;
+		event_active(srv.flush_ev, EV_TIMEOUT, 1);
+	}
+}
+
+static void
+persist_wrote(void)
+{
+	srv.writes++;
+	persist_arm();
+}
+
+static int
+persist_on(const struct session *s)
+{
+	return srv.store != NULL && !srv.loading &&
+	    (s == NULL || s->persistent);
+}
+
+uint64_t
+persist_writes(void)
+{
+	return srv.writes;
+}
+
+/* Write m's body into the open batch unless it is there already. */
+static void
+persist_body(struct msg *m)
+{
+	struct store_msg sm;
+	uint8_t stack[256], *blob;
+	uint32_t len;
+
+	if (m->store_id == 0)
+		m->store_id = ++srv.next_msg_id;
+	if (m->put_gen == srv.batch_gen + 1)
+		return;
+	m->put_gen = srv.batch_gen + 1;
+	len = msg_pack_size(m);
+	blob = len <= sizeof stack ? stack : xmalloc(len);
+	memset(&sm, 0, sizeof sm);
+	sm.id = m->store_id;
+	sm.topic = m->topic;
+	sm.topic_len = m->topic_len;
+	sm.payload = m->payload;
+	sm.payload_len = m->payload_len;
+	sm.qos = m->qos;
+	sm.retain = m->retain;
+	sm.props = blob;
+	sm.props_len = msg_pack(m, blob);
+	sm.received_at = (int64_t)m->received;
+	sm.expiry_at = m->has_expiry ? (int64_t)m->received + m->expiry : 0;
+	store_msg_put(srv.store, &sm);
+	if (blob != stack)
+		free(blob);
+}
+
+void
+persist_session(struct session *s)
+{
+	struct store_session ss;
+
+	if (!persist_on(s))
+		return;
+	memset(&ss, 0, sizeof ss);
+	ss.client_id = s->client_id;
+	ss.id_len = s->id_len;
+	ss.expiry = s->expiry;
+	ss.disconnected_at = s->conn != NULL ? 0 : (int64_t)time(NULL);
+	ss.version = s->conn != NULL ? s->conn->version : 0;
+	store_session_put(srv.store, &ss);
+	s->stored = 1;
+	persist_wrote();
+}
+
+void
+persist_session_del(struct session *s)
+{
+	if (srv.store == NULL || srv.loading || !s->stored)
+		return;
+	store_session_del(srv.store, s->client_id, s->id_len);
+	s->stored = 0;
+	persist_wrote();
+}
+
+void
+persist_sub(struct session *s, const char *filter, uint32_t len,
+    uint8_t options, uint32_t sub_id)
+{
+	if (!persist_on(s))
+		return;
+	store_sub_put(srv.store, s->client_id, s->id_len, filter, len, options,
+	    sub_id);
+	persist_wrote();
+}
+
+void
+persist_unsub(struct session *s, const char *filter, uint32_t len)
+{
+	if (!persist_on(s))
+		return;
+	store_sub_del(srv.store, s->client_id, s->id_len, filter, len);
+	persist_wrote();
+}
+
+void
+persist_queue(struct session *s, const struct delivery *d)
+{
+	const uint32_t *ids = d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
+
+	if (!persist_on(s))
+		return;
+	persist_body(d->msg);
+	store_queue_put(srv.store, s->client_id, s->id_len, d->seq,
+	    d->msg->store_id, d->qos, d->retain, STORE_STATE_QUEUED, 0, ids,
+	    d->n_sub_ids > STORE_MAX_SUB_IDS ? STORE_MAX_SUB_IDS :
+	    d->n_sub_ids);
+	persist_wrote();
+}
+
+void
+persist_released(struct session *s, const struct delivery *d)
+{
+	if (!persist_on(s))
+		return;
+	store_queue_update(srv.store, s->client_id, s->id_len, d->seq,
+	    DELIVERY_RELEASED, d->packet_id);
+	persist_wrote();
+}
+
+void
+persist_done(struct session *s, const struct delivery *d)
+{
+	if (!persist_on(s) || d->seq == 0)
+		return;
+	store_queue_del(srv.store, s->client_id, s->id_len, d->seq);
+	persist_wrote();
+}
+
+void
+persist_qos2(struct session *s, uint16_t id, int add)
+{
+	if (!persist_on(s))
+		return;
+	if (add)
+		store_qos2_put(srv.store, s->client_id, s->id_len, id);
+	else
+		store_qos2_del(srv.store, s->client_id, s->id_len, id);
+	persist_wrote();
+}
+
+void
+persist_retain(struct msg *m)
+{
+	if (!persist_on(NULL))
+		return;
+	if (m->payload_len == 0) {
+		store_retain_del(srv.store, m->topic, m->topic_len);
+	} else {
+		persist_body(m);
+		store_retain_put(srv.store, m->topic, m->topic_len,
+		    m->store_id);
+	}
+	persist_wrote();
+}
+
+/* --- acknowledgements --- */
+
+static void
+persist_ack_send(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
+{
+	struct mqtt_packet ack;
+
+	memset(&ack, 0, sizeof ack);
+	ack.type = type;
+	ack.flags = type == MQTT_PUBREL ? 0x02 : 0;
+	ack.u.ack.packet_id = id;
+	ack.u.ack.reason = reason;
+	handle_ack_reason_string(c, &ack);
+	conn_send(c, &ack);
+}
+
+void
+persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
+{
+	struct persist_ack *a;
+
+	if (srv.writes == since && c->n_deferred == 0) {
+		conn_send(c, ack);
+		return;
+	}
+	if (open_acks == NULL)
+		open_acks = xcalloc(1, sizeof *open_acks);
+	if (open_acks->n == open_acks->cap) {
+		open_acks->cap = open_acks->cap ? open_acks->cap * 2 : 64;
+		open_acks->v = xreallocarray(open_acks->v, open_acks->cap,
+		    sizeof *open_acks->v);
+	}
+	a = &open_acks->v[open_acks->n++];
+	a->c = c;
+	a->type = ack->type;
+	a->reason = ack->u.ack.reason;
+	a->packet_id = ack->u.ack.packet_id;
+	c->n_deferred++;
+	/* Even when this packet wrote nothing (older acks wait), a commit
+	 * must come to release it. */
+	persist_arm();
+}
+
+/* Completion of one commit: release its acks, in order. */
+static void
+persist_committed(void *arg, int ok)
+{
+	struct persist_acks *acks = arg;
+	struct persist_ack *a;
+	struct conn *c;
+	char err[256];
+	size_t i;
+
+	if (!ok) {
+		store_last_error(srv.store, err, sizeof err);
+		log_error("store commit failed: %s", err[0] ? err :
+		    "unknown error");
+	}
+	for (i = 0; acks != NULL && i < acks->n; i++) {
+		a = &acks->v[i];
+		c = a->c;
+		if (c->state != CONN_CLOSING) {
+			if (ok || a->type == MQTT_PUBCOMP)
+				persist_ack_send(c, a->type, a->packet_id,
+				    a->reason);
+			else if (c->version == MQTT_V5)
+				persist_ack_send(c, a->type, a->packet_id,
+				    MQTT_RC_UNSPECIFIED);
+			else
+				conn_close(c, MQTT_RC_UNSPECIFIED,
+				    "message not stored");
+		}
+		if (--c->n_deferred == 0 && c->free_pending) {
+			c->free_pending = 0;
+			conn_free_later(c);
+		}
+	}
+	if (acks != NULL) {
+		free(acks->v);
+		free(acks);
+	}
+}
+
+static void
+persist_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct persist_acks *acks = open_acks;
+
+	open_acks = NULL;
+	flush_armed = 0;
+	srv.batch_gen++;
+	store_commit(srv.store, persist_committed, acks);
+}
+
+static void
+persist_store_cb(evutil_socket_t fd, short what, void *arg)
+{
+	store_poll(srv.store);
+}
+
+/* --- reading queues back --- */
+
+struct persist_read {
+	char *client_id;
+	size_t id_len;
+};
+
+static void persist_read_next(struct session *s);
+
+static void
+persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
+{
+	struct persist_read *r = arg;
+	struct session *s = session_find(r->client_id, r->id_len);
+	struct delivery *d;
+	struct msg *m;
+	size_t i;
+
+	free(r->client_id);
+	free(r);
+	if (s == NULL)
+		return; /* the session went meanwhile */
+	s->disk_loading = 0;
+	if (!ok) {
+		log_error("cannot read the queue of %s back; %llu messages "
+		    "stay on disk", s->client_id,
+		    (unsigned long long)s->disk_count);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		s->disk_cursor = rows[i].seq;
+		if (rows[i].seq > s->disk_max_seq)
+			break;
+		m = msg_from_store(&rows[i].msg);
+		if (m == NULL) {
+			log_error("queued message %llu of %s does not parse, "
+			    "dropped", (unsigned long long)rows[i].seq,
+			    s->client_id);
+			continue;
+		}
+		d = xcalloc(1, sizeof *d);
+		d->msg = m;
+		d->seq = rows[i].seq;
+		d->qos = rows[i].qos;
+		d->retain = rows[i].retain;
+		d->n_sub_ids = rows[i].n_sub_ids;
+		if (d->n_sub_ids == 1)
+			d->sub_id = rows[i].sub_ids[0];
+		else if (d->n_sub_ids > 1)
+			d->sub_ids = xmemdup(rows[i].sub_ids,
+			    d->n_sub_ids * sizeof *d->sub_ids);
+		deliver_restore(s, d, rows[i].state, rows[i].packet_id);
+	}
+	if (n < PERSIST_READ_CHUNK || s->disk_cursor >= s->disk_max_seq) {
+		s->disk_count = 0;
+		s->disk_bytes = 0;
+	} else {
+		persist_read_next(s);
+	}
+	deliver_pump(s);
+}
+
+static void
+persist_read_next(struct session *s)
+{
+	struct persist_read *r = xmalloc(sizeof *r);
+
+	r->client_id = xstrndup(s->client_id, s->id_len);
+	r->id_len = s->id_len;
+	s->disk_loading = 1;
+	store_queue_read(srv.store, s->client_id, s->id_len, s->disk_cursor,
+	    PERSIST_READ_CHUNK, persist_read_cb, r);
+}
+
+void
+persist_load_queue(struct session *s)
+{
+	if (srv.store == NULL || s->disk_count == 0 || s->disk_loading)
+		return;
+	persist_read_next(s);
+}
+
+/* --- start-up --- */
+
+static void
+persist_load_session(void *arg, const struct store_session *ss,
+    uint64_t queued, uint64_t queued_bytes, uint64_t max_seq)
+{
+	struct session *s = session_new(ss->client_id, ss->id_len);
+	time_t now = time(NULL);
+	int64_t gone = ss->disconnected_at != 0 ? ss->disconnected_at : now;
+
+	s->persistent = 1;
+	s->stored = 1;
+	s->expiry = ss->expiry;
+	s->disk_count = queued;
+	s->disk_bytes = queued_bytes;
+	s->disk_max_seq = max_seq;
+	s->next_seq = max_seq + 1;
+	session_restore_expiry(s, gone + ss->expiry - (int64_t)now);
+}
+
+static void
+persist_load_sub(void *arg, const char *id, size_t len, const char *filter,
+    size_t flen, uint8_t options, uint32_t sub_id)
+{
+	struct session *s = session_find(id, len);
+
+	if (s != NULL)
+		session_subscribe(s, filter, (uint32_t)flen, options, sub_id);
+}
+
+static void
+persist_load_qos2(void *arg, const char *id, size_t len, uint16_t packet_id)
+{
+	struct session *s = session_find(id, len);
+
+	if (s != NULL)
+		session_qos2_add(s, packet_id);
+}
+
+static void
+persist_load_retained(void *arg, const struct store_msg *sm)
+{
+	struct msg *m = msg_from_store(sm);
+
+	if (m == NULL) {
+		log_error("retained message on %.*s does not parse, dropped",
+		    (int)sm->topic_len, sm->topic);
+		return;
+	}
+	retain_store(m);
+	msg_unref(m);
+}
+
+static void
+persist_expire_done(void *arg, uint64_t n)
+{
+	if (n == UINT64_MAX)
+		log_warn("store expiry sweep failed");
+}
+
+static void
+persist_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { PERSIST_EXPIRE_SECS, 0 };
+
+	store_expire(srv.store, (int64_t)time(NULL), persist_expire_done,
+	    NULL);
+	evtimer_add(srv.expire_timer, &tv);
+}
+
+int
+persist_open(void)
+{
+	static const struct store_load_cb cb = {
+		persist_load_session, persist_load_sub, persist_load_qos2,
+		persist_load_retained
+	};
+	struct timeval tv = { PERSIST_EXPIRE_SECS, 0 };
+	char path[4096], err[512];
+	const char *fail;
+	int rc;
+
+	srv.flush_ev = event_new(srv.base, -1, 0, persist_flush_cb, NULL);
+	if (!srv.cfg.store)
+		return 0;
+	snprintf(path, sizeof path, "%s/tern.db", srv.cfg.data_dir);
+	srv.store = store_open(path, srv.cfg.store_sync_full, err, sizeof err);
+	if (srv.store == NULL) {
+		log_error("cannot open the store: %s", err);
+		return -1;
+	}
+	srv.loading = 1;
+	rc = store_load(srv.store, &cb, NULL, &srv.next_msg_id, err,
+	    sizeof err);
+	srv.loading = 0;
+	if (rc != 0) {
+		log_error("cannot load the store %s: %s", path, err);
+		return -1;
+	}
+	srv.store_ev = event_new(srv.base, store_fd(srv.store),
+	    EV_READ | EV_PERSIST, persist_store_cb, NULL);
+	event_add(srv.store_ev, NULL);
+	srv.expire_timer = evtimer_new(srv.base, persist_expire_cb, NULL);
+	evtimer_add(srv.expire_timer, &tv);
+	/* Fault injection for the tests: the first N non-empty commits
+	 * fail as a full disk would. */
+	fail = getenv("TERN_TEST_FAIL_COMMITS");
+	if (fail != NULL)
+		store_fail_next(srv.store, (unsigned)strtoul(fail, NULL, 10));
+	log_notice("store %s: %zu sessions, %zu retained messages", path,
+	    session_count(), retain_count());
+	return 0;
+}
+
+void
+persist_close(void)
+{
+	if (srv.store != NULL) {
+		if (flush_armed || open_acks != NULL)
+			persist_flush_cb(-1, 0, NULL);
+		store_close(srv.store);
+		srv.store = NULL;
+	}
+	if (open_acks != NULL) {
+		persist_committed(open_acks, 1);
+		open_acks = NULL;
+	}
+	if (srv.store_ev != NULL)
+		event_free(srv.store_ev);
+	if (srv.expire_timer != NULL)
+		event_free(srv.expire_timer);
+	if (srv.flush_ev != NULL)
+		event_free(srv.flush_ev);
+	srv.store_ev = srv.expire_timer = srv.flush_ev = NULL;
+}
