@@ -44,6 +44,7 @@ struct match {
 struct route_ctx {
 	const struct session *exclude;
 	const char *group; /* NULL: every match */
+	const struct session *publisher; /* for No Local */
 };
 
 static struct match *matches;
@@ -318,6 +319,11 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 	if (ctx != NULL && ctx->group != NULL && (share_group == NULL ||
 	    strcmp(share_group, ctx->group) != 0))
 		return;
+	/* No Local drops this subscription, not the publisher's others
+	 * (MQTT-3.8.3-3): filtered before overlapping ones are merged. */
+	if (ctx != NULL && share_group == NULL && sub->owner ==
+	    ctx->publisher && (sub->options & MQTT_SUBOPT_NO_LOCAL))
+		return;
 	if (n_matches == cap_matches) {
 		cap_matches = cap_matches ? cap_matches * 2 : 64;
 		matches = xreallocarray(matches, cap_matches,
@@ -347,6 +353,7 @@ deliver_match_cmp(const void *a, const void *b)
 unsigned
 deliver_route(struct msg *m, struct session *publisher)
 {
+	struct route_ctx ctx = { NULL, NULL, publisher };
 	uint32_t ids[32];
 	uint8_t n_ids, qos, retain;
 	unsigned delivered = 0;
@@ -354,7 +361,7 @@ deliver_route(struct msg *m, struct session *publisher)
 	struct match *mt;
 
 	n_matches = 0;
-	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, NULL);
+	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
 	if (n_matches > 1)
 		qsort(matches, n_matches, sizeof *matches, deliver_match_cmp);
 	for (i = 0; i < n_matches; i = j) {
@@ -377,9 +384,6 @@ deliver_route(struct msg *m, struct session *publisher)
 		}
 		if (mt->shared)
 			j = i + 1;
-		if (!mt->shared && (mt->options & MQTT_SUBOPT_NO_LOCAL) &&
-		    mt->s == publisher)
-			continue;
 		if (qos > m->qos)
 			qos = m->qos;
 		deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
@@ -500,7 +504,7 @@ static struct session *
 deliver_other_member(struct session *s, const struct delivery *d,
     uint8_t *qos, uint32_t *sub_id)
 {
-	struct route_ctx ctx = { s, d->share_group };
+	struct route_ctx ctx = { s, d->share_group, NULL };
 	struct session *to = NULL;
 
 	n_matches = 0;

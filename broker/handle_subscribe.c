@@ -28,6 +28,27 @@ struct sub_retained {
 	uint8_t qos;
 };
 
+/* A SUBACK with a failure code says why, unless the client asked for no
+ * problem information (MQTT-3.1.2-29). */
+static void
+subscribe_reason_string(const struct conn *c, struct mqtt_packet *ack)
+{
+	const char *why = NULL;
+	uint32_t i;
+
+	if (c->version != MQTT_V5 || !c->problem_info)
+		return;
+	for (i = 0; i < ack->u.suback.count && why == NULL; i++) {
+		if (ack->u.suback.codes[i] >= 0x80)
+			why = mqtt_rc_name(ack->u.suback.codes[i]);
+	}
+	if (why == NULL)
+		return;
+	MQTT_PROP_SET(&ack->u.suback.props, MQTT_PROP_REASON_STRING);
+	ack->u.suback.props.reason_string.p = (const uint8_t *)why;
+	ack->u.suback.props.reason_string.len = (uint32_t)strlen(why);
+}
+
 int
 handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 {
@@ -91,6 +112,7 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	ack.u.suback.packet_id = sp->packet_id;
 	ack.u.suback.count = i;
 	ack.u.suback.codes = codes;
+	subscribe_reason_string(c, &ack);
 	conn_send(c, &ack);
 	for (i = 0; i < n_ret; i++)
 		retain_deliver(c->session, (const char *)ret[i].filter,

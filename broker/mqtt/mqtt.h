@@ -357,7 +357,9 @@ int mqtt_frame(const uint8_t *buf, size_t len, uint32_t max_packet,
  *     code not allowed in this packet;
  *   MQTT_RC_PROTOCOL_ERROR: a property given twice where that is not
  *     allowed, a property value out of its range (receive maximum 0,
- *     subscription identifier 0, ...), packet id 0 where one is required,
+ *     subscription identifier 0, ...; a Topic Alias of 0 decodes, its
+ *     validity is the receiver's to judge), packet id 0 where one is
+ *     required,
  *     an empty SUBSCRIBE/UNSUBSCRIBE, no local on a shared subscription,
  *     retain handling 3, an empty topic without a topic alias (v5);
  *   MQTT_RC_UNSUPPORTED_VERSION: CONNECT with an unknown protocol name or

@@ -95,7 +95,10 @@ static const struct prop_def props_table[] = {
 	    receive_max, 1, UINT16_MAX),
 	PROP(MQTT_PROP_TOPIC_ALIAS_MAX, MQTT_PT_U16,
 	    CTX(CONNECT) | CTX(CONNACK), topic_alias_max, 0, UINT16_MAX),
-	PROP(MQTT_PROP_TOPIC_ALIAS, MQTT_PT_U16, CTX(PUBLISH), topic_alias, 1,
+	/* Alias 0 decodes: whether an alias is valid depends on the
+	 * receiver's Topic Alias Maximum, and 0x94 is the receiver's answer
+	 * for 0 too (MQTT-3.3.2-8, -9). */
+	PROP(MQTT_PROP_TOPIC_ALIAS, MQTT_PT_U16, CTX(PUBLISH), topic_alias, 0,
 	    UINT16_MAX),
 	PROP(MQTT_PROP_MAX_QOS, MQTT_PT_BYTE, CTX(CONNACK), max_qos, 0, 1),
 	PROP(MQTT_PROP_RETAIN_AVAILABLE, MQTT_PT_BYTE, CTX(CONNACK),
