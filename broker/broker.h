@@ -97,6 +97,7 @@ struct config {
 	uint32_t max_queued_messages;
 	uint32_t max_keepalive;
 	uint64_t max_queued_bytes; /* 0: no byte limit */
+	uint32_t max_topic_levels;
 	int store; /* durable store on */
 	int store_sync_full;
 	int allow_zero_length_clientid;
@@ -200,6 +201,7 @@ struct delivery {
 	uint8_t qos;
 	uint8_t retain;
 	uint8_t state; /* DELIVERY_* */
+	uint8_t dup; /* sent before: DUP on the next send */
 	uint8_t n_sub_ids;
 	uint32_t *sub_ids; /* NULL when n_sub_ids <= 1: uses sub_id */
 	uint32_t sub_id;
@@ -228,6 +230,7 @@ struct session {
 
 	struct session_sub *subs;
 	size_t n_subs, cap_subs;
+	struct hash *sub_index; /* filter -> index in subs + 1 */
 
 	struct delivery_list queue; /* waiting to be sent, in order */
 	struct delivery_list inflight; /* sent, not yet acknowledged */
@@ -315,6 +318,10 @@ void deliver_init(void);
 /* s lost its connection: hand its pending shared-subscription messages
  * to other connected members of their groups. */
 void deliver_requeue_shared(struct session *s);
+
+/* 1 when topic (name or filter) has at most max_topic_levels levels:
+ * matching recurses once per level, so depth is bounded here. */
+int topic_depth_ok(const uint8_t *topic, uint32_t len);
 
 /* --- retain.c --- */
 
@@ -465,6 +472,9 @@ int conn_alias_in(struct conn *c, struct mqtt_publish *p,
 void conn_start_keepalive(struct conn *c);
 /* Close every connection with reason (shutdown). */
 void conn_close_all(uint8_t reason);
+/* Stop reading c while its output is over the pause mark (it resumes by
+ * itself once drained). Returns 1 when paused. */
+int conn_paused(struct conn *c);
 /* Bytes waiting in the output buffer. */
 size_t conn_output_len(const struct conn *c);
 size_t conn_count(void);

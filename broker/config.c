@@ -69,6 +69,8 @@ static const struct config_key config_table[] = {
 	    1, 3600, 10, NULL, NULL },
 	{ "set_tcp_nodelay", CONFIG_BOOL, OFF(tcp_nodelay), 0, 1, 1, NULL,
 	    NULL },
+	{ "max_topic_levels", CONFIG_UINT, OFF(max_topic_levels), 1, 1024,
+	    128, NULL, NULL },
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
 	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0, "0",

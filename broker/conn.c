@@ -100,13 +100,21 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	log_debug("new connection from %s", c->peer);
 }
 
+/* Client ids are UTF-8 that may hold control characters: shown with
+ * those replaced, so that no client can forge a log line. */
 const char *
 conn_label(const struct conn *c)
 {
 	static char buf[256];
+	const char *id = c->session != NULL ? c->session->client_id : "-";
+	size_t i, n;
 
-	snprintf(buf, sizeof buf, "%s (%s)",
-	    c->session != NULL ? c->session->client_id : "-", c->peer);
+	snprintf(buf, sizeof buf, "%s (%s)", id, c->peer);
+	n = strlen(id) < sizeof buf ? strlen(id) : sizeof buf - 1;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
+	}
 	return buf;
 }
 
@@ -475,4 +483,39 @@ conn_alias_in(struct conn *c, struct mqtt_publish *p, struct mqtt_str *topic)
 	topic->p = (const uint8_t *)t;
 	topic->len = (uint32_t)strlen(t);
 	return 0;
+}
+
+/*
+ * Backpressure: a client that does not read its socket would make its
+ * output buffer (acks, PINGRESPs, messages) grow without end while it
+ * keeps sending. Past OUTPUT_PAUSE bytes waiting, its input is no longer
+ * read; once the output drains below OUTPUT_RESUME, reading resumes and
+ * what was already buffered is handled.
+ */
+#define OUTPUT_PAUSE (4u * 1024 * 1024)
+#define OUTPUT_RESUME (1u * 1024 * 1024)
+
+static void
+conn_drained_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(bev, read_cb, NULL, conn_event_cb, c);
+	bufferevent_enable(bev, EV_READ);
+	read_cb(bev, c);
+}
+
+int
+conn_paused(struct conn *c)
+{
+	if (conn_output_len(c) <= OUTPUT_PAUSE)
+		return 0;
+	log_debug("%s reads too slowly: input paused", conn_label(c));
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME, 0);
+	bufferevent_setcb(c->bev, read_cb, conn_drained_cb, conn_event_cb, c);
+	return 1;
 }

@@ -167,12 +167,30 @@ delivery_sub_ids(const struct delivery *d)
 	return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
 }
 
+/* Put d back at the head of the queue, before the messages that were
+ * never sent (they all come after it). */
+static void
+deliver_requeue_head(struct session *s, struct delivery *d)
+{
+	struct delivery *q;
+
+	TAILQ_FOREACH(q, &s->queue, entry) {
+		if (!q->dup)
+			break;
+	}
+	if (q != NULL)
+		TAILQ_INSERT_BEFORE(q, d, entry);
+	else
+		TAILQ_INSERT_TAIL(&s->queue, d, entry);
+	s->n_queued++;
+}
+
 /* Send d now and put it in flight. */
 static void
 deliver_start(struct session *s, struct delivery *d)
 {
 	d->packet_id = deliver_id_of(d->seq);
-	if (deliver_send(s, d->msg, d->qos, d->retain, 0, d->packet_id,
+	if (deliver_send(s, d->msg, d->qos, d->retain, d->dup, d->packet_id,
 	    delivery_sub_ids(d), d->n_sub_ids) != 0) {
 		/* Too large for this client: dropped for it alone
 		 * (MQTT-3.1.2-25). */
@@ -430,6 +448,7 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 {
 	struct delivery *d = deliver_find(s, id);
 	struct mqtt_packet pkt;
+	uint64_t since;
 
 	if (d == NULL || d->qos != 2)
 		return MQTT_RC_PACKET_ID_NOT_FOUND;
@@ -439,12 +458,16 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 		return 0;
 	}
 	d->state = DELIVERY_RELEASED;
+	since = persist_writes();
 	persist_released(s, d);
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBREL;
 	pkt.flags = 0x02;
 	pkt.u.ack.packet_id = id;
-	conn_send(s->conn, &pkt);
+	/* PUBREL only once "PUBREC received" is on disk: the receiver
+	 * forgets the message at PUBREL, so after a crash this node must
+	 * resend PUBREL, never the PUBLISH (exactly once). */
+	persist_ack(s->conn, &pkt, since);
 	return 0;
 }
 
@@ -462,23 +485,38 @@ deliver_pubcomp(struct session *s, uint16_t id)
 void
 deliver_resume(struct session *s)
 {
-	struct delivery *d, *next;
+	struct delivery_list old;
+	struct delivery *d;
 	struct mqtt_packet pkt;
+	uint16_t window = deliver_window(s), sent = 0;
 
-	for (d = TAILQ_FIRST(&s->inflight); d != NULL; d = next) {
-		next = TAILQ_NEXT(d, entry);
+	/* Take the in-flight list apart and rebuild it in order. */
+	TAILQ_INIT(&old);
+	TAILQ_CONCAT(&old, &s->inflight, entry);
+	s->n_inflight = 0;
+	while ((d = TAILQ_FIRST(&old)) != NULL) {
+		TAILQ_REMOVE(&old, d, entry);
 		if (d->state == DELIVERY_RELEASED) {
 			memset(&pkt, 0, sizeof pkt);
 			pkt.type = MQTT_PUBREL;
 			pkt.flags = 0x02;
 			pkt.u.ack.packet_id = d->packet_id;
 			conn_send(s->conn, &pkt);
+		} else if (sent >= window) {
+			/* The new connection allows fewer in flight
+			 * (MQTT-3.3.4-9): the rest wait at the head of the
+			 * queue, in order, and go out again with DUP. */
+			d->dup = 1;
+			deliver_requeue_head(s, d);
+			continue;
 		} else if (deliver_send(s, d->msg, d->qos, d->retain, 1,
 		    d->packet_id, delivery_sub_ids(d), d->n_sub_ids) != 0) {
-			TAILQ_REMOVE(&s->inflight, d, entry);
-			s->n_inflight--;
 			deliver_drop(s, d);
+			continue;
 		}
+		TAILQ_INSERT_TAIL(&s->inflight, d, entry);
+		s->n_inflight++;
+		sent++;
 	}
 	persist_load_queue(s);
 	deliver_pump(s);
@@ -554,4 +592,18 @@ deliver_requeue_shared(struct session *s)
 {
 	deliver_move_list(s, &s->inflight, 0);
 	deliver_move_list(s, &s->queue, 1);
+}
+
+int
+topic_depth_ok(const uint8_t *topic, uint32_t len)
+{
+	uint32_t levels = 1;
+	const uint8_t *p = topic, *end = topic + len;
+
+	while ((p = memchr(p, '/', (size_t)(end - p))) != NULL) {
+		if (++levels > srv.cfg.max_topic_levels)
+			return 0;
+		p++;
+	}
+	return levels <= srv.cfg.max_topic_levels;
 }

@@ -117,15 +117,19 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		    !srv.cfg.allow_zero_length_clientid)
 			return handle_connect_refuse(c, cp->version,
 			    MQTT_RC_CLIENT_ID_INVALID);
-		snprintf(assigned, sizeof assigned, "tern-%llx-%llx",
-		    (unsigned long long)getpid(),
-		    (unsigned long long)++srv.next_client_id);
+		/* A random start (server_init) makes ids hard to guess; the
+		 * loop skips any a client chose for itself. */
+		do {
+			snprintf(assigned, sizeof assigned, "tern-%016llx",
+			    (unsigned long long)++srv.next_client_id);
+		} while (session_find(assigned, strlen(assigned)) != NULL);
 		id = assigned;
 		id_len = strlen(assigned);
 		was_assigned = 1;
 	}
-	if (cp->has_will && !mqtt_topic_name_valid(cp->will_topic.p,
-	    cp->will_topic.len))
+	if (cp->has_will && (!mqtt_topic_name_valid(cp->will_topic.p,
+	    cp->will_topic.len) || !topic_depth_ok(cp->will_topic.p,
+	    cp->will_topic.len)))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_TOPIC_NAME_INVALID);
 	if (cp->has_will && cp->will_qos > srv.cfg.max_qos)
@@ -209,7 +213,23 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			    (uint32_t)strlen(srv.cfg.response_information);
 		}
 	}
-	conn_send(c, &ack);
+	if (conn_send(c, &ack) != 0) {
+		/* Over the client's Maximum Packet Size: the properties that
+		 * can go, go; the assigned id and the limits it must obey
+		 * stay (MQTT-3.1.2-25). */
+		ap->present &= MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID) |
+		    MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE) |
+		    MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAX) |
+		    MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE) |
+		    MQTT_PROP_BIT(MQTT_PROP_MAX_QOS) |
+		    MQTT_PROP_BIT(MQTT_PROP_RETAIN_AVAILABLE) |
+		    MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX);
+		if (conn_send(c, &ack) != 0) {
+			will_clear(s);
+			session_detach(s);
+			return MQTT_RC_PACKET_TOO_LARGE;
+		}
+	}
 
 	c->session = s;
 	s->conn = c;

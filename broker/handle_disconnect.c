@@ -2,8 +2,8 @@
  * handle_disconnect.c - DISCONNECT, PINGREQ and AUTH from a client
  * (MQTT 5.0 sections 3.12, 3.14, 3.15).
  *
- * A DISCONNECT with reason 0x00 discards the will (MQTT-3.14.4-3); 0x04
- * (disconnect with will message) keeps it. A v5 DISCONNECT may change the
+ * A DISCONNECT with reason 0x00 discards the will (MQTT-3.14.4-3); any
+ * other reason (0x04 disconnect with will message, or an error) keeps it. A v5 DISCONNECT may change the
  * Session Expiry Interval, but not from 0 to non-zero (MQTT-3.14.2-2).
  * AUTH is a protocol error here: no authentication method is offered, so
  * no client can be in an AUTH exchange.
@@ -27,7 +27,9 @@ handle_disconnect(struct conn *c, struct mqtt_packet *pkt)
 			s->expiry = r->props.session_expiry;
 			s->persistent = s->expiry != 0;
 		}
-		c->will_pending = r->reason == MQTT_RC_DISCONNECT_WITH_WILL;
+		/* Only 0x00 discards the will (MQTT-3.14.4-3): 0x04 asks for
+		 * it, and so does any error a client reports. */
+		c->will_pending = r->reason != MQTT_RC_SUCCESS;
 	} else {
 		c->will_pending = 0;
 	}

@@ -65,6 +65,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if ((rc = conn_alias_in(c, p, &topic)) != 0)
 			return rc;
 	}
+	if (!topic_depth_ok(topic.p, topic.len))
+		return MQTT_RC_TOPIC_NAME_INVALID;
 	if (p->qos > srv.cfg.max_qos)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
 	if (p->retain && !srv.cfg.retain_available)

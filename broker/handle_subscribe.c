@@ -26,6 +26,7 @@ struct sub_retained {
 	const uint8_t *filter;
 	uint32_t len;
 	uint8_t qos;
+	uint8_t deliver;
 };
 
 /* A SUBACK with a failure code says why, unless the client asked for no
@@ -57,6 +58,7 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_sub_iter it;
 	struct mqtt_str filter;
 	struct sub_retained *ret;
+	struct hash *seen = NULL;
 	uint8_t *codes, options, qos, rh;
 	uint32_t i = 0, n_ret = 0, sub_id = 0;
 	int is_new, shared;
@@ -71,7 +73,8 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	ret = xreallocarray(NULL, sp->count, sizeof *ret);
 	mqtt_sub_iter_init(&it, pkt);
 	while (mqtt_sub_next(&it, &filter, &options)) {
-		if (!mqtt_topic_filter_valid(filter.p, filter.len)) {
+		if (!mqtt_topic_filter_valid(filter.p, filter.len) ||
+		    !topic_depth_ok(filter.p, filter.len)) {
 			codes[i++] = c->version == MQTT_V5 ?
 			    MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
 			continue;
@@ -104,6 +107,7 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 			ret[n_ret].filter = filter.p;
 			ret[n_ret].len = filter.len;
 			ret[n_ret].qos = qos;
+			ret[n_ret].deliver = 0;
 			n_ret++;
 		}
 	}
@@ -114,9 +118,26 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	ack.u.suback.codes = codes;
 	subscribe_reason_string(c, &ack);
 	conn_send(c, &ack);
-	for (i = 0; i < n_ret; i++)
-		retain_deliver(c->session, (const char *)ret[i].filter,
-		    ret[i].len, ret[i].qos, sub_id);
+	/* A filter given twice gets its retained messages once (the later
+	 * entry's QoS wins, as its subscription replaced the earlier). */
+	if (n_ret > 1)
+		seen = hash_new();
+	for (i = n_ret; i-- > 0;) {
+		if (seen != NULL) {
+			if (hash_get(seen, ret[i].filter, ret[i].len) != NULL)
+				continue;
+			hash_put(seen, ret[i].filter, ret[i].len, ret);
+		}
+		ret[i].deliver = 1;
+	}
+	for (i = 0; i < n_ret; i++) {
+		if (ret[i].deliver)
+			retain_deliver(c->session,
+			    (const char *)ret[i].filter, ret[i].len,
+			    ret[i].qos, sub_id);
+	}
+	if (seen != NULL)
+		hash_free(seen);
 	free(codes);
 	free(ret);
 	return 0;

@@ -47,13 +47,36 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	conn_accept(fd, sa, salen, arg);
 }
 
+static struct event *resume_timer;
+
+static void
+listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < n_listeners; i++)
+		evconnlistener_enable(listeners[i].evl);
+}
+
+/*
+ * accept() failed, most likely out of file descriptors (EMFILE/ENFILE):
+ * the listening socket stays readable, so retrying at once would spin
+ * and flood the log. Stop accepting for a second, log once per pause.
+ */
 static void
 listener_error_cb(struct evconnlistener *evl, void *arg)
 {
+	struct timeval tv = { 1, 0 };
 	int err = EVUTIL_SOCKET_ERROR();
+	size_t i;
 
-	/* EMFILE and friends: log and keep listening. */
-	log_error("accept failed: %s", evutil_socket_error_to_string(err));
+	log_error("accept failed: %s; not accepting for 1 s (%zu "
+	    "connections)", evutil_socket_error_to_string(err), conn_count());
+	for (i = 0; i < n_listeners; i++)
+		evconnlistener_disable(listeners[i].evl);
+	if (resume_timer == NULL)
+		resume_timer = evtimer_new(srv.base, listener_resume_cb, NULL);
+	evtimer_add(resume_timer, &tv);
 }
 
 static int
@@ -176,6 +199,9 @@ listener_stop_all(void)
 
 	for (i = 0; i < n_listeners; i++)
 		evconnlistener_free(listeners[i].evl);
+	if (resume_timer != NULL)
+		event_free(resume_timer);
+	resume_timer = NULL;
 	free(listeners);
 	listeners = NULL;
 	n_listeners = 0;

@@ -300,7 +300,8 @@ persist_committed(void *arg, int ok)
 		a = &acks->v[i];
 		c = a->c;
 		if (c->state != CONN_CLOSING) {
-			if (ok || a->type == MQTT_PUBCOMP)
+			if (ok || a->type == MQTT_PUBCOMP ||
+			    a->type == MQTT_PUBREL)
 				persist_ack_send(c, a->type, a->packet_id,
 				    a->reason);
 			else if (c->version == MQTT_V5)

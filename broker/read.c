@@ -80,7 +80,7 @@ read_cb(struct bufferevent *bev, void *arg)
 
 	while (c->state != CONN_CLOSING) {
 		avail = evbuffer_get_length(in);
-		if (avail == 0)
+		if (avail == 0 || conn_paused(c))
 			break;
 		rc = (int)evbuffer_copyout(in, head, sizeof head);
 		rc = mqtt_frame(head, (size_t)rc, srv.cfg.max_packet_size, &f);

@@ -53,7 +53,7 @@ struct retain_ctx {
 	uint8_t qos;
 	uint32_t sub_id;
 	struct msg **found;
-	size_t n, cap;
+	size_t n, cap, limit;
 };
 
 static void
@@ -61,6 +61,10 @@ retain_collect(void *value, void *arg)
 {
 	struct retain_ctx *ctx = arg;
 
+	/* More than the session could queue would only be dropped: stop
+	 * collecting (the walk goes on, but allocates nothing). */
+	if (ctx->n >= ctx->limit)
+		return;
 	if (ctx->n == ctx->cap) {
 		ctx->cap = ctx->cap ? ctx->cap * 2 : 16;
 		ctx->found = xreallocarray(ctx->found, ctx->cap,
@@ -73,11 +77,13 @@ void
 retain_deliver(struct session *s, const char *filter, uint32_t len,
     uint8_t qos, uint32_t sub_id)
 {
-	struct retain_ctx ctx = { s, qos, sub_id, NULL, 0, 0 };
+	struct retain_ctx ctx = { s, qos, sub_id, NULL, 0, 0, 0 };
 	time_t now = time(NULL);
 	struct msg *m;
 	size_t i;
 
+	ctx.limit = (size_t)srv.cfg.max_queued_messages +
+	    srv.cfg.max_inflight_messages;
 	/* Collect first: delivering must not run inside the tree walk. */
 	rtree_match(retained, filter, len, retain_collect, &ctx);
 	for (i = 0; i < ctx.n; i++) {

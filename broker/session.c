@@ -64,6 +64,9 @@ session_free(struct session *s)
 	free(s->subs);
 	s->subs = NULL;
 	s->n_subs = 0;
+	if (s->sub_index != NULL)
+		hash_free(s->sub_index);
+	s->sub_index = NULL;
 	if (!srv.shutting_down)
 		persist_session_del(s);
 	/* A delayed will goes out when the session ends first
@@ -136,18 +139,18 @@ session_subscribe(struct session *s, const char *filter, uint32_t len,
 {
 	struct trie_sub ts = { s, sub_id, options };
 	struct session_sub *ss;
-	size_t i;
+	uintptr_t at;
 
 	trie_add(srv.subs, filter, len, &ts);
 	persist_sub(s, filter, len, options, sub_id);
-	for (i = 0; i < s->n_subs; i++) {
-		ss = &s->subs[i];
-		if (ss->filter_len == len && memcmp(ss->filter, filter,
-		    len) == 0) {
-			ss->options = options;
-			ss->sub_id = sub_id;
-			return 0;
-		}
+	if (s->sub_index == NULL)
+		s->sub_index = hash_new();
+	at = (uintptr_t)hash_get(s->sub_index, filter, len);
+	if (at != 0) {
+		ss = &s->subs[at - 1];
+		ss->options = options;
+		ss->sub_id = sub_id;
+		return 0;
 	}
 	if (s->n_subs == s->cap_subs) {
 		s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 4;
@@ -158,25 +161,29 @@ session_subscribe(struct session *s, const char *filter, uint32_t len,
 	ss->filter_len = len;
 	ss->options = options;
 	ss->sub_id = sub_id;
+	hash_put(s->sub_index, filter, len, (void *)(uintptr_t)s->n_subs);
 	return 1;
 }
 
 int
 session_unsubscribe(struct session *s, const char *filter, uint32_t len)
 {
-	size_t i;
+	struct session_sub *last;
+	uintptr_t at;
 
-	for (i = 0; i < s->n_subs; i++) {
-		if (s->subs[i].filter_len == len &&
-		    memcmp(s->subs[i].filter, filter, len) == 0) {
-			trie_remove(srv.subs, filter, len, s);
-			persist_unsub(s, filter, len);
-			free(s->subs[i].filter);
-			s->subs[i] = s->subs[--s->n_subs];
-			return 1;
-		}
+	if (s->sub_index == NULL ||
+	    (at = (uintptr_t)hash_del(s->sub_index, filter, len)) == 0)
+		return 0;
+	trie_remove(srv.subs, filter, len, s);
+	persist_unsub(s, filter, len);
+	free(s->subs[at - 1].filter);
+	last = &s->subs[--s->n_subs];
+	if (at - 1 != s->n_subs) {
+		s->subs[at - 1] = *last;
+		hash_put(s->sub_index, last->filter, last->filter_len,
+		    (void *)at);
 	}
-	return 0;
+	return 1;
 }
 
 int
