@@ -320,12 +320,16 @@ uint64_t
 mqtt_props_size(const struct mqtt_props *props)
 {
 	const struct prop_def *d;
-	uint64_t n = 0, one;
+	uint64_t n = 0, one, bits = props->present;
 	uint32_t i;
 	uint8_t id;
 
-	for (id = 0; id < PROPS_N; id++) {
-		if ((d = props_lookup(id)) == NULL || !props_encodes(props, id))
+	/* Only the ids that are set: most blocks are empty or nearly (this
+	 * runs for every PUBLISH a broker sends). */
+	for (; bits != 0; bits &= bits - 1) {
+		id = (uint8_t)__builtin_ctzll(bits);
+		if (id >= PROPS_N || (d = props_lookup(id)) == NULL ||
+		    !props_encodes(props, id))
 			continue;
 		one = props_value_size(d, props_get_int(props, d),
 		    props_cfield(props, d));
@@ -361,14 +365,16 @@ void
 mqtt_props_encode(struct mqtt_wr *w, const struct mqtt_props *props)
 {
 	const struct prop_def *d;
-	uint64_t len = mqtt_props_size(props);
+	uint64_t len = mqtt_props_size(props), bits = props->present;
 	uint32_t i, v;
 	uint8_t id;
 
 	assert(len <= MQTT_MAX_REMAINING);
 	mqtt_wr_varint(w, (uint32_t)len);
-	for (id = 0; id < PROPS_N; id++) {
-		if ((d = props_lookup(id)) == NULL || !props_encodes(props, id))
+	for (; bits != 0; bits &= bits - 1) {
+		id = (uint8_t)__builtin_ctzll(bits);
+		if (id >= PROPS_N || (d = props_lookup(id)) == NULL ||
+		    !props_encodes(props, id))
 			continue;
 		mqtt_wr_u8(w, id);
 		v = props_get_int(props, d);
