@@ -1,0 +1,310 @@
+#!/bin/bash
+# bench/compare.sh - measure ternd against Debian's mosquitto in one run.
+#
+# Starts a fresh broker for every measurement (ternd, then mosquitto, with
+# the same queue and in-flight limits, on 127.0.0.1 free ports; ternd with
+# its durable store on, as by default, mosquitto with persistence off), pins the broker to one core and tern-bench to the other with
+# taskset, runs a fixed scenario matrix interleaved (tern, mosquitto,
+# tern, mosquitto ... for every scenario, then the next round), and prints
+# a markdown table of the medians over the rounds and the tern/mosquitto
+# ratios. Every process it starts is stopped by PID on exit.
+#
+#   bench/compare.sh [--quick] [--rounds N] [--builddir DIR] [--plots DIR]
+#                    [--keep] [--mosq-nodelay] [--only SCENARIO,...]
+#
+#   --quick          short runs, smaller counts (under ~2 minutes)
+#   --rounds N       rounds of the matrix (default 3, at least 1)
+#   --builddir DIR   build directory holding broker/ternd and
+#                    clients/tern-bench (default $TERN_BUILDDIR, else
+#                    ./build/run as set up by ./build.sh run)
+#   --plots DIR      write one latency-CDF PNG per scenario (gnuplot;
+#                    gnuplot-nox is installed when missing and root)
+#   --keep           keep the work directory (raw results, broker logs)
+#   --mosq-nodelay   also set set_tcp_nodelay true for mosquitto (its
+#                    default leaves Nagle on; tern's is TCP_NODELAY)
+#   --only LIST      run only these scenarios of the matrix
+#
+# Exit status: 0 when every run completed, 1 otherwise (the table is still
+# printed). Raw RESULT lines are in WORK/results.txt (see --keep).
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+rounds=3
+builddir=${TERN_BUILDDIR:-}
+plots=
+keep=0
+mosq_nodelay=0
+only=
+BROKER_CPU=0
+LOAD_CPU=1
+MAXQ=1000
+MAXINF=20
+
+usage() {
+	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1 ;;
+	--rounds) rounds=${2:?}; shift ;;
+	--builddir) builddir=${2:?}; shift ;;
+	--plots) plots=${2:?}; shift ;;
+	--keep) keep=1 ;;
+	--mosq-nodelay) mosq_nodelay=1 ;;
+	--only) only=${2:?}; shift ;;
+	-h|--help) usage ;;
+	*) echo "compare.sh: unknown option $1" >&2; usage ;;
+	esac
+	shift
+done
+case "$rounds" in ''|*[!0-9]*|0) echo "compare.sh: bad --rounds" >&2; exit 2 ;; esac
+[ -n "$builddir" ] || builddir=$top/build/run
+builddir=$(cd "$builddir" 2>/dev/null && pwd) || {
+	echo "compare.sh: no build directory $builddir (run ./build.sh run" \
+	    "or give --builddir)" >&2
+	exit 2
+}
+TERND=$builddir/broker/ternd
+BENCH=$builddir/clients/tern-bench
+for f in "$TERND" "$BENCH"; do
+	[ -x "$f" ] || { echo "compare.sh: $f not built" >&2; exit 2; }
+done
+
+# --- what must be installed
+
+need_pkg() { # need_pkg COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 && return 0
+	[ -x "$1" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "compare.sh: $1 missing; as root: apt-get install -y $2" >&2
+		return 1
+	fi
+	echo "compare.sh: installing $2" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends "$2" >/dev/null
+}
+MOSQUITTO=/usr/sbin/mosquitto
+need_pkg "$MOSQUITTO" mosquitto || exit 2
+need_pkg taskset util-linux || exit 2
+if [ -n "$plots" ]; then
+	need_pkg gnuplot gnuplot-nox || plots=
+fi
+ncpu=$(nproc)
+if [ "$ncpu" -lt 2 ]; then
+	echo "compare.sh: one CPU: broker and load share it" >&2
+	BROKER_CPU=0
+	LOAD_CPU=0
+fi
+
+# --- processes we start, stopped by PID
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tern-compare.XXXXXX")
+broker_pid=
+cleanup() {
+	if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+		kill "$broker_pid" 2>/dev/null
+		wait "$broker_pid" 2>/dev/null
+	fi
+	broker_pid=
+	if [ "$keep" = 1 ]; then
+		echo "compare.sh: work directory kept: $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# start_broker KIND NAME: sets broker_pid and broker_port
+start_broker() {
+	local kind=$1 dir=$work/$2 _
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if [ "$kind" = tern ]; then
+		cat >"$dir/ternd.conf" <<-EOF
+		listener 0 127.0.0.1
+		data_dir $dir/data
+		log_level warning
+		max_queued_messages $MAXQ
+		max_inflight_messages $MAXINF
+		EOF
+		taskset -c "$BROKER_CPU" "$TERND" -c "$dir/ternd.conf" \
+		    >"$dir/broker.log" 2>&1 &
+		broker_pid=$!
+		for _ in $(seq 1 200); do
+			[ -s "$dir/data/ternd.ready" ] && break
+			kill -0 "$broker_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		broker_port=$(awk '{ print $3; exit }' "$dir/data/ternd.ready" \
+		    2>/dev/null)
+	else
+		broker_port=$(free_port)
+		{
+			echo "listener $broker_port 127.0.0.1"
+			echo "allow_anonymous true"
+			echo "persistence false"
+			echo "log_dest stderr"
+			echo "log_type error"
+			echo "log_type warning"
+			echo "max_queued_messages $MAXQ"
+			echo "max_inflight_messages $MAXINF"
+			[ "$mosq_nodelay" = 1 ] && echo "set_tcp_nodelay true"
+		} >"$dir/mosquitto.conf"
+		taskset -c "$BROKER_CPU" "$MOSQUITTO" -c "$dir/mosquitto.conf" \
+		    >"$dir/broker.log" 2>&1 &
+		broker_pid=$!
+		for _ in $(seq 1 200); do
+			port_open "$broker_port" && break
+			kill -0 "$broker_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+	fi
+	if [ -z "$broker_port" ] || ! port_open "$broker_port"; then
+		echo "compare.sh: $kind did not start; log:" >&2
+		cat "$dir/broker.log" >&2
+		return 1
+	fi
+}
+
+stop_broker() {
+	if [ -n "$broker_pid" ]; then
+		kill "$broker_pid" 2>/dev/null
+		wait "$broker_pid" 2>/dev/null
+	fi
+	broker_pid=
+}
+
+# --- the matrix: name | tern-bench arguments | metric | better
+
+if [ "$quick" = 1 ]; then
+	D=1; DP=2; K=2000; KR=500; HOLD=1
+else
+	D=10; DP=10; K=10000; KR=1000; HOLD=3
+fi
+MATRIX="
+fanin-q0|fanin -P 4 -q 0 -w 250 -d $D|throughput|higher
+fanin-q1|fanin -P 4 -q 1 -w 250 -d $D|throughput|higher
+fanin-q2-open|fanin -P 4 -q 2 -w 64 --open-loop -d $D|throughput|higher
+fanout-q0|fanout -S 100 -q 0 -w 250 -d $D|throughput|higher
+fanout-q1|fanout -S 100 -q 1 -w 250 -d $D|throughput|higher
+p2p|p2p -U 1000 -r 10 -q 1 -s 256 -d $DP|lat_p99_us|lower
+conn|conn -K $K -d $HOLD|kb_per_conn|lower
+reconnect|reconnect -K $KR -n 10 -q 1|reconnect_ms|lower
+"
+
+selected() {
+	[ -z "$only" ] && return 0
+	case ",$only," in *",$1,"*) return 0 ;; esac
+	return 1
+}
+
+results=$work/results.txt
+: >"$results"
+status=0
+echo "compare.sh: ternd $TERND, mosquitto $($MOSQUITTO -h 2>/dev/null |
+    head -1 | awk '{ print $3 }'), $rounds round(s), broker on CPU" \
+    "$BROKER_CPU, load on CPU $LOAD_CPU" >&2
+for round in $(seq 1 "$rounds"); do
+	while IFS='|' read -r name args metric better; do
+		[ -n "$name" ] || continue
+		selected "$name" || continue
+		for kind in tern mosquitto; do
+			start_broker "$kind" "$kind-$name-$round" || {
+				echo "FAIL $kind $name $round" >>"$results"
+				continue
+			}
+			cdf=
+			[ -n "$plots" ] && cdf="--cdf $work/cdf-$kind-$name-$round.txt"
+			# shellcheck disable=SC2086
+			out=$(taskset -c "$LOAD_CPU" "$BENCH" $args -p "$broker_port" \
+			    --pid "$broker_pid" --quiet --label "$kind" $cdf \
+			    </dev/null 2>"$work/$kind-$name-$round.err")
+			rc=$?
+			line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
+			printf '%s\n' "$out" >"$work/$kind-$name-$round.out"
+			stop_broker
+			if [ -z "$line" ]; then
+				echo "compare.sh: $kind $name round $round failed" \
+				    "(exit $rc):" >&2
+				tail -3 "$work/$kind-$name-$round.err" >&2
+				echo "FAIL $kind $name $round" >>"$results"
+				continue
+			fi
+			echo "$kind $name $round $line" >>"$results"
+			val=$(printf '%s\n' "$line" | tr ' ' '\n' |
+			    awk -F= -v k="$metric" '$1 == k { print $2 }')
+			echo "  round $round $name $kind: $metric=$val (exit $rc)" >&2
+		done
+	done <<<"$MATRIX"
+done
+grep -q '^FAIL' "$results" && status=1
+
+# --- the table: medians over the rounds
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+	else if (NR % 2) print v[(NR + 1) / 2];
+	else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { # field KIND NAME KEY: the values of KEY over the rounds
+	awk -v k="$1" -v n="$2" -v key="$3" '$1 == k && $2 == n {
+		for (i = 4; i <= NF; i++) { split($i, kv, "=");
+			if (kv[1] == key) print kv[2] } }' "$results"
+}
+sum() { awk '{ s += $1 } END { print s + 0 }'; }
+fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-";
+	else if (v >= 1000) printf "%.0f", v; else printf "%.3g", v }'; }
+
+echo
+echo "| scenario | metric | tern | mosquitto | tern/mosquitto | lost t/m | dup t/m | tern extra |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+echo "$MATRIX" | while IFS='|' read -r name args metric better; do
+	[ -n "$name" ] || continue
+	selected "$name" || continue
+	t=$(field tern "$name" "$metric" | median)
+	m=$(field mosquitto "$name" "$metric" | median)
+	ratio=$(awk -v t="$t" -v m="$m" 'BEGIN { if (t == "-" || m == "-" ||
+		m + 0 == 0) print "-"; else printf "%.2f", t / m }')
+	lt=$(field tern "$name" lost | sum)
+	lm=$(field mosquitto "$name" lost | sum)
+	dt=$(field tern "$name" duplicated | sum)
+	dm=$(field mosquitto "$name" duplicated | sum)
+	extra=
+	case "$name" in
+	p2p) extra="p50 $(fmt "$(field tern p2p lat_p50_us | median)") us, mosquitto p50 $(fmt "$(field mosquitto p2p lat_p50_us | median)") us" ;;
+	conn) extra="$(fmt "$(field tern conn connect_rate | median)") conn/s vs $(fmt "$(field mosquitto conn connect_rate | median)")" ;;
+	fan*) extra="p99 $(fmt "$(field tern "$name" lat_p99_us | median)") us vs $(fmt "$(field mosquitto "$name" lat_p99_us | median)"); broker CPU $(fmt "$(field tern "$name" broker_cpu_pct | median)")% vs $(fmt "$(field mosquitto "$name" broker_cpu_pct | median)")%" ;;
+	esac
+	echo "| $name | $metric ($better is better) | $(fmt "$t") | $(fmt "$m") | $ratio | $lt / $lm | $dt / $dm | $extra |"
+done
+echo
+echo "Medians of $rounds round(s); lost and dup are sums over the rounds." \
+    "Raw lines: $results$([ "$keep" = 1 ] || echo ' (use --keep)')."
+
+# --- plots
+if [ -n "$plots" ]; then
+	mkdir -p "$plots"
+	echo "$MATRIX" | while IFS='|' read -r name args metric better; do
+		[ -n "$name" ] || continue
+		selected "$name" || continue
+		ft=$work/cdf-tern-$name-$rounds.txt
+		fm=$work/cdf-mosquitto-$name-$rounds.txt
+		[ -s "$ft" ] && [ -s "$fm" ] || continue
+		gnuplot -e "tern='$ft'; mosq='$fm'; out='$plots/cdf-$name.png'; name='$name'" \
+		    "$top/bench/cdf.gp" </dev/null &&
+		    echo "plot: $plots/cdf-$name.png" >&2
+	done
+fi
+exit $status
