@@ -205,7 +205,7 @@ struct delivery {
 	uint8_t n_sub_ids;
 	uint32_t *sub_ids; /* NULL when n_sub_ids <= 1: uses sub_id */
 	uint32_t sub_id;
-	char *share_group; /* set when a shared subscription chose us */
+	char *share; /* the $share filter that chose us, if one did */
 };
 TAILQ_HEAD(delivery_list, delivery);
 

@@ -33,7 +33,7 @@
 
 struct match {
 	struct session *s;
-	const char *share_group; /* NULL: not shared; valid during routing */
+	const char *share; /* the whole $share filter; NULL: not shared */
 	uint8_t qos;
 	uint8_t options;
 	uint8_t shared;
@@ -43,7 +43,7 @@ struct match {
 /* What a trie walk is for: exclude a session, keep one group only. */
 struct route_ctx {
 	const struct session *exclude;
-	const char *group; /* NULL: every match */
+	const char *share; /* only this shared filter; NULL: every match */
 	const struct session *publisher; /* for No Local */
 };
 
@@ -55,7 +55,7 @@ delivery_free(struct delivery *d)
 {
 	msg_unref(d->msg);
 	free(d->sub_ids);
-	free(d->share_group);
+	free(d->share);
 	free(d);
 }
 
@@ -242,7 +242,7 @@ deliver_pump(struct session *s)
 static void
 deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
-    const char *share_group)
+    const char *share)
 {
 	struct delivery *d;
 	int online = deliver_online(s);
@@ -278,7 +278,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		s->next_seq = 1;
 	d->seq = s->next_seq++;
 	s->queued_bytes += m->payload_len;
-	d->share_group = share_group != NULL ? xstrdup(share_group) : NULL;
+	d->share = share != NULL ? xstrdup(share) : NULL;
 	d->n_sub_ids = n_sub_ids;
 	if (n_sub_ids == 1)
 		d->sub_id = sub_ids[0];
@@ -334,8 +334,8 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 	const struct route_ctx *ctx = arg;
 	struct match *mt;
 
-	if (ctx != NULL && ctx->group != NULL && (share_group == NULL ||
-	    strcmp(share_group, ctx->group) != 0))
+	if (ctx != NULL && ctx->share != NULL && (share_group == NULL ||
+	    strcmp(sub->filter, ctx->share) != 0))
 		return;
 	/* No Local drops this subscription, not the publisher's others
 	 * (MQTT-3.8.3-3): filtered before overlapping ones are merged. */
@@ -353,7 +353,7 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 	mt->qos = MQTT_SUBOPT_QOS(sub->options);
 	mt->sub_id = sub->sub_id;
 	mt->shared = share_group != NULL;
-	mt->share_group = share_group;
+	mt->share = share_group != NULL ? sub->filter : NULL;
 }
 
 static int
@@ -405,7 +405,7 @@ deliver_route(struct msg *m, struct session *publisher)
 		if (qos > m->qos)
 			qos = m->qos;
 		deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
-		    mt->share_group);
+		    mt->share);
 		delivered++;
 	}
 	return delivered;
@@ -542,7 +542,7 @@ static struct session *
 deliver_other_member(struct session *s, const struct delivery *d,
     uint8_t *qos, uint32_t *sub_id)
 {
-	struct route_ctx ctx = { s, d->share_group, NULL };
+	struct route_ctx ctx = { s, d->share, NULL };
 	struct session *to = NULL;
 
 	n_matches = 0;
@@ -568,7 +568,7 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 
 	for (d = TAILQ_FIRST(list); d != NULL; d = next) {
 		next = TAILQ_NEXT(d, entry);
-		if (d->share_group == NULL ||
+		if (d->share == NULL ||
 		    (!queued && (d->qos != 1 || d->state != DELIVERY_SENT)))
 			continue;
 		to = deliver_other_member(s, d, &qos, &sub_id);
@@ -582,7 +582,7 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 		if (d == s->disk_tail)
 			s->disk_tail = NULL;
 		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
-		    sub_id != 0, d->share_group);
+		    sub_id != 0, d->share);
 		deliver_drop(s, d);
 	}
 }

@@ -59,6 +59,7 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_str filter;
 	struct sub_retained *ret;
 	struct hash *seen = NULL;
+	uint64_t since = persist_writes();
 	uint8_t *codes, options, qos, rh;
 	uint32_t i = 0, n_ret = 0, sub_id = 0;
 	int is_new, shared;
@@ -117,7 +118,9 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	ack.u.suback.count = i;
 	ack.u.suback.codes = codes;
 	subscribe_reason_string(c, &ack);
-	conn_send(c, &ack);
+	/* After the commit when the subscriptions of a persistent session
+	 * were written: a SUBACK promises them. */
+	persist_ack(c, &ack, since);
 	/* A filter given twice gets its retained messages once (the later
 	 * entry's QoS wins, as its subscription replaced the earlier). */
 	if (n_ret > 1)
@@ -151,6 +154,7 @@ handle_unsubscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_sub_iter it;
 	struct mqtt_str filter;
 	uint8_t *codes, options;
+	uint64_t since = persist_writes();
 	uint32_t i = 0;
 
 	codes = xmalloc(sp->count);
@@ -165,7 +169,7 @@ handle_unsubscribe(struct conn *c, struct mqtt_packet *pkt)
 	ack.u.suback.packet_id = sp->packet_id;
 	ack.u.suback.count = c->version == MQTT_V5 ? i : 0;
 	ack.u.suback.codes = codes;
-	conn_send(c, &ack);
+	persist_ack(c, &ack, since);
 	free(codes);
 	return 0;
 }

@@ -17,8 +17,9 @@
  * appended to the active queue); it closes the batch with store_commit().
  * The store thread writes the batch as one transaction.
  *
- * Acknowledgements: a handler notes persist_writes() before its work and
- * passes it to persist_ack(). If the packet wrote nothing, and no earlier
+ * Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK): a
+ * handler notes persist_writes() before its work and passes it to
+ * persist_ack(). If the packet wrote nothing, and no earlier
  * ack of that connection is waiting, the ack goes out at once. Otherwise
  * it joins the open batch's ack list and goes out from the commit's
  * completion, in order; a failed commit answers v5 publishers with 0x80
@@ -54,6 +55,8 @@ struct persist_ack {
 	uint8_t type;
 	uint8_t reason;
 	uint16_t packet_id;
+	uint8_t *wire; /* SUBACK / UNSUBACK: encoded when deferred */
+	size_t wire_len;
 };
 
 struct persist_acks {
@@ -271,10 +274,19 @@ persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
 		    sizeof *open_acks->v);
 	}
 	a = &open_acks->v[open_acks->n++];
+	memset(a, 0, sizeof *a);
 	a->c = c;
 	a->type = ack->type;
-	a->reason = ack->u.ack.reason;
-	a->packet_id = ack->u.ack.packet_id;
+	if (ack->type == MQTT_SUBACK || ack->type == MQTT_UNSUBACK) {
+		/* Their codes and properties point into the caller's
+		 * memory: keep the packet encoded. */
+		a->wire_len = mqtt_encode_len(ack, c->version);
+		a->wire = xmalloc(a->wire_len);
+		mqtt_encode(ack, c->version, a->wire);
+	} else {
+		a->reason = ack->u.ack.reason;
+		a->packet_id = ack->u.ack.packet_id;
+	}
 	c->n_deferred++;
 	/* Even when this packet wrote nothing (older acks wait), a commit
 	 * must come to release it. */
@@ -299,7 +311,16 @@ persist_committed(void *arg, int ok)
 	for (i = 0; acks != NULL && i < acks->n; i++) {
 		a = &acks->v[i];
 		c = a->c;
-		if (c->state != CONN_CLOSING) {
+		if (c->state != CONN_CLOSING && a->wire != NULL) {
+			/* A SUBACK/UNSUBACK not on disk: the client must
+			 * not believe it; it resubscribes on reconnect. */
+			if (ok)
+				bufferevent_write(c->bev, a->wire,
+				    a->wire_len);
+			else
+				conn_close(c, MQTT_RC_UNSPECIFIED,
+				    "subscription not stored");
+		} else if (c->state != CONN_CLOSING) {
 			if (ok || a->type == MQTT_PUBCOMP ||
 			    a->type == MQTT_PUBREL)
 				persist_ack_send(c, a->type, a->packet_id,
@@ -311,6 +332,7 @@ persist_committed(void *arg, int ok)
 				conn_close(c, MQTT_RC_UNSPECIFIED,
 				    "message not stored");
 		}
+		free(a->wire);
 		if (--c->n_deferred == 0 && c->free_pending) {
 			c->free_pending = 0;
 			conn_free_later(c);
@@ -385,6 +407,9 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 		d->qos = rows[i].qos;
 		d->retain = rows[i].retain;
 		d->n_sub_ids = rows[i].n_sub_ids;
+		/* It may have gone out before the restart: a resend carries
+		 * DUP (MQTT-3.3.1-1). */
+		d->dup = 1;
 		if (d->n_sub_ids == 1)
 			d->sub_id = rows[i].sub_ids[0];
 		else if (d->n_sub_ids > 1)

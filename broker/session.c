@@ -137,32 +137,35 @@ int
 session_subscribe(struct session *s, const char *filter, uint32_t len,
     uint8_t options, uint32_t sub_id)
 {
-	struct trie_sub ts = { s, sub_id, options };
+	struct trie_sub ts = { s, sub_id, options, NULL };
 	struct session_sub *ss;
 	uintptr_t at;
+	int added = 0;
 
-	trie_add(srv.subs, filter, len, &ts);
-	persist_sub(s, filter, len, options, sub_id);
 	if (s->sub_index == NULL)
 		s->sub_index = hash_new();
 	at = (uintptr_t)hash_get(s->sub_index, filter, len);
 	if (at != 0) {
 		ss = &s->subs[at - 1];
-		ss->options = options;
-		ss->sub_id = sub_id;
-		return 0;
+	} else {
+		if (s->n_subs == s->cap_subs) {
+			s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 4;
+			s->subs = xreallocarray(s->subs, s->cap_subs,
+			    sizeof *s->subs);
+		}
+		ss = &s->subs[s->n_subs++];
+		ss->filter = xstrndup(filter, len);
+		ss->filter_len = len;
+		hash_put(s->sub_index, filter, len,
+		    (void *)(uintptr_t)s->n_subs);
+		added = 1;
 	}
-	if (s->n_subs == s->cap_subs) {
-		s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 4;
-		s->subs = xreallocarray(s->subs, s->cap_subs, sizeof *s->subs);
-	}
-	ss = &s->subs[s->n_subs++];
-	ss->filter = xstrndup(filter, len);
-	ss->filter_len = len;
 	ss->options = options;
 	ss->sub_id = sub_id;
-	hash_put(s->sub_index, filter, len, (void *)(uintptr_t)s->n_subs);
-	return 1;
+	ts.filter = ss->filter;
+	trie_add(srv.subs, filter, len, &ts);
+	persist_sub(s, filter, len, options, sub_id);
+	return added;
 }
 
 int

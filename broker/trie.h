@@ -24,6 +24,9 @@ struct trie_sub {
 	void *owner; /* the subscribing session, compared by pointer */
 	uint32_t sub_id; /* v5 subscription identifier, 0 for none */
 	uint8_t options; /* SUBSCRIBE options byte (QoS, NL, RAP, RH) */
+	const char *filter; /* the owner's copy of the whole filter (not
+			     * used by the tree; must live as long as the
+			     * subscription) */
 };
 
 struct trie;

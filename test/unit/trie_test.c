@@ -82,7 +82,7 @@ static int
 add(struct trie *t, const char *filter, void *owner, uint32_t sub_id,
     uint8_t options)
 {
-	struct trie_sub	sub = { owner, sub_id, options };
+	struct trie_sub	sub = { owner, sub_id, options, NULL };
 
 	return trie_add(t, filter, strlen(filter), &sub);
 }
