@@ -11,6 +11,7 @@
 #
 #   bench/compare.sh [--quick] [--rounds N] [--builddir DIR] [--plots DIR]
 #                    [--keep] [--mosq-nodelay] [--only SCENARIO,...]
+#                    [--durable]
 #
 #   --quick          short runs, smaller counts (under ~2 minutes)
 #   --rounds N       rounds of the matrix (default 3, at least 1)
@@ -23,6 +24,17 @@
 #   --mosq-nodelay   also set set_tcp_nodelay true for mosquitto (its
 #                    default leaves Nagle on; tern's is TCP_NODELAY)
 #   --only LIST      run only these scenarios of the matrix
+#   --durable        the durable-store matrix instead: QoS 1 fan-in into
+#                    persistent offline sessions (tern-bench reconnect -P:
+#                    the acknowledged rate while queueing, then every
+#                    session reconnects and the messages are counted),
+#                    three brokers interleaved: ternd with its store on
+#                    (tern), ternd with store off (ternoff), mosquitto
+#                    with persistence true (its default autosave_interval
+#                    1800 s: it acknowledges before anything is on disk);
+#                    max_queued_messages 1000000 and max_inflight_messages
+#                    250 for all (mosquitto advertises the latter as its
+#                    Receive Maximum, so the -w 250 window applies to it)
 #
 # Exit status: 0 when every run completed, 1 otherwise (the table is still
 # printed). Raw RESULT lines are in WORK/results.txt (see --keep).
@@ -36,6 +48,7 @@ plots=
 keep=0
 mosq_nodelay=0
 only=
+durable=0
 BROKER_CPU=0
 LOAD_CPU=1
 MAXQ=1000
@@ -55,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1 ;;
 	--mosq-nodelay) mosq_nodelay=1 ;;
 	--only) only=${2:?}; shift ;;
+	--durable) durable=1 ;;
 	-h|--help) usage ;;
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -133,7 +147,7 @@ start_broker() {
 	local kind=$1 dir=$work/$2 _
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	if [ "$kind" = tern ]; then
+	if [ "$kind" = tern ] || [ "$kind" = ternoff ]; then
 		cat >"$dir/ternd.conf" <<-EOF
 		listener 0 127.0.0.1
 		data_dir $dir/data
@@ -141,6 +155,7 @@ start_broker() {
 		max_queued_messages $MAXQ
 		max_inflight_messages $MAXINF
 		EOF
+		[ "$kind" = ternoff ] && echo "store off" >>"$dir/ternd.conf"
 		taskset -c "$BROKER_CPU" "$TERND" -c "$dir/ternd.conf" \
 		    >"$dir/broker.log" 2>&1 &
 		broker_pid=$!
@@ -156,7 +171,12 @@ start_broker() {
 		{
 			echo "listener $broker_port 127.0.0.1"
 			echo "allow_anonymous true"
-			echo "persistence false"
+			if [ "$durable" = 1 ]; then
+				echo "persistence true"
+				echo "persistence_location $dir/"
+			else
+				echo "persistence false"
+			fi
 			echo "log_dest stderr"
 			echo "log_type error"
 			echo "log_type warning"
@@ -205,6 +225,19 @@ p2p|p2p -U 1000 -r 10 -q 1 -s 256 -d $DP|lat_p99_us|lower
 conn|conn -K $K -d $HOLD|kb_per_conn|lower
 reconnect|reconnect -K $KR -n 10 -q 1|reconnect_ms|lower
 "
+KINDS="tern mosquitto"
+if [ "$durable" = 1 ]; then
+	# S offline sessions x N messages, from 4 publishers (QoS 1, window
+	# 250 each); metric: acknowledged msg/s while queueing
+	if [ "$quick" = 1 ]; then N1=50; N2=5; else N1=300; N2=30; fi
+	MATRIX="
+durable-q1|reconnect -P 4 -K 1000 -n $N1 -q 1 -w 250 -c 200|queue_rate|higher
+durable-q1-10k|reconnect -P 4 -K 10000 -n $N2 -q 1 -w 250 -c 200|queue_rate|higher
+"
+	KINDS="tern ternoff mosquitto"
+	MAXQ=1000000
+	MAXINF=250
+fi
 
 selected() {
 	[ -z "$only" ] && return 0
@@ -222,7 +255,7 @@ for round in $(seq 1 "$rounds"); do
 	while IFS='|' read -r name args metric better; do
 		[ -n "$name" ] || continue
 		selected "$name" || continue
-		for kind in tern mosquitto; do
+		for kind in $KINDS; do
 			start_broker "$kind" "$kind-$name-$round" || {
 				echo "FAIL $kind $name $round" >>"$results"
 				continue
@@ -266,6 +299,33 @@ field() { # field KIND NAME KEY: the values of KEY over the rounds
 sum() { awk '{ s += $1 } END { print s + 0 }'; }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-";
 	else if (v >= 1000) printf "%.0f", v; else printf "%.3g", v }'; }
+
+if [ "$durable" = 1 ]; then
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" ||
+		b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+	echo
+	echo "| scenario | tern-bench arguments | tern (store on) msg/s | tern store off msg/s | mosquitto msg/s | on / mosquitto | on / off | lost on/off/m | dup on/off/m | broker CPU on/off/m | reconnect ms on/off/m |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "$MATRIX" | while IFS='|' read -r name args metric better; do
+		[ -n "$name" ] || continue
+		selected "$name" || continue
+		t=$(field tern "$name" "$metric" | median)
+		o=$(field ternoff "$name" "$metric" | median)
+		m=$(field mosquitto "$name" "$metric" | median)
+		lost= dup= cpu= rms=
+		for k in $KINDS; do
+			lost="$lost${lost:+ / }$(field "$k" "$name" lost | sum)"
+			dup="$dup${dup:+ / }$(field "$k" "$name" duplicated | sum)"
+			cpu="$cpu${cpu:+ / }$(fmt "$(field "$k" "$name" queue_broker_cpu_pct | median)")%"
+			rms="$rms${rms:+ / }$(fmt "$(field "$k" "$name" reconnect_ms | median)")"
+		done
+		echo "| $name | \`$args\` | $(fmt "$t") | $(fmt "$o") | $(fmt "$m") | $(ratio "$t" "$m") | $(ratio "$t" "$o") | $lost | $dup | $cpu | $rms |"
+	done
+	echo
+	echo "Medians of $rounds round(s); lost and dup are sums over the rounds" \
+	    "(counted after every session reconnected). Raw lines: $results$([ "$keep" = 1 ] || echo ' (use --keep)')."
+	exit $status
+fi
 
 echo
 echo "| scenario | metric | tern | mosquitto | tern/mosquitto | lost t/m | dup t/m | tern extra |"

@@ -26,7 +26,12 @@
  * other inbox (expected once, by that user only); conn only connects K
  * clients and holds them; reconnect queues --count messages for each of
  * K offline persistent sessions, then reconnects them all at once and
- * times the delivery of the backlog.
+ * times the delivery of the backlog. Its queueing phase may use P
+ * publishers (message g = k * P + p, the k-th of publisher p, goes to
+ * session g mod K, so every session gets exactly --count) and is timed
+ * too: the acknowledged rate of QoS 1/2 fan-in into offline sessions,
+ * what a durable store commits. --queue-only ends the run there and
+ * leaves the backlog in the broker.
  *
  * Counting: a receiver looks up the sequence tracker of (subscriber,
  * publisher) - in p2p and reconnect, of the publisher alone, since each
@@ -81,6 +86,7 @@ struct bench_opts {
 	int quiet;
 	int subscribe;		/* conn: each client subscribes */
 	int open_loop;		/* no end-to-end window */
+	int queue_only;		/* reconnect: stop once the backlog is acked */
 	const char *topic;
 	const char *cdf;
 	const char *label;
@@ -114,6 +120,10 @@ static struct {
 	uint64_t t_last_recv;
 	uint64_t t_last_ack;
 	uint64_t t_reconnect;
+	uint64_t t_queue;		/* reconnect: queueing started */
+	uint64_t t_queued;		/* ... every message acknowledged */
+	double broker_cpu_queue;	/* --pid: broker CPU s at t_queue */
+	double broker_cpu_queued;
 	uint64_t scheduled;		/* rate mode: messages handed out */
 	uint32_t rr;			/* rate mode: next publisher */
 	uint64_t behind;		/* rate mode: ticks that fell behind */
@@ -158,6 +168,7 @@ static void bench_begin_run(void);
 static void bench_stop(void);
 static void bench_finish(void);
 static void bench_pub_fill(struct bench_conn *c);
+static uint64_t bench_sum(size_t off);
 
 static void
 bench_fatal(const char *fmt, ...)
@@ -334,7 +345,7 @@ bench_setup(void)
 		n = o->conns;
 		break;
 	case SC_RECONNECT:
-		n = o->conns + 1;
+		n = o->conns + o->pubs;
 		break;
 	}
 	if (n == 0 || n > BENCH_MAX_CONNS)
@@ -397,10 +408,12 @@ bench_setup(void)
 			snprintf(c->sub_topic, sizeof c->sub_topic,
 			    "im/u/%s-r%" PRIu32, B.o.id_prefix, i);
 		}
-		c = &B.conns[o->conns];
-		bench_conn_init(c, o->conns, "p", 0);
-		bench_make_pub(c);
-		B.ntracks = 1;
+		for (i = 0; i < o->pubs; i++) {
+			c = &B.conns[o->conns + i];
+			bench_conn_init(c, o->conns + i, "p", i);
+			bench_make_pub(c);
+		}
+		B.ntracks = B.npubs;
 		break;
 	}
 	if (B.ntracks > 0 &&
@@ -446,7 +459,8 @@ bench_pub_topic(struct bench_conn *c, char *buf, size_t len)
 			to++;
 		return B.conns[to].sub_topic;
 	case SC_RECONNECT:
-		snprintf(buf, len, "%s", B.conns[c->sent % B.o.conns].sub_topic);
+		snprintf(buf, len, "%s", B.conns[(c->sent * B.npubs +
+		    c->pub_idx) % B.o.conns].sub_topic);
 		return buf;
 	default:
 		return B.topic;
@@ -457,7 +471,7 @@ static int
 bench_pub_more(const struct bench_conn *c)
 {
 	if (B.o.scenario == SC_RECONNECT)
-		return c->sent < B.o.count * B.o.conns;
+		return c->sent * B.npubs + c->pub_idx < B.o.count * B.o.conns;
 	return B.o.count == 0 || c->sent < B.o.count;
 }
 
@@ -585,7 +599,7 @@ bench_on_ready(struct bench_conn *c)
 				/* take the sessions offline, then queue */
 				for (i = 0; i < B.o.conns; i++)
 					bench_conn_disconnect(&B.conns[i]);
-				B.ready = 1;
+				B.ready = B.npubs;
 				B.sessions_present = 0;
 				B.phase = PH_QUEUE;
 				event_add(B.pause, &(struct timeval){ 0,
@@ -730,7 +744,7 @@ bench_begin_run(void)
 	if (B.o.scenario == SC_RECONNECT) {
 		/* every session has its backlog: reconnect them all */
 		B.t_reconnect = B.t_run;
-		B.ready = 1;
+		B.ready = B.npubs;
 		for (i = 0; i < B.o.conns; i++) {
 			B.conns[i].clean = 0;
 			B.conns[i].skip_sub = 1;
@@ -752,11 +766,36 @@ bench_begin_run(void)
 static void
 bench_pause_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct bench_conn *c = B.pubs[0];
+	uint32_t i;
 
 	/* reconnect: the sessions are offline; queue their backlog */
-	bench_pub_fill(c);
-	bench_conn_flush(c);
+	B.t_queue = bench_now();
+	B.broker_cpu_queue = bench_pid_cpu(B.o.pid);
+	if (B.o.queue_only) {
+		/* the queueing is the run */
+		B.t_run = B.t_queue;
+		getrusage(RUSAGE_SELF, &B.ru_run);
+		B.broker_cpu_run = B.broker_cpu_queue;
+	}
+	for (i = 0; i < B.npubs; i++) {
+		bench_pub_fill(B.pubs[i]);
+		bench_conn_flush(B.pubs[i]);
+	}
+}
+
+/* reconnect: every publisher has sent and had acknowledged its share */
+static int
+bench_queued(void)
+{
+	uint32_t i;
+
+	if (bench_sum(offsetof(struct bench_conn, acked)) <
+	    B.o.count * B.o.conns)
+		return 0;
+	for (i = 0; i < B.npubs; i++)
+		if (B.pubs[i]->inflight > 0 || bench_pub_more(B.pubs[i]))
+			return 0;
+	return 1;
 }
 
 /* Stop publishing: RUN -> DRAIN. */
@@ -786,6 +825,8 @@ bench_expected(void)
 		e += B.pubs[i]->sent;
 	if (B.o.scenario == SC_FANIN || B.o.scenario == SC_FANOUT)
 		e *= B.nsubs;
+	if (B.o.scenario == SC_RECONNECT && B.o.queue_only)
+		e = 0;		/* left in the broker, not received here */
 	return e;
 }
 
@@ -830,7 +871,7 @@ bench_progress(uint64_t now)
 		else if (B.o.scenario == SC_RECONNECT)
 			fprintf(stderr, "[%3" PRIu64 "s] %" PRIu32 "/%" PRIu32
 			    " reconnected, %" PRIu32 " sessions complete, %"
-			    PRIu64 " received\n", B.seconds, B.ready - 1,
+			    PRIu64 " received\n", B.seconds, B.ready - B.npubs,
 			    B.o.conns, B.sessions_done, B.received);
 		else
 			fprintf(stderr, "[%3" PRIu64 "s] %s sent %" PRIu64
@@ -868,7 +909,8 @@ bench_second_cb(evutil_socket_t fd, short what, void *arg)
 	if (B.phase == PH_QUEUE) {
 		if (!B.o.quiet)
 			fprintf(stderr, "tern-bench: queued %" PRIu64 "/%"
-			    PRIu64 " for offline sessions\n", B.pubs[0]->acked,
+			    PRIu64 " for offline sessions\n",
+			    bench_sum(offsetof(struct bench_conn, acked)),
 			    B.o.count * B.o.conns);
 		if (bench_secs(B.t_all_ready, now) > 60 + B.o.drain) {
 			bench_fail("the backlog was not acknowledged in time");
@@ -926,10 +968,13 @@ bench_check_cb(evutil_socket_t fd, short what, void *arg)
 	if (B.phase == PH_RUN && B.o.scenario == SC_RECONNECT &&
 	    bench_complete())
 		bench_finish();
-	if (B.phase == PH_QUEUE && B.pubs[0]->acked >= B.o.count * B.o.conns &&
-	    B.pubs[0]->inflight == 0 && !bench_pub_more(B.pubs[0])) {
-		B.t_all_ready = now;
-		bench_begin_run();
+	if (B.phase == PH_QUEUE && bench_queued()) {
+		B.t_all_ready = B.t_queued = now;
+		B.broker_cpu_queued = bench_pid_cpu(B.o.pid);
+		if (B.o.queue_only)
+			bench_finish();
+		else
+			bench_begin_run();
 	}
 	if (B.phase != PH_DRAIN)
 		return;
@@ -1041,7 +1086,7 @@ bench_report(void)
 	}
 	lost = expected > unique ? expected - unique : 0;
 	B.lossy = bench_cfg.qos > 0 && o->scenario != SC_CONN &&
-	    (lost > 0 || dup > 0);
+	    (lost > 0 || dup > 0 || (o->queue_only && acked < sent));
 	el = bench_secs(B.t_run, B.t_last_recv);
 	thr = el > 0 ? unique / el : 0;
 	wall = bench_secs(B.t_run, B.t_stop);
@@ -1102,6 +1147,17 @@ bench_report(void)
 		kv_num("sessions_present", B.sessions_present);
 		kv_num("sessions_complete", B.sessions_done);
 		kv_num("queued_per_session", o->count);
+		if (B.t_queued > 0) {
+			el = bench_secs(B.t_queue, B.t_queued);
+			kv_num("queue_s", el);
+			kv_num("queue_rate", el > 0 ? acked / el : 0);
+			if (o->pid > 0 && el > 0 && B.broker_cpu_queue >= 0 &&
+			    B.broker_cpu_queued >= 0)
+				kv_num("queue_broker_cpu_pct", 100.0 *
+				    (B.broker_cpu_queued -
+				    B.broker_cpu_queue) / el);
+		}
+		kv_num("queue_only", o->queue_only);
 		kv_num("reconnect_ms", bench_secs(B.t_reconnect,
 		    B.t_last_recv) * 1e3);
 		kv_num("session_p50_ms", q50 / 1e6);
@@ -1144,7 +1200,16 @@ print:
 		printf("  lost %" PRIu64 " duplicated %" PRIu64 " stale %"
 		    PRIu64 " bogus %" PRIu64 " misrouted %" PRIu64 "\n", lost,
 		    dup, B.stale, B.bogus, B.misrouted);
-		if (o->scenario == SC_RECONNECT)
+		if (o->scenario == SC_RECONNECT && B.t_queued > 0) {
+			el = bench_secs(B.t_queue, B.t_queued);
+			printf("  queued %" PRIu64 " messages for offline "
+			    "sessions in %.3f s: %.0f acknowledged msg/s\n",
+			    acked, el, el > 0 ? acked / el : 0);
+		}
+		if (o->scenario == SC_RECONNECT && o->queue_only)
+			printf("  --queue-only: the backlog stays in the "
+			    "broker\n");
+		else if (o->scenario == SC_RECONNECT)
 			printf("  %u sessions (%" PRIu64 " resumed with session"
 			    " present), %" PRIu64 " queued each: all delivered "
 			    "%.1f ms after the reconnect; per session p50 %.1f"
@@ -1216,7 +1281,7 @@ bench_usage(FILE *f)
 "  -d, --duration SECONDS        length of the run (10; conn: hold time)\n"
 "  -n, --count N                 messages per publisher instead of a\n"
 "                                duration (reconnect: queued per session)\n"
-"  -P, --publishers N            fanin publishers (4)\n"
+"  -P, --publishers N            fanin publishers (4; reconnect: 1)\n"
 "  -S, --subscribers N           fanout subscribers (10)\n"
 "  -U, --users N                 p2p users (100)\n"
 "  -K, --connections N           conn/reconnect clients (1000)\n"
@@ -1224,6 +1289,8 @@ bench_usage(FILE *f)
 "                                reconnect: all)\n"
 "      --pid PID                 broker process: its RSS (conn) and CPU\n"
 "      --subscribe               conn: each client subscribes to an inbox\n"
+"      --queue-only              reconnect: stop once the backlog is\n"
+"                                acknowledged, leave it in the broker\n"
 "      --drain SECONDS           longest wait for the last messages (10)\n"
 "      --topic TOPIC             fanin/fanout topic (bench/t)\n"
 "      --id-prefix TEXT          client id prefix (tb<pid>)\n"
@@ -1268,7 +1335,8 @@ bench_dbl(const char *s, const char *what, double lo, double hi)
 
 enum {
 	OPT_PID = 256, OPT_DRAIN, OPT_JSON, OPT_TOPIC, OPT_CDF, OPT_LABEL,
-	OPT_QUIET, OPT_HELP, OPT_SUBSCRIBE, OPT_IDPREFIX, OPT_OPENLOOP
+	OPT_QUIET, OPT_HELP, OPT_SUBSCRIBE, OPT_IDPREFIX, OPT_OPENLOOP,
+	OPT_QUEUEONLY
 };
 
 static const struct option bench_longopts[] = {
@@ -1297,6 +1365,7 @@ static const struct option bench_longopts[] = {
 	{ "subscribe", no_argument, NULL, OPT_SUBSCRIBE },
 	{ "id-prefix", required_argument, NULL, OPT_IDPREFIX },
 	{ "open-loop", no_argument, NULL, OPT_OPENLOOP },
+	{ "queue-only", no_argument, NULL, OPT_QUEUEONLY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -1450,6 +1519,9 @@ bench_options(int argc, char **argv)
 		case OPT_OPENLOOP:
 			o->open_loop = 1;
 			break;
+		case OPT_QUEUEONLY:
+			o->queue_only = 1;
+			break;
 		case OPT_IDPREFIX:
 			if (strlen(optarg) > 24)
 				bench_fatal("--id-prefix: at most 24 bytes");
@@ -1480,10 +1552,16 @@ bench_options(int argc, char **argv)
 			    "queued for offline sessions)");
 		if (o->count == 0)
 			o->count = 10;
+		if (!pubs_set)
+			o->pubs = 1;
+		if (o->pubs == 0)
+			bench_fatal("reconnect needs at least one publisher");
 		if (!par_set)
 			o->parallel = o->conns;
 		o->rate = 0;
 	}
+	if (o->queue_only && o->scenario != SC_RECONNECT)
+		bench_fatal("--queue-only is for reconnect");
 	if ((uint64_t)o->pubs * o->subs > 10000000)
 		bench_fatal("publishers x subscribers: at most 10,000,000");
 	if (o->id_prefix == NULL) {
