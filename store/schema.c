@@ -363,6 +363,7 @@ schema_open(const char *path, int sync_full, char *err, size_t errlen)
 	int64_t version = 0;
 	int is_new;
 	const char *mode;
+	char pragma[64];
 
 	if (schema_check_file(path, &is_new, err, errlen) != 0)
 		return NULL;
@@ -378,6 +379,14 @@ schema_open(const char *path, int sync_full, char *err, size_t errlen)
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, SCHEMA_BUSY_MS);
 	if (schema_exec(db, "PRAGMA locking_mode = EXCLUSIVE", path, err,
+	    errlen) != 0)
+		goto fail;
+	/* A new database gets 1 KiB pages: a group commit of messages for
+	 * many sessions dirties about one queue page per message, and
+	 * SQLite writes each dirty page whole, to the WAL and again at the
+	 * checkpoint, so smaller pages write less (measured in
+	 * docs/BENCHMARKS.md). Must come before WAL mode. */
+	if (is_new && schema_exec(db, "PRAGMA page_size = 1024", path, err,
 	    errlen) != 0)
 		goto fail;
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s,
@@ -398,8 +407,21 @@ schema_open(const char *path, int sync_full, char *err, size_t errlen)
 	    "PRAGMA synchronous = NORMAL", path, err, errlen) != 0 ||
 	    schema_exec(db, "PRAGMA cache_size = -32768;"
 	    "PRAGMA temp_store = MEMORY;"
-	    "PRAGMA journal_size_limit = 67108864;"
-	    "PRAGMA wal_autocheckpoint = 8192", path, err, errlen) != 0)
+	    "PRAGMA journal_size_limit = 67108864", path, err, errlen) != 0)
+		goto fail;
+	/* Checkpoint every 32 MiB of WAL, whatever the page size. */
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, NULL) !=
+	    SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		snprintf(err, errlen, "database %s: %s", path,
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	snprintf(pragma, sizeof pragma, "PRAGMA wal_autocheckpoint = %lld",
+	    (long long)(33554432 / (sqlite3_column_int64(s, 0) > 0 ?
+	    sqlite3_column_int64(s, 0) : 4096)));
+	sqlite3_finalize(s);
+	s = NULL;
+	if (schema_exec(db, pragma, path, err, errlen) != 0)
 		goto fail;
 	if (schema_migrate(db, version, path, err, errlen) != 0)
 		goto fail;
