@@ -1211,24 +1211,34 @@ common_on_connect5(void *ctx, MQTTAsync_successData5 *r)
 	common_unlock(cl);
 }
 
+/*
+ * The CONNECT failed, in MQTT 5 or 3.x: reason_code and props are MQTT 5's
+ * (0 and NULL in 3.x, where Paho has neither).
+ */
 static void
-common_on_connect_fail5(void *ctx, MQTTAsync_failureData5 *r)
+common_connect_failed(struct common_client *cl, int code, int reason_code,
+    const MQTTProperties *props)
 {
-	struct common_client	*cl = ctx;
-
 	common_lock(cl);
 	cl->connected = -1;
 	/* Paho puts a CONNACK refusal in code, its own errors below 0 */
-	if (r->code > 0)
-		cl->connack_rc = r->code;
-	else if ((int)r->reasonCode >= 0x80)
-		cl->connack_rc = (int)r->reasonCode;
+	if (code > 0)
+		cl->connack_rc = code;
+	else if (reason_code >= 0x80)
+		cl->connack_rc = reason_code;
 	else
-		cl->paho_rc = r->code != 0 ? r->code : MQTTASYNC_FAILURE;
-	if (cl->fail_reason == NULL)
-		cl->fail_reason = common_dup_reason(&r->properties);
+		cl->paho_rc = code != 0 ? code : MQTTASYNC_FAILURE;
+	if (props != NULL && cl->fail_reason == NULL)
+		cl->fail_reason = common_dup_reason(props);
 	common_signal(cl);
 	common_unlock(cl);
+}
+
+static void
+common_on_connect_fail5(void *ctx, MQTTAsync_failureData5 *r)
+{
+	common_connect_failed(ctx, r->code, (int)r->reasonCode,
+	    &r->properties);
 }
 
 static void
@@ -1248,16 +1258,7 @@ common_on_connect3(void *ctx, MQTTAsync_successData *r)
 static void
 common_on_connect_fail3(void *ctx, MQTTAsync_failureData *r)
 {
-	struct common_client	*cl = ctx;
-
-	common_lock(cl);
-	cl->connected = -1;
-	if (r->code > 0)
-		cl->connack_rc = r->code;
-	else
-		cl->paho_rc = r->code != 0 ? r->code : MQTTASYNC_FAILURE;
-	common_signal(cl);
-	common_unlock(cl);
+	common_connect_failed(ctx, r->code, 0, NULL);
 }
 
 /*
@@ -1501,42 +1502,47 @@ common_connect(struct common_client *cl, struct common_cfg *cfg,
 	return (COMMON_EXIT_FAIL);
 }
 
+/*
+ * The DISCONNECT is over, whether Paho reports success or failure, in
+ * MQTT 5 or 3.x: the four callbacks below differ only in their signatures.
+ */
 static void
-common_on_disc_done5(void *ctx, MQTTAsync_successData5 *r)
+common_disc_over(void *ctx)
 {
 	struct common_client	*cl = ctx;
 
-	(void)r;
 	common_lock(cl);
 	cl->connected = 0;
 	common_signal(cl);
 	common_unlock(cl);
+}
+
+static void
+common_on_disc_done5(void *ctx, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	common_disc_over(ctx);
 }
 
 static void
 common_on_disc_fail5(void *ctx, MQTTAsync_failureData5 *r)
 {
-	struct common_client	*cl = ctx;
-
 	(void)r;
-	common_lock(cl);
-	cl->connected = 0;
-	common_signal(cl);
-	common_unlock(cl);
+	common_disc_over(ctx);
 }
 
 static void
 common_on_disc_done3(void *ctx, MQTTAsync_successData *r)
 {
-	common_on_disc_done5(ctx, NULL);
 	(void)r;
+	common_disc_over(ctx);
 }
 
 static void
 common_on_disc_fail3(void *ctx, MQTTAsync_failureData *r)
 {
-	common_on_disc_fail5(ctx, NULL);
 	(void)r;
+	common_disc_over(ctx);
 }
 
 void

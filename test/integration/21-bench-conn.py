@@ -3,42 +3,12 @@
 while, with --pid so that the broker's RSS is read. Counts only: every
 connection is made (connections = K, status 0), the RSS figures are
 present; with --subscribe each client also subscribes."""
-import json
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from harness import (Broker, HarnessError, check_eq, check, free_port, main,
-                     run, tern_only)  # noqa: E402
-
-
-def bench_path():
-    p = os.path.join(os.environ.get("TERN_BUILDDIR", ""), "clients",
-                     "tern-bench")
-    if not os.access(p, os.X_OK):
-        raise HarnessError("tern-bench not built: %s" % p)
-    return p
-
-
-def bench(port, *args, timeout=60, rc=0):
-    r = run([bench_path()] + [str(a) for a in args] +
-            ["-p", str(port), "--json", "--quiet"], timeout=timeout)
-    check_eq(r.rc, rc, "tern-bench exit status (%s)\n%s\n%s"
-             % (" ".join(str(a) for a in args), r.out, r.err))
-    d = json.loads(r.out.strip().splitlines()[-1])
-    check_eq(d["status"], 0, "status (%s)" % d.get("error"))
-    return d
-
-
-def check_counts(d, what):
-    check_eq(d["duplicated"], 0, what + ": duplicated")
-    check_eq(d["lost"], 0, what + ": lost")
-    check_eq(d["received"], d["expected"], what + ": received")
-    check_eq(d["stale"] + d["bogus"] + d["misrouted"], 0,
-             what + ": stale/bogus/misrouted")
-    if d["qos"] > 0:
-        check_eq(d["acked"], d["sent"], what + ": acked")
-        check_eq(d["refused"], 0, what + ": refused")
+from harness import Broker, check_eq, check, main, run, tern_only  # noqa: E402
+from benchutil import bench, bench_path  # noqa: E402
 
 
 def test():

@@ -13,6 +13,9 @@ Stdlib only; built on harness.py and mqttraw.py without changing them:
   crash is judged the way a real client would judge it;
 - ``crash(b)``: kill -9 and restart on the same data dir and port;
 - ``fail_commits(n)``: TERN_TEST_FAIL_COMMITS for the next broker start;
+- ``crash_offline_subscribers(qos, n)``: the body of
+  11-store-crash-qos1.py and 11-store-crash-qos2.py, which differ only in
+  the QoS;
 - file helpers for the data dir's tern.db.
 
 Synchronisation is on conditions only (acks, packets, the ready file),
@@ -26,7 +29,7 @@ import socket
 import time
 
 import mqttraw as raw
-from harness import TestFailure, check, check_eq, log, tern_only
+from harness import Broker, TestFailure, check, check_eq, log, tern_only
 
 SESSION_EXPIRY = 300
 DB_NAME = "tern.db"
@@ -414,3 +417,51 @@ def check_in_order_once(got, want, what):
                          summary(missing, 3), summary(dups, 3),
                          summary(extra, 3), summary(got)))
 
+
+
+def crash_offline_subscribers(qos, n):
+    """Messages at ``qos`` (1 or 2) acknowledged while persistent
+    subscribers (3.1.1 clean session 0, v5 clean start 0 with a session
+    expiry) are offline survive kill -9 of ternd: after the restart each
+    subscriber resumes with session present 1 and gets every one of them,
+    in order, each once, before anything published later. ``n`` messages
+    per publisher; two publishers (3.1.1 and v5)."""
+    store_only()
+    with Broker() as b:
+        subs = [Receiver(b.port, "crash-q%d-sub-%d" % (qos, v), version=v)
+                for v in (raw.V311, raw.V5)]
+        for r in subs:
+            r.connect(clean=False, expect_present=0)
+            r.subscribe([("crash/q%d/+" % qos, qos)])
+            r.disconnect()
+
+        want = []
+        pubs = []      # left connected through the kill
+        for v in (raw.V311, raw.V5):
+            p = Publisher(b.port, "crash-q%d-pub-%d" % (qos, v), version=v)
+            pubs.append(p)
+            pl = payloads("v%d" % v, n, size=40 if v == raw.V311 else 700)
+            acked = p.publish_acked("crash/q%d/%d" % (qos, v), pl, qos=qos)
+            check_eq(len(acked), n, "v%d publisher: messages acknowledged"
+                     % v)
+            want += acked
+        crash(b)
+
+        for r in subs:
+            r.connect(clean=False, expect_present=1)
+            got = r.receive_n(2 * n, timeout=8.0)
+            check_in_order_once([d[1] for d in got], want,
+                                "%s after kill -9" % r.client_id)
+            check(all(d[2] == qos for d in got), "delivered at QoS %d"
+                  % qos)
+        # nothing else is queued: a message published now comes next
+        p = Publisher(b.port, "crash-q%d-marker" % qos)
+        p.publish_one("crash/q%d/marker" % qos, b"marker", qos=qos)
+        p.close()
+        for r in subs:
+            r.wait_payload(b"marker")
+            check_eq(len(r.delivered), 2 * n + 1, "%s: deliveries"
+                     % r.client_id)
+            check_eq(r.dups, [], "%s: QoS 2 duplicates" % r.client_id)
+            r.expect_quiet(0.2)
+            r.end_session()
