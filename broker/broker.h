@@ -246,6 +246,9 @@ struct session {
 	uint64_t disk_bytes;
 	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
 	uint64_t disk_cursor; /* last seq read back from the store */
+	uint32_t disk_gen; /* bumps when the queue goes back to disk */
+	uint64_t sent_max_seq; /* highest seq ever sent (loaded: all may
+				* have been) */
 	struct delivery *disk_tail; /* last queued delivery read back */
 
 	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
@@ -381,6 +384,11 @@ void persist_ack(struct conn *c, const struct mqtt_packet *ack,
 /* s resumed with queue rows still on disk: read them back, in order,
  * ahead of what arrived since (asynchronous). */
 void persist_load_queue(struct session *s);
+/* 1 when s's queue lives on disk only: persistent, offline, store on. */
+int persist_offline(const struct session *s);
+/* s went offline: drop its queue and in-flight messages from memory (they
+ * are all in the store) and read them back when it resumes. */
+void persist_evict(struct session *s);
 
 /* --- auth.c --- */
 

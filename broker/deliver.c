@@ -200,6 +200,8 @@ deliver_start(struct session *s, struct delivery *d)
 		return;
 	}
 	d->state = DELIVERY_SENT;
+	if (d->seq > s->sent_max_seq)
+		s->sent_max_seq = d->seq;
 	TAILQ_INSERT_TAIL(&s->inflight, d, entry);
 	s->n_inflight++;
 }
@@ -284,9 +286,18 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		d->sub_id = sub_ids[0];
 	else if (n_sub_ids > 1)
 		d->sub_ids = xmemdup(sub_ids, n_sub_ids * sizeof *sub_ids);
+	persist_queue(s, d);
+	if (persist_offline(s)) {
+		/* Offline with the store on: the row is the queue. */
+		s->disk_count++;
+		s->disk_bytes += m->payload_len;
+		s->queued_bytes -= m->payload_len;
+		s->disk_max_seq = d->seq;
+		delivery_free(d);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
-	persist_queue(s, d);
 	if (online)
 		deliver_pump(s);
 }

@@ -366,6 +366,7 @@ persist_store_cb(evutil_socket_t fd, short what, void *arg)
 struct persist_read {
 	char *client_id;
 	size_t id_len;
+	uint32_t gen; /* the session's disk_gen when the read was issued */
 };
 
 static void persist_read_next(struct session *s);
@@ -379,11 +380,20 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	struct msg *m;
 	size_t i;
 
+	uint32_t gen = r->gen;
+
 	free(r->client_id);
 	free(r);
 	if (s == NULL)
 		return; /* the session went meanwhile */
 	s->disk_loading = 0;
+	if (gen != s->disk_gen || s->conn == NULL) {
+		/* The queue went back to disk since (the client left, maybe
+		 * came back): these rows are stale; read afresh if online. */
+		if (s->conn != NULL)
+			persist_load_queue(s);
+		return;
+	}
 	if (!ok) {
 		log_error("cannot read the queue of %s back; %llu messages "
 		    "stay on disk", s->client_id,
@@ -407,9 +417,9 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 		d->qos = rows[i].qos;
 		d->retain = rows[i].retain;
 		d->n_sub_ids = rows[i].n_sub_ids;
-		/* It may have gone out before the restart: a resend carries
-		 * DUP (MQTT-3.3.1-1). */
-		d->dup = 1;
+		/* Sent before (or, after a restart, maybe): a resend
+		 * carries DUP (MQTT-3.3.1-1). */
+		d->dup = rows[i].seq <= s->sent_max_seq;
 		if (d->n_sub_ids == 1)
 			d->sub_id = rows[i].sub_ids[0];
 		else if (d->n_sub_ids > 1)
@@ -431,8 +441,13 @@ persist_read_next(struct session *s)
 {
 	struct persist_read *r = xmalloc(sizeof *r);
 
+	/* Rows still in the open batch must be committed first: a read
+	 * sees only what was committed before it. */
+	if (flush_armed)
+		persist_flush_cb(-1, 0, NULL);
 	r->client_id = xstrndup(s->client_id, s->id_len);
 	r->id_len = s->id_len;
+	r->gen = s->disk_gen;
 	s->disk_loading = 1;
 	store_queue_read(srv.store, s->client_id, s->id_len, s->disk_cursor,
 	    PERSIST_READ_CHUNK, persist_read_cb, r);
@@ -444,6 +459,49 @@ persist_load_queue(struct session *s)
 	if (srv.store == NULL || s->disk_count == 0 || s->disk_loading)
 		return;
 	persist_read_next(s);
+}
+
+int
+persist_offline(const struct session *s)
+{
+	return srv.store != NULL && !srv.loading && s->persistent &&
+	    s->conn == NULL && !srv.shutting_down;
+}
+
+/*
+ * An offline persistent session keeps nothing queued in memory: every
+ * delivery it holds is in the store already (persist_queue at enqueue,
+ * PUBREC state before PUBREL), so the memory is released and the rows
+ * are read back on resume exactly as after a restart (DUP set, PUBREL
+ * for those past PUBREC). A million messages for offline users cost
+ * disk, not RAM.
+ */
+void
+persist_evict(struct session *s)
+{
+	struct delivery *d;
+
+	if (!persist_offline(s))
+		return;
+	while ((d = TAILQ_FIRST(&s->inflight)) != NULL) {
+		TAILQ_REMOVE(&s->inflight, d, entry);
+		s->disk_count++;
+		delivery_free(d);
+	}
+	while ((d = TAILQ_FIRST(&s->queue)) != NULL) {
+		TAILQ_REMOVE(&s->queue, d, entry);
+		s->disk_count++;
+		delivery_free(d);
+	}
+	s->disk_bytes += s->queued_bytes;
+	s->queued_bytes = 0;
+	s->n_inflight = 0;
+	s->n_queued = 0;
+	s->disk_tail = NULL;
+	s->disk_max_seq = s->next_seq > 0 ? s->next_seq - 1 : 0;
+	s->disk_cursor = 0;
+	s->disk_loading = 0;
+	s->disk_gen++;
 }
 
 /* --- start-up --- */
@@ -463,6 +521,7 @@ persist_load_session(void *arg, const struct store_session *ss,
 	s->disk_bytes = queued_bytes;
 	s->disk_max_seq = max_seq;
 	s->next_seq = max_seq + 1;
+	s->sent_max_seq = max_seq; /* unknown: any of them may have gone */
 	session_restore_expiry(s, gone + ss->expiry - (int64_t)now);
 }
 

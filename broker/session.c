@@ -123,6 +123,7 @@ session_detach(struct session *s)
 		return;
 	}
 	persist_session(s);
+	persist_evict(s);
 	if (s->expiry != UINT32_MAX) {
 		if (s->expiry_timer == NULL)
 			s->expiry_timer = evtimer_new(srv.base,
