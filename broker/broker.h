@@ -99,6 +99,7 @@ struct config {
 	uint64_t max_queued_bytes; /* 0: no byte limit */
 	uint32_t max_topic_levels;
 	int store; /* durable store on */
+	int queue_qos0_messages;
 	int store_sync_full;
 	int allow_zero_length_clientid;
 	uint32_t connect_timeout;

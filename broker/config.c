@@ -72,6 +72,8 @@ static const struct config_key config_table[] = {
 	{ "max_topic_levels", CONFIG_UINT, OFF(max_topic_levels), 1, 1024,
 	    128, NULL, NULL },
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
+	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
+	    0, NULL, NULL },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
 	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0, "0",
 	    config_queued_bytes },

@@ -17,7 +17,8 @@
  * again with DUP set, or their PUBREL (section 4.4), before anything new.
  * A queued message whose Message Expiry Interval passes before it could be
  * sent is dropped (MQTT-3.3.2-5); one already in flight is still resent.
- * QoS 0 messages are never queued: sent to an online client, or dropped
+ * QoS 0 messages are not queued (unless queue_qos0_messages is on and the
+ * session is persistent and offline): sent to an online client, or dropped
  * when its output buffer is over OUTPUT_LIMIT (a slow reader must not make
  * the broker hold unbounded memory).
  */
@@ -189,6 +190,13 @@ deliver_requeue_head(struct session *s, struct delivery *d)
 static void
 deliver_start(struct session *s, struct delivery *d)
 {
+	if (d->qos == 0) {
+		/* A queued QoS 0 message: sent, and done with. */
+		deliver_send(s, d->msg, 0, d->retain, 0, 0,
+		    delivery_sub_ids(d), d->n_sub_ids);
+		deliver_drop(s, d);
+		return;
+	}
 	d->packet_id = deliver_id_of(d->seq);
 	if (deliver_send(s, d->msg, d->qos, d->retain, d->dup, d->packet_id,
 	    delivery_sub_ids(d), d->n_sub_ids) != 0) {
@@ -225,7 +233,7 @@ deliver_pump(struct session *s)
 		}
 		/* Its packet id is still in flight (65535 messages behind
 		 * an unacknowledged one): wait for that ack. */
-		if (deliver_id_in_use(s, deliver_id_of(d->seq)))
+		if (d->qos > 0 && deliver_id_in_use(s, deliver_id_of(d->seq)))
 			break;
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->n_queued--;
@@ -249,7 +257,11 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	struct delivery *d;
 	int online = deliver_online(s);
 
-	if (qos == 0) {
+	if (qos == 0 && (online || !s->persistent ||
+	    !srv.cfg.queue_qos0_messages)) {
+		/* QoS 0 waits for nobody, unless queue_qos0_messages keeps
+		 * it for an offline persistent session (then queued below,
+		 * sent at QoS 0 when the client is back). */
 		if (!online)
 			return;
 		if (conn_output_len(s->conn) > OUTPUT_LIMIT) {
