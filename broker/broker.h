@@ -162,7 +162,6 @@ struct msg {
 	struct mqtt_str content_type;
 	struct mqtt_str response_topic;
 	struct mqtt_str correlation_data;
-	const void *origin; /* the publishing session (never dereferenced) */
 	uint64_t store_id; /* id in the store, 0 until first written */
 	uint64_t put_gen; /* store batch that last wrote the body */
 };
@@ -170,9 +169,9 @@ struct msg {
 /* A new message (one reference) copied from a decoded PUBLISH; topic is
  * given separately as it may come from a topic alias. */
 struct msg *msg_from_publish(const struct mqtt_publish *p,
-    const uint8_t *topic, uint32_t topic_len, const void *origin);
+    const uint8_t *topic, uint32_t topic_len);
 /* A new message (one reference) from a CONNECT's will. */
-struct msg *msg_from_will(const struct mqtt_connect *c, const void *origin);
+struct msg *msg_from_will(const struct mqtt_connect *c);
 /* Take / drop a reference; the last drop frees. */
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
@@ -189,8 +188,6 @@ struct msg *msg_from_store(const struct store_msg *sm);
 void msg_props(const struct msg *m, struct mqtt_props *props);
 /* 1 when m's Message Expiry Interval has passed at now. */
 int msg_expired(const struct msg *m, time_t now);
-/* Number of messages alive (for tests and $SYS). */
-size_t msg_count(void);
 
 /* --- session.c --- */
 

@@ -92,7 +92,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
-	m = msg_from_publish(p, topic.p, topic.len, s);
+	m = msg_from_publish(p, topic.p, topic.len);
 	if (p->retain)
 		retain_store(m);
 	n = deliver_route(m, s);

@@ -17,8 +17,6 @@
 #include "broker.h"
 #include "store.h"
 
-static size_t msg_alive;
-
 /* Copy a view into the block at *p; returns the new view. */
 static struct mqtt_str
 msg_put(uint8_t **p, struct mqtt_str s)
@@ -38,7 +36,7 @@ msg_put(uint8_t **p, struct mqtt_str s)
 static struct msg *
 msg_make(const struct mqtt_props *props, const struct mqtt_str *user_wire,
     const uint8_t *topic, uint32_t topic_len, struct mqtt_str payload,
-    uint8_t qos, uint8_t retain, const void *origin)
+    uint8_t qos, uint8_t retain)
 {
 	struct mqtt_str ct = { NULL, 0 }, rt = { NULL, 0 }, cd = { NULL, 0 };
 	uint32_t user_len = 0;
@@ -65,7 +63,6 @@ msg_make(const struct mqtt_props *props, const struct mqtt_str *user_wire,
 	m->refs = 1;
 	m->qos = qos;
 	m->retain = retain;
-	m->origin = origin;
 	m->received = time(NULL);
 	p = (uint8_t *)(m + 1);
 
@@ -113,24 +110,23 @@ msg_make(const struct mqtt_props *props, const struct mqtt_str *user_wire,
 		    m->correlation_data.p == NULL)
 			m->correlation_data.p = p;
 	}
-	msg_alive++;
 	return m;
 }
 
 struct msg *
 msg_from_publish(const struct mqtt_publish *pub, const uint8_t *topic,
-    uint32_t topic_len, const void *origin)
+    uint32_t topic_len)
 {
 	return msg_make(&pub->props, NULL, topic, topic_len, pub->payload,
-	    pub->qos, pub->retain, origin);
+	    pub->qos, pub->retain);
 }
 
 struct msg *
-msg_from_will(const struct mqtt_connect *c, const void *origin)
+msg_from_will(const struct mqtt_connect *c)
 {
 	return msg_make(c->version == MQTT_V5 ? &c->will_props : NULL, NULL,
 	    c->will_topic.p, c->will_topic.len, c->will_payload, c->will_qos,
-	    c->will_retain, origin);
+	    c->will_retain);
 }
 
 struct msg *
@@ -145,10 +141,8 @@ msg_unref(struct msg *m)
 {
 	if (m == NULL)
 		return;
-	if (--m->refs == 0) {
-		msg_alive--;
+	if (--m->refs == 0)
 		free(m);
-	}
 }
 
 void
@@ -291,7 +285,7 @@ msg_from_store(const struct store_msg *sm)
 	payload.p = sm->payload;
 	payload.len = sm->payload_len;
 	m = msg_make(&props, &user, (const uint8_t *)sm->topic, sm->topic_len,
-	    payload, sm->qos, sm->retain, NULL);
+	    payload, sm->qos, sm->retain);
 	m->received = (time_t)sm->received_at;
 	if (sm->expiry_at != 0) {
 		m->has_expiry = 1;
@@ -308,8 +302,3 @@ msg_expired(const struct msg *m, time_t now)
 	return m->has_expiry && now - m->received >= (time_t)m->expiry;
 }
 
-size_t
-msg_count(void)
-{
-	return msg_alive;
-}
