@@ -103,10 +103,9 @@ rtree_new(void (*release)(void *value))
 void
 rtree_free(struct rtree *r)
 {
-	struct rtree_node	**stack, *n;
-	struct trie_key		 *key;
+	struct rtree_node	*n;
+	void			**stack;
 	size_t			  sp = 0, cap = 64;
-	uint32_t		  it;
 
 	if (r == NULL)
 		return;
@@ -114,14 +113,7 @@ rtree_free(struct rtree *r)
 	stack[sp++] = r->root;
 	while (sp > 0) {
 		n = stack[--sp];
-		if (sp + n->kids.n > cap) {
-			while (sp + n->kids.n > cap)
-				cap *= 2;
-			stack = xreallocarray(stack, cap, sizeof *stack);
-		}
-		it = 0;
-		while ((key = trie_kids_next(&n->kids, &it)) != NULL)
-			stack[sp++] = (struct rtree_node *)key;
+		trie_kids_push(&n->kids, &stack, &sp, &cap, 0);
 		if (n->value != NULL && r->release != NULL)
 			r->release(n->value);
 		trie_kids_clear(&n->kids);

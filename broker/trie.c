@@ -525,15 +525,31 @@ trie_new(void)
 	return t;
 }
 
+/* Push the children of k onto a stack of node pointers; see trie_int.h. */
+void
+trie_kids_push(const struct trie_kids *k, void ***stack, size_t *sp,
+    size_t *cap, size_t spare)
+{
+	struct trie_key	*key;
+	uint32_t	 it = 0;
+
+	if (*sp + k->n + spare > *cap) {
+		while (*sp + k->n + spare > *cap)
+			*cap *= 2;
+		*stack = xreallocarray(*stack, *cap, sizeof **stack);
+	}
+	while ((key = trie_kids_next(k, &it)) != NULL)
+		(*stack)[(*sp)++] = key;
+}
+
 /* Free the tree, its nodes and subscription copies; owners untouched.
  * Iterative, so a very deep filter cannot exhaust the stack. */
 void
 trie_free(struct trie *t)
 {
-	struct trie_node	**stack, *n;
-	struct trie_key		 *key;
+	struct trie_node	*n;
+	void			**stack;
 	size_t			  sp = 0, cap = 64;
-	uint32_t		  it;
 
 	if (t == NULL)
 		return;
@@ -541,14 +557,7 @@ trie_free(struct trie *t)
 	stack[sp++] = t->root;
 	while (sp > 0) {
 		n = stack[--sp];
-		if (sp + n->kids.n + 2 > cap) {
-			while (sp + n->kids.n + 2 > cap)
-				cap *= 2;
-			stack = xreallocarray(stack, cap, sizeof *stack);
-		}
-		it = 0;
-		while ((key = trie_kids_next(&n->kids, &it)) != NULL)
-			stack[sp++] = (struct trie_node *)key;
+		trie_kids_push(&n->kids, &stack, &sp, &cap, 2);
 		if (n->plus != NULL)
 			stack[sp++] = n->plus;
 		if (n->multi != NULL)

@@ -59,6 +59,11 @@ void		 trie_kids_del(struct trie_kids *k, struct trie_key *key);
 struct trie_key	*trie_kids_next(const struct trie_kids *k, uint32_t *iter);
 /* Free the store's memory (not the children). */
 void		 trie_kids_clear(struct trie_kids *k);
+/* For the iterative frees: push every child of k (as the node it heads:
+ * the key is the first member of both node types) onto *stack, growing
+ * it so that `spare` more slots stay free. */
+void		 trie_kids_push(const struct trie_kids *k, void ***stack,
+		    size_t *sp, size_t *cap, size_t spare);
 
 /* A level of a topic or filter: [p, p + len). Set by trie_level_next. */
 struct trie_level {
