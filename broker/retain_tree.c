@@ -59,9 +59,7 @@ rtree_node_new(struct rtree_node *parent, const char *name, size_t len)
 		abort();
 	n = xcalloc(1, sizeof *n + len);
 	memcpy(n->name, name, len);
-	n->key.name = n->name;
-	n->key.len = (uint32_t)len;
-	n->key.hash = trie_key_hash(name, len);
+	trie_key_init(&n->key, n->name, len);
 	n->parent = parent;
 	return n;
 }

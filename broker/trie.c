@@ -385,6 +385,16 @@ trie_subs_put(struct trie_subs *s, const struct trie_sub *sub)
 	return 1;
 }
 
+/* Point key at a node's own copy of its level name and hash it; see
+ * trie_int.h. */
+void
+trie_key_init(struct trie_key *key, const char *name, size_t len)
+{
+	key->name = name;
+	key->len = (uint32_t)len;
+	key->hash = trie_key_hash(name, len);
+}
+
 /* ------------------------------------------------------------------ */
 /* Nodes.                                                              */
 
@@ -397,9 +407,7 @@ trie_node_new(struct trie_node *parent, const char *name, size_t len)
 		abort();
 	n = xcalloc(1, sizeof *n + len);
 	memcpy(n->name, name, len);
-	n->key.name = n->name;
-	n->key.len = (uint32_t)len;
-	n->key.hash = trie_key_hash(name, len);
+	trie_key_init(&n->key, n->name, len);
 	n->parent = parent;
 	return n;
 }

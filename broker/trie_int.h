@@ -57,6 +57,10 @@ void		 trie_kids_del(struct trie_kids *k, struct trie_key *key);
 /* Iterate: start with *iter = 0; returns NULL at the end. The store must
  * not change during the iteration. */
 struct trie_key	*trie_kids_next(const struct trie_kids *k, uint32_t *iter);
+/* Set key to name/len (the node's own copy, len <= UINT32_MAX), with its
+ * hash: shared by the nodes of both trees. */
+void		 trie_key_init(struct trie_key *key, const char *name,
+		    size_t len);
 /* Free the store's memory (not the children). */
 void		 trie_kids_clear(struct trie_kids *k);
 /* For the iterative frees: push every child of k (as the node it heads:
