@@ -84,6 +84,12 @@ struct listener_conf {
 	char *address; /* NULL: all addresses */
 	uint16_t port;
 	char *server_reference; /* sent when draining; NULL: none */
+	uint8_t cluster; /* the cluster listener: node links only */
+};
+
+struct cluster_peer_conf {
+	char *host;
+	uint16_t port;
 };
 
 struct config {
@@ -114,6 +120,14 @@ struct config {
 	int shared_subscription_available;
 	char *response_information; /* NULL: none */
 	char *server_reference; /* default for listeners without one */
+	/* The cluster (bridge/): off unless node_name is set. */
+	char *node_name;
+	struct listener_conf *cluster_listener;
+	struct cluster_peer_conf *cluster_peers;
+	size_t n_cluster_peers;
+	char *cluster_secret;
+	uint32_t cluster_route_grace; /* s */
+	uint32_t cluster_sync_timeout; /* ms */
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -170,6 +184,14 @@ struct msg {
  * given separately as it may come from a topic alias. */
 struct msg *msg_from_publish(const struct mqtt_publish *p,
     const uint8_t *topic, uint32_t topic_len);
+/* The same, with user properties given in wire form instead of those of
+ * the PUBLISH (a cluster link strips its own). */
+struct msg *msg_from_publish_user(const struct mqtt_publish *p,
+    const uint8_t *topic, uint32_t topic_len, const struct mqtt_str *user);
+/* A copy of m (one reference) with extra wire-form user properties
+ * appended. */
+struct msg *msg_with_user(const struct msg *m, const uint8_t *extra,
+    uint32_t extra_len);
 /* A new message (one reference) from a CONNECT's will. */
 struct msg *msg_from_will(const struct mqtt_connect *c);
 /* Take / drop a reference; the last drop frees. */
@@ -256,6 +278,10 @@ struct session {
 	uint32_t will_delay; /* v5 Will Delay Interval, seconds */
 	struct event *will_timer; /* pending delayed will */
 	uint32_t dropped; /* messages dropped on a full queue */
+
+	/* The cluster (bridge/). */
+	struct peer *peer; /* "$peer/<node>": what we forward to that node */
+	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
 };
 
 /* Find the session with this client id, or NULL. */
@@ -379,6 +405,10 @@ uint64_t persist_writes(void);
  * MQTT-4.6.0-2). */
 void persist_ack(struct conn *c, const struct mqtt_packet *ack,
     uint64_t since);
+/* The same for an ack already encoded (wire, len), which wrote to the
+ * store when wrote is 1. */
+void persist_ack_encoded(struct conn *c, const uint8_t *wire, size_t len,
+    int wrote);
 /* s resumed with queue rows still on disk: read them back, in order,
  * ahead of what arrived since (asynchronous). */
 void persist_load_queue(struct session *s);
@@ -428,17 +458,29 @@ struct conn {
 	uint8_t will_pending; /* publish the will when the socket goes */
 	uint32_t dropped_qos0;
 	uint32_t n_deferred; /* acks waiting for a store commit */
+	uint32_t n_held; /* SUBACKs waiting for other nodes (bridge/) */
 	uint8_t free_pending; /* freed once n_deferred drops to 0 */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct hash *alias_out; /* topic -> alias (uintptr_t) */
 	char **alias_out_topic; /* [1..alias_out_max] */
 	uint16_t alias_out_max;
 	uint16_t alias_out_next;
+	uint8_t link; /* LINK_*: a connection between cluster nodes */
+	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
 };
+
+#define LINK_NONE 0
+#define LINK_OUT 1 /* we dialled a node; we are its MQTT client */
+#define LINK_IN 2 /* a node dialled our cluster listener */
 
 #define TOPIC_ALIAS_OUT_MAX 256
 TAILQ_HEAD(conn_list, conn);
 
+/* Dial address (a cluster link): a conn in state NEW whose CONNECT is
+ * sent by bridge_connected() once TCP is up; NULL when the socket cannot
+ * be made. label names it in log lines. */
+struct conn *conn_connect(const struct sockaddr *sa, int salen,
+    const char *label);
 /* Adopt an accepted socket from the listener configured by lc. */
 void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
     const struct listener_conf *lc);
@@ -554,5 +596,7 @@ void server_conn_gone(void);
 /* The reason code for sending a client away while draining: 0x9C (use
  * another server) when its listener has a server reference, else 0x89. */
 uint8_t server_drain_reason(const struct conn *c);
+
+#include "bridge.h"
 
 #endif /* TERN_BROKER_H */

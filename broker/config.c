@@ -46,6 +46,9 @@ static int config_store_sync(struct config *, char *, char *, size_t);
 static int config_queued_bytes(struct config *, char *, char *, size_t);
 static int config_server_reference(struct config *, char *, char *,
     size_t);
+static int config_cluster_listener(struct config *, char *, char *,
+    size_t);
+static int config_cluster_peers(struct config *, char *, char *, size_t);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -96,6 +99,17 @@ static const struct config_key config_table[] = {
 	    0, 0, 0, NULL, NULL },
 	{ "server_reference", CONFIG_FUNC, 0, 0, 0, 0, "none",
 	    config_server_reference },
+	{ "node_name", CONFIG_STRING, OFF(node_name), 0, 0, 0, NULL, NULL },
+	{ "cluster_listener", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_cluster_listener },
+	{ "cluster_peers", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_cluster_peers },
+	{ "cluster_secret", CONFIG_STRING, OFF(cluster_secret), 0, 0, 0, NULL,
+	    NULL },
+	{ "cluster_route_grace", CONFIG_UINT, OFF(cluster_route_grace),
+	    0, 86400, 60, NULL, NULL },
+	{ "cluster_sync_timeout", CONFIG_UINT, OFF(cluster_sync_timeout),
+	    0, 60000, 2000, NULL, NULL },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -304,6 +318,80 @@ config_server_reference(struct config *c, char *rest, char *err,
 	    &c->server_reference;
 	free(*where);
 	*where = xstrdup(v);
+	return 0;
+}
+
+/* Split "host:port" (the host may be "[v6]") into a copy of the host and
+ * the port. Returns 0, or -1 when malformed. */
+static int
+config_host_port(const char *v, char **host, uint16_t *port)
+{
+	const char *colon = strrchr(v, ':');
+	const char *h = v, *he;
+	unsigned long n;
+
+	if (colon == NULL || config_parse_uint(colon + 1, 1, 65535, &n) != 0)
+		return -1;
+	he = colon;
+	if (*h == '[' && he > h + 1 && he[-1] == ']') {
+		h++;
+		he--;
+	}
+	if (he == h)
+		return -1;
+	*host = xstrndup(h, (size_t)(he - h));
+	*port = (uint16_t)n;
+	return 0;
+}
+
+/* cluster_listener <address>:<port> */
+static int
+config_cluster_listener(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	char *v = config_next_word(&rest), *host;
+	uint16_t port;
+
+	if (v == NULL || config_next_word(&rest) != NULL ||
+	    config_host_port(v, &host, &port) != 0) {
+		snprintf(err, errlen, "cluster_listener takes one "
+		    "address:port, e.g. 10.0.0.1:7883");
+		return -1;
+	}
+	if (c->cluster_listener == NULL)
+		c->cluster_listener = xcalloc(1, sizeof *c->cluster_listener);
+	free(c->cluster_listener->address);
+	c->cluster_listener->address = host;
+	c->cluster_listener->port = port;
+	c->cluster_listener->cluster = 1;
+	return 0;
+}
+
+/* cluster_peers <host>:<port> ... (the key may be repeated) */
+static int
+config_cluster_peers(struct config *c, char *rest, char *err, size_t errlen)
+{
+	struct cluster_peer_conf *p;
+	char *v;
+	int n = 0;
+
+	while ((v = config_next_word(&rest)) != NULL) {
+		c->cluster_peers = xreallocarray(c->cluster_peers,
+		    c->n_cluster_peers + 1, sizeof *c->cluster_peers);
+		p = &c->cluster_peers[c->n_cluster_peers];
+		if (config_host_port(v, &p->host, &p->port) != 0) {
+			snprintf(err, errlen, "cluster_peers: '%s' is not "
+			    "host:port", v);
+			return -1;
+		}
+		c->n_cluster_peers++;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "cluster_peers needs at least one "
+		    "host:port");
+		return -1;
+	}
 	return 0;
 }
 
@@ -542,5 +630,15 @@ config_free(struct config *c)
 	free(c->log_file);
 	free(c->response_information);
 	free(c->server_reference);
+	if (c->cluster_listener != NULL) {
+		free(c->cluster_listener->address);
+		free(c->cluster_listener->server_reference);
+		free(c->cluster_listener);
+	}
+	for (i = 0; i < c->n_cluster_peers; i++)
+		free(c->cluster_peers[i].host);
+	free(c->cluster_peers);
+	free(c->node_name);
+	free(c->cluster_secret);
 	memset(c, 0, sizeof *c);
 }

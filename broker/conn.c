@@ -100,6 +100,41 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	log_debug("new connection from %s", c->peer);
 }
 
+struct conn *
+conn_connect(const struct sockaddr *sa, int salen, const char *label)
+{
+	struct conn *c;
+	struct timeval tv;
+
+	c = xcalloc(1, sizeof *c);
+	c->state = CONN_NEW;
+	c->receive_max = 65535;
+	snprintf(c->peer, sizeof c->peer, "%s", label);
+	c->bev = bufferevent_socket_new(srv.base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)sa,
+	    salen) != 0) {
+		log_warn("cannot connect to %s: %s", label,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		bufferevent_free(c->bev);
+		free(c);
+		return NULL;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	event_base_gettimeofday_cached(srv.base, &c->last_rx);
+	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
+	tv.tv_sec = srv.cfg.connect_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
+	n_conns++;
+	return c;
+}
+
 /* Client ids are UTF-8 that may hold control characters: shown with
  * those replaced, so that no client can forge a log line. */
 const char *
@@ -188,7 +223,7 @@ conn_free(struct conn *c)
 static void
 conn_free_checked(struct conn *c)
 {
-	if (c->n_deferred > 0) {
+	if (c->n_deferred > 0 || c->n_held > 0) {
 		c->free_pending = 1;
 		return;
 	}
@@ -238,6 +273,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 
 	if (c->state == CONN_CLOSING)
 		return;
+	if (c->link != LINK_NONE)
+		bridge_closed(c);
 	if (c->state == CONN_ACTIVE && c->version == MQTT_V5 &&
 	    reason != MQTT_RC_SUCCESS) {
 		memset(&pkt, 0, sizeof pkt);
@@ -303,6 +340,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	char why[128];
 
+	if (what & BEV_EVENT_CONNECTED) {
+		bridge_connected(c);
+		return;
+	}
 	if (c->state == CONN_CLOSING) {
 		/* The peer went away while we flushed. */
 		conn_free_later(c);
@@ -337,6 +378,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	struct timeval now, limit, idle, left;
 
+	if (c->link == LINK_OUT) {
+		bridge_timer(c);
+		return;
+	}
 	if (c->state == CONN_NEW) {
 		conn_close(c, MQTT_RC_MAX_CONNECT_TIME, "no CONNECT in time");
 		return;

@@ -46,6 +46,7 @@ struct route_ctx {
 	const struct session *exclude;
 	const char *share; /* only this shared filter; NULL: every match */
 	const struct session *publisher; /* for No Local */
+	int from_link; /* forwarded by another node: deliver here only */
 };
 
 static struct match *matches;
@@ -73,6 +74,9 @@ deliver_accept(void *owner, void *arg)
 	const struct route_ctx *ctx = arg;
 	const struct session *s = owner;
 
+	if (ctx != NULL && s->peer != NULL && (ctx->from_link ||
+	    ctx->exclude != NULL))
+		return 0;
 	return deliver_online(s) && (ctx == NULL || s != ctx->exclude);
 }
 
@@ -85,7 +89,8 @@ deliver_init(void)
 static uint16_t
 deliver_window(const struct session *s)
 {
-	uint32_t w = srv.cfg.max_inflight_messages;
+	uint32_t w = s->peer != NULL ? BRIDGE_WINDOW :
+	    srv.cfg.max_inflight_messages;
 
 	if (s->conn != NULL && s->conn->receive_max < w)
 		w = s->conn->receive_max;
@@ -272,10 +277,13 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		return;
 	}
 	/* The limits count what waits (in memory and on disk), not what is
-	 * in flight, as mosquitto's max_queued_messages does. */
-	if (s->n_queued + s->disk_count >= srv.cfg.max_queued_messages ||
+	 * in flight, as mosquitto's max_queued_messages does. A node's
+	 * forward queue has its own, larger bound. */
+	if (s->peer != NULL ? s->n_queued + s->disk_count >=
+	    BRIDGE_QUEUE_MAX :
+	    (s->n_queued + s->disk_count >= srv.cfg.max_queued_messages ||
 	    (srv.cfg.max_queued_bytes != 0 && s->queued_bytes +
-	    s->disk_bytes + m->payload_len > srv.cfg.max_queued_bytes)) {
+	    s->disk_bytes + m->payload_len > srv.cfg.max_queued_bytes))) {
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "
 			    "first on %s)", s->client_id, m->topic);
@@ -355,8 +363,15 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
     void *arg)
 {
 	const struct route_ctx *ctx = arg;
+	const struct session *owner = sub->owner;
 	struct match *mt;
 
+	/* A message from another node: local subscribers only, and only
+	 * those it was sent here for (bridge/forward.c). */
+	if (ctx != NULL && ctx->from_link && (owner->peer != NULL ||
+	    (share_group == NULL ? !bridge_in_plain() :
+	    !bridge_in_share(sub->filter))))
+		return;
 	if (ctx != NULL && ctx->share != NULL && (share_group == NULL ||
 	    strcmp(sub->filter, ctx->share) != 0))
 		return;
@@ -394,19 +409,30 @@ deliver_match_cmp(const void *a, const void *b)
 unsigned
 deliver_route(struct msg *m, struct session *publisher)
 {
-	struct route_ctx ctx = { NULL, NULL, publisher };
+	struct route_ctx ctx = { NULL, NULL, publisher, 0 };
 	uint32_t ids[32];
 	uint8_t n_ids, qos, retain;
 	unsigned delivered = 0;
 	size_t i, j;
 	struct match *mt;
 
+	ctx.from_link = publisher != NULL && publisher->cluster_in;
 	n_matches = 0;
 	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
 	if (n_matches > 1)
 		qsort(matches, n_matches, sizeof *matches, deliver_match_cmp);
 	for (i = 0; i < n_matches; i = j) {
 		mt = &matches[i];
+		if (mt->s->peer != NULL) {
+			/* A route of another node: forwarded once, below. */
+			bridge_collect(mt->s->peer, mt->share);
+			for (j = i + 1; !mt->shared && j < n_matches &&
+			    !matches[j].shared && matches[j].s == mt->s; j++)
+				;
+			if (mt->shared)
+				j = i + 1;
+			continue;
+		}
 		qos = mt->qos;
 		retain = (mt->options & MQTT_SUBOPT_RAP) ? m->retain : 0;
 		n_ids = 0;
@@ -431,6 +457,8 @@ deliver_route(struct msg *m, struct session *publisher)
 		    mt->share);
 		delivered++;
 	}
+	if (bridge_on() && !ctx.from_link)
+		delivered += bridge_forward(m);
 	return delivered;
 }
 
@@ -565,14 +593,14 @@ static struct session *
 deliver_other_member(struct session *s, const struct delivery *d,
     uint8_t *qos, uint32_t *sub_id)
 {
-	struct route_ctx ctx = { s, d->share, NULL };
+	struct route_ctx ctx = { s, d->share, NULL, 0 };
 	struct session *to = NULL;
 
 	n_matches = 0;
 	trie_match(srv.subs, d->msg->topic, d->msg->topic_len,
 	    deliver_match_cb, &ctx);
 	if (n_matches > 0 && matches[0].s != s &&
-	    deliver_online(matches[0].s)) {
+	    matches[0].s->peer == NULL && deliver_online(matches[0].s)) {
 		to = matches[0].s;
 		*qos = matches[0].qos < d->msg->qos ? matches[0].qos :
 		    d->msg->qos;

@@ -102,10 +102,14 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	int present = 0, was_assigned = 0;
 	uint16_t keep_alive = cp->keep_alive;
 
+	int rc;
+
 	c->version = cp->version;
 	if (srv.draining)
 		return handle_connect_refuse(c, cp->version,
 		    server_drain_reason(c));
+	if ((rc = bridge_connect(c, cp)) > 0)
+		return rc;
 	if (cp->version == MQTT_V5 &&
 	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD))
 		return handle_connect_refuse(c, cp->version,
@@ -203,6 +207,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			ap->server_keep_alive = keep_alive;
 		}
 		connect_features(ap);
+		bridge_connack_props(c, ap);
 		if (srv.cfg.response_information != NULL &&
 		    MQTT_PROP_HAS(&cp->props, MQTT_PROP_REQUEST_RESPONSE_INFO) &&
 		    cp->props.request_response_info) {
@@ -244,6 +249,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	    conn_label(c), cp->version == MQTT_V5 ? "5" :
 	    cp->version == MQTT_V311 ? "3.1.1" : "3.1", cp->clean_start,
 	    keep_alive, present ? ", session resumed" : "");
+	if (c->link == LINK_IN)
+		bridge_link_in_up(c);
 	if (present)
 		deliver_resume(s);
 	return 0;

@@ -60,6 +60,7 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct sub_retained *ret;
 	struct hash *seen = NULL;
 	uint64_t since = persist_writes();
+	uint64_t route_since = bridge_route_version();
 	uint8_t *codes, options, qos, rh;
 	uint32_t i = 0, n_ret = 0, sub_id = 0;
 	int is_new, shared;
@@ -119,8 +120,9 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	ack.u.suback.codes = codes;
 	subscribe_reason_string(c, &ack);
 	/* After the commit when the subscriptions of a persistent session
-	 * were written: a SUBACK promises them. */
-	persist_ack(c, &ack, since);
+	 * were written: a SUBACK promises them; and in a cluster after the
+	 * other nodes have the routes (bridge/route.c). */
+	bridge_suback(c, &ack, since, route_since);
 	/* A filter given twice gets its retained messages once (the later
 	 * entry's QoS wins, as its subscription replaced the earlier). */
 	if (n_ret > 1)

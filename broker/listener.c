@@ -5,8 +5,9 @@
  * every address getaddrinfo(AI_PASSIVE) returns (0.0.0.0 and ::, the
  * latter IPv6-only so the two do not collide). Port 0 takes a free port.
  * Once every listener is bound, <data_dir>/ternd.ready is written by
- * rename, one line per bound socket: "listener <address> <port>", so that
- * scripts and tests learn the ports without racing for them.
+ * rename, one line per bound socket: "listener <address> <port>" (or
+ * "cluster <address> <port>" for the cluster listener), so that scripts
+ * and tests learn the ports without racing for them.
  */
 #include "config.h"
 
@@ -124,45 +125,54 @@ listener_bind_one(const struct addrinfo *ai, const struct listener_conf *lc)
 		l->port = ntohs(in->sin_port);
 	}
 	n_listeners++;
-	log_notice("listening on %s port %u", l->address, l->port);
+	log_notice("listening on %s port %u%s", l->address, l->port,
+	    lc->cluster ? " (cluster links)" : "");
 	return 0;
+}
+
+static int
+listener_start(const struct listener_conf *lc)
+{
+	struct addrinfo hints, *res, *ai;
+	char port[8];
+	int rc, bound;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", lc->port);
+	rc = getaddrinfo(lc->address, port, &hints, &res);
+	if (rc != 0) {
+		log_error("listener %s port %u: %s", lc->address ?
+		    lc->address : "*", lc->port, gai_strerror(rc));
+		return -1;
+	}
+	bound = 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (listener_bind_one(ai, lc) == 0)
+			bound++;
+		else if (lc->address != NULL || ai->ai_family == AF_INET)
+			log_error("cannot listen on %s port %u: %s",
+			    lc->address ? lc->address : "*", lc->port,
+			    strerror(errno));
+	}
+	freeaddrinfo(res);
+	return bound > 0 ? 0 : -1;
 }
 
 int
 listener_start_all(void)
 {
-	struct addrinfo hints, *res, *ai;
-	const struct listener_conf *lc;
-	char port[8];
 	size_t i;
-	int rc, bound;
 
 	for (i = 0; i < srv.cfg.n_listeners; i++) {
-		lc = &srv.cfg.listeners[i];
-		memset(&hints, 0, sizeof hints);
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-		snprintf(port, sizeof port, "%u", lc->port);
-		rc = getaddrinfo(lc->address, port, &hints, &res);
-		if (rc != 0) {
-			log_error("listener %s port %u: %s", lc->address ?
-			    lc->address : "*", lc->port, gai_strerror(rc));
-			return -1;
-		}
-		bound = 0;
-		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			if (listener_bind_one(ai, lc) == 0)
-				bound++;
-			else if (lc->address != NULL || ai->ai_family == AF_INET)
-				log_error("cannot listen on %s port %u: %s",
-				    lc->address ? lc->address : "*", lc->port,
-				    strerror(errno));
-		}
-		freeaddrinfo(res);
-		if (bound == 0)
+		if (listener_start(&srv.cfg.listeners[i]) != 0)
 			return -1;
 	}
+	if (srv.cfg.cluster_listener != NULL && srv.cfg.node_name != NULL &&
+	    listener_start(srv.cfg.cluster_listener) != 0)
+		return -1;
 	return 0;
 }
 
@@ -183,7 +193,8 @@ listener_write_ready(void)
 		return -1;
 	}
 	for (i = 0; i < n_listeners; i++)
-		fprintf(fp, "listener %s %u\n", listeners[i].address,
+		fprintf(fp, "%s %s %u\n", listeners[i].conf->cluster ?
+		    "cluster" : "listener", listeners[i].address,
 		    listeners[i].port);
 	if (fclose(fp) != 0 || rename(tmp, ready_path) != 0) {
 		log_error("cannot write %s: %s", ready_path, strerror(errno));

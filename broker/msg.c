@@ -122,6 +122,35 @@ msg_from_publish(const struct mqtt_publish *pub, const uint8_t *topic,
 }
 
 struct msg *
+msg_from_publish_user(const struct mqtt_publish *pub, const uint8_t *topic,
+    uint32_t topic_len, const struct mqtt_str *user)
+{
+	return msg_make(&pub->props, user, topic, topic_len, pub->payload,
+	    pub->qos, pub->retain);
+}
+
+struct msg *
+msg_with_user(const struct msg *m, const uint8_t *extra, uint32_t extra_len)
+{
+	struct mqtt_props props;
+	struct mqtt_str wire, payload = { m->payload, m->payload_len };
+	uint8_t *buf;
+	struct msg *copy;
+
+	msg_props(m, &props);
+	buf = xmalloc((size_t)m->user_len + extra_len);
+	if (m->user_len > 0)
+		memcpy(buf, m->user, m->user_len);
+	memcpy(buf + m->user_len, extra, extra_len);
+	wire.p = buf;
+	wire.len = m->user_len + extra_len;
+	copy = msg_make(&props, &wire, (const uint8_t *)m->topic,
+	    m->topic_len, payload, m->qos, m->retain);
+	free(buf);
+	return copy;
+}
+
+struct msg *
 msg_from_will(const struct mqtt_connect *c)
 {
 	return msg_make(c->version == MQTT_V5 ? &c->will_props : NULL, NULL,

@@ -257,15 +257,12 @@ persist_ack_send(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
 	conn_send(c, &ack);
 }
 
-void
-persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
+/* A slot in the open batch's ack list for c. */
+static struct persist_ack *
+persist_ack_slot(struct conn *c)
 {
 	struct persist_ack *a;
 
-	if (srv.writes == since && c->n_deferred == 0) {
-		conn_send(c, ack);
-		return;
-	}
 	if (open_acks == NULL)
 		open_acks = xcalloc(1, sizeof *open_acks);
 	if (open_acks->n == open_acks->cap) {
@@ -276,6 +273,23 @@ persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
 	a = &open_acks->v[open_acks->n++];
 	memset(a, 0, sizeof *a);
 	a->c = c;
+	c->n_deferred++;
+	/* Even when this packet wrote nothing (older acks wait), a commit
+	 * must come to release it. */
+	persist_arm();
+	return a;
+}
+
+void
+persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
+{
+	struct persist_ack *a;
+
+	if (srv.writes == since && c->n_deferred == 0) {
+		conn_send(c, ack);
+		return;
+	}
+	a = persist_ack_slot(c);
 	a->type = ack->type;
 	if (ack->type == MQTT_SUBACK || ack->type == MQTT_UNSUBACK) {
 		/* Their codes and properties point into the caller's
@@ -287,10 +301,22 @@ persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
 		a->reason = ack->u.ack.reason;
 		a->packet_id = ack->u.ack.packet_id;
 	}
-	c->n_deferred++;
-	/* Even when this packet wrote nothing (older acks wait), a commit
-	 * must come to release it. */
-	persist_arm();
+}
+
+void
+persist_ack_encoded(struct conn *c, const uint8_t *wire, size_t len,
+    int wrote)
+{
+	struct persist_ack *a;
+
+	if (srv.store == NULL || (!wrote && c->n_deferred == 0)) {
+		bufferevent_write(c->bev, wire, len);
+		return;
+	}
+	a = persist_ack_slot(c);
+	a->type = MQTT_SUBACK;
+	a->wire_len = len;
+	a->wire = xmemdup(wire, len);
 }
 
 /* Completion of one commit: release its acks, in order. */
@@ -333,7 +359,8 @@ persist_committed(void *arg, int ok)
 				    "message not stored");
 		}
 		free(a->wire);
-		if (--c->n_deferred == 0 && c->free_pending) {
+		if (--c->n_deferred == 0 && c->n_held == 0 &&
+		    c->free_pending) {
 			c->free_pending = 0;
 			conn_free_later(c);
 		}

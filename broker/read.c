@@ -24,6 +24,10 @@
 static int
 read_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
+	int rc;
+
+	if (c->link != LINK_NONE && (rc = bridge_dispatch(c, pkt)) >= 0)
+		return rc;
 	if (c->state == CONN_NEW) {
 		if (pkt->type != MQTT_CONNECT)
 			return MQTT_RC_PROTOCOL_ERROR;
@@ -92,7 +96,8 @@ read_cb(struct bufferevent *bev, void *arg)
 			    "packet too large" : "malformed fixed header");
 			return;
 		}
-		if (c->state == CONN_NEW && f.type != MQTT_CONNECT) {
+		if (c->state == CONN_NEW && f.type != MQTT_CONNECT &&
+		    c->link != LINK_OUT) {
 			conn_close(c, MQTT_RC_PROTOCOL_ERROR,
 			    "first packet is not CONNECT");
 			return;

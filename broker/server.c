@@ -146,6 +146,8 @@ server_init(void)
 	}
 	if (persist_open() != 0)
 		return -1;
+	if (bridge_init() != 0)
+		return -1;
 	if (listener_start_all() != 0)
 		return -1;
 	if (listener_write_ready() != 0)
@@ -181,6 +183,7 @@ server_free(void)
 	srv.shutting_down = 1;
 	persist_close();
 	conn_free_all();
+	bridge_free();
 	session_free_all();
 	retain_free_all();
 	if (srv.subs != NULL)

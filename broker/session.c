@@ -59,6 +59,9 @@ session_free(struct session *s)
 	for (i = 0; i < s->n_subs; i++) {
 		trie_remove(srv.subs, s->subs[i].filter, s->subs[i].filter_len,
 		    s);
+		if (!srv.shutting_down)
+			bridge_route_ref(s->subs[i].filter,
+			    s->subs[i].filter_len, -1);
 		free(s->subs[i].filter);
 	}
 	free(s->subs);
@@ -165,6 +168,8 @@ session_subscribe(struct session *s, const char *filter, uint32_t len,
 	ss->sub_id = sub_id;
 	ts.filter = ss->filter;
 	trie_add(srv.subs, filter, len, &ts);
+	if (added)
+		bridge_route_ref(filter, len, 1);
 	persist_sub(s, filter, len, options, sub_id);
 	return added;
 }
@@ -179,6 +184,7 @@ session_unsubscribe(struct session *s, const char *filter, uint32_t len)
 	    (at = (uintptr_t)hash_del(s->sub_index, filter, len)) == 0)
 		return 0;
 	trie_remove(srv.subs, filter, len, s);
+	bridge_route_ref(filter, len, -1);
 	persist_unsub(s, filter, len);
 	free(s->subs[at - 1].filter);
 	last = &s->subs[--s->n_subs];

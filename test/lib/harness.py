@@ -363,9 +363,10 @@ class Broker:
         out = []
         for line in text.splitlines():
             parts = line.split()
-            if len(parts) != 3 or parts[0] != "listener":
+            if len(parts) != 3 or parts[0] not in ("listener", "cluster"):
                 raise TestFailure("bad ready file line %r" % line)
-            out.append((parts[1], int(parts[2])))
+            if parts[0] == "listener":
+                out.append((parts[1], int(parts[2])))
         return out
 
     # -- lifecycle

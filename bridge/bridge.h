@@ -1,0 +1,148 @@
+/*
+ * bridge.h - the cluster: links between nodes, shared subscription routes,
+ * forwarding. Included by broker.h; grouped by file like it.
+ *
+ * Objects:
+ *   struct peer  another node, known by its node_name: its routes (held in
+ *                srv.subs, owned by its forward session), its links, the
+ *                route version it has acknowledged.
+ *   struct dial  an address this node keeps a link to (from cluster_peers,
+ *                or learned from a node that dialled us), with its backoff.
+ *
+ * Each node dials every other node once; that outbound link (LINK_OUT)
+ * carries this node's routes and the messages it forwards, and brings
+ * back their acknowledgements. The forward queue of a peer is an ordinary
+ * persistent session, "$peer/<node>", whose connection is the outbound
+ * link: queueing, in-flight windows, QoS 1/2 flows, the store and resend
+ * after a drop are the broker's own. The link the other node dialled
+ * (LINK_IN) brings its routes and its forwarded messages, handled as
+ * publishes of the persistent session "$cluster/<node>" that are
+ * delivered here and never forwarded again.
+ */
+#ifndef TERN_BRIDGE_H
+#define TERN_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct session;
+struct msg;
+struct mqtt_packet;
+struct mqtt_connect;
+struct mqtt_props;
+struct mqtt_publish;
+struct mqtt_str;
+struct hash;
+struct event;
+struct dial;
+
+/* The link protocol (docs/ARCHITECTURE.md, "The cluster"). */
+#define BRIDGE_PROTO "1"
+#define BRIDGE_LINK_ID "$cluster/" /* client id prefix of a link */
+#define BRIDGE_PEER_ID "$peer/" /* session id prefix of a forward queue */
+#define BRIDGE_TOPIC_ROUTES "$cluster/routes"
+#define BRIDGE_TOPIC_ACK "$cluster/ack"
+#define BRIDGE_PROP_SHARE "$tern/share"
+#define BRIDGE_PROP_NOPLAIN "$tern/noplain"
+#define BRIDGE_KEEPALIVE 10 /* s, on outbound links */
+#define BRIDGE_WINDOW 1024 /* forwarded messages in flight per link */
+#define BRIDGE_QUEUE_MAX 10000000 /* forwarded messages waiting per node */
+
+struct peer {
+	char *name;
+	struct session *out; /* "$peer/<name>" */
+	struct conn *link_in; /* its link to us, when up */
+	struct dial *dial; /* our link to it */
+	struct hash *routes; /* filter -> its copy (char *), in srv.subs */
+	struct hash *staging; /* a full resync being received */
+	uint64_t version; /* of the last route message applied */
+	uint64_t acked; /* our route version it has applied */
+	struct event *grace_timer;
+	uint8_t fwd_plain; /* forward collection (bridge_collect) */
+	uint8_t fwd_listed;
+	char **fwd_shares;
+	uint32_t n_fwd_shares, cap_fwd_shares;
+};
+
+/* --- bridge/link.c --- */
+
+/* Check the cluster keys and start dialling the configured peers (after
+ * the store is loaded). Returns 0, or -1 (logged). */
+int bridge_init(void);
+void bridge_free(void);
+/* 1 when this node is part of a cluster (node_name set). */
+int bridge_on(void);
+/* The peer named name (created on first use, with its forward session). */
+struct peer *bridge_peer(const char *name, size_t len);
+/* The peers known, by index (NULL past the end). */
+size_t bridge_peer_count(void);
+struct peer *bridge_peer_at(size_t i);
+/* 1 when our outbound link to p is up. */
+int bridge_peer_up(const struct peer *p);
+/*
+ * A CONNECT arrived (handle_connect). Returns -1 when it is not for a
+ * link; 0 when it is a valid link CONNECT (c becomes LINK_IN); else the
+ * reason code it was refused with (its CONNACK has been sent).
+ */
+int bridge_connect(struct conn *c, const struct mqtt_connect *cp);
+/* Properties for the CONNACK of a link (this node's name). */
+void bridge_connack_props(const struct conn *c, struct mqtt_props *ap);
+/* The CONNACK of LINK_IN c is out and its session attached. */
+void bridge_link_in_up(struct conn *c);
+/* A packet on a link, before the client handlers (read.c). Returns -1
+ * to let them handle it, else 0 or a reason code. */
+int bridge_dispatch(struct conn *c, struct mqtt_packet *pkt);
+/* TCP of LINK_OUT c is up: send its CONNECT. */
+void bridge_connected(struct conn *c);
+/* c, a link, is closing (conn_close): forget it, redial, start grace. */
+void bridge_closed(struct conn *c);
+/* The timer of a LINK_OUT conn fired: ping or give up. */
+void bridge_timer(struct conn *c);
+
+/* --- bridge/route.c --- */
+
+/* A local subscription to filter appeared (delta 1) or went (-1). The
+ * first and last of a filter change this node's routes. */
+void bridge_route_ref(const char *filter, uint32_t len, int delta);
+/* This node's route version: bumps with every route change. */
+uint64_t bridge_route_version(void);
+/* Send the whole route table to the peer of LINK_OUT c (link up). */
+void bridge_routes_sync(struct conn *c);
+/* A "$cluster/routes" message from peer p (on its LINK_IN). Returns 0 or
+ * a reason code. */
+int bridge_routes_apply(struct peer *p, struct conn *c,
+    const uint8_t *data, uint32_t len);
+/* Peer p acknowledged our routes up to version. */
+void bridge_routes_acked(struct peer *p, uint64_t version);
+/* Drop every route of p (grace over, shutdown). */
+void bridge_routes_drop(struct peer *p);
+/*
+ * Send the SUBACK of c, after every reachable node has applied the routes
+ * this SUBSCRIBE added (those past route_since), bounded by
+ * cluster_sync_timeout, and after the store commit when the SUBSCRIBE
+ * wrote (since, as for persist_ack).
+ */
+void bridge_suback(struct conn *c, const struct mqtt_packet *ack,
+    uint64_t since, uint64_t route_since);
+void bridge_routes_free(void);
+
+/* --- bridge/forward.c --- */
+
+/* deliver_route found a route of p (share: the $share filter it was
+ * chosen for, NULL for a plain route). */
+void bridge_collect(struct peer *p, const char *share);
+/* Forward m once to every peer collected (and to every peer when m is
+ * retained). Returns the number of peers it went to. */
+unsigned bridge_forward(struct msg *m);
+/* The message of a PUBLISH from a link, without the link's own user
+ * properties, which say what it is for (bridge_in_plain, _share). */
+struct msg *bridge_msg_in(const struct mqtt_publish *p,
+    const uint8_t *topic, uint32_t topic_len);
+/* For the message last made by bridge_msg_in: deliver to plain
+ * subscriptions? to this $share filter's group? */
+int bridge_in_plain(void);
+int bridge_in_share(const char *filter);
+void bridge_forward_free(void);
+
+#endif /* TERN_BRIDGE_H */

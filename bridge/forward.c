@@ -1,0 +1,233 @@
+/*
+ * forward.c - a message goes to each other node once.
+ *
+ * deliver_route() walks srv.subs once; each route of another node it
+ * meets is collected here (bridge_collect) instead of being delivered,
+ * and bridge_forward() then hands the message to each collected node's
+ * forward session, once, at the QoS it was published with (the receiving
+ * node downgrades per subscriber) and with its retain flag. A retained
+ * message goes to every node, matched or not, so that every node holds
+ * the cluster's retained messages.
+ *
+ * Shared subscriptions: a group is served by one member cluster-wide.
+ * The publishing node's trie picks among its local members and the nodes
+ * with members; when it picks a node, the forwarded message says so with
+ * the user property "$tern/share" (value: the $share filter), and
+ * "$tern/noplain" when it goes to that node for the group only (no plain
+ * subscription of that node matched). The receiving node strips these,
+ * delivers to plain subscriptions only without "$tern/noplain", and to a
+ * shared group only when named (then to a local member).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+static struct peer **collected;
+static size_t n_collected, cap_collected;
+
+/* What the message last made by bridge_msg_in is for. */
+static int in_plain = 1;
+static char **in_shares;
+static size_t n_in_shares, cap_in_shares;
+
+void
+bridge_collect(struct peer *p, const char *share)
+{
+	if (!p->fwd_listed) {
+		if (n_collected == cap_collected) {
+			cap_collected = cap_collected ? cap_collected * 2 : 8;
+			collected = xreallocarray(collected, cap_collected,
+			    sizeof *collected);
+		}
+		collected[n_collected++] = p;
+		p->fwd_listed = 1;
+		p->fwd_plain = 0;
+		p->n_fwd_shares = 0;
+	}
+	if (share == NULL) {
+		p->fwd_plain = 1;
+		return;
+	}
+	if (p->n_fwd_shares == p->cap_fwd_shares) {
+		p->cap_fwd_shares = p->cap_fwd_shares ?
+		    p->cap_fwd_shares * 2 : 4;
+		p->fwd_shares = xreallocarray(p->fwd_shares,
+		    p->cap_fwd_shares, sizeof *p->fwd_shares);
+	}
+	p->fwd_shares[p->n_fwd_shares++] = (char *)share;
+}
+
+static size_t
+user_size(const char *key, size_t vlen)
+{
+	return 1 + 2 + strlen(key) + 2 + vlen;
+}
+
+static uint8_t *
+user_put(uint8_t *p, const char *key, const char *value, size_t vlen)
+{
+	size_t kl = strlen(key);
+
+	*p++ = MQTT_PROP_USER;
+	*p++ = (uint8_t)(kl >> 8);
+	*p++ = (uint8_t)kl;
+	memcpy(p, key, kl);
+	p += kl;
+	*p++ = (uint8_t)(vlen >> 8);
+	*p++ = (uint8_t)vlen;
+	memcpy(p, value, vlen);
+	return p + vlen;
+}
+
+/* m with the markers saying which of p's shared groups it is for. */
+static struct msg *
+forward_marked(struct msg *m, const struct peer *p)
+{
+	uint8_t *buf, *u;
+	size_t size = 0, i;
+	struct msg *mm;
+
+	for (i = 0; i < p->n_fwd_shares; i++)
+		size += user_size(BRIDGE_PROP_SHARE,
+		    strlen(p->fwd_shares[i]));
+	if (!p->fwd_plain)
+		size += user_size(BRIDGE_PROP_NOPLAIN, 0);
+	u = buf = xmalloc(size);
+	for (i = 0; i < p->n_fwd_shares; i++)
+		u = user_put(u, BRIDGE_PROP_SHARE, p->fwd_shares[i],
+		    strlen(p->fwd_shares[i]));
+	if (!p->fwd_plain)
+		u = user_put(u, BRIDGE_PROP_NOPLAIN, "", 0);
+	mm = msg_with_user(m, buf, (uint32_t)(u - buf));
+	free(buf);
+	return mm;
+}
+
+unsigned
+bridge_forward(struct msg *m)
+{
+	struct peer *p;
+	struct msg *mm;
+	unsigned n = 0;
+	size_t i;
+
+	if (m->retain) {
+		for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
+			bridge_collect(p, NULL);
+	}
+	for (i = 0; i < n_collected; i++) {
+		p = collected[i];
+		p->fwd_listed = 0;
+		mm = p->fwd_plain && p->n_fwd_shares == 0 ? m :
+		    forward_marked(m, p);
+		deliver_to_session(p->out, mm, m->qos, m->retain, NULL, 0);
+		if (mm != m)
+			msg_unref(mm);
+		n++;
+	}
+	n_collected = 0;
+	return n;
+}
+
+static int
+key_is(struct mqtt_str k, const char *key)
+{
+	size_t kl = strlen(key);
+
+	return k.len == kl && memcmp(k.p, key, kl) == 0;
+}
+
+struct msg *
+bridge_msg_in(const struct mqtt_publish *pub, const uint8_t *topic,
+    uint32_t topic_len)
+{
+	struct mqtt_str k, v, wire;
+	uint32_t pos = 0, size = 0;
+	uint8_t *buf, *u;
+	struct msg *m;
+	size_t i;
+	int marked = 0;
+
+	for (i = 0; i < n_in_shares; i++)
+		free(in_shares[i]);
+	n_in_shares = 0;
+	in_plain = 1;
+	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
+		if (key_is(k, BRIDGE_PROP_SHARE)) {
+			if (n_in_shares == cap_in_shares) {
+				cap_in_shares = cap_in_shares ?
+				    cap_in_shares * 2 : 4;
+				in_shares = xreallocarray(in_shares,
+				    cap_in_shares, sizeof *in_shares);
+			}
+			in_shares[n_in_shares++] =
+			    xstrndup((const char *)v.p, v.len);
+			marked = 1;
+		} else if (key_is(k, BRIDGE_PROP_NOPLAIN)) {
+			in_plain = 0;
+			marked = 1;
+		} else {
+			size += 1 + 2 + k.len + 2 + v.len;
+		}
+	}
+	if (!marked)
+		return msg_from_publish(pub, topic, topic_len);
+	u = buf = xmalloc(size + 1);
+	pos = 0;
+	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
+		if (key_is(k, BRIDGE_PROP_SHARE) ||
+		    key_is(k, BRIDGE_PROP_NOPLAIN))
+			continue;
+		*u++ = MQTT_PROP_USER;
+		*u++ = (uint8_t)(k.len >> 8);
+		*u++ = (uint8_t)k.len;
+		memcpy(u, k.p, k.len);
+		u += k.len;
+		*u++ = (uint8_t)(v.len >> 8);
+		*u++ = (uint8_t)v.len;
+		memcpy(u, v.p, v.len);
+		u += v.len;
+	}
+	wire.p = buf;
+	wire.len = (uint32_t)(u - buf);
+	m = msg_from_publish_user(pub, topic, topic_len, &wire);
+	free(buf);
+	return m;
+}
+
+int
+bridge_in_plain(void)
+{
+	return in_plain;
+}
+
+int
+bridge_in_share(const char *filter)
+{
+	size_t i;
+
+	for (i = 0; i < n_in_shares; i++) {
+		if (strcmp(in_shares[i], filter) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void
+bridge_forward_free(void)
+{
+	size_t i;
+
+	free(collected);
+	collected = NULL;
+	n_collected = cap_collected = 0;
+	for (i = 0; i < n_in_shares; i++)
+		free(in_shares[i]);
+	free(in_shares);
+	in_shares = NULL;
+	n_in_shares = cap_in_shares = 0;
+	in_plain = 1;
+}

@@ -1,0 +1,743 @@
+/*
+ * link.c - the links between cluster nodes: dialling, the handshake, keep
+ * alive, and what happens when a link goes.
+ *
+ * Outbound (LINK_OUT): for every address in cluster_peers, and every node
+ * that dialled us and gave its address, this node keeps one MQTT 5 client
+ * connection. CONNECT: client id "$cluster/<our name>", password the
+ * cluster_secret, clean start 0 and a session that never expires (the
+ * receiver keeps the QoS 2 ids of what we forwarded across drops), user
+ * properties tern-node (our name), tern-addr (our cluster listener) and
+ * tern-proto. The CONNACK names the node (tern-node): the link is then
+ * attached to that node's forward session "$peer/<name>", our routes are
+ * sent in full and the forward queue resumes. A refused or lost link is
+ * dialled again after a jittered, doubling delay (BACKOFF_MIN_MS to
+ * BACKOFF_MAX_MS). A node that turns out to be this one (its own address
+ * in cluster_peers) or one already linked is not dialled again.
+ *
+ * Inbound (LINK_IN): only on the cluster listener, which takes nothing
+ * else; a "$cluster/" client id anywhere else is refused (0x85). The
+ * CONNECT is an ordinary one from there on (handle_connect): its session
+ * "$cluster/<name>" is resumed, and its PUBLISHes are delivered here and
+ * never forwarded. When it goes, the node's routes stay for
+ * cluster_route_grace seconds (a link that comes back resyncs them), then
+ * they are dropped.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+#define NAME_MAX_LEN 64
+
+struct dial {
+	TAILQ_ENTRY(dial) entry;
+	char *host;
+	uint16_t port;
+	char label[96]; /* "host:port" */
+	struct peer *peer; /* known once a CONNACK named it */
+	struct conn *c; /* connecting or up */
+	struct event *retry;
+	uint32_t backoff_ms;
+	uint8_t dead; /* this node, or a node linked already */
+};
+TAILQ_HEAD(dial_list, dial);
+
+static struct dial_list dials = TAILQ_HEAD_INITIALIZER(dials);
+static struct hash *peers; /* name -> struct peer */
+static struct peer **peer_list;
+static size_t n_peers;
+
+static void dial_start(struct dial *);
+
+int
+bridge_on(void)
+{
+	return srv.cfg.node_name != NULL;
+}
+
+size_t
+bridge_peer_count(void)
+{
+	return n_peers;
+}
+
+struct peer *
+bridge_peer_at(size_t i)
+{
+	return i < n_peers ? peer_list[i] : NULL;
+}
+
+/* Node names: letters, digits, '.', '-', '_'; they become part of client
+ * ids and topic levels. */
+static int
+bridge_name_ok(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > NAME_MAX_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		    ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+bridge_is_self(const char *name, size_t len)
+{
+	return strlen(srv.cfg.node_name) == len &&
+	    memcmp(srv.cfg.node_name, name, len) == 0;
+}
+
+struct peer *
+bridge_peer(const char *name, size_t len)
+{
+	struct peer *p = hash_get(peers, name, len);
+	struct session *s;
+	char *id;
+
+	if (p != NULL)
+		return p;
+	p = xcalloc(1, sizeof *p);
+	p->name = xstrndup(name, len);
+	p->routes = hash_new();
+	id = xmalloc(sizeof BRIDGE_PEER_ID + len);
+	memcpy(id, BRIDGE_PEER_ID, sizeof BRIDGE_PEER_ID - 1);
+	memcpy(id + sizeof BRIDGE_PEER_ID - 1, name, len);
+	id[sizeof BRIDGE_PEER_ID - 1 + len] = '\0';
+	s = session_find(id, strlen(id));
+	if (s == NULL)
+		s = session_new(id, strlen(id));
+	free(id);
+	s->persistent = 1;
+	s->expiry = UINT32_MAX;
+	s->peer = p;
+	p->out = s;
+	persist_session(s);
+	hash_put(peers, p->name, len, p);
+	peer_list = xreallocarray(peer_list, n_peers + 1, sizeof *peer_list);
+	peer_list[n_peers++] = p;
+	return p;
+}
+
+/* 1 when our outbound link to p is up. */
+int
+bridge_peer_up(const struct peer *p)
+{
+	return p->out->conn != NULL && p->out->conn->state == CONN_ACTIVE;
+}
+
+/* --- dialling --- */
+
+static void
+dial_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dial_start(arg);
+}
+
+static void
+dial_later(struct dial *d)
+{
+	struct timeval tv;
+	uint32_t ms, jitter;
+
+	if (d->dead || srv.shutting_down)
+		return;
+	if (d->backoff_ms == 0)
+		d->backoff_ms = BACKOFF_MIN_MS;
+	/* Between half and all of the backoff, so that the nodes of a
+	 * cluster restarted together do not redial in step. */
+	evutil_secure_rng_get_bytes(&jitter, sizeof jitter);
+	ms = d->backoff_ms / 2 + jitter % (d->backoff_ms / 2 + 1);
+	d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    d->backoff_ms * 2;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(d->retry, &tv);
+}
+
+static struct dial *
+dial_add(const char *host, uint16_t port)
+{
+	struct dial *d;
+
+	TAILQ_FOREACH(d, &dials, entry) {
+		if (d->port == port && strcmp(d->host, host) == 0)
+			return d;
+	}
+	d = xcalloc(1, sizeof *d);
+	d->host = xstrdup(host);
+	d->port = port;
+	snprintf(d->label, sizeof d->label, strchr(host, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", host, port);
+	d->retry = evtimer_new(srv.base, dial_retry_cb, d);
+	TAILQ_INSERT_TAIL(&dials, d, entry);
+	return d;
+}
+
+static void
+dial_start(struct dial *d)
+{
+	struct addrinfo hints, *res;
+	char port[8];
+	int rc;
+
+	if (d->c != NULL || d->dead || srv.shutting_down)
+		return;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", d->port);
+	/* Peers are usually addresses; a host name is resolved here, which
+	 * blocks the loop for as long as the resolver takes. */
+	rc = getaddrinfo(d->host, port, &hints, &res);
+	if (rc != 0) {
+		log_warn("cluster peer %s: %s", d->label, gai_strerror(rc));
+		dial_later(d);
+		return;
+	}
+	d->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, d->label);
+	freeaddrinfo(res);
+	if (d->c == NULL) {
+		dial_later(d);
+		return;
+	}
+	d->c->link = LINK_OUT;
+	d->c->link_ctx = d;
+}
+
+/* --- the handshake --- */
+
+/* Append one user property (key, value) in wire form at *p. */
+static uint8_t *
+put_user(uint8_t *p, const char *key, const char *value)
+{
+	size_t kl = strlen(key), vl = strlen(value);
+
+	*p++ = MQTT_PROP_USER;
+	*p++ = (uint8_t)(kl >> 8);
+	*p++ = (uint8_t)kl;
+	memcpy(p, key, kl);
+	p += kl;
+	*p++ = (uint8_t)(vl >> 8);
+	*p++ = (uint8_t)vl;
+	memcpy(p, value, vl);
+	return p + vl;
+}
+
+/* The value of user property key in props, or an empty view. */
+static struct mqtt_str
+get_user(const struct mqtt_props *props, const char *key)
+{
+	struct mqtt_str k, v, none = { NULL, 0 };
+	uint32_t pos = 0;
+	size_t kl = strlen(key);
+
+	while (mqtt_props_user_next(props, &pos, &k, &v)) {
+		if (k.len == kl && memcmp(k.p, key, kl) == 0)
+			return v;
+	}
+	return none;
+}
+
+static char *
+bridge_advertised(void)
+{
+	static char buf[300];
+	const struct listener_conf *lc = srv.cfg.cluster_listener;
+
+	snprintf(buf, sizeof buf, strchr(lc->address, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", lc->address, lc->port);
+	return buf;
+}
+
+void
+bridge_connected(struct conn *c)
+{
+	struct mqtt_packet pkt;
+	struct mqtt_connect *cp = &pkt.u.connect;
+	uint8_t user[512], *u = user;
+	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN];
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	snprintf(id, sizeof id, "%s%s", BRIDGE_LINK_ID, srv.cfg.node_name);
+	u = put_user(u, "tern-node", srv.cfg.node_name);
+	u = put_user(u, "tern-addr", bridge_advertised());
+	u = put_user(u, "tern-proto", BRIDGE_PROTO);
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_CONNECT;
+	cp->version = MQTT_V5;
+	cp->clean_start = 0;
+	cp->keep_alive = BRIDGE_KEEPALIVE;
+	cp->client_id.p = (const uint8_t *)id;
+	cp->client_id.len = (uint32_t)strlen(id);
+	cp->has_username = 1;
+	cp->username.p = (const uint8_t *)"tern-cluster";
+	cp->username.len = 12;
+	cp->has_password = 1;
+	cp->password.p = (const uint8_t *)srv.cfg.cluster_secret;
+	cp->password.len = (uint32_t)strlen(srv.cfg.cluster_secret);
+	MQTT_PROP_SET(&cp->props, MQTT_PROP_SESSION_EXPIRY);
+	cp->props.session_expiry = UINT32_MAX;
+	cp->props.user.p = user;
+	cp->props.user.len = (uint32_t)(u - user);
+	c->version = MQTT_V5;
+	conn_send(c, &pkt);
+}
+
+/* The CONNACK of our link c. */
+static int
+link_connack(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_connack *ca = &pkt->u.connack;
+	struct dial *d = c->link_ctx;
+	struct mqtt_str name = get_user(&ca->props, "tern-node");
+	struct peer *p;
+	struct timeval tv = { BRIDGE_KEEPALIVE / 2, 0 };
+	char why[160];
+
+	if (name.len > 0 && bridge_is_self((const char *)name.p, name.len)) {
+		log_info("cluster peer %s is this node: not dialled",
+		    d->label);
+		d->dead = 1;
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return 0;
+	}
+	if (ca->reason != MQTT_RC_SUCCESS) {
+		snprintf(why, sizeof why, "link refused by %s: %s", d->label,
+		    mqtt_rc_name(ca->reason));
+		log_error("cluster %s", why);
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return 0;
+	}
+	if (!bridge_name_ok((const char *)name.p, name.len)) {
+		log_error("cluster peer %s sent no valid node name", d->label);
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return 0;
+	}
+	p = bridge_peer((const char *)name.p, name.len);
+	if (p->dial != NULL && p->dial != d && p->dial->c != NULL) {
+		log_info("cluster peer %s is %s, linked already via %s",
+		    d->label, p->name, p->dial->label);
+		d->dead = 1;
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return 0;
+	}
+	p->dial = d;
+	d->peer = p;
+	d->backoff_ms = 0;
+	if (p->out->conn != NULL)
+		conn_close(p->out->conn, MQTT_RC_SUCCESS, NULL);
+	c->state = CONN_ACTIVE;
+	c->session = p->out;
+	p->out->conn = c;
+	if (p->out->expiry_timer != NULL)
+		evtimer_del(p->out->expiry_timer);
+	c->receive_max = MQTT_PROP_HAS(&ca->props, MQTT_PROP_RECEIVE_MAX) ?
+	    ca->props.receive_max : 65535;
+	if (c->receive_max > BRIDGE_WINDOW)
+		c->receive_max = BRIDGE_WINDOW;
+	if (MQTT_PROP_HAS(&ca->props, MQTT_PROP_MAX_PACKET_SIZE))
+		c->max_packet = ca->props.max_packet_size;
+	c->keep_alive = BRIDGE_KEEPALIVE;
+	evtimer_del(c->timer);
+	evtimer_add(c->timer, &tv);
+	p->acked = 0;
+	persist_session(p->out);
+	log_notice("cluster link to %s (%s) up", p->name, d->label);
+	bridge_routes_sync(c);
+	deliver_resume(p->out);
+	return 0;
+}
+
+/* Refuse a link CONNECT, naming this node so that a node that dialled
+ * itself knows it. */
+static int
+link_refuse(struct conn *c, uint8_t rc, const char *why)
+{
+	struct mqtt_packet pkt;
+	struct mqtt_props *props = &pkt.u.connack.props;
+	uint8_t user[128], *u = user;
+
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_CONNACK;
+	pkt.u.connack.reason = rc;
+	MQTT_PROP_SET(props, MQTT_PROP_REASON_STRING);
+	props->reason_string.p = (const uint8_t *)why;
+	props->reason_string.len = (uint32_t)strlen(why);
+	u = put_user(u, "tern-node", srv.cfg.node_name);
+	props->user.p = user;
+	props->user.len = (uint32_t)(u - user);
+	c->version = MQTT_V5;
+	conn_send(c, &pkt);
+	return rc;
+}
+
+/* Equal in time that does not depend on where they differ. */
+static int
+secret_eq(const uint8_t *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b), i;
+	unsigned diff = alen != blen;
+
+	for (i = 0; i < blen; i++)
+		diff |= (unsigned)(b[i] ^ (i < alen ? a[i] : 0));
+	return diff == 0;
+}
+
+int
+bridge_connect(struct conn *c, const struct mqtt_connect *cp)
+{
+	const char *id = (const char *)cp->client_id.p;
+	size_t len = cp->client_id.len;
+	size_t pl = sizeof BRIDGE_LINK_ID - 1, ql = sizeof BRIDGE_PEER_ID - 1;
+	int is_link = len > pl && memcmp(id, BRIDGE_LINK_ID, pl) == 0;
+	int is_peer = len >= ql && memcmp(id, BRIDGE_PEER_ID, ql) == 0;
+	struct mqtt_str addr;
+	struct peer *p;
+	char *host;
+	uint16_t port;
+	struct dial *d;
+
+	if (!bridge_on())
+		return -1;
+	if (c->listener != NULL && c->listener->cluster) {
+		if (!is_link)
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_NOT_AUTHORIZED);
+	} else {
+		if (is_link || is_peer)
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_CLIENT_ID_INVALID);
+		return -1;
+	}
+	if (cp->version != MQTT_V5)
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_UNSUPPORTED_VERSION);
+	if (!cp->has_password || !secret_eq(cp->password.p, cp->password.len,
+	    srv.cfg.cluster_secret)) {
+		log_warn("cluster link from %s refused: wrong cluster_secret",
+		    c->peer);
+		return link_refuse(c, MQTT_RC_BAD_USER_OR_PASSWORD,
+		    "wrong cluster secret");
+	}
+	id += pl;
+	len -= pl;
+	if (!bridge_name_ok(id, len))
+		return link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
+		    "bad node name");
+	if (bridge_is_self(id, len))
+		return link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
+		    "this is the node itself");
+	p = bridge_peer(id, len);
+	c->link = LINK_IN;
+	c->link_ctx = p;
+	/* A node we do not dial yet (not in our cluster_peers): dial the
+	 * address it gave, so that every pair of nodes is linked both
+	 * ways. */
+	addr = get_user(&cp->props, "tern-addr");
+	if (p->dial == NULL && addr.len > 0 && addr.len < 300) {
+		char *a = xstrndup((const char *)addr.p, addr.len);
+		char *colon = strrchr(a, ':');
+
+		if (colon != NULL && colon > a) {
+			*colon = '\0';
+			host = a;
+			if (*host == '[' && colon[-1] == ']') {
+				host++;
+				colon[-1] = '\0';
+			}
+			port = (uint16_t)strtoul(colon + 1, NULL, 10);
+			if (port != 0) {
+				d = dial_add(host, port);
+				if (d->peer == NULL && d->c == NULL &&
+				    !d->dead) {
+					d->peer = p;
+					p->dial = d;
+					dial_start(d);
+				}
+			}
+		}
+		free(a);
+	}
+	return 0;
+}
+
+void
+bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
+{
+	static uint8_t user[128];
+	uint8_t *u = user;
+
+	if (c->link != LINK_IN)
+		return;
+	u = put_user(u, "tern-node", srv.cfg.node_name);
+	ap->user.p = user;
+	ap->user.len = (uint32_t)(u - user);
+}
+
+void
+bridge_link_in_up(struct conn *c)
+{
+	struct peer *p = c->link_ctx;
+
+	c->session->cluster_in = 1;
+	p->link_in = c;
+	if (p->grace_timer != NULL)
+		evtimer_del(p->grace_timer);
+	log_notice("cluster link from %s (%s) up", p->name, c->peer);
+}
+
+/* --- packets on links --- */
+
+static int
+link_out_publish(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_publish *pub = &pkt->u.publish;
+	struct dial *d = c->link_ctx;
+	size_t tl = sizeof BRIDGE_TOPIC_ACK - 1;
+	uint64_t v = 0;
+	unsigned i;
+
+	if (pub->qos != 0 || pub->topic.len != tl ||
+	    memcmp(pub->topic.p, BRIDGE_TOPIC_ACK, tl) != 0 ||
+	    pub->payload.len != 8)
+		return MQTT_RC_PROTOCOL_ERROR;
+	for (i = 0; i < 8; i++)
+		v = v << 8 | pub->payload.p[i];
+	bridge_routes_acked(d->peer, v);
+	return 0;
+}
+
+int
+bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqtt_publish *pub = &pkt->u.publish;
+	size_t tl = sizeof BRIDGE_TOPIC_ROUTES - 1;
+
+	if (c->link == LINK_OUT) {
+		if (c->state == CONN_NEW)
+			return pkt->type == MQTT_CONNACK ?
+			    link_connack(c, pkt) : MQTT_RC_PROTOCOL_ERROR;
+		switch (pkt->type) {
+		case MQTT_PUBLISH:
+			return link_out_publish(c, pkt);
+		case MQTT_PUBACK:
+		case MQTT_PUBREC:
+		case MQTT_PUBCOMP:
+			return -1;
+		case MQTT_PINGRESP:
+			return 0;
+		case MQTT_DISCONNECT:
+			log_notice("cluster link to %s closed by the peer: %s",
+			    ((struct dial *)c->link_ctx)->label,
+			    mqtt_rc_name(pkt->u.reason.reason));
+			conn_close(c, MQTT_RC_SUCCESS, NULL);
+			return 0;
+		default:
+			return MQTT_RC_PROTOCOL_ERROR;
+		}
+	}
+	if (c->link == LINK_IN && c->state == CONN_ACTIVE &&
+	    pkt->type == MQTT_PUBLISH && pub->topic.len == tl &&
+	    memcmp(pub->topic.p, BRIDGE_TOPIC_ROUTES, tl) == 0)
+		return bridge_routes_apply(c->link_ctx, c, pub->payload.p,
+		    pub->payload.len);
+	return -1;
+}
+
+void
+bridge_timer(struct conn *c)
+{
+	struct dial *d = c->link_ctx;
+	struct timeval now, idle, tv = { BRIDGE_KEEPALIVE / 2, 0 };
+	struct mqtt_packet ping;
+
+	if (c->state == CONN_NEW) {
+		log_warn("cluster link to %s: no CONNACK in time", d->label);
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return;
+	}
+	if (c->state != CONN_ACTIVE)
+		return;
+	event_base_gettimeofday_cached(srv.base, &now);
+	timersub(&now, &c->last_rx, &idle);
+	if (idle.tv_sec >= BRIDGE_KEEPALIVE * 3 / 2) {
+		log_warn("cluster link to %s: peer silent for %ld s",
+		    d->label, (long)idle.tv_sec);
+		conn_close(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "peer silent");
+		return;
+	}
+	memset(&ping, 0, sizeof ping);
+	ping.type = MQTT_PINGREQ;
+	conn_send(c, &ping);
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	log_notice("cluster: routes of %s dropped, its link has been down "
+	    "for %u s", p->name, srv.cfg.cluster_route_grace);
+	bridge_routes_drop(p);
+}
+
+void
+bridge_closed(struct conn *c)
+{
+	struct dial *d;
+	struct peer *p;
+	struct timeval tv;
+
+	if (c->link == LINK_OUT) {
+		d = c->link_ctx;
+		d->c = NULL;
+		p = d->peer;
+		if (p != NULL && p->out->conn == c) {
+			log_notice("cluster link to %s (%s) down", p->name,
+			    d->label);
+			p->acked = 0;
+			bridge_routes_acked(p, 0);
+		}
+		dial_later(d);
+		return;
+	}
+	p = c->link_ctx;
+	if (p->link_in != c)
+		return;
+	p->link_in = NULL;
+	if (p->staging != NULL) {
+		hash_free(p->staging);
+		p->staging = NULL;
+	}
+	if (srv.shutting_down)
+		return;
+	log_notice("cluster link from %s (%s) down; its routes are kept "
+	    "for %u s", p->name, c->peer, srv.cfg.cluster_route_grace);
+	if (p->grace_timer == NULL)
+		p->grace_timer = evtimer_new(srv.base, grace_cb, p);
+	tv.tv_sec = srv.cfg.cluster_route_grace;
+	tv.tv_usec = 0;
+	evtimer_add(p->grace_timer, &tv);
+}
+
+/* --- start and stop --- */
+
+static void
+collect_peer_session(const void *key, size_t len, void *value, void *arg)
+{
+	size_t pl = sizeof BRIDGE_PEER_ID - 1;
+	struct hash *names = arg;
+
+	if (len > pl && memcmp(key, BRIDGE_PEER_ID, pl) == 0)
+		hash_put(names, (const char *)key + pl, len - pl, value);
+}
+
+static void
+attach_peer_session(const void *key, size_t len, void *value, void *arg)
+{
+	if (bridge_name_ok(key, len) && !bridge_is_self(key, len))
+		bridge_peer(key, len);
+}
+
+int
+bridge_init(void)
+{
+	struct config *cfg = &srv.cfg;
+	struct hash *names;
+	struct dial *d;
+	struct timeval zero = { 0, 0 };
+	size_t i;
+
+	if (cfg->node_name == NULL) {
+		if (cfg->cluster_listener != NULL ||
+		    cfg->n_cluster_peers > 0 || cfg->cluster_secret != NULL) {
+			log_error("cluster keys need node_name");
+			return -1;
+		}
+		return 0;
+	}
+	if (!bridge_name_ok(cfg->node_name, strlen(cfg->node_name))) {
+		log_error("node_name '%s': use 1 to %d letters, digits, '.', "
+		    "'-' or '_'", cfg->node_name, NAME_MAX_LEN);
+		return -1;
+	}
+	if (cfg->cluster_secret == NULL || cfg->cluster_secret[0] == '\0') {
+		log_error("node_name is set: cluster_secret is required");
+		return -1;
+	}
+	if (cfg->cluster_listener == NULL) {
+		log_error("node_name is set: cluster_listener is required");
+		return -1;
+	}
+	peers = hash_new();
+	/* Forward queues kept in the store from an earlier run. */
+	names = hash_new();
+	hash_foreach(srv.sessions, collect_peer_session, names);
+	hash_foreach(names, attach_peer_session, NULL);
+	hash_free(names);
+	for (i = 0; i < cfg->n_cluster_peers; i++) {
+		d = dial_add(cfg->cluster_peers[i].host,
+		    cfg->cluster_peers[i].port);
+		evtimer_add(d->retry, &zero);
+	}
+	log_notice("cluster node %s, %zu peers configured", cfg->node_name,
+	    cfg->n_cluster_peers);
+	return 0;
+}
+
+void
+bridge_free(void)
+{
+	struct dial *d;
+	struct peer *p;
+	size_t i;
+
+	while ((d = TAILQ_FIRST(&dials)) != NULL) {
+		TAILQ_REMOVE(&dials, d, entry);
+		event_free(d->retry);
+		free(d->host);
+		free(d);
+	}
+	for (i = 0; i < n_peers; i++) {
+		p = peer_list[i];
+		bridge_routes_drop(p);
+		hash_free(p->routes);
+		if (p->staging != NULL)
+			hash_free(p->staging);
+		if (p->grace_timer != NULL)
+			event_free(p->grace_timer);
+		free(p->fwd_shares);
+		free(p->name);
+		free(p);
+	}
+	free(peer_list);
+	peer_list = NULL;
+	n_peers = 0;
+	if (peers != NULL)
+		hash_free(peers);
+	peers = NULL;
+	bridge_routes_free();
+	bridge_forward_free();
+}

@@ -1,0 +1,486 @@
+/*
+ * route.c - the routes: which topic filters this node's sessions hold,
+ * told to every other node, and which filters the other nodes hold.
+ *
+ * Local routes: a filter is a route while at least one local session
+ * subscribes to it (counted per filter; a $share filter is a route of its
+ * own, so a node with members of a group is a candidate for it). Each
+ * change (the first subscription to a filter, the last one gone) bumps
+ * this node's route version and goes to every node whose link is up as
+ * an increment; a link that comes up gets the whole table first (resync).
+ *
+ * Message "$cluster/routes" (QoS 0, on our outbound link), payload:
+ *   flags (1 byte): 0x01 first part of a full table, 0x02 its last part
+ *   version (8 bytes, big endian): the sender's route version
+ *   records: op (1 byte: 1 add, 2 remove), length (2 bytes), filter
+ * A full table may span several messages; the receiver builds it apart
+ * and swaps it in at the last part, so a resync never shows a node with
+ * half of its routes. The receiver answers each increment and each whole
+ * table with "$cluster/ack" (QoS 0, on the same link), payload the
+ * version (8 bytes).
+ *
+ * Remote routes live in srv.subs like subscriptions, owned by the peer's
+ * forward session with QoS 2 and Retain As Published, so one trie walk
+ * finds local subscribers and the nodes to forward to, and a shared group
+ * picks among local members and nodes with members alike.
+ *
+ * Read your subscription: a SUBACK that added routes is held until every
+ * node whose link is up has acknowledged the version that added them, or
+ * for cluster_sync_timeout at most (then sent, with a warning: a message
+ * published on a slow node right after may miss the subscriber). A node
+ * whose link is down is not waited for; it gets the routes in the resync
+ * when its link is back.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define ROUTE_RESET 0x01
+#define ROUTE_END 0x02
+#define ROUTE_ADD 1
+#define ROUTE_DEL 2
+#define ROUTE_CHUNK (60 * 1024) /* records per full-table message */
+
+static struct hash *local_routes; /* filter -> count (uintptr_t) */
+static uint64_t route_version;
+
+struct held {
+	TAILQ_ENTRY(held) entry;
+	struct conn *c;
+	uint64_t version;
+	struct timeval deadline;
+	int wrote; /* the SUBSCRIBE wrote to the store */
+	uint8_t *wire;
+	size_t len;
+};
+TAILQ_HEAD(held_list, held);
+
+static struct held_list held = TAILQ_HEAD_INITIALIZER(held);
+static struct event *held_timer;
+
+uint64_t
+bridge_route_version(void)
+{
+	return route_version;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+route_publish(struct conn *c, const char *topic, const uint8_t *payload,
+    size_t len)
+{
+	struct mqtt_packet pkt;
+
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_PUBLISH;
+	pkt.u.publish.topic.p = (const uint8_t *)topic;
+	pkt.u.publish.topic.len = (uint32_t)strlen(topic);
+	pkt.u.publish.payload.p = payload;
+	pkt.u.publish.payload.len = (uint32_t)len;
+	conn_send(c, &pkt);
+}
+
+/* One record (op, filter) at p; returns the end. */
+static uint8_t *
+route_record(uint8_t *p, uint8_t op, const char *filter, size_t len)
+{
+	*p++ = op;
+	*p++ = (uint8_t)(len >> 8);
+	*p++ = (uint8_t)len;
+	memcpy(p, filter, len);
+	return p + len;
+}
+
+/* A route of this node appeared or went: tell every linked node. */
+static void
+route_change(uint8_t op, const char *filter, uint32_t len)
+{
+	uint8_t *buf, *p;
+	struct peer *peer;
+	size_t i;
+
+	route_version++;
+	if (len > 65535)
+		return; /* cannot be: filters come from packets */
+	buf = xmalloc(9 + 3 + (size_t)len);
+	buf[0] = 0;
+	put_be64(buf + 1, route_version);
+	p = route_record(buf + 9, op, filter, len);
+	for (i = 0; (peer = bridge_peer_at(i)) != NULL; i++) {
+		if (bridge_peer_up(peer))
+			route_publish(peer->out->conn, BRIDGE_TOPIC_ROUTES, buf,
+			    (size_t)(p - buf));
+	}
+	free(buf);
+}
+
+void
+bridge_route_ref(const char *filter, uint32_t len, int delta)
+{
+	uintptr_t n;
+
+	if (!bridge_on())
+		return;
+	if (local_routes == NULL)
+		local_routes = hash_new();
+	n = (uintptr_t)hash_get(local_routes, filter, len);
+	if (delta > 0) {
+		hash_put(local_routes, filter, len, (void *)(n + 1));
+		if (n == 0)
+			route_change(ROUTE_ADD, filter, len);
+	} else if (n == 1) {
+		hash_del(local_routes, filter, len);
+		route_change(ROUTE_DEL, filter, len);
+	} else if (n > 1) {
+		hash_put(local_routes, filter, len, (void *)(n - 1));
+	}
+}
+
+/* --- the full table --- */
+
+struct sync {
+	struct conn *c;
+	uint8_t *buf;
+	size_t len, cap;
+	int first;
+};
+
+static void
+sync_flush(struct sync *sy, int last)
+{
+	sy->buf[0] = (uint8_t)((sy->first ? ROUTE_RESET : 0) |
+	    (last ? ROUTE_END : 0));
+	put_be64(sy->buf + 1, route_version);
+	route_publish(sy->c, BRIDGE_TOPIC_ROUTES, sy->buf, sy->len);
+	sy->first = 0;
+	sy->len = 9;
+}
+
+static void
+sync_one(const void *key, size_t len, void *value, void *arg)
+{
+	struct sync *sy = arg;
+
+	if (sy->len + 3 + len > sy->cap)
+		sync_flush(sy, 0);
+	route_record(sy->buf + sy->len, ROUTE_ADD, key, len);
+	sy->len += 3 + len;
+}
+
+void
+bridge_routes_sync(struct conn *c)
+{
+	struct sync sy;
+
+	sy.c = c;
+	sy.cap = 9 + ROUTE_CHUNK + 3 + 65535;
+	sy.buf = xmalloc(sy.cap);
+	sy.len = 9;
+	sy.first = 1;
+	if (local_routes != NULL)
+		hash_foreach(local_routes, sync_one, &sy);
+	sync_flush(&sy, 1);
+	free(sy.buf);
+}
+
+/* --- routes of other nodes --- */
+
+static void
+route_add(struct peer *p, const char *filter, size_t len)
+{
+	struct trie_sub ts;
+	char *copy;
+
+	if (hash_get(p->routes, filter, len) != NULL)
+		return;
+	copy = xstrndup(filter, len);
+	hash_put(p->routes, filter, len, copy);
+	memset(&ts, 0, sizeof ts);
+	ts.owner = p->out;
+	ts.options = 2 | MQTT_SUBOPT_RAP;
+	ts.filter = copy;
+	trie_add(srv.subs, filter, len, &ts);
+}
+
+static void
+route_del(struct peer *p, const char *filter, size_t len)
+{
+	char *copy = hash_del(p->routes, filter, len);
+
+	if (copy == NULL)
+		return;
+	trie_remove(srv.subs, filter, len, p->out);
+	free(copy);
+}
+
+struct filter_list {
+	char **v;
+	size_t n;
+	const struct hash *other; /* keep only filters not in other */
+};
+
+static void
+list_missing(const void *key, size_t len, void *value, void *arg)
+{
+	struct filter_list *l = arg;
+
+	if (l->other != NULL && hash_get(l->other, key, len) != NULL)
+		return;
+	l->v[l->n++] = xstrndup(key, len);
+}
+
+/* Make p's routes those of its staging table. */
+static void
+route_swap(struct peer *p)
+{
+	struct filter_list gone, added;
+	size_t i;
+
+	gone.v = xreallocarray(NULL, hash_count(p->routes) + 1,
+	    sizeof *gone.v);
+	gone.n = 0;
+	gone.other = p->staging;
+	hash_foreach(p->routes, list_missing, &gone);
+	added.v = xreallocarray(NULL, hash_count(p->staging) + 1,
+	    sizeof *added.v);
+	added.n = 0;
+	added.other = p->routes;
+	hash_foreach(p->staging, list_missing, &added);
+	for (i = 0; i < gone.n; i++) {
+		route_del(p, gone.v[i], strlen(gone.v[i]));
+		free(gone.v[i]);
+	}
+	for (i = 0; i < added.n; i++) {
+		route_add(p, added.v[i], strlen(added.v[i]));
+		free(added.v[i]);
+	}
+	free(gone.v);
+	free(added.v);
+	hash_free(p->staging);
+	p->staging = NULL;
+	log_info("cluster: %zu routes of %s (%zu new, %zu gone)",
+	    hash_count(p->routes), p->name, added.n, gone.n);
+}
+
+int
+bridge_routes_apply(struct peer *p, struct conn *c, const uint8_t *data,
+    uint32_t len)
+{
+	const uint8_t *end = data + len, *f;
+	uint8_t flags, op, ack[8];
+	uint64_t version;
+	size_t fl;
+
+	if (len < 9)
+		return MQTT_RC_MALFORMED;
+	flags = data[0];
+	version = get_be64(data + 1);
+	if (flags & ROUTE_RESET) {
+		if (p->staging != NULL)
+			hash_free(p->staging);
+		p->staging = hash_new();
+	}
+	for (data += 9; data < end; data += 3 + fl) {
+		if (end - data < 3)
+			return MQTT_RC_MALFORMED;
+		op = data[0];
+		fl = (size_t)data[1] << 8 | data[2];
+		f = data + 3;
+		if ((size_t)(end - f) < fl || (op != ROUTE_ADD &&
+		    op != ROUTE_DEL) || !mqtt_topic_filter_valid(f, fl))
+			return MQTT_RC_MALFORMED;
+		if (p->staging != NULL) {
+			if (op == ROUTE_ADD)
+				hash_put(p->staging, f, fl, p);
+			else
+				hash_del(p->staging, f, fl);
+		} else if (op == ROUTE_ADD) {
+			route_add(p, (const char *)f, fl);
+		} else {
+			route_del(p, (const char *)f, fl);
+		}
+	}
+	p->version = version;
+	if (p->staging != NULL && !(flags & ROUTE_END))
+		return 0; /* acknowledged once whole */
+	if (p->staging != NULL)
+		route_swap(p);
+	put_be64(ack, version);
+	route_publish(c, BRIDGE_TOPIC_ACK, ack, sizeof ack);
+	return 0;
+}
+
+void
+bridge_routes_drop(struct peer *p)
+{
+	struct filter_list all;
+	size_t i;
+
+	all.v = xreallocarray(NULL, hash_count(p->routes) + 1,
+	    sizeof *all.v);
+	all.n = 0;
+	all.other = NULL;
+	hash_foreach(p->routes, list_missing, &all);
+	for (i = 0; i < all.n; i++) {
+		route_del(p, all.v[i], strlen(all.v[i]));
+		free(all.v[i]);
+	}
+	free(all.v);
+}
+
+/* --- SUBACKs held for the routes --- */
+
+/* 1 when every node linked now has applied version. */
+static int
+held_ready(uint64_t version)
+{
+	struct peer *p;
+	size_t i;
+
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+		if (bridge_peer_up(p) && p->acked < version)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+held_release(struct held *h, int late)
+{
+	struct conn *c = h->c;
+
+	TAILQ_REMOVE(&held, h, entry);
+	if (late)
+		log_warn("SUBACK to %s sent before every node confirmed its "
+		    "routes (cluster_sync_timeout)", conn_label(c));
+	if (c->state != CONN_CLOSING)
+		persist_ack_encoded(c, h->wire, h->len, h->wrote);
+	free(h->wire);
+	free(h);
+	if (--c->n_held == 0 && c->n_deferred == 0 && c->free_pending) {
+		c->free_pending = 0;
+		conn_free_later(c);
+	}
+}
+
+static void
+held_arm(void)
+{
+	struct held *h = TAILQ_FIRST(&held);
+	struct timeval now, left;
+
+	if (h == NULL)
+		return;
+	event_base_gettimeofday_cached(srv.base, &now);
+	if (timercmp(&h->deadline, &now, >))
+		timersub(&h->deadline, &now, &left);
+	else
+		timerclear(&left);
+	evtimer_add(held_timer, &left);
+}
+
+static void
+held_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct held *h;
+	struct timeval now;
+
+	event_base_gettimeofday_cached(srv.base, &now);
+	while ((h = TAILQ_FIRST(&held)) != NULL &&
+	    !timercmp(&h->deadline, &now, >))
+		held_release(h, !held_ready(h->version));
+	held_arm();
+}
+
+/* Versions grow along the list: once one is not ready, none after is. */
+static void
+held_check(void)
+{
+	struct held *h;
+
+	while ((h = TAILQ_FIRST(&held)) != NULL && held_ready(h->version))
+		held_release(h, 0);
+	if (TAILQ_EMPTY(&held) && held_timer != NULL)
+		evtimer_del(held_timer);
+}
+
+void
+bridge_routes_acked(struct peer *p, uint64_t version)
+{
+	if (version > p->acked)
+		p->acked = version;
+	held_check();
+}
+
+void
+bridge_suback(struct conn *c, const struct mqtt_packet *ack, uint64_t since,
+    uint64_t route_since)
+{
+	struct held *h;
+	struct timeval tv;
+
+	if (!bridge_on() || route_version == route_since ||
+	    (TAILQ_EMPTY(&held) && held_ready(route_version)) ||
+	    srv.cfg.cluster_sync_timeout == 0) {
+		persist_ack(c, ack, since);
+		return;
+	}
+	h = xcalloc(1, sizeof *h);
+	h->c = c;
+	h->version = route_version;
+	h->wrote = persist_writes() != since;
+	h->len = mqtt_encode_len(ack, c->version);
+	h->wire = xmalloc(h->len);
+	mqtt_encode(ack, c->version, h->wire);
+	event_base_gettimeofday_cached(srv.base, &h->deadline);
+	tv.tv_sec = srv.cfg.cluster_sync_timeout / 1000;
+	tv.tv_usec = (srv.cfg.cluster_sync_timeout % 1000) * 1000;
+	timeradd(&h->deadline, &tv, &h->deadline);
+	c->n_held++;
+	TAILQ_INSERT_TAIL(&held, h, entry);
+	if (held_timer == NULL)
+		held_timer = evtimer_new(srv.base, held_timer_cb, NULL);
+	if (TAILQ_FIRST(&held) == h)
+		held_arm();
+}
+
+void
+bridge_routes_free(void)
+{
+	struct held *h;
+
+	while ((h = TAILQ_FIRST(&held)) != NULL) {
+		TAILQ_REMOVE(&held, h, entry);
+		free(h->wire);
+		free(h);
+	}
+	if (held_timer != NULL)
+		event_free(held_timer);
+	held_timer = NULL;
+	if (local_routes != NULL)
+		hash_free(local_routes);
+	local_routes = NULL;
+	route_version = 0;
+}
