@@ -59,6 +59,8 @@ struct peer {
 	uint64_t version; /* of the last route message applied */
 	uint64_t acked; /* our route version it has applied */
 	struct event *grace_timer;
+	uint64_t forwarded; /* messages forwarded to it */
+	uint64_t received; /* messages it forwarded to us */
 	uint8_t fwd_plain; /* forward collection (bridge_collect) */
 	uint8_t fwd_listed;
 	char **fwd_shares;
@@ -105,6 +107,8 @@ void bridge_timer(struct conn *c);
 /* A local subscription to filter appeared (delta 1) or went (-1). The
  * first and last of a filter change this node's routes. */
 void bridge_route_ref(const char *filter, uint32_t len, int delta);
+/* The number of this node's routes. */
+size_t bridge_route_count(void);
 /* This node's route version: bumps with every route change. */
 uint64_t bridge_route_version(void);
 /* Send the whole route table to the peer of LINK_OUT c (link up). */
@@ -137,7 +141,7 @@ void bridge_collect(struct peer *p, const char *share);
 unsigned bridge_forward(struct msg *m);
 /* The message of a PUBLISH from a link, without the link's own user
  * properties, which say what it is for (bridge_in_plain, _share). */
-struct msg *bridge_msg_in(const struct mqtt_publish *p,
+struct msg *bridge_msg_in(struct conn *c, const struct mqtt_publish *p,
     const uint8_t *topic, uint32_t topic_len);
 /* For the message last made by bridge_msg_in: deliver to plain
  * subscriptions? to this $share filter's group? */

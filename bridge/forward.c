@@ -114,6 +114,13 @@ bridge_forward(struct msg *m)
 	unsigned n = 0;
 	size_t i;
 
+	if (sys_topic(m->topic, m->topic_len)) {
+		/* Each node has its own $SYS. */
+		for (i = 0; i < n_collected; i++)
+			collected[i]->fwd_listed = 0;
+		n_collected = 0;
+		return 0;
+	}
 	if (m->retain) {
 		for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
 			bridge_collect(p, NULL);
@@ -124,6 +131,7 @@ bridge_forward(struct msg *m)
 		mm = p->fwd_plain && p->n_fwd_shares == 0 ? m :
 		    forward_marked(m, p);
 		deliver_to_session(p->out, mm, m->qos, m->retain, NULL, 0);
+		p->forwarded++;
 		if (mm != m)
 			msg_unref(mm);
 		n++;
@@ -141,8 +149,8 @@ key_is(struct mqtt_str k, const char *key)
 }
 
 struct msg *
-bridge_msg_in(const struct mqtt_publish *pub, const uint8_t *topic,
-    uint32_t topic_len)
+bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
+    const uint8_t *topic, uint32_t topic_len)
 {
 	struct mqtt_str k, v, wire;
 	uint32_t pos = 0, size = 0;
@@ -151,6 +159,7 @@ bridge_msg_in(const struct mqtt_publish *pub, const uint8_t *topic,
 	size_t i;
 	int marked = 0;
 
+	((struct peer *)c->link_ctx)->received++;
 	for (i = 0; i < n_in_shares; i++)
 		free(in_shares[i]);
 	n_in_shares = 0;

@@ -61,6 +61,12 @@ TAILQ_HEAD(held_list, held);
 static struct held_list held = TAILQ_HEAD_INITIALIZER(held);
 static struct event *held_timer;
 
+size_t
+bridge_route_count(void)
+{
+	return local_routes != NULL ? hash_count(local_routes) : 0;
+}
+
 uint64_t
 bridge_route_version(void)
 {

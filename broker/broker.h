@@ -128,6 +128,7 @@ struct config {
 	char *cluster_secret;
 	uint32_t cluster_route_grace; /* s */
 	uint32_t cluster_sync_timeout; /* ms */
+	uint32_t sys_interval; /* s; 0: no $SYS topics */
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -417,6 +418,15 @@ int persist_offline(const struct session *s);
 /* s went offline: drop its queue and in-flight messages from memory (they
  * are all in the store) and read them back when it resumes. */
 void persist_evict(struct session *s);
+
+/* --- sys.c --- */
+
+/* Start publishing the $SYS topics (every sys_interval s; 0: never). */
+void sys_init(void);
+void sys_free(void);
+/* 1 when topic is under $SYS/ (this node's own: not stored, not
+ * forwarded). */
+int sys_topic(const char *topic, size_t len);
 
 /* --- auth.c --- */
 

@@ -99,6 +99,8 @@ static const struct config_key config_table[] = {
 	    0, 0, 0, NULL, NULL },
 	{ "server_reference", CONFIG_FUNC, 0, 0, 0, 0, "none",
 	    config_server_reference },
+	{ "sys_interval", CONFIG_UINT, OFF(sys_interval), 0, 86400, 10,
+	    NULL, NULL },
 	{ "node_name", CONFIG_STRING, OFF(node_name), 0, 0, 0, NULL, NULL },
 	{ "cluster_listener", CONFIG_FUNC, 0, 0, 0, 0, "none",
 	    config_cluster_listener },

@@ -92,7 +92,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
-	m = s->cluster_in ? bridge_msg_in(p, topic.p, topic.len) :
+	m = c->link == LINK_IN ? bridge_msg_in(c, p, topic.p, topic.len) :
 	    msg_from_publish(p, topic.p, topic.len);
 	if (p->retain)
 		retain_store(m);

@@ -229,7 +229,7 @@ persist_qos2(struct session *s, uint16_t id, int add)
 void
 persist_retain(struct msg *m)
 {
-	if (!persist_on(NULL))
+	if (!persist_on(NULL) || sys_topic(m->topic, m->topic_len))
 		return;
 	if (m->payload_len == 0) {
 		store_retain_del(srv.store, m->topic, m->topic_len);

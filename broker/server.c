@@ -148,6 +148,7 @@ server_init(void)
 		return -1;
 	if (bridge_init() != 0)
 		return -1;
+	sys_init();
 	if (listener_start_all() != 0)
 		return -1;
 	if (listener_write_ready() != 0)
@@ -183,6 +184,7 @@ server_free(void)
 	srv.shutting_down = 1;
 	persist_close();
 	conn_free_all();
+	sys_free();
 	bridge_free();
 	session_free_all();
 	retain_free_all();
