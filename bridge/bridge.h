@@ -149,4 +149,28 @@ int bridge_in_plain(void);
 int bridge_in_share(const char *filter);
 void bridge_forward_free(void);
 
+/* --- bridge/takeover.c --- */
+
+/* A client CONNECT (handle_connect): when other nodes are linked, ask
+ * them to give up the client id (and hand its session over) and hold the
+ * CONNECT; handle_connect runs again once they have answered. Returns 1
+ * when held. */
+int bridge_claim(struct conn *c, const struct mqtt_packet *pkt);
+/* The held client of c left. */
+void bridge_claim_gone(struct conn *c);
+/* A "$cluster/" control message of the takeover from LINK_IN c. Returns
+ * -1 when pub is none of them, else 0 or a reason code. */
+int bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub);
+/* s is moving to another node: hand it what s holds, then free s. */
+void bridge_move_pump(struct session *s);
+/* Moved messages (bridge_msg_in): reset, parse one "$tern/" property
+ * (returns 1 when the key is one of ours), and ask. */
+void bridge_target_reset(void);
+int bridge_target_prop(struct mqtt_str k, struct mqtt_str v);
+int bridge_in_target(void);
+/* Put the moved message m in its session; returns 1, or 0 when there is
+ * no such session or it had it already. */
+unsigned bridge_deliver_target(struct msg *m);
+void bridge_takeover_free(void);
+
 #endif /* TERN_BRIDGE_H */

@@ -164,6 +164,7 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 		free(in_shares[i]);
 	n_in_shares = 0;
 	in_plain = 1;
+	bridge_target_reset();
 	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
 		if (key_is(k, BRIDGE_PROP_SHARE)) {
 			if (n_in_shares == cap_in_shares) {
@@ -178,6 +179,8 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 		} else if (key_is(k, BRIDGE_PROP_NOPLAIN)) {
 			in_plain = 0;
 			marked = 1;
+		} else if (bridge_target_prop(k, v)) {
+			marked = 1;
 		} else {
 			size += 1 + 2 + k.len + 2 + v.len;
 		}
@@ -187,8 +190,7 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	u = buf = xmalloc(size + 1);
 	pos = 0;
 	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
-		if (key_is(k, BRIDGE_PROP_SHARE) ||
-		    key_is(k, BRIDGE_PROP_NOPLAIN))
+		if (k.len >= 6 && memcmp(k.p, "$tern/", 6) == 0)
 			continue;
 		*u++ = MQTT_PROP_USER;
 		*u++ = (uint8_t)(k.len >> 8);

@@ -528,11 +528,37 @@ link_out_publish(struct conn *c, struct mqtt_packet *pkt)
 	return 0;
 }
 
+/* A "$cluster/" message from the node of LINK_IN c: routes (QoS 0), or
+ * the takeover's (QoS 1: acknowledged once what it wrote is stored). */
+static int
+link_in_control(struct conn *c, const struct mqtt_publish *pub)
+{
+	size_t tl = sizeof BRIDGE_TOPIC_ROUTES - 1;
+	uint64_t since = persist_writes();
+	struct mqtt_packet ack;
+	int rc;
+
+	if (pub->topic.len == tl &&
+	    memcmp(pub->topic.p, BRIDGE_TOPIC_ROUTES, tl) == 0)
+		rc = bridge_routes_apply(c->link_ctx, c, pub->payload.p,
+		    pub->payload.len);
+	else
+		rc = bridge_takeover_in(c, pub);
+	if (rc < 0 || pub->qos > 1)
+		return MQTT_RC_PROTOCOL_ERROR;
+	if (rc == 0 && pub->qos == 1) {
+		memset(&ack, 0, sizeof ack);
+		ack.type = MQTT_PUBACK;
+		ack.u.ack.packet_id = pub->packet_id;
+		persist_ack(c, &ack, since);
+	}
+	return rc;
+}
+
 int
 bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_publish *pub = &pkt->u.publish;
-	size_t tl = sizeof BRIDGE_TOPIC_ROUTES - 1;
 
 	if (c->link == LINK_OUT) {
 		if (c->state == CONN_NEW)
@@ -558,10 +584,9 @@ bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 		}
 	}
 	if (c->link == LINK_IN && c->state == CONN_ACTIVE &&
-	    pkt->type == MQTT_PUBLISH && pub->topic.len == tl &&
-	    memcmp(pub->topic.p, BRIDGE_TOPIC_ROUTES, tl) == 0)
-		return bridge_routes_apply(c->link_ctx, c, pub->payload.p,
-		    pub->payload.len);
+	    pkt->type == MQTT_PUBLISH && pub->topic.len > 9 &&
+	    memcmp(pub->topic.p, "$cluster/", 9) == 0)
+		return link_in_control(c, pub);
 	return -1;
 }
 
@@ -740,4 +765,5 @@ bridge_free(void)
 	peers = NULL;
 	bridge_routes_free();
 	bridge_forward_free();
+	bridge_takeover_free();
 }

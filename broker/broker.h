@@ -44,6 +44,8 @@
 
 struct conn;
 struct session;
+struct claim;
+struct peer;
 
 /* --- log.c --- */
 
@@ -283,6 +285,9 @@ struct session {
 	/* The cluster (bridge/). */
 	struct peer *peer; /* "$peer/<node>": what we forward to that node */
 	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
+	struct peer *moving; /* being handed to that node (takeover) */
+	uint64_t moved_seq; /* highest seq handed to us by another node */
+	uint64_t move_claim; /* the claim it is moving for */
 };
 
 /* Find the session with this client id, or NULL. */
@@ -335,6 +340,11 @@ int deliver_puback(struct session *s, uint16_t id);
 int deliver_pubrec(struct session *s, uint16_t id, uint8_t reason);
 int deliver_pubcomp(struct session *s, uint16_t id);
 void delivery_free(struct delivery *d);
+/* d leaves s for good: its store row goes and it is freed. */
+void deliver_drop(struct session *s, struct delivery *d);
+/* Put d (seq set, from another node) in s's queue in seq order, or in
+ * flight when released. */
+void deliver_insert(struct session *s, struct delivery *d, uint8_t state);
 /* Put a delivery read back from the store into s: queued in seq order
  * ahead of newer ones, or in flight when its PUBREC had come (state). */
 void deliver_restore(struct session *s, struct delivery *d, uint8_t state,
@@ -475,6 +485,8 @@ struct conn {
 	char **alias_out_topic; /* [1..alias_out_max] */
 	uint16_t alias_out_max;
 	uint16_t alias_out_next;
+	struct claim *claim; /* CONNECT waiting for the other nodes */
+	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
 	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
 };

@@ -275,6 +275,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		return;
 	if (c->link != LINK_NONE)
 		bridge_closed(c);
+	if (c->claim != NULL)
+		bridge_claim_gone(c);
 	if (c->state == CONN_ACTIVE && c->version == MQTT_V5 &&
 	    reason != MQTT_RC_SUCCESS) {
 		memset(&pkt, 0, sizeof pkt);

@@ -118,7 +118,7 @@ deliver_id_of(uint64_t seq)
 }
 
 /* d leaves s for good (acknowledged, expired, refused): forget its row. */
-static void
+void
 deliver_drop(struct session *s, struct delivery *d)
 {
 	persist_done(s, d);
@@ -226,6 +226,10 @@ deliver_pump(struct session *s)
 	uint16_t window;
 	time_t now = time(NULL);
 
+	if (s->moving != NULL) {
+		bridge_move_pump(s);
+		return;
+	}
 	if (s->conn == NULL || s->conn->state != CONN_ACTIVE)
 		return;
 	window = deliver_window(s);
@@ -318,8 +322,29 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	}
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
-	if (online)
+	if (online || s->moving != NULL)
 		deliver_pump(s);
+}
+
+void
+deliver_insert(struct session *s, struct delivery *d, uint8_t state)
+{
+	struct delivery *q;
+
+	if (state == DELIVERY_RELEASED) {
+		deliver_restore(s, d, state, 0);
+		return;
+	}
+	s->queued_bytes += d->msg->payload_len;
+	TAILQ_FOREACH_REVERSE(q, &s->queue, delivery_list, entry) {
+		if (q->seq < d->seq)
+			break;
+	}
+	if (q != NULL)
+		TAILQ_INSERT_AFTER(&s->queue, q, d, entry);
+	else
+		TAILQ_INSERT_HEAD(&s->queue, d, entry);
+	s->n_queued++;
 }
 
 void

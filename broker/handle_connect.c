@@ -143,6 +143,11 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_RETAIN_NOT_SUPPORTED);
 
+	/* In a cluster, the other nodes first give up the client id: they
+	 * close its connection and hand its session over (bridge/). */
+	if (!was_assigned && c->link == LINK_NONE && !c->claimed &&
+	    bridge_claim(c, pkt))
+		return 0;
 	s = session_find(id, id_len);
 	if (s != NULL && s->conn != NULL) {
 		log_info("client %s taken over by %s", conn_label(s->conn),

@@ -96,7 +96,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	    msg_from_publish(p, topic.p, topic.len);
 	if (p->retain)
 		retain_store(m);
-	n = deliver_route(m, s);
+	n = c->link == LINK_IN && bridge_in_target() ?
+	    bridge_deliver_target(m) : deliver_route(m, s);
 	msg_unref(m);
 	reason = n == 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
 	if (p->qos == 1) {

@@ -414,10 +414,10 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	if (s == NULL)
 		return; /* the session went meanwhile */
 	s->disk_loading = 0;
-	if (gen != s->disk_gen || s->conn == NULL) {
+	if (gen != s->disk_gen || (s->conn == NULL && s->moving == NULL)) {
 		/* The queue went back to disk since (the client left, maybe
 		 * came back): these rows are stale; read afresh if online. */
-		if (s->conn != NULL)
+		if (s->conn != NULL || s->moving != NULL)
 			persist_load_queue(s);
 		return;
 	}
@@ -492,7 +492,7 @@ int
 persist_offline(const struct session *s)
 {
 	return srv.store != NULL && !srv.loading && s->persistent &&
-	    s->conn == NULL && !srv.shutting_down;
+	    s->conn == NULL && s->moving == NULL && !srv.shutting_down;
 }
 
 /*

@@ -82,7 +82,7 @@ read_cb(struct bufferevent *bev, void *arg)
 	char why[96];
 	int rc;
 
-	while (c->state != CONN_CLOSING) {
+	while (c->state != CONN_CLOSING && c->claim == NULL) {
 		avail = evbuffer_get_length(in);
 		if (avail == 0 || conn_paused(c))
 			break;

@@ -1,0 +1,760 @@
+/*
+ * takeover.c - one client id, one node: the claim, and the session moving
+ * to the node the client connected to.
+ *
+ * Claim: a client CONNECTs to node B. Before answering, B sends
+ * "$cluster/claim" to every node whose link is up, and holds the CONNECT
+ * (reads paused) until each has answered, or cluster_sync_timeout (30 s
+ * once a session is on its way). A node P that gets the claim:
+ *   - closes the client's connection there, if any (DISCONNECT 0x8E);
+ *   - with no session for the id, or when the CONNECT asks for a clean
+ *     start (the session is then deleted), answers "$cluster/claimed";
+ *   - else moves the session to B: "$cluster/session" (its subscriptions,
+ *     expiry, QoS 2 ids and queue numbering), then each queued and
+ *     in-flight message in order, then "$cluster/session-end", and the
+ *     session is gone from P.
+ * Answers and the session travel in P's forward queue to B (QoS 1, in the
+ * store), so they are ordered, and a message leaves P's session in the
+ * same store commit that puts it in the forward queue: a crash of either
+ * node loses none of it. B answers the CONNECT once every node has
+ * answered, with Session Present when a session came.
+ *
+ * Moved messages are PUBLISHes of the original message with user
+ * properties that B strips: "$tern/to" (client id), "$tern/seq" (its
+ * position in the session's queue, kept: packet ids derive from it, so a
+ * QoS 2 message in flight keeps its packet id), "$tern/qos", "$tern/flags"
+ * ('r' retain, 'd' sent before: DUP, 'R' PUBREC received: PUBREL next) and
+ * "$tern/subids". B puts them in the session by seq, ahead of anything
+ * that arrived there meanwhile.
+ *
+ * Concurrent connects with one id on two nodes: each node gets the other's
+ * claim while its own is open; the claim with the higher id (then node
+ * name) wins, the other node refuses its client (CONNACK 0x8E), so one
+ * session remains.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+
+#define TOPIC_CLAIM "$cluster/claim"
+#define TOPIC_CLAIMED "$cluster/claimed"
+#define TOPIC_SESSION "$cluster/session"
+#define TOPIC_SESSION_END "$cluster/session-end"
+#define MOVE_TIMEOUT_SECS 30
+#define MOVE_SEQ_RESERVE (1u << 20)
+#define TERN_PROP_PREFIX "$tern/"
+
+struct claim {
+	TAILQ_ENTRY(claim) entry;
+	uint64_t id;
+	struct conn *c;
+	char *client_id;
+	size_t id_len;
+	uint8_t *connect; /* the CONNECT, encoded again */
+	size_t connect_len;
+	struct peer **waiting;
+	size_t n_waiting;
+	struct event *timer;
+	uint8_t moving_in; /* a session is on its way */
+};
+TAILQ_HEAD(claim_list, claim);
+
+static struct claim_list claims = TAILQ_HEAD_INITIALIZER(claims);
+static uint64_t claim_counter;
+
+/* What a moved message is for (bridge_msg_in parses it). */
+static struct {
+	int set;
+	char *to;
+	uint64_t seq;
+	uint8_t qos;
+	uint8_t retain, dup, released;
+	uint32_t sub_ids[32];
+	uint8_t n_sub_ids;
+} target;
+
+/* --- small codecs --- */
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A control message for the forward queue of p (QoS 1). */
+static void
+send_queued(struct peer *p, const char *topic, const uint8_t *payload,
+    size_t len)
+{
+	struct mqtt_publish pub;
+	struct msg *m;
+
+	memset(&pub, 0, sizeof pub);
+	pub.qos = 1;
+	pub.payload.p = payload;
+	pub.payload.len = (uint32_t)len;
+	m = msg_from_publish(&pub, (const uint8_t *)topic,
+	    (uint32_t)strlen(topic));
+	deliver_to_session(p->out, m, 1, 0, NULL, 0);
+	msg_unref(m);
+}
+
+/* --- B: the node the client connected to --- */
+
+static struct claim *
+claim_find(uint64_t id)
+{
+	struct claim *cl;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->id == id)
+			return cl;
+	}
+	return NULL;
+}
+
+static struct claim *
+claim_find_id(const char *client_id, size_t len)
+{
+	struct claim *cl;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->id_len == len && memcmp(cl->client_id, client_id,
+		    len) == 0)
+			return cl;
+	}
+	return NULL;
+}
+
+static void
+claim_free(struct claim *cl)
+{
+	TAILQ_REMOVE(&claims, cl, entry);
+	if (cl->c != NULL)
+		cl->c->claim = NULL;
+	event_free(cl->timer);
+	free(cl->waiting);
+	free(cl->connect);
+	free(cl->client_id);
+	free(cl);
+}
+
+/* Every node has answered (or the time is up): answer the CONNECT. */
+static void
+claim_done(struct claim *cl)
+{
+	struct conn *c = cl->c;
+	struct mqtt_packet pkt;
+	struct mqtt_frame f;
+	uint8_t *buf = cl->connect;
+	int rc;
+
+	cl->connect = NULL;
+	claim_free(cl);
+	if (c == NULL || c->state != CONN_NEW) {
+		free(buf);
+		return;
+	}
+	c->claimed = 1;
+	rc = mqtt_frame(buf, MQTT_MAX_FIXED_HEADER, UINT32_MAX, &f);
+	if (rc == MQTT_FRAME_OK)
+		rc = mqtt_decode(f.type, f.flags, buf + f.header_len,
+		    f.remaining, 0, &pkt);
+	if (rc == 0)
+		rc = handle_connect(c, &pkt);
+	free(buf);
+	if (rc != 0) {
+		conn_close(c, (uint8_t)rc, "CONNECT refused");
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	read_cb(c->bev, c);
+}
+
+static void
+claim_answered(struct claim *cl, struct peer *p)
+{
+	size_t i;
+
+	for (i = 0; i < cl->n_waiting; i++) {
+		if (cl->waiting[i] == p) {
+			cl->waiting[i] = cl->waiting[--cl->n_waiting];
+			break;
+		}
+	}
+	if (cl->n_waiting == 0)
+		claim_done(cl);
+}
+
+static void
+claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct claim *cl = arg;
+	char names[256];
+	size_t i, off = 0;
+
+	names[0] = '\0';
+	for (i = 0; i < cl->n_waiting && off < sizeof names - 70; i++)
+		off += (size_t)snprintf(names + off, sizeof names - off,
+		    "%s%s", i ? ", " : "", cl->waiting[i]->name);
+	log_warn("takeover of %s: no answer from %s in time; going on",
+	    cl->client_id, names);
+	claim_done(cl);
+}
+
+/* Claim ids grow with time, so that the later of two connects wins a
+ * race; the counter tells apart claims of one millisecond. */
+static uint64_t
+claim_new_id(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000) <<
+	    16 | (++claim_counter & 0xffff);
+}
+
+int
+bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
+{
+	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct claim *cl;
+	struct peer *p;
+	struct timeval tv;
+	uint8_t *buf;
+	size_t i, len;
+
+	if (!bridge_on())
+		return 0;
+	cl = xcalloc(1, sizeof *cl);
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+		if (!bridge_peer_up(p))
+			continue;
+		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
+		    sizeof *cl->waiting);
+		cl->waiting[cl->n_waiting++] = p;
+	}
+	if (cl->n_waiting == 0) {
+		free(cl);
+		return 0;
+	}
+	cl->id = claim_new_id();
+	cl->c = c;
+	cl->client_id = xstrndup((const char *)cp->client_id.p,
+	    cp->client_id.len);
+	cl->id_len = cp->client_id.len;
+	cl->connect_len = mqtt_encode_len(pkt, cp->version);
+	cl->connect = xmalloc(cl->connect_len);
+	mqtt_encode(pkt, cp->version, cl->connect);
+	cl->timer = evtimer_new(srv.base, claim_timeout_cb, cl);
+	tv.tv_sec = srv.cfg.cluster_sync_timeout / 1000;
+	tv.tv_usec = (srv.cfg.cluster_sync_timeout % 1000) * 1000;
+	evtimer_add(cl->timer, &tv);
+	TAILQ_INSERT_TAIL(&claims, cl, entry);
+	c->claim = cl;
+	/* Nothing else is read until the CONNECT is answered, and the
+	 * CONNECT timeout no longer applies: the claim's does. */
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->timer);
+
+	len = 9 + cl->id_len;
+	buf = xmalloc(len);
+	put64(buf, cl->id);
+	buf[8] = cp->clean_start ? 1 : 0;
+	memcpy(buf + 9, cl->client_id, cl->id_len);
+	for (i = 0; i < cl->n_waiting; i++) {
+		struct mqtt_packet out;
+
+		memset(&out, 0, sizeof out);
+		out.type = MQTT_PUBLISH;
+		out.u.publish.topic.p = (const uint8_t *)TOPIC_CLAIM;
+		out.u.publish.topic.len = sizeof TOPIC_CLAIM - 1;
+		out.u.publish.payload.p = buf;
+		out.u.publish.payload.len = (uint32_t)len;
+		conn_send(cl->waiting[i]->out->conn, &out);
+	}
+	free(buf);
+	log_debug("claiming %s from %zu nodes", cl->client_id,
+	    cl->n_waiting);
+	return 1;
+}
+
+void
+bridge_claim_gone(struct conn *c)
+{
+	struct claim *cl = c->claim;
+
+	/* The client left before its answer: what is moving still comes
+	 * (the session lives here now), nobody is answered. */
+	cl->c = NULL;
+	c->claim = NULL;
+}
+
+/* "$cluster/session": a session is coming from p. */
+static int
+session_in(struct peer *p, const uint8_t *d, size_t len)
+{
+	const uint8_t *end = d + len;
+	struct claim *cl;
+	struct session *s;
+	struct timeval tv = { MOVE_TIMEOUT_SECS, 0 };
+	uint64_t id, next_seq, sent_max;
+	uint32_t expiry, n, n_subs, i, sub_id;
+	uint16_t fl;
+	uint8_t opt;
+	const uint8_t *subs, *q;
+	const char *client_id;
+
+	if (len < 36)
+		return MQTT_RC_MALFORMED;
+	id = get64(d);
+	expiry = get32(d + 8);
+	next_seq = get64(d + 12);
+	sent_max = get64(d + 20);
+	n_subs = get32(d + 28);
+	subs = q = d + 32;
+	for (i = 0; i < n_subs; i++) {
+		if (end - q < 7)
+			return MQTT_RC_MALFORMED;
+		fl = (uint16_t)(q[5] << 8 | q[6]);
+		if ((size_t)(end - q) < 7u + fl ||
+		    !mqtt_topic_filter_valid(q + 7, fl))
+			return MQTT_RC_MALFORMED;
+		q += 7 + fl;
+	}
+	if (end - q < 4)
+		return MQTT_RC_MALFORMED;
+	n = get32(q);
+	q += 4;
+	if ((size_t)(end - q) < 2u * n)
+		return MQTT_RC_MALFORMED;
+	client_id = (const char *)q + 2 * n;
+	if (client_id >= (const char *)end)
+		return MQTT_RC_MALFORMED;
+	s = session_find(client_id, (size_t)(end - (const uint8_t *)client_id));
+	if (s == NULL)
+		s = session_new(client_id,
+		    (size_t)(end - (const uint8_t *)client_id));
+	s->persistent = 1;
+	s->expiry = expiry;
+	if (s->expiry_timer != NULL && s->conn == NULL)
+		evtimer_del(s->expiry_timer);
+	if (next_seq > s->next_seq)
+		s->next_seq = next_seq;
+	if (sent_max > s->sent_max_seq)
+		s->sent_max_seq = sent_max;
+	persist_session(s);
+	for (i = 0, q = subs; i < n_subs; i++) {
+		opt = q[0];
+		sub_id = get32(q + 1);
+		fl = (uint16_t)(q[5] << 8 | q[6]);
+		session_subscribe(s, (const char *)q + 7, fl, opt, sub_id);
+		q += 7 + fl;
+	}
+	n = get32(q);
+	for (i = 0, q += 4; i < n; i++, q += 2) {
+		uint16_t pid = (uint16_t)(q[0] << 8 | q[1]);
+
+		if (!session_qos2_has(s, pid))
+			session_qos2_add(s, pid);
+	}
+	log_notice("session %s moving here from %s", s->client_id, p->name);
+	cl = claim_find(id);
+	if (cl != NULL) {
+		cl->moving_in = 1;
+		evtimer_add(cl->timer, &tv);
+	}
+	return 0;
+}
+
+static int
+claim_in(struct peer *from, const uint8_t *d, size_t len);
+
+int
+bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
+{
+	struct peer *p = c->link_ctx;
+	const uint8_t *d = pub->payload.p;
+	size_t len = pub->payload.len, tl = pub->topic.len;
+	struct claim *cl;
+	int rc = 0;
+
+	if (tl == sizeof TOPIC_CLAIM - 1 &&
+	    memcmp(pub->topic.p, TOPIC_CLAIM, tl) == 0)
+		return claim_in(p, d, len);
+	if (tl == sizeof TOPIC_CLAIMED - 1 &&
+	    memcmp(pub->topic.p, TOPIC_CLAIMED, tl) == 0) {
+		if (len < 8)
+			return MQTT_RC_MALFORMED;
+		if ((cl = claim_find(get64(d))) != NULL)
+			claim_answered(cl, p);
+		return 0;
+	}
+	if (tl == sizeof TOPIC_SESSION - 1 &&
+	    memcmp(pub->topic.p, TOPIC_SESSION, tl) == 0)
+		return session_in(p, d, len);
+	if (tl == sizeof TOPIC_SESSION_END - 1 &&
+	    memcmp(pub->topic.p, TOPIC_SESSION_END, tl) == 0) {
+		if (len < 8)
+			return MQTT_RC_MALFORMED;
+		log_notice("session %.*s moved here from %s",
+		    (int)(len - 8), (const char *)d + 8, p->name);
+		if ((cl = claim_find(get64(d))) != NULL)
+			claim_answered(cl, p);
+		return 0;
+	}
+	return rc - 1;
+}
+
+/* --- P: the node that had the session --- */
+
+static uint8_t *
+move_user(uint8_t *u, const char *key, const char *value, size_t vlen)
+{
+	size_t kl = strlen(key);
+
+	*u++ = MQTT_PROP_USER;
+	*u++ = (uint8_t)(kl >> 8);
+	*u++ = (uint8_t)kl;
+	memcpy(u, key, kl);
+	u += kl;
+	*u++ = (uint8_t)(vlen >> 8);
+	*u++ = (uint8_t)vlen;
+	memcpy(u, value, vlen);
+	return u + vlen;
+}
+
+/* Hand d of s to the node s is moving to. */
+static void
+move_one(struct session *s, struct delivery *d)
+{
+	uint8_t *buf, *u;
+	char num[32], flags[4], ids[32 * 11];
+	const uint32_t *sid = d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
+	size_t i, off = 0, fl = 0;
+	struct msg *m;
+
+	if (d->retain)
+		flags[fl++] = 'r';
+	if (d->dup || d->state == DELIVERY_SENT)
+		flags[fl++] = 'd';
+	if (d->state == DELIVERY_RELEASED)
+		flags[fl++] = 'R';
+	flags[fl] = '\0';
+	ids[0] = '\0';
+	for (i = 0; i < d->n_sub_ids && i < 32; i++)
+		off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%u",
+		    i ? "," : "", sid[i]);
+	buf = u = xmalloc(5 * 40 + s->id_len + off + 64);
+	u = move_user(u, TERN_PROP_PREFIX "to", s->client_id, s->id_len);
+	snprintf(num, sizeof num, "%llu", (unsigned long long)d->seq);
+	u = move_user(u, TERN_PROP_PREFIX "seq", num, strlen(num));
+	snprintf(num, sizeof num, "%u", d->qos);
+	u = move_user(u, TERN_PROP_PREFIX "qos", num, strlen(num));
+	u = move_user(u, TERN_PROP_PREFIX "flags", flags, fl);
+	if (off > 0)
+		u = move_user(u, TERN_PROP_PREFIX "subids", ids, off);
+	m = msg_with_user(d->msg, buf, (uint32_t)(u - buf));
+	m->retain = 0;
+	free(buf);
+	deliver_to_session(s->moving->out, m, 1, 0, NULL, 0);
+	msg_unref(m);
+	deliver_drop(s, d);
+}
+
+void
+bridge_move_pump(struct session *s)
+{
+	struct delivery *d;
+	uint8_t *buf;
+	struct peer *to = s->moving;
+
+	while ((d = TAILQ_FIRST(&s->inflight)) != NULL) {
+		TAILQ_REMOVE(&s->inflight, d, entry);
+		s->n_inflight--;
+		move_one(s, d);
+	}
+	while ((d = TAILQ_FIRST(&s->queue)) != NULL) {
+		if (s->disk_count > 0 && d->seq > s->disk_max_seq)
+			break;
+		TAILQ_REMOVE(&s->queue, d, entry);
+		s->n_queued--;
+		if (d == s->disk_tail)
+			s->disk_tail = NULL;
+		move_one(s, d);
+	}
+	if (s->disk_count > 0 || s->disk_loading) {
+		persist_load_queue(s);
+		return;
+	}
+	buf = xmalloc(8 + s->id_len);
+	put64(buf, s->move_claim);
+	memcpy(buf + 8, s->client_id, s->id_len);
+	send_queued(to, TOPIC_SESSION_END, buf, 8 + s->id_len);
+	free(buf);
+	log_notice("session %s moved to %s", s->client_id, to->name);
+	s->moving = NULL;
+	session_free(s);
+}
+
+/* Start moving s to node to for claim id. */
+static void
+move_start(struct session *s, struct peer *to, uint64_t id)
+{
+	uint8_t *buf, *p;
+	size_t len, i;
+
+	len = 32 + 4 + 2 * (size_t)s->n_qos2_in + s->id_len;
+	for (i = 0; i < s->n_subs; i++)
+		len += 7 + s->subs[i].filter_len;
+	buf = p = xmalloc(len);
+	put64(p, id);
+	put32(p + 8, s->expiry);
+	/* Messages that reach s here while it moves take the seqs from
+	 * next_seq on; the new node starts past them. */
+	put64(p + 12, s->next_seq + MOVE_SEQ_RESERVE);
+	put64(p + 20, s->sent_max_seq > s->next_seq ? s->next_seq :
+	    s->sent_max_seq);
+	put32(p + 28, (uint32_t)s->n_subs);
+	p += 32;
+	for (i = 0; i < s->n_subs; i++) {
+		p[0] = s->subs[i].options;
+		put32(p + 1, s->subs[i].sub_id);
+		p[5] = (uint8_t)(s->subs[i].filter_len >> 8);
+		p[6] = (uint8_t)s->subs[i].filter_len;
+		memcpy(p + 7, s->subs[i].filter, s->subs[i].filter_len);
+		p += 7 + s->subs[i].filter_len;
+	}
+	put32(p, s->n_qos2_in);
+	p += 4;
+	for (i = 0; i < s->n_qos2_in; i++, p += 2) {
+		p[0] = (uint8_t)(s->qos2_in[i] >> 8);
+		p[1] = (uint8_t)s->qos2_in[i];
+	}
+	memcpy(p, s->client_id, s->id_len);
+	send_queued(to, TOPIC_SESSION, buf, len);
+	free(buf);
+	log_notice("session %s moving to %s", s->client_id, to->name);
+	if (s->expiry_timer != NULL)
+		evtimer_del(s->expiry_timer);
+	s->moving = to;
+	s->move_claim = id;
+	bridge_move_pump(s);
+}
+
+/* "$cluster/claim" from node `from`. */
+static int
+claim_in(struct peer *from, const uint8_t *d, size_t len)
+{
+	struct claim *own;
+	struct session *s;
+	uint64_t id;
+	uint8_t reply[8], clean;
+	const char *client_id;
+	size_t id_len;
+	char why[128];
+	int cmp;
+
+	if (len < 9)
+		return MQTT_RC_MALFORMED;
+	id = get64(d);
+	clean = d[8] & 1;
+	client_id = (const char *)d + 9;
+	id_len = len - 9;
+	put64(reply, id);
+	own = claim_find_id(client_id, id_len);
+	if (own != NULL) {
+		cmp = own->id > id ? 1 : own->id < id ? -1 :
+		    strcmp(srv.cfg.node_name, from->name);
+		if (cmp > 0) {
+			/* Ours is the later connect: it keeps the id. */
+			send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
+			return 0;
+		}
+		log_notice("client %s connected to %s at the same time: "
+		    "refused here", own->client_id, from->name);
+		if (own->c != NULL) {
+			handle_connect_refuse(own->c, own->c->version,
+			    MQTT_RC_SESSION_TAKEN_OVER);
+			conn_close(own->c, MQTT_RC_SESSION_TAKEN_OVER,
+			    "taken over by another node");
+		}
+		if (claim_find(own->id) == own)
+			claim_free(own);
+	}
+	s = session_find(client_id, id_len);
+	if (s != NULL && s->conn != NULL) {
+		snprintf(why, sizeof why, "session taken over by node %s",
+		    from->name);
+		conn_close(s->conn, MQTT_RC_SESSION_TAKEN_OVER, why);
+		s = session_find(client_id, id_len);
+	}
+	if (s != NULL && s->moving != NULL)
+		s = NULL; /* already on its way elsewhere */
+	if (s != NULL && (clean || !s->persistent)) {
+		session_free(s);
+		s = NULL;
+	}
+	if (s == NULL) {
+		send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
+		return 0;
+	}
+	move_start(s, from, id);
+	return 0;
+}
+
+/* --- B: moved messages --- */
+
+void
+bridge_target_reset(void)
+{
+	free(target.to);
+	memset(&target, 0, sizeof target);
+}
+
+/* A "$tern/" user property of a moved message. Returns 1 when key is
+ * one of ours. */
+int
+bridge_target_prop(struct mqtt_str k, struct mqtt_str v)
+{
+	char num[32];
+	const char *key;
+	size_t i, pl = sizeof TERN_PROP_PREFIX - 1;
+	const uint8_t *p, *e;
+	uint32_t id;
+
+	if (k.len < pl || memcmp(k.p, TERN_PROP_PREFIX, pl) != 0)
+		return 0;
+	key = (const char *)k.p + pl;
+	snprintf(num, sizeof num, "%.*s", (int)(v.len < 31 ? v.len : 31),
+	    (const char *)v.p);
+	if (k.len - pl == 2 && memcmp(key, "to", 2) == 0) {
+		free(target.to);
+		target.to = xstrndup((const char *)v.p, v.len);
+		target.set = 1;
+	} else if (k.len - pl == 3 && memcmp(key, "seq", 3) == 0) {
+		target.seq = strtoull(num, NULL, 10);
+	} else if (k.len - pl == 3 && memcmp(key, "qos", 3) == 0) {
+		target.qos = (uint8_t)(num[0] == '2' ? 2 : num[0] == '1');
+	} else if (k.len - pl == 5 && memcmp(key, "flags", 5) == 0) {
+		for (i = 0; i < v.len; i++) {
+			if (v.p[i] == 'r')
+				target.retain = 1;
+			else if (v.p[i] == 'd')
+				target.dup = 1;
+			else if (v.p[i] == 'R')
+				target.released = 1;
+		}
+	} else if (k.len - pl == 6 && memcmp(key, "subids", 6) == 0) {
+		for (p = v.p, e = v.p + v.len; p < e &&
+		    target.n_sub_ids < 32;) {
+			id = 0;
+			while (p < e && *p >= '0' && *p <= '9')
+				id = id * 10 + (uint32_t)(*p++ - '0');
+			target.sub_ids[target.n_sub_ids++] = id;
+			if (p < e)
+				p++;
+		}
+	}
+	return 1;
+}
+
+int
+bridge_in_target(void)
+{
+	return target.set;
+}
+
+unsigned
+bridge_deliver_target(struct msg *m)
+{
+	struct session *s = session_find(target.to, strlen(target.to));
+	struct delivery *d;
+
+	if (s == NULL || target.seq == 0 || target.seq <= s->moved_seq) {
+		log_debug("moved message %llu for %s: %s",
+		    (unsigned long long)target.seq, target.to,
+		    s == NULL ? "no such session" : "had it already");
+		return 0;
+	}
+	s->moved_seq = target.seq;
+	d = xcalloc(1, sizeof *d);
+	d->msg = msg_ref(m);
+	d->seq = target.seq;
+	d->qos = target.qos;
+	d->retain = target.retain;
+	d->dup = target.dup;
+	d->n_sub_ids = target.n_sub_ids;
+	if (d->n_sub_ids == 1)
+		d->sub_id = target.sub_ids[0];
+	else if (d->n_sub_ids > 1)
+		d->sub_ids = xmemdup(target.sub_ids,
+		    d->n_sub_ids * sizeof *d->sub_ids);
+	if (target.seq >= s->next_seq)
+		s->next_seq = target.seq + 1;
+	persist_queue(s, d);
+	if (target.released) {
+		d->state = DELIVERY_RELEASED;
+		persist_released(s, d);
+	}
+	if (persist_offline(s)) {
+		/* The row is the queue (as deliver_enqueue does). */
+		s->disk_count++;
+		s->disk_bytes += m->payload_len;
+		if (d->seq > s->disk_max_seq)
+			s->disk_max_seq = d->seq;
+		delivery_free(d);
+		return 1;
+	}
+	deliver_insert(s, d, target.released ? DELIVERY_RELEASED :
+	    DELIVERY_QUEUED);
+	deliver_pump(s);
+	return 1;
+}
+
+void
+bridge_takeover_free(void)
+{
+	struct claim *cl;
+
+	while ((cl = TAILQ_FIRST(&claims)) != NULL) {
+		cl->c = NULL;
+		claim_free(cl);
+	}
+	bridge_target_reset();
+}
