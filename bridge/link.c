@@ -642,6 +642,7 @@ bridge_closed(struct conn *c)
 		if (p != NULL && p->out->conn == c) {
 			log_notice("cluster link to %s (%s) down", p->name,
 			    d->label);
+			p->tx_bytes += c->tx_bytes;
 			p->acked = 0;
 			bridge_routes_acked(p, 0);
 		}

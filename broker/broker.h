@@ -485,6 +485,7 @@ struct conn {
 	char **alias_out_topic; /* [1..alias_out_max] */
 	uint16_t alias_out_max;
 	uint16_t alias_out_next;
+	uint64_t tx_bytes; /* bytes queued for the socket */
 	struct claim *claim; /* CONNECT waiting for the other nodes */
 	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */

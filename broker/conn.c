@@ -182,6 +182,7 @@ conn_send(struct conn *c, const struct mqtt_packet *pkt)
 	mqtt_encode(pkt, c->version, v.iov_base);
 	v.iov_len = len;
 	evbuffer_commit_space(out, &v, 1);
+	c->tx_bytes += len;
 	return 0;
 }
 

@@ -67,7 +67,9 @@ deliver_online(const struct session *s)
 	return s->conn != NULL && s->conn->state == CONN_ACTIVE;
 }
 
-/* Shared groups prefer a connected member other than ctx->exclude. */
+/* Shared groups prefer a connected member other than ctx->exclude. A
+ * message from another node goes to a local member only, and a message
+ * handed over from a leaving member stays on this node. */
 static int
 deliver_accept(void *owner, void *arg)
 {
@@ -76,7 +78,7 @@ deliver_accept(void *owner, void *arg)
 
 	if (ctx != NULL && s->peer != NULL && (ctx->from_link ||
 	    ctx->exclude != NULL))
-		return 0;
+		return -1;
 	return deliver_online(s) && (ctx == NULL || s != ctx->exclude);
 }
 

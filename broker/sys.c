@@ -20,6 +20,7 @@
  *   $SYS/broker/cluster/nodes/<n>/forwarded  messages forwarded to <n>
  *   $SYS/broker/cluster/nodes/<n>/received   messages received from <n>
  *   $SYS/broker/cluster/nodes/<n>/queued     waiting in <n>'s forward queue
+ *   $SYS/broker/cluster/nodes/<n>/bytes      sent on our links to <n>
  */
 #include "config.h"
 
@@ -102,6 +103,10 @@ sys_cluster(void)
 		    p->name);
 		sys_pub(t, "%llu", (unsigned long long)(q->n_queued +
 		    q->n_inflight + q->disk_count));
+		snprintf(t, sizeof t, "$SYS/broker/cluster/nodes/%s/bytes",
+		    p->name);
+		sys_pub(t, "%llu", (unsigned long long)(p->tx_bytes +
+		    (bridge_peer_up(p) ? q->conn->tx_bytes : 0)));
 	}
 }
 

@@ -662,22 +662,27 @@ struct trie_match_ctx {
 
 /*
  * The member of g to deliver to: the next in turn that the tree's accept
- * function takes (e.g. a connected session), or the next in turn when it
- * takes none or there is no accept function.
+ * function prefers (e.g. a connected session), else the next in turn it
+ * does not refuse; UINT32_MAX when it refuses all. Without an accept
+ * function, the next in turn.
  */
 static uint32_t
 trie_group_pick(struct trie_match_ctx *m, struct trie_group *g)
 {
-	uint32_t i, k, first = g->cursor % g->members.n;
+	uint32_t i, k, first = g->cursor % g->members.n, fallback = UINT32_MAX;
+	int a;
 
 	if (m->t->accept == NULL)
 		return first;
 	for (k = 0; k < g->members.n; k++) {
 		i = (first + k) % g->members.n;
-		if (m->t->accept(g->members.v[i].owner, m->arg))
+		a = m->t->accept(g->members.v[i].owner, m->arg);
+		if (a > 0)
 			return i;
+		if (a == 0 && fallback == UINT32_MAX)
+			fallback = i;
 	}
-	return first;
+	return fallback;
 }
 
 /* Report the subscriptions of a node whose filter matched. */
@@ -692,6 +697,8 @@ trie_report(struct trie_match_ctx *m, struct trie_node *n)
 		m->cb(&n->subs.v[i], NULL, m->arg);
 	for (g = n->groups; g != NULL; g = g->next) {
 		i = trie_group_pick(m, g);
+		if (i == UINT32_MAX)
+			continue;
 		g->cursor = i + 1;
 		m->cb(&g->members.v[i], g->name, m->arg);
 	}

@@ -67,9 +67,10 @@ void trie_match(struct trie *t, const char *topic, size_t len,
 
 /*
  * Shared groups pick the next member in turn that accept(owner, arg)
- * takes (arg: trie_match's), so a broker can prefer connected members;
- * when it takes none, the next in turn. NULL (the default): plain round
- * robin.
+ * prefers (returns > 0; arg: trie_match's), so a broker can prefer
+ * connected members; when it prefers none, the next in turn it does not
+ * refuse (returns 0); when it refuses all (< 0), the group is skipped.
+ * NULL (the default): plain round robin.
  */
 typedef int (*trie_accept_fn)(void *owner, void *arg);
 void trie_set_accept(struct trie *t, trie_accept_fn accept);
