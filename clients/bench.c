@@ -87,6 +87,7 @@ struct bench_opts {
 	int subscribe;		/* conn: each client subscribes */
 	int open_loop;		/* no end-to-end window */
 	int queue_only;		/* reconnect: stop once the backlog is acked */
+	int cross;		/* p2p: send only to users of other hosts */
 	const char *topic;
 	const char *cdf;
 	const char *label;
@@ -454,6 +455,17 @@ bench_pub_topic(struct bench_conn *c, char *buf, size_t len)
 
 	switch (B.o.scenario) {
 	case SC_P2P:
+		/* --cross: users are spread over the hosts round robin, so
+		 * a random user on another host is another host's index
+		 * plus a random multiple of nhosts. */
+		if (B.o.cross) {
+			uint64_t h = c->idx % B.nhosts, per;
+
+			h = (h + 1 + bench_rand() % (B.nhosts - 1)) % B.nhosts;
+			per = (B.nconns - h + B.nhosts - 1) / B.nhosts;
+			to = h + (bench_rand() % per) * B.nhosts;
+			return B.conns[to].sub_topic;
+		}
 		to = bench_rand() % (B.nconns - 1);
 		if (to >= c->idx)
 			to++;
@@ -1169,6 +1181,7 @@ bench_report(void)
 	kv_num("behind", B.behind);
 	kv_num("stalls", B.stalls);
 	kv_num("open_loop", B.o.open_loop);
+	kv_num("cross", B.o.cross);
 	kv_num("lat_p50_us", q50 / 1e3);
 	kv_num("lat_p90_us", q90 / 1e3);
 	kv_num("lat_p99_us", q99 / 1e3);
@@ -1291,6 +1304,8 @@ bench_usage(FILE *f)
 "      --subscribe               conn: each client subscribes to an inbox\n"
 "      --queue-only              reconnect: stop once the backlog is\n"
 "                                acknowledged, leave it in the broker\n"
+"      --cross                   p2p: send only to users connected to\n"
+"                                another host (a cluster's other nodes)\n"
 "      --drain SECONDS           longest wait for the last messages (10)\n"
 "      --topic TOPIC             fanin/fanout topic (bench/t)\n"
 "      --id-prefix TEXT          client id prefix (tb<pid>)\n"
@@ -1336,7 +1351,8 @@ bench_dbl(const char *s, const char *what, double lo, double hi)
 enum {
 	OPT_PID = 256, OPT_DRAIN, OPT_JSON, OPT_TOPIC, OPT_CDF, OPT_LABEL,
 	OPT_QUIET, OPT_HELP, OPT_SUBSCRIBE, OPT_IDPREFIX, OPT_OPENLOOP,
-	OPT_QUEUEONLY
+	OPT_QUEUEONLY,
+	OPT_CROSS
 };
 
 static const struct option bench_longopts[] = {
@@ -1366,6 +1382,7 @@ static const struct option bench_longopts[] = {
 	{ "id-prefix", required_argument, NULL, OPT_IDPREFIX },
 	{ "open-loop", no_argument, NULL, OPT_OPENLOOP },
 	{ "queue-only", no_argument, NULL, OPT_QUEUEONLY },
+	{ "cross", no_argument, NULL, OPT_CROSS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -1522,6 +1539,9 @@ bench_options(int argc, char **argv)
 		case OPT_QUEUEONLY:
 			o->queue_only = 1;
 			break;
+		case OPT_CROSS:
+			o->cross = 1;
+			break;
 		case OPT_IDPREFIX:
 			if (strlen(optarg) > 24)
 				bench_fatal("--id-prefix: at most 24 bytes");
@@ -1562,6 +1582,8 @@ bench_options(int argc, char **argv)
 	}
 	if (o->queue_only && o->scenario != SC_RECONNECT)
 		bench_fatal("--queue-only is for reconnect");
+	if (o->cross && (o->scenario != SC_P2P || B.nhosts < 2))
+		bench_fatal("--cross is for p2p with two hosts or more");
 	if ((uint64_t)o->pubs * o->subs > 10000000)
 		bench_fatal("publishers x subscribers: at most 10,000,000");
 	if (o->id_prefix == NULL) {
