@@ -66,7 +66,6 @@ struct acl_rule {
 	size_t len;
 	uint8_t rights; /* ACL_READ | ACL_WRITE | ACL_SUBSCRIBE; 0: deny */
 	uint8_t subst; /* SUBST_*: pattern names %u / %c */
-	unsigned line;
 };
 
 struct acl_list {
@@ -139,8 +138,8 @@ acl_right_word(const char *w, size_t len, uint8_t *rights)
 
 /* Parse "[right] <filter>" after topic / pattern into list. */
 static int
-acl_rule_line(struct acl_list *list, char *rest, int pattern, unsigned line,
-    char *msg, size_t msglen)
+acl_rule_line(struct acl_list *list, char *rest, int pattern, char *msg,
+    size_t msglen)
 {
 	struct acl_rule *r;
 	uint8_t rights = ACL_READ | ACL_WRITE | ACL_SUBSCRIBE;
@@ -177,7 +176,6 @@ acl_rule_line(struct acl_list *list, char *rest, int pattern, unsigned line,
 	r->len = strlen(f);
 	r->rights = rights;
 	r->subst = 0;
-	r->line = line;
 	if (pattern) {
 		if (strstr(f, "%u") != NULL)
 			r->subst |= SUBST_USER;
@@ -236,10 +234,9 @@ acl_load(const char *path, char *err, size_t errlen)
 				hash_put(a->users, rest, strlen(rest), cur);
 			}
 		} else if (wlen == 5 && memcmp(s, "topic", 5) == 0) {
-			rc = acl_rule_line(cur, rest, 0, lineno, msg,
-			    sizeof msg);
+			rc = acl_rule_line(cur, rest, 0, msg, sizeof msg);
 		} else if (wlen == 7 && memcmp(s, "pattern", 7) == 0) {
-			rc = acl_rule_line(&a->patterns, rest, 1, lineno, msg,
+			rc = acl_rule_line(&a->patterns, rest, 1, msg,
 			    sizeof msg);
 		} else {
 			snprintf(msg, sizeof msg, "unknown keyword '%.*s' "
