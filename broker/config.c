@@ -448,6 +448,7 @@ config_listener(struct config *c, char *rest, char *err, size_t errlen)
 	l->port = (uint16_t)n;
 	l->address = addr != NULL ? xstrdup(addr) : NULL;
 	l->server_reference = NULL;
+	l->cluster = 0;
 	return 0;
 }
 
@@ -628,6 +629,7 @@ config_set_port(struct config *c, uint16_t port)
 	c->listeners[0].port = port;
 	c->listeners[0].address = xstrdup("127.0.0.1");
 	c->listeners[0].server_reference = NULL;
+	c->listeners[0].cluster = 0;
 }
 
 void
