@@ -30,6 +30,8 @@
  * stale: read back from the store, queued while the client was not known
  * (a session loaded at start-up), queued before a reload of the ACL file
  * or before another user resumed the session. Denied there, it is dropped.
+ * A node's forward queue is not checked: the node at the other end checks
+ * its own subscribers.
  */
 #include "config.h"
 
@@ -200,11 +202,21 @@ deliver_requeue_head(struct session *s, struct delivery *d)
 	s->n_queued++;
 }
 
+/* 1 when the ACL applies to s: a client's session, not the forward
+ * queue of another node ("$peer/<node>") or a node's link to us, whose
+ * messages are checked by the node that delivers them to its own
+ * clients. */
+static int
+deliver_acl_applies(const struct session *s)
+{
+	return acl_active() && s->peer == NULL && !s->cluster_in;
+}
+
 /* 1 when s's client may read d's topic (see the design note). */
 static int
 deliver_acl_ok(struct session *s, struct delivery *d)
 {
-	if (!acl_active() || d->acl_gen == acl_generation())
+	if (!deliver_acl_applies(s) || d->acl_gen == acl_generation())
 		return 1;
 	if (!acl_check(s->username, s->client_id, d->msg->topic,
 	    d->msg->topic_len, ACL_READ))
@@ -291,7 +303,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	int online = deliver_online(s);
 	uint32_t acl_gen = 0;
 
-	if (acl_active() && s->user_known) {
+	if (deliver_acl_applies(s) && s->user_known) {
 		if (!acl_check(s->username, s->client_id, m->topic,
 		    m->topic_len, ACL_READ))
 			return 0;

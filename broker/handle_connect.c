@@ -28,7 +28,8 @@
  * codes 4 and 5). With acl_file set, the will topic must be writable by
  * the client: otherwise the CONNECT is refused with 0x87 (3.1.1: 5), as
  * mosquitto does, rather than accepted with a will that would silently
- * never be published.
+ * never be published. Node links (bridge/) are authenticated by
+ * cluster_secret instead, and the ACL does not apply to them.
  */
 #include "config.h"
 
@@ -143,7 +144,9 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		return handle_connect_refuse(c, cp->version,
 		    auth_method_known(cp->props.auth_method) ?
 		    MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
-	if ((rc = auth_connect(c, cp)) != 0)
+	/* A node link proved itself with cluster_secret (bridge_connect);
+	 * it is not a client of the password file. */
+	if (c->link == LINK_NONE && (rc = auth_connect(c, cp)) != 0)
 		return handle_connect_refuse(c, cp->version, (uint8_t)rc);
 	if (id_len == 0) {
 		if (cp->version == MQTT_V31 ||

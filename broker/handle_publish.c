@@ -78,7 +78,10 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
 	if (p->retain && !srv.cfg.retain_available)
 		return MQTT_RC_RETAIN_NOT_SUPPORTED;
-	denied = acl_active() && !acl_check(s->username, s->client_id,
+	/* A message from a node link was checked on the node its publisher
+	 * is connected to. */
+	denied = c->link == LINK_NONE && acl_active() &&
+	    !acl_check(s->username, s->client_id,
 	    (const char *)topic.p, topic.len, ACL_WRITE);
 	if (denied && (p->qos == 0 || c->version == MQTT_V5)) {
 		if (p->qos > 0)

@@ -98,7 +98,8 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 			    MQTT_RC_WILDCARD_SUB_NOT_SUPPORTED : 0x80;
 			continue;
 		}
-		if (acl_active() && !acl_check(c->session->username,
+		if (c->link == LINK_NONE && acl_active() &&
+		    !acl_check(c->session->username,
 		    c->session->client_id, (const char *)filter.p, filter.len,
 		    ACL_SUBSCRIBE)) {
 			codes[i++] = c->version == MQTT_V5 ?
