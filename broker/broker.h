@@ -131,6 +131,9 @@ struct config {
 	uint32_t cluster_route_grace; /* s */
 	uint32_t cluster_sync_timeout; /* ms */
 	uint32_t sys_interval; /* s; 0: no $SYS topics */
+	char *password_file; /* NULL: none */
+	char *acl_file; /* NULL: none, everything allowed */
+	int allow_anonymous; /* -1 until config_finish() */
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -145,7 +148,8 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 int config_line(struct config *c, const char *file, unsigned line,
     char *text, char *err, size_t errlen);
 /* Apply defaults that depend on other keys (127.0.0.1:1883 when no
- * listener is configured). */
+ * listener is configured; allow_anonymous false when password_file is
+ * set and allow_anonymous is not). */
 void config_finish(struct config *c);
 /* Replace the listeners with one on 127.0.0.1:port (the -p flag). */
 void config_set_port(struct config *c, uint16_t port);
@@ -229,6 +233,7 @@ struct delivery {
 	uint32_t *sub_ids; /* NULL when n_sub_ids <= 1: uses sub_id */
 	uint32_t sub_id;
 	char *share; /* the $share filter that chose us, if one did */
+	uint32_t acl_gen; /* ACL generation read was checked at; 0: not */
 };
 TAILQ_HEAD(delivery_list, delivery);
 
@@ -288,6 +293,10 @@ struct session {
 	struct peer *moving; /* being handed to that node (takeover) */
 	uint64_t moved_seq; /* highest seq handed to us by another node */
 	uint64_t move_claim; /* the claim it is moving for */
+	/* Who the client is, for the ACL: set at each CONNECT. A session
+	 * loaded from the store is not known until its client is back. */
+	char *username; /* NULL: anonymous */
+	uint8_t user_known;
 };
 
 /* Find the session with this client id, or NULL. */
@@ -304,6 +313,9 @@ void session_restore_expiry(struct session *s, int64_t left);
 /* Called when the session's connection goes away: frees the session or
  * keeps it for later according to its expiry. */
 void session_detach(struct session *s);
+/* Record the user name of the client now on s (user NULL: anonymous),
+ * for the ACL; queued messages are checked again when it changed. */
+void session_set_user(struct session *s, const char *user, size_t len);
 /* Add or replace a subscription. Returns 1 when new, 0 when replaced. */
 int session_subscribe(struct session *s, const char *filter, uint32_t len,
     uint8_t options, uint32_t sub_id);
@@ -438,10 +450,76 @@ void sys_free(void);
  * forwarded). */
 int sys_topic(const char *topic, size_t len);
 
+/* --- passwd.c --- */
+
+enum {
+	PASSWD_OK,
+	PASSWD_NO_USER,
+	PASSWD_BAD
+};
+
+struct passwd_file;
+
+/* Read a password file ("user:hash" lines, see pwhash.h). Returns a new
+ * table, or NULL with "FILE:LINE: message" (or "FILE: ...") in err. */
+struct passwd_file *passwd_load(const char *path, char *err, size_t errlen);
+void passwd_free(struct passwd_file *pf);
+size_t passwd_count(const struct passwd_file *pf);
+/* Check user's password: PASSWD_OK, PASSWD_NO_USER or PASSWD_BAD. The
+ * first success of a user pays the PBKDF2 cost; later checks of that user
+ * compare a cheap proof (design note in passwd.c). */
+int passwd_check(struct passwd_file *pf, const char *user, size_t ulen,
+    const uint8_t *pw, size_t pwlen);
+
+/* --- acl.c --- */
+
+#define ACL_READ 0x01
+#define ACL_WRITE 0x02
+#define ACL_SUBSCRIBE 0x04
+
+struct acl;
+
+/* Read an ACL file. Returns a new ACL, or NULL with "FILE:LINE: message"
+ * in err. */
+struct acl *acl_load(const char *path, char *err, size_t errlen);
+void acl_free(struct acl *a);
+size_t acl_user_count(const struct acl *a);
+/* 1 when a lets the client (user NULL: anonymous) have right (one
+ * ACL_*) on what: a topic name for read and write, a topic filter for
+ * subscribe. a NULL allows everything. */
+int acl_allowed(const struct acl *a, const char *user, const char *client_id,
+    const char *what, size_t len, int right);
+/* Filter f matches topic t / covers filter s (see the design note). */
+int acl_topic_match(const char *f, size_t flen, const char *t, size_t tlen);
+int acl_filter_covers(const char *r, size_t rlen, const char *s,
+    size_t slen);
+/* The node's ACL from acl_file: load at start-up (0, or -1 logged),
+ * reload on SIGHUP (a bad file keeps the previous rules), free. */
+int acl_open(void);
+void acl_reload(void);
+void acl_close(void);
+/* 1 when acl_file is set. */
+int acl_active(void);
+/* Bumps at each reload; never 0. */
+uint32_t acl_generation(void);
+/* acl_allowed() with the node's ACL; logs a denial (notice, info for
+ * read). */
+int acl_check(const char *user, const char *client_id, const char *what,
+    size_t len, int right);
+
 /* --- auth.c --- */
 
 /* 1 when name is an enhanced authentication method this node offers. */
 int auth_method_known(struct mqtt_str name);
+/* Read password_file and acl_file. Returns 0, or -1 after logging. */
+int auth_open(void);
+/* SIGHUP: read both files again; a bad one is logged and the previous
+ * table kept. */
+void auth_reload(void);
+void auth_close(void);
+/* Decide on a CONNECT's user name and password: 0 to go on, or the v5
+ * reason code to refuse with (0x86, 0x87). Logs refusals. */
+int auth_connect(struct conn *c, const struct mqtt_connect *cp);
 
 /* --- listener.c --- */
 

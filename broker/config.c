@@ -49,6 +49,7 @@ static int config_server_reference(struct config *, char *, char *,
 static int config_cluster_listener(struct config *, char *, char *,
     size_t);
 static int config_cluster_peers(struct config *, char *, char *, size_t);
+static int config_allow_anonymous(struct config *, char *, char *, size_t);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -112,6 +113,12 @@ static const struct config_key config_table[] = {
 	    0, 86400, 60, NULL, NULL },
 	{ "cluster_sync_timeout", CONFIG_UINT, OFF(cluster_sync_timeout),
 	    0, 60000, 2000, NULL, NULL },
+	{ "password_file", CONFIG_STRING, OFF(password_file), 0, 0, 0, NULL,
+	    NULL },
+	{ "acl_file", CONFIG_STRING, OFF(acl_file), 0, 0, 0, NULL, NULL },
+	{ "allow_anonymous", CONFIG_FUNC, 0, 0, 0, 0,
+	    "true, or false when password_file is set",
+	    config_allow_anonymous },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -124,6 +131,7 @@ config_init(struct config *c)
 
 	memset(c, 0, sizeof *c);
 	c->log_level = LOG_NOTICE;
+	c->allow_anonymous = -1;
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		k = &config_table[i];
 		switch (k->type) {
@@ -397,6 +405,25 @@ config_cluster_peers(struct config *c, char *rest, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * allow_anonymous true | false. Its default depends on password_file
+ * (config_finish), so an explicit value is kept apart from none at all.
+ */
+static int
+config_allow_anonymous(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	char *v = config_next_word(&rest);
+	int b = v != NULL ? config_parse_bool(v) : -1;
+
+	if (b < 0 || config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "allow_anonymous must be true or false");
+		return -1;
+	}
+	c->allow_anonymous = b;
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -421,6 +448,7 @@ config_listener(struct config *c, char *rest, char *err, size_t errlen)
 	l->port = (uint16_t)n;
 	l->address = addr != NULL ? xstrdup(addr) : NULL;
 	l->server_reference = NULL;
+	l->cluster = 0;
 	return 0;
 }
 
@@ -601,6 +629,7 @@ config_set_port(struct config *c, uint16_t port)
 	c->listeners[0].port = port;
 	c->listeners[0].address = xstrdup("127.0.0.1");
 	c->listeners[0].server_reference = NULL;
+	c->listeners[0].cluster = 0;
 }
 
 void
@@ -610,6 +639,10 @@ config_finish(struct config *c)
 
 	if (c->n_listeners == 0)
 		config_set_port(c, 1883);
+	/* Setting up passwords and still letting anyone in would be a
+	 * surprise: that takes an explicit allow_anonymous true. */
+	if (c->allow_anonymous < 0)
+		c->allow_anonymous = c->password_file == NULL;
 	for (i = 0; i < c->n_listeners; i++) {
 		if (c->listeners[i].server_reference == NULL &&
 		    c->server_reference != NULL)
@@ -642,5 +675,7 @@ config_free(struct config *c)
 	free(c->cluster_peers);
 	free(c->node_name);
 	free(c->cluster_secret);
+	free(c->password_file);
+	free(c->acl_file);
 	memset(c, 0, sizeof *c);
 }

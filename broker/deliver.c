@@ -21,6 +21,17 @@
  * session is persistent and offline): sent to an online client, or dropped
  * when its output buffer is over OUTPUT_LIMIT (a slow reader must not make
  * the broker hold unbounded memory).
+ *
+ * ACL (acl.c, only when acl_file is set): a message reaches a session only
+ * when its client may read the topic. The check is made when the message
+ * is routed to the session (so a denied message takes no queue room and
+ * no disk), and the delivery records the ACL generation it passed under.
+ * A delivery is checked again just before it is sent when that record is
+ * stale: read back from the store, queued while the client was not known
+ * (a session loaded at start-up), queued before a reload of the ACL file
+ * or before another user resumed the session. Denied there, it is dropped.
+ * A node's forward queue is not checked: the node at the other end checks
+ * its own subscribers.
  */
 #include "config.h"
 
@@ -193,10 +204,37 @@ deliver_requeue_head(struct session *s, struct delivery *d)
 	s->n_queued++;
 }
 
+/* 1 when the ACL applies to s: a client's session, not the forward
+ * queue of another node ("$peer/<node>") or a node's link to us, whose
+ * messages are checked by the node that delivers them to its own
+ * clients. */
+static int
+deliver_acl_applies(const struct session *s)
+{
+	return acl_active() && s->peer == NULL && !s->cluster_in;
+}
+
+/* 1 when s's client may read d's topic (see the design note). */
+static int
+deliver_acl_ok(struct session *s, struct delivery *d)
+{
+	if (!deliver_acl_applies(s) || d->acl_gen == acl_generation())
+		return 1;
+	if (!acl_check(s->username, s->client_id, d->msg->topic,
+	    d->msg->topic_len, ACL_READ))
+		return 0;
+	d->acl_gen = acl_generation();
+	return 1;
+}
+
 /* Send d now and put it in flight. */
 static void
 deliver_start(struct session *s, struct delivery *d)
 {
+	if (!deliver_acl_ok(s, d)) {
+		deliver_drop(s, d);
+		return;
+	}
 	if (d->qos == 0) {
 		/* A queued QoS 0 message: sent, and done with. */
 		deliver_send(s, d->msg, 0, d->retain, 0, 0,
@@ -260,27 +298,37 @@ deliver_pump(struct session *s)
 		persist_load_queue(s);
 }
 
-static void
+/* Deliver m to s (see deliver_to_session). Returns 0 when the ACL kept
+ * it from s, else 1 (sent, queued or dropped by a limit). */
+static int
 deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
     const char *share)
 {
 	struct delivery *d;
 	int online = deliver_online(s);
+	uint32_t acl_gen = 0;
 
+	if (deliver_acl_applies(s) && s->user_known) {
+		if (!acl_check(s->username, s->client_id, m->topic,
+		    m->topic_len, ACL_READ))
+			return 0;
+		acl_gen = acl_generation();
+	}
 	if (qos == 0 && (online || !s->persistent ||
 	    !srv.cfg.queue_qos0_messages)) {
 		/* QoS 0 waits for nobody, unless queue_qos0_messages keeps
 		 * it for an offline persistent session (then queued below,
 		 * sent at QoS 0 when the client is back). */
 		if (!online)
-			return;
+			return 1;
 		if (conn_output_len(s->conn) > OUTPUT_LIMIT) {
 			s->conn->dropped_qos0++;
-			return;
+			return 1;
 		}
+		/* Online means known: checked above when there is an ACL. */
 		deliver_send(s, m, 0, retain, 0, 0, sub_ids, n_sub_ids);
-		return;
+		return 1;
 	}
 	/* The limits count what waits (in memory and on disk), not what is
 	 * in flight, as mosquitto's max_queued_messages does. A node's
@@ -296,12 +344,13 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		else
 			log_debug("queue of %s full, dropping message on %s",
 			    s->client_id, m->topic);
-		return;
+		return 1;
 	}
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
 	d->qos = qos;
 	d->retain = retain;
+	d->acl_gen = acl_gen;
 	if (s->next_seq == 0)
 		s->next_seq = 1;
 	d->seq = s->next_seq++;
@@ -320,12 +369,13 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		s->queued_bytes -= m->payload_len;
 		s->disk_max_seq = d->seq;
 		delivery_free(d);
-		return;
+		return 1;
 	}
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
 	if (online || s->moving != NULL)
 		deliver_pump(s);
+	return 1;
 }
 
 void
@@ -480,9 +530,9 @@ deliver_route(struct msg *m, struct session *publisher)
 			j = i + 1;
 		if (qos > m->qos)
 			qos = m->qos;
-		deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
-		    mt->share);
-		delivered++;
+		if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
+		    mt->share))
+			delivered++;
 	}
 	if (bridge_on() && !ctx.from_link)
 		delivered += bridge_forward(m);
@@ -586,6 +636,9 @@ deliver_resume(struct session *s)
 			 * queue, in order, and go out again with DUP. */
 			d->dup = 1;
 			deliver_requeue_head(s, d);
+			continue;
+		} else if (!deliver_acl_ok(s, d)) {
+			deliver_drop(s, d);
 			continue;
 		} else if (deliver_send(s, d->msg, d->qos, d->retain, 1,
 		    d->packet_id, delivery_sub_ids(d), d->n_sub_ids) != 0) {

@@ -21,10 +21,20 @@
  * asked (section 3.2.2.3). A will that uses a switched-off feature is
  * refused with 0x9A / 0x9B. While the node drains, CONNECTs are refused
  * with 0x9C and the listener's Server Reference (or 0x89 without one).
+ *
+ * Authentication (auth.c) comes before any session is looked at, so a
+ * refused client cannot take a session over: 0x86 for a bad user name or
+ * password, 0x87 when anonymous clients are not allowed (3.1.1: return
+ * codes 4 and 5). With acl_file set, the will topic must be writable by
+ * the client: otherwise the CONNECT is refused with 0x87 (3.1.1: 5), as
+ * mosquitto does, rather than accepted with a will that would silently
+ * never be published. Node links (bridge/) are authenticated by
+ * cluster_secret instead, and the ACL does not apply to them.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +61,27 @@ handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc)
 	}
 	conn_send(c, &pkt);
 	return rc;
+}
+
+/* 1 when the ACL lets the client publish its will (logged otherwise). */
+static int
+connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
+    const char *id, size_t id_len)
+{
+	char *user, *cid;
+	int ok;
+
+	user = cp->has_username ? xstrndup((const char *)cp->username.p,
+	    cp->username.len) : NULL;
+	cid = xstrndup(id, id_len);
+	ok = acl_check(user, cid, (const char *)cp->will_topic.p,
+	    cp->will_topic.len, ACL_WRITE);
+	if (!ok)
+		log_notice("client '%s' (%s) refused: will topic not allowed",
+		    cid, c->peer);
+	free(cid);
+	free(user);
+	return ok;
 }
 
 /* Fill the CONNACK properties that advertise this node's features. */
@@ -99,10 +130,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	char assigned[40];
 	const char *id = (const char *)cp->client_id.p;
 	size_t id_len = cp->client_id.len;
-	int present = 0, was_assigned = 0;
+	int present = 0, was_assigned = 0, rc;
 	uint16_t keep_alive = cp->keep_alive;
-
-	int rc;
 
 	c->version = cp->version;
 	if (srv.draining)
@@ -115,6 +144,10 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		return handle_connect_refuse(c, cp->version,
 		    auth_method_known(cp->props.auth_method) ?
 		    MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
+	/* A node link proved itself with cluster_secret (bridge_connect);
+	 * it is not a client of the password file. */
+	if (c->link == LINK_NONE && (rc = auth_connect(c, cp)) != 0)
+		return handle_connect_refuse(c, cp->version, (uint8_t)rc);
 	if (id_len == 0) {
 		if (cp->version == MQTT_V31 ||
 		    (cp->version == MQTT_V311 && !cp->clean_start) ||
@@ -142,6 +175,10 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (cp->has_will && cp->will_retain && !srv.cfg.retain_available)
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_RETAIN_NOT_SUPPORTED);
+	if (cp->has_will && acl_active() &&
+	    !connect_will_allowed(c, cp, id, id_len))
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_NOT_AUTHORIZED);
 
 	/* In a cluster, the other nodes first give up the client id: they
 	 * close its connection and hand its session over (bridge/). */
@@ -170,6 +207,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		 * previous connection is not sent (MQTT-3.1.3-9). */
 		will_clear(s);
 	}
+	session_set_user(s, cp->has_username ?
+	    (const char *)cp->username.p : NULL, cp->username.len);
 	if (cp->version == MQTT_V5) {
 		s->expiry = MQTT_PROP_HAS(&cp->props,
 		    MQTT_PROP_SESSION_EXPIRY) ? cp->props.session_expiry : 0;

@@ -24,6 +24,13 @@
  * Switched-off features (retain_available false, max_qos below 2) are
  * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
  * are disconnected.
+ *
+ * With acl_file set, the client needs write on the topic (acl.c). A v5
+ * client is answered 0x87 (not authorized) in its PUBACK / PUBREC; a
+ * 3.1.1 client, whose acks carry no reason, gets its normal flow and the
+ * message is dropped, as mosquitto does (closing would only make it
+ * reconnect and publish again). A refused QoS 0 message is dropped. A
+ * refused message is neither routed nor retained.
  */
 #include "config.h"
 
@@ -57,7 +64,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	uint64_t since = persist_writes();
 	unsigned n;
 	uint8_t reason;
-	int rc;
+	int rc, denied;
 
 	if (c->version == MQTT_V5) {
 		if (p->props.n_sub_ids > 0)
@@ -71,6 +78,17 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
 	if (p->retain && !srv.cfg.retain_available)
 		return MQTT_RC_RETAIN_NOT_SUPPORTED;
+	/* A message from a node link was checked on the node its publisher
+	 * is connected to. */
+	denied = c->link == LINK_NONE && acl_active() &&
+	    !acl_check(s->username, s->client_id,
+	    (const char *)topic.p, topic.len, ACL_WRITE);
+	if (denied && (p->qos == 0 || c->version == MQTT_V5)) {
+		if (p->qos > 0)
+			publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
+			    p->packet_id, MQTT_RC_NOT_AUTHORIZED, since);
+		return 0;
+	}
 	if (c->version == MQTT_V5 &&
 	    MQTT_PROP_HAS(&p->props, MQTT_PROP_PAYLOAD_FORMAT) &&
 	    p->props.payload_format == 1 &&
@@ -92,13 +110,17 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
-	m = c->link == LINK_IN ? bridge_msg_in(c, p, topic.p, topic.len) :
-	    msg_from_publish(p, topic.p, topic.len);
-	if (p->retain)
-		retain_store(m);
-	n = c->link == LINK_IN && bridge_in_target() ?
-	    bridge_deliver_target(m) : deliver_route(m, s);
-	msg_unref(m);
+	if (denied) {
+		n = 1; /* 3.1.1: acknowledged as usual, not routed */
+	} else {
+		m = c->link == LINK_IN ? bridge_msg_in(c, p, topic.p,
+		    topic.len) : msg_from_publish(p, topic.p, topic.len);
+		if (p->retain)
+			retain_store(m);
+		n = c->link == LINK_IN && bridge_in_target() ?
+		    bridge_deliver_target(m) : deliver_route(m, s);
+		msg_unref(m);
+	}
 	reason = n == 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
 	if (p->qos == 1) {
 		publish_ack(c, MQTT_PUBACK, p->packet_id, reason, since);

@@ -14,6 +14,10 @@
  * (3.1.1: 0x80 for both); a Subscription Identifier is a protocol error
  * answered with DISCONNECT 0xA1 (section 3.2.2.3.12); the granted
  * QoS is capped at max_qos.
+ *
+ * With acl_file set, a filter the client may not subscribe to (acl.c)
+ * gets 0x87 in a v5 SUBACK, 0x80 in 3.1.1, and no subscription. What a
+ * granted subscription brings is still checked per message (read).
  */
 #include "config.h"
 
@@ -92,6 +96,14 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 		    memchr(filter.p, '#', filter.len) != NULL)) {
 			codes[i++] = c->version == MQTT_V5 ?
 			    MQTT_RC_WILDCARD_SUB_NOT_SUPPORTED : 0x80;
+			continue;
+		}
+		if (c->link == LINK_NONE && acl_active() &&
+		    !acl_check(c->session->username,
+		    c->session->client_id, (const char *)filter.p, filter.len,
+		    ACL_SUBSCRIBE)) {
+			codes[i++] = c->version == MQTT_V5 ?
+			    MQTT_RC_NOT_AUTHORIZED : 0x80;
 			continue;
 		}
 		qos = MQTT_SUBOPT_QOS(options);

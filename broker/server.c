@@ -5,8 +5,9 @@
  * SIGTERM/SIGINT: stop accepting, send every v5 client DISCONNECT 0x8B,
  * wait (at most SHUTDOWN_SECS) for the connections to flush and go, then
  * leave the loop; server_free() releases everything so that a leak
- * checker sees a clean exit. SIGHUP reopens the log file. SIGUSR1 drains
- * the node (see server_drain).
+ * checker sees a clean exit. SIGHUP reopens the log file and reads the
+ * password file and the ACL file again (auth.c). SIGUSR1 drains the node
+ * (see server_drain).
  */
 #include "config.h"
 
@@ -113,6 +114,7 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
 		log_reopen();
+		auth_reload();
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -139,6 +141,8 @@ server_init(void)
 	TAILQ_INIT(&srv.conns);
 	retain_init();
 	deliver_init();
+	if (auth_open() != 0)
+		return -1;
 	if (server_mkdirs(srv.cfg.data_dir) != 0) {
 		log_error("cannot create data directory %s: %s",
 		    srv.cfg.data_dir, strerror(errno));
@@ -205,6 +209,7 @@ server_free(void)
 	if (srv.base != NULL)
 		event_base_free(srv.base);
 	deliver_free_all();
+	auth_close();
 	config_free(&srv.cfg);
 	memset(&srv, 0, sizeof srv);
 }

@@ -83,8 +83,31 @@ session_free(struct session *s)
 	if (s->expiry_timer != NULL)
 		event_free(s->expiry_timer);
 	free(s->qos2_in);
+	free(s->username);
 	free(s->client_id);
 	free(s);
+}
+
+void
+session_set_user(struct session *s, const char *user, size_t len)
+{
+	struct delivery *d;
+	int same;
+
+	same = s->user_known && (user == NULL ? s->username == NULL :
+	    s->username != NULL && strlen(s->username) == len &&
+	    memcmp(s->username, user, len) == 0);
+	if (same)
+		return;
+	free(s->username);
+	s->username = user != NULL ? xstrndup(user, len) : NULL;
+	s->user_known = 1;
+	/* What was queued under another user (or none known) is checked
+	 * again, against this one, before it goes out. */
+	TAILQ_FOREACH(d, &s->queue, entry)
+		d->acl_gen = 0;
+	TAILQ_FOREACH(d, &s->inflight, entry)
+		d->acl_gen = 0;
 }
 
 static void

@@ -98,6 +98,44 @@ test_good_lines(void)
 	config_free(&c);
 }
 
+/* allow_anonymous defaults to false once password_file is set, unless
+ * it is given explicitly. */
+static void
+test_allow_anonymous(void)
+{
+	struct config c;
+
+	config_init(&c);
+	config_finish(&c);
+	is_int(c.allow_anonymous, 1, "no password_file: anonymous allowed");
+	ok(c.password_file == NULL && c.acl_file == NULL,
+	    "no password_file, no acl_file by default");
+	config_free(&c);
+
+	config_init(&c);
+	ok(line_ok(&c, "password_file /etc/tern/pass words"), "password_file");
+	ok(strcmp(c.password_file, "/etc/tern/pass words") == 0,
+	    "password_file path keeps spaces");
+	config_finish(&c);
+	is_int(c.allow_anonymous, 0, "password_file: anonymous refused");
+	config_free(&c);
+
+	config_init(&c);
+	ok(line_ok(&c, "allow_anonymous true") &&
+	    line_ok(&c, "password_file p"), "explicit allow_anonymous true");
+	config_finish(&c);
+	is_int(c.allow_anonymous, 1, "explicit true kept with password_file");
+	config_free(&c);
+
+	config_init(&c);
+	ok(line_ok(&c, "allow_anonymous off"), "allow_anonymous off");
+	config_finish(&c);
+	is_int(c.allow_anonymous, 0, "explicit false without password_file");
+	ok(line_ok(&c, "acl_file /etc/tern/acl") &&
+	    strcmp(c.acl_file, "/etc/tern/acl") == 0, "acl_file");
+	config_free(&c);
+}
+
 static void
 test_bad_lines(void)
 {
@@ -130,6 +168,11 @@ test_bad_lines(void)
 	    "'file <path>'");
 	line_bad("log_dest file", "t.conf:7: log_dest must be 'stderr' or "
 	    "'file <path>'");
+	line_bad("allow_anonymous maybe", "t.conf:7: allow_anonymous must be "
+	    "true or false");
+	line_bad("allow_anonymous true false", "t.conf:7: allow_anonymous "
+	    "must be true or false");
+	line_bad("password_file", "t.conf:7: password_file needs a value");
 }
 
 static void
@@ -231,6 +274,7 @@ main(void)
 {
 	test_defaults();
 	test_good_lines();
+	test_allow_anonymous();
 	test_bad_lines();
 	test_files();
 	test_man_page();
