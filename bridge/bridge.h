@@ -61,7 +61,7 @@ struct peer {
 	struct event *grace_timer;
 	uint64_t forwarded; /* messages forwarded to it */
 	uint64_t received; /* messages it forwarded to us */
-	uint64_t tx_bytes; /* sent on earlier links to it */
+	uint64_t tx_bytes; /* sent to it on links gone (both ways) */
 	uint8_t fwd_plain; /* forward collection (bridge_collect) */
 	uint8_t fwd_listed;
 	char **fwd_shares;

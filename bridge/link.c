@@ -652,6 +652,7 @@ bridge_closed(struct conn *c)
 	p = c->link_ctx;
 	if (p->link_in != c)
 		return;
+	p->tx_bytes += c->tx_bytes;
 	p->link_in = NULL;
 	if (p->staging != NULL) {
 		hash_free(p->staging);

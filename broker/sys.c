@@ -20,7 +20,7 @@
  *   $SYS/broker/cluster/nodes/<n>/forwarded  messages forwarded to <n>
  *   $SYS/broker/cluster/nodes/<n>/received   messages received from <n>
  *   $SYS/broker/cluster/nodes/<n>/queued     waiting in <n>'s forward queue
- *   $SYS/broker/cluster/nodes/<n>/bytes      sent on our links to <n>
+ *   $SYS/broker/cluster/nodes/<n>/bytes      sent to <n>, on both links
  */
 #include "config.h"
 
@@ -106,7 +106,8 @@ sys_cluster(void)
 		snprintf(t, sizeof t, "$SYS/broker/cluster/nodes/%s/bytes",
 		    p->name);
 		sys_pub(t, "%llu", (unsigned long long)(p->tx_bytes +
-		    (bridge_peer_up(p) ? q->conn->tx_bytes : 0)));
+		    (bridge_peer_up(p) ? q->conn->tx_bytes : 0) +
+		    (p->link_in != NULL ? p->link_in->tx_bytes : 0)));
 	}
 }
 

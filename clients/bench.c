@@ -1582,7 +1582,7 @@ bench_options(int argc, char **argv)
 	}
 	if (o->queue_only && o->scenario != SC_RECONNECT)
 		bench_fatal("--queue-only is for reconnect");
-	if (o->cross && (o->scenario != SC_P2P || B.nhosts < 2))
+	if (o->cross && (o->scenario != SC_P2P || o->nhostspec < 2))
 		bench_fatal("--cross is for p2p with two hosts or more");
 	if ((uint64_t)o->pubs * o->subs > 10000000)
 		bench_fatal("publishers x subscribers: at most 10,000,000");
