@@ -286,6 +286,7 @@ struct session {
 	uint32_t will_delay; /* v5 Will Delay Interval, seconds */
 	struct event *will_timer; /* pending delayed will */
 	uint32_t dropped; /* messages dropped on a full queue */
+	uint8_t blocking; /* over its limit: publishers' acks wait */
 
 	/* The cluster (bridge/). */
 	struct peer *peer; /* "$peer/<node>": what we forward to that node */
@@ -352,6 +353,11 @@ int deliver_puback(struct session *s, uint16_t id);
 int deliver_pubrec(struct session *s, uint16_t id, uint8_t reason);
 int deliver_pubcomp(struct session *s, uint16_t id);
 void delivery_free(struct delivery *d);
+/* The first online session the last routing found over its queue limit
+ * (it took the message; the publisher's ack should wait), and reset. */
+struct session *deliver_take_blocker(void);
+/* s goes offline or away: release the acks it holds. */
+void deliver_release(struct session *s);
 /* d leaves s for good: its store row goes and it is freed. */
 void deliver_drop(struct session *s, struct delivery *d);
 /* Put d (seq set, from another node) in s's queue in seq order, or in
@@ -428,6 +434,14 @@ uint64_t persist_writes(void);
  * MQTT-4.6.0-2). */
 void persist_ack(struct conn *c, const struct mqtt_packet *ack,
     uint64_t since);
+/* The same for a PUBACK / PUBREC, held until blocker (when not NULL) has
+ * room in its queue, and behind earlier held acks of c. */
+void persist_ack_held(struct conn *c, const struct mqtt_packet *ack,
+    uint64_t since, struct session *blocker);
+/* s has room again, or is gone: send the acks it held, in order. */
+void persist_unblock(struct session *s);
+/* c is closing: forget its held acks. */
+void persist_drop_held(struct conn *c);
 /* The same for an ack already encoded (wire, len), which wrote to the
  * store when wrote is 1. */
 void persist_ack_encoded(struct conn *c, const uint8_t *wire, size_t len,
@@ -557,6 +571,8 @@ struct conn {
 	uint32_t dropped_qos0;
 	uint32_t n_deferred; /* acks waiting for a store commit */
 	uint32_t n_held; /* SUBACKs waiting for other nodes (bridge/) */
+	uint32_t n_blocked; /* acks waiting for a subscriber's queue */
+	uint64_t held_scan; /* persist.c's release walk */
 	uint8_t free_pending; /* freed once n_deferred drops to 0 */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct hash *alias_out; /* topic -> alias (uintptr_t) */

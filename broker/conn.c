@@ -209,6 +209,8 @@ conn_free(struct conn *c)
 {
 	TAILQ_REMOVE(&srv.conns, c, entry);
 	n_conns--;
+	if (c->n_blocked > 0)
+		persist_drop_held(c);
 	conn_alias_free(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
@@ -278,6 +280,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		bridge_closed(c);
 	if (c->claim != NULL)
 		bridge_claim_gone(c);
+	if (c->n_blocked > 0)
+		persist_drop_held(c);
 	if (c->state == CONN_ACTIVE && c->version == MQTT_V5 &&
 	    reason != MQTT_RC_SUCCESS) {
 		memset(&pkt, 0, sizeof pkt);

@@ -12,8 +12,9 @@
  * and an in-flight list (sent, unacknowledged), both in order. At most
  * min(max_inflight_messages, the client's Receive Maximum) messages are in
  * flight; the rest wait in the queue, so order is kept per session. The
- * queue holds at most max_queued_messages; past that new messages for the
- * session are dropped and counted. On resume, in-flight messages are sent
+ * queue holds max_queued_messages; past that, an offline session drops new
+ * messages (counted), and an online one takes them while the publishers'
+ * acks wait for room (deliver_enqueue, persist_ack_held). On resume, in-flight messages are sent
  * again with DUP set, or their PUBREL (section 4.4), before anything new.
  * A queued message whose Message Expiry Interval passes before it could be
  * sent is dropped (MQTT-3.3.2-5); one already in flight is still resent.
@@ -259,6 +260,56 @@ deliver_start(struct session *s, struct delivery *d)
 	s->n_inflight++;
 }
 
+/* The first online session routing found over its queue limit. */
+static struct session *deliver_blocker;
+/* Routing a message from another node: its link's window (not twice the
+ * limit) bounds what a full queue takes. */
+static int deliver_from_link;
+
+struct session *
+deliver_take_blocker(void)
+{
+	struct session *s = deliver_blocker;
+
+	deliver_blocker = NULL;
+	return s;
+}
+
+/*
+ * 1 when s holds times its queue limit or more (with len more bytes).
+ * A node's forward queue: BRIDGE_QUEUE_SOFT, then BRIDGE_QUEUE_MAX.
+ */
+static int
+deliver_full(const struct session *s, uint32_t len, unsigned times)
+{
+	uint64_t n = (uint64_t)s->n_queued + s->disk_count;
+
+	if (s->peer != NULL)
+		return n >= (times == 1 ? BRIDGE_QUEUE_SOFT : BRIDGE_QUEUE_MAX);
+	return n >= (uint64_t)srv.cfg.max_queued_messages * times ||
+	    (srv.cfg.max_queued_bytes != 0 && s->queued_bytes +
+	    s->disk_bytes + len > srv.cfg.max_queued_bytes * times);
+}
+
+/* s may have room again: release the acks it held. */
+static void
+deliver_unblock(struct session *s)
+{
+	if (s->blocking && !deliver_full(s, 0, 1)) {
+		s->blocking = 0;
+		persist_unblock(s);
+	}
+}
+
+void
+deliver_release(struct session *s)
+{
+	if (s->blocking) {
+		s->blocking = 0;
+		persist_unblock(s);
+	}
+}
+
 void
 deliver_pump(struct session *s)
 {
@@ -296,6 +347,7 @@ deliver_pump(struct session *s)
 	}
 	if (TAILQ_EMPTY(&s->queue) && s->disk_count > 0)
 		persist_load_queue(s);
+	deliver_unblock(s);
 }
 
 /* Deliver m to s (see deliver_to_session). Returns 0 when the ACL kept
@@ -330,14 +382,19 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		deliver_send(s, m, 0, retain, 0, 0, sub_ids, n_sub_ids);
 		return 1;
 	}
-	/* The limits count what waits (in memory and on disk), not what is
-	 * in flight, as mosquitto's max_queued_messages does. A node's
-	 * forward queue has its own, larger bound. */
-	if (s->peer != NULL ? s->n_queued + s->disk_count >=
-	    BRIDGE_QUEUE_MAX :
-	    (s->n_queued + s->disk_count >= srv.cfg.max_queued_messages ||
-	    (srv.cfg.max_queued_bytes != 0 && s->queued_bytes +
-	    s->disk_bytes + m->payload_len > srv.cfg.max_queued_bytes))) {
+	/*
+	 * The limits count what waits (in memory and on disk), not what is
+	 * in flight, as mosquitto's max_queued_messages does. Past the limit
+	 * an online session still takes the message, up to twice the limit
+	 * (from another node: what its link's window lets come), and the
+	 * publisher's ack waits until it has room (backpressure); an
+	 * offline one drops it (its client may not be back for days). A
+	 * node's forward queue applies backpressure past BRIDGE_QUEUE_SOFT
+	 * while its link is up, and queues up to BRIDGE_QUEUE_MAX.
+	 */
+	if (deliver_full(s, m->payload_len, 1) &&
+	    ((deliver_full(s, m->payload_len, 2) && !deliver_from_link) ||
+	    (!online && s->peer == NULL))) {
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "
 			    "first on %s)", s->client_id, m->topic);
@@ -345,6 +402,11 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			log_debug("queue of %s full, dropping message on %s",
 			    s->client_id, m->topic);
 		return 1;
+	}
+	if (online && deliver_full(s, m->payload_len, 1)) {
+		if (deliver_blocker == NULL)
+			deliver_blocker = s;
+		s->blocking = 1;
 	}
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
@@ -494,6 +556,7 @@ deliver_route(struct msg *m, struct session *publisher)
 	struct match *mt;
 
 	ctx.from_link = publisher != NULL && publisher->cluster_in;
+	deliver_from_link = ctx.from_link;
 	n_matches = 0;
 	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
 	if (n_matches > 1)
@@ -534,6 +597,7 @@ deliver_route(struct msg *m, struct session *publisher)
 		    mt->share))
 			delivered++;
 	}
+	deliver_from_link = 0;
 	if (bridge_on() && !ctx.from_link)
 		delivered += bridge_forward(m);
 	return delivered;

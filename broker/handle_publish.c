@@ -51,7 +51,10 @@ publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason,
 	ack.u.ack.packet_id = id;
 	ack.u.ack.reason = reason;
 	handle_ack_reason_string(c, &ack);
-	persist_ack(c, &ack, since);
+	/* A subscriber's queue over its limit holds the ack until it has
+	 * room again: the publisher's own window slows it down, instead of
+	 * the message being dropped after it was acknowledged. */
+	persist_ack_held(c, &ack, since, deliver_take_blocker());
 }
 
 int
@@ -66,6 +69,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	uint8_t reason;
 	int rc, denied;
 
+	deliver_take_blocker(); /* left by a routing that acked nobody */
 	if (c->version == MQTT_V5) {
 		if (p->props.n_sub_ids > 0)
 			return MQTT_RC_PROTOCOL_ERROR;

@@ -319,6 +319,113 @@ persist_ack_encoded(struct conn *c, const uint8_t *wire, size_t len,
 	a->wire = xmemdup(wire, len);
 }
 
+/*
+ * Held acks (backpressure): a PUBACK / PUBREC whose message went into a
+ * queue over its limit waits until that session has room (or goes
+ * offline, or away), and every later PUBACK / PUBREC of the same
+ * connection waits behind it, so they keep their order (MQTT-4.6.0-2).
+ * One list for the node, in arrival order; a release walks it once and
+ * sends, per connection, the acks before its first one still blocked.
+ */
+struct held_ack {
+	TAILQ_ENTRY(held_ack) entry;
+	struct conn *c;
+	struct session *blocker; /* NULL: only waits behind earlier ones */
+	uint8_t type;
+	uint8_t reason;
+	uint16_t packet_id;
+	uint8_t wrote; /* the PUBLISH wrote to the store */
+};
+TAILQ_HEAD(held_list, held_ack);
+
+static struct held_list held_acks = TAILQ_HEAD_INITIALIZER(held_acks);
+static uint64_t held_scan;
+
+void
+persist_ack_held(struct conn *c, const struct mqtt_packet *ack,
+    uint64_t since, struct session *blocker)
+{
+	struct held_ack *h;
+
+	if (blocker == NULL && c->n_blocked == 0) {
+		persist_ack(c, ack, since);
+		return;
+	}
+	h = xcalloc(1, sizeof *h);
+	h->c = c;
+	h->blocker = blocker;
+	h->type = ack->type;
+	h->reason = ack->u.ack.reason;
+	h->packet_id = ack->u.ack.packet_id;
+	h->wrote = srv.writes != since;
+	c->n_blocked++;
+	TAILQ_INSERT_TAIL(&held_acks, h, entry);
+	if (blocker != NULL)
+		log_debug("ack of %s held: queue of %s full", conn_label(c),
+		    blocker->client_id);
+}
+
+static void
+persist_release_held(void)
+{
+	struct held_ack *h, *next;
+	struct mqtt_packet ack;
+
+	held_scan++;
+	for (h = TAILQ_FIRST(&held_acks); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->blocker != NULL || h->c->held_scan == held_scan) {
+			/* Blocked: later acks of that conn wait too. */
+			h->c->held_scan = held_scan;
+			continue;
+		}
+		TAILQ_REMOVE(&held_acks, h, entry);
+		h->c->n_blocked--;
+		memset(&ack, 0, sizeof ack);
+		ack.type = h->type;
+		ack.u.ack.packet_id = h->packet_id;
+		ack.u.ack.reason = h->reason;
+		handle_ack_reason_string(h->c, &ack);
+		/* After the commit of what it wrote: that commit may be
+		 * done, but this ack waits for the next to be sure. */
+		persist_ack(h->c, &ack, h->wrote ? srv.writes + 1 :
+		    srv.writes);
+		free(h);
+	}
+}
+
+void
+persist_unblock(struct session *s)
+{
+	struct held_ack *h;
+	int any = 0;
+
+	TAILQ_FOREACH(h, &held_acks, entry) {
+		if (h->blocker == s) {
+			h->blocker = NULL;
+			any = 1;
+		}
+	}
+	if (any)
+		persist_release_held();
+}
+
+void
+persist_drop_held(struct conn *c)
+{
+	struct held_ack *h, *next;
+
+	for (h = TAILQ_FIRST(&held_acks); h != NULL && c->n_blocked > 0;
+	    h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->c == c) {
+			TAILQ_REMOVE(&held_acks, h, entry);
+			c->n_blocked--;
+			free(h);
+		}
+	}
+}
+
 /* Completion of one commit: release its acks, in order. */
 static void
 persist_committed(void *arg, int ok)

@@ -78,6 +78,7 @@ session_free(struct session *s)
 		will_publish(s);
 	else
 		will_clear(s);
+	deliver_release(s);
 	session_drop_all(&s->queue);
 	session_drop_all(&s->inflight);
 	if (s->expiry_timer != NULL)
@@ -139,6 +140,7 @@ session_detach(struct session *s)
 	struct timeval tv;
 
 	s->conn = NULL;
+	deliver_release(s);
 	if (!s->persistent || srv.shutting_down) {
 		if (!s->persistent)
 			session_free(s);
