@@ -98,7 +98,8 @@ free_port() {
 	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_node NAME [cluster lines...]: prints the client port
+# start_node NAME [cluster lines...]: sets node_port (not run in a
+# subshell, so that its PID is recorded for the cleanup)
 start_node() {
 	local name=$1 dir=$work/$1 pid _
 	shift
@@ -118,7 +119,13 @@ start_node() {
 		[ -s "$dir/data/ternd.ready" ] && break
 		sleep 0.05
 	done
-	awk '$1 == "listener" { print $3; exit }' "$dir/data/ternd.ready"
+	node_port=$(awk '$1 == "listener" { print $3; exit }' \
+	    "$dir/data/ternd.ready" 2>/dev/null)
+	if [ -z "$node_port" ]; then
+		echo "cluster.sh: $name did not start; log:" >&2
+		cat "$dir/broker.log" >&2
+		exit 1
+	fi
 }
 
 c1=$(free_port); c2=$(free_port); c3=$(free_port)
@@ -127,11 +134,12 @@ i=0
 ports=()
 for c in $c1 $c2 $c3; do
 	i=$((i + 1))
-	ports+=("$(start_node "n$i" "node_name n$i" \
-	    "cluster_listener 127.0.0.1:$c" "cluster_peers $peers" \
-	    "cluster_secret bench")")
+	start_node "n$i" "node_name n$i" "cluster_listener 127.0.0.1:$c" \
+	    "cluster_peers $peers" "cluster_secret bench"
+	ports+=("$node_port")
 done
-alone=$(start_node alone)
+start_node alone
+alone=$node_port
 for i in 1 2 3; do
 	for _ in $(seq 1 200); do
 		[ "$(grep -c 'cluster link to .* up' "$work/n$i/broker.log")" \
