@@ -15,7 +15,8 @@ top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
-libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt"
+libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
+openssl"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 

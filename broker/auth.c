@@ -29,7 +29,9 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker.h"
 
@@ -79,6 +81,13 @@ auth_open(void)
 		log_notice("password file %s: %zu users",
 		    srv.cfg.password_file, passwd_count(pwfile));
 	}
+	if (jwt_open(err, sizeof err) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (jwt_enabled())
+		log_notice("JWT logins (%s, user name from claim \"%s\")",
+		    srv.cfg.jwt_key_file, srv.cfg.jwt_username_claim);
 	if (!srv.cfg.allow_anonymous)
 		log_info("anonymous clients are refused");
 	return acl_open();
@@ -102,6 +111,11 @@ auth_reload(void)
 			    srv.cfg.password_file, passwd_count(pwfile));
 		}
 	}
+	if (jwt_open(err, sizeof err) != 0)
+		log_error("JWT key not reloaded, keeping the previous one: %s",
+		    err);
+	else if (jwt_enabled())
+		log_notice("JWT key %s reloaded", srv.cfg.jwt_key_file);
 	acl_reload();
 }
 
@@ -110,6 +124,7 @@ auth_close(void)
 {
 	passwd_free(pwfile);
 	pwfile = NULL;
+	jwt_close();
 	acl_close();
 }
 
@@ -120,7 +135,26 @@ auth_connect(struct conn *c, const struct mqtt_connect *cp)
 	int id_len = (int)cp->client_id.len, u_len = (int)cp->username.len;
 	const char *id = (const char *)cp->client_id.p;
 	const char *user = (const char *)cp->username.p;
+	char claimed[256];
 
+	/* A token as the password: it names the user itself. */
+	if (cp->has_password && jwt_enabled() &&
+	    jwt_looks_like(cp->password.p, cp->password.len)) {
+		if (jwt_check(cp->password.p, cp->password.len, time(NULL),
+		    claimed, sizeof claimed, &why) == 0) {
+			if (!cp->has_username || (cp->username.len ==
+			    strlen(claimed) && memcmp(user, claimed,
+			    cp->username.len) == 0)) {
+				free(c->auth_user);
+				c->auth_user = xstrdup(claimed);
+				return 0;
+			}
+			why = "user name is not the token's";
+		}
+		log_notice("client '%.*s' (%s) refused: %s", id_len, id,
+		    c->peer, why);
+		return MQTT_RC_BAD_USER_OR_PASSWORD;
+	}
 	if (cp->has_username && pwfile != NULL) {
 		if (!cp->has_password)
 			why = "no password";

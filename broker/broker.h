@@ -134,6 +134,10 @@ struct config {
 	char *password_file; /* NULL: none */
 	char *acl_file; /* NULL: none, everything allowed */
 	int allow_anonymous; /* -1 until config_finish() */
+	char *jwt_key_file; /* NULL: no JWT logins */
+	uint32_t jwt_alg; /* JWT_HS256, ... (jwt.c) */
+	char *jwt_username_claim;
+	uint32_t jwt_leeway; /* s */
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -521,6 +525,22 @@ uint32_t acl_generation(void);
 int acl_check(const char *user, const char *client_id, const char *what,
     size_t len, int right);
 
+/* --- jwt.c --- */
+
+/* Load jwt_key_file for jwt_alg (nothing when unset). Returns 0, or -1
+ * with err set; on -1 the key in use, if any, stays. */
+int jwt_open(char *err, size_t errlen);
+void jwt_close(void);
+int jwt_enabled(void);
+/* The algorithm named (HS256, RS256, ES256), or -1. */
+int jwt_alg_parse(const char *name);
+/* 1 when a password has the shape of a JWT (three base64url parts). */
+int jwt_looks_like(const uint8_t *p, size_t len);
+/* Check a token's signature, exp and nbf at now; the user name claim
+ * goes into user (cap bytes). Returns 0, or -1 with *why set. */
+int jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
+    size_t cap, const char **why);
+
 /* --- auth.c --- */
 
 /* 1 when name is an enhanced authentication method this node offers. */
@@ -572,6 +592,7 @@ struct conn {
 	uint32_t n_deferred; /* acks waiting for a store commit */
 	uint32_t n_held; /* SUBACKs waiting for other nodes (bridge/) */
 	uint32_t n_blocked; /* acks waiting for a subscriber's queue */
+	char *auth_user; /* the user a JWT proved; NULL: CONNECT's own */
 	uint64_t held_scan; /* persist.c's release walk */
 	uint8_t free_pending; /* freed once n_deferred drops to 0 */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */

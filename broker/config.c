@@ -50,6 +50,7 @@ static int config_cluster_listener(struct config *, char *, char *,
     size_t);
 static int config_cluster_peers(struct config *, char *, char *, size_t);
 static int config_allow_anonymous(struct config *, char *, char *, size_t);
+static int config_jwt_alg(struct config *, char *, char *, size_t);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -117,8 +118,15 @@ static const struct config_key config_table[] = {
 	    NULL },
 	{ "acl_file", CONFIG_STRING, OFF(acl_file), 0, 0, 0, NULL, NULL },
 	{ "allow_anonymous", CONFIG_FUNC, 0, 0, 0, 0,
-	    "true, or false when password_file is set",
+	    "true, or false when password_file or jwt_key_file is set",
 	    config_allow_anonymous },
+	{ "jwt_key_file", CONFIG_STRING, OFF(jwt_key_file), 0, 0, 0, NULL,
+	    NULL },
+	{ "jwt_alg", CONFIG_FUNC, 0, 0, 0, 0, "HS256", config_jwt_alg },
+	{ "jwt_username_claim", CONFIG_STRING, OFF(jwt_username_claim), 0, 0,
+	    0, "sub", NULL },
+	{ "jwt_leeway", CONFIG_UINT, OFF(jwt_leeway), 0, 3600, 30, NULL,
+	    NULL },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -424,6 +432,21 @@ config_allow_anonymous(struct config *c, char *rest, char *err,
 	return 0;
 }
 
+/* jwt_alg HS256 | RS256 | ES256 */
+static int
+config_jwt_alg(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest);
+	int a = v != NULL ? jwt_alg_parse(v) : -1;
+
+	if (a < 0 || config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "jwt_alg must be HS256, RS256 or ES256");
+		return -1;
+	}
+	c->jwt_alg = (uint32_t)a;
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -642,7 +665,8 @@ config_finish(struct config *c)
 	/* Setting up passwords and still letting anyone in would be a
 	 * surprise: that takes an explicit allow_anonymous true. */
 	if (c->allow_anonymous < 0)
-		c->allow_anonymous = c->password_file == NULL;
+		c->allow_anonymous = c->password_file == NULL &&
+		    c->jwt_key_file == NULL;
 	for (i = 0; i < c->n_listeners; i++) {
 		if (c->listeners[i].server_reference == NULL &&
 		    c->server_reference != NULL)
@@ -676,6 +700,8 @@ config_free(struct config *c)
 	free(c->node_name);
 	free(c->cluster_secret);
 	free(c->password_file);
+	free(c->jwt_key_file);
+	free(c->jwt_username_claim);
 	free(c->acl_file);
 	memset(c, 0, sizeof *c);
 }

@@ -211,6 +211,7 @@ conn_free(struct conn *c)
 	n_conns--;
 	if (c->n_blocked > 0)
 		persist_drop_held(c);
+	free(c->auth_user);
 	conn_alias_free(c);
 	if (c->timer != NULL)
 		event_free(c->timer);

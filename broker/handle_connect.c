@@ -71,7 +71,8 @@ connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
 	char *user, *cid;
 	int ok;
 
-	user = cp->has_username ? xstrndup((const char *)cp->username.p,
+	user = c->auth_user != NULL ? xstrdup(c->auth_user) :
+	    cp->has_username ? xstrndup((const char *)cp->username.p,
 	    cp->username.len) : NULL;
 	cid = xstrndup(id, id_len);
 	ok = acl_check(user, cid, (const char *)cp->will_topic.p,
@@ -207,8 +208,11 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		 * previous connection is not sent (MQTT-3.1.3-9). */
 		will_clear(s);
 	}
-	session_set_user(s, cp->has_username ?
-	    (const char *)cp->username.p : NULL, cp->username.len);
+	if (c->auth_user != NULL)
+		session_set_user(s, c->auth_user, strlen(c->auth_user));
+	else
+		session_set_user(s, cp->has_username ?
+		    (const char *)cp->username.p : NULL, cp->username.len);
 	if (cp->version == MQTT_V5) {
 		s->expiry = MQTT_PROP_HAS(&cp->props,
 		    MQTT_PROP_SESSION_EXPIRY) ? cp->props.session_expiry : 0;
