@@ -48,6 +48,7 @@ struct dial;
 #define BRIDGE_KEEPALIVE 10 /* s, on outbound links */
 #define BRIDGE_WINDOW 1024 /* forwarded messages in flight per link */
 #define BRIDGE_QUEUE_MAX 10000000 /* forwarded messages waiting per node */
+#define BRIDGE_QUEUE_SOFT (4 * BRIDGE_WINDOW) /* then publishers wait */
 
 struct peer {
 	char *name;
@@ -147,6 +148,13 @@ struct msg *bridge_msg_in(struct conn *c, const struct mqtt_publish *p,
 /* For the message last made by bridge_msg_in: deliver to plain
  * subscriptions? to this $share filter's group? */
 int bridge_in_plain(void);
+/* 1 when a client may not publish on topic: the links' "$cluster/"
+ * topics, in a cluster. */
+int bridge_reserved_topic(const uint8_t *topic, uint32_t len);
+/* m without "$tern/" user properties, which only links may carry (a
+ * client's would be taken for the cluster's markers): m itself when it
+ * has none, else a copy (m's reference is dropped). */
+struct msg *bridge_msg_clean(struct msg *m);
 int bridge_in_share(const char *filter);
 void bridge_forward_free(void);
 
@@ -159,6 +167,8 @@ void bridge_forward_free(void);
 int bridge_claim(struct conn *c, const struct mqtt_packet *pkt);
 /* The held client of c left. */
 void bridge_claim_gone(struct conn *c);
+/* A link to p went: claims waiting for p's answer stop waiting. */
+void bridge_claims_peer_gone(struct peer *p);
 /* A "$cluster/" control message of the takeover from LINK_IN c. Returns
  * -1 when pub is none of them, else 0 or a reason code. */
 int bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub);

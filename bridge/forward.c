@@ -114,8 +114,9 @@ bridge_forward(struct msg *m)
 	unsigned n = 0;
 	size_t i;
 
-	if (sys_topic(m->topic, m->topic_len)) {
-		/* Each node has its own $SYS. */
+	if (sys_topic(m->topic, m->topic_len) ||
+	    bridge_reserved_topic((const uint8_t *)m->topic, m->topic_len)) {
+		/* Each node has its own $SYS; "$cluster/" is the links'. */
 		for (i = 0; i < n_collected; i++)
 			collected[i]->fwd_listed = 0;
 		n_collected = 0;
@@ -207,6 +208,75 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	m = msg_from_publish_user(pub, topic, topic_len, &wire);
 	free(buf);
 	return m;
+}
+
+int
+bridge_reserved_topic(const uint8_t *topic, uint32_t len)
+{
+	return bridge_on() && len >= 9 && memcmp(topic, "$cluster/", 9) == 0;
+}
+
+/* Walk wire-form user properties: 1 and the next key/value, 0 at the
+ * end (or on a malformed entry, which cannot come from the codec). */
+static int
+user_next(const uint8_t *p, uint32_t len, uint32_t *pos, struct mqtt_str *k,
+    struct mqtt_str *v)
+{
+	uint32_t at = *pos;
+
+	if (at + 3 > len || p[at] != MQTT_PROP_USER)
+		return 0;
+	k->len = (uint32_t)p[at + 1] << 8 | p[at + 2];
+	k->p = p + at + 3;
+	at += 3 + k->len;
+	if (at + 2 > len)
+		return 0;
+	v->len = (uint32_t)p[at] << 8 | p[at + 1];
+	v->p = p + at + 2;
+	at += 2 + v->len;
+	if (at > len)
+		return 0;
+	*pos = at;
+	return 1;
+}
+
+static int
+key_reserved(struct mqtt_str k)
+{
+	return k.len >= 6 && memcmp(k.p, "$tern/", 6) == 0;
+}
+
+struct msg *
+bridge_msg_clean(struct msg *m)
+{
+	struct mqtt_str k, v;
+	struct mqtt_props props;
+	struct mqtt_str payload = { m->payload, m->payload_len }, wire;
+	uint32_t pos = 0, start;
+	uint8_t *buf, *u;
+	struct msg *clean;
+	int reserved = 0;
+
+	while (user_next(m->user, m->user_len, &pos, &k, &v))
+		reserved |= key_reserved(k);
+	if (!reserved)
+		return m;
+	u = buf = xmalloc(m->user_len);
+	for (pos = 0, start = 0; user_next(m->user, m->user_len, &pos, &k,
+	    &v); start = pos) {
+		if (key_reserved(k))
+			continue;
+		memcpy(u, m->user + start, pos - start);
+		u += pos - start;
+	}
+	wire.p = buf;
+	wire.len = (uint32_t)(u - buf);
+	msg_props(m, &props);
+	clean = msg_from_parts(&props, &wire, (const uint8_t *)m->topic,
+	    m->topic_len, payload, m->qos, m->retain);
+	free(buf);
+	msg_unref(m);
+	return clean;
 }
 
 int

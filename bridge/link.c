@@ -140,7 +140,10 @@ bridge_peer(const char *name, size_t len)
 int
 bridge_peer_up(const struct peer *p)
 {
-	return p->out->conn != NULL && p->out->conn->state == CONN_ACTIVE;
+	/* The dial's conn goes first when the link closes (bridge_closed
+	 * runs before the session lets go of it). */
+	return p->dial != NULL && p->dial->c != NULL &&
+	    p->dial->c == p->out->conn && p->out->conn->state == CONN_ACTIVE;
 }
 
 /* --- dialling --- */
@@ -645,6 +648,7 @@ bridge_closed(struct conn *c)
 			p->tx_bytes += c->tx_bytes;
 			p->acked = 0;
 			bridge_routes_acked(p, 0);
+			bridge_claims_peer_gone(p);
 		}
 		dial_later(d);
 		return;
@@ -654,6 +658,7 @@ bridge_closed(struct conn *c)
 		return;
 	p->tx_bytes += c->tx_bytes;
 	p->link_in = NULL;
+	bridge_claims_peer_gone(p);
 	if (p->staging != NULL) {
 		hash_free(p->staging);
 		p->staging = NULL;

@@ -46,6 +46,9 @@
 #define TOPIC_SESSION "$cluster/session"
 #define TOPIC_SESSION_END "$cluster/session-end"
 #define MOVE_TIMEOUT_SECS 30
+#define CLAIM_GIVEN_UP 0 /* "$cluster/claimed" flags */
+#define CLAIM_REFUSED 1 /* the other node's connect wins */
+#define CLAIM_WAIT 2 /* a session is on its way here first: wait */
 #define MOVE_SEQ_RESERVE (1u << 20)
 #define TERN_PROP_PREFIX "$tern/"
 
@@ -221,6 +224,43 @@ claim_answered(struct claim *cl, struct peer *p)
 		claim_done(cl);
 }
 
+/* Another node's concurrent connect with this id won: refuse ours. */
+static void
+claim_lost(struct claim *cl, struct peer *winner)
+{
+	struct conn *c = cl->c;
+
+	log_notice("client %s connected to %s at the same time: refused here",
+	    cl->client_id, winner->name);
+	claim_free(cl);
+	if (c != NULL && c->state == CONN_NEW) {
+		handle_connect_refuse(c, c->version,
+		    MQTT_RC_SESSION_TAKEN_OVER);
+		conn_close(c, MQTT_RC_SESSION_TAKEN_OVER,
+		    "taken over by another node");
+	}
+}
+
+void
+bridge_claims_peer_gone(struct peer *p)
+{
+	struct claim *cl, *next;
+	size_t i;
+
+	for (cl = TAILQ_FIRST(&claims); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		for (i = 0; i < cl->n_waiting; i++) {
+			if (cl->waiting[i] == p) {
+				log_warn("takeover of %s: the link to %s went; "
+				    "not waiting for it", cl->client_id,
+				    p->name);
+				claim_answered(cl, p);
+				break;
+			}
+		}
+	}
+}
+
 static void
 claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -361,15 +401,23 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		return MQTT_RC_MALFORMED;
 	n = get32(q);
 	q += 4;
-	if ((size_t)(end - q) < 2u * n)
+	if ((size_t)(end - q) / 2 < n)
 		return MQTT_RC_MALFORMED;
 	client_id = (const char *)q + 2 * n;
 	if (client_id >= (const char *)end)
 		return MQTT_RC_MALFORMED;
 	s = session_find(client_id, (size_t)(end - (const uint8_t *)client_id));
-	if (s == NULL)
+	if (s == NULL) {
 		s = session_new(client_id,
 		    (size_t)(end - (const uint8_t *)client_id));
+	} else if (s->next_seq > 1 || s->conn != NULL) {
+		/* It lives here already (its claim timed out, or a
+		 * partition healed): what comes is added after what it
+		 * has, numbered anew, so that no queue position is used
+		 * twice. */
+		s->move_renumber = 1;
+	}
+	s->moving_in = p;
 	s->persistent = 1;
 	s->expiry = expiry;
 	if (s->expiry_timer != NULL && s->conn == NULL)
@@ -405,6 +453,30 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 static int
 claim_in(struct peer *from, const uint8_t *d, size_t len);
 
+/* A move into s (client id id) from p has ended: a claim that waited for
+ * it is answered now. */
+static void
+move_in_done(struct peer *p, const char *id, size_t len)
+{
+	struct session *s = session_find(id, len);
+	uint8_t *claim;
+	struct peer *from;
+
+	if (s == NULL || s->moving_in != p)
+		return;
+	s->moving_in = NULL;
+	s->move_renumber = 0;
+	if ((from = s->claim_from) == NULL)
+		return;
+	s->claim_from = NULL;
+	claim = xmalloc(9 + len);
+	put64(claim, s->claim_id);
+	claim[8] = s->claim_clean;
+	memcpy(claim + 9, id, len);
+	claim_in(from, claim, 9 + len);
+	free(claim);
+}
+
 int
 bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 {
@@ -421,8 +493,19 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	    memcmp(pub->topic.p, TOPIC_CLAIMED, tl) == 0) {
 		if (len < 8)
 			return MQTT_RC_MALFORMED;
-		if ((cl = claim_find(get64(d))) != NULL)
-			claim_answered(cl, p);
+		if ((cl = claim_find(get64(d))) == NULL)
+			return 0;
+		if (len > 8 && d[8] == CLAIM_WAIT) {
+			struct timeval tv = { MOVE_TIMEOUT_SECS, 0 };
+
+			evtimer_add(cl->timer, &tv);
+			return 0;
+		}
+		if (len > 8 && d[8] == CLAIM_REFUSED) {
+			claim_lost(cl, p);
+			return 0;
+		}
+		claim_answered(cl, p);
 		return 0;
 	}
 	if (tl == sizeof TOPIC_SESSION - 1 &&
@@ -436,6 +519,7 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		    (int)(len - 8), (const char *)d + 8, p->name);
 		if ((cl = claim_find(get64(d))) != NULL)
 			claim_answered(cl, p);
+		move_in_done(p, (const char *)d + 8, len - 8);
 		return 0;
 	}
 	return rc - 1;
@@ -504,18 +588,28 @@ bridge_move_pump(struct session *s)
 	uint8_t *buf;
 	struct peer *to = s->moving;
 
-	while ((d = TAILQ_FIRST(&s->inflight)) != NULL) {
-		TAILQ_REMOVE(&s->inflight, d, entry);
-		s->n_inflight--;
-		move_one(s, d);
-	}
-	while ((d = TAILQ_FIRST(&s->queue)) != NULL) {
-		if (s->disk_count > 0 && d->seq > s->disk_max_seq)
+	/* In seq order across both lists (a message past PUBREC read back
+	 * from the store is in flight, between queued ones), so that the
+	 * new node sees seqs grow. */
+	for (;;) {
+		struct delivery *fl = TAILQ_FIRST(&s->inflight);
+		struct delivery *q = TAILQ_FIRST(&s->queue);
+
+		if (q != NULL && s->disk_count > 0 && q->seq > s->disk_max_seq)
+			q = NULL; /* older ones are still on disk */
+		if (fl != NULL && (q == NULL || fl->seq < q->seq)) {
+			d = fl;
+			TAILQ_REMOVE(&s->inflight, d, entry);
+			s->n_inflight--;
+		} else if (q != NULL) {
+			d = q;
+			TAILQ_REMOVE(&s->queue, d, entry);
+			s->n_queued--;
+			if (d == s->disk_tail)
+				s->disk_tail = NULL;
+		} else {
 			break;
-		TAILQ_REMOVE(&s->queue, d, entry);
-		s->n_queued--;
-		if (d == s->disk_tail)
-			s->disk_tail = NULL;
+		}
 		move_one(s, d);
 	}
 	if (s->disk_count > 0 || s->disk_loading) {
@@ -529,6 +623,9 @@ bridge_move_pump(struct session *s)
 	free(buf);
 	log_notice("session %s moved to %s", s->client_id, to->name);
 	s->moving = NULL;
+	/* The session goes on elsewhere: a delayed will is not due
+	 * (MQTT-3.1.3-9). */
+	will_clear(s);
 	session_free(s);
 }
 
@@ -584,7 +681,7 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 	struct claim *own;
 	struct session *s;
 	uint64_t id;
-	uint8_t reply[8], clean;
+	uint8_t reply[9], clean;
 	const char *client_id;
 	size_t id_len;
 	char why[128];
@@ -597,25 +694,19 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 	client_id = (const char *)d + 9;
 	id_len = len - 9;
 	put64(reply, id);
+	reply[8] = CLAIM_GIVEN_UP;
 	own = claim_find_id(client_id, id_len);
 	if (own != NULL) {
 		cmp = own->id > id ? 1 : own->id < id ? -1 :
 		    strcmp(srv.cfg.node_name, from->name);
 		if (cmp > 0) {
-			/* Ours is the later connect: it keeps the id. */
+			/* Ours is the later connect: it keeps the id, and
+			 * the other node refuses its client. */
+			reply[8] = CLAIM_REFUSED;
 			send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
 			return 0;
 		}
-		log_notice("client %s connected to %s at the same time: "
-		    "refused here", own->client_id, from->name);
-		if (own->c != NULL) {
-			handle_connect_refuse(own->c, own->c->version,
-			    MQTT_RC_SESSION_TAKEN_OVER);
-			conn_close(own->c, MQTT_RC_SESSION_TAKEN_OVER,
-			    "taken over by another node");
-		}
-		if (claim_find(own->id) == own)
-			claim_free(own);
+		claim_lost(own, from);
 	}
 	s = session_find(client_id, id_len);
 	if (s != NULL && s->conn != NULL) {
@@ -623,6 +714,17 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 		    from->name);
 		conn_close(s->conn, MQTT_RC_SESSION_TAKEN_OVER, why);
 		s = session_find(client_id, id_len);
+	}
+	if (s != NULL && s->moving_in != NULL) {
+		/* Half of it is here, the rest still coming from another
+		 * node: answer once it is all here (move_in_done), and tell
+		 * the claimer to wait. */
+		s->claim_from = from;
+		s->claim_id = id;
+		s->claim_clean = clean;
+		reply[8] = CLAIM_WAIT;
+		send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
+		return 0;
 	}
 	if (s != NULL && s->moving != NULL)
 		s = NULL; /* already on its way elsewhere */
@@ -716,6 +818,19 @@ bridge_deliver_target(struct msg *m)
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
 	d->seq = target.seq;
+	if (s->move_renumber) {
+		if (target.released) {
+			/* Its PUBREL belonged to a connection gone since. */
+			msg_unref(d->msg);
+			free(d);
+			return 1;
+		}
+		if (s->next_seq == 0)
+			s->next_seq = 1;
+		d->seq = s->next_seq;
+		target.seq = s->next_seq;
+		target.dup = 0;
+	}
 	d->qos = target.qos;
 	d->retain = target.retain;
 	d->dup = target.dup;

@@ -199,6 +199,11 @@ struct msg *msg_from_publish(const struct mqtt_publish *p,
  * the PUBLISH (a cluster link strips its own). */
 struct msg *msg_from_publish_user(const struct mqtt_publish *p,
     const uint8_t *topic, uint32_t topic_len, const struct mqtt_str *user);
+/* A new message (one reference) from its parts; user: wire-form user
+ * properties instead of props' own. */
+struct msg *msg_from_parts(const struct mqtt_props *props,
+    const struct mqtt_str *user, const uint8_t *topic, uint32_t topic_len,
+    struct mqtt_str payload, uint8_t qos, uint8_t retain);
 /* A copy of m (one reference) with extra wire-form user properties
  * appended. */
 struct msg *msg_with_user(const struct msg *m, const uint8_t *extra,
@@ -238,6 +243,7 @@ struct delivery {
 	uint32_t sub_id;
 	char *share; /* the $share filter that chose us, if one did */
 	uint32_t acl_gen; /* ACL generation read was checked at; 0: not */
+	uint64_t row_gen; /* store batch that wrote its row (0: none) */
 };
 TAILQ_HEAD(delivery_list, delivery);
 
@@ -291,6 +297,8 @@ struct session {
 	struct event *will_timer; /* pending delayed will */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint8_t blocking; /* over its limit: publishers' acks wait */
+	uint32_t n_held_acks; /* acks waiting for room here */
+	uint8_t pump_waiting; /* pumped again after the next commit */
 
 	/* The cluster (bridge/). */
 	struct peer *peer; /* "$peer/<node>": what we forward to that node */
@@ -298,6 +306,11 @@ struct session {
 	struct peer *moving; /* being handed to that node (takeover) */
 	uint64_t moved_seq; /* highest seq handed to us by another node */
 	uint64_t move_claim; /* the claim it is moving for */
+	struct peer *moving_in; /* a move into it from there is open */
+	uint8_t move_renumber; /* moved messages take new seqs (merge) */
+	struct peer *claim_from; /* a claim that waits for the move in */
+	uint64_t claim_id;
+	uint8_t claim_clean;
 	/* Who the client is, for the ACL: set at each CONNECT. A session
 	 * loaded from the store is not known until its client is back. */
 	char *username; /* NULL: anonymous */
@@ -423,7 +436,9 @@ void persist_sub(struct session *s, const char *filter, uint32_t len,
     uint8_t options, uint32_t sub_id);
 void persist_unsub(struct session *s, const char *filter, uint32_t len);
 /* Queue rows of a persistent session: added, PUBREC received, done. */
-void persist_queue(struct session *s, const struct delivery *d);
+void persist_queue(struct session *s, struct delivery *d);
+/* Pump s again once the open batch is committed. */
+void persist_pump_after_commit(struct session *s);
 void persist_released(struct session *s, const struct delivery *d);
 void persist_done(struct session *s, const struct delivery *d);
 void persist_qos2(struct session *s, uint16_t id, int add);
@@ -716,6 +731,8 @@ struct server {
 	struct event *expire_timer;
 	uint64_t next_msg_id;
 	uint64_t batch_gen; /* bumps at each commit */
+	uint64_t committed_gen; /* commits completed (they complete in
+				 * order, so batches up to it are on disk) */
 	uint64_t writes; /* store writes so far (acks compare it) */
 	int loading; /* start-up load: no writes */
 };

@@ -83,13 +83,18 @@ deliver_online(const struct session *s)
  * message from another node goes to a local member only, and a message
  * handed over from a leaving member stays on this node. */
 static int
-deliver_accept(void *owner, void *arg)
+deliver_accept(const struct trie_sub *sub, void *arg)
 {
 	const struct route_ctx *ctx = arg;
-	const struct session *s = owner;
+	const struct session *s = sub->owner;
 
 	if (ctx != NULL && s->peer != NULL && (ctx->from_link ||
 	    ctx->exclude != NULL))
+		return -1;
+	/* A group this message is not for keeps its turn. */
+	if (ctx != NULL && ((ctx->from_link &&
+	    !bridge_in_share(sub->filter)) || (ctx->share != NULL &&
+	    strcmp(sub->filter, ctx->share) != 0)))
 		return -1;
 	return deliver_online(s) && (ctx == NULL || s != ctx->exclude);
 }
@@ -291,6 +296,17 @@ deliver_full(const struct session *s, uint32_t len, unsigned times)
 	    s->disk_bytes + len > srv.cfg.max_queued_bytes * times);
 }
 
+/* How many acks of links one session may hold: a quarter of the window
+ * the links use (BRIDGE_WINDOW, or our receive_maximum if smaller). */
+static uint32_t
+deliver_link_hold_max(void)
+{
+	uint32_t w = srv.cfg.receive_maximum < BRIDGE_WINDOW ?
+	    srv.cfg.receive_maximum : BRIDGE_WINDOW;
+
+	return w / 4 > 0 ? w / 4 : 1;
+}
+
 /* s may have room again: release the acks it held. */
 static void
 deliver_unblock(struct session *s)
@@ -335,6 +351,14 @@ deliver_pump(struct session *s)
 		 * an unacknowledged one): wait for that ack. */
 		if (d->qos > 0 && deliver_id_in_use(s, deliver_id_of(d->seq)))
 			break;
+		/* QoS 2 goes out only once its row is on disk: sent and then
+		 * lost in a crash, its packet id would be used again for
+		 * another message, which the receiver would take for the
+		 * first one again (exactly once, MQTT-4.3.3). */
+		if (d->qos == 2 && d->row_gen > srv.committed_gen) {
+			persist_pump_after_commit(s);
+			break;
+		}
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->n_queued--;
 		if (d == s->disk_tail)
@@ -393,7 +417,9 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	 * while its link is up, and queues up to BRIDGE_QUEUE_MAX.
 	 */
 	if (deliver_full(s, m->payload_len, 1) &&
-	    ((deliver_full(s, m->payload_len, 2) && !deliver_from_link) ||
+	    ((deliver_full(s, m->payload_len, 2) && (!deliver_from_link ||
+	    s->n_queued + s->disk_count >= 2ull *
+	    srv.cfg.max_queued_messages + BRIDGE_WINDOW)) ||
 	    (!online && s->peer == NULL))) {
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "
@@ -403,7 +429,11 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			    s->client_id, m->topic);
 		return 1;
 	}
-	if (online && deliver_full(s, m->payload_len, 1)) {
+	/* A link's acks held for one session are capped, so that one slow
+	 * reader cannot take the whole window of the link (which carries
+	 * everyone else's messages from that node too). */
+	if (online && deliver_full(s, m->payload_len, 1) &&
+	    (!deliver_from_link || s->n_held_acks < deliver_link_hold_max())) {
 		if (deliver_blocker == NULL)
 			deliver_blocker = s;
 		s->blocking = 1;

@@ -167,6 +167,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	}
 	if (cp->has_will && (!mqtt_topic_name_valid(cp->will_topic.p,
 	    cp->will_topic.len) || !topic_depth_ok(cp->will_topic.p,
+	    cp->will_topic.len) || bridge_reserved_topic(cp->will_topic.p,
 	    cp->will_topic.len)))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_TOPIC_NAME_INVALID);
@@ -234,7 +235,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		    srv.cfg.persistent_client_expiration : UINT32_MAX;
 	}
 	if (cp->has_will) {
-		s->will = msg_from_will(cp);
+		s->will = bridge_msg_clean(msg_from_will(cp));
 		s->will_delay = cp->version == MQTT_V5 &&
 		    MQTT_PROP_HAS(&cp->will_props, MQTT_PROP_WILL_DELAY) ?
 		    cp->will_props.will_delay : 0;

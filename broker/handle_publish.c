@@ -78,6 +78,10 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	}
 	if (!topic_depth_ok(topic.p, topic.len))
 		return MQTT_RC_TOPIC_NAME_INVALID;
+	/* The cluster's own topics: a client's message there would be
+	 * taken for the links' control messages. */
+	if (c->link == LINK_NONE && bridge_reserved_topic(topic.p, topic.len))
+		return MQTT_RC_TOPIC_NAME_INVALID;
 	if (p->qos > srv.cfg.max_qos)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
 	if (p->retain && !srv.cfg.retain_available)
@@ -118,7 +122,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		n = 1; /* 3.1.1: acknowledged as usual, not routed */
 	} else {
 		m = c->link == LINK_IN ? bridge_msg_in(c, p, topic.p,
-		    topic.len) : msg_from_publish(p, topic.p, topic.len);
+		    topic.len) : bridge_msg_clean(msg_from_publish(p, topic.p,
+		    topic.len));
 		if (p->retain)
 			retain_store(m);
 		n = c->link == LINK_IN && bridge_in_target() ?

@@ -130,6 +130,14 @@ msg_from_publish_user(const struct mqtt_publish *pub, const uint8_t *topic,
 }
 
 struct msg *
+msg_from_parts(const struct mqtt_props *props, const struct mqtt_str *user,
+    const uint8_t *topic, uint32_t topic_len, struct mqtt_str payload,
+    uint8_t qos, uint8_t retain)
+{
+	return msg_make(props, user, topic, topic_len, payload, qos, retain);
+}
+
+struct msg *
 msg_with_user(const struct msg *m, const uint8_t *extra, uint32_t extra_len)
 {
 	struct mqtt_props props;

@@ -181,12 +181,13 @@ persist_unsub(struct session *s, const char *filter, uint32_t len)
 }
 
 void
-persist_queue(struct session *s, const struct delivery *d)
+persist_queue(struct session *s, struct delivery *d)
 {
 	const uint32_t *ids = d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
 
 	if (!persist_on(s))
 		return;
+	d->row_gen = srv.batch_gen + 1;
 	persist_body(d->msg);
 	store_queue_put(srv.store, s->client_id, s->id_len, d->seq,
 	    d->msg->store_id, d->qos, d->retain, STORE_STATE_QUEUED, 0, ids,
@@ -335,6 +336,7 @@ struct held_ack {
 	uint8_t reason;
 	uint16_t packet_id;
 	uint8_t wrote; /* the PUBLISH wrote to the store */
+	uint8_t unordered; /* a link's: its acks need no order */
 };
 TAILQ_HEAD(held_list, held_ack);
 
@@ -347,13 +349,19 @@ persist_ack_held(struct conn *c, const struct mqtt_packet *ack,
 {
 	struct held_ack *h;
 
-	if (blocker == NULL && c->n_blocked == 0) {
+	/* A cluster link's sender matches acks by packet id: they need not
+	 * wait behind one another, so one full session does not stop the
+	 * link (bridge/). */
+	if (blocker == NULL && (c->n_blocked == 0 || c->link == LINK_IN)) {
 		persist_ack(c, ack, since);
 		return;
 	}
 	h = xcalloc(1, sizeof *h);
 	h->c = c;
 	h->blocker = blocker;
+	h->unordered = c->link == LINK_IN;
+	if (blocker != NULL)
+		blocker->n_held_acks++;
 	h->type = ack->type;
 	h->reason = ack->u.ack.reason;
 	h->packet_id = ack->u.ack.packet_id;
@@ -374,9 +382,11 @@ persist_release_held(void)
 	held_scan++;
 	for (h = TAILQ_FIRST(&held_acks); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, entry);
-		if (h->blocker != NULL || h->c->held_scan == held_scan) {
+		if (h->blocker != NULL || (!h->unordered &&
+		    h->c->held_scan == held_scan)) {
 			/* Blocked: later acks of that conn wait too. */
-			h->c->held_scan = held_scan;
+			if (!h->unordered)
+				h->c->held_scan = held_scan;
 			continue;
 		}
 		TAILQ_REMOVE(&held_acks, h, entry);
@@ -406,6 +416,7 @@ persist_unblock(struct session *s)
 			any = 1;
 		}
 	}
+	s->n_held_acks = 0;
 	if (any)
 		persist_release_held();
 }
@@ -421,9 +432,47 @@ persist_drop_held(struct conn *c)
 		if (h->c == c) {
 			TAILQ_REMOVE(&held_acks, h, entry);
 			c->n_blocked--;
+			if (h->blocker != NULL)
+				h->blocker->n_held_acks--;
 			free(h);
 		}
 	}
+}
+
+/* Sessions to pump once the open batch is committed, by client id (a
+ * session may go meanwhile). */
+static char **pump_ids;
+static size_t n_pump_ids;
+
+void
+persist_pump_after_commit(struct session *s)
+{
+	if (s->pump_waiting)
+		return;
+	s->pump_waiting = 1;
+	pump_ids = xreallocarray(pump_ids, n_pump_ids + 1, sizeof *pump_ids);
+	pump_ids[n_pump_ids++] = xstrdup(s->client_id);
+	persist_arm();
+}
+
+static void
+persist_pump_waiting(void)
+{
+	char **ids = pump_ids;
+	size_t i, n = n_pump_ids;
+	struct session *s;
+
+	pump_ids = NULL;
+	n_pump_ids = 0;
+	for (i = 0; i < n; i++) {
+		s = session_find(ids[i], strlen(ids[i]));
+		if (s != NULL && s->pump_waiting) {
+			s->pump_waiting = 0;
+			deliver_pump(s);
+		}
+		free(ids[i]);
+	}
+	free(ids);
 }
 
 /* Completion of one commit: release its acks, in order. */
@@ -476,6 +525,9 @@ persist_committed(void *arg, int ok)
 		free(acks->v);
 		free(acks);
 	}
+	srv.committed_gen++;
+	if (n_pump_ids > 0)
+		persist_pump_waiting();
 }
 
 static void
@@ -766,6 +818,10 @@ persist_close(void)
 		persist_committed(open_acks, 1);
 		open_acks = NULL;
 	}
+	while (n_pump_ids > 0)
+		free(pump_ids[--n_pump_ids]);
+	free(pump_ids);
+	pump_ids = NULL;
 	if (srv.store_ev != NULL)
 		event_free(srv.store_ev);
 	if (srv.expire_timer != NULL)

@@ -676,7 +676,7 @@ trie_group_pick(struct trie_match_ctx *m, struct trie_group *g)
 		return first;
 	for (k = 0; k < g->members.n; k++) {
 		i = (first + k) % g->members.n;
-		a = m->t->accept(g->members.v[i].owner, m->arg);
+		a = m->t->accept(&g->members.v[i], m->arg);
 		if (a > 0)
 			return i;
 		if (a == 0 && fallback == UINT32_MAX)

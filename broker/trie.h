@@ -66,13 +66,14 @@ void trie_match(struct trie *t, const char *topic, size_t len,
     trie_match_fn cb, void *arg);
 
 /*
- * Shared groups pick the next member in turn that accept(owner, arg)
+ * Shared groups pick the next member in turn that accept(sub, arg)
  * prefers (returns > 0; arg: trie_match's), so a broker can prefer
  * connected members; when it prefers none, the next in turn it does not
- * refuse (returns 0); when it refuses all (< 0), the group is skipped.
+ * refuse (returns 0); when it refuses all (< 0), the group is skipped
+ * and its turn does not move.
  * NULL (the default): plain round robin.
  */
-typedef int (*trie_accept_fn)(void *owner, void *arg);
+typedef int (*trie_accept_fn)(const struct trie_sub *sub, void *arg);
 void trie_set_accept(struct trie *t, trie_accept_fn accept);
 
 /* Number of subscriptions in the tree (shared members included). */
