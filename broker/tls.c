@@ -29,8 +29,13 @@
  * tls_filter_out encrypts it, and it encrypts only while the socket's
  * output holds less than TLS_SOCK_HIGH bytes of records. So the plaintext
  * waiting is what conn_output_len() counts, and the output backpressure of
- * conn.c keeps its meaning. Records are up to 16 KiB of plaintext, cut
- * from the front of the buffer.
+ * conn.c keeps its meaning. The filter would encrypt at every
+ * evbuffer_add, one record per PUBACK or PINGRESP (29 bytes of overhead
+ * on 2 to 4 of data); instead the first write of a loop pass activates
+ * flush_ev, which libevent runs after the other callbacks of that pass
+ * (the technique of server.c's flush_ev), so everything queued in the
+ * pass goes out in records of up to 16 KiB, as it goes out in one
+ * write() on plain TCP.
  *
  * Errors: libevent ignores a filter's BEV_ERROR, so a failed handshake or
  * a bad record is turned into BEV_EVENT_ERROR on the plaintext
@@ -104,6 +109,8 @@ struct tls_conn {
 	uint8_t closed; /* tls_conn_close() ran */
 	uint8_t lingering; /* the socket is flushing after close */
 	uint8_t filter_gone; /* the filter freed its context */
+	uint8_t flushing; /* in tls_flush_cb: tls_filter_out may encrypt */
+	struct event *flush_ev; /* end of the loop pass: encrypt */
 	char peer[64];
 	char error[128];
 	LIST_ENTRY(tls_conn) entry; /* in tls_lingering while lingering */
@@ -502,7 +509,7 @@ tls_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		/* Anything written before the handshake ended went nowhere
 		 * yet (tls_filter_out waits for it). */
 		if (evbuffer_get_length(bufferevent_get_output(t->bev)) > 0)
-			bufferevent_flush(t->bev, EV_WRITE, BEV_NORMAL);
+			event_active(t->flush_ev, EV_WRITE, 0);
 	}
 	for (;;) {
 		if (evbuffer_reserve_space(dst, TLS_RECORD_MAX, &v, 1) < 1)
@@ -542,6 +549,13 @@ tls_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		return BEV_ERROR;
 	if (t->state == TLS_HANDSHAKE)
 		return BEV_NEED_MORE;
+	if (!t->flushing) {
+		/* Called as the data came, or as the socket drained: encrypt
+		 * at the end of the pass, all at once. */
+		if (!event_pending(t->flush_ev, EV_WRITE, NULL))
+			event_active(t->flush_ev, EV_WRITE, 0);
+		return BEV_NEED_MORE;
+	}
 	while ((len = evbuffer_get_length(src)) > 0) {
 		if (limit >= 0 && done >= (size_t)limit)
 			break;
@@ -559,6 +573,19 @@ tls_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		done += (size_t)rc;
 	}
 	return BEV_OK;
+}
+
+/* End of the loop pass in which data was written: encrypt it. The
+ * filter calls tls_filter_out, and, once its output is below the low
+ * watermark, conn.c's write callback. */
+static void
+tls_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_conn *t = arg;
+
+	t->flushing = 1;
+	bufferevent_flush(t->bev, EV_WRITE, BEV_NORMAL);
+	t->flushing = 0;
 }
 
 /* The filter is being destroyed (from libevent's finalizer). */
@@ -594,6 +621,7 @@ tls_wrap(struct bufferevent *sock, struct tls_ctx *x, const char *peer,
 		return NULL;
 	}
 	mbedtls_ssl_set_bio(&t->ssl, t, tls_bio_send, tls_bio_recv, NULL);
+	t->flush_ev = event_new(srv.base, -1, 0, tls_flush_cb, t);
 	t->ctx = x;
 	x->refs++;
 	t->sock = sock;
@@ -627,6 +655,8 @@ tls_conn_maybe_free(struct tls_conn *t)
 		return;
 	if (t->sock != NULL)
 		bufferevent_free(t->sock);
+	if (t->flush_ev != NULL)
+		event_free(t->flush_ev);
 	mbedtls_ssl_free(&t->ssl);
 	tls_ctx_unref(t->ctx);
 	free(t);
@@ -665,6 +695,8 @@ tls_conn_close(struct tls_conn *t)
 	if (t->closed)
 		return;
 	t->closed = 1;
+	if (t->flush_ev != NULL)
+		event_del(t->flush_ev);
 	if (!tls_dying && t->state == TLS_OPEN)
 		mbedtls_ssl_close_notify(&t->ssl);
 	t->state = TLS_FAILED;
