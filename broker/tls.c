@@ -463,6 +463,10 @@ tls_fail(struct tls_conn *t, short what, int rc, const char *when)
 		log_info("%s: %s", t->peer, t->error);
 	}
 	t->state = TLS_FAILED;
+	/* What conn.c queued can no longer be sent: dropped now, so that
+	 * its close does not wait for a flush that cannot happen. */
+	evbuffer_drain(bufferevent_get_output(t->bev),
+	    evbuffer_get_length(bufferevent_get_output(t->bev)));
 	bufferevent_trigger_event(t->bev, what, BEV_TRIG_DEFER_CALLBACKS);
 }
 
@@ -545,8 +549,11 @@ tls_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	unsigned char *p;
 	int rc;
 
-	if (t->state == TLS_FAILED)
-		return BEV_ERROR;
+	if (t->state == TLS_FAILED) {
+		/* As in tls_fail: nothing can be sent any more. */
+		evbuffer_drain(src, evbuffer_get_length(src));
+		return BEV_OK;
+	}
 	if (t->state == TLS_HANDSHAKE)
 		return BEV_NEED_MORE;
 	if (!t->flushing) {
