@@ -47,7 +47,7 @@
  * socket's output (the last PUBACK, the v5 DISCONNECT). So conn.c calls
  * tls_conn_close() before it frees the filter: a close_notify is queued
  * and the socket bufferevent lingers, alone, until its output is written
- * (bounded by TLS_LINGER_SECS), then goes.
+ * or no byte of it could be written for TLS_LINGER_SECS, then goes.
  *
  * Reload: a struct tls_ctx (mbedtls_ssl_config, certificate, key, CA) is
  * refcounted. The listener holds one reference and each connection one.
@@ -697,11 +697,12 @@ void
 tls_conn_close(struct tls_conn *t)
 {
 	struct timeval tv = { TLS_LINGER_SECS, 0 };
-	struct evbuffer *out = bufferevent_get_output(t->sock);
+	struct evbuffer *out;
 
 	if (t->closed)
 		return;
 	t->closed = 1;
+	out = bufferevent_get_output(t->sock);
 	if (t->flush_ev != NULL)
 		event_del(t->flush_ev);
 	if (!tls_dying && t->state == TLS_OPEN)
