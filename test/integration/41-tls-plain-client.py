@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A plain MQTT client talking to a TLS port is closed at once (the
 handshake fails on its CONNECT, logged at info with the peer address and
-the mbedTLS error); the node keeps serving TLS clients and the plain
-listener next to it."""
+the mbedTLS error); so is a client that completes the handshake and then
+sends bytes that are not TLS records. The node keeps serving TLS clients
+and the plain listener next to it."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from harness import *  # noqa: E402,F401,F403
 import mqttraw as raw  # noqa: E402
+import socket  # noqa: E402
 import tlsutil  # noqa: E402
 import time  # noqa: E402
 
@@ -40,6 +42,23 @@ def test():
                 if "TLS handshake failed" in ln][0]
         check(" info: " in line and "127.0.0.1:" in line and "SSL - " in
               line, "info line with peer and mbedTLS error: %r" % line)
+
+        # A handshake, a CONNECT, then garbage under the TLS layer.
+        g = raw.Client(tls_port, ssl_context=ctx)
+        g.connect("garbage-after-handshake")
+        fd = g.sock.detach()
+        plain = socket.socket(fileno=fd)
+        plain.sendall(b"\x17\x03\x03\x00\x20" + bytes(range(32)))
+        plain.settimeout(3.0)
+        try:
+            while plain.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            raise TestFailure("a bad record did not close the connection")
+        plain.close()
+        b.wait_log("TLS read failed")
 
         # TLS and plain clients are still served.
         p = raw.Client(tls_port, ssl_context=ctx)
