@@ -101,6 +101,7 @@ struct listener_conf {
 	char *capath;
 	char *ciphers; /* NULL: the built-in modern list */
 	int require_certificate;
+	int use_identity_as_username; /* the certificate's CN is the user */
 	struct tls_ctx *tls; /* tls.c's current context, not parsed: NULL
 			      * for plain TCP */
 };
@@ -589,6 +590,9 @@ struct bufferevent *tls_wrap(struct bufferevent *sock, struct tls_ctx *x,
     const char *peer, struct tls_conn **out);
 /* The mbedTLS error that ended the connection, or NULL. */
 const char *tls_conn_error(const struct tls_conn *t);
+/* The CN of the client certificate checked in the handshake, or NULL
+ * (none, or not a usable user name). Borrowed: lives with t. */
+const char *tls_conn_identity(const struct tls_conn *t);
 /* Before the plaintext bufferevent is freed: queue a close_notify and
  * let the socket flush its last records on its own (bounded). */
 void tls_conn_close(struct tls_conn *t);
@@ -620,6 +624,7 @@ struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct bufferevent *bev; /* plaintext MQTT bytes */
 	struct tls_conn *tls; /* NULL: plain TCP */
+	uint8_t cert_user; /* user name from the client certificate */
 	const struct listener_conf *listener;
 	enum conn_state state;
 	struct session *session;

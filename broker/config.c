@@ -149,6 +149,8 @@ static const struct config_key config_table[] = {
 	    NULL },
 	{ "require_certificate", CONFIG_LBOOL, LOFF(require_certificate),
 	    0, 1, 0, NULL, NULL },
+	{ "use_identity_as_username", CONFIG_LBOOL,
+	    LOFF(use_identity_as_username), 0, 1, 0, NULL, NULL },
 	{ "tls_version", CONFIG_FUNC, 0, 0, 0, 0, "tlsv1.2",
 	    config_tls_version },
 };

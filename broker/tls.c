@@ -73,6 +73,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
@@ -113,6 +114,7 @@ struct tls_conn {
 	struct event *flush_ev; /* end of the loop pass: encrypt */
 	char peer[64];
 	char error[128];
+	char *identity; /* the client certificate's CN, or NULL */
 	LIST_ENTRY(tls_conn) entry; /* in tls_lingering while lingering */
 };
 
@@ -247,6 +249,11 @@ tls_ctx_new(const struct listener_conf *lc, char *err, size_t errlen)
 		snprintf(err, errlen, "certfile given without keyfile");
 		return NULL;
 	}
+	if (lc->use_identity_as_username && !lc->require_certificate) {
+		snprintf(err, errlen, "use_identity_as_username needs "
+		    "require_certificate true");
+		return NULL;
+	}
 	if (lc->require_certificate && lc->cafile == NULL &&
 	    lc->capath == NULL) {
 		snprintf(err, errlen, "require_certificate needs cafile or "
@@ -376,7 +383,8 @@ tls_init(void)
 		if (lc->certfile == NULL) {
 			if (lc->keyfile != NULL || lc->cafile != NULL ||
 			    lc->capath != NULL || lc->ciphers != NULL ||
-			    lc->require_certificate) {
+			    lc->require_certificate ||
+			    lc->use_identity_as_username) {
 				log_error("listener %zu (port %u): TLS keys "
 				    "given without certfile", i + 1,
 				    lc->port);
@@ -470,6 +478,29 @@ tls_fail(struct tls_conn *t, short what, int rc, const char *when)
 	bufferevent_trigger_event(t->bev, what, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+/*
+ * The CN of a verified client certificate, as a user name: the last CN
+ * of the subject (the most specific one), which must be UTF-8 without
+ * U+0000 and at most 65535 bytes to be an MQTT string; anything else
+ * gives no identity, and use_identity_as_username then refuses the
+ * client.
+ */
+static char *
+tls_peer_cn(const mbedtls_x509_crt *crt)
+{
+	const mbedtls_x509_name *n, *cn = NULL;
+
+	for (n = &crt->subject; n != NULL; n = n->next) {
+		if (n->oid.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN,
+		    &n->oid) == 0)
+			cn = n;
+	}
+	if (cn == NULL || cn->val.len == 0 || cn->val.len > 65535 ||
+	    !mqtt_utf8_valid(cn->val.p, cn->val.len))
+		return NULL;
+	return xstrndup((const char *)cn->val.p, cn->val.len);
+}
+
 static void
 tls_handshake_done(struct tls_conn *t)
 {
@@ -477,9 +508,11 @@ tls_handshake_done(struct tls_conn *t)
 	char cn[160] = "";
 
 	t->state = TLS_OPEN;
+	peer = mbedtls_ssl_get_peer_cert(&t->ssl);
+	if (peer != NULL)
+		t->identity = tls_peer_cn(peer);
 	if (log_get_level() < LOG_DEBUG)
 		return;
-	peer = mbedtls_ssl_get_peer_cert(&t->ssl);
 	if (peer != NULL)
 		mbedtls_x509_dn_gets(cn, sizeof cn, &peer->subject);
 	log_debug("%s: TLS handshake done: %s %s%s%s", t->peer,
@@ -655,6 +688,12 @@ tls_conn_error(const struct tls_conn *t)
 	return t->error[0] != '\0' ? t->error : NULL;
 }
 
+const char *
+tls_conn_identity(const struct tls_conn *t)
+{
+	return t->identity;
+}
+
 static void
 tls_conn_maybe_free(struct tls_conn *t)
 {
@@ -666,6 +705,7 @@ tls_conn_maybe_free(struct tls_conn *t)
 		event_free(t->flush_ev);
 	mbedtls_ssl_free(&t->ssl);
 	tls_ctx_unref(t->ctx);
+	free(t->identity);
 	free(t);
 }
 

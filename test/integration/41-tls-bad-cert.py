@@ -67,6 +67,10 @@ def test():
             "require_certificate needs cafile or capath",
             "require_certificate without a CA")
     refused(head + ["certfile %s" % crt, "keyfile %s" % key,
+                    "use_identity_as_username true"],
+            "use_identity_as_username needs require_certificate true",
+            "use_identity_as_username without client certificates")
+    refused(head + ["certfile %s" % crt, "keyfile %s" % key,
                     "ciphers AES128-SHA"],
             "ciphers: 'AES128-SHA' is not one of the allowed suites",
             "an old cipher suite")

@@ -50,16 +50,17 @@ class CA:
         _openssl("req", "-x509", "-new", "-key", self.key, "-sha256",
                  "-days", "30", "-subj", "/CN=%s" % cn, "-out", self.crt)
 
-    def issue(self, name, cn, server=True):
+    def issue(self, name, cn, server=True, subject=None):
         """A certificate signed by this CA: (crt, key, serial as int).
-        Server certificates get 127.0.0.1 as IP SAN."""
+        Server certificates get 127.0.0.1 as IP SAN. subject replaces
+        the default "/CN=<cn>"."""
         key = tmp_path(name + ".key")
         csr = tmp_path(name + ".csr")
         crt = tmp_path(name + ".crt")
         ext = tmp_path(name + ".ext")
         _key(key)
-        _openssl("req", "-new", "-key", key, "-subj", "/CN=%s" % cn,
-                 "-out", csr)
+        _openssl("req", "-new", "-key", key, "-subj",
+                 subject or "/CN=%s" % cn, "-out", csr)
         with open(ext, "w") as f:
             f.write("basicConstraints=CA:FALSE\n"
                     "keyUsage=digitalSignature\n")

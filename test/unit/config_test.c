@@ -235,6 +235,10 @@ test_tls_lines(void)
 	ok(line_ok(&c, "cafile /etc/tern/ca.crt"), "cafile");
 	ok(line_ok(&c, "capath /etc/ssl/certs"), "capath");
 	ok(line_ok(&c, "require_certificate yes"), "require_certificate");
+	ok(line_ok(&c, "use_identity_as_username on") &&
+	    c.listeners[1].use_identity_as_username == 1 &&
+	    c.listeners[0].use_identity_as_username == 0,
+	    "use_identity_as_username on the listener above");
 	ok(line_ok(&c, "tls_version tlsv1.2"), "tls_version tlsv1.2");
 	ok(line_ok(&c, "ciphers ECDHE-ECDSA-AES128-GCM-SHA256"), "ciphers");
 	ok(c.listeners[0].certfile == NULL && c.listeners[0].tls == NULL &&
