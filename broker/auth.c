@@ -137,6 +137,10 @@ auth_connect(struct conn *c, const struct mqtt_connect *cp)
 	const char *user = (const char *)cp->username.p;
 	char claimed[256];
 
+	/* use_identity_as_username: the client certificate, verified in
+	 * the TLS handshake, stands for the password. */
+	if (c->cert_user)
+		return 0;
 	/* A token as the password: it names the user itself. */
 	if (cp->has_password && jwt_enabled() &&
 	    jwt_looks_like(cp->password.p, cp->password.len)) {

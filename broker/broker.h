@@ -82,11 +82,28 @@ int log_level_parse(const char *name);
 
 /* --- config.c --- */
 
+struct tls_ctx;
+
+/*
+ * One listener line and the keys that follow it. The TLS keys (certfile,
+ * keyfile, cafile, capath, ciphers, require_certificate, tls_version)
+ * only name files and choices; tls.c loads them into a struct tls_ctx at
+ * start-up and again on SIGHUP.
+ */
 struct listener_conf {
 	char *address; /* NULL: all addresses */
 	uint16_t port;
 	char *server_reference; /* sent when draining; NULL: none */
 	uint8_t cluster; /* the cluster listener: node links only */
+	char *certfile; /* NULL: plain TCP */
+	char *keyfile;
+	char *cafile; /* CA certificates for client certificates */
+	char *capath;
+	char *ciphers; /* NULL: the built-in modern list */
+	int require_certificate;
+	int use_identity_as_username; /* the certificate's CN is the user */
+	struct tls_ctx *tls; /* tls.c's current context, not parsed: NULL
+			      * for plain TCP */
 };
 
 struct cluster_peer_conf {
@@ -570,6 +587,37 @@ void auth_close(void);
  * reason code to refuse with (0x86, 0x87). Logs refusals. */
 int auth_connect(struct conn *c, const struct mqtt_connect *cp);
 
+/* --- tls.c --- */
+
+struct tls_conn;
+
+/* Load the certificate, key and CA of every listener that has a certfile
+ * into lc->tls. Returns 0, or -1 after logging "listener N (port P):
+ * certfile X: <mbedTLS error>" (ternd then refuses to start). */
+int tls_init(void);
+/* SIGHUP: build new contexts from the files; a listener whose files fail
+ * keeps its old context (logged). Open connections keep theirs. */
+void tls_reload(void);
+/* Put TLS between sock (ciphertext, taken over) and the bufferevent
+ * returned (plaintext), using context x. Returns NULL (sock freed,
+ * logged) on failure; *out is the connection's TLS state. */
+struct bufferevent *tls_wrap(struct bufferevent *sock, struct tls_ctx *x,
+    const char *peer, struct tls_conn **out);
+/* The mbedTLS error that ended the connection, or NULL. */
+const char *tls_conn_error(const struct tls_conn *t);
+/* The CN of the client certificate checked in the handshake, or NULL
+ * (none, or not a usable user name). Borrowed: lives with t. */
+const char *tls_conn_identity(const struct tls_conn *t);
+/* Before the plaintext bufferevent is freed: queue a close_notify and
+ * let the socket flush its last records on its own (bounded). */
+void tls_conn_close(struct tls_conn *t);
+/* Sockets still flushing after their connection was freed. */
+size_t tls_linger_count(void);
+/* Shutdown, loop stopped: drop lingering sockets, free at once from now
+ * on. Then, after the event base is gone, tls_free_all(). */
+void tls_shutdown(void);
+void tls_free_all(void);
+
 /* --- listener.c --- */
 
 /* Bind every configured listener. Returns 0, or -1 after logging. */
@@ -589,7 +637,9 @@ enum conn_state {
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* plaintext MQTT bytes */
+	struct tls_conn *tls; /* NULL: plain TCP */
+	uint8_t cert_user; /* user name from the client certificate */
 	const struct listener_conf *listener;
 	enum conn_state state;
 	struct session *session;

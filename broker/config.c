@@ -7,6 +7,16 @@
  * the same table by config_init(), and tern.conf(5) documents each row (a
  * unit test keeps the two in step). An unknown key or a bad value is an
  * error reported as "FILE:LINE: message", and ternd refuses to start.
+ *
+ * Per-listener keys (the TLS settings) are rows of their own types,
+ * CONFIG_LSTRING and CONFIG_LBOOL, whose offset is into struct
+ * listener_conf: they set the listener of the nearest listener line above
+ * them. Given before any listener line they are refused rather than
+ * applied to every listener (as server_reference is) or to the default
+ * listener (as mosquitto does): a certfile that silently turned every
+ * listener to TLS, or that vanished once a listener line was added, would
+ * be a trap. Whether the files can be read and the key matches the
+ * certificate is checked by tls.c, which reports "listener N: ...".
  */
 #include "config.h"
 
@@ -23,7 +33,9 @@ enum config_type {
 	CONFIG_UINT,
 	CONFIG_BOOL,
 	CONFIG_STRING,
-	CONFIG_FUNC
+	CONFIG_FUNC,
+	CONFIG_LSTRING, /* per listener: offset into struct listener_conf */
+	CONFIG_LBOOL
 };
 
 struct config_key;
@@ -51,8 +63,10 @@ static int config_cluster_listener(struct config *, char *, char *,
 static int config_cluster_peers(struct config *, char *, char *, size_t);
 static int config_allow_anonymous(struct config *, char *, char *, size_t);
 static int config_jwt_alg(struct config *, char *, char *, size_t);
+static int config_tls_version(struct config *, char *, char *, size_t);
 
 #define OFF(field) offsetof(struct config, field)
+#define LOFF(field) offsetof(struct listener_conf, field)
 
 static const struct config_key config_table[] = {
 	{ "listener", CONFIG_FUNC, 0, 0, 0, 0, "127.0.0.1:1883",
@@ -127,6 +141,18 @@ static const struct config_key config_table[] = {
 	    0, "sub", NULL },
 	{ "jwt_leeway", CONFIG_UINT, OFF(jwt_leeway), 0, 3600, 30, NULL,
 	    NULL },
+	{ "certfile", CONFIG_LSTRING, LOFF(certfile), 0, 0, 0, NULL, NULL },
+	{ "keyfile", CONFIG_LSTRING, LOFF(keyfile), 0, 0, 0, NULL, NULL },
+	{ "cafile", CONFIG_LSTRING, LOFF(cafile), 0, 0, 0, NULL, NULL },
+	{ "capath", CONFIG_LSTRING, LOFF(capath), 0, 0, 0, NULL, NULL },
+	{ "ciphers", CONFIG_LSTRING, LOFF(ciphers), 0, 0, 0, "built-in",
+	    NULL },
+	{ "require_certificate", CONFIG_LBOOL, LOFF(require_certificate),
+	    0, 1, 0, NULL, NULL },
+	{ "use_identity_as_username", CONFIG_LBOOL,
+	    LOFF(use_identity_as_username), 0, 1, 0, NULL, NULL },
+	{ "tls_version", CONFIG_FUNC, 0, 0, 0, 0, "tlsv1.2",
+	    config_tls_version },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -154,6 +180,8 @@ config_init(struct config *c)
 			    k->def_string ? xstrdup(k->def_string) : NULL;
 			break;
 		case CONFIG_FUNC:
+		case CONFIG_LSTRING:
+		case CONFIG_LBOOL:
 			break;
 		}
 	}
@@ -175,10 +203,12 @@ config_key_default(size_t i, char *buf, size_t len)
 		snprintf(buf, len, "%lu", k->def);
 		break;
 	case CONFIG_BOOL:
+	case CONFIG_LBOOL:
 		snprintf(buf, len, "%s", k->def ? "true" : "false");
 		break;
 	case CONFIG_STRING:
 	case CONFIG_FUNC:
+	case CONFIG_LSTRING:
 		snprintf(buf, len, "%s", k->def_string != NULL ?
 		    k->def_string : "none");
 		break;
@@ -447,6 +477,26 @@ config_jwt_alg(struct config *c, char *rest, char *err, size_t errlen)
 	return 0;
 }
 
+/* tls_version tlsv1.2: mosquitto's key; mbedTLS 2.28 has no TLS 1.3
+ * and tern allows nothing older than 1.2, so one value is accepted. */
+static int
+config_tls_version(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest);
+
+	if (c->n_listeners == 0) {
+		snprintf(err, errlen, "tls_version must follow a listener line");
+		return -1;
+	}
+	if (v == NULL || strcmp(v, "tlsv1.2") != 0 ||
+	    config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "tls_version must be tlsv1.2 (the only "
+		    "version this build speaks)");
+		return -1;
+	}
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -468,10 +518,9 @@ config_listener(struct config *c, char *rest, char *err, size_t errlen)
 	c->listeners = xreallocarray(c->listeners, c->n_listeners + 1,
 	    sizeof *c->listeners);
 	l = &c->listeners[c->n_listeners++];
+	memset(l, 0, sizeof *l);
 	l->port = (uint16_t)n;
 	l->address = addr != NULL ? xstrdup(addr) : NULL;
-	l->server_reference = NULL;
-	l->cluster = 0;
 	return 0;
 }
 
@@ -522,7 +571,7 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
     char *err, size_t errlen)
 {
 	const struct config_key *k = NULL;
-	char msg[256], *key, *value, *rest = text;
+	char msg[256], *key, *value, *base, *rest = text;
 	unsigned long n;
 	size_t i;
 	int b;
@@ -546,12 +595,19 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 			goto bad;
 		return 0;
 	}
+	if ((k->type == CONFIG_LSTRING || k->type == CONFIG_LBOOL) &&
+	    c->n_listeners == 0) {
+		snprintf(msg, sizeof msg, "%s must follow a listener line",
+		    k->name);
+		goto bad;
+	}
 	value = config_next_word(&rest);
 	if (value == NULL) {
 		snprintf(msg, sizeof msg, "%s needs a value", k->name);
 		goto bad;
 	}
-	if (k->type != CONFIG_STRING && config_next_word(&rest) != NULL) {
+	if (k->type != CONFIG_STRING && k->type != CONFIG_LSTRING &&
+	    config_next_word(&rest) != NULL) {
 		snprintf(msg, sizeof msg, "%s takes one value", k->name);
 		goto bad;
 	}
@@ -566,6 +622,7 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 		*(uint32_t *)((char *)c + k->offset) = (uint32_t)n;
 		break;
 	case CONFIG_BOOL:
+	case CONFIG_LBOOL:
 		b = config_parse_bool(value);
 		if (b < 0) {
 			snprintf(msg, sizeof msg,
@@ -573,7 +630,9 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 			    value);
 			goto bad;
 		}
-		*(int *)((char *)c + k->offset) = b;
+		base = k->type == CONFIG_BOOL ? (char *)c :
+		    (char *)&c->listeners[c->n_listeners - 1];
+		*(int *)(base + k->offset) = b;
 		break;
 	case CONFIG_STRING:
 		/* The rest of the line belongs to the value (paths). */
@@ -581,6 +640,14 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 			value[strlen(value)] = ' ';
 		free(*(char **)((char *)c + k->offset));
 		*(char **)((char *)c + k->offset) = xstrdup(value);
+		break;
+	case CONFIG_LSTRING:
+		/* A path, as for CONFIG_STRING: spaces are kept. */
+		if (*rest != '\0')
+			value[strlen(value)] = ' ';
+		base = (char *)&c->listeners[c->n_listeners - 1];
+		free(*(char **)(base + k->offset));
+		*(char **)(base + k->offset) = xstrdup(value);
 		break;
 	case CONFIG_FUNC:
 		break;
@@ -638,21 +705,31 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* Free what one listener_conf owns; its TLS context belongs to tls.c. */
+static void
+config_listener_free(struct listener_conf *l)
+{
+	free(l->address);
+	free(l->server_reference);
+	free(l->certfile);
+	free(l->keyfile);
+	free(l->cafile);
+	free(l->capath);
+	free(l->ciphers);
+}
+
 void
 config_set_port(struct config *c, uint16_t port)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_listeners; i++) {
-		free(c->listeners[i].address);
-		free(c->listeners[i].server_reference);
-	}
+	for (i = 0; i < c->n_listeners; i++)
+		config_listener_free(&c->listeners[i]);
 	c->listeners = xreallocarray(c->listeners, 1, sizeof *c->listeners);
 	c->n_listeners = 1;
+	memset(&c->listeners[0], 0, sizeof c->listeners[0]);
 	c->listeners[0].port = port;
 	c->listeners[0].address = xstrdup("127.0.0.1");
-	c->listeners[0].server_reference = NULL;
-	c->listeners[0].cluster = 0;
 }
 
 void
@@ -680,18 +757,15 @@ config_free(struct config *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_listeners; i++) {
-		free(c->listeners[i].address);
-		free(c->listeners[i].server_reference);
-	}
+	for (i = 0; i < c->n_listeners; i++)
+		config_listener_free(&c->listeners[i]);
 	free(c->listeners);
 	free(c->data_dir);
 	free(c->log_file);
 	free(c->response_information);
 	free(c->server_reference);
 	if (c->cluster_listener != NULL) {
-		free(c->cluster_listener->address);
-		free(c->cluster_listener->server_reference);
+		config_listener_free(c->cluster_listener);
 		free(c->cluster_listener);
 	}
 	for (i = 0; i < c->n_cluster_peers; i++)

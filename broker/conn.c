@@ -20,8 +20,10 @@
  * (MQTT-3.1.2-24) and re-arms for the remainder, so a busy client costs
  * one timer operation per keep-alive period.
  *
- * Transport seam: a conn only sees its bufferevent. TLS and WebSocket will
- * be bufferevent filters (or pairs) stacked under the same interface.
+ * Transport seam: a conn only sees its bufferevent, which carries MQTT
+ * bytes. On a TLS listener it is a filter over the socket's bufferevent
+ * (tls.c); conn.c only asks tls.c for its error message and lets it
+ * flush the last records before the free.
  */
 #include "config.h"
 
@@ -87,6 +89,15 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 		evutil_closesocket(fd);
 		free(c);
 		return;
+	}
+	if (lc->tls != NULL) {
+		/* The listener's context now: a SIGHUP reload only changes
+		 * what later connections get. */
+		c->bev = tls_wrap(c->bev, lc->tls, c->peer, &c->tls);
+		if (c->bev == NULL) {
+			free(c);
+			return;
+		}
 	}
 	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ);
@@ -217,6 +228,8 @@ conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->close_timer != NULL)
 		event_free(c->close_timer);
+	if (c->tls != NULL)
+		tls_conn_close(c->tls);
 	bufferevent_free(c->bev);
 	free(c);
 	server_conn_gone();
@@ -361,8 +374,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, MQTT_RC_SUCCESS, "connection closed by peer");
 		return;
 	}
-	snprintf(why, sizeof why, "socket error: %s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (c->tls != NULL && tls_conn_error(c->tls) != NULL)
+		snprintf(why, sizeof why, "%s", tls_conn_error(c->tls));
+	else
+		snprintf(why, sizeof why, "socket error: %s",
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	conn_close(c, MQTT_RC_SUCCESS, why);
 }
 

@@ -138,6 +138,27 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (srv.draining)
 		return handle_connect_refuse(c, cp->version,
 		    server_drain_reason(c));
+	if (c->tls != NULL && c->listener->use_identity_as_username) {
+		/* The CN of the certificate checked in the handshake is the
+		 * user name, whatever the CONNECT says (mosquitto's
+		 * use_identity_as_username); from here on, auth, ACLs and
+		 * the session see only it. */
+		const char *cn = tls_conn_identity(c->tls);
+
+		if (cn == NULL) {
+			log_notice("client (%s) refused: its certificate has "
+			    "no CN usable as a user name", c->peer);
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_NOT_AUTHORIZED);
+		}
+		cp->has_username = 1;
+		cp->username.p = (const uint8_t *)cn;
+		cp->username.len = (uint32_t)strlen(cn);
+		cp->has_password = 0;
+		cp->password.p = NULL;
+		cp->password.len = 0;
+		c->cert_user = 1;
+	}
 	if ((rc = bridge_connect(c, cp)) > 0)
 		return rc;
 	if (cp->version == MQTT_V5 &&

@@ -5,9 +5,10 @@
  * SIGTERM/SIGINT: stop accepting, send every v5 client DISCONNECT 0x8B,
  * wait (at most SHUTDOWN_SECS) for the connections to flush and go, then
  * leave the loop; server_free() releases everything so that a leak
- * checker sees a clean exit. SIGHUP reopens the log file and reads the
- * password file and the ACL file again (auth.c). SIGUSR1 drains the node
- * (see server_drain).
+ * checker sees a clean exit. SIGHUP reopens the log file, reads the
+ * password file and the ACL file again (auth.c) and reloads the TLS
+ * certificates and keys (tls.c). SIGUSR1 drains the node (see
+ * server_drain).
  */
 #include "config.h"
 
@@ -64,7 +65,7 @@ server_shutdown(void)
 	log_notice("shutting down");
 	listener_stop_all();
 	conn_close_all(MQTT_RC_SERVER_SHUTTING_DOWN);
-	if (conn_count() == 0) {
+	if (conn_count() == 0 && tls_linger_count() == 0) {
 		event_base_loopexit(srv.base, NULL);
 		return;
 	}
@@ -76,7 +77,9 @@ server_shutdown(void)
 void
 server_conn_gone(void)
 {
-	if (srv.shutting_down && conn_count() == 0)
+	/* TLS sockets still writing their close_notify count too, so that
+	 * the shutdown DISCONNECT reaches TLS clients. */
+	if (srv.shutting_down && conn_count() == 0 && tls_linger_count() == 0)
 		event_base_loopexit(srv.base, NULL);
 }
 
@@ -115,6 +118,7 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		log_reopen();
 		auth_reload();
+		tls_reload();
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -142,6 +146,10 @@ server_init(void)
 	retain_init();
 	deliver_init();
 	if (auth_open() != 0)
+		return -1;
+	/* Certificates before the store and the ports: a bad one stops
+	 * start-up with nothing opened or bound. */
+	if (tls_init() != 0)
 		return -1;
 	if (server_mkdirs(srv.cfg.data_dir) != 0) {
 		log_error("cannot create data directory %s: %s",
@@ -187,6 +195,7 @@ server_free(void)
 	listener_stop_all();
 	srv.shutting_down = 1;
 	persist_close();
+	tls_shutdown();
 	conn_free_all();
 	sys_free();
 	bridge_free();
@@ -208,6 +217,7 @@ server_free(void)
 		event_free(srv.shutdown_timer);
 	if (srv.base != NULL)
 		event_base_free(srv.base);
+	tls_free_all();
 	deliver_free_all();
 	auth_close();
 	config_free(&srv.cfg);

@@ -1,4 +1,4 @@
-"""A small raw MQTT client (3.1, 3.1.1 and 5) over a plain socket.
+"""A small raw MQTT client (3.1, 3.1.1 and 5) over a plain or TLS socket.
 
 Builders return the bytes of one packet; ``Client`` sends bytes and reads
 decoded packets, so tests can send malformed packets and check protocol
@@ -6,6 +6,7 @@ details (DUP flag, packet ids, reason codes, properties). Stdlib only.
 """
 
 import socket
+import ssl
 import struct
 import time
 
@@ -428,11 +429,21 @@ class Client:
     c = Client(port, version=V5); c.send(connect(...)); p = c.recv()
     """
 
-    def __init__(self, port, version=V311, host="127.0.0.1", timeout=5.0):
+    def __init__(self, port, version=V311, host="127.0.0.1", timeout=5.0,
+                 ssl_context=None):
+        """ssl_context: an ssl.SSLContext to speak TLS (handshake done
+        here, so a refused certificate raises ssl.SSLError)."""
         self.version = version
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:
+            try:
+                self.sock = ssl_context.wrap_socket(self.sock,
+                                                    server_hostname=host)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = bytearray()
         self.stash = []       # packets read ahead (see ack)
         self.closed = False
@@ -449,6 +460,9 @@ class Client:
         try:
             d = self.sock.recv(65536)
         except (ConnectionResetError, BrokenPipeError):
+            d = b""
+        except ssl.SSLError:
+            # an alert or a TCP close without close_notify
             d = b""
         if not d:
             self.closed = True

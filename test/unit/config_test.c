@@ -221,6 +221,72 @@ test_files(void)
 	config_free(&c);
 }
 
+/* TLS keys set the listener of the line above them. */
+static void
+test_tls_lines(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(line_ok(&c, "listener 1883 127.0.0.1"), "plain listener");
+	ok(line_ok(&c, "listener 8883"), "second listener");
+	ok(line_ok(&c, "certfile /etc/tern/my server.crt"), "certfile");
+	ok(line_ok(&c, "keyfile /etc/tern/server.key"), "keyfile");
+	ok(line_ok(&c, "cafile /etc/tern/ca.crt"), "cafile");
+	ok(line_ok(&c, "capath /etc/ssl/certs"), "capath");
+	ok(line_ok(&c, "require_certificate yes"), "require_certificate");
+	ok(line_ok(&c, "use_identity_as_username on") &&
+	    c.listeners[1].use_identity_as_username == 1 &&
+	    c.listeners[0].use_identity_as_username == 0,
+	    "use_identity_as_username on the listener above");
+	ok(line_ok(&c, "tls_version tlsv1.2"), "tls_version tlsv1.2");
+	ok(line_ok(&c, "ciphers ECDHE-ECDSA-AES128-GCM-SHA256"), "ciphers");
+	ok(c.listeners[0].certfile == NULL && c.listeners[0].tls == NULL &&
+	    !c.listeners[0].require_certificate,
+	    "the first listener stays plain");
+	ok(c.listeners[1].certfile != NULL &&
+	    strcmp(c.listeners[1].certfile, "/etc/tern/my server.crt") == 0,
+	    "certfile on the listener above, spaces kept");
+	ok(c.listeners[1].require_certificate == 1 &&
+	    strcmp(c.listeners[1].cafile, "/etc/tern/ca.crt") == 0 &&
+	    strcmp(c.listeners[1].capath, "/etc/ssl/certs") == 0 &&
+	    strcmp(c.listeners[1].ciphers,
+	    "ECDHE-ECDSA-AES128-GCM-SHA256") == 0,
+	    "the other TLS keys too");
+	ok(line_ok(&c, "certfile /etc/tern/new.crt") &&
+	    strcmp(c.listeners[1].certfile, "/etc/tern/new.crt") == 0,
+	    "a repeated key replaces");
+	config_free(&c);
+
+	line_bad("certfile /a.crt", "t.conf:7: certfile must follow a "
+	    "listener line");
+	line_bad("require_certificate true", "t.conf:7: require_certificate "
+	    "must follow a listener line");
+	line_bad("tls_version tlsv1.2", "t.conf:7: tls_version must follow "
+	    "a listener line");
+	config_init(&c);
+	ok(line_ok(&c, "listener 8883"), "listener for the bad TLS lines");
+	{
+		char buf[64], err[256] = "";
+
+		snprintf(buf, sizeof buf, "tls_version tlsv1.3");
+		ok(config_line(&c, "t.conf", 9, buf, err, sizeof err) == -1 &&
+		    strcmp(err, "t.conf:9: tls_version must be tlsv1.2 (the "
+		    "only version this build speaks)") == 0,
+		    "tls_version tlsv1.3 refused");
+		snprintf(buf, sizeof buf, "require_certificate maybe");
+		ok(config_line(&c, "t.conf", 9, buf, err, sizeof err) == -1 &&
+		    strcmp(err, "t.conf:9: require_certificate must be true "
+		    "or false, not 'maybe'") == 0,
+		    "require_certificate maybe refused");
+		snprintf(buf, sizeof buf, "keyfile");
+		ok(config_line(&c, "t.conf", 9, buf, err, sizeof err) == -1 &&
+		    strcmp(err, "t.conf:9: keyfile needs a value") == 0,
+		    "keyfile without a value refused");
+	}
+	config_free(&c);
+}
+
 /* Every key of the table is documented in tern.conf(5) with its default. */
 static void
 test_man_page(void)
@@ -276,6 +342,7 @@ main(void)
 	test_good_lines();
 	test_allow_anonymous();
 	test_bad_lines();
+	test_tls_lines();
 	test_files();
 	test_man_page();
 	return tap_done();
