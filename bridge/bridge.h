@@ -69,6 +69,18 @@ struct peer {
 	uint32_t n_fwd_shares, cap_fwd_shares;
 };
 
+/* --- bridge/wire.c --- */
+
+/* Big-endian integers at p. */
+void bridge_put64(uint8_t *p, uint64_t v);
+uint64_t bridge_get64(const uint8_t *p);
+void bridge_put32(uint8_t *p, uint32_t v);
+uint32_t bridge_get32(const uint8_t *p);
+/* One user property (key, value of vlen bytes) in wire form at p;
+ * returns the end. */
+uint8_t *bridge_put_user(uint8_t *p, const char *key, const char *value,
+    size_t vlen);
+
 /* --- bridge/link.c --- */
 
 /* Check the cluster keys and start dialling the configured peers (after

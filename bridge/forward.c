@@ -66,22 +66,6 @@ user_size(const char *key, size_t vlen)
 	return 1 + 2 + strlen(key) + 2 + vlen;
 }
 
-static uint8_t *
-user_put(uint8_t *p, const char *key, const char *value, size_t vlen)
-{
-	size_t kl = strlen(key);
-
-	*p++ = MQTT_PROP_USER;
-	*p++ = (uint8_t)(kl >> 8);
-	*p++ = (uint8_t)kl;
-	memcpy(p, key, kl);
-	p += kl;
-	*p++ = (uint8_t)(vlen >> 8);
-	*p++ = (uint8_t)vlen;
-	memcpy(p, value, vlen);
-	return p + vlen;
-}
-
 /* m with the markers saying which of p's shared groups it is for. */
 static struct msg *
 forward_marked(struct msg *m, const struct peer *p)
@@ -97,10 +81,10 @@ forward_marked(struct msg *m, const struct peer *p)
 		size += user_size(BRIDGE_PROP_NOPLAIN, 0);
 	u = buf = xmalloc(size);
 	for (i = 0; i < p->n_fwd_shares; i++)
-		u = user_put(u, BRIDGE_PROP_SHARE, p->fwd_shares[i],
+		u = bridge_put_user(u, BRIDGE_PROP_SHARE, p->fwd_shares[i],
 		    strlen(p->fwd_shares[i]));
 	if (!p->fwd_plain)
-		u = user_put(u, BRIDGE_PROP_NOPLAIN, "", 0);
+		u = bridge_put_user(u, BRIDGE_PROP_NOPLAIN, "", 0);
 	mm = msg_with_user(m, buf, (uint32_t)(u - buf));
 	free(buf);
 	return mm;

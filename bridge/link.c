@@ -228,23 +228,6 @@ dial_start(struct dial *d)
 
 /* --- the handshake --- */
 
-/* Append one user property (key, value) in wire form at *p. */
-static uint8_t *
-put_user(uint8_t *p, const char *key, const char *value)
-{
-	size_t kl = strlen(key), vl = strlen(value);
-
-	*p++ = MQTT_PROP_USER;
-	*p++ = (uint8_t)(kl >> 8);
-	*p++ = (uint8_t)kl;
-	memcpy(p, key, kl);
-	p += kl;
-	*p++ = (uint8_t)(vl >> 8);
-	*p++ = (uint8_t)vl;
-	memcpy(p, value, vl);
-	return p + vl;
-}
-
 /* The value of user property key in props, or an empty view. */
 static struct mqtt_str
 get_user(const struct mqtt_props *props, const char *key)
@@ -283,9 +266,12 @@ bridge_connected(struct conn *c)
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	snprintf(id, sizeof id, "%s%s", BRIDGE_LINK_ID, srv.cfg.node_name);
-	u = put_user(u, "tern-node", srv.cfg.node_name);
-	u = put_user(u, "tern-addr", bridge_advertised());
-	u = put_user(u, "tern-proto", BRIDGE_PROTO);
+	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
+	    strlen(srv.cfg.node_name));
+	u = bridge_put_user(u, "tern-addr", bridge_advertised(),
+	    strlen(bridge_advertised()));
+	u = bridge_put_user(u, "tern-proto", BRIDGE_PROTO,
+	    strlen(BRIDGE_PROTO));
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_CONNECT;
 	cp->version = MQTT_V5;
@@ -387,7 +373,8 @@ link_refuse(struct conn *c, uint8_t rc, const char *why)
 	MQTT_PROP_SET(props, MQTT_PROP_REASON_STRING);
 	props->reason_string.p = (const uint8_t *)why;
 	props->reason_string.len = (uint32_t)strlen(why);
-	u = put_user(u, "tern-node", srv.cfg.node_name);
+	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
+	    strlen(srv.cfg.node_name));
 	props->user.p = user;
 	props->user.len = (uint32_t)(u - user);
 	c->version = MQTT_V5;
@@ -493,7 +480,8 @@ bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
 
 	if (c->link != LINK_IN)
 		return;
-	u = put_user(u, "tern-node", srv.cfg.node_name);
+	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
+	    strlen(srv.cfg.node_name));
 	ap->user.p = user;
 	ap->user.len = (uint32_t)(u - user);
 }
@@ -518,15 +506,13 @@ link_out_publish(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_publish *pub = &pkt->u.publish;
 	struct dial *d = c->link_ctx;
 	size_t tl = sizeof BRIDGE_TOPIC_ACK - 1;
-	uint64_t v = 0;
-	unsigned i;
+	uint64_t v;
 
 	if (pub->qos != 0 || pub->topic.len != tl ||
 	    memcmp(pub->topic.p, BRIDGE_TOPIC_ACK, tl) != 0 ||
 	    pub->payload.len != 8)
 		return MQTT_RC_PROTOCOL_ERROR;
-	for (i = 0; i < 8; i++)
-		v = v << 8 | pub->payload.p[i];
+	v = bridge_get64(pub->payload.p);
 	bridge_routes_acked(d->peer, v);
 	return 0;
 }

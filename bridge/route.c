@@ -74,26 +74,6 @@ bridge_route_version(void)
 }
 
 static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
 route_publish(struct conn *c, const char *topic, const uint8_t *payload,
     size_t len)
 {
@@ -132,7 +112,7 @@ route_change(uint8_t op, const char *filter, uint32_t len)
 		return; /* cannot be: filters come from packets */
 	buf = xmalloc(9 + 3 + (size_t)len);
 	buf[0] = 0;
-	put_be64(buf + 1, route_version);
+	bridge_put64(buf + 1, route_version);
 	p = route_record(buf + 9, op, filter, len);
 	for (i = 0; (peer = bridge_peer_at(i)) != NULL; i++) {
 		if (bridge_peer_up(peer))
@@ -178,7 +158,7 @@ sync_flush(struct sync *sy, int last)
 {
 	sy->buf[0] = (uint8_t)((sy->first ? ROUTE_RESET : 0) |
 	    (last ? ROUTE_END : 0));
-	put_be64(sy->buf + 1, route_version);
+	bridge_put64(sy->buf + 1, route_version);
 	route_publish(sy->c, BRIDGE_TOPIC_ROUTES, sy->buf, sy->len);
 	sy->first = 0;
 	sy->len = 9;
@@ -302,7 +282,7 @@ bridge_routes_apply(struct peer *p, struct conn *c, const uint8_t *data,
 	if (len < 9)
 		return MQTT_RC_MALFORMED;
 	flags = data[0];
-	version = get_be64(data + 1);
+	version = bridge_get64(data + 1);
 	if (flags & ROUTE_RESET) {
 		if (p->staging != NULL)
 			hash_free(p->staging);
@@ -333,7 +313,7 @@ bridge_routes_apply(struct peer *p, struct conn *c, const uint8_t *data,
 		return 0; /* acknowledged once whole */
 	if (p->staging != NULL)
 		route_swap(p);
-	put_be64(ack, version);
+	bridge_put64(ack, version);
 	route_publish(c, BRIDGE_TOPIC_ACK, ack, sizeof ack);
 	return 0;
 }

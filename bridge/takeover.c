@@ -83,42 +83,6 @@ static struct {
 
 /* --- small codecs --- */
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 /* A control message for the forward queue of p (QoS 1). */
 static void
 send_queued(struct peer *p, const char *topic, const uint8_t *payload,
@@ -334,7 +298,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 
 	len = 9 + cl->id_len;
 	buf = xmalloc(len);
-	put64(buf, cl->id);
+	bridge_put64(buf, cl->id);
 	buf[8] = cp->clean_start ? 1 : 0;
 	memcpy(buf + 9, cl->client_id, cl->id_len);
 	for (i = 0; i < cl->n_waiting; i++) {
@@ -382,11 +346,11 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 
 	if (len < 36)
 		return MQTT_RC_MALFORMED;
-	id = get64(d);
-	expiry = get32(d + 8);
-	next_seq = get64(d + 12);
-	sent_max = get64(d + 20);
-	n_subs = get32(d + 28);
+	id = bridge_get64(d);
+	expiry = bridge_get32(d + 8);
+	next_seq = bridge_get64(d + 12);
+	sent_max = bridge_get64(d + 20);
+	n_subs = bridge_get32(d + 28);
 	subs = q = d + 32;
 	for (i = 0; i < n_subs; i++) {
 		if (end - q < 7)
@@ -399,7 +363,7 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	}
 	if (end - q < 4)
 		return MQTT_RC_MALFORMED;
-	n = get32(q);
+	n = bridge_get32(q);
 	q += 4;
 	if ((size_t)(end - q) / 2 < n)
 		return MQTT_RC_MALFORMED;
@@ -429,12 +393,12 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	persist_session(s);
 	for (i = 0, q = subs; i < n_subs; i++) {
 		opt = q[0];
-		sub_id = get32(q + 1);
+		sub_id = bridge_get32(q + 1);
 		fl = (uint16_t)(q[5] << 8 | q[6]);
 		session_subscribe(s, (const char *)q + 7, fl, opt, sub_id);
 		q += 7 + fl;
 	}
-	n = get32(q);
+	n = bridge_get32(q);
 	for (i = 0, q += 4; i < n; i++, q += 2) {
 		uint16_t pid = (uint16_t)(q[0] << 8 | q[1]);
 
@@ -470,7 +434,7 @@ move_in_done(struct peer *p, const char *id, size_t len)
 		return;
 	s->claim_from = NULL;
 	claim = xmalloc(9 + len);
-	put64(claim, s->claim_id);
+	bridge_put64(claim, s->claim_id);
 	claim[8] = s->claim_clean;
 	memcpy(claim + 9, id, len);
 	claim_in(from, claim, 9 + len);
@@ -493,7 +457,7 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	    memcmp(pub->topic.p, TOPIC_CLAIMED, tl) == 0) {
 		if (len < 8)
 			return MQTT_RC_MALFORMED;
-		if ((cl = claim_find(get64(d))) == NULL)
+		if ((cl = claim_find(bridge_get64(d))) == NULL)
 			return 0;
 		if (len > 8 && d[8] == CLAIM_WAIT) {
 			struct timeval tv = { MOVE_TIMEOUT_SECS, 0 };
@@ -517,7 +481,7 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 			return MQTT_RC_MALFORMED;
 		log_notice("session %.*s moved here from %s",
 		    (int)(len - 8), (const char *)d + 8, p->name);
-		if ((cl = claim_find(get64(d))) != NULL)
+		if ((cl = claim_find(bridge_get64(d))) != NULL)
 			claim_answered(cl, p);
 		move_in_done(p, (const char *)d + 8, len - 8);
 		return 0;
@@ -526,22 +490,6 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 }
 
 /* --- P: the node that had the session --- */
-
-static uint8_t *
-move_user(uint8_t *u, const char *key, const char *value, size_t vlen)
-{
-	size_t kl = strlen(key);
-
-	*u++ = MQTT_PROP_USER;
-	*u++ = (uint8_t)(kl >> 8);
-	*u++ = (uint8_t)kl;
-	memcpy(u, key, kl);
-	u += kl;
-	*u++ = (uint8_t)(vlen >> 8);
-	*u++ = (uint8_t)vlen;
-	memcpy(u, value, vlen);
-	return u + vlen;
-}
 
 /* Hand d of s to the node s is moving to. */
 static void
@@ -565,14 +513,14 @@ move_one(struct session *s, struct delivery *d)
 		off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%u",
 		    i ? "," : "", sid[i]);
 	buf = u = xmalloc(5 * 40 + s->id_len + off + 64);
-	u = move_user(u, TERN_PROP_PREFIX "to", s->client_id, s->id_len);
+	u = bridge_put_user(u, TERN_PROP_PREFIX "to", s->client_id, s->id_len);
 	snprintf(num, sizeof num, "%llu", (unsigned long long)d->seq);
-	u = move_user(u, TERN_PROP_PREFIX "seq", num, strlen(num));
+	u = bridge_put_user(u, TERN_PROP_PREFIX "seq", num, strlen(num));
 	snprintf(num, sizeof num, "%u", d->qos);
-	u = move_user(u, TERN_PROP_PREFIX "qos", num, strlen(num));
-	u = move_user(u, TERN_PROP_PREFIX "flags", flags, fl);
+	u = bridge_put_user(u, TERN_PROP_PREFIX "qos", num, strlen(num));
+	u = bridge_put_user(u, TERN_PROP_PREFIX "flags", flags, fl);
 	if (off > 0)
-		u = move_user(u, TERN_PROP_PREFIX "subids", ids, off);
+		u = bridge_put_user(u, TERN_PROP_PREFIX "subids", ids, off);
 	m = msg_with_user(d->msg, buf, (uint32_t)(u - buf));
 	m->retain = 0;
 	free(buf);
@@ -617,7 +565,7 @@ bridge_move_pump(struct session *s)
 		return;
 	}
 	buf = xmalloc(8 + s->id_len);
-	put64(buf, s->move_claim);
+	bridge_put64(buf, s->move_claim);
 	memcpy(buf + 8, s->client_id, s->id_len);
 	send_queued(to, TOPIC_SESSION_END, buf, 8 + s->id_len);
 	free(buf);
@@ -640,24 +588,24 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	for (i = 0; i < s->n_subs; i++)
 		len += 7 + s->subs[i].filter_len;
 	buf = p = xmalloc(len);
-	put64(p, id);
-	put32(p + 8, s->expiry);
+	bridge_put64(p, id);
+	bridge_put32(p + 8, s->expiry);
 	/* Messages that reach s here while it moves take the seqs from
 	 * next_seq on; the new node starts past them. */
-	put64(p + 12, s->next_seq + MOVE_SEQ_RESERVE);
-	put64(p + 20, s->sent_max_seq > s->next_seq ? s->next_seq :
+	bridge_put64(p + 12, s->next_seq + MOVE_SEQ_RESERVE);
+	bridge_put64(p + 20, s->sent_max_seq > s->next_seq ? s->next_seq :
 	    s->sent_max_seq);
-	put32(p + 28, (uint32_t)s->n_subs);
+	bridge_put32(p + 28, (uint32_t)s->n_subs);
 	p += 32;
 	for (i = 0; i < s->n_subs; i++) {
 		p[0] = s->subs[i].options;
-		put32(p + 1, s->subs[i].sub_id);
+		bridge_put32(p + 1, s->subs[i].sub_id);
 		p[5] = (uint8_t)(s->subs[i].filter_len >> 8);
 		p[6] = (uint8_t)s->subs[i].filter_len;
 		memcpy(p + 7, s->subs[i].filter, s->subs[i].filter_len);
 		p += 7 + s->subs[i].filter_len;
 	}
-	put32(p, s->n_qos2_in);
+	bridge_put32(p, s->n_qos2_in);
 	p += 4;
 	for (i = 0; i < s->n_qos2_in; i++, p += 2) {
 		p[0] = (uint8_t)(s->qos2_in[i] >> 8);
@@ -689,11 +637,11 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 
 	if (len < 9)
 		return MQTT_RC_MALFORMED;
-	id = get64(d);
+	id = bridge_get64(d);
 	clean = d[8] & 1;
 	client_id = (const char *)d + 9;
 	id_len = len - 9;
-	put64(reply, id);
+	bridge_put64(reply, id);
 	reply[8] = CLAIM_GIVEN_UP;
 	own = claim_find_id(client_id, id_len);
 	if (own != NULL) {

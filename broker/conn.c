@@ -68,12 +68,27 @@ conn_format_peer(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
+/* Read, arm the CONNECT timeout and count c (accepted or dialled). */
+static void
+conn_start(struct conn *c)
+{
+	struct timeval tv;
+
+	bufferevent_enable(c->bev, EV_READ);
+	event_base_gettimeofday_cached(srv.base, &c->last_rx);
+	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
+	tv.tv_sec = srv.cfg.connect_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
+	n_conns++;
+}
+
 void
 conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
     const struct listener_conf *lc)
 {
 	struct conn *c;
-	struct timeval tv;
 	int one = 1;
 
 	if (srv.cfg.tcp_nodelay)
@@ -100,14 +115,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 		}
 	}
 	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ);
-	event_base_gettimeofday_cached(srv.base, &c->last_rx);
-	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
-	tv.tv_sec = srv.cfg.connect_timeout;
-	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
-	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
-	n_conns++;
+	conn_start(c);
 	log_debug("new connection from %s", c->peer);
 }
 
@@ -115,7 +123,6 @@ struct conn *
 conn_connect(const struct sockaddr *sa, int salen, const char *label)
 {
 	struct conn *c;
-	struct timeval tv;
 
 	c = xcalloc(1, sizeof *c);
 	c->state = CONN_NEW;
@@ -135,14 +142,7 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label)
 		free(c);
 		return NULL;
 	}
-	bufferevent_enable(c->bev, EV_READ);
-	event_base_gettimeofday_cached(srv.base, &c->last_rx);
-	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
-	tv.tv_sec = srv.cfg.connect_timeout;
-	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
-	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
-	n_conns++;
+	conn_start(c);
 	return c;
 }
 

@@ -14,8 +14,9 @@
  * flight; the rest wait in the queue, so order is kept per session. The
  * queue holds max_queued_messages; past that, an offline session drops new
  * messages (counted), and an online one takes them while the publishers'
- * acks wait for room (deliver_enqueue, persist_ack_held). On resume, in-flight messages are sent
- * again with DUP set, or their PUBREL (section 4.4), before anything new.
+ * acks wait for room (deliver_enqueue, persist_ack_held). On resume,
+ * in-flight messages are sent again with DUP set, or their PUBREL
+ * (section 4.4), before anything new.
  * A queued message whose Message Expiry Interval passes before it could be
  * sent is dropped (MQTT-3.3.2-5); one already in flight is still resent.
  * QoS 0 messages are not queued (unless queue_qos0_messages is on and the

@@ -3,8 +3,9 @@
  * (MQTT 5.0 sections 3.12, 3.14, 3.15).
  *
  * A DISCONNECT with reason 0x00 discards the will (MQTT-3.14.4-3); any
- * other reason (0x04 disconnect with will message, or an error) keeps it. A v5 DISCONNECT may change the
- * Session Expiry Interval, but not from 0 to non-zero (MQTT-3.14.2-2).
+ * other reason (0x04 disconnect with will message, or an error) keeps it.
+ * A v5 DISCONNECT may change the Session Expiry Interval, but not from 0
+ * to non-zero (MQTT-3.14.2-2).
  * AUTH is a protocol error here: no authentication method is offered, so
  * no client can be in an AUTH exchange.
  */
