@@ -311,6 +311,7 @@ struct session {
 
 	struct msg *will;
 	uint32_t will_delay; /* v5 Will Delay Interval, seconds */
+	uint32_t will_left; /* loaded from the store: delay still due */
 	struct event *will_timer; /* pending delayed will */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint8_t blocking; /* over its limit: publishers' acks wait */

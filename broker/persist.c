@@ -132,10 +132,85 @@ persist_body(struct msg *m)
 		free(blob);
 }
 
+/*
+ * A will in the session row, so that a crash does not lose it: version
+ * byte (1), QoS, retain, Will Delay Interval (4 bytes), then topic (2-byte
+ * length), payload and the travelling properties (msg_pack; 4-byte
+ * lengths), all big endian. Returns the length (0: no will); *out is
+ * allocated.
+ */
+static uint32_t
+persist_will_pack(const struct session *s, uint8_t **out)
+{
+	const struct msg *m = s->will;
+	uint32_t plen, len;
+	uint8_t *p;
+
+	if (m == NULL || m->topic_len > 65535)
+		return 0;
+	plen = msg_pack_size(m);
+	len = 7 + 2 + m->topic_len + 4 + m->payload_len + 4 + plen;
+	p = *out = xmalloc(len);
+	p[0] = 1;
+	p[1] = m->qos;
+	p[2] = m->retain;
+	bridge_put32(p + 3, s->will_delay);
+	p[7] = (uint8_t)(m->topic_len >> 8);
+	p[8] = (uint8_t)m->topic_len;
+	memcpy(p + 9, m->topic, m->topic_len);
+	p += 9 + m->topic_len;
+	bridge_put32(p, m->payload_len);
+	if (m->payload_len > 0)
+		memcpy(p + 4, m->payload, m->payload_len);
+	p += 4 + m->payload_len;
+	bridge_put32(p, plen);
+	msg_pack(m, p + 4);
+	return len;
+}
+
+/* The will of a session row (persist_will_pack), or NULL. */
+static struct msg *
+persist_will_unpack(const uint8_t *p, uint32_t len, uint32_t *delay)
+{
+	struct store_msg sm;
+	const uint8_t *end = p + len;
+	uint32_t n;
+
+	if (len < 9 || p[0] != 1)
+		return NULL;
+	memset(&sm, 0, sizeof sm);
+	sm.qos = p[1];
+	sm.retain = p[2];
+	*delay = bridge_get32(p + 3);
+	n = (uint32_t)p[7] << 8 | p[8];
+	p += 9;
+	if ((size_t)(end - p) < (size_t)n + 4)
+		return NULL;
+	sm.topic = (const char *)p;
+	sm.topic_len = n;
+	p += n;
+	n = bridge_get32(p);
+	p += 4;
+	if ((size_t)(end - p) < (size_t)n + 4)
+		return NULL;
+	sm.payload = p;
+	sm.payload_len = n;
+	p += n;
+	n = bridge_get32(p);
+	p += 4;
+	if ((size_t)(end - p) != n)
+		return NULL;
+	sm.props = p;
+	sm.props_len = n;
+	sm.received_at = (int64_t)time(NULL);
+	return msg_from_store(&sm);
+}
+
 void
 persist_session(struct session *s)
 {
 	struct store_session ss;
+	uint8_t *will = NULL;
 
 	if (!persist_on(s))
 		return;
@@ -145,7 +220,10 @@ persist_session(struct session *s)
 	ss.expiry = s->expiry;
 	ss.disconnected_at = s->conn != NULL ? 0 : (int64_t)time(NULL);
 	ss.version = s->conn != NULL ? s->conn->version : 0;
+	ss.will_len = persist_will_pack(s, &will);
+	ss.will = will;
 	store_session_put(srv.store, &ss);
+	free(will);
 	s->stored = 1;
 	persist_wrote();
 }
@@ -709,6 +787,50 @@ persist_load_session(void *arg, const struct store_session *ss,
 	s->next_seq = max_seq + 1;
 	s->sent_max_seq = max_seq; /* unknown: any of them may have gone */
 	session_restore_expiry(s, gone + ss->expiry - (int64_t)now);
+	if (ss->will != NULL && ss->will_len > 0) {
+		s->will = persist_will_unpack(ss->will, ss->will_len,
+		    &s->will_delay);
+		if (s->will == NULL)
+			log_error("the will of %s does not parse, dropped",
+			    s->client_id);
+		/* Its client was connected when the node stopped without
+		 * a shutdown (a clean one clears wills), or its delayed
+		 * will was waiting: it is due, after what is left of its
+		 * delay (persist_wills_due). */
+		s->will_left = ss->disconnected_at == 0 ? s->will_delay :
+		    (gone + s->will_delay > now ?
+		    (uint32_t)(gone + s->will_delay - now) : 0);
+	}
+}
+
+static void
+persist_will_one(const void *key, size_t len, void *value, void *arg)
+{
+	struct session ***pp = arg;
+	struct session *s = value;
+
+	if (s->will != NULL && s->conn == NULL)
+		*(*pp)++ = s;
+}
+
+/* After the load: schedule the wills the stop left due. */
+static void
+persist_wills_due(void)
+{
+	size_t n = session_count(), i;
+	struct session **v, **p;
+
+	if (n == 0)
+		return;
+	p = v = xreallocarray(NULL, n, sizeof *v);
+	hash_foreach(srv.sessions, persist_will_one, &p);
+	for (i = 0; i < (size_t)(p - v); i++) {
+		log_notice("will of %s due: its connection ended with the "
+		    "node's stop", v[i]->client_id);
+		v[i]->will_delay = v[i]->will_left;
+		will_schedule(v[i]);
+	}
+	free(v);
 }
 
 static void
@@ -793,6 +915,7 @@ persist_open(void)
 	srv.store_ev = event_new(srv.base, store_fd(srv.store),
 	    EV_READ | EV_PERSIST, persist_store_cb, NULL);
 	event_add(srv.store_ev, NULL);
+	persist_wills_due();
 	srv.expire_timer = evtimer_new(srv.base, persist_expire_cb, NULL);
 	evtimer_add(srv.expire_timer, &tv);
 	/* Fault injection for the tests: the first N non-empty commits

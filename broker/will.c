@@ -11,7 +11,14 @@
  * timer; a new connection resuming the session within the delay drops it
  * (MQTT-3.1.3-9), and a session that ends first publishes it then
  * (session_free calls will_publish). Wills are not published while the
- * node shuts down.
+ * node shuts down (a node going down is not the client going away), and
+ * are cleared from the store then.
+ *
+ * Persistent sessions keep their will in the store (persist.c) from
+ * CONNECT until it is published or cleared: a node that stops without a
+ * shutdown (a crash, kill -9) publishes, once restarted, the wills of the
+ * clients that were connected, after their delay, and the delayed wills
+ * that were waiting, after what was left of theirs.
  */
 #include "config.h"
 
@@ -40,6 +47,8 @@ will_publish(struct session *s)
 		retain_store(m);
 	deliver_route(m, s);
 	msg_unref(m);
+	if (s->stored)
+		persist_session(s); /* without it: published once */
 }
 
 static void
@@ -69,9 +78,13 @@ will_schedule(struct session *s)
 void
 will_clear(struct session *s)
 {
+	int had = s->will != NULL;
+
 	will_cancel_timer(s);
 	msg_unref(s->will);
 	s->will = NULL;
+	if (had && s->stored)
+		persist_session(s);
 }
 
 int
