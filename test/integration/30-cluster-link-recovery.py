@@ -58,6 +58,11 @@ def test():
                 got = r.receive_n(10, timeout=15.0)
                 check_in_order_once([d[1] for d in got], before,
                                     "%s before the %s" % (r.client_id, how))
+                # n2 handles a connection's packets in order: once the
+                # PINGRESP is back, the PUBACKs before it are in (a
+                # PUBACK still in the socket when n2 stops would make the
+                # message come again, as QoS 1 allows)
+                r.c.ping()
 
             b = cl[1]
             if graceful:
