@@ -102,6 +102,9 @@ struct listener_conf {
 	char *ciphers; /* NULL: the built-in modern list */
 	int require_certificate;
 	int use_identity_as_username; /* the certificate's CN is the user */
+	int max_connections; /* 0: no limit */
+	uint8_t max_connections_set; /* given after the listener line */
+	size_t n_conns; /* open connections, not parsed (conn.c) */
 	struct tls_ctx *tls; /* tls.c's current context, not parsed: NULL
 			      * for plain TCP */
 };
@@ -123,6 +126,12 @@ struct config {
 	uint32_t max_keepalive;
 	uint64_t max_queued_bytes; /* 0: no byte limit */
 	uint32_t max_topic_levels;
+	uint32_t max_topic_length; /* bytes */
+	int max_connections; /* listeners without their own; 0: none */
+	uint32_t max_connection_rate; /* CONNECTs / s per address; 0: off */
+	uint32_t max_publish_rate; /* PUBLISHes / s per client; 0: off */
+	uint32_t max_publish_bytes_rate; /* bytes / s per client; 0: off */
+	uint32_t max_subscriptions_per_client; /* 0: no limit */
 	int store; /* durable store on */
 	int queue_qos0_messages;
 	int store_sync_full;
@@ -410,8 +419,9 @@ void deliver_init(void);
  * to other connected members of their groups. */
 void deliver_requeue_shared(struct session *s);
 
-/* 1 when topic (name or filter) has at most max_topic_levels levels:
- * matching recurses once per level, so depth is bounded here. */
+/* 1 when topic (name or filter) has at most max_topic_levels levels and
+ * max_topic_length bytes: matching recurses once per level, so depth is
+ * bounded here. */
 int topic_depth_ok(const uint8_t *topic, uint32_t len);
 
 /* --- retain.c --- */
@@ -628,6 +638,29 @@ int listener_write_ready(void);
 /* Stop accepting and free the listeners; removes the ready file. */
 void listener_stop_all(void);
 
+/* --- ratelimit.c --- */
+
+/* A token bucket (design note in ratelimit.c); zeroed = full. */
+struct rl_bucket {
+	int64_t tokens; /* thousandths; below 0: in debt */
+	int64_t last_ms; /* last refill; 0: never used */
+};
+
+/* Take cost tokens from b, which refills at rate per second with a burst
+ * of rate. Returns 0 when taken, else the milliseconds to wait before
+ * they would be there (nothing taken). */
+int64_t ratelimit_take(struct rl_bucket *b, uint32_t rate, uint64_t cost);
+/* max_connection_rate: 1 when c's source address may connect now, 0
+ * when over its rate (logged at most once per second per address). */
+int ratelimit_connect(const struct conn *c);
+/* max_publish_rate / max_publish_bytes_rate: 0 when c may publish a
+ * message of this size now (counted), else the milliseconds to wait. */
+int64_t ratelimit_publish(struct conn *c, size_t bytes);
+/* Count a publish held back or refused ("refused", "delayed"); logs the
+ * count at most once per second per connection. */
+void ratelimit_publish_log(struct conn *c, const char *what);
+void ratelimit_free(void);
+
 /* --- conn.c --- */
 
 enum conn_state {
@@ -641,10 +674,12 @@ struct conn {
 	struct bufferevent *bev; /* plaintext MQTT bytes */
 	struct tls_conn *tls; /* NULL: plain TCP */
 	uint8_t cert_user; /* user name from the client certificate */
-	const struct listener_conf *listener;
+	struct listener_conf *listener; /* NULL: dialled */
 	enum conn_state state;
 	struct session *session;
 	char peer[64]; /* "address:port" */
+	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
+	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
 	uint8_t version; /* protocol level, 0 before CONNECT */
 	uint16_t keep_alive; /* seconds, as granted */
 	struct timeval last_rx;
@@ -671,6 +706,12 @@ struct conn {
 	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
 	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
+	struct rl_bucket rl_msgs; /* max_publish_rate */
+	struct rl_bucket rl_bytes; /* max_publish_bytes_rate */
+	uint32_t rl_limited; /* publishes held back since the last log */
+	int64_t rl_logged_ms;
+	struct event *rl_timer; /* resumes reading after a rate pause */
+	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 };
 
 #define LINK_NONE 0
@@ -687,7 +728,7 @@ struct conn *conn_connect(const struct sockaddr *sa, int salen,
     const char *label);
 /* Adopt an accepted socket from the listener configured by lc. */
 void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
-    const struct listener_conf *lc);
+    struct listener_conf *lc);
 /* Encode and queue a packet for the socket (written once per loop pass).
  * Returns 0, or -1 when the packet exceeds the client's maximum size (v5)
  * and was not sent. */
@@ -727,6 +768,8 @@ void conn_close_all(uint8_t reason);
 /* Stop reading c while its output is over the pause mark (it resumes by
  * itself once drained). Returns 1 when paused. */
 int conn_paused(struct conn *c);
+/* Stop reading c for ms milliseconds (over its publish rate). */
+void conn_pause_for(struct conn *c, int64_t ms);
 /* Bytes waiting in the output buffer. */
 size_t conn_output_len(const struct conn *c);
 size_t conn_count(void);

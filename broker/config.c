@@ -64,6 +64,8 @@ static int config_cluster_peers(struct config *, char *, char *, size_t);
 static int config_allow_anonymous(struct config *, char *, char *, size_t);
 static int config_jwt_alg(struct config *, char *, char *, size_t);
 static int config_tls_version(struct config *, char *, char *, size_t);
+static int config_max_connections(struct config *, char *, char *,
+    size_t);
 
 #define OFF(field) offsetof(struct config, field)
 #define LOFF(field) offsetof(struct listener_conf, field)
@@ -90,6 +92,18 @@ static const struct config_key config_table[] = {
 	    NULL },
 	{ "max_topic_levels", CONFIG_UINT, OFF(max_topic_levels), 1, 1024,
 	    128, NULL, NULL },
+	{ "max_topic_length", CONFIG_UINT, OFF(max_topic_length), 1, 65535,
+	    65535, NULL, NULL },
+	{ "max_connections", CONFIG_FUNC, 0, 0, 0, 0, "-1",
+	    config_max_connections },
+	{ "max_connection_rate", CONFIG_UINT, OFF(max_connection_rate),
+	    0, 1000000, 0, NULL, NULL },
+	{ "max_publish_rate", CONFIG_UINT, OFF(max_publish_rate),
+	    0, 10000000, 0, NULL, NULL },
+	{ "max_publish_bytes_rate", CONFIG_UINT, OFF(max_publish_bytes_rate),
+	    0, UINT32_MAX, 0, NULL, NULL },
+	{ "max_subscriptions_per_client", CONFIG_UINT,
+	    OFF(max_subscriptions_per_client), 0, UINT32_MAX, 0, NULL, NULL },
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
 	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
 	    0, NULL, NULL },
@@ -497,6 +511,38 @@ config_tls_version(struct config *c, char *rest, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * max_connections <n>: for the listener above it, or for every listener
+ * without its own when no listener line precedes it (as
+ * server_reference). -1 (mosquitto's spelling) and 0 both mean no limit.
+ */
+static int
+config_max_connections(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	char *v = config_next_word(&rest);
+	struct listener_conf *l;
+	unsigned long n;
+
+	if (v != NULL && strcmp(v, "-1") == 0)
+		n = 0;
+	else if (v == NULL || config_parse_uint(v, 0, INT_MAX, &n) != 0)
+		goto bad;
+	if (config_next_word(&rest) != NULL)
+		goto bad;
+	if (c->n_listeners > 0) {
+		l = &c->listeners[c->n_listeners - 1];
+		l->max_connections = (int)n;
+		l->max_connections_set = 1;
+	} else
+		c->max_connections = (int)n;
+	return 0;
+bad:
+	snprintf(err, errlen, "max_connections must be -1 (no limit) or a "
+	    "number from 0 to %d", INT_MAX);
+	return -1;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -749,6 +795,8 @@ config_finish(struct config *c)
 		    c->server_reference != NULL)
 			c->listeners[i].server_reference =
 			    xstrdup(c->server_reference);
+		if (!c->listeners[i].max_connections_set)
+			c->listeners[i].max_connections = c->max_connections;
 	}
 }
 

@@ -86,7 +86,7 @@ conn_start(struct conn *c)
 
 void
 conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
-    const struct listener_conf *lc)
+    struct listener_conf *lc)
 {
 	struct conn *c;
 	int one = 1;
@@ -98,6 +98,15 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	c->listener = lc;
 	c->receive_max = 65535;
 	conn_format_peer(sa, c->peer, sizeof c->peer);
+	if (sa->sa_family == AF_INET) {
+		memcpy(c->peer_addr, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, 4);
+		c->peer_family = AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, 16);
+		c->peer_family = AF_INET6;
+	}
 	c->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_error("cannot set up connection from %s", c->peer);
@@ -116,6 +125,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
 	conn_start(c);
+	lc->n_conns++;
 	log_debug("new connection from %s", c->peer);
 }
 
@@ -220,6 +230,8 @@ conn_free(struct conn *c)
 {
 	TAILQ_REMOVE(&srv.conns, c, entry);
 	n_conns--;
+	if (c->listener != NULL)
+		c->listener->n_conns--;
 	if (c->n_blocked > 0)
 		persist_drop_held(c);
 	free(c->auth_user);
@@ -228,6 +240,8 @@ conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->close_timer != NULL)
 		event_free(c->close_timer);
+	if (c->rl_timer != NULL)
+		event_free(c->rl_timer);
 	if (c->tls != NULL)
 		tls_conn_close(c->tls);
 	bufferevent_free(c->bev);
@@ -330,6 +344,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	}
 	c->state = CONN_CLOSING;
 	evtimer_del(c->timer);
+	if (c->rl_timer != NULL)
+		evtimer_del(c->rl_timer);
 	if (s != NULL) {
 		c->session = NULL;
 		s->conn = NULL;
@@ -413,6 +429,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->state != CONN_ACTIVE)
 		return;
 	event_base_gettimeofday_cached(srv.base, &now);
+	/* Not read because it publishes too fast: it is not idle. */
+	if (c->rl_timer != NULL && evtimer_pending(c->rl_timer, NULL))
+		c->last_rx = now;
 	limit.tv_sec = (c->keep_alive * 3) / 2;
 	limit.tv_usec = (c->keep_alive * 3 % 2) * 500000;
 	timersub(&now, &c->last_rx, &idle);
@@ -587,4 +606,36 @@ conn_paused(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME, 0);
 	bufferevent_setcb(c->bev, read_cb, conn_drained_cb, conn_event_cb, c);
 	return 1;
+}
+
+/*
+ * Over max_publish_rate or max_publish_bytes_rate (ratelimit.c): the
+ * PUBLISH stays in the input buffer and the connection is not read until
+ * the bucket has refilled for it. Only this connection waits, on the
+ * clock alone: no other client is involved, so no two can wait for each
+ * other, and TCP flow control slows the publisher down without a byte
+ * lost.
+ */
+static void
+conn_rl_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	read_cb(c->bev, c);
+}
+
+void
+conn_pause_for(struct conn *c, int64_t ms)
+{
+	struct timeval tv;
+
+	if (c->rl_timer == NULL)
+		c->rl_timer = evtimer_new(srv.base, conn_rl_resume_cb, c);
+	bufferevent_disable(c->bev, EV_READ);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->rl_timer, &tv);
 }

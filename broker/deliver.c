@@ -826,6 +826,8 @@ topic_depth_ok(const uint8_t *topic, uint32_t len)
 	uint32_t levels = 1;
 	const uint8_t *p = topic, *end = topic + len;
 
+	if (len > srv.cfg.max_topic_length)
+		return 0;
 	while ((p = memchr(p, '/', (size_t)(end - p))) != NULL) {
 		if (++levels > srv.cfg.max_topic_levels)
 			return 0;

@@ -22,6 +22,10 @@
  * refused with 0x9A / 0x9B. While the node drains, CONNECTs are refused
  * with 0x9C and the listener's Server Reference (or 0x89 without one).
  *
+ * A source address over max_connection_rate is refused with 0x9F
+ * (3.1.1: 3, server unavailable) before anything else costs work
+ * (ratelimit.c).
+ *
  * Authentication (auth.c) comes before any session is looked at, so a
  * refused client cannot take a session over: 0x86 for a bad user name or
  * password, 0x87 when anonymous clients are not allowed (3.1.1: return
@@ -138,6 +142,13 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (srv.draining)
 		return handle_connect_refuse(c, cp->version,
 		    server_drain_reason(c));
+	/* Before authentication, which may cost a PBKDF2 run; node links
+	 * come in on the cluster listener and are not limited; a CONNECT
+	 * handled again after the cluster's claim was counted once. */
+	if (c->listener != NULL && !c->listener->cluster && !c->claimed &&
+	    !ratelimit_connect(c))
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_CONNECTION_RATE_EXCEEDED);
 	if (c->tls != NULL && c->listener->use_identity_as_username) {
 		/* The CN of the certificate checked in the handshake is the
 		 * user name, whatever the CONNECT says (mosquitto's

@@ -14,6 +14,10 @@
  * QoS 2 messages gets 0x93 (MQTT-3.3.4-8) or, in 3.x, a close. QoS 1 needs
  * no bound: it is acknowledged at once.
  *
+ * Over max_publish_rate or max_publish_bytes_rate, a v5 QoS 1/2 message
+ * is answered 0x96 and not routed; other messages over the rate are held
+ * in the socket instead (read.c).
+ *
  * A payload declared UTF-8 (Payload Format Indicator 1) that is not is
  * refused with 0x99 and not routed.
  *
@@ -67,8 +71,9 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	uint64_t since = persist_writes();
 	unsigned n;
 	uint8_t reason;
-	int rc, denied;
+	int rc, denied, over_rate = c->rl_refuse;
 
+	c->rl_refuse = 0;
 	deliver_take_blocker(); /* left by a routing that acked nobody */
 	if (c->version == MQTT_V5) {
 		if (p->props.n_sub_ids > 0)
@@ -84,6 +89,14 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_TOPIC_NAME_INVALID;
 	if (p->qos > srv.cfg.max_qos)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
+	/* Over max_publish_rate (read.c): refused, not routed, unless it is
+	 * the resend of a QoS 2 message already taken. */
+	if (over_rate && !(p->qos == 2 && session_qos2_has(s, p->packet_id))) {
+		ratelimit_publish_log(c, "refused with 0x96");
+		publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
+		    p->packet_id, MQTT_RC_MESSAGE_RATE_TOO_HIGH, since);
+		return 0;
+	}
 	if (p->retain && !srv.cfg.retain_available)
 		return MQTT_RC_RETAIN_NOT_SUPPORTED;
 	/* A message from a node link was checked on the node its publisher

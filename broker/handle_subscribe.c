@@ -15,6 +15,10 @@
  * answered with DISCONNECT 0xA1 (section 3.2.2.3.12); the granted
  * QoS is capped at max_qos.
  *
+ * A filter longer than max_topic_length or deeper than max_topic_levels
+ * is invalid (0x8F). A new filter past max_subscriptions_per_client gets
+ * 0x97 (quota exceeded; 3.1.1: 0x80).
+ *
  * With acl_file set, a filter the client may not subscribe to (acl.c)
  * gets 0x87 in a v5 SUBACK, 0x80 in 3.1.1, and no subscription. What a
  * granted subscription brings is still checked per message (read).
@@ -104,6 +108,19 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 		    ACL_SUBSCRIBE)) {
 			codes[i++] = c->version == MQTT_V5 ?
 			    MQTT_RC_NOT_AUTHORIZED : 0x80;
+			continue;
+		}
+		/* max_subscriptions_per_client: a new filter past it is
+		 * refused, one the session holds may still be replaced. */
+		if (c->link == LINK_NONE &&
+		    srv.cfg.max_subscriptions_per_client != 0 &&
+		    c->session->n_subs >=
+		    srv.cfg.max_subscriptions_per_client &&
+		    (c->session->sub_index == NULL ||
+		    hash_get(c->session->sub_index, filter.p,
+		    filter.len) == NULL)) {
+			codes[i++] = c->version == MQTT_V5 ?
+			    MQTT_RC_QUOTA_EXCEEDED : 0x80;
 			continue;
 		}
 		qos = MQTT_SUBOPT_QOS(options);

@@ -8,6 +8,11 @@
  * rename, one line per bound socket: "listener <address> <port>" (or
  * "cluster <address> <port>" for the cluster listener), so that scripts
  * and tests learn the ports without racing for them.
+ *
+ * max_connections is counted per listener line (an address that binds
+ * both 0.0.0.0 and :: shares one count): connections from the accept
+ * until their struct conn is freed, so one still flushing its last bytes
+ * counts, as it still holds its descriptor.
  */
 #include "config.h"
 
@@ -37,15 +42,57 @@ static struct listener *listeners;
 static size_t n_listeners;
 static char *ready_path;
 
+/* max_connections refusals since the last log line, and its time. */
+static uint64_t refused_full;
+static struct timeval refused_logged;
+
+/*
+ * A listener at its max_connections: the socket is closed at once,
+ * before anything is read from it, so a flood of connections costs an
+ * accept and a close each. Logged at most once per second, with the
+ * number refused since the last line.
+ */
+static void
+listener_refuse(struct evconnlistener *evl, evutil_socket_t fd,
+    const struct listener_conf *lc)
+{
+	struct timeval now, since;
+	uint16_t port = lc->port;
+	size_t i;
+
+	evutil_closesocket(fd);
+	refused_full++;
+	event_base_gettimeofday_cached(srv.base, &now);
+	timersub(&now, &refused_logged, &since);
+	if (refused_logged.tv_sec != 0 && since.tv_sec < 1)
+		return;
+	for (i = 0; i < n_listeners; i++) {
+		if (listeners[i].evl == evl)
+			port = listeners[i].port; /* the bound one: not 0 */
+	}
+	log_warn("listener port %u has max_connections (%d) open: %llu "
+	    "connection%s refused", port, lc->max_connections,
+	    (unsigned long long)refused_full, refused_full == 1 ? "" : "s");
+	refused_logged = now;
+	refused_full = 0;
+}
+
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	struct listener_conf *lc = arg;
+
 	if (srv.shutting_down) {
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_accept(fd, sa, salen, arg);
+	if (lc->max_connections > 0 &&
+	    lc->n_conns >= (size_t)lc->max_connections) {
+		listener_refuse(evl, fd, lc);
+		return;
+	}
+	conn_accept(fd, sa, salen, lc);
 }
 
 static struct event *resume_timer;
@@ -81,7 +128,7 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 }
 
 static int
-listener_bind_one(const struct addrinfo *ai, const struct listener_conf *lc)
+listener_bind_one(const struct addrinfo *ai, struct listener_conf *lc)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
@@ -106,7 +153,7 @@ listener_bind_one(const struct addrinfo *ai, const struct listener_conf *lc)
 	l = &listeners[n_listeners];
 	memset(l, 0, sizeof *l);
 	l->conf = lc;
-	l->evl = evconnlistener_new(srv.base, listener_accept_cb, (void *)lc,
+	l->evl = evconnlistener_new(srv.base, listener_accept_cb, lc,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024, fd);
 	if (l->evl == NULL) {
 		close(fd);
@@ -131,7 +178,7 @@ listener_bind_one(const struct addrinfo *ai, const struct listener_conf *lc)
 }
 
 static int
-listener_start(const struct listener_conf *lc)
+listener_start(struct listener_conf *lc)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[8];

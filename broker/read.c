@@ -69,6 +69,35 @@ read_why(char *buf, size_t len, int rc, uint8_t type)
 	    mqtt_type_name(type));
 }
 
+/*
+ * max_publish_rate / max_publish_bytes_rate, checked on the fixed header
+ * before the body is decoded. A v5 QoS 1/2 PUBLISH over the rate is
+ * handled and answered 0x96 (handle_publish.c): the client learns it and
+ * keeps its flow. Anything else over the rate (QoS 0, which has no
+ * answer; 3.x, whose acks carry no reason) is not dropped: reading stops
+ * for the time the bucket needs (conn_pause_for). Returns 1 when paused.
+ * Node links are not limited: they carry many clients' messages.
+ */
+static int
+read_over_rate(struct conn *c, const struct mqtt_frame *f, size_t total)
+{
+	int64_t wait;
+
+	if (c->state != CONN_ACTIVE || c->link != LINK_NONE ||
+	    (srv.cfg.max_publish_rate == 0 &&
+	    srv.cfg.max_publish_bytes_rate == 0))
+		return 0;
+	if ((wait = ratelimit_publish(c, total)) == 0)
+		return 0;
+	if (c->version == MQTT_V5 && ((f->flags >> 1) & 3) != 0) {
+		c->rl_refuse = 1;
+		return 0;
+	}
+	ratelimit_publish_log(c, "delayed");
+	conn_pause_for(c, wait);
+	return 1;
+}
+
 void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -104,6 +133,8 @@ read_cb(struct bufferevent *bev, void *arg)
 		}
 		total = (size_t)f.header_len + f.remaining;
 		if (avail < total)
+			break;
+		if (f.type == MQTT_PUBLISH && read_over_rate(c, &f, total))
 			break;
 		data = evbuffer_pullup(in, (ssize_t)total);
 		rc = mqtt_decode(f.type, f.flags, data + f.header_len,

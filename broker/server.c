@@ -219,6 +219,7 @@ server_free(void)
 		event_base_free(srv.base);
 	tls_free_all();
 	deliver_free_all();
+	ratelimit_free();
 	auth_close();
 	config_free(&srv.cfg);
 	memset(&srv, 0, sizeof srv);

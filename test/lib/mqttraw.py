@@ -430,12 +430,15 @@ class Client:
     """
 
     def __init__(self, port, version=V311, host="127.0.0.1", timeout=5.0,
-                 ssl_context=None):
+                 ssl_context=None, source=None):
         """ssl_context: an ssl.SSLContext to speak TLS (handshake done
-        here, so a refused certificate raises ssl.SSLError)."""
+        here, so a refused certificate raises ssl.SSLError). source: the
+        local address to connect from (e.g. "127.0.0.2")."""
         self.version = version
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if ssl_context is not None:
             try:

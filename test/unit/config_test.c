@@ -288,6 +288,37 @@ test_tls_lines(void)
 }
 
 /* Every key of the table is documented in tern.conf(5) with its default. */
+/* max_connections: per listener after a listener line, the default of
+ * the others before any; -1 and 0 are no limit. */
+static void
+test_limits(void)
+{
+	struct config c;
+
+	config_init(&c);
+	is_int(c.max_connections, 0, "default max_connections: no limit");
+	is_int(c.max_topic_length, 65535, "default max_topic_length");
+	is_int(c.max_connection_rate, 0, "default max_connection_rate off");
+	ok(line_ok(&c, "max_connections 100"), "global max_connections");
+	ok(line_ok(&c, "listener 1883"), "first listener");
+	ok(line_ok(&c, "max_connections 5"), "its own max_connections");
+	ok(line_ok(&c, "listener 1884"), "second listener");
+	ok(line_ok(&c, "listener 1885"), "third listener");
+	ok(line_ok(&c, "max_connections -1"), "-1 on the third");
+	config_finish(&c);
+	ok(c.listeners[0].max_connections == 5 &&
+	    c.listeners[1].max_connections == 100 &&
+	    c.listeners[2].max_connections == 0,
+	    "max_connections: own, inherited, -1 as no limit");
+	config_free(&c);
+	line_bad("max_connections -2", "t.conf:7: max_connections must be "
+	    "-1 (no limit) or a number from 0 to 2147483647");
+	line_bad("max_connections 3 4", "t.conf:7: max_connections must be "
+	    "-1 (no limit) or a number from 0 to 2147483647");
+	line_bad("max_topic_length 0", "t.conf:7: max_topic_length must be "
+	    "a number from 1 to 65535, not '0'");
+}
+
 static void
 test_man_page(void)
 {
@@ -344,6 +375,7 @@ main(void)
 	test_bad_lines();
 	test_tls_lines();
 	test_files();
+	test_limits();
 	test_man_page();
 	return tap_done();
 }
