@@ -2,6 +2,8 @@
  * ternctl.c - administration of a tern node's files.
  *
  *	ternctl passwd [-i iterations] FILE USER	add or change a user
+ *	ternctl passwd --scram [-i iterations] FILE USER
+ *					the same, as SCRAM-SHA-256 credentials
  *	ternctl passwd -D FILE USER			delete a user
  *
  * Design note. The password file is ternd's password_file: "user:hash"
@@ -40,11 +42,15 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: ternctl passwd [-i ITERATIONS] FILE USER\n"
+	    "usage: ternctl passwd [--scram] [-i ITERATIONS] FILE USER\n"
 	    "       ternctl passwd -D FILE USER\n"
-	    "  -i N  PBKDF2 iterations (default %d, from %d to %d)\n"
-	    "  -D    delete USER from FILE\n",
-	    PWHASH_ITER_DEFAULT, PWHASH_ITER_MIN, PWHASH_ITER_MAX);
+	    "  --scram  store SCRAM-SHA-256 credentials (the password then\n"
+	    "           also works for the SCRAM-SHA-256 MQTT 5 login)\n"
+	    "  -i N     PBKDF2 iterations (default %d, with --scram %d;\n"
+	    "           from %d to %d)\n"
+	    "  -D       delete USER from FILE\n",
+	    PWHASH_ITER_DEFAULT, PWHASH_SCRAM_ITER_DEFAULT, PWHASH_ITER_MIN,
+	    PWHASH_ITER_MAX);
 }
 
 /* Read one line from fp into a new string without its line end; NULL at
@@ -242,12 +248,20 @@ cmd_passwd(int argc, char **argv)
 {
 	char hash[PWHASH_STR_MAX], *pw, *end;
 	const char *path, *user;
-	unsigned long iterations = PWHASH_ITER_DEFAULT;
-	int ch, del = 0, rc;
+	static const struct option longopts[] = {
+		{ "scram", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long iterations = 0;
+	int ch, del = 0, scram = 0, rc;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "Di:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "Di:h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'S':
+			scram = 1;
+			break;
 		case 'D':
 			del = 1;
 			break;
@@ -284,6 +298,9 @@ cmd_passwd(int argc, char **argv)
 	}
 	if (del)
 		return rewrite(path, user, NULL) == 0 ? 0 : 1;
+	if (iterations == 0)
+		iterations = scram ? PWHASH_SCRAM_ITER_DEFAULT :
+		    PWHASH_ITER_DEFAULT;
 	pw = get_password();
 	if (pw == NULL)
 		return 1;
@@ -293,8 +310,8 @@ cmd_passwd(int argc, char **argv)
 		wipe_free(pw);
 		return 1;
 	}
-	rc = pwhash_make((const uint8_t *)pw, strlen(pw), (unsigned)iterations,
-	    hash, sizeof hash);
+	rc = (scram ? pwhash_make_scram : pwhash_make)((const uint8_t *)pw,
+	    strlen(pw), (unsigned)iterations, hash, sizeof hash);
 	wipe_free(pw);
 	if (rc != 0) {
 		fprintf(stderr, "ternctl: cannot hash the password (no "

@@ -34,20 +34,22 @@ def ternctl(*args, input=None, check_rc=None):
                check_rc=check_rc)
 
 
-def set_password(path, user, password, iterations=FAST):
-    """Add or change user in the password file at path."""
-    args = ["passwd"]
+def set_password(path, user, password, iterations=FAST, scram=False):
+    """Add or change user in the password file at path (scram: as
+    SCRAM-SHA-256 credentials, ternctl passwd --scram)."""
+    args = ["passwd"] + (["--scram"] if scram else [])
     if iterations is not None:
         args += ["-i", str(iterations)]
     return ternctl(*(args + [path, user]), input=password + "\n",
                    check_rc=0)
 
 
-def password_file(users, name="passwd", iterations=FAST):
-    """A new password file with users ({user: password}); its path."""
+def password_file(users, name="passwd", iterations=FAST, scram=()):
+    """A new password file with users ({user: password}); its path. The
+    users named in scram get SCRAM-SHA-256 credentials."""
     path = tmp_path(name)
     for user, password in users.items():
-        set_password(path, user, password, iterations)
+        set_password(path, user, password, iterations, user in scram)
     return path
 
 

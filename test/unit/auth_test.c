@@ -92,7 +92,7 @@ test_passwd(void)
 	snprintf(text, sizeof text, "alice:%s\nalice:%s\n", h1, h2);
 	pw_bad(text, "2: user 'alice' given twice");
 	pw_bad("\n\nalice:$7$101$abc$def\n", "3: user 'alice': hash does not "
-	    "start with $pbkdf2-sha512$");
+	    "start with $pbkdf2-sha512$ or $scram-sha-256$");
 	pw_bad("alice:$pbkdf2-sha512$10$c2FsdHNhbHRzYWx0c2FsdA==$x\n",
 	    "1: user 'alice': iteration count out of range");
 	ok(passwd_load("/nonexistent/passwd", err, sizeof err) == NULL &&
