@@ -20,12 +20,28 @@
  * connected through a reload; the ACL applies to them at once.
  *
  * A method is a row of auth_methods[]: its name (the Authentication Method
- * property) and the step function that consumes the client's
- * Authentication Data and says "continue with this data", "success" or
- * "fail". The table is empty in this release (SCRAM-SHA-256 arrives with
- * the security work), so a CONNECT naming any method is refused with
- * 0x8C (bad authentication method) and an AUTH packet, which can only
- * belong to an exchange that was never started, is a protocol error.
+ * property), whether it is offered, and the step function that consumes
+ * the client's Authentication Data and says "continue with this data",
+ * "success" (with data for the CONNACK) or "fail". One method is offered:
+ * SCRAM-SHA-256 (scram.c), when password_file is set. A CONNECT naming
+ * any other method is refused with 0x8C (bad authentication method), and
+ * so is any method on a node link or a use_identity_as_username listener,
+ * where the certificate or cluster_secret already says who the peer is.
+ *
+ * The exchange (MQTT 5.0 section 4.12). auth_begin() keeps the CONNECT,
+ * encoded as bridge_claim() keeps one, runs the first step on its
+ * Authentication Data and answers AUTH 0x18. Until CONNACK only AUTH
+ * packets are read (read.c); each one must be reason 0x18 and name the
+ * same method (else 0x82 protocol error), and runs the next step. When
+ * the method succeeds, the kept CONNECT is decoded and handle_connect()
+ * runs again, this time past authentication: its CONNACK carries the
+ * method's final data (for SCRAM the server signature). A failure is a
+ * CONNACK with the method's reason code, then the close. The exchange
+ * stays bounded by connect_timeout: the CONNECT timer runs until CONNACK.
+ * The state is one small struct per connection in an exchange, freed at
+ * CONNACK or with the conn. Re-authentication (AUTH 0x19 after CONNACK)
+ * is not offered: any AUTH after CONNACK is a protocol error, answered
+ * with DISCONNECT 0x82.
  */
 #include "config.h"
 
@@ -34,18 +50,40 @@
 #include <time.h>
 
 #include "broker.h"
+#include "pwhash.h"
 
 static struct passwd_file *pwfile; /* NULL: no password_file */
 
 struct auth_method {
 	const char *name;
-	/* Consume data; return MQTT_RC_SUCCESS, MQTT_RC_CONTINUE_AUTH (with
-	 * *out set) or a failure reason code. */
-	int (*step)(struct conn *c, struct mqtt_str data, struct mqtt_str *out);
+	/* 1 when the node can offer it now. */
+	int (*available)(void);
+	/* Consume data; return MQTT_RC_SUCCESS (*out: data for the CONNACK,
+	 * may be empty), MQTT_RC_CONTINUE_AUTH (*out: data for the AUTH) or
+	 * a failure reason code. *state is the method's, NULL at first;
+	 * *out points into it. */
+	int (*step)(struct conn *c, void **state, struct mqtt_str data,
+	    struct mqtt_str *out);
+	void (*free)(void *state);
 };
 
+struct auth_exchange {
+	const struct auth_method *m;
+	void *state; /* the method's */
+	uint8_t *connect; /* the CONNECT, encoded, until the exchange ends */
+	uint8_t done; /* succeeded: the CONNECT is being run */
+	struct mqtt_str final; /* into state: the CONNACK's data */
+};
+
+static int
+auth_have_passwd(void)
+{
+	return pwfile != NULL;
+}
+
 static const struct auth_method auth_methods[] = {
-	{ NULL, NULL }
+	{ "SCRAM-SHA-256", auth_have_passwd, scram_step, scram_free },
+	{ NULL, NULL, NULL, NULL }
 };
 
 static const struct auth_method *
@@ -64,7 +102,150 @@ auth_find(struct mqtt_str name)
 int
 auth_method_known(struct mqtt_str name)
 {
-	return auth_find(name) != NULL;
+	const struct auth_method *m = auth_find(name);
+
+	return m != NULL && m->available();
+}
+
+int
+auth_scram_lookup(const char *user, size_t ulen, struct pwhash *out)
+{
+	return passwd_scram(pwfile, user, ulen, out);
+}
+
+void
+auth_exchange_end(struct conn *c)
+{
+	struct auth_exchange *ax = c->auth_ex;
+
+	if (ax == NULL)
+		return;
+	c->auth_ex = NULL;
+	if (ax->state != NULL)
+		ax->m->free(ax->state);
+	free(ax->connect);
+	free(ax);
+}
+
+int
+auth_exchange_done(const struct conn *c)
+{
+	return c->auth_ex != NULL && c->auth_ex->done;
+}
+
+/* Send AUTH 0x18 with the method's data. */
+static void
+auth_send(struct conn *c, struct mqtt_str data)
+{
+	struct mqtt_packet pkt;
+	struct mqtt_props *props = &pkt.u.reason.props;
+	const char *name = c->auth_ex->m->name;
+
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_AUTH;
+	pkt.u.reason.reason = MQTT_RC_CONTINUE_AUTH;
+	MQTT_PROP_SET(props, MQTT_PROP_AUTH_METHOD);
+	props->auth_method.p = (const uint8_t *)name;
+	props->auth_method.len = (uint32_t)strlen(name);
+	MQTT_PROP_SET(props, MQTT_PROP_AUTH_DATA);
+	props->auth_data = data;
+	conn_send(c, &pkt);
+}
+
+/* Run one step on data: 0 (AUTH sent), -1 (success) or a reason code. */
+static int
+auth_step(struct conn *c, struct mqtt_str data)
+{
+	struct auth_exchange *ax = c->auth_ex;
+	struct mqtt_str out = { NULL, 0 };
+	int rc;
+
+	rc = ax->m->step(c, &ax->state, data, &out);
+	if (rc == MQTT_RC_CONTINUE_AUTH) {
+		auth_send(c, out);
+		return 0;
+	}
+	if (rc != MQTT_RC_SUCCESS)
+		return rc;
+	ax->done = 1;
+	ax->final = out;
+	return -1;
+}
+
+int
+auth_begin(struct conn *c, const struct mqtt_packet *pkt)
+{
+	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct auth_exchange *ax;
+	struct mqtt_str data = { NULL, 0 };
+	size_t len;
+
+	auth_exchange_end(c);
+	ax = xcalloc(1, sizeof *ax);
+	ax->m = auth_find(cp->props.auth_method);
+	len = mqtt_encode_len(pkt, cp->version);
+	ax->connect = xmalloc(len);
+	mqtt_encode(pkt, cp->version, ax->connect);
+	c->auth_ex = ax;
+	if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_DATA))
+		data = cp->props.auth_data;
+	return auth_step(c, data);
+}
+
+int
+auth_continue(struct conn *c, const struct mqtt_packet *pkt)
+{
+	const struct mqtt_reason *r = &pkt->u.reason;
+	struct auth_exchange *ax = c->auth_ex;
+	struct mqtt_packet cpkt;
+	struct mqtt_frame f;
+	struct mqtt_str data = { NULL, 0 };
+	const char *name = ax->m->name;
+	uint8_t *buf;
+	int rc;
+
+	/* MQTT-4.12.0-1, MQTT-3.15.2-1: only "continue" from the client,
+	 * with the method of the CONNECT. */
+	if (r->reason != MQTT_RC_CONTINUE_AUTH ||
+	    !MQTT_PROP_HAS(&r->props, MQTT_PROP_AUTH_METHOD) ||
+	    r->props.auth_method.len != strlen(name) ||
+	    memcmp(r->props.auth_method.p, name, strlen(name)) != 0) {
+		log_notice("client (%s) refused: AUTH out of step in its %s "
+		    "exchange", c->peer, name);
+		return handle_connect_refuse(c, MQTT_V5,
+		    MQTT_RC_PROTOCOL_ERROR);
+	}
+	if (MQTT_PROP_HAS(&r->props, MQTT_PROP_AUTH_DATA))
+		data = r->props.auth_data;
+	rc = auth_step(c, data);
+	if (rc >= 0)
+		return rc > 0 ? handle_connect_refuse(c, MQTT_V5,
+		    (uint8_t)rc) : 0;
+	/* Success: the CONNECT again, past authentication. */
+	buf = ax->connect;
+	rc = mqtt_frame(buf, MQTT_MAX_FIXED_HEADER, UINT32_MAX, &f);
+	if (rc == MQTT_FRAME_OK)
+		rc = mqtt_decode(f.type, f.flags, buf + f.header_len,
+		    f.remaining, 0, &cpkt);
+	if (rc != 0)
+		return handle_connect_refuse(c, MQTT_V5, MQTT_RC_UNSPECIFIED);
+	return handle_connect(c, &cpkt);
+}
+
+void
+auth_connack_props(const struct conn *c, struct mqtt_props *ap)
+{
+	const struct auth_exchange *ax = c->auth_ex;
+
+	if (ax == NULL || !ax->done)
+		return;
+	MQTT_PROP_SET(ap, MQTT_PROP_AUTH_METHOD);
+	ap->auth_method.p = (const uint8_t *)ax->m->name;
+	ap->auth_method.len = (uint32_t)strlen(ax->m->name);
+	if (ax->final.len > 0) {
+		MQTT_PROP_SET(ap, MQTT_PROP_AUTH_DATA);
+		ap->auth_data = ax->final;
+	}
 }
 
 int

@@ -531,6 +531,12 @@ size_t passwd_count(const struct passwd_file *pf);
  * compare a cheap proof (design note in passwd.c). */
 int passwd_check(struct passwd_file *pf, const char *user, size_t ulen,
     const uint8_t *pw, size_t pwlen);
+struct pwhash;
+/* Copy user's SCRAM-SHA-256 credentials into *out: PASSWD_OK,
+ * PASSWD_NO_USER, or PASSWD_BAD when the user's hash is not of the
+ * "$scram-sha-256$" form. */
+int passwd_scram(struct passwd_file *pf, const char *user, size_t ulen,
+    struct pwhash *out);
 
 /* --- acl.c --- */
 
@@ -588,6 +594,32 @@ int jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
 
 /* 1 when name is an enhanced authentication method this node offers. */
 int auth_method_known(struct mqtt_str name);
+/* A v5 CONNECT with an Authentication Method (known, see above) whose
+ * exchange has not succeeded yet: start the exchange. Returns 0 when an
+ * AUTH 0x18 went out (the CONNECT is kept and run again by handle_auth
+ * once the exchange succeeds), -1 when the method succeeded at once (go
+ * on with the CONNECT), or the reason code to refuse it with. */
+int auth_begin(struct conn *c, const struct mqtt_packet *pkt);
+/* 1 when c's exchange has succeeded and its CONNECT is being run. */
+int auth_exchange_done(const struct conn *c);
+/* An AUTH packet before CONNACK, in an exchange: 0 or a reason code
+ * (the CONNACK that refuses is sent here). */
+int auth_continue(struct conn *c, const struct mqtt_packet *pkt);
+/* Authentication Method and Data of the CONNACK ending a successful
+ * exchange (nothing without one). */
+void auth_connack_props(const struct conn *c, struct mqtt_props *ap);
+/* Free c's exchange state (CONNACK sent, or the conn goes). */
+void auth_exchange_end(struct conn *c);
+/* SCRAM-SHA-256 credentials of user from the password file (see
+ * passwd_scram). */
+int auth_scram_lookup(const char *user, size_t ulen, struct pwhash *out);
+
+/* --- scram.c --- */
+
+/* The SCRAM-SHA-256 method of auth.c's table (RFC 5802, RFC 7677). */
+int scram_step(struct conn *c, void **state, struct mqtt_str data,
+    struct mqtt_str *out);
+void scram_free(void *state);
 /* Read password_file and acl_file. Returns 0, or -1 after logging. */
 int auth_open(void);
 /* SIGHUP: read both files again; a bad one is logged and the previous
@@ -693,7 +725,8 @@ struct conn {
 	uint32_t n_deferred; /* acks waiting for a store commit */
 	uint32_t n_held; /* SUBACKs waiting for other nodes (bridge/) */
 	uint32_t n_blocked; /* acks waiting for a subscriber's queue */
-	char *auth_user; /* the user a JWT proved; NULL: CONNECT's own */
+	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
+	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
 	uint64_t held_scan; /* persist.c's release walk */
 	uint8_t free_pending; /* freed once n_deferred drops to 0 */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */

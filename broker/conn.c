@@ -235,6 +235,7 @@ conn_free(struct conn *c)
 	if (c->n_blocked > 0)
 		persist_drop_held(c);
 	free(c->auth_user);
+	auth_exchange_end(c);
 	conn_alias_free(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
@@ -423,7 +424,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->state == CONN_NEW) {
-		conn_close(c, MQTT_RC_MAX_CONNECT_TIME, "no CONNECT in time");
+		conn_close(c, MQTT_RC_MAX_CONNECT_TIME, c->auth_ex != NULL ?
+		    "authentication exchange not done in time" :
+		    "no CONNECT in time");
 		return;
 	}
 	if (c->state != CONN_ACTIVE)

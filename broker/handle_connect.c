@@ -34,6 +34,9 @@
  * mosquitto does, rather than accepted with a will that would silently
  * never be published. Node links (bridge/) are authenticated by
  * cluster_secret instead, and the ACL does not apply to them.
+ * A v5 CONNECT with an Authentication Method goes through the method's
+ * AUTH exchange first (auth.c) and is then run here again; its CONNACK
+ * carries the method's final Authentication Data.
  */
 #include "config.h"
 
@@ -173,14 +176,32 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if ((rc = bridge_connect(c, cp)) > 0)
 		return rc;
 	if (cp->version == MQTT_V5 &&
-	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD))
-		return handle_connect_refuse(c, cp->version,
-		    auth_method_known(cp->props.auth_method) ?
-		    MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
-	/* A node link proved itself with cluster_secret (bridge_connect);
-	 * it is not a client of the password file. */
-	if (c->link == LINK_NONE && (rc = auth_connect(c, cp)) != 0)
+	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD)) {
+		/* Enhanced authentication (auth.c): the exchange runs first,
+		 * then this CONNECT again with auth_exchange_done(). */
+		if (c->link != LINK_NONE || c->cert_user ||
+		    !auth_method_known(cp->props.auth_method)) {
+			log_notice("client (%s) refused: authentication "
+			    "method '%.*s' not offered", c->peer,
+			    (int)cp->props.auth_method.len,
+			    (const char *)cp->props.auth_method.p);
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_BAD_AUTH_METHOD);
+		}
+		if (!auth_exchange_done(c)) {
+			rc = auth_begin(c, pkt);
+			if (rc > 0)
+				return handle_connect_refuse(c, cp->version,
+				    (uint8_t)rc);
+			if (rc == 0)
+				return 0;
+		}
+	} else if (c->link == LINK_NONE && (rc = auth_connect(c, cp)) != 0) {
+		/* A node link proved itself with cluster_secret
+		 * (bridge_connect); it is not a client of the password
+		 * file. */
 		return handle_connect_refuse(c, cp->version, (uint8_t)rc);
+	}
 	if (id_len == 0) {
 		if (cp->version == MQTT_V31 ||
 		    (cp->version == MQTT_V311 && !cp->clean_start) ||
@@ -289,6 +310,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		}
 		connect_features(ap);
 		bridge_connack_props(c, ap);
+		auth_connack_props(c, ap);
 		if (srv.cfg.response_information != NULL &&
 		    MQTT_PROP_HAS(&cp->props, MQTT_PROP_REQUEST_RESPONSE_INFO) &&
 		    cp->props.request_response_info) {
@@ -309,7 +331,9 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		    MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE) |
 		    MQTT_PROP_BIT(MQTT_PROP_MAX_QOS) |
 		    MQTT_PROP_BIT(MQTT_PROP_RETAIN_AVAILABLE) |
-		    MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX);
+		    MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) |
+		    MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) |
+		    MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
 		if (conn_send(c, &ack) != 0) {
 			will_clear(s);
 			session_detach(s);
@@ -334,5 +358,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		bridge_link_in_up(c);
 	if (present)
 		deliver_resume(s);
+	/* Last: cp may point into the CONNECT the exchange kept. */
+	auth_exchange_end(c);
 	return 0;
 }

@@ -6,8 +6,9 @@
  * other reason (0x04 disconnect with will message, or an error) keeps it.
  * A v5 DISCONNECT may change the Session Expiry Interval, but not from 0
  * to non-zero (MQTT-3.14.2-2).
- * AUTH is a protocol error here: no authentication method is offered, so
- * no client can be in an AUTH exchange.
+ * AUTH belongs to an enhanced authentication exchange before CONNACK
+ * (auth.c); outside one (and as re-authentication after CONNACK, which is
+ * not offered) it is a protocol error.
  */
 #include "config.h"
 
@@ -52,5 +53,8 @@ handle_pingreq(struct conn *c, struct mqtt_packet *pkt)
 int
 handle_auth(struct conn *c, struct mqtt_packet *pkt)
 {
+	if (c->state == CONN_NEW && c->auth_ex != NULL &&
+	    !auth_exchange_done(c))
+		return auth_continue(c, pkt);
 	return MQTT_RC_PROTOCOL_ERROR;
 }

@@ -1,5 +1,6 @@
 /*
- * passwd.c - the password file: "user:hash" lines, hash as in pwhash.h.
+ * passwd.c - the password file: "user:hash" lines, hash as in pwhash.h
+ * (either form; passwd_scram() hands the SCRAM credentials to scram.c).
  *
  * Design note. The file is read whole into a table (user name -> entry)
  * at start-up and on SIGHUP; a bad file is refused whole, so a reload
@@ -218,4 +219,19 @@ passwd_check(struct passwd_file *pf, const char *user, size_t ulen,
 	}
 	mbedtls_platform_zeroize(proof, sizeof proof);
 	return ok ? PASSWD_OK : PASSWD_BAD;
+}
+
+int
+passwd_scram(struct passwd_file *pf, const char *user, size_t ulen,
+    struct pwhash *out)
+{
+	struct passwd_entry *e;
+
+	e = pf != NULL ? hash_get(pf->users, user, ulen) : NULL;
+	if (e == NULL)
+		return PASSWD_NO_USER;
+	if (e->h.kind != PWHASH_SCRAM_SHA256)
+		return PASSWD_BAD;
+	*out = e->h;
+	return PASSWD_OK;
 }

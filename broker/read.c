@@ -7,7 +7,9 @@
  * the packet's size is checked against max_packet_size before its body is
  * made contiguous, so a hostile length costs nothing (MQTT-3.1.2-24 is the
  * v5 reason, 0x95). Before CONNECT only a CONNECT is accepted
- * (MQTT-3.1.0-1); a second CONNECT is a protocol error (MQTT-3.1.0-2).
+ * (MQTT-3.1.0-1), and then, while an enhanced authentication exchange
+ * runs, only AUTH (MQTT 5.0 section 4.12); a second CONNECT is a protocol
+ * error (MQTT-3.1.0-2).
  *
  * Handlers return 0 or a v5 reason code; a reason code closes the
  * connection here: v5 clients get a DISCONNECT with it (when they have had
@@ -29,6 +31,11 @@ read_dispatch(struct conn *c, struct mqtt_packet *pkt)
 	if (c->link != LINK_NONE && (rc = bridge_dispatch(c, pkt)) >= 0)
 		return rc;
 	if (c->state == CONN_NEW) {
+		/* In an enhanced authentication exchange (auth.c), only AUTH
+		 * until CONNACK. */
+		if (c->auth_ex != NULL)
+			return pkt->type == MQTT_AUTH ? handle_auth(c, pkt) :
+			    MQTT_RC_PROTOCOL_ERROR;
 		if (pkt->type != MQTT_CONNECT)
 			return MQTT_RC_PROTOCOL_ERROR;
 		return handle_connect(c, pkt);
@@ -126,8 +133,11 @@ read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (c->state == CONN_NEW && f.type != MQTT_CONNECT &&
-		    c->link != LINK_OUT) {
+		    c->link != LINK_OUT &&
+		    !(f.type == MQTT_AUTH && c->auth_ex != NULL)) {
 			conn_close(c, MQTT_RC_PROTOCOL_ERROR,
+			    c->auth_ex != NULL ? "packet other than AUTH "
+			    "in an authentication exchange" :
 			    "first packet is not CONNECT");
 			return;
 		}
