@@ -252,6 +252,14 @@ def disconnect(version=V311, rc=0, properties=None):
     return b"\xe0\x00"
 
 
+def auth(rc=0x18, properties=None):
+    """AUTH (v5 only, section 3.15); rc 0x18 continue, 0x19
+    re-authenticate."""
+    if rc == 0 and not properties:
+        return packet(AUTH, 0, b"")
+    return packet(AUTH, 0, bytes([rc]) + props(properties))
+
+
 # --------------------------------------------------------------------------
 # decoding
 
