@@ -10,9 +10,7 @@ error; a client that stops mid-exchange is dropped by connect_timeout.
 The client side is implemented here with hashlib and hmac."""
 import base64
 import hashlib
-import hmac
 import os
-import socket
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -22,78 +20,8 @@ import mqttraw as raw  # noqa: E402
 from mqttraw import V31, V311, V5  # noqa: E402,F401
 from authutil import *  # noqa: E402,F401,F403
 
-METHOD = "SCRAM-SHA-256"
-RC_CONTINUE = 0x18
 RC_BAD_AUTH_METHOD = 0x8C
 ACL = "pattern read im/u/%u/#\n"
-
-
-def b64(b):
-    return base64.b64encode(b).decode()
-
-
-def hm(key, msg):
-    return hmac.new(key, msg, hashlib.sha256).digest()
-
-
-def attrs(msg):
-    return dict(a.split("=", 1) for a in msg.split(","))
-
-
-class Scram:
-    """One client-side exchange."""
-
-    def __init__(self, port, user, password, client_id):
-        self.user, self.password = user, password
-        self.cnonce = b64(os.urandom(18))
-        self.bare = "n=%s,r=%s" % (user, self.cnonce)
-        self.c = raw.Client(port, version=V5)
-        self.client_id = client_id
-
-    def first(self, data=None, username=None):
-        """Send the CONNECT with client-first; return the server's next
-        packet (AUTH or CONNACK)."""
-        if data is None:
-            data = ("n,," + self.bare).encode()
-        self.c.send(raw.connect(self.client_id, version=V5,
-                                username=username, properties={
-                                    "authentication_method": METHOD,
-                                    "authentication_data": data}))
-        p = self.c.recv(timeout=5.0)
-        if p.type == raw.AUTH:
-            check_eq(p.reason, RC_CONTINUE, "AUTH reason continue")
-            check_eq(p.props.get("authentication_method"), METHOD,
-                     "AUTH names the method")
-            self.server_first = p.props["authentication_data"].decode()
-        return p
-
-    def final(self, nonce=None, password=None):
-        """Send client-final (nonce/password overridable); return the
-        CONNACK."""
-        a = attrs(self.server_first)
-        salt = base64.b64decode(a["s"])
-        it = int(a["i"])
-        pw = (password if password is not None else self.password).encode()
-        salted = hashlib.pbkdf2_hmac("sha256", pw, salt, it)
-        client_key = hm(salted, b"Client Key")
-        stored_key = hashlib.sha256(client_key).digest()
-        without = "c=biws,r=%s" % (nonce if nonce is not None else a["r"])
-        self.auth_message = ",".join((self.bare, self.server_first,
-                                      without)).encode()
-        sig = hm(stored_key, self.auth_message)
-        proof = bytes(x ^ y for x, y in zip(client_key, sig))
-        self.server_sig = hm(hm(salted, b"Server Key"), self.auth_message)
-        self.c.send(raw.auth(RC_CONTINUE, {
-            "authentication_method": METHOD,
-            "authentication_data": (without + ",p=" + b64(proof)).encode()}))
-        return self.c.expect(raw.CONNACK, timeout=5.0)
-
-
-def login(port, user, pw, client_id, **kw):
-    s = Scram(port, user, pw, client_id)
-    p = s.first()
-    check_eq(p.type, raw.AUTH, "server-first for %s" % client_id)
-    return s, s.final(**kw)
 
 
 def refused(c, ack, rc, what):
