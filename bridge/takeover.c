@@ -13,10 +13,11 @@
  *     expiry, QoS 2 ids and queue numbering), then each queued and
  *     in-flight message in order, then "$cluster/session-end", and the
  *     session is gone from P.
- * Answers and the session travel in P's forward queue to B (QoS 1, in the
- * store), so they are ordered, and a message leaves P's session in the
- * same store commit that puts it in the forward queue: a crash of either
- * node loses none of it. B answers the CONNECT once every node has
+ * The session travels in P's forward queue to B (QoS 1, in the store), so
+ * it is ordered, and a message leaves P's session in the same store commit
+ * that puts it in the forward queue: a crash of either node loses none of
+ * it. Plain answers ("$cluster/claimed") go at once on the link, QoS 0:
+ * a connect costs the other nodes no store write. B answers the CONNECT once every node has
  * answered, with Session Present when a session came.
  *
  * Moved messages are PUBLISHes of the original message with user
@@ -81,9 +82,28 @@ static struct {
 	uint8_t n_sub_ids;
 } target;
 
-/* --- small codecs --- */
+/* An answer to a claim, sent now on our link to p (QoS 0): it carries
+ * nothing that must survive a crash, so it costs no store write; lost
+ * with the link, the claimer stops waiting for p when the link goes. */
+static void
+send_now(struct peer *p, const char *topic, const uint8_t *payload,
+    size_t len)
+{
+	struct mqtt_packet pkt;
 
-/* A control message for the forward queue of p (QoS 1). */
+	if (!bridge_peer_up(p))
+		return;
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_PUBLISH;
+	pkt.u.publish.topic.p = (const uint8_t *)topic;
+	pkt.u.publish.topic.len = (uint32_t)strlen(topic);
+	pkt.u.publish.payload.p = payload;
+	pkt.u.publish.payload.len = (uint32_t)len;
+	conn_send(p->out->conn, &pkt);
+}
+
+/* A control message for the forward queue of p (QoS 1): in order with
+ * the moved messages, and kept in the store. */
 static void
 send_queued(struct peer *p, const char *topic, const uint8_t *payload,
     size_t len)
@@ -651,7 +671,7 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 			/* Ours is the later connect: it keeps the id, and
 			 * the other node refuses its client. */
 			reply[8] = CLAIM_REFUSED;
-			send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
+			send_now(from, TOPIC_CLAIMED, reply, sizeof reply);
 			return 0;
 		}
 		claim_lost(own, from);
@@ -671,7 +691,7 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 		s->claim_id = id;
 		s->claim_clean = clean;
 		reply[8] = CLAIM_WAIT;
-		send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
+		send_now(from, TOPIC_CLAIMED, reply, sizeof reply);
 		return 0;
 	}
 	if (s != NULL && s->moving != NULL)
@@ -681,7 +701,7 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 		s = NULL;
 	}
 	if (s == NULL) {
-		send_queued(from, TOPIC_CLAIMED, reply, sizeof reply);
+		send_now(from, TOPIC_CLAIMED, reply, sizeof reply);
 		return 0;
 	}
 	move_start(s, from, id);
