@@ -465,6 +465,10 @@ void persist_sub(struct session *s, const char *filter, uint32_t len,
 void persist_unsub(struct session *s, const char *filter, uint32_t len);
 /* Queue rows of a persistent session: added, PUBREC received, done. */
 void persist_queue(struct session *s, struct delivery *d);
+/* Commit what is pending and call done once every commit so far has
+ * completed (at most a second later: then anyway). Returns 1 when it
+ * will call done, 0 when nothing was pending (done not called). */
+int persist_flush_then(void (*done)(void));
 /* Pump s again once the open batch is committed. */
 void persist_pump_after_commit(struct session *s);
 void persist_released(struct session *s, const struct delivery *d);

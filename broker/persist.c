@@ -517,6 +517,51 @@ persist_drop_held(struct conn *c)
 	}
 }
 
+/* persist_flush_then(): what to call once commits reach flushed_gen. */
+static void (*flushed_cb)(void);
+static uint64_t flushed_gen;
+static struct event *flushed_timer;
+
+static void
+persist_flushed_fire(void)
+{
+	void (*cb)(void) = flushed_cb;
+
+	flushed_cb = NULL;
+	if (flushed_timer != NULL) {
+		event_free(flushed_timer);
+		flushed_timer = NULL;
+	}
+	if (cb != NULL)
+		cb();
+}
+
+static void
+persist_flushed_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("store commit still pending after 1 s; going on");
+	persist_flushed_fire();
+}
+
+int
+persist_flush_then(void (*done)(void))
+{
+	struct timeval tv = { 1, 0 };
+
+	if (srv.store == NULL)
+		return 0;
+	if (flush_armed || open_acks != NULL)
+		persist_flush_cb(-1, 0, NULL);
+	if (srv.committed_gen >= srv.batch_gen)
+		return 0;
+	flushed_cb = done;
+	flushed_gen = srv.batch_gen;
+	flushed_timer = evtimer_new(srv.base, persist_flushed_timeout_cb,
+	    NULL);
+	evtimer_add(flushed_timer, &tv);
+	return 1;
+}
+
 /* Sessions to pump once the open batch is committed, by client id (a
  * session may go meanwhile). */
 static char **pump_ids;
@@ -606,6 +651,8 @@ persist_committed(void *arg, int ok)
 	srv.committed_gen++;
 	if (n_pump_ids > 0)
 		persist_pump_waiting();
+	if (flushed_cb != NULL && srv.committed_gen >= flushed_gen)
+		persist_flushed_fire();
 }
 
 static void
@@ -941,6 +988,10 @@ persist_close(void)
 		persist_committed(open_acks, 1);
 		open_acks = NULL;
 	}
+	if (flushed_timer != NULL)
+		event_free(flushed_timer);
+	flushed_timer = NULL;
+	flushed_cb = NULL;
 	while (n_pump_ids > 0)
 		free(pump_ids[--n_pump_ids]);
 	free(pump_ids);

@@ -2,8 +2,11 @@
  * server.c - the node: one event loop, its global state and its lifetime.
  *
  * Start-up: data directory, listeners, ready file, signals. Shutdown on
- * SIGTERM/SIGINT: stop accepting, send every v5 client DISCONNECT 0x8B,
- * wait (at most SHUTDOWN_SECS) for the connections to flush and go, then
+ * SIGTERM/SIGINT: stop accepting and reading, let the store commit what
+ * is pending so that the acks waiting for it go out (a clean stop then
+ * leaves no acknowledged message to be sent again), send every v5 client
+ * DISCONNECT 0x8B, wait (at most SHUTDOWN_SECS) for the connections to
+ * flush and go, then
  * leave the loop; server_free() releases everything so that a leak
  * checker sees a clean exit. SIGHUP reopens the log file, reads the
  * password file and the ACL file again (auth.c) and reloads the TLS
@@ -55,23 +58,36 @@ server_shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-server_shutdown(void)
+server_shutdown_close(void)
 {
 	struct timeval tv = { SHUTDOWN_SECS, 0 };
+
+	conn_close_all(MQTT_RC_SERVER_SHUTTING_DOWN);
+	if (conn_count() == 0 && tls_linger_count() == 0) {
+		event_base_loopexit(srv.base, NULL);
+		return;
+	}
+	if (srv.shutdown_timer == NULL)
+		srv.shutdown_timer = evtimer_new(srv.base,
+		    server_shutdown_timeout_cb, NULL);
+	evtimer_add(srv.shutdown_timer, &tv);
+}
+
+static void
+server_shutdown(void)
+{
+	struct conn *c;
 
 	if (srv.shutting_down)
 		return;
 	srv.shutting_down = 1;
 	log_notice("shutting down");
 	listener_stop_all();
-	conn_close_all(MQTT_RC_SERVER_SHUTTING_DOWN);
-	if (conn_count() == 0 && tls_linger_count() == 0) {
-		event_base_loopexit(srv.base, NULL);
+	TAILQ_FOREACH(c, &srv.conns, entry)
+		bufferevent_disable(c->bev, EV_READ);
+	if (persist_flush_then(server_shutdown_close))
 		return;
-	}
-	srv.shutdown_timer = evtimer_new(srv.base, server_shutdown_timeout_cb,
-	    NULL);
-	evtimer_add(srv.shutdown_timer, &tv);
+	server_shutdown_close();
 }
 
 void
