@@ -51,6 +51,18 @@ def test():
         s = client(b.port, "wsub")
         s.subscribe([("w/#", 1)])
         s.disconnect()
+        s = client(b.port, "sync")
+        s.subscribe([("sync/#", 1)])
+        s.disconnect()
+
+        def committed():
+            """Everything handled so far is on disk: a QoS 1 message for
+            an offline persistent session is acknowledged only after the
+            commit that holds it, and commits are in order."""
+            p = client(b.port, "syncpub")
+            p.publish("sync/x", b"x", qos=1)
+            p.disconnect()
+
         # kept referenced: a closed socket would publish the will now
         a = client(b.port, "a", will=("w/a", b"a gone", 1, False))
         d = client(b.port, "d", will=("w/d", b"d delayed", 1, False),
@@ -59,6 +71,7 @@ def test():
         c.disconnect()  # normal: its will is cleared
         r = client(b.port, "r", will=("w/r", b"r back in time", 1, False),
                    delay=3)
+        committed()  # c's DISCONNECT, the other CONNECTs
         b.kill9()
         b.restart()
         # r comes back within its delay: its will must not go out
