@@ -104,6 +104,8 @@ struct listener_conf {
 	int use_identity_as_username; /* the certificate's CN is the user */
 	int max_connections; /* 0: no limit */
 	uint8_t max_connections_set; /* given after the listener line */
+	uint8_t websockets; /* protocol websockets: MQTT over RFC 6455 */
+	char *websockets_path; /* the Upgrade request's path; NULL: /mqtt */
 	size_t n_conns; /* open connections, not parsed (conn.c) */
 	struct tls_ctx *tls; /* tls.c's current context, not parsed: NULL
 			      * for plain TCP */
@@ -665,6 +667,74 @@ size_t tls_linger_count(void);
 void tls_shutdown(void);
 void tls_free_all(void);
 
+/* --- ws.c --- */
+
+struct ws_conn;
+
+#define WS_DEFAULT_PATH "/mqtt"
+#define WS_REQUEST_MAX 8192 /* bytes of an Upgrade request */
+
+/* Put WebSocket framing between under (the socket's bufferevent, or the
+ * TLS filter; taken over) and the bufferevent returned (MQTT bytes).
+ * path: the request path to accept. Returns NULL (under freed, logged) on
+ * failure; *out is the connection's WebSocket state. */
+struct bufferevent *ws_wrap(struct bufferevent *under, const char *path,
+    const char *peer, struct ws_conn **out);
+/* Why the WebSocket ended the connection (a bad request, a bad frame, a
+ * close from the peer), or NULL. */
+const char *ws_conn_error(const struct ws_conn *w);
+/* Before the MQTT bufferevent is freed: send a close frame and let the
+ * layer below flush its last bytes on its own (bounded). */
+void ws_conn_close(struct ws_conn *w);
+/* Layers below still flushing after their connection was freed. */
+size_t ws_linger_count(void);
+/* Shutdown, loop stopped: drop lingering layers, free at once from now
+ * on. Call before tls_shutdown(). */
+void ws_shutdown(void);
+
+/*
+ * The protocol parts, without a connection (for the fuzz target).
+ *
+ * ws_handshake: req holds the whole request head (up to and including
+ * the empty line). Writes the complete HTTP response to resp and returns
+ * its status: 101 (accepted), 400 or 404.
+ */
+int ws_handshake(const char *req, size_t len, const char *path, char *resp,
+    size_t resplen);
+
+struct ws_decoder {
+	uint64_t left; /* payload still to come of the current data frame */
+	uint64_t max_frame; /* largest data frame payload accepted */
+	uint8_t mask[4];
+	uint8_t moff; /* position in mask of the next payload byte */
+	uint8_t in_message; /* a fragmented message goes on */
+	uint16_t error; /* close status once failed */
+	const char *why; /* and the reason, for the log */
+};
+
+struct ws_control {
+	uint8_t opcode; /* WS_OP_CLOSE, WS_OP_PING or WS_OP_PONG */
+	uint8_t len;
+	uint8_t data[125];
+};
+
+#define WS_OP_CONT 0x0
+#define WS_OP_TEXT 0x1
+#define WS_OP_BINARY 0x2
+#define WS_OP_CLOSE 0x8
+#define WS_OP_PING 0x9
+#define WS_OP_PONG 0xa
+
+/* Decode client frames from src: data frame payloads (unmasked) are
+ * appended to dst as they come. Returns 0 when src holds no complete
+ * unit any more, 1 with a control frame in *ctl (call again for the
+ * rest), -1 on a protocol error (d->error, d->why). */
+int ws_decode(struct ws_decoder *d, struct evbuffer *src,
+    struct evbuffer *dst, struct ws_control *ctl);
+/* A server frame header (FIN set, unmasked) for a payload of len bytes
+ * into hdr (10 bytes); returns its length. */
+size_t ws_frame_header(uint8_t *hdr, uint8_t opcode, uint64_t len);
+
 /* --- listener.c --- */
 
 /* Bind every configured listener. Returns 0, or -1 after logging. */
@@ -709,6 +779,7 @@ struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct bufferevent *bev; /* plaintext MQTT bytes */
 	struct tls_conn *tls; /* NULL: plain TCP */
+	struct ws_conn *ws; /* NULL: not a WebSocket listener */
 	uint8_t cert_user; /* user name from the client certificate */
 	struct listener_conf *listener; /* NULL: dialled */
 	enum conn_state state;

@@ -66,6 +66,8 @@ static int config_jwt_alg(struct config *, char *, char *, size_t);
 static int config_tls_version(struct config *, char *, char *, size_t);
 static int config_max_connections(struct config *, char *, char *,
     size_t);
+static int config_protocol(struct config *, char *, char *, size_t);
+static int config_websockets_path(struct config *, char *, char *, size_t);
 
 #define OFF(field) offsetof(struct config, field)
 #define LOFF(field) offsetof(struct listener_conf, field)
@@ -167,6 +169,9 @@ static const struct config_key config_table[] = {
 	    LOFF(use_identity_as_username), 0, 1, 0, NULL, NULL },
 	{ "tls_version", CONFIG_FUNC, 0, 0, 0, 0, "tlsv1.2",
 	    config_tls_version },
+	{ "protocol", CONFIG_FUNC, 0, 0, 0, 0, "mqtt", config_protocol },
+	{ "websockets_path", CONFIG_FUNC, 0, 0, 0, 0, WS_DEFAULT_PATH,
+	    config_websockets_path },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -511,6 +516,59 @@ config_tls_version(struct config *c, char *rest, char *err, size_t errlen)
 	return 0;
 }
 
+/* protocol mqtt | websockets, for the listener above it (mosquitto's
+ * key and values). */
+static int
+config_protocol(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest);
+
+	if (c->n_listeners == 0) {
+		snprintf(err, errlen, "protocol must follow a listener line");
+		return -1;
+	}
+	if (v == NULL || config_next_word(&rest) != NULL ||
+	    (strcmp(v, "mqtt") != 0 && strcmp(v, "websockets") != 0)) {
+		snprintf(err, errlen, "protocol must be mqtt or websockets");
+		return -1;
+	}
+	c->listeners[c->n_listeners - 1].websockets =
+	    strcmp(v, "websockets") == 0;
+	return 0;
+}
+
+/* websockets_path /path: the path of the Upgrade request. */
+static int
+config_websockets_path(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	struct listener_conf *l;
+	char *v = config_next_word(&rest);
+	const char *p;
+
+	if (c->n_listeners == 0) {
+		snprintf(err, errlen, "websockets_path must follow a listener "
+		    "line");
+		return -1;
+	}
+	if (v == NULL || config_next_word(&rest) != NULL || v[0] != '/' ||
+	    strlen(v) > 255)
+		goto bad;
+	for (p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '?' ||
+		    *p == '#')
+			goto bad;
+	}
+	l = &c->listeners[c->n_listeners - 1];
+	free(l->websockets_path);
+	l->websockets_path = xstrdup(v);
+	return 0;
+bad:
+	snprintf(err, errlen, "websockets_path must be a path starting with "
+	    "'/', without spaces, '?' or '#' (up to 255 bytes)");
+	return -1;
+}
+
 /*
  * max_connections <n>: for the listener above it, or for every listener
  * without its own when no listener line precedes it (as
@@ -762,6 +820,7 @@ config_listener_free(struct listener_conf *l)
 	free(l->cafile);
 	free(l->capath);
 	free(l->ciphers);
+	free(l->websockets_path);
 }
 
 void

@@ -22,8 +22,9 @@
  *
  * Transport seam: a conn only sees its bufferevent, which carries MQTT
  * bytes. On a TLS listener it is a filter over the socket's bufferevent
- * (tls.c); conn.c only asks tls.c for its error message and lets it
- * flush the last records before the free.
+ * (tls.c); on a WebSocket listener a filter (ws.c) over that one or over
+ * the socket's. conn.c only asks them for their error message and lets
+ * them flush the last bytes before the free.
  */
 #include "config.h"
 
@@ -118,6 +119,15 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 		/* The listener's context now: a SIGHUP reload only changes
 		 * what later connections get. */
 		c->bev = tls_wrap(c->bev, lc->tls, c->peer, &c->tls);
+		if (c->bev == NULL) {
+			free(c);
+			return;
+		}
+	}
+	if (lc->websockets) {
+		/* Over the TLS filter for wss://. */
+		c->bev = ws_wrap(c->bev, lc->websockets_path, c->peer,
+		    &c->ws);
 		if (c->bev == NULL) {
 			free(c);
 			return;
@@ -243,7 +253,11 @@ conn_free(struct conn *c)
 		event_free(c->close_timer);
 	if (c->rl_timer != NULL)
 		event_free(c->rl_timer);
-	if (c->tls != NULL)
+	/* Under a WebSocket, the TLS filter is closed when the WebSocket
+	 * layer has flushed into it and frees it. */
+	if (c->ws != NULL)
+		ws_conn_close(c->ws);
+	else if (c->tls != NULL)
 		tls_conn_close(c->tls);
 	bufferevent_free(c->bev);
 	free(c);
@@ -391,7 +405,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, MQTT_RC_SUCCESS, "connection closed by peer");
 		return;
 	}
-	if (c->tls != NULL && tls_conn_error(c->tls) != NULL)
+	if (c->ws != NULL && ws_conn_error(c->ws) != NULL)
+		snprintf(why, sizeof why, "%s", ws_conn_error(c->ws));
+	else if (c->tls != NULL && tls_conn_error(c->tls) != NULL)
 		snprintf(why, sizeof why, "%s", tls_conn_error(c->tls));
 	else
 		snprintf(why, sizeof why, "socket error: %s",

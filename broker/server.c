@@ -63,7 +63,8 @@ server_shutdown_close(void)
 	struct timeval tv = { SHUTDOWN_SECS, 0 };
 
 	conn_close_all(MQTT_RC_SERVER_SHUTTING_DOWN);
-	if (conn_count() == 0 && tls_linger_count() == 0) {
+	if (conn_count() == 0 && tls_linger_count() == 0 &&
+	    ws_linger_count() == 0) {
 		event_base_loopexit(srv.base, NULL);
 		return;
 	}
@@ -93,9 +94,11 @@ server_shutdown(void)
 void
 server_conn_gone(void)
 {
-	/* TLS sockets still writing their close_notify count too, so that
-	 * the shutdown DISCONNECT reaches TLS clients. */
-	if (srv.shutting_down && conn_count() == 0 && tls_linger_count() == 0)
+	/* TLS sockets still writing their close_notify, and WebSocket
+	 * layers their last frames, count too, so that the shutdown
+	 * DISCONNECT reaches TLS and WebSocket clients. */
+	if (srv.shutting_down && conn_count() == 0 &&
+	    tls_linger_count() == 0 && ws_linger_count() == 0)
 		event_base_loopexit(srv.base, NULL);
 }
 
@@ -211,6 +214,7 @@ server_free(void)
 	listener_stop_all();
 	srv.shutting_down = 1;
 	persist_close();
+	ws_shutdown();
 	tls_shutdown();
 	conn_free_all();
 	sys_free();
