@@ -675,11 +675,11 @@ struct ws_conn;
 #define WS_REQUEST_MAX 8192 /* bytes of an Upgrade request */
 
 /* Put WebSocket framing between under (the socket's bufferevent, or the
- * TLS filter; taken over) and the bufferevent returned (MQTT bytes).
- * path: the request path to accept. Returns NULL (under freed, logged) on
+ * TLS filter of tls; taken over) and the bufferevent returned (MQTT
+ * bytes). path: the request path to accept. Returns NULL (under freed, logged) on
  * failure; *out is the connection's WebSocket state. */
-struct bufferevent *ws_wrap(struct bufferevent *under, const char *path,
-    const char *peer, struct ws_conn **out);
+struct bufferevent *ws_wrap(struct bufferevent *under, struct tls_conn *tls,
+    const char *path, const char *peer, struct ws_conn **out);
 /* Why the WebSocket ended the connection (a bad request, a bad frame, a
  * close from the peer), or NULL. */
 const char *ws_conn_error(const struct ws_conn *w);

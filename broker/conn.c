@@ -126,8 +126,8 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	if (lc->websockets) {
 		/* Over the TLS filter for wss://. */
-		c->bev = ws_wrap(c->bev, lc->websockets_path, c->peer,
-		    &c->ws);
+		c->bev = ws_wrap(c->bev, c->tls, lc->websockets_path,
+		    c->peer, &c->ws);
 		if (c->bev == NULL) {
 			free(c);
 			return;

@@ -71,6 +71,7 @@ enum ws_state {
 struct ws_conn {
 	struct bufferevent *bev; /* the MQTT filter */
 	struct bufferevent *under; /* own reference until lingering ends */
+	struct tls_conn *tls; /* under is its filter (wss://); else NULL */
 	enum ws_state state;
 	struct ws_decoder dec;
 	const char *path;
@@ -422,10 +423,9 @@ ws_fail(struct ws_conn *w, short what, const char *why)
 {
 	if (w->state == WS_FAILED)
 		return;
-	if (why != NULL) {
+	/* conn.c logs it as the reason of its close. */
+	if (why != NULL)
 		snprintf(w->error, sizeof w->error, "WebSocket: %s", why);
-		log_info("%s: %s", w->peer, w->error);
-	}
 	w->state = WS_FAILED;
 	evbuffer_drain(bufferevent_get_output(w->bev),
 	    evbuffer_get_length(bufferevent_get_output(w->bev)));
@@ -439,26 +439,31 @@ ws_filter_handshake(struct ws_conn *w, struct evbuffer *src)
 {
 	struct evbuffer_ptr end;
 	char req[WS_REQUEST_MAX + 1], resp[512];
-	size_t len;
+	size_t len, take;
 	int status;
 
 	end = evbuffer_search(src, "\r\n\r\n", 4, NULL);
-	if ((end.pos < 0 && evbuffer_get_length(src) < WS_REQUEST_MAX) ||
-	    (end.pos >= 0 && (size_t)end.pos + 4 <= WS_REQUEST_MAX)) {
-		if (end.pos < 0)
+	len = evbuffer_get_length(src);
+	if (end.pos < 0 && len < WS_REQUEST_MAX) {
+		/* Not an HTTP GET (a plain MQTT client on this port, say):
+		 * no need to wait for the end of the request. */
+		take = len < 4 ? len : 4;
+		if (memcmp(evbuffer_pullup(src, (ev_ssize_t)take), "GET ",
+		    take) == 0)
 			return 0;
-	} else {
+		/* ws_handshake() refuses what is there. */
+	} else if (end.pos < 0 || (size_t)end.pos + 4 > WS_REQUEST_MAX) {
 		ws_respond_error(400, "Request too long", resp, sizeof resp);
 		evbuffer_add(bufferevent_get_output(w->under), resp,
 		    strlen(resp));
 		ws_fail(w, BEV_EVENT_READING | BEV_EVENT_ERROR,
 		    "handshake refused with 400: request over 8 KiB");
 		return -1;
-	}
-	len = (size_t)end.pos + 4;
-	evbuffer_remove(src, req, len);
-	req[len] = '\0';
-	status = ws_handshake(req, len, w->path, resp, sizeof resp);
+	} else
+		take = (size_t)end.pos + 4;
+	evbuffer_remove(src, req, take);
+	req[take] = '\0';
+	status = ws_handshake(req, take, w->path, resp, sizeof resp);
 	evbuffer_add(bufferevent_get_output(w->under), resp, strlen(resp));
 	if (status != 101) {
 		char why[96];
@@ -559,8 +564,8 @@ ws_filter_free_cb(void *arg)
 }
 
 struct bufferevent *
-ws_wrap(struct bufferevent *under, const char *path, const char *peer,
-    struct ws_conn **out)
+ws_wrap(struct bufferevent *under, struct tls_conn *tls, const char *path,
+    const char *peer, struct ws_conn **out)
 {
 	struct ws_conn *w;
 
@@ -569,6 +574,7 @@ ws_wrap(struct bufferevent *under, const char *path, const char *peer,
 	snprintf(w->peer, sizeof w->peer, "%s", peer);
 	w->path = path != NULL ? path : WS_DEFAULT_PATH;
 	w->under = under;
+	w->tls = tls;
 	w->state = WS_HANDSHAKE;
 	w->dec.max_frame = (uint64_t)srv.cfg.max_packet_size +
 	    WS_FRAME_MARGIN;
@@ -595,13 +601,26 @@ ws_conn_error(const struct ws_conn *w)
 	return w->error[0] != '\0' ? w->error : NULL;
 }
 
+/* Let the layer below go. A TLS filter is closed first, as conn.c does
+ * without a WebSocket, so that its socket lingers (and is counted) from
+ * now on, not from the filter's finalizer. */
+static void
+ws_under_free(struct ws_conn *w)
+{
+	if (w->tls != NULL)
+		tls_conn_close(w->tls);
+	w->tls = NULL;
+	bufferevent_free(w->under);
+	w->under = NULL;
+}
+
 static void
 ws_conn_maybe_free(struct ws_conn *w)
 {
 	if (!w->filter_gone || !w->closed || w->lingering)
 		return;
 	if (w->under != NULL)
-		bufferevent_free(w->under);
+		ws_under_free(w);
 	if (w->linger_ev != NULL)
 		event_free(w->linger_ev);
 	free(w);
@@ -613,8 +632,7 @@ ws_linger_done(struct ws_conn *w)
 	LIST_REMOVE(w, entry);
 	ws_n_lingering--;
 	w->lingering = 0;
-	bufferevent_free(w->under);
-	w->under = NULL;
+	ws_under_free(w);
 	ws_conn_maybe_free(w);
 	server_conn_gone();
 }
@@ -653,8 +671,7 @@ ws_conn_close(struct ws_conn *w)
 	if (ws_dying || evbuffer_get_length(out) == 0) {
 		/* The filter's own reference keeps the layer below until
 		 * the filter goes. */
-		bufferevent_free(w->under);
-		w->under = NULL;
+		ws_under_free(w);
 		return;
 	}
 	w->lingering = 1;
@@ -685,8 +702,7 @@ ws_shutdown(void)
 		LIST_REMOVE(w, entry);
 		ws_n_lingering--;
 		w->lingering = 0;
-		bufferevent_free(w->under);
-		w->under = NULL;
+		ws_under_free(w);
 		ws_conn_maybe_free(w);
 	}
 }
