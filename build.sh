@@ -16,7 +16,7 @@ cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
 libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl"
+openssl nodejs npm"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
