@@ -24,9 +24,10 @@
  * (read.c reassembles packets and enforces max_packet_size). One frame
  * may not exceed max_packet_size plus WS_FRAME_MARGIN (close 1009).
  * Client frames must be masked (else close 1002), text frames are refused
- * (close 1003), pings are answered with pongs, a close is echoed and
- * ends the connection as an EOF. Server frames are unmasked binary
- * frames, one per write of conn.c (a packet, usually).
+ * (close 1003), pings are answered with pongs (not while the layer below
+ * is full: a client that pings without reading cannot grow it), a close
+ * is echoed and ends the connection as an EOF. Server frames are
+ * unmasked binary frames, one per write of conn.c (a packet, usually).
  *
  * Output backpressure: the layer below gets the TLS module's watermarks
  * (frames are made only while it holds less than WS_UNDER_HIGH bytes), so
@@ -502,7 +503,14 @@ ws_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	}
 	while ((rc = ws_decode(&w->dec, src, dst, &ctl)) == 1) {
 		if (ctl.opcode == WS_OP_PING) {
-			ws_send_frame(w, WS_OP_PONG, ctl.data, ctl.len);
+			/* Pongs are not counted by conn.c's backpressure: a
+			 * client that pings without reading gets none while
+			 * the layer below is full (RFC 6455 5.5.3 lets a
+			 * pong answer only the latest ping). */
+			if (evbuffer_get_length(bufferevent_get_output(
+			    w->under)) < WS_UNDER_HIGH)
+				ws_send_frame(w, WS_OP_PONG, ctl.data,
+				    ctl.len);
 		} else if (ctl.opcode == WS_OP_CLOSE) {
 			/* Echo the status (RFC 6455 5.5.1); what came before
 			 * the close is still delivered (the event is
