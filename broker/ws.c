@@ -512,12 +512,17 @@ ws_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 				ws_send_frame(w, WS_OP_PONG, ctl.data,
 				    ctl.len);
 		} else if (ctl.opcode == WS_OP_CLOSE) {
-			/* Echo the status (RFC 6455 5.5.1); what came before
-			 * the close is still delivered (the event is
-			 * deferred). */
+			/* Echo the status (RFC 6455 5.5.1), unless it is one
+			 * an endpoint may not send (7.4): then 1002. What
+			 * came before the close is still delivered (the
+			 * event is deferred). */
 			code = ctl.len >= 2 ?
-			    (uint16_t)(ctl.data[0] << 8 | ctl.data[1]) : 1000;
-			ws_send_close(w, ctl.len >= 2 ? code : 1000);
+			    (uint16_t)(ctl.data[0] << 8 | ctl.data[1]) :
+			    ctl.len == 0 ? 1000 : 1002;
+			if (code < 1000 || (code > 1003 && code < 1007) ||
+			    (code > 1011 && code < 3000) || code > 4999)
+				code = 1002;
+			ws_send_close(w, code);
 			ws_fail(w, BEV_EVENT_READING | BEV_EVENT_EOF, NULL);
 			evbuffer_drain(src, evbuffer_get_length(src));
 			break;

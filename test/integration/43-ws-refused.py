@@ -5,7 +5,8 @@ Connection: Upgrade, or with Sec-WebSocket-Version 8, or without a key,
 or a POST gets 400; a request over 8 KiB gets 400; each is then closed.
 After the handshake an unmasked frame closes with 1002, a text frame
 with 1003, a frame over max_packet_size + 64 KiB with 1009, a
-continuation outside a message with 1002. A close frame is echoed. A
+continuation outside a message with 1002. A close frame is echoed
+(with 1002 for a status that may not be sent, like 1005). A
 plain MQTT client on the WebSocket port is refused too."""
 import os
 import socket
@@ -98,6 +99,9 @@ def test():
         closed_with(port, wsutil.frame(wsutil.OP_CLOSE,
                                        struct.pack("!H", 1001)), 1001,
                     "close echoed")
+        closed_with(port, wsutil.frame(wsutil.OP_CLOSE,
+                                       struct.pack("!H", 1005)), 1002,
+                    "a close with a status no endpoint may send")
         b.wait_log("WebSocket: text frame")
         b.wait_log("handshake refused with 404")
         # The node still serves others.
