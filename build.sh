@@ -16,7 +16,12 @@ cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
 libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl nodejs npm"
+openssl"
+# Commands whose Debian package is installed only when the command is
+# missing (command:package): Node.js and npm for the MQTT.js test. A
+# machine may have them from elsewhere (NodeSource's nodejs bundles npm
+# and conflicts with Debian's npm package).
+COMMANDS="node:nodejs npm:npm"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -27,6 +32,10 @@ need_packages() {
 		    grep -q "install ok installed"; then
 			missing="$missing $p"
 		fi
+	done
+	for c in $COMMANDS; do
+		command -v "${c%%:*}" >/dev/null 2>&1 ||
+		    missing="$missing ${c#*:}"
 	done
 	[ -z "$missing" ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
