@@ -185,81 +185,64 @@ acl_rule_line(struct acl_list *list, char *rest, int pattern, char *msg,
 	return 0;
 }
 
+struct acl_reading {
+	struct acl *a;
+	struct acl_list *cur; /* where "topic" lines go */
+};
+
+static int
+acl_file_line(void *arg, char *line, size_t len, char *msg, size_t msglen)
+{
+	struct acl_reading *r = arg;
+	char *s, *rest;
+	size_t wlen;
+
+	while (len > 0 && isspace((unsigned char)line[len - 1]))
+		line[--len] = '\0';
+	s = line + strspn(line, " \t");
+	if (*s == '\0' || *s == '#')
+		return 0;
+	if (strlen(s) != len - (size_t)(s - line)) {
+		snprintf(msg, msglen, "NUL byte in line");
+		return -1;
+	}
+	wlen = strcspn(s, " \t");
+	rest = s + wlen;
+	rest += strspn(rest, " \t");
+	if (wlen == 4 && memcmp(s, "user", 4) == 0) {
+		if (*rest == '\0') {
+			snprintf(msg, msglen, "user needs a name");
+			return -1;
+		}
+		r->cur = hash_get(r->a->users, rest, strlen(rest));
+		if (r->cur == NULL) {
+			r->cur = xcalloc(1, sizeof *r->cur);
+			hash_put(r->a->users, rest, strlen(rest), r->cur);
+		}
+		return 0;
+	}
+	if (wlen == 5 && memcmp(s, "topic", 5) == 0)
+		return acl_rule_line(r->cur, rest, 0, msg, msglen);
+	if (wlen == 7 && memcmp(s, "pattern", 7) == 0)
+		return acl_rule_line(&r->a->patterns, rest, 1, msg, msglen);
+	snprintf(msg, msglen, "unknown keyword '%.*s' (expected user, topic "
+	    "or pattern)", (int)wlen, s);
+	return -1;
+}
+
 struct acl *
 acl_load(const char *path, char *err, size_t errlen)
 {
-	struct acl *a;
-	struct acl_list *cur;
-	char *line = NULL, *s, *rest, msg[512];
-	size_t cap = 0, len, wlen;
-	ssize_t n;
-	unsigned lineno = 0;
-	FILE *fp;
-	int rc = 0;
+	struct acl_reading r;
 
-	fp = fopen(path, "r");
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno));
+	r.a = xcalloc(1, sizeof *r.a);
+	r.a->users = hash_new();
+	r.cur = &r.a->anon;
+	if (file_lines(path, 0, acl_file_line, &r, err, errlen) != 0) {
+		acl_free(r.a);
 		return NULL;
 	}
-	a = xcalloc(1, sizeof *a);
-	a->users = hash_new();
-	cur = &a->anon;
-	while ((n = getline(&line, &cap, fp)) != -1) {
-		lineno++;
-		len = (size_t)n;
-		while (len > 0 && isspace((unsigned char)line[len - 1]))
-			line[--len] = '\0';
-		s = line + strspn(line, " \t");
-		if (*s == '\0' || *s == '#')
-			continue;
-		if (strlen(s) != len - (size_t)(s - line)) {
-			snprintf(msg, sizeof msg, "NUL byte in line");
-			rc = -1;
-			goto bad;
-		}
-		wlen = strcspn(s, " \t");
-		rest = s + wlen;
-		rest += strspn(rest, " \t");
-		if (wlen == 4 && memcmp(s, "user", 4) == 0) {
-			if (*rest == '\0') {
-				snprintf(msg, sizeof msg, "user needs a name");
-				rc = -1;
-				goto bad;
-			}
-			cur = hash_get(a->users, rest, strlen(rest));
-			if (cur == NULL) {
-				cur = xcalloc(1, sizeof *cur);
-				hash_put(a->users, rest, strlen(rest), cur);
-			}
-		} else if (wlen == 5 && memcmp(s, "topic", 5) == 0) {
-			rc = acl_rule_line(cur, rest, 0, msg, sizeof msg);
-		} else if (wlen == 7 && memcmp(s, "pattern", 7) == 0) {
-			rc = acl_rule_line(&a->patterns, rest, 1, msg,
-			    sizeof msg);
-		} else {
-			snprintf(msg, sizeof msg, "unknown keyword '%.*s' "
-			    "(expected user, topic or pattern)", (int)wlen, s);
-			rc = -1;
-		}
-bad:
-		if (rc != 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			break;
-		}
-	}
-	if (rc == 0 && ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = -1;
-	}
-	free(line);
-	fclose(fp);
-	if (rc != 0) {
-		acl_free(a);
-		return NULL;
-	}
-	return a;
+	return r.a;
 }
 
 /* Length of the level of s[0..len) that starts at s. */

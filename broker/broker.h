@@ -596,6 +596,18 @@ int jwt_looks_like(const uint8_t *p, size_t len);
 int jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
     size_t cap, const char **why);
 
+/* --- lines.c --- */
+
+/* Called with each line of a file, its line end removed; returns 0, or
+ * -1 with msg (msglen bytes) saying what is wrong with the line. */
+typedef int (*file_line_fn)(void *arg, char *line, size_t len, char *msg,
+    size_t msglen);
+/* Read path line by line into cb. Returns 0, or -1 with err set to
+ * "path:line: msg", "path: cannot open: ..." or "path: read error". With
+ * wipe, the read buffer is zeroed before it is freed. */
+int file_lines(const char *path, int wipe, file_line_fn cb, void *arg,
+    char *err, size_t errlen);
+
 /* --- auth.c --- */
 
 /* 1 when name is an enhanced authentication method this node offers. */

@@ -143,53 +143,27 @@ passwd_line(struct passwd_file *pf, char *line, char *msg, size_t msglen)
 	return 0;
 }
 
+static int
+passwd_file_line(void *arg, char *line, size_t len, char *msg,
+    size_t msglen)
+{
+	if (len == 0 || line[0] == '#')
+		return 0;
+	if (strlen(line) != len) {
+		snprintf(msg, msglen, "NUL byte in line");
+		return -1;
+	}
+	return passwd_line(arg, line, msg, msglen);
+}
+
 struct passwd_file *
 passwd_load(const char *path, char *err, size_t errlen)
 {
 	struct passwd_file *pf;
-	char *line = NULL, msg[256];
-	size_t cap = 0, len;
-	ssize_t n;
-	unsigned lineno = 0;
-	FILE *fp;
-	int rc = 0;
 
-	fp = fopen(path, "r");
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
 	pf = xcalloc(1, sizeof *pf);
 	pf->users = hash_new();
-	while ((n = getline(&line, &cap, fp)) != -1) {
-		lineno++;
-		len = (size_t)n;
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0 || line[0] == '#')
-			continue;
-		if (strlen(line) != len) {
-			snprintf(msg, sizeof msg, "NUL byte in line");
-			rc = -1;
-		} else
-			rc = passwd_line(pf, line, msg, sizeof msg);
-		if (rc != 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			break;
-		}
-	}
-	if (rc == 0 && ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = -1;
-	}
-	if (line != NULL) {
-		mbedtls_platform_zeroize(line, cap);
-		free(line);
-	}
-	fclose(fp);
-	if (rc != 0) {
+	if (file_lines(path, 1, passwd_file_line, pf, err, errlen) != 0) {
 		passwd_free(pf);
 		return NULL;
 	}
