@@ -287,7 +287,8 @@ done
 kill -TERM "$pid" 2>/dev/null
 wait_gone "$pid"
 pid=
-left=$(sqlite3 "$data/tern.db" 'SELECT count(*) FROM queue')
+left=$(sqlite3 "$data/tern.db" \
+    'SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM qlog)')
 want=$(( sessions * per - n * per ))
 echo "restart.sh: $left messages left in the queue table (expected $want)" >&2
 [ "$left" = "$want" ] || status=1

@@ -42,7 +42,9 @@ load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
 	    " ON q.client_id = s.client_id";
 	struct store_session ss;
 	sqlite3_stmt *s = NULL;
-	size_t len;
+	const struct qsess *q;
+	uint64_t n, bytes, max_seq;
+	size_t len, i;
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -57,9 +59,19 @@ load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
 			ss.will = sql_column_bytes(s, 4, &len);
 			ss.will_len = (uint32_t)len;
 		}
-		cb->session(arg, &ss, (uint64_t)sqlite3_column_int64(s, 5),
-		    (uint64_t)sqlite3_column_int64(s, 6),
-		    (uint64_t)sqlite3_column_int64(s, 7));
+		n = (uint64_t)sqlite3_column_int64(s, 5);
+		bytes = (uint64_t)sqlite3_column_int64(s, 6);
+		max_seq = (uint64_t)sqlite3_column_int64(s, 7);
+		/* queue_stats counts the runs; the log is in memory. */
+		q = qindex_find(&st->qx, ss.client_id, ss.id_len);
+		if (q != NULL && q->n > q->head) {
+			n += q->n - q->head;
+			for (i = q->head; i < q->n; i++)
+				bytes += q->rows[i].bytes;
+			if (q->rows[q->n - 1].seq > max_seq)
+				max_seq = q->rows[q->n - 1].seq;
+		}
+		cb->session(arg, &ss, n, bytes, max_seq);
 	}
 	if (rc != SQLITE_DONE)
 		return load_fail(st, s, "sessions", err, errlen);

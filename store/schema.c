@@ -119,6 +119,45 @@ static const char *const schema_steps[] = {
 	" topic BLOB NOT NULL PRIMARY KEY,"
 	" msg_id INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX retained_msg ON retained(msg_id);",
+
+	/* 1 -> 2: the queue as a log plus sorted runs (sql_queue.c); the
+	 * rows of version 1 become run 1. */
+	"CREATE TABLE runs("
+	" run INTEGER PRIMARY KEY,"
+	" n INTEGER NOT NULL);"
+	"CREATE TABLE queue2("
+	" run INTEGER NOT NULL,"
+	" client_id BLOB NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" msg_id INTEGER NOT NULL,"
+	" qos INTEGER NOT NULL,"
+	" retain INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" packet_id INTEGER NOT NULL,"
+	" sub_ids BLOB,"
+	" bytes INTEGER NOT NULL,"
+	" expiry_at INTEGER NOT NULL,"
+	" PRIMARY KEY(run, client_id, seq)) WITHOUT ROWID;"
+	"INSERT INTO queue2 SELECT 1, client_id, seq, msg_id, qos, retain,"
+	" state, packet_id, sub_ids, bytes, expiry_at FROM queue;"
+	"INSERT INTO runs SELECT 1, n FROM (SELECT count(*) AS n FROM queue)"
+	" WHERE n > 0;"
+	"DROP TABLE queue;"
+	"ALTER TABLE queue2 RENAME TO queue;"
+	"CREATE INDEX queue_expiry ON queue(expiry_at) WHERE expiry_at != 0;"
+	"CREATE TABLE qlog("
+	" id INTEGER PRIMARY KEY,"
+	" client_id BLOB NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" msg_id INTEGER NOT NULL,"
+	" qos INTEGER NOT NULL,"
+	" retain INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" packet_id INTEGER NOT NULL,"
+	" sub_ids BLOB,"
+	" bytes INTEGER NOT NULL,"
+	" expiry_at INTEGER NOT NULL);"
+	"CREATE INDEX qlog_expiry ON qlog(expiry_at) WHERE expiry_at != 0;",
 };
 
 _Static_assert(sizeof schema_steps / sizeof schema_steps[0] ==

@@ -6,10 +6,10 @@
  *
  * The session is the unit of persistence (docs/ARCHITECTURE.md, "Seams"):
  * every row the store keeps for a client is keyed by its client id, so a
- * session delete is five keyed deletes, one per table (sessions, subs,
- * qos2, queue, queue_stats). The queue rows it deletes return their
- * message ids so the bodies' references drop in the same transaction
- * (sql_queue.c).
+ * session delete is a keyed delete per table (sessions, subs, qos2,
+ * queue_stats) plus its queue rows, which sql_queue.c finds in the log
+ * and in each run; they return their message ids so the bodies'
+ * references drop in the same transaction.
  *
  * A put replaces the session row only (expiry, disconnect time, protocol
  * level, will); subscriptions and queue rows are written by their own
@@ -28,8 +28,6 @@ const struct sql_def sql_session_defs[] = {
 	{ ST_SESSION_DEL, "DELETE FROM sessions WHERE client_id = ?1" },
 	{ ST_SESSION_SUBS_DEL, "DELETE FROM subs WHERE client_id = ?1" },
 	{ ST_SESSION_QOS2_DEL, "DELETE FROM qos2 WHERE client_id = ?1" },
-	{ ST_SESSION_QUEUE_DEL,
-	  "DELETE FROM queue WHERE client_id = ?1 RETURNING msg_id" },
 	{ ST_SESSION_STATS_DEL,
 	  "DELETE FROM queue_stats WHERE client_id = ?1" },
 	{ ST_SESSION_EXPIRED,
@@ -65,19 +63,8 @@ sql_session_delete(struct store *st, const void *id, size_t len)
 	}
 
 	/* Queue rows: each drops one reference to its body. */
-	s = st->stmt[ST_SESSION_QUEUE_DEL];
-	sql_bind_bytes(s, 1, id, len);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		e = delta_get(&st->refs,
-		    (uint64_t)sqlite3_column_int64(s, 0), NULL, 0);
-		e->v[0]--;
-	}
-	if (rc != SQLITE_DONE) {
-		sql_error(st, "delete session queue");
-		sqlite3_reset(s);
+	if ((rc = sql_queue_session_delete(st, id, len)) != SQLITE_OK)
 		return rc;
-	}
-	sqlite3_reset(s);
 
 	/* The stats row is gone: forget this transaction's count changes. */
 	if ((e = delta_find(&st->stats, 0, id, len)) != NULL)

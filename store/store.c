@@ -111,7 +111,8 @@ store_rollback(struct store *st)
 		sqlite3_step(st->stmt[ST_ROLLBACK]);
 		sqlite3_reset(st->stmt[ST_ROLLBACK]);
 	}
-	sql_queue_forget(st);
+	/* The queue index may describe rows the rollback took back. */
+	st->qx_stale = sql_queue_rebuild(st) != SQLITE_OK;
 }
 
 /* Store thread: write a group of batches in one transaction. */
@@ -133,7 +134,11 @@ store_run_batches(struct store *st, struct job_list *run)
 		return;
 	}
 
-	rc = sql_run(st, st->stmt[ST_BEGIN]);
+	rc = st->qx_stale ? sql_queue_rebuild(st) : SQLITE_OK;
+	if (rc == SQLITE_OK) {
+		st->qx_stale = 0;
+		rc = sql_run(st, st->stmt[ST_BEGIN]);
+	}
 	TAILQ_FOREACH(j, run, entry) {
 		for (off = 0; rc == SQLITE_OK && off < j->batch.len;
 		    off += o->size) {
@@ -141,6 +146,8 @@ store_run_batches(struct store *st, struct job_list *run)
 			rc = store_apply(st, o);
 		}
 	}
+	if (rc == SQLITE_OK)
+		rc = sql_queue_maybe_run(st);
 	if (rc == SQLITE_OK)
 		rc = sql_queue_flush(st);
 	if (rc == SQLITE_OK && inject) {
@@ -162,7 +169,11 @@ store_run_expire(struct store *st, struct job *j)
 	uint64_t n = 0;
 	int rc;
 
-	rc = sql_run(st, st->stmt[ST_BEGIN]);
+	rc = st->qx_stale ? sql_queue_rebuild(st) : SQLITE_OK;
+	if (rc == SQLITE_OK) {
+		st->qx_stale = 0;
+		rc = sql_run(st, st->stmt[ST_BEGIN]);
+	}
 	if (rc == SQLITE_OK)
 		rc = sql_session_expire(st, j->now, &n);
 	if (rc == SQLITE_OK)
@@ -219,6 +230,12 @@ store_main(void *arg)
 			store_run_batches(st, &run);
 			break;
 		case JOB_READ:
+			if (st->qx_stale) {
+				j->ok = sql_queue_rebuild(st) == SQLITE_OK;
+				st->qx_stale = !j->ok;
+				if (!j->ok)
+					break;
+			}
 			j->ok = sql_queue_read(st, j) == SQLITE_OK;
 			break;
 		case JOB_EXPIRE:
@@ -305,6 +322,12 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 		goto fail;
 	if (sql_prepare_all(st, err, errlen) != 0)
 		goto fail;
+	st->run_rows = STORE_RUN_ROWS;
+	if (sql_queue_rebuild(st) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read the queue log of %s: %s",
+		    path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
 	if ((st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
@@ -319,6 +342,7 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	return st;
 
 fail:
+	qindex_clear(&st->qx);
 	sql_finalize_all(st);
 	sqlite3_close(st->db);
 	if (st->efd != -1)
@@ -358,6 +382,9 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->mtx);
 	free(st->open.buf);
 	delta_free(&st->refs);
+	delta_free(&st->runs);
+	qindex_clear(&st->qx);
+	free(st->bodies);
 	delta_free(&st->stats);
 	free(st);
 }
@@ -462,6 +489,14 @@ void
 store_fail_next(struct store *st, unsigned n)
 {
 	st->fail_next = n;
+}
+
+void
+store_set_run_rows(struct store *st, unsigned n)
+{
+	/* Before the first commit: the thread reads it after the mutex
+	 * hand-over of that commit's job. */
+	st->run_rows = n != 0 ? n : 1;
 }
 
 size_t

@@ -39,7 +39,7 @@ struct store;
 #define STORE_MAX_SUB_IDS 8
 
 /* The schema version this build writes (see schema.c). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * Open or create the database at path (WAL). sync_full: synchronous=FULL
@@ -178,8 +178,11 @@ void store_commit(struct store *st, void (*done)(void *arg, int ok),
 /* Start-up load, synchronous (called before the loop runs): */
 struct store_load_cb {
 	/* queued/queued_bytes: rows in the session's queue and the sum of
-	 * their payload lengths; max_seq: the largest seq ever queued for
-	 * it (seqs continue from it). */
+	 * their payload lengths; max_seq: at least the largest seq of its
+	 * rows (seqs continue from it). It may be less than a seq the
+	 * session once had: a row deleted while still in the queue log
+	 * leaves no trace (sql_queue.c), so that seq may be used again;
+	 * only rows that exist hold a seq. */
 	void (*session)(void *arg, const struct store_session *s,
 	    uint64_t queued, uint64_t queued_bytes, uint64_t max_seq);
 	void (*sub)(void *arg, const char *id, size_t len, const char *filter,
@@ -223,6 +226,11 @@ void store_expire(struct store *st, int64_t now,
 /* Test hook: the next n non-empty commits fail as a full disk would (their
  * writes run, then roll back; done(arg, 0)). */
 void store_fail_next(struct store *st, unsigned n);
+
+/* Test hook: the queue log becomes a new run once it holds n rows (n >=
+ * 1; STORE_RUN_ROWS by default). Call before the first commit. */
+#define STORE_RUN_ROWS 16384
+void store_set_run_rows(struct store *st, unsigned n);
 
 /* Bytes of committed batches and jobs the store thread has not finished
  * yet: the broker's back-pressure signal (stop reading clients when it

@@ -69,6 +69,17 @@ store_xrealloc(void *p, size_t n)
 	return q;
 }
 
+/* Room for element n of a growing array p of *cap elements of size
+ * bytes (the capacity doubles, from min). Returns the array. */
+static inline void *
+store_grow(void *p, size_t n, size_t *cap, size_t min, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : min;
+	return store_xrealloc(p, *cap * size);
+}
+
 /* --- batch.c: the open batch, a byte buffer of op records --- */
 
 enum op_kind {
@@ -151,6 +162,81 @@ struct delta_entry *delta_find(struct delta *d, uint64_t ikey,
 void delta_clear(struct delta *d);
 void delta_free(struct delta *d);
 
+/* --- qindex.c: the store thread's memory of the queue log --- */
+
+/* One row of table qlog, all its columns (sql_queue.c). */
+struct logrow {
+	int64_t rowid;
+	uint64_t seq;
+	uint64_t msg_id;
+	int64_t expiry_at;
+	uint32_t bytes;
+	uint16_t packet_id;
+	uint8_t qos, retain, state, n_sub_ids;
+	uint32_t sub_ids[STORE_MAX_SUB_IDS];
+};
+
+/* A run of table queue holding rows of a session, from first_seq on. */
+struct qrun {
+	int64_t run;
+	uint64_t first_seq;
+};
+
+struct qsess {
+	uint8_t *key;
+	size_t klen;
+	uint64_t hash;
+	struct logrow *rows; /* rows[head..n) in seq order */
+	size_t head, n, cap;
+	struct qrun *runs; /* in seq order; valid when runs_known */
+	size_t n_runs, runs_cap;
+	int runs_known;
+	int max_known;
+	uint64_t run_max; /* largest seq put in a run; valid when max_known */
+};
+
+/* A run of table queue and its row count (table runs). */
+struct qlive {
+	int64_t run;
+	int64_t n;
+};
+
+struct qindex {
+	struct qsess **slot;
+	size_t nslot, n;
+	size_t log_rows; /* rows in table qlog */
+	struct qlive *live; /* runs with rows, oldest first */
+	size_t n_live, live_cap;
+};
+
+/* The session's entry, or NULL / created empty. The pointers stay valid
+ * until qindex_remove or qindex_clear. */
+struct qsess *qindex_find(struct qindex *x, const void *key, size_t klen);
+struct qsess *qindex_get(struct qindex *x, const void *key, size_t klen);
+/* Forget a session (and count its log rows out). */
+void qindex_remove(struct qindex *x, struct qsess *q);
+/* Forget everything. */
+void qindex_clear(struct qindex *x);
+/* The session's log row with this seq, or NULL. */
+struct logrow *qsess_row(struct qsess *q, uint64_t seq);
+/* Its first log row with a seq above seq, or NULL. */
+const struct logrow *qsess_after(const struct qsess *q, uint64_t seq);
+/* Add a log row in seq order (a seq not held yet); remove one. */
+void qsess_add(struct qindex *x, struct qsess *q, const struct logrow *r);
+void qsess_drop(struct qindex *x, struct qsess *q, struct logrow *r);
+/* Forget all its log rows (the caller counts them out of x). */
+void qsess_empty(struct qsess *q);
+/* The index in q->runs of the run for seq (q->n_runs must be > 0). */
+size_t qsess_run_for(const struct qsess *q, uint64_t seq);
+/* Append a run to the session's list. */
+void qsess_add_run(struct qsess *q, int64_t run, uint64_t first_seq);
+/* Add a live run (the newest); forget one, also in every session. */
+void qindex_add_live(struct qindex *x, int64_t run, int64_t n);
+void qindex_drop_run(struct qindex *x, int64_t run);
+/* The sessions with log rows, sorted as SQLite sorts their BLOB keys.
+ * The caller frees the array. */
+struct qsess **qindex_sorted_with_rows(struct qindex *x, size_t *n);
+
 /* --- sql.c: prepared statements and small helpers --- */
 
 enum stmt_id {
@@ -162,7 +248,6 @@ enum stmt_id {
 	ST_SESSION_DEL,
 	ST_SESSION_SUBS_DEL,
 	ST_SESSION_QOS2_DEL,
-	ST_SESSION_QUEUE_DEL,
 	ST_SESSION_STATS_DEL,
 	ST_SESSION_EXPIRED,
 	ST_SUB_PUT,
@@ -174,11 +259,23 @@ enum stmt_id {
 	ST_MSG_INFO,
 	ST_MSG_REF,
 	ST_MSG_DEL,
+	ST_MSG_BODY,
+	ST_LOG_PUT,
+	ST_LOG_UPDATE,
+	ST_LOG_DEL,
+	ST_LOG_CLEAR,
+	ST_LOG_EXPIRED,
 	ST_QUEUE_PUT,
 	ST_QUEUE_UPDATE,
 	ST_QUEUE_DEL,
+	ST_QUEUE_DEL_SESSION,
+	ST_QUEUE_FIRST,
 	ST_QUEUE_READ,
 	ST_QUEUE_EXPIRED,
+	ST_RUN_PUT,
+	ST_RUN_ADD,
+	ST_RUN_DEL,
+	ST_STATS_MAX,
 	ST_STATS_ADD,
 	ST_STATS_SUB,
 	/* sql_retain.c */
@@ -238,9 +335,18 @@ int sql_queue_apply(struct store *st, const struct op *o);
 /* Write the transaction's net reference and queue-count changes: bodies
  * left with no reference are deleted. Clears the deltas. */
 int sql_queue_flush(struct store *st);
-/* Forget the deltas and the message cache (after a rollback). */
-void sql_queue_forget(struct store *st);
-/* Delete STORE_STATE_QUEUED rows whose message expired at now. */
+/* Forget the deltas, the message cache and the queue index and read the
+ * index back from the database (at open, and after a rollback). Returns
+ * SQLITE_OK or an error code. */
+int sql_queue_rebuild(struct store *st);
+/* Delete every queue row of a session (log and runs), dropping their
+ * body references, and forget its index entry. */
+int sql_queue_session_delete(struct store *st, const void *id, size_t len);
+/* Move the log into a new run once it holds st->run_rows rows (inside
+ * the open transaction). */
+int sql_queue_maybe_run(struct store *st);
+/* Delete STORE_STATE_QUEUED rows whose message expired at now (log and
+ * runs). */
 int sql_queue_expire(struct store *st, int64_t now);
 
 struct job;
@@ -347,6 +453,12 @@ struct store {
 	sqlite3_stmt *stmt[ST_COUNT];
 	struct delta refs; /* msg id -> v[0] reference change */
 	struct delta stats; /* client id -> v[0] rows, v[1] bytes, v[2] seq */
+	struct delta runs; /* run -> v[0] row count change */
+	const struct op **bodies; /* bodies put in this transaction */
+	size_t n_bodies, bodies_cap;
+	struct qindex qx; /* the queue log and runs (qindex.c) */
+	unsigned run_rows; /* log rows that make a run (store_set_run_rows) */
+	int qx_stale; /* qx must be read again (a rebuild failed) */
 	struct msg_cache cache[MSG_CACHE_SIZE];
 };
 

@@ -68,7 +68,10 @@ def test():
                 shutil.copy(os.path.join(b.data_dir, n), copy)
         db = sqlite3.connect(os.path.join(copy, "tern.db"))
         try:
-            queue = db.execute("select client_id, count(*) from queue "
+            # The queue is the log plus the runs (store/sql_queue.c).
+            queue = db.execute("select client_id, count(*) from "
+                               "(select client_id from queue union all "
+                               "select client_id from qlog) "
                                "group by client_id").fetchall()
             bodies = db.execute("select count(*) from msgs").fetchone()[0]
         finally:

@@ -18,6 +18,11 @@
  *     _exits right after a done); every reported batch must be present
  *     after reopen and no batch half-present;
  *   - session expiry and message expiry through store_expire;
+ *   - the queue as a log plus sorted runs, with runs of 3 or 4 rows
+ *     (store_set_run_rows): reads across runs and the log at every
+ *     boundary, updates, deletes, seq reuse, seqs below the runs, session
+ *     delete, expiry, counters, a crash, injected failures and body
+ *     references, checked through the API and the tables;
  *   - micro-benchmarks printed as "# diag" lines (not asserted): commit
  *     rate for batches of 100 and 1000 rows, queue read rate, and the
  *     start-up load of TERN_STORE_BENCH_ROWS (default 1,000,000) queued
@@ -502,8 +507,12 @@ test_roundtrip(void)
 	ok(commit_wait(st) == 1 && read_queue(st, "bob", 0) == 0 &&
 	    rr.n == 1 && rr.rows[0].msg.id == 2, "reusing a seq replaces");
 	store_close(st);
-	is_int(q1(path, "SELECT count(*) FROM queue_stats WHERE n = 1 AND "
-	    "max_seq = 7"), 1, "bob's counters after the replace");
+	if ((st = open_ok(path)) == NULL)
+		return;
+	l = load_all(st, &max_id) == 0 ? find_session("bob") : NULL;
+	ok(l != NULL && l->queued == 1 && l->max_seq == 7,
+	    "bob's counters after the replace");
+	store_close(st);
 }
 
 static void
@@ -745,7 +754,7 @@ test_refuse(void)
 {
 	const char *path = tpath("bad.db");
 	struct store *st;
-	char err[512];
+	char err[512], want[96];
 	uint8_t junk[8192], *p;
 	size_t len;
 	unsigned i;
@@ -781,8 +790,9 @@ test_refuse(void)
 	unlink(path);
 	make_db(path, 10);
 	exec_raw(path, "UPDATE schema_version SET version = 99");
-	refused(path, "schema version 99, newer than version 1",
-	    "a newer schema");
+	snprintf(want, sizeof want, "schema version 99, newer than version %d",
+	    STORE_SCHEMA_VERSION);
+	refused(path, want, "a newer schema");
 
 	st = store_open(dir, 0, err, sizeof err);
 	ok(st == NULL && strstr(err, "not a regular file") != NULL,
@@ -1037,6 +1047,989 @@ test_expire(void)
 	store_close(st);
 }
 
+/* --- the queue as a log plus sorted runs (store_set_run_rows) --- */
+
+/* A field of every row of the last read, as "1 2 3": 's' seq, 'm' message
+ * id, 't' state, 'p' packet id. */
+static const char *
+rr_list(int what)
+{
+	static char buf[512];
+	size_t i, off = 0;
+	uint64_t v;
+
+	buf[0] = '\0';
+	for (i = 0; i < rr.n && i < MAX_ROWS && off < sizeof buf; i++) {
+		switch (what) {
+		case 'm':
+			v = rr.rows[i].msg.id;
+			break;
+		case 't':
+			v = rr.rows[i].state;
+			break;
+		case 'p':
+			v = rr.rows[i].packet_id;
+			break;
+		default:
+			v = rr.rows[i].seq;
+			break;
+		}
+		off += (size_t)snprintf(buf + off, sizeof buf - off,
+		    "%s%" PRIu64, i != 0 ? " " : "", v);
+	}
+	return buf;
+}
+
+/* Every row of the last read carries its own body ("m<msg id>"). */
+static int
+rr_bodies_ok(void)
+{
+	char want[32];
+	size_t i;
+
+	for (i = 0; i < rr.n && i < MAX_ROWS; i++) {
+		snprintf(want, sizeof want, "m%" PRIu64, rr.rows[i].msg.id);
+		if (strcmp(rr.payload[i], want) != 0 ||
+		    strcmp(rr.topic[i], "t") != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Read id's rows after seq after, at most limit; their seqs must be want
+ * ("1 2 3", "" for none). */
+static int
+reads(struct store *st, const char *id, uint64_t after, unsigned limit,
+    const char *want, const char *what)
+{
+	unsigned n = rr.done + 1;
+	int r;
+
+	store_queue_read(st, id, strlen(id), after, limit, read_cb, NULL);
+	r = wait_for(st, &rr.done, n) == 0 && rr.ok;
+	if (!ok(r && strcmp(rr_list('s'), want) == 0, "%s: [%s]", what,
+	    r ? rr_list('s') : "read failed"))
+		diag("want [%s]", want);
+	return r && strcmp(rr_list('s'), want) == 0;
+}
+
+/* The last read's field what must be want. */
+static void
+rr_is(int what, const char *want, const char *name)
+{
+	if (!ok(strcmp(rr_list(what), want) == 0, "%s: [%s]", name,
+	    rr_list(what)))
+		diag("want [%s]", want);
+}
+
+/* Open path with runs of n rows (0: the default). */
+static struct store *
+open_runs(const char *path, unsigned n)
+{
+	struct store *st = open_ok(path);
+
+	if (st != NULL && n != 0)
+		store_set_run_rows(st, n);
+	return st;
+}
+
+/* Body id with payload "m<id>" and topic "t". */
+static void
+put_body(struct store *st, uint64_t id, int64_t expiry_at)
+{
+	char p[32];
+
+	snprintf(p, sizeof p, "m%" PRIu64, id);
+	put_msg(st, id, "t", p, expiry_at);
+}
+
+/* A queued row of session id at seq, with its body msg put again in the
+ * batch (as the broker does). */
+static void
+qrow(struct store *st, const char *id, uint64_t seq, uint64_t msg)
+{
+	put_body(st, msg, 0);
+	qput(st, id, seq, msg, STORE_STATE_QUEUED);
+}
+
+/* Reopen path, load and close: session id's counters must be queued,
+ * bytes and max_seq (a negative value is not checked). */
+static void
+counters_are(const char *path, const char *id, long long queued,
+    long long bytes, long long max_seq, const char *what)
+{
+	const struct loaded_session *l = NULL;
+	struct store *st = open_ok(path);
+	uint64_t max_id;
+
+	if (st != NULL && load_all(st, &max_id) == 0)
+		l = find_session(id);
+	if (!ok(l != NULL && (queued < 0 || l->queued == (uint64_t)queued) &&
+	    (bytes < 0 || l->bytes == (uint64_t)bytes) &&
+	    (max_seq < 0 || l->max_seq == (uint64_t)max_seq),
+	    "%s: %s queued %" PRIu64 ", %" PRIu64 " bytes, max seq %" PRIu64,
+	    what, id, l != NULL ? l->queued : 0, l != NULL ? l->bytes : 0,
+	    l != NULL ? l->max_seq : 0))
+		diag("want %lld, %lld, %lld (-1: any)%s", queued, bytes,
+		    max_seq, l == NULL ? "; session not loaded" : "");
+	store_close(st);
+}
+
+static const char *const seqs_1_11[] = {
+	"1 2 3 4 5 6 7 8 9 10 11", "3 4 5 6 7 8 9 10 11",
+	"4 5 6 7 8 9 10 11", "6 7 8 9 10 11", "10 11", "11"
+};
+
+/* Reads of "a" (runs 1-3, 4-5, 6-9, log 10-11) and "b" (run 2). */
+static void
+runs_read_checks(struct store *st, const char *when)
+{
+	char name[128];
+	uint64_t after = 0;
+	unsigned pages = 0, n = 0, in_order = 1, i;
+
+#define RNAME(s) (snprintf(name, sizeof name, "%s: %s", when, s), name)
+	if (reads(st, "a", 0, MAX_ROWS, seqs_1_11[0], RNAME("all of a")))
+		rr_is('m', seqs_1_11[0], RNAME("each row its message"));
+	ok(rr_bodies_ok(), "%s", RNAME("with their bodies"));
+	reads(st, "a", 2, MAX_ROWS, seqs_1_11[1],
+	    RNAME("after seq 2, inside run 1"));
+	reads(st, "a", 3, MAX_ROWS, seqs_1_11[2],
+	    RNAME("after seq 3, the end of run 1"));
+	reads(st, "a", 5, MAX_ROWS, seqs_1_11[3],
+	    RNAME("after seq 5, the end of run 2"));
+	reads(st, "a", 9, MAX_ROWS, seqs_1_11[4],
+	    RNAME("after seq 9, the end of the last run"));
+	reads(st, "a", 10, MAX_ROWS, seqs_1_11[5],
+	    RNAME("after seq 10, inside the log"));
+	reads(st, "a", 11, MAX_ROWS, "", RNAME("after the last seq"));
+	reads(st, "a", 1000, MAX_ROWS, "", RNAME("after a seq beyond all"));
+	reads(st, "a", 0, 2, "1 2", RNAME("limit 2 inside run 1"));
+	reads(st, "a", 2, 2, "3 4", RNAME("limit 2 across runs 1 and 2"));
+	reads(st, "a", 6, 2, "7 8", RNAME("limit 2 inside run 3"));
+	reads(st, "a", 4, 1, "5", RNAME("limit 1 at the end of run 2"));
+	reads(st, "a", 8, 3, "9 10 11", RNAME("limit 3 across run 3 and log"));
+	reads(st, "a", 9, 1, "10", RNAME("limit 1 inside the log"));
+	reads(st, "a", 0, 0, "1", RNAME("limit 0 reads one row"));
+	for (;;) {
+		n = rr.done + 1;
+		store_queue_read(st, "a", 1, after, 2, read_cb, NULL);
+		if (wait_for(st, &rr.done, n) != 0 || !rr.ok || rr.n == 0 ||
+		    ++pages > 20)
+			break;
+		for (i = 0; i < rr.n; i++)
+			if (rr.rows[i].seq != after + 1 + i)
+				in_order = 0;
+		after = rr.rows[rr.n - 1].seq;
+	}
+	ok(in_order && after == 11 && pages == 6,
+	    "%s: paging by 2 reads 1..11 in 6 pages (last %" PRIu64 ", %u)",
+	    when, after, pages);
+	if (reads(st, "b", 0, MAX_ROWS, "1", RNAME("b's row in run 2")))
+		rr_is('m', "4", RNAME("b's row has its message"));
+	reads(st, "z", 0, MAX_ROWS, "", RNAME("an unknown session"));
+#undef RNAME
+}
+
+static void
+test_runs_read(void)
+{
+	const char *path = tpath("runs-read.db");
+	struct store *st;
+	uint64_t s;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	put_session(st, "b", 100, 0);
+	for (s = 1; s <= 3; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "runs: a 1-3 commit (run 1)");
+	qrow(st, "a", 4, 4);
+	qrow(st, "b", 1, 4);
+	ok(commit_wait(st) == 1, "runs: a 4, b 1 commit (log)");
+	qrow(st, "a", 5, 5);
+	ok(commit_wait(st) == 1, "runs: a 5 commit (run 2)");
+	for (s = 6; s <= 9; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "runs: a 6-9 commit (run 3)");
+	qrow(st, "a", 10, 10);
+	qrow(st, "a", 11, 11);
+	ok(commit_wait(st) == 1, "runs: a 10-11 commit (log)");
+	runs_read_checks(st, "runs, same open");
+	store_close(st);
+
+	is_int(q1(path, "SELECT count(*) FROM runs"), 3, "runs: three runs");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 2, "runs: 2 log rows");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 10,
+	    "runs: 10 rows in runs");
+	is_int(q1(path, "SELECT coalesce(sum(n), 0) FROM runs"), 10,
+	    "runs: table runs counts them");
+	is_int(q1(path, "SELECT count(*) FROM queue AS q JOIN runs AS r"
+	    " ON r.run = q.run WHERE r.n = 4 AND q.seq BETWEEN 6 AND 9"), 4,
+	    "runs: a 6-9 are the run of 4 rows");
+	is_int(q1(path, "SELECT count(DISTINCT run) FROM queue"
+	    " WHERE seq IN (4, 5) OR client_id = CAST('b' AS BLOB)"), 1,
+	    "runs: a 4, a 5 and b 1 share a run");
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	runs_read_checks(st, "runs, after reopen");
+	store_close(st);
+	counters_are(path, "a", 11, 9 * 2 + 2 * 3, 11,
+	    "runs: counters of rows in runs and log");
+	counters_are(path, "b", 1, 2, 1, "runs: counters of a row in a run");
+}
+
+static void
+test_runs_update_del(void)
+{
+	const char *path = tpath("runs-upd.db");
+	struct store *st;
+	uint64_t s;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	for (s = 1; s <= 3; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "upd: a 1-3 (run 1)");
+	for (s = 4; s <= 6; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "upd: a 4-6 (run 2)");
+	qrow(st, "a", 7, 7);
+	ok(commit_wait(st) == 1, "upd: a 7 (log)");
+	store_queue_update(st, "a", 1, 2, 1, 22);
+	store_queue_update(st, "a", 1, 5, 2, 55);
+	store_queue_update(st, "a", 1, 7, 1, 77);
+	store_queue_update(st, "a", 1, 99, 1, 9);
+	ok(commit_wait(st) == 1, "upd: updates of run rows, a log row and "
+	    "a missing row");
+	if (reads(st, "a", 0, MAX_ROWS, "1 2 3 4 5 6 7",
+	    "upd: no row added by the updates")) {
+		rr_is('t', "0 1 0 0 2 0 1", "upd: states");
+		rr_is('p', "0 22 0 0 55 0 77", "upd: packet ids");
+	}
+	store_queue_del(st, "a", 1, 1);
+	store_queue_del(st, "a", 1, 7);
+	store_queue_del(st, "a", 1, 50);
+	ok(commit_wait(st) == 1, "upd: delete a run row, a log row and a "
+	    "missing row");
+	reads(st, "a", 0, MAX_ROWS, "2 3 4 5 6", "upd: after the deletes");
+	for (s = 4; s <= 6; s++)
+		store_queue_del(st, "a", 1, s);
+	ok(commit_wait(st) == 1, "upd: delete every row of run 2");
+	if (reads(st, "a", 0, MAX_ROWS, "2 3", "upd: run 1's rows left"))
+		rr_is('t', "1 0", "upd: run 1's states kept");
+	reads(st, "a", 3, MAX_ROWS, "", "upd: nothing after the last");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs"), 1,
+	    "upd: the emptied run left table runs");
+	is_int(q1(path, "SELECT n FROM runs"), 2, "upd: run 1 counts 2 rows");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 2,
+	    "upd: 2 rows in runs");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 0, "upd: log empty");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 2,
+	    "upd: only the bodies of rows 2 and 3 are left");
+	is_int(q1(path, "SELECT state * 100 + packet_id FROM queue"
+	    " WHERE seq = 2"), 122, "upd: the run row's update is stored");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	store_queue_update(st, "a", 1, 3, 1, 33);
+	store_queue_del(st, "a", 1, 2);
+	ok(commit_wait(st) == 1, "upd: after reopen, update and delete in "
+	    "run 1");
+	if (reads(st, "a", 0, MAX_ROWS, "3", "upd: after reopen, one row")) {
+		rr_is('t', "1", "upd: its new state");
+		rr_is('p', "33", "upd: its new packet id");
+	}
+	store_close(st);
+	counters_are(path, "a", 1, 2, -1, "upd: counters");
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	store_queue_del(st, "a", 1, 3);
+	ok(commit_wait(st) == 1, "upd: delete the last row of run 1");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs"), 0, "upd: no run left");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 0, "upd: no row left");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 0, "upd: no body left");
+	is_int(q1(path, "SELECT coalesce(sum(n), 0) FROM queue_stats"), 0,
+	    "upd: no row counted");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	for (s = 8; s <= 10; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "upd: a new run after all were dropped");
+	reads(st, "a", 0, MAX_ROWS, "8 9 10", "upd: its rows");
+	reads(st, "a", 8, 1, "9", "upd: and after seq 8, limit 1");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs WHERE n = 3"), 1,
+	    "upd: one run of 3 rows");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 3, "upd: 3 rows in it");
+	counters_are(path, "a", 3, 2 + 2 + 3, 10,
+	    "upd: counters of the new run");
+}
+
+static void
+test_runs_reuse(void)
+{
+	const char *path = tpath("runs-reuse.db");
+	struct store *st;
+	uint64_t s;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	for (s = 1; s <= 3; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "reuse: a 1-3 (run 1)");
+	qrow(st, "a", 4, 4);
+	ok(commit_wait(st) == 1, "reuse: a 4 (log)");
+	qrow(st, "a", 2, 10);
+	qrow(st, "a", 4, 11);
+	ok(commit_wait(st) == 1, "reuse: seq 2 (run) and 4 (log) again");
+	if (reads(st, "a", 0, MAX_ROWS, "1 2 3 4", "reuse: still four rows"))
+		rr_is('m', "1 10 3 11", "reuse: the new messages replace");
+	ok(rr_bodies_ok(), "reuse: with their bodies");
+	qrow(st, "a", 3, 12);
+	qrow(st, "a", 3, 13);
+	ok(commit_wait(st) == 1, "reuse: seq 3 twice in one batch");
+	if (reads(st, "a", 0, MAX_ROWS, "1 2 3 4", "reuse: four rows"))
+		rr_is('m', "1 10 13 11", "reuse: the last put wins");
+	reads(st, "a", 2, 1, "3", "reuse: read after 2, limit 1");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM queue WHERE seq = 2"), 1,
+	    "reuse: one run row for seq 2");
+	is_int(q1(path, "SELECT msg_id FROM queue WHERE seq = 2"), 10,
+	    "reuse: with the new message");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 1, "reuse: one log row");
+	is_int(q1(path, "SELECT msg_id FROM qlog"), 11,
+	    "reuse: with the new message");
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id IN (2, 3, 4, 12)"),
+	    0, "reuse: the replaced bodies are gone, 12 never stored");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 4,
+	    "reuse: bodies 1, 10, 11, 13");
+	is_int(q1(path, "SELECT sum(refs) FROM msgs"), 4,
+	    "reuse: one reference each");
+	is_int(q1(path, "SELECT n FROM runs"), 3, "reuse: run 1 still 3 rows");
+	counters_are(path, "a", 4, 2 + 3 + 3 + 3, 4, "reuse: counters");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	qrow(st, "a", 1, 14);
+	qrow(st, "a", 4, 15);
+	ok(commit_wait(st) == 1, "reuse: after reopen, seq 1 (run), 4 (log)");
+	if (reads(st, "a", 0, MAX_ROWS, "1 2 3 4", "reuse: four rows still"))
+		rr_is('m', "14 10 13 15", "reuse: replaced after reopen");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM queue"), 3,
+	    "reuse: 3 run rows after reopen");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 1,
+	    "reuse: 1 log row after reopen");
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id IN (1, 11)"), 0,
+	    "reuse: replaced bodies gone after reopen");
+	counters_are(path, "a", 4, 4 * 3, 4, "reuse: counters after reopen");
+}
+
+static void
+test_runs_lower(void)
+{
+	const char *path = tpath("runs-lower.db");
+	const char *path2 = tpath("runs-lower2.db");
+	struct store *st;
+	uint64_t s;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	for (s = 5; s <= 7; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "lower: a 5-7 (run 1)");
+	for (s = 8; s <= 10; s++)
+		qrow(st, "a", s, s);
+	ok(commit_wait(st) == 1, "lower: a 8-10 (run 2)");
+	qrow(st, "a", 11, 11);
+	ok(commit_wait(st) == 1, "lower: a 11 (log)");
+	store_queue_del(st, "a", 1, 5);
+	store_queue_del(st, "a", 1, 6);
+	ok(commit_wait(st) == 1, "lower: delete 5 and 6");
+	qrow(st, "a", 2, 2);
+	qrow(st, "a", 6, 6);
+	qrow(st, "a", 1, 1);
+	ok(commit_wait(st) == 1, "lower: put 2, 6, 1 (below the runs)");
+	if (reads(st, "a", 0, MAX_ROWS, "1 2 6 7 8 9 10 11",
+	    "lower: read in seq order"))
+		rr_is('m', "1 2 6 7 8 9 10 11", "lower: with their messages");
+	reads(st, "a", 2, MAX_ROWS, "6 7 8 9 10 11", "lower: after 2");
+	reads(st, "a", 0, 2, "1 2", "lower: limit 2");
+	reads(st, "a", 6, 1, "7", "lower: after 6, limit 1");
+	qrow(st, "a", 3, 3);
+	qrow(st, "a", 12, 12);
+	ok(commit_wait(st) == 1, "lower: put 3 and 12");
+	reads(st, "a", 0, MAX_ROWS, "1 2 3 6 7 8 9 10 11 12",
+	    "lower: read in seq order again");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 2,
+	    "lower: rows below the runs' largest seq went into a run");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 8, "lower: 8 run rows");
+	is_int(q1(path, "SELECT coalesce(sum(n), 0) FROM runs"), 8,
+	    "lower: table runs counts them");
+	counters_are(path, "a", 10, 7 * 2 + 3 * 3, 12, "lower: counters");
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	qrow(st, "a", 4, 4);
+	ok(commit_wait(st) == 1, "lower: after reopen, put 4");
+	reads(st, "a", 0, MAX_ROWS, "1 2 3 4 6 7 8 9 10 11 12",
+	    "lower: read in seq order after reopen");
+	reads(st, "a", 3, 2, "4 6", "lower: after 3, limit 2");
+	store_close(st);
+
+	/* Every run of the session dropped, then seqs below its largest. */
+	if ((st = open_runs(path2, 3)) == NULL)
+		return;
+	put_session(st, "c", 100, 0);
+	for (s = 1; s <= 3; s++)
+		qrow(st, "c", s, s);
+	ok(commit_wait(st) == 1, "lower: c 1-3 (run 1)");
+	for (s = 1; s <= 3; s++)
+		store_queue_del(st, "c", 1, s);
+	ok(commit_wait(st) == 1, "lower: delete c 1-3 (run dropped)");
+	qrow(st, "c", 2, 2);
+	qrow(st, "c", 5, 5);
+	ok(commit_wait(st) == 1, "lower: put c 2 and 5");
+	reads(st, "c", 0, MAX_ROWS, "2 5", "lower: c 2 and 5");
+	qrow(st, "c", 4, 4);
+	ok(commit_wait(st) == 1, "lower: put c 4 (a new run)");
+	reads(st, "c", 0, MAX_ROWS, "2 4 5", "lower: c 2, 4, 5");
+	qrow(st, "c", 3, 3);
+	qrow(st, "c", 7, 7);
+	ok(commit_wait(st) == 1, "lower: put c 3 and 7");
+	reads(st, "c", 0, MAX_ROWS, "2 3 4 5 7", "lower: c 2-5, 7");
+	reads(st, "c", 3, MAX_ROWS, "4 5 7", "lower: c after 3");
+	store_close(st);
+	is_int(q1(path2, "SELECT count(*) FROM runs"), 1, "lower: c one run");
+	is_int(q1(path2, "SELECT count(*) FROM qlog"), 1, "lower: c 7 in log");
+	if ((st = open_runs(path2, 3)) == NULL)
+		return;
+	qrow(st, "c", 1, 1);
+	ok(commit_wait(st) == 1, "lower: after reopen, put c 1");
+	reads(st, "c", 0, MAX_ROWS, "1 2 3 4 5 7", "lower: c 1-5, 7");
+	store_close(st);
+	counters_are(path2, "c", 6, 12, 7, "lower: c counters");
+}
+
+static void
+test_runs_session_del(void)
+{
+	const char *path = tpath("runs-sdel.db");
+	struct store *st;
+	uint64_t max_id;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	put_session(st, "b", 100, 0);
+	qrow(st, "a", 1, 1);
+	qrow(st, "a", 2, 2);
+	qrow(st, "b", 1, 1);
+	ok(commit_wait(st) == 1, "sdel: a 1-2, b 1 (run 1)");
+	qrow(st, "a", 3, 3);
+	qrow(st, "b", 2, 4);
+	ok(commit_wait(st) == 1, "sdel: a 3, b 2 (log)");
+	qrow(st, "a", 4, 5);
+	ok(commit_wait(st) == 1, "sdel: a 4 (run 2)");
+	qrow(st, "a", 5, 6);
+	ok(commit_wait(st) == 1, "sdel: a 5 (log)");
+	reads(st, "a", 0, MAX_ROWS, "1 2 3 4 5", "sdel: a before");
+	qrow(st, "a", 2, 8); /* replaces a run row, then deleted */
+	store_session_del(st, "a", 1);
+	ok(commit_wait(st) == 1, "sdel: delete a (rows in 2 runs and log)");
+	reads(st, "a", 0, MAX_ROWS, "", "sdel: a reads empty");
+	if (reads(st, "b", 0, MAX_ROWS, "1 2", "sdel: b untouched"))
+		rr_is('m', "1 4", "sdel: b's messages");
+	ok(rr_bodies_ok(), "sdel: b's bodies");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM queue"
+	    " WHERE client_id = CAST('a' AS BLOB)"), 0, "sdel: a's run rows");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 0, "sdel: a's log rows");
+	is_int(q1(path, "SELECT count(*) FROM runs"), 2,
+	    "sdel: both runs kept (b's rows)");
+	is_int(q1(path, "SELECT coalesce(sum(n), 0) FROM runs"), 2,
+	    "sdel: counting b's 2 rows");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 2,
+	    "sdel: bodies 1 and 4 only");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 1"), 1,
+	    "sdel: the shared body lost a's reference");
+	is_int(q1(path, "SELECT count(*) FROM queue_stats"
+	    " WHERE client_id = CAST('a' AS BLOB)"), 0,
+	    "sdel: a's counters gone");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	ok(load_all(st, &max_id) == 0 && lr.ns == 1 && find_session("b") !=
+	    NULL && find_session("b")->queued == 2, "sdel: b alone, 2 rows");
+	store_session_del(st, "b", 1);
+	put_session(st, "b", 100, 0);
+	qrow(st, "b", 1, 7);
+	ok(commit_wait(st) == 1, "sdel: after reopen, delete b and queue "
+	    "again in the same batch");
+	if (reads(st, "b", 0, MAX_ROWS, "1", "sdel: b's new row only"))
+		rr_is('m', "7", "sdel: with its message");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs"), 0,
+	    "sdel: b's runs dropped");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 0, "sdel: no run row");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 1, "sdel: one log row");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 1, "sdel: body 7 only");
+	counters_are(path, "b", 1, 2, 1, "sdel: b's counters");
+}
+
+static int64_t
+expire_wait(struct store *st, int64_t now)
+{
+	unsigned want = expired_done + 1;
+
+	store_expire(st, now, expire_cb, NULL);
+	if (wait_for(st, &expired_done, want) != 0)
+		return -2;
+	return expired_n == UINT64_MAX ? -1 : (int64_t)expired_n;
+}
+
+static void
+test_runs_expire(void)
+{
+	const char *path = tpath("runs-expire.db");
+	struct store *st;
+
+	if ((st = open_runs(path, 4)) == NULL)
+		return;
+	put_session(st, "a", 0xFFFFFFFF, 1000);
+	put_session(st, "c", 0xFFFFFFFF, 1000);
+	put_body(st, 1, 2000);
+	put_body(st, 2, 0);
+	put_body(st, 3, 2000);
+	qput(st, "a", 1, 1, 0);
+	qput(st, "a", 2, 1, 1);
+	qput(st, "a", 3, 2, 0);
+	qput(st, "a", 4, 3, 0);
+	ok(commit_wait(st) == 1, "exp: a 1-4 (run 1)");
+	put_body(st, 1, 2000);
+	put_body(st, 3, 2000);
+	qput(st, "c", 1, 1, 0);
+	qput(st, "c", 2, 3, 0);
+	qput(st, "c", 3, 1, 0);
+	qput(st, "c", 4, 3, 0);
+	ok(commit_wait(st) == 1, "exp: c 1-4 (run 2)");
+	put_body(st, 1, 2000);
+	put_body(st, 5, 3000);
+	qput(st, "a", 5, 1, 0);
+	qput(st, "a", 6, 5, 0);
+	qput(st, "a", 7, 5, 1);
+	ok(commit_wait(st) == 1, "exp: a 5-7 (log)");
+	store_queue_update(st, "a", 1, 4, 1, 4);
+	ok(commit_wait(st) == 1, "exp: a 4 sent");
+	is_int(expire_wait(st, 1999), 0, "exp: expire at 1999");
+	reads(st, "a", 0, MAX_ROWS, "1 2 3 4 5 6 7", "exp: a before 2000");
+	reads(st, "c", 0, MAX_ROWS, "1 2 3 4", "exp: c before 2000");
+	is_int(expire_wait(st, 2000), 0, "exp: expire at 2000");
+	if (reads(st, "a", 0, MAX_ROWS, "2 3 4 6 7",
+	    "exp: a's queued expired rows went, from run and log"))
+		rr_is('t', "1 0 1 0 1", "exp: the sent rows stayed");
+	reads(st, "a", 3, MAX_ROWS, "4 6 7", "exp: a after 3");
+	reads(st, "c", 0, MAX_ROWS, "", "exp: c's rows all went");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs"), 1,
+	    "exp: the run emptied by expiry left table runs");
+	is_int(q1(path, "SELECT n FROM runs"), 3, "exp: run 1 counts 3 rows");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 3, "exp: 3 run rows");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 2, "exp: 2 log rows");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 1"), 1,
+	    "exp: body 1 kept for a 2");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 3"), 1,
+	    "exp: body 3 kept for a 4");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 5"), 2,
+	    "exp: body 5 kept for a 6 and 7");
+	counters_are(path, "a", 5, 10, 7, "exp: a's counters");
+	counters_are(path, "c", 0, 0, -1, "exp: c's counters");
+
+	/* The log row a 6 was read back from the database at open. */
+	if ((st = open_runs(path, 4)) == NULL)
+		return;
+	is_int(expire_wait(st, 3000), 0, "exp: after reopen, expire at 3000");
+	reads(st, "a", 0, MAX_ROWS, "2 3 4 7", "exp: a 6 went from the log");
+	reads(st, "a", 4, MAX_ROWS, "7", "exp: a after 4");
+	qrow(st, "a", 8, 8);
+	ok(commit_wait(st) == 1, "exp: a 8");
+	reads(st, "a", 0, MAX_ROWS, "2 3 4 7 8", "exp: a with 8");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 2, "exp: log a 7, a 8");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 5"), 1,
+	    "exp: body 5 lost a 6's reference");
+	counters_are(path, "a", 5, 10, 8, "exp: a's counters at the end");
+}
+
+static void
+test_runs_load(void)
+{
+	const char *path = tpath("runs-load.db");
+	struct store *st;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	put_session(st, "b", 100, 0);
+	put_session(st, "c", 100, 0);
+	put_session(st, "d", 100, 0);
+	qrow(st, "a", 1, 1);
+	qrow(st, "a", 2, 100);
+	qrow(st, "b", 1, 1000);
+	ok(commit_wait(st) == 1, "load: a 1-2, b 1 (run 1)");
+	qrow(st, "b", 2, 2);
+	qrow(st, "b", 3, 3);
+	qrow(st, "a", 3, 10);
+	ok(commit_wait(st) == 1, "load: b 2-3, a 3 (run 2)");
+	qrow(st, "a", 4, 11);
+	qrow(st, "c", 1, 12);
+	ok(commit_wait(st) == 1, "load: a 4, c 1 (log)");
+	store_close(st);
+	counters_are(path, "a", 4, 2 + 4 + 3 + 3, 4, "load: a (runs, log)");
+	counters_are(path, "b", 3, 5 + 2 + 2, 3, "load: b (runs)");
+	counters_are(path, "c", 1, 3, 1, "load: c (log)");
+	counters_are(path, "d", 0, 0, 0, "load: d (none)");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	store_queue_del(st, "b", 1, 3);
+	ok(commit_wait(st) == 1, "load: delete b's largest seq (a run row)");
+	store_close(st);
+	counters_are(path, "b", 2, 7, 3,
+	    "load: b's max seq stays the largest ever queued");
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	store_queue_del(st, "a", 1, 4);
+	store_queue_del(st, "c", 1, 1);
+	ok(commit_wait(st) == 1, "load: delete a's and c's largest seqs "
+	    "(log rows)");
+	store_close(st);
+	/* A seq whose row went before reaching a run is not remembered
+	 * (store.h): the largest left counts. */
+	counters_are(path, "a", 3, 9, 3,
+	    "load: a's max seq is the largest left (its log row gone)");
+	counters_are(path, "c", 0, 0, 0,
+	    "load: c's max seq is 0 (its only log row gone)");
+}
+
+/* A child that queues 5 batches of 2 rows for "k" (run_rows n, 0: the
+ * default), deleting seq 3 and marking seq 1 sent in the fourth, writes
+ * a byte per acknowledged batch and waits to be killed. */
+static void
+runs_crash_child(const char *path, unsigned n, int fd)
+{
+	struct store *st;
+	uint64_t b;
+	char c = 'x';
+
+	if ((st = open_runs(path, n)) == NULL)
+		_exit(2);
+	put_session(st, "k", 0xFFFFFFFF, 0);
+	for (b = 1; b <= 5; b++) {
+		qrow(st, "k", 2 * b - 1, b);
+		qrow(st, "k", 2 * b, b);
+		if (b == 4) {
+			store_queue_del(st, "k", 1, 3);
+			store_queue_update(st, "k", 1, 1, 1, 9);
+		}
+		if (commit_wait(st) != 1 || write(fd, &c, 1) != 1)
+			_exit(3);
+	}
+	for (;;)
+		pause();
+}
+
+static void
+test_runs_crash(unsigned n, const char *name)
+{
+	const char *path = tpath(name);
+	struct store *st;
+	int fds[2], status;
+	unsigned got = 0;
+	struct pollfd pfd;
+	double end;
+	char c;
+	pid_t pid;
+
+	if (pipe(fds) == -1) {
+		ok(0, "pipe");
+		return;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		runs_crash_child(path, n, fds[1]);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	end = now_s() + 60;
+	while (got < 5 && now_s() < end) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (read(fds[0], &c, 1) != 1)
+			break;
+		got++;
+	}
+	kill(pid, SIGKILL);
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	ok(got == 5 && WIFSIGNALED(status), "crash %s: 5 batches "
+	    "acknowledged, then SIGKILL (%u)", name, got);
+	if (n != 0) {
+		is_int(q1(path, "SELECT count(*) FROM runs"), 2,
+		    "crash: two runs");
+		is_int(q1(path, "SELECT count(*) FROM qlog"), 2,
+		    "crash: 2 log rows");
+	} else {
+		is_int(q1(path, "SELECT count(*) FROM runs"), 0,
+		    "crash: no run");
+		is_int(q1(path, "SELECT count(*) FROM qlog"), 9,
+		    "crash: 9 log rows");
+	}
+	counters_are(path, "k", 9, 18, 10, "crash: counters after the crash");
+	if ((st = open_runs(path, n)) == NULL)
+		return;
+	if (reads(st, "k", 0, MAX_ROWS, "1 2 4 5 6 7 8 9 10",
+	    "crash: rows after the crash")) {
+		rr_is('m', "1 1 2 3 3 4 4 5 5", "crash: their messages");
+		rr_is('t', "1 0 0 0 0 0 0 0 0", "crash: seq 1 was sent");
+	}
+	ok(rr_bodies_ok(), "crash: with their bodies");
+	store_queue_del(st, "k", 1, 10);
+	store_queue_del(st, "k", 1, 5);
+	qrow(st, "k", 11, 6);
+	ok(commit_wait(st) == 1, "crash: the store works after the crash");
+	reads(st, "k", 0, MAX_ROWS, "1 2 4 6 7 8 9 11",
+	    "crash: rows after more writes");
+	store_close(st);
+	counters_are(path, "k", 8, 16, 11, "crash: counters at the end");
+}
+
+static void
+test_runs_fail(void)
+{
+	const char *path = tpath("runs-fail.db");
+	struct store *st;
+	char err[256];
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	qrow(st, "a", 1, 1);
+	qrow(st, "a", 2, 2);
+	ok(commit_wait(st) == 1, "fail: a 1-2 (log)");
+	store_fail_next(st, 1);
+	put_session(st, "b", 100, 0);
+	qrow(st, "a", 3, 3);
+	qrow(st, "a", 4, 4);
+	qrow(st, "b", 1, 3);
+	store_queue_update(st, "a", 1, 1, 1, 11);
+	store_queue_del(st, "a", 1, 2);
+	is_int(commit_wait(st), 0, "fail: a batch that would make a run "
+	    "fails");
+	store_last_error(st, err, sizeof err);
+	ok(strstr(err, "injected") != NULL, "fail: last error: %s", err);
+	if (reads(st, "a", 0, MAX_ROWS, "1 2", "fail: a as before"))
+		rr_is('t', "0 0", "fail: the update rolled back");
+	reads(st, "b", 0, MAX_ROWS, "", "fail: b has no row");
+	qrow(st, "a", 3, 3);
+	ok(commit_wait(st) == 1, "fail: a 3 (run 1)");
+	reads(st, "a", 0, MAX_ROWS, "1 2 3", "fail: a 1-3");
+	qrow(st, "a", 4, 4);
+	store_queue_update(st, "a", 1, 2, 1, 22);
+	ok(commit_wait(st) == 1, "fail: a 4 (log), a 2 sent");
+	reads(st, "a", 0, MAX_ROWS, "1 2 3 4", "fail: a 1-4");
+
+	store_fail_next(st, 1);
+	store_queue_del(st, "a", 1, 1);
+	store_queue_del(st, "a", 1, 4);
+	store_queue_update(st, "a", 1, 3, 2, 33);
+	qrow(st, "a", 2, 9);
+	qrow(st, "a", 5, 5);
+	qrow(st, "a", 6, 6);
+	qrow(st, "a", 7, 7);
+	store_session_del(st, "a", 1);
+	is_int(commit_wait(st), 0, "fail: deletes in run and log, a new run "
+	    "and a session delete, failed");
+	if (reads(st, "a", 0, MAX_ROWS, "1 2 3 4", "fail: a unchanged")) {
+		rr_is('t', "0 1 0 0", "fail: states unchanged");
+		rr_is('m', "1 2 3 4", "fail: messages unchanged");
+	}
+	reads(st, "a", 2, 1, "3", "fail: a after 2 (run), limit 1");
+	reads(st, "a", 3, MAX_ROWS, "4", "fail: a after 3 (log)");
+	store_queue_del(st, "a", 1, 1);
+	store_queue_update(st, "a", 1, 4, 1, 44);
+	ok(commit_wait(st) == 1, "fail: the next batch commits");
+	if (reads(st, "a", 0, MAX_ROWS, "2 3 4", "fail: a 2-4"))
+		rr_is('p', "22 0 44", "fail: packet ids");
+	qrow(st, "a", 5, 5);
+	qrow(st, "a", 6, 6);
+	ok(commit_wait(st) == 1, "fail: a 5-6 (run 2)");
+	reads(st, "a", 0, MAX_ROWS, "2 3 4 5 6", "fail: a 2-6");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs"), 2, "fail: two runs");
+	is_int(q1(path, "SELECT max(run) FROM runs"), 2,
+	    "fail: numbered 1 and 2");
+	is_int(q1(path, "SELECT coalesce(sum(n), 0) FROM runs"), 5,
+	    "fail: counting 5 rows");
+	is_int(q1(path, "SELECT count(*) FROM queue"), 5, "fail: 5 run rows");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 0, "fail: log empty");
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id IN (1, 7, 9)"), 0,
+	    "fail: no body of the failed batches");
+	is_int(q1(path, "SELECT count(*) FROM sessions"), 1,
+	    "fail: b's session was not stored");
+	counters_are(path, "a", 5, 10, 6, "fail: counters");
+}
+
+static void
+test_runs_bodies(void)
+{
+	const char *path = tpath("runs-bodies.db");
+	struct store *st;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	put_session(st, "a", 100, 0);
+	qrow(st, "a", 1, 1);
+	store_queue_del(st, "a", 1, 1);
+	qrow(st, "a", 2, 2);
+	qrow(st, "a", 3, 3);
+	qrow(st, "b", 1, 3);
+	store_queue_del(st, "a", 1, 3);
+	ok(commit_wait(st) == 1, "bodies: puts and deletes in one batch");
+	reads(st, "a", 0, MAX_ROWS, "2", "bodies: a 2 left");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 1"), 0,
+	    "bodies: body put and unreferenced in one batch never stored");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 3"), 1,
+	    "bodies: body 3 stored with 1 reference");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 2"), 1,
+	    "bodies: body 2 stored with 1 reference");
+	is_int(q1(path, "SELECT count(*) FROM qlog"), 2, "bodies: 2 log rows");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	qrow(st, "c", 1, 2);
+	qrow(st, "c", 2, 2);
+	ok(commit_wait(st) == 1, "bodies: body 2 put again, 2 more rows "
+	    "(run 1)");
+	reads(st, "c", 0, MAX_ROWS, "1 2", "bodies: c 1-2");
+	ok(rr_bodies_ok(), "bodies: with body 2");
+	qrow(st, "d", 1, 2);
+	store_queue_del(st, "a", 1, 2);
+	put_body(st, 3, 0);
+	ok(commit_wait(st) == 1, "bodies: body 2 put again, a row added, "
+	    "one deleted; body 3 put again unreferenced");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM runs"), 1, "bodies: one run");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 2"), 3,
+	    "bodies: body 2 has 3 references (c 1, c 2, d 1)");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 3"), 1,
+	    "bodies: body 3 still 1 reference");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 2, "bodies: 2 bodies");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	qrow(st, "b", 1, 9); /* b 1 is in run 1 */
+	store_queue_del(st, "b", 1, 1);
+	qrow(st, "e", 1, 20);
+	qrow(st, "e", 2, 20);
+	ok(commit_wait(st) == 1, "bodies: b 1 replaced then deleted, e 1-2 "
+	    "(run 2)");
+	reads(st, "b", 0, MAX_ROWS, "", "bodies: b empty");
+	reads(st, "e", 0, MAX_ROWS, "1 2", "bodies: e 1-2");
+	ok(rr_bodies_ok(), "bodies: with body 20");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id IN (3, 9)"), 0,
+	    "bodies: the replaced body went, the new one never stored");
+	is_int(q1(path, "SELECT refs FROM msgs WHERE id = 20"), 2,
+	    "bodies: body 20 stored once with 2 references");
+	is_int(q1(path, "SELECT count(*) FROM runs"), 2, "bodies: two runs");
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	store_queue_del(st, "c", 1, 1);
+	store_queue_del(st, "c", 1, 2);
+	store_queue_del(st, "d", 1, 1);
+	ok(commit_wait(st) == 1, "bodies: every row of body 2 deleted");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM msgs WHERE id = 2"), 0,
+	    "bodies: body 2 gone with its last reference");
+	is_int(q1(path, "SELECT count(*) FROM runs"), 1,
+	    "bodies: run 1 emptied and dropped");
+	is_int(q1(path, "SELECT sum(refs) FROM msgs"), 2,
+	    "bodies: only body 20's references left");
+}
+
+/* Batches committed without waiting (they may share a transaction), the
+ * log crossing the threshold many times, with deletes of older rows. */
+static void
+test_runs_pipelined(void)
+{
+	const char *path = tpath("runs-pipe.db");
+	char want[256];
+	struct store *st;
+	unsigned want_n, failed = dl.failed, i;
+	size_t off = 0;
+	uint64_t s;
+
+	if ((st = open_runs(path, 3)) == NULL)
+		return;
+	want_n = dl.n;
+	put_session(st, "p", 100, 0);
+	put_session(st, "q", 100, 0);
+	for (s = 1; s <= 20; s++) {
+		qrow(st, "p", 2 * s - 1, s);
+		qrow(st, "p", 2 * s, s);
+		qrow(st, "q", s, s);
+		if (s % 4 == 0) {
+			store_queue_del(st, "p", 1, 2 * s - 5);
+			store_queue_del(st, "q", 1, s - 2);
+		}
+		store_commit(st, done_cb, (void *)(intptr_t)-1);
+		want_n++;
+	}
+	reads(st, "q", 0, 1, "1", "pipe: a read right after the commits");
+	ok(wait_for(st, &dl.n, want_n) == 0 && dl.failed == failed,
+	    "pipe: 20 pipelined batches committed");
+	for (s = 1, want[0] = '\0'; s <= 40; s++) {
+		if (s % 8 == 3)
+			continue;
+		off += (size_t)snprintf(want + off, sizeof want - off, "%s%"
+		    PRIu64, off != 0 ? " " : "", s);
+	}
+	reads(st, "p", 0, MAX_ROWS, want, "pipe: p in seq order");
+	for (i = 0; i < rr.n && i < MAX_ROWS; i++)
+		if (rr.rows[i].msg.id != (rr.rows[i].seq + 1) / 2)
+			break;
+	ok(i == rr.n && rr_bodies_ok(), "pipe: p's messages and bodies");
+	reads(st, "q", 0, MAX_ROWS, "1 3 4 5 7 8 9 11 12 13 15 16 17 19 20",
+	    "pipe: q in seq order");
+	reads(st, "q", 13, 3, "15 16 17", "pipe: q after 13, limit 3");
+	store_close(st);
+	/* Batches waiting together share one transaction, so how many
+	 * runs were made depends on timing: at least one. */
+	ok(q1(path, "SELECT count(*) FROM runs") >= 1,
+	    "pipe: at least 1 run (%lld)", q1(path,
+	    "SELECT count(*) FROM runs"));
+	is_int(q1(path, "SELECT (SELECT count(*) FROM queue) +"
+	    " (SELECT count(*) FROM qlog)"), 35 + 15, "pipe: 50 rows stored");
+	is_int(q1(path, "SELECT (SELECT coalesce(sum(n), 0) FROM runs) -"
+	    " (SELECT count(*) FROM queue)"), 0, "pipe: runs count their rows");
+	counters_are(path, "p", 35, 16 * 2 + 19 * 3, 40, "pipe: p's counters");
+	counters_are(path, "q", 15, 7 * 2 + 8 * 3, 20, "pipe: q's counters");
+}
+
 /* --- micro-benchmarks (diag only) --- */
 
 static unsigned bench_done, bench_failed;
@@ -1110,6 +2103,27 @@ bench_commit(unsigned batch, int serial, int sync_full)
 	    "batches of %u, %s, synchronous=%s: %.2f s, %.0f rows/s", batch,
 	    serial ? "one commit at a time" : "pipelined",
 	    sync_full ? "FULL" : "NORMAL", t, 100000 / t);
+	store_close(st);
+}
+
+/* Fan-in: one body and one row per message, round robin over many
+ * sessions (the broker's durable fan-in into offline sessions). */
+static void
+bench_fanin(unsigned sessions)
+{
+	char name[32], err[256];
+	struct store *st;
+	double t;
+
+	snprintf(name, sizeof name, "fanin%u.db", sessions);
+	if ((st = store_open(tpath(name), 0, err, sizeof err)) == NULL) {
+		diag("bench: %s", err);
+		return;
+	}
+	t = bench_fill(st, 300000, 1, sessions, 250, 0);
+	diag("bench: fan-in, 300000 messages (a body and a row each) over "
+	    "%u sessions, batches of 250, pipelined: %.2f s, %.0f msg/s",
+	    sessions, t, 300000 / t);
 	store_close(st);
 }
 
@@ -1232,6 +2246,18 @@ main(void)
 	test_crash(2, -1);
 	test_crash(3, 50);
 	test_expire();
+	test_runs_read();
+	test_runs_update_del();
+	test_runs_reuse();
+	test_runs_lower();
+	test_runs_session_del();
+	test_runs_expire();
+	test_runs_load();
+	test_runs_crash(0, "runs-crash-log.db");
+	test_runs_crash(3, "runs-crash-runs.db");
+	test_runs_fail();
+	test_runs_bodies();
+	test_runs_pipelined();
 
 	if ((env = getenv("TERN_STORE_BENCH")) == NULL || atoi(env) != 0) {
 		bench_commit(100, 1, 0);
@@ -1240,6 +2266,8 @@ main(void)
 		bench_commit(1000, 0, 0);
 		bench_commit(100, 1, 1);
 		bench_commit(100, 0, 1);
+		bench_fanin(1000);
+		bench_fanin(10000);
 		bench_read();
 		if ((env = getenv("TERN_STORE_BENCH_ROWS")) != NULL)
 			bench_rows = (unsigned)strtoul(env, NULL, 10);
