@@ -948,6 +948,7 @@ struct server {
 	uint64_t committed_gen; /* commits completed (they complete in
 				 * order, so batches up to it are on disk) */
 	uint64_t writes; /* store writes so far (acks compare it) */
+	uint64_t queue_dropped; /* messages dropped on full queues */
 	int loading; /* start-up load: no writes */
 };
 

@@ -422,6 +422,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	    s->n_queued + s->disk_count >= 2ull *
 	    srv.cfg.max_queued_messages + BRIDGE_WINDOW)) ||
 	    (!online && s->peer == NULL))) {
+		srv.queue_dropped++;
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "
 			    "first on %s)", s->client_id, m->topic);

@@ -13,6 +13,7 @@
  *   $SYS/broker/sessions/count           sessions, online and offline
  *   $SYS/broker/subscriptions/count      subscriptions, with remote routes
  *   $SYS/broker/retained messages/count
+ *   $SYS/broker/publish/messages/dropped messages dropped on full queues
  *   $SYS/broker/cluster/node             node_name (in a cluster)
  *   $SYS/broker/cluster/routes           this node's routes
  *   $SYS/broker/cluster/nodes/<n>/link   "up" or "down" (our link to <n>)
@@ -125,6 +126,8 @@ sys_cb(evutil_socket_t fd, short what, void *arg)
 	    trie_count(srv.subs));
 	sys_pub("$SYS/broker/retained messages/count", "%zu",
 	    retain_count());
+	sys_pub("$SYS/broker/publish/messages/dropped", "%llu",
+	    (unsigned long long)srv.queue_dropped);
 	if (bridge_on())
 		sys_cluster();
 	evtimer_add(sys_timer, &tv);

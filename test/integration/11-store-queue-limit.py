@@ -6,7 +6,8 @@ the limit still counts what is on disk: 3 more published while it is
 offline are dropped too. On reconnect it gets exactly the first 5, in
 order, then what is new. The same with max_queued_bytes 1000 and
 300-byte messages: 3 kept; after the restart a 200-byte message does not
-fit and a 50-byte one does (the payload bytes on disk are counted)."""
+fit and a 50-byte one does (the payload bytes on disk are counted).
+$SYS/broker/publish/messages/dropped counts the drops since start-up."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -15,13 +16,16 @@ from harness import *  # noqa: E402,F401,F403
 import mqttraw as raw  # noqa: E402
 from mqttraw import V31, V311, V5  # noqa: E402,F401
 from storeutil import *  # noqa: E402,F401,F403
+from cluster import SYS, SYS_CONF, SysWatch  # noqa: E402
+
+DROPPED = SYS + "publish/messages/dropped"
 
 LIMIT = 5
 
 
 def test():
     store_only()
-    with Broker(conf=["max_queued_messages %d" % LIMIT]) as b:
+    with Broker(conf=["max_queued_messages %d" % LIMIT, SYS_CONF]) as b:
         subs = []
         for v in (V311, V5):
             r = Receiver(b.port, "ql-sub-%d" % v, version=v)
@@ -33,10 +37,18 @@ def test():
         first = payloads("m", 10)
         acked = pub.publish_acked("ql/t", first, qos=2, window=1)
         check_eq(acked, first, "publisher: all acknowledged")
+        watch = SysWatch(b.port)
+        watch.wait(DROPPED, lambda v: v == "10",
+                   what="10 drops counted (5 for each session)")
+        watch.close()
         crash(b)
         pub = Publisher(b.port, "ql-pub", version=V5)
         later = payloads("late", 3)
         pub.publish_acked("ql/t", later, qos=1, window=1)
+        watch = SysWatch(b.port)
+        watch.wait(DROPPED, lambda v: v == "6",
+                   what="6 drops counted since the restart")
+        watch.close()
         for r in subs:
             r.connect(clean=False, expect_present=1)
             got = r.receive_n(LIMIT)
