@@ -183,7 +183,11 @@ load_run(struct store *st, const struct store_load_cb *cb, void *arg,
 	    errlen) != 0)
 		return -1;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT max(id) FROM msgs", -1, &s,
+	/* Bodies live in msgs or in their queue row: runs keep their
+	 * largest message id, the log is short. */
+	if (sqlite3_prepare_v2(st->db, "SELECT max((SELECT coalesce(max(id),"
+	    " 0) FROM msgs), (SELECT coalesce(max(max_msg), 0) FROM runs),"
+	    " (SELECT coalesce(max(msg_id), 0) FROM qlog))", -1, &s,
 	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
 		return load_fail(st, s, "message ids", err, errlen);
 	*max_msg_id = (uint64_t)sqlite3_column_int64(s, 0);

@@ -309,32 +309,3 @@ qindex_add_live(struct qindex *x, int64_t run, int64_t n)
 	x->live[x->n_live].n = n;
 	x->n_live++;
 }
-
-static int
-qindex_key_cmp(const void *a, const void *b)
-{
-	const struct qsess *p = *(struct qsess *const *)a;
-	const struct qsess *q = *(struct qsess *const *)b;
-	size_t n = p->klen < q->klen ? p->klen : q->klen;
-	int c = n != 0 ? memcmp(p->key, q->key, n) : 0;
-
-	if (c != 0)
-		return c;
-	return p->klen < q->klen ? -1 : p->klen > q->klen;
-}
-
-struct qsess **
-qindex_sorted_with_rows(struct qindex *x, size_t *n)
-{
-	struct qsess **v = store_xmalloc((x->n + 1) * sizeof *v);
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < x->nslot; i++) {
-		if (x->slot[i] != NULL && x->slot[i]->n > x->slot[i]->head)
-			v[(*n)++] = x->slot[i];
-	}
-	/* SQLite orders BLOBs as memcmp, then the shorter first. */
-	qsort(v, *n, sizeof *v, qindex_key_cmp);
-	return v;
-}

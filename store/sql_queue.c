@@ -4,16 +4,25 @@
  *
  * DESIGN
  *
- * Bodies (table msgs) are stored once per message id, however many queue
- * rows and retained rows point at them. Each body keeps a reference count
- * (msgs.refs). A transaction does not update it per row: every queue or
- * retained row added or removed adds +1/-1 to st->refs (delta.c), and
- * sql_queue_flush, just before COMMIT, writes each touched body once and
- * deletes those left at zero. A body put in the transaction is not even
- * written until then: it is inserted with its net count (or not at all
- * when nothing refers to it any more), so a message costs one body write
- * however many queues it joins, and none when its only row was
- * acknowledged within the same group commit.
+ * A message body is stored once per message id, however many queue rows
+ * and retained rows point at it, and written once per transaction:
+ *   - a body that one new queue row alone wants in its transaction (the
+ *     one-to-one message of IM) goes into that row (columns topic to
+ *     received_at; msgs does not count it), so queueing it is one write
+ *     and acknowledging it later is one delete, next to the session's
+ *     other rows. Deleting bodies kept apart in msgs, in arrival order,
+ *     dirtied a page per acknowledged message;
+ *   - any other (fan-out, retained, a row replaced into a run) lives in
+ *     table msgs with a reference count (msgs.refs). A transaction does
+ *     not update it per row: every row added or removed adds +1/-1 to
+ *     st->refs (delta.c), and sql_queue_flush writes each touched body
+ *     once, inserting a body put in this transaction with its net count
+ *     (or not at all when nothing refers to it any more), and deletes
+ *     those left at zero.
+ * That is why the broker puts a body in every batch that refers to it
+ * (store.h): a later reference cannot share a copy kept in a row.
+ * Log rows themselves are written by the flush too, so a row queued and
+ * acknowledged within one group commit costs no write at all.
  *
  * The queue is a log plus sorted runs, because its reads and its writes
  * want opposite orders. A resume reads one session's rows in seq order;
@@ -62,6 +71,11 @@
 
 #include "store_int.h"
 
+/*
+ * A row holds its body when its topic is not NULL. In RETURNING clauses
+ * that is asked as typeof(topic) != 'null': SQLite 3.40.1 (Debian 12)
+ * answers "topic IS [NOT] NULL" there wrongly for a NULL topic.
+ */
 const struct sql_def sql_queue_defs[] = {
 	{ ST_MSG_PUT,
 	  "INSERT INTO msgs(id, refs, topic, payload, qos, retain, props,"
@@ -76,15 +90,27 @@ const struct sql_def sql_queue_defs[] = {
 	  " FROM msgs WHERE id = ?1" },
 	{ ST_LOG_PUT,
 	  "INSERT INTO qlog(client_id, seq, msg_id, qos, retain, state,"
-	  " packet_id, sub_ids, bytes, expiry_at)"
-	  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+	  " packet_id, sub_ids, bytes, expiry_at, topic, payload, mqos,"
+	  " mretain, props, received_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	  " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)" },
+	{ ST_LOG_BODY,
+	  "SELECT topic, payload, mqos, mretain, props, received_at,"
+	  " expiry_at FROM qlog WHERE id = ?1" },
 	{ ST_LOG_UPDATE,
 	  "UPDATE qlog SET state = ?2, packet_id = ?3 WHERE id = ?1" },
 	{ ST_LOG_DEL, "DELETE FROM qlog WHERE id = ?1" },
 	{ ST_LOG_CLEAR, "DELETE FROM qlog" },
 	{ ST_LOG_EXPIRED,
 	  "DELETE FROM qlog WHERE expiry_at != 0 AND expiry_at <= ?1"
-	  " AND state = 0 RETURNING client_id, seq, msg_id" },
+	  " AND state = 0 RETURNING client_id, seq, msg_id,"
+	  " typeof(topic) != 'null'" },
+	{ ST_RUN_MAKE,
+	  "INSERT INTO queue(run, client_id, seq, msg_id, qos, retain, state,"
+	  " packet_id, sub_ids, bytes, expiry_at, topic, payload, mqos,"
+	  " mretain, props, received_at) SELECT ?1, client_id, seq, msg_id,"
+	  " qos, retain, state, packet_id, sub_ids, bytes, expiry_at, topic,"
+	  " payload, mqos, mretain, props, received_at FROM qlog"
+	  " ORDER BY client_id, seq" },
 	{ ST_QUEUE_PUT,
 	  "INSERT INTO queue(run, client_id, seq, msg_id, qos, retain, state,"
 	  " packet_id, sub_ids, bytes, expiry_at)"
@@ -94,24 +120,29 @@ const struct sql_def sql_queue_defs[] = {
 	  " WHERE run = ?1 AND client_id = ?2 AND seq = ?3" },
 	{ ST_QUEUE_DEL,
 	  "DELETE FROM queue WHERE run = ?1 AND client_id = ?2 AND seq = ?3"
-	  " RETURNING msg_id, bytes" },
+	  " RETURNING msg_id, bytes, typeof(topic) != 'null'" },
 	{ ST_QUEUE_DEL_SESSION,
 	  "DELETE FROM queue WHERE run = ?1 AND client_id = ?2"
-	  " RETURNING msg_id" },
+	  " RETURNING msg_id, typeof(topic) != 'null'" },
 	{ ST_QUEUE_FIRST,
 	  "SELECT seq FROM queue WHERE run = ?1 AND client_id = ?2"
 	  " ORDER BY seq LIMIT 1" },
 	{ ST_QUEUE_READ,
 	  "SELECT q.seq, q.qos, q.retain, q.state, q.packet_id, q.sub_ids,"
-	  " m.id, m.topic, m.payload, m.qos, m.retain, m.props,"
-	  " m.received_at, m.expiry_at"
-	  " FROM queue AS q JOIN msgs AS m ON m.id = q.msg_id"
+	  " q.msg_id, coalesce(q.topic, m.topic),"
+	  " coalesce(q.payload, m.payload), coalesce(q.mqos, m.qos),"
+	  " coalesce(q.mretain, m.retain), iif(q.topic IS NULL, m.props,"
+	  " q.props), coalesce(q.received_at, m.received_at), q.expiry_at"
+	  " FROM queue AS q LEFT JOIN msgs AS m"
+	  " ON q.topic IS NULL AND m.id = q.msg_id"
 	  " WHERE q.run = ?1 AND q.client_id = ?2 AND q.seq > ?3"
+	  " AND (q.topic IS NOT NULL OR m.id IS NOT NULL)"
 	  " ORDER BY q.seq LIMIT ?4" },
 	{ ST_QUEUE_EXPIRED,
 	  "DELETE FROM queue WHERE expiry_at != 0 AND expiry_at <= ?1"
-	  " AND state = 0 RETURNING run, client_id, msg_id, bytes" },
-	{ ST_RUN_PUT, "INSERT INTO runs(run, n) VALUES(?1, ?2)" },
+	  " AND state = 0 RETURNING run, client_id, msg_id, bytes,"
+	  " typeof(topic) != 'null'" },
+	{ ST_RUN_PUT, "INSERT INTO runs(run, n, max_msg) VALUES(?1, 0, ?2)" },
 	{ ST_RUN_ADD,
 	  "UPDATE runs SET n = n + ?2 WHERE run = ?1 RETURNING n" },
 	{ ST_RUN_DEL, "DELETE FROM runs WHERE run = ?1" },
@@ -234,18 +265,19 @@ sql_queue_know_runs(struct store *st, struct qsess *q)
 	return rc;
 }
 
-/* Count one row more (+1) or less (-1) in a session's stats and a run. */
+/* Count n rows more (n > 0, the largest with seq max_seq) or fewer (n <
+ * 0) holding bytes in all, in a session's stats and a run. */
 static void
 sql_queue_count(struct store *st, const void *id, size_t len, int64_t run,
-    int sign, int64_t bytes, uint64_t seq)
+    int64_t n, int64_t bytes, uint64_t max_seq)
 {
 	struct delta_entry *e = delta_get(&st->stats, 0, id, len);
 
-	e->v[0] += sign;
-	e->v[1] += sign * bytes;
-	if (sign > 0 && (int64_t)seq > e->v[2])
-		e->v[2] = (int64_t)seq;
-	delta_get(&st->runs, (uint64_t)run, NULL, 0)->v[0] += sign;
+	e->v[0] += n;
+	e->v[1] += n > 0 ? bytes : -bytes;
+	if (n > 0 && (int64_t)max_seq > e->v[2])
+		e->v[2] = (int64_t)max_seq;
+	delta_get(&st->runs, (uint64_t)run, NULL, 0)->v[0] += n;
 }
 
 /* Delete a row of a run; nothing when it does not exist. */
@@ -255,7 +287,7 @@ sql_queue_run_delete(struct store *st, const void *id, size_t len,
 {
 	sqlite3_stmt *s = st->stmt[ST_QUEUE_DEL];
 	int64_t msg_id = 0, bytes = 0;
-	int rc, found = 0;
+	int rc, found = 0, inl = 0;
 
 	sqlite3_bind_int64(s, 1, run);
 	sql_bind_bytes(s, 2, id, len);
@@ -265,6 +297,7 @@ sql_queue_run_delete(struct store *st, const void *id, size_t len,
 		found = 1;
 		msg_id = sqlite3_column_int64(s, 0);
 		bytes = sqlite3_column_int64(s, 1);
+		inl = sqlite3_column_int(s, 2);
 		rc = SQLITE_OK;
 	} else if (rc == SQLITE_DONE)
 		rc = SQLITE_OK;
@@ -272,23 +305,31 @@ sql_queue_run_delete(struct store *st, const void *id, size_t len,
 		sql_error(st, "delete queue row");
 	sqlite3_reset(s);
 	if (found) {
-		delta_get(&st->refs, (uint64_t)msg_id, NULL, 0)->v[0]--;
+		if (!inl)
+			delta_get(&st->refs, (uint64_t)msg_id, NULL, 0)->v[0]--;
 		sql_queue_count(st, id, len, run, -1, bytes, 0);
 	}
 	return rc;
 }
 
-/* Delete a log row. */
+/* Delete a log row (one put in this transaction was never written). */
 static int
 sql_queue_log_delete(struct store *st, struct qsess *q, struct logrow *r)
 {
 	sqlite3_stmt *s = st->stmt[ST_LOG_DEL];
+	struct delta_entry *e;
 	int rc;
 
-	sqlite3_bind_int64(s, 1, r->rowid);
-	if ((rc = sql_run(st, s)) != SQLITE_OK)
-		return rc;
-	delta_get(&st->refs, r->msg_id, NULL, 0)->v[0]--;
+	if (r->stored) {
+		sqlite3_bind_int64(s, 1, r->rowid);
+		if ((rc = sql_run(st, s)) != SQLITE_OK)
+			return rc;
+	}
+	e = delta_get(&st->refs, r->msg_id, NULL, 0);
+	if (!r->stored)
+		e->v[2]--;
+	if (!r->inl)
+		e->v[0]--;
 	qsess_drop(&st->qx, q, r);
 	return SQLITE_OK;
 }
@@ -323,6 +364,29 @@ sql_queue_bind_row(sqlite3_stmt *s, int col, const void *id, size_t len,
 	sqlite3_bind_int64(s, col + 9, r->expiry_at);
 }
 
+/* Bind the body columns of a log row (topic to received_at) from column
+ * col on: those of body op o, or NULL (o NULL: the body is in msgs). */
+static void
+sql_queue_bind_body(sqlite3_stmt *s, int col, const struct op *o)
+{
+	int i;
+
+	if (o == NULL) {
+		for (i = 0; i < 6; i++)
+			sqlite3_bind_null(s, col + i);
+		return;
+	}
+	sql_bind_bytes(s, col, batch_str(o, 0), o->len[0]);
+	sql_bind_bytes(s, col + 1, batch_str(o, 1), o->len[1]);
+	sqlite3_bind_int(s, col + 2, o->qos);
+	sqlite3_bind_int(s, col + 3, o->retain);
+	if (o->len[2] != 0)
+		sql_bind_bytes(s, col + 4, batch_str(o, 2), o->len[2]);
+	else
+		sqlite3_bind_null(s, col + 4);
+	sqlite3_bind_int64(s, col + 5, o->t0);
+}
+
 /* Insert a row into a run (counted in stats and the run). */
 static int
 sql_queue_run_insert(struct store *st, const void *id, size_t len,
@@ -343,12 +407,11 @@ sql_queue_run_insert(struct store *st, const void *id, size_t len,
 static int
 sql_queue_insert(struct store *st, const struct op *o)
 {
-	sqlite3_stmt *s = st->stmt[ST_LOG_PUT];
 	const void *id = batch_str(o, 0);
 	size_t len = o->len[0], i;
 	struct qsess *q = qindex_get(&st->qx, id, len);
+	struct delta_entry *e;
 	struct logrow r, *old;
-	uint8_t ids[4 * STORE_MAX_SUB_IDS];
 	int rc;
 
 	memset(&r, 0, sizeof r);
@@ -383,12 +446,17 @@ sql_queue_insert(struct store *st, const struct op *o)
 	if ((old = qsess_row(q, o->seq)) != NULL &&
 	    (rc = sql_queue_log_delete(st, q, old)) != SQLITE_OK)
 		return rc;
-	sql_queue_bind_row(s, 1, id, len, &r, ids);
-	if ((rc = sql_run(st, s)) != SQLITE_OK)
-		return rc;
-	r.rowid = sqlite3_last_insert_rowid(st->db);
+	/* Written by sql_queue_flush, maybe with its body. */
 	qsess_add(&st->qx, q, &r);
-	delta_get(&st->refs, o->msg_id, NULL, 0)->v[0]++;
+	e = delta_get(&st->refs, o->msg_id, NULL, 0);
+	e->v[0]++;
+	e->v[2]++;
+	st->pend = store_grow(st->pend, st->n_pend, &st->pend_cap, 64,
+	    sizeof *st->pend);
+	st->pend[st->n_pend].id = id;
+	st->pend[st->n_pend].len = len;
+	st->pend[st->n_pend].seq = o->seq;
+	st->n_pend++;
 	return SQLITE_OK;
 }
 
@@ -402,7 +470,12 @@ sql_queue_update(struct store *st, const struct op *o)
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((r = qsess_row(q, o->seq)) != NULL) {
+	if ((r = qsess_row(q, o->seq)) != NULL && !r->stored) {
+		r->state = o->state;
+		r->packet_id = o->packet_id;
+		return SQLITE_OK;
+	}
+	if (r != NULL) {
 		s = st->stmt[ST_LOG_UPDATE];
 		sqlite3_bind_int64(s, 1, r->rowid);
 		sqlite3_bind_int(s, 2, o->state);
@@ -492,9 +565,10 @@ sql_queue_session_delete(struct store *st, const void *id, size_t len)
 		sqlite3_bind_int64(s, 1, q->runs[i].run);
 		sql_bind_bytes(s, 2, id, len);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			delta_get(&st->refs,
-			    (uint64_t)sqlite3_column_int64(s, 0), NULL,
-			    0)->v[0]--;
+			if (sqlite3_column_int(s, 1) == 0)
+				delta_get(&st->refs,
+				    (uint64_t)sqlite3_column_int64(s, 0), NULL,
+				    0)->v[0]--;
 			delta_get(&st->runs, (uint64_t)q->runs[i].run, NULL,
 			    0)->v[0]--;
 		}
@@ -513,50 +587,94 @@ sql_queue_session_delete(struct store *st, const void *id, size_t len)
 	return SQLITE_OK;
 }
 
-int
-sql_queue_maybe_run(struct store *st)
+/* Write the log rows put in this transaction. A row whose body was put
+ * in it too and is not wanted by another new log row takes the body
+ * along: one write, and its delete later frees the body with the row. */
+static int
+sql_queue_write_log(struct store *st)
+{
+	sqlite3_stmt *s = st->stmt[ST_LOG_PUT];
+	uint8_t ids[4 * STORE_MAX_SUB_IDS];
+	const struct pend *p;
+	struct delta_entry *e;
+	const struct op *o;
+	struct logrow *r;
+	struct qsess *q;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < st->n_pend; i++) {
+		p = &st->pend[i];
+		/* Gone again (or written: the seq was put twice). */
+		if ((q = qindex_find(&st->qx, p->id, p->len)) == NULL ||
+		    (r = qsess_row(q, p->seq)) == NULL || r->stored)
+			continue;
+		e = delta_find(&st->refs, r->msg_id, NULL, 0);
+		o = e != NULL && e->v[1] != 0 && e->v[2] == 1 ?
+		    st->bodies[e->v[1] - 1] : NULL;
+		sql_queue_bind_row(s, 1, q->key, q->klen, r, ids);
+		sql_queue_bind_body(s, 11, o);
+		if ((rc = sql_run(st, s)) != SQLITE_OK)
+			return rc;
+		r->rowid = sqlite3_last_insert_rowid(st->db);
+		r->stored = 1;
+		if (o != NULL) {
+			r->inl = 1;
+			e->v[0]--;
+			e->v[2] = 0;
+		}
+	}
+	st->n_pend = 0;
+	return SQLITE_OK;
+}
+
+/* Once the log holds st->run_rows rows, copy it sorted into a new run
+ * (so the run fills new pages one after another) and empty it. */
+static int
+sql_queue_make_run(struct store *st)
 {
 	struct qindex *x = &st->qx;
-	struct qsess **v, *q;
-	const struct logrow *r;
+	struct qsess *q;
 	sqlite3_stmt *s;
-	size_t n, i, k;
-	int64_t run;
-	int rc = SQLITE_OK;
+	int64_t run, bytes, total = 0;
+	uint64_t max_msg = 0;
+	size_t i, k;
+	int rc;
 
 	if (x->log_rows < st->run_rows)
 		return SQLITE_OK;
 	run = x->n_live != 0 ? x->live[x->n_live - 1].run + 1 : 1;
-	/* In key order, so the run fills new pages one after another. */
-	v = qindex_sorted_with_rows(x, &n);
-	for (i = 0; i < n && rc == SQLITE_OK; i++) {
-		q = v[i];
-		for (k = q->head; k < q->n && rc == SQLITE_OK; k++) {
-			r = &q->rows[k];
-			rc = sql_queue_run_insert(st, q->key, q->klen, run, r);
-		}
-		if (rc != SQLITE_OK)
-			break;
-		if (q->runs_known)
-			qsess_add_run(q, run, q->rows[q->head].seq);
-		if (q->max_known && q->rows[q->n - 1].seq > q->run_max)
-			q->run_max = q->rows[q->n - 1].seq;
-		x->log_rows -= q->n - q->head;
-		qsess_empty(q);
-	}
-	free(v);
-	if (rc != SQLITE_OK)
-		return rc;
-	/* The rows were counted into st->runs one by one: the run's row
-	 * starts at zero and sql_queue_flush adds them. */
-	s = st->stmt[ST_RUN_PUT];
+	s = st->stmt[ST_RUN_MAKE];
 	sqlite3_bind_int64(s, 1, run);
-	sqlite3_bind_int64(s, 2, 0);
 	if ((rc = sql_run(st, s)) != SQLITE_OK ||
 	    (rc = sql_run(st, st->stmt[ST_LOG_CLEAR])) != SQLITE_OK)
 		return rc;
 	qindex_add_live(x, run, 0);
-	return SQLITE_OK;
+	for (i = 0; i < x->nslot; i++) {
+		if ((q = x->slot[i]) == NULL || q->n == q->head)
+			continue;
+		for (k = q->head, bytes = 0; k < q->n; k++) {
+			bytes += q->rows[k].bytes;
+			if (q->rows[k].msg_id > max_msg)
+				max_msg = q->rows[k].msg_id;
+		}
+		/* The run's count starts at zero: the flush adds these. */
+		sql_queue_count(st, q->key, q->klen, run,
+		    (int64_t)(q->n - q->head), bytes, q->rows[q->n - 1].seq);
+		if (q->runs_known)
+			qsess_add_run(q, run, q->rows[q->head].seq);
+		if (q->max_known && q->rows[q->n - 1].seq > q->run_max)
+			q->run_max = q->rows[q->n - 1].seq;
+		total += (int64_t)(q->n - q->head);
+		qsess_empty(q);
+	}
+	x->log_rows -= (size_t)total;
+	/* Its rows' message ids, some of whose bodies it alone holds: the
+	 * largest is kept for store_load (ids continue from it). */
+	s = st->stmt[ST_RUN_PUT];
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, (int64_t)max_msg);
+	return sql_run(st, s);
 }
 
 /* Write the net reference change of body e->ikey. */
@@ -670,8 +788,10 @@ sql_queue_flush(struct store *st)
 	sqlite3_stmt *s;
 	struct delta_entry *e;
 	size_t i;
-	int rc = SQLITE_OK;
+	int rc;
 
+	if ((rc = sql_queue_write_log(st)) == SQLITE_OK)
+		rc = sql_queue_make_run(st);
 	for (i = 0; i < st->stats.n && rc == SQLITE_OK; i++) {
 		e = &st->stats.e[i];
 		if (e->v[0] == 0 && e->v[1] == 0 && e->v[2] == 0)
@@ -691,6 +811,7 @@ sql_queue_flush(struct store *st)
 	delta_clear(&st->runs);
 	delta_clear(&st->refs);
 	st->n_bodies = 0;
+	st->n_pend = 0;
 	return rc;
 }
 
@@ -700,7 +821,8 @@ sql_queue_rebuild(struct store *st)
 	static const char runs_sql[] = "SELECT run, n FROM runs ORDER BY run";
 	static const char log_sql[] =
 	    "SELECT id, client_id, seq, msg_id, qos, retain, state,"
-	    " packet_id, sub_ids, bytes, expiry_at FROM qlog ORDER BY id";
+	    " packet_id, sub_ids, bytes, expiry_at, topic IS NOT NULL"
+	    " FROM qlog ORDER BY id";
 	sqlite3_stmt *s = NULL;
 	struct logrow r;
 	struct qsess *q;
@@ -713,6 +835,7 @@ sql_queue_rebuild(struct store *st)
 	delta_clear(&st->runs);
 	delta_clear(&st->refs);
 	st->n_bodies = 0;
+	st->n_pend = 0;
 	memset(st->cache, 0, sizeof st->cache);
 	qindex_clear(&st->qx);
 
@@ -748,6 +871,8 @@ sql_queue_rebuild(struct store *st)
 		r.n_sub_ids = (uint8_t)i;
 		r.bytes = (uint32_t)sqlite3_column_int64(s, 9);
 		r.expiry_at = sqlite3_column_int64(s, 10);
+		r.inl = (uint8_t)sqlite3_column_int(s, 11);
+		r.stored = 1;
 		if (qsess_row(q, r.seq) == NULL)
 			qsess_add(&st->qx, q, &r);
 	}
@@ -778,8 +903,10 @@ sql_queue_expire(struct store *st, int64_t now)
 	sqlite3_bind_int64(s, 1, now);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		id = sql_column_bytes(s, 1, &len);
-		delta_get(&st->refs, (uint64_t)sqlite3_column_int64(s, 2),
-		    NULL, 0)->v[0]--;
+		if (sqlite3_column_int(s, 4) == 0)
+			delta_get(&st->refs,
+			    (uint64_t)sqlite3_column_int64(s, 2), NULL,
+			    0)->v[0]--;
 		delta_get(&st->runs, (uint64_t)sqlite3_column_int64(s, 0),
 		    NULL, 0)->v[0]--;
 		u = st->stmt[ST_STATS_SUB];
@@ -800,8 +927,10 @@ sql_queue_expire(struct store *st, int64_t now)
 	sqlite3_bind_int64(s, 1, now);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		id = sql_column_bytes(s, 0, &len);
-		delta_get(&st->refs, (uint64_t)sqlite3_column_int64(s, 2),
-		    NULL, 0)->v[0]--;
+		if (sqlite3_column_int(s, 3) == 0)
+			delta_get(&st->refs,
+			    (uint64_t)sqlite3_column_int64(s, 2), NULL,
+			    0)->v[0]--;
 		if ((q = qindex_find(&st->qx, id, len)) != NULL &&
 		    (r = qsess_row(q,
 		    (uint64_t)sqlite3_column_int64(s, 1))) != NULL)
@@ -944,11 +1073,11 @@ sql_queue_read_run(struct store *st, struct qread *rd, int64_t run,
 static int
 sql_queue_read_log(struct store *st, struct qread *rd, const struct logrow *r)
 {
-	sqlite3_stmt *s = st->stmt[ST_MSG_BODY];
+	sqlite3_stmt *s = st->stmt[r->inl ? ST_LOG_BODY : ST_MSG_BODY];
 	struct store_queued *q;
 	int rc;
 
-	sqlite3_bind_int64(s, 1, (int64_t)r->msg_id);
+	sqlite3_bind_int64(s, 1, r->inl ? r->rowid : (int64_t)r->msg_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		q = sql_queue_new_row(rd);

@@ -147,8 +147,6 @@ store_run_batches(struct store *st, struct job_list *run)
 		}
 	}
 	if (rc == SQLITE_OK)
-		rc = sql_queue_maybe_run(st);
-	if (rc == SQLITE_OK)
 		rc = sql_queue_flush(st);
 	if (rc == SQLITE_OK && inject) {
 		store_set_error(st, "injected failure (store_fail_next)");
@@ -385,6 +383,7 @@ store_close(struct store *st)
 	delta_free(&st->runs);
 	qindex_clear(&st->qx);
 	free(st->bodies);
+	free(st->pend);
 	delta_free(&st->stats);
 	free(st);
 }

@@ -120,18 +120,17 @@ void store_sub_put(struct store *st, const char *id, size_t len,
 void store_sub_del(struct store *st, const char *id, size_t len,
     const char *filter, size_t flen);
 /*
- * The body, once per id, however many queues hold it; a put of an id
- * already stored is ignored (one primary-key probe). A body must be
- * referenced (store_queue_put, store_retain_put) in the batch that puts it
- * or it is dropped again when that batch commits; and once its last
- * reference is deleted the body is gone, so a later batch that refers to
- * the message again must put it again. The simple rule for the broker:
- * put the body in every batch that adds a reference to it.
+ * The body of a message, stored once however many queues hold it; a put
+ * of an id already stored is ignored. Put the body in every batch that
+ * adds a reference to it (store_queue_put, store_retain_put): a body
+ * put in a batch and referenced by one queue row alone may be kept in
+ * that row rather than shared, so a later reference without a put of
+ * its own would find nothing. A body no reference holds is not kept.
  */
 void store_msg_put(struct store *st, const struct store_msg *m);
-/* Add a row to the session's queue (msg_id's body must be stored: put
- * in this batch, or still referenced). seq orders the queue; reusing a
- * seq replaces that row. At most STORE_MAX_SUB_IDS sub ids are kept. */
+/* Add a row to the session's queue (msg_id's body must be put in this
+ * batch). seq orders the queue; reusing a seq replaces that row. At most
+ * STORE_MAX_SUB_IDS sub ids are kept. */
 void store_queue_put(struct store *st, const char *id, size_t len,
     uint64_t seq, uint64_t msg_id, uint8_t qos, uint8_t retain,
     uint8_t state, uint16_t packet_id, const uint32_t *sub_ids,

@@ -173,7 +173,16 @@ struct logrow {
 	uint32_t bytes;
 	uint16_t packet_id;
 	uint8_t qos, retain, state, n_sub_ids;
+	uint8_t stored; /* written to qlog (rowid valid), else pending */
+	uint8_t inl; /* the row holds its body (msgs does not count it) */
 	uint32_t sub_ids[STORE_MAX_SUB_IDS];
+};
+
+/* A log row put in the open transaction, written at its flush. */
+struct pend {
+	const void *id; /* borrowed from the batch */
+	size_t len;
+	uint64_t seq;
 };
 
 /* A run of table queue holding rows of a session, from first_seq on. */
@@ -233,9 +242,6 @@ void qsess_add_run(struct qsess *q, int64_t run, uint64_t first_seq);
 /* Add a live run (the newest); forget one, also in every session. */
 void qindex_add_live(struct qindex *x, int64_t run, int64_t n);
 void qindex_drop_run(struct qindex *x, int64_t run);
-/* The sessions with log rows, sorted as SQLite sorts their BLOB keys.
- * The caller frees the array. */
-struct qsess **qindex_sorted_with_rows(struct qindex *x, size_t *n);
 
 /* --- sql.c: prepared statements and small helpers --- */
 
@@ -261,10 +267,12 @@ enum stmt_id {
 	ST_MSG_DEL,
 	ST_MSG_BODY,
 	ST_LOG_PUT,
+	ST_LOG_BODY,
 	ST_LOG_UPDATE,
 	ST_LOG_DEL,
 	ST_LOG_CLEAR,
 	ST_LOG_EXPIRED,
+	ST_RUN_MAKE,
 	ST_QUEUE_PUT,
 	ST_QUEUE_UPDATE,
 	ST_QUEUE_DEL,
@@ -332,8 +340,10 @@ extern const struct sql_def sql_queue_defs[];
 extern const size_t sql_queue_ndefs;
 /* Apply one msg/queue op inside the open transaction. */
 int sql_queue_apply(struct store *st, const struct op *o);
-/* Write the transaction's net reference and queue-count changes: bodies
- * left with no reference are deleted. Clears the deltas. */
+/* End the transaction's queue work: write the log rows put in it, move
+ * the log into a new run once it holds st->run_rows rows, and write the
+ * net reference and queue-count changes (bodies left with no reference
+ * are deleted). Clears the deltas. */
 int sql_queue_flush(struct store *st);
 /* Forget the deltas, the message cache and the queue index and read the
  * index back from the database (at open, and after a rollback). Returns
@@ -342,9 +352,7 @@ int sql_queue_rebuild(struct store *st);
 /* Delete every queue row of a session (log and runs), dropping their
  * body references, and forget its index entry. */
 int sql_queue_session_delete(struct store *st, const void *id, size_t len);
-/* Move the log into a new run once it holds st->run_rows rows (inside
- * the open transaction). */
-int sql_queue_maybe_run(struct store *st);
+
 /* Delete STORE_STATE_QUEUED rows whose message expired at now (log and
  * runs). */
 int sql_queue_expire(struct store *st, int64_t now);
@@ -451,11 +459,15 @@ struct store {
 
 	/* store thread */
 	sqlite3_stmt *stmt[ST_COUNT];
-	struct delta refs; /* msg id -> v[0] reference change */
+	struct delta refs; /* msg id -> v[0] reference change, v[1] its
+			    * body op in bodies + 1, v[2] log rows put
+			    * for it in this transaction */
 	struct delta stats; /* client id -> v[0] rows, v[1] bytes, v[2] seq */
 	struct delta runs; /* run -> v[0] row count change */
 	const struct op **bodies; /* bodies put in this transaction */
 	size_t n_bodies, bodies_cap;
+	struct pend *pend; /* log rows put in this transaction */
+	size_t n_pend, pend_cap;
 	struct qindex qx; /* the queue log and runs (qindex.c) */
 	unsigned run_rows; /* log rows that make a run (store_set_run_rows) */
 	int qx_stale; /* qx must be read again (a rebuild failed) */
