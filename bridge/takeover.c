@@ -60,7 +60,6 @@ struct claim {
 	char *client_id;
 	size_t id_len;
 	uint8_t *connect; /* the CONNECT, encoded again */
-	size_t connect_len;
 	struct peer **waiting;
 	size_t n_waiting;
 	struct event *timer;
@@ -166,8 +165,6 @@ static void
 claim_done(struct claim *cl)
 {
 	struct conn *c = cl->c;
-	struct mqtt_packet pkt;
-	struct mqtt_frame f;
 	uint8_t *buf = cl->connect;
 	int rc;
 
@@ -178,12 +175,7 @@ claim_done(struct claim *cl)
 		return;
 	}
 	c->claimed = 1;
-	rc = mqtt_frame(buf, MQTT_MAX_FIXED_HEADER, UINT32_MAX, &f);
-	if (rc == MQTT_FRAME_OK)
-		rc = mqtt_decode(f.type, f.flags, buf + f.header_len,
-		    f.remaining, 0, &pkt);
-	if (rc == 0)
-		rc = handle_connect(c, &pkt);
+	rc = connect_rerun(c, buf);
 	free(buf);
 	if (rc != 0) {
 		conn_close(c, (uint8_t)rc, "CONNECT refused");
@@ -302,9 +294,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 	cl->client_id = xstrndup((const char *)cp->client_id.p,
 	    cp->client_id.len);
 	cl->id_len = cp->client_id.len;
-	cl->connect_len = mqtt_encode_len(pkt, cp->version);
-	cl->connect = xmalloc(cl->connect_len);
-	mqtt_encode(pkt, cp->version, cl->connect);
+	cl->connect = connect_keep(pkt);
 	cl->timer = evtimer_new(srv.base, claim_timeout_cb, cl);
 	tv.tv_sec = srv.cfg.cluster_sync_timeout / 1000;
 	tv.tv_usec = (srv.cfg.cluster_sync_timeout % 1000) * 1000;

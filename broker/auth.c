@@ -49,6 +49,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "broker.h"
 #include "pwhash.h"
 
@@ -178,14 +180,11 @@ auth_begin(struct conn *c, const struct mqtt_packet *pkt)
 	const struct mqtt_connect *cp = &pkt->u.connect;
 	struct auth_exchange *ax;
 	struct mqtt_str data = { NULL, 0 };
-	size_t len;
 
 	auth_exchange_end(c);
 	ax = xcalloc(1, sizeof *ax);
 	ax->m = auth_find(cp->props.auth_method);
-	len = mqtt_encode_len(pkt, cp->version);
-	ax->connect = xmalloc(len);
-	mqtt_encode(pkt, cp->version, ax->connect);
+	ax->connect = connect_keep(pkt);
 	c->auth_ex = ax;
 	if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_DATA))
 		data = cp->props.auth_data;
@@ -197,11 +196,8 @@ auth_continue(struct conn *c, const struct mqtt_packet *pkt)
 {
 	const struct mqtt_reason *r = &pkt->u.reason;
 	struct auth_exchange *ax = c->auth_ex;
-	struct mqtt_packet cpkt;
-	struct mqtt_frame f;
 	struct mqtt_str data = { NULL, 0 };
 	const char *name = ax->m->name;
-	uint8_t *buf;
 	int rc;
 
 	/* MQTT-4.12.0-1, MQTT-3.15.2-1: only "continue" from the client,
@@ -222,14 +218,7 @@ auth_continue(struct conn *c, const struct mqtt_packet *pkt)
 		return rc > 0 ? handle_connect_refuse(c, MQTT_V5,
 		    (uint8_t)rc) : 0;
 	/* Success: the CONNECT again, past authentication. */
-	buf = ax->connect;
-	rc = mqtt_frame(buf, MQTT_MAX_FIXED_HEADER, UINT32_MAX, &f);
-	if (rc == MQTT_FRAME_OK)
-		rc = mqtt_decode(f.type, f.flags, buf + f.header_len,
-		    f.remaining, 0, &cpkt);
-	if (rc != 0)
-		return handle_connect_refuse(c, MQTT_V5, MQTT_RC_UNSPECIFIED);
-	return handle_connect(c, &cpkt);
+	return connect_rerun(c, ax->connect);
 }
 
 void
@@ -301,6 +290,34 @@ auth_reload(void)
 }
 
 void
+auth_password_checked(struct conn *c, int ok, const char *user,
+    size_t ulen, const struct pwhash *h, const uint8_t *pw, size_t pwlen,
+    const uint8_t *connect, uint8_t version)
+{
+	int rc;
+
+	if (c->state != CONN_NEW)
+		return;
+	if (!ok) {
+		log_notice("client (%s) refused: wrong password for user "
+		    "'%.*s'", c->peer, (int)ulen, user);
+		rc = handle_connect_refuse(c, version,
+		    MQTT_RC_BAD_USER_OR_PASSWORD);
+		conn_close(c, (uint8_t)rc, "wrong password");
+		return;
+	}
+	passwd_remember(pwfile, user, ulen, h, pw, pwlen);
+	c->pw_verified = 1;
+	if ((rc = connect_rerun(c, connect)) != 0) {
+		conn_close(c, (uint8_t)rc, "CONNECT refused");
+		return;
+	}
+	/* What the client sent meanwhile waits in the input buffer. */
+	if (c->state != CONN_CLOSING && c->pw_job == NULL && c->claim == NULL)
+		read_cb(c->bev, c);
+}
+
+void
 auth_close(void)
 {
 	passwd_free(pwfile);
@@ -310,17 +327,21 @@ auth_close(void)
 }
 
 int
-auth_connect(struct conn *c, const struct mqtt_connect *cp)
+auth_connect(struct conn *c, const struct mqtt_packet *pkt)
 {
+	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct pwhash slow;
 	const char *why;
 	int id_len = (int)cp->client_id.len, u_len = (int)cp->username.len;
 	const char *id = (const char *)cp->client_id.p;
 	const char *user = (const char *)cp->username.p;
 	char claimed[256];
+	int rc;
 
 	/* use_identity_as_username: the client certificate, verified in
-	 * the TLS handshake, stands for the password. */
-	if (c->cert_user)
+	 * the TLS handshake, stands for the password. pw_verified: the
+	 * worker passed this CONNECT's password (pwcheck.c). */
+	if (c->cert_user || c->pw_verified)
 		return 0;
 	/* A token as the password: it names the user itself. */
 	if (cp->has_password && jwt_enabled() &&
@@ -345,9 +366,13 @@ auth_connect(struct conn *c, const struct mqtt_connect *cp)
 			why = "no password";
 		else {
 			switch (passwd_check(pwfile, user, cp->username.len,
-			    cp->password.p, cp->password.len)) {
+			    cp->password.p, cp->password.len, &slow)) {
 			case PASSWD_OK:
 				return 0;
+			case PASSWD_SLOW:
+				rc = pwcheck_start(c, pkt, &slow);
+				mbedtls_platform_zeroize(&slow, sizeof slow);
+				return rc == 0 ? -1 : rc;
 			case PASSWD_NO_USER:
 				why = "unknown user";
 				break;

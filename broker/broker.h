@@ -522,7 +522,8 @@ int sys_topic(const char *topic, size_t len);
 enum {
 	PASSWD_OK,
 	PASSWD_NO_USER,
-	PASSWD_BAD
+	PASSWD_BAD,
+	PASSWD_SLOW
 };
 
 struct passwd_file;
@@ -532,12 +533,17 @@ struct passwd_file;
 struct passwd_file *passwd_load(const char *path, char *err, size_t errlen);
 void passwd_free(struct passwd_file *pf);
 size_t passwd_count(const struct passwd_file *pf);
-/* Check user's password: PASSWD_OK, PASSWD_NO_USER or PASSWD_BAD. The
- * first success of a user pays the PBKDF2 cost; later checks of that user
- * compare a cheap proof (design note in passwd.c). */
-int passwd_check(struct passwd_file *pf, const char *user, size_t ulen,
-    const uint8_t *pw, size_t pwlen);
 struct pwhash;
+/* Check user's password from the cached proof: PASSWD_OK, PASSWD_NO_USER
+ * or PASSWD_BAD; or PASSWD_SLOW with the user's hash in *slow when it
+ * takes the full PBKDF2 (design note in passwd.c; pwhash_verify, off the
+ * loop: pwcheck.c). */
+int passwd_check(struct passwd_file *pf, const char *user, size_t ulen,
+    const uint8_t *pw, size_t pwlen, struct pwhash *slow);
+/* pw passed the full check against h: remember its proof, if user still
+ * has hash h (the file may have been reloaded meanwhile). */
+void passwd_remember(struct passwd_file *pf, const char *user, size_t ulen,
+    const struct pwhash *h, const uint8_t *pw, size_t pwlen);
 /* Copy user's SCRAM-SHA-256 credentials into *out: PASSWD_OK,
  * PASSWD_NO_USER, or PASSWD_BAD when the user's hash is not of the
  * "$scram-sha-256$" form. */
@@ -644,9 +650,32 @@ int auth_open(void);
  * table kept. */
 void auth_reload(void);
 void auth_close(void);
-/* Decide on a CONNECT's user name and password: 0 to go on, or the v5
- * reason code to refuse with (0x86, 0x87). Logs refusals. */
-int auth_connect(struct conn *c, const struct mqtt_connect *cp);
+/* Decide on a CONNECT's user name and password: 0 to go on, the v5
+ * reason code to refuse with (0x86, 0x87, 0x89), or -1 when the password
+ * is being checked off the loop (pwcheck.c): the CONNECT is kept and runs
+ * again once it is. Logs refusals. */
+int auth_connect(struct conn *c, const struct mqtt_packet *pkt);
+struct pwhash;
+/* The worker's answer for c (pwcheck.c): ok, for user's password pw
+ * against hash h; connect is the kept CONNECT, of protocol version
+ * version. Caches the proof and runs
+ * the CONNECT again, or refuses it and closes c. */
+void auth_password_checked(struct conn *c, int ok, const char *user,
+    size_t ulen, const struct pwhash *h, const uint8_t *pw, size_t pwlen,
+    const uint8_t *connect, uint8_t version);
+
+/* --- pwcheck.c --- */
+
+struct pwjob;
+/* Check the password of CONNECT pkt against h on the worker thread; c
+ * reads nothing until auth_password_checked(). Returns 0, or a reason
+ * code to refuse with at once (0x89: too many checks waiting). */
+int pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
+    const struct pwhash *h);
+/* c is being freed: its answer, if one is due, is dropped. */
+void pwcheck_conn_gone(struct conn *c);
+/* Stop the worker and drop what waits (shutdown). */
+void pwcheck_stop(void);
 
 /* --- tls.c --- */
 
@@ -832,6 +861,8 @@ struct conn {
 	int64_t rl_logged_ms;
 	struct event *rl_timer; /* resumes reading after a rate pause */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
+	struct pwjob *pw_job; /* CONNECT waiting for its password check */
+	uint8_t pw_verified; /* the worker passed this CONNECT's password */
 };
 
 #define LINK_NONE 0
@@ -912,6 +943,12 @@ int handle_connect(struct conn *c, struct mqtt_packet *pkt);
 /* Answer a CONNECT with a refusing CONNACK (rc is a v5 reason code,
  * mapped to the 3.x return code for 3.x). Returns rc. */
 int handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc);
+/* A CONNECT kept to run again later (an authentication exchange, a
+ * cluster claim, a password check): pkt encoded, in a new buffer. */
+uint8_t *connect_keep(const struct mqtt_packet *pkt);
+/* Decode a kept CONNECT and run handle_connect() on it: its result, or
+ * 0x80 when the buffer does not decode. */
+int connect_rerun(struct conn *c, const uint8_t *buf);
 int handle_publish(struct conn *c, struct mqtt_packet *pkt);
 
 int handle_puback(struct conn *c, struct mqtt_packet *pkt);

@@ -246,6 +246,7 @@ conn_free(struct conn *c)
 		persist_drop_held(c);
 	free(c->auth_user);
 	auth_exchange_end(c);
+	pwcheck_conn_gone(c);
 	conn_alias_free(c);
 	if (c->timer != NULL)
 		event_free(c->timer);

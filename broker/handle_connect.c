@@ -70,6 +70,32 @@ handle_connect_refuse(struct conn *c, uint8_t version, uint8_t rc)
 	return rc;
 }
 
+uint8_t *
+connect_keep(const struct mqtt_packet *pkt)
+{
+	size_t len = mqtt_encode_len(pkt, pkt->u.connect.version);
+	uint8_t *buf = xmalloc(len);
+
+	mqtt_encode(pkt, pkt->u.connect.version, buf);
+	return buf;
+}
+
+int
+connect_rerun(struct conn *c, const uint8_t *buf)
+{
+	struct mqtt_packet pkt;
+	struct mqtt_frame f;
+	int rc;
+
+	rc = mqtt_frame(buf, MQTT_MAX_FIXED_HEADER, UINT32_MAX, &f);
+	if (rc == MQTT_FRAME_OK)
+		rc = mqtt_decode(f.type, f.flags, buf + f.header_len,
+		    f.remaining, 0, &pkt);
+	if (rc != 0)
+		return MQTT_RC_UNSPECIFIED;
+	return handle_connect(c, &pkt);
+}
+
 /* 1 when the ACL lets the client publish its will (logged otherwise). */
 static int
 connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
@@ -196,10 +222,12 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			if (rc == 0)
 				return 0;
 		}
-	} else if (c->link == LINK_NONE && (rc = auth_connect(c, cp)) != 0) {
+	} else if (c->link == LINK_NONE && (rc = auth_connect(c, pkt)) != 0) {
 		/* A node link proved itself with cluster_secret
 		 * (bridge_connect); it is not a client of the password
-		 * file. */
+		 * file. -1: the password is being checked (pwcheck.c). */
+		if (rc < 0)
+			return 0;
 		return handle_connect_refuse(c, cp->version, (uint8_t)rc);
 	}
 	if (id_len == 0) {

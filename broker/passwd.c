@@ -8,9 +8,10 @@
  * starting with '#' are skipped; a user name holds no ':' and appears
  * once.
  *
- * Cost. A PBKDF2 check runs on the loop thread and costs what its
- * iteration count says (about 120 ms at the default 100000). To keep a
- * reconnect storm from paying that per CONNECT, an entry remembers a
+ * Cost. A PBKDF2 check costs what its iteration count says (about 120 ms
+ * at the default 100000); it runs on a worker thread (pwcheck.c), never
+ * on the loop. To keep a reconnect storm from paying that per CONNECT,
+ * an entry remembers a
  * proof of the last password that passed: HMAC-SHA256 of salt and
  * password under a key drawn at random when the process starts, which
  * never leaves memory. A later CONNECT of that user is answered from the
@@ -22,8 +23,8 @@
  *
  * An unknown user is answered at once, without dummy work: user names
  * are not secret here (they appear in topic names such as im/u/<user>),
- * and spending 120 ms of loop time on every guess at a name would hand
- * out a cheap way to stall the node.
+ * and spending 120 ms of hashing on every guess at a name would hand out
+ * a cheap way to keep the worker busy.
  */
 #include "config.h"
 
@@ -172,27 +173,51 @@ passwd_load(const char *path, char *err, size_t errlen)
 
 int
 passwd_check(struct passwd_file *pf, const char *user, size_t ulen,
-    const uint8_t *pw, size_t pwlen)
+    const uint8_t *pw, size_t pwlen, struct pwhash *slow)
 {
 	struct passwd_entry *e;
 	uint8_t proof[PROOF_LEN];
-	int have_proof, ok;
+	int ok;
 
 	e = pf != NULL ? hash_get(pf->users, user, ulen) : NULL;
 	if (e == NULL)
 		return PASSWD_NO_USER;
-	have_proof = passwd_proof(e, pw, pwlen, proof) == 0;
-	if (have_proof && e->has_proof)
-		ok = mbedtls_ct_memcmp(proof, e->proof, PROOF_LEN) == 0;
-	else {
-		ok = pwhash_verify(&e->h, pw, pwlen);
-		if (ok && have_proof) {
-			memcpy(e->proof, proof, PROOF_LEN);
-			e->has_proof = 1;
-		}
+	if (!e->has_proof || passwd_proof(e, pw, pwlen, proof) != 0) {
+		*slow = e->h;
+		return PASSWD_SLOW;
 	}
+	ok = mbedtls_ct_memcmp(proof, e->proof, PROOF_LEN) == 0;
 	mbedtls_platform_zeroize(proof, sizeof proof);
 	return ok ? PASSWD_OK : PASSWD_BAD;
+}
+
+/* 1 when a and b are the same hash (field by field: a struct copy need
+ * not copy padding). */
+static int
+passwd_same_hash(const struct pwhash *a, const struct pwhash *b)
+{
+	return a->kind == b->kind && a->iterations == b->iterations &&
+	    a->salt_len == b->salt_len &&
+	    memcmp(a->salt, b->salt, sizeof a->salt) == 0 &&
+	    memcmp(a->hash, b->hash, sizeof a->hash) == 0 &&
+	    memcmp(a->stored_key, b->stored_key, sizeof a->stored_key) == 0 &&
+	    memcmp(a->server_key, b->server_key, sizeof a->server_key) == 0;
+}
+
+void
+passwd_remember(struct passwd_file *pf, const char *user, size_t ulen,
+    const struct pwhash *h, const uint8_t *pw, size_t pwlen)
+{
+	struct passwd_entry *e;
+	uint8_t proof[PROOF_LEN];
+
+	e = pf != NULL ? hash_get(pf->users, user, ulen) : NULL;
+	if (e == NULL || !passwd_same_hash(&e->h, h) ||
+	    passwd_proof(e, pw, pwlen, proof) != 0)
+		return;
+	memcpy(e->proof, proof, PROOF_LEN);
+	e->has_proof = 1;
+	mbedtls_platform_zeroize(proof, sizeof proof);
 }
 
 int

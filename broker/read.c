@@ -118,7 +118,8 @@ read_cb(struct bufferevent *bev, void *arg)
 	char why[96];
 	int rc;
 
-	while (c->state != CONN_CLOSING && c->claim == NULL) {
+	while (c->state != CONN_CLOSING && c->claim == NULL &&
+	    c->pw_job == NULL) {
 		avail = evbuffer_get_length(in);
 		if (avail == 0 || conn_paused(c))
 			break;

@@ -217,6 +217,7 @@ server_free(void)
 	ws_shutdown();
 	tls_shutdown();
 	conn_free_all();
+	pwcheck_stop(); /* before the base goes: it owns an event */
 	sys_free();
 	bridge_free();
 	session_free_all();

@@ -51,11 +51,31 @@ pw_bad(const char *text, const char *want)
 	passwd_free(pf);
 }
 
+/* A password check the way auth.c and pwcheck.c run it: from the proof,
+ * or the full hash (off the loop there), whose success is remembered. */
+static int
+check_pw(struct passwd_file *pf, const char *user, const char *pw)
+{
+	struct pwhash h;
+	int rc;
+
+	rc = passwd_check(pf, user, strlen(user), (const uint8_t *)pw,
+	    strlen(pw), &h);
+	if (rc != PASSWD_SLOW)
+		return rc;
+	if (!pwhash_verify(&h, (const uint8_t *)pw, strlen(pw)))
+		return PASSWD_BAD;
+	passwd_remember(pf, user, strlen(user), &h, (const uint8_t *)pw,
+	    strlen(pw));
+	return PASSWD_OK;
+}
+
 static void
 test_passwd(void)
 {
 	char h1[PWHASH_STR_MAX], h2[PWHASH_STR_MAX], text[1024], err[1024];
 	struct passwd_file *pf;
+	struct pwhash slow, other;
 
 	pwhash_make((const uint8_t *)"alice-pw", 8, 1000, h1, sizeof h1);
 	pwhash_make((const uint8_t *)"b:b", 3, 1000, h2, sizeof h2);
@@ -68,22 +88,33 @@ test_passwd(void)
 		return;
 	}
 	is_int(passwd_count(pf), 2, "two users (comment, blank, CRLF)");
-	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pw", 8),
-	    PASSWD_OK, "alice, right password");
-	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pX", 8),
-	    PASSWD_BAD, "alice, wrong password (answered from the proof)");
-	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pw", 8),
-	    PASSWD_OK, "alice, right password again (from the proof)");
-	is_int(passwd_check(pf, "bob", 3, (const uint8_t *)"alice-pw", 8),
-	    PASSWD_BAD, "bob with alice's password (no proof yet)");
-	is_int(passwd_check(pf, "bob", 3, (const uint8_t *)"b:b", 3),
-	    PASSWD_OK, "bob, password with a colon");
-	is_int(passwd_check(pf, "carol", 5, (const uint8_t *)"x", 1),
-	    PASSWD_NO_USER, "unknown user");
-	is_int(passwd_check(pf, "alic", 4, (const uint8_t *)"alice-pw", 8),
-	    PASSWD_NO_USER, "prefix of a user name");
-	is_int(passwd_check(pf, "", 0, (const uint8_t *)"", 0),
-	    PASSWD_NO_USER, "empty user name");
+	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pw", 8,
+	    &slow), PASSWD_SLOW, "alice's first login needs the full hash");
+	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pX", 8,
+	    &slow), PASSWD_SLOW, "so does a wrong password before a good one");
+	ok(!pwhash_verify(&slow, (const uint8_t *)"alice-pX", 8),
+	    "the hash handed out refuses the wrong password");
+	other = slow;
+	other.salt[0] ^= 1;
+	passwd_remember(pf, "alice", 5, &other, (const uint8_t *)"alice-pw",
+	    8);
+	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pw", 8,
+	    &slow), PASSWD_SLOW, "no proof kept for a hash alice no longer has");
+	is_int(check_pw(pf, "alice", "alice-pw"), PASSWD_OK,
+	    "alice, right password (full hash)");
+	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pX", 8,
+	    &slow), PASSWD_BAD, "alice, wrong password (answered from the "
+	    "proof)");
+	is_int(passwd_check(pf, "alice", 5, (const uint8_t *)"alice-pw", 8,
+	    &slow), PASSWD_OK, "alice, right password again (from the proof)");
+	is_int(check_pw(pf, "bob", "alice-pw"), PASSWD_BAD,
+	    "bob with alice's password (no proof yet)");
+	is_int(check_pw(pf, "bob", "b:b"), PASSWD_OK,
+	    "bob, password with a colon");
+	is_int(check_pw(pf, "carol", "x"), PASSWD_NO_USER, "unknown user");
+	is_int(check_pw(pf, "alic", "alice-pw"), PASSWD_NO_USER,
+	    "prefix of a user name");
+	is_int(check_pw(pf, "", ""), PASSWD_NO_USER, "empty user name");
 	passwd_free(pf);
 
 	pw_bad("alice\n", "1: expected user:hash");

@@ -1,0 +1,234 @@
+/*
+ * pwcheck.c - password hashes computed off the event loop.
+ *
+ * Design note. A PBKDF2 check costs what its iteration count says (about
+ * 120 ms at the default 100000) and passwd.c can answer most CONNECTs
+ * from a cached proof, but not the first of each user after a start or
+ * a reload, nor a wrong password for a user not cached yet. Computed on
+ * the loop, each of those stopped every client of the node for that
+ * long, and anyone who knows a user name could repeat it at will.
+ *
+ * So auth.c hands such a check to one worker thread (as the store does
+ * its disk work, after Redis's bio.c): pwcheck_start() keeps the CONNECT
+ * encoded, with copies of the user name, password and the user's hash,
+ * and the connection reads nothing more until the answer (read.c stops
+ * while c->pw_job is set). The worker runs the hashes one at a time in
+ * FIFO order and reports through an eventfd the loop watches; the loop
+ * then calls auth_password_checked(), which caches the proof and runs
+ * the kept CONNECT again past the password, or refuses it.
+ *
+ * Bounds: at most PWCHECK_MAX checks wait; past that a CONNECT that
+ * needs one is refused at once with 0x89 Server busy (3.1.1: 3, server
+ * unavailable), so a flood of logins costs a queue of fixed size and one
+ * core, never the loop. connect_timeout still runs while a check waits;
+ * a connection that goes (timeout, peer closed) leaves its job behind
+ * with c set to NULL, and the answer is dropped.
+ *
+ * Threads: only the worker touches a job's hash fields and ok between
+ * the hand-over and its return on the done list (both under mtx); c and
+ * connect belong to the loop thread.
+ */
+#include "config.h"
+
+#include <sys/eventfd.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "broker.h"
+#include "pwhash.h"
+
+/* Checks that may wait for the worker. */
+#define PWCHECK_MAX 64
+
+struct pwjob {
+	TAILQ_ENTRY(pwjob) entry;
+	struct conn *c; /* loop thread; NULL once the connection is gone */
+	uint8_t *connect; /* the CONNECT, encoded (connect_keep) */
+	char *user;
+	size_t ulen;
+	uint8_t *pw;
+	size_t pwlen;
+	uint8_t version; /* the CONNECT's protocol version */
+	struct pwhash h; /* the user's hash when the check was asked */
+	int ok; /* the worker's answer */
+};
+TAILQ_HEAD(pwjob_list, pwjob);
+
+static struct pwjob_list todo = TAILQ_HEAD_INITIALIZER(todo);
+static struct pwjob_list done = TAILQ_HEAD_INITIALIZER(done);
+static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work = PTHREAD_COND_INITIALIZER;
+static pthread_t thread;
+static int started, stopping;
+static int efd = -1;
+static struct event *done_ev;
+static unsigned n_jobs; /* loop thread: started, not yet answered */
+
+static void
+pwjob_free(struct pwjob *j)
+{
+	if (j->pw != NULL)
+		mbedtls_platform_zeroize(j->pw, j->pwlen);
+	free(j->pw);
+	free(j->user);
+	free(j->connect);
+	mbedtls_platform_zeroize(&j->h, sizeof j->h);
+	free(j);
+}
+
+static void *
+pwcheck_main(void *arg)
+{
+	struct pwjob *j;
+	uint64_t one = 1;
+	int was_empty;
+
+	(void)arg;
+	pthread_mutex_lock(&mtx);
+	for (;;) {
+		while (TAILQ_EMPTY(&todo) && !stopping)
+			pthread_cond_wait(&work, &mtx);
+		if (stopping)
+			break;
+		j = TAILQ_FIRST(&todo);
+		TAILQ_REMOVE(&todo, j, entry);
+		pthread_mutex_unlock(&mtx);
+		j->ok = pwhash_verify(&j->h, j->pw, j->pwlen);
+		pthread_mutex_lock(&mtx);
+		was_empty = TAILQ_EMPTY(&done);
+		TAILQ_INSERT_TAIL(&done, j, entry);
+		if (was_empty && write(efd, &one, sizeof one) != sizeof one &&
+		    errno != EAGAIN)
+			abort();
+	}
+	pthread_mutex_unlock(&mtx);
+	return NULL;
+}
+
+/* Loop thread: answers are in. */
+static void
+pwcheck_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pwjob_list list = TAILQ_HEAD_INITIALIZER(list);
+	struct pwjob *j;
+	uint64_t n;
+
+	(void)what;
+	(void)arg;
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_error("password checks: eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&mtx);
+	TAILQ_CONCAT(&list, &done, entry);
+	pthread_mutex_unlock(&mtx);
+	while ((j = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, j, entry);
+		n_jobs--;
+		if (j->c != NULL) {
+			j->c->pw_job = NULL;
+			auth_password_checked(j->c, j->ok, j->user, j->ulen,
+			    &j->h, j->pw, j->pwlen, j->connect, j->version);
+		}
+		pwjob_free(j);
+	}
+}
+
+static int
+pwcheck_init(void)
+{
+	if (started)
+		return 0;
+	if ((efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		log_error("password checks: eventfd: %s", strerror(errno));
+		return -1;
+	}
+	done_ev = event_new(srv.base, efd, EV_READ | EV_PERSIST,
+	    pwcheck_done_cb, NULL);
+	event_add(done_ev, NULL);
+	if ((errno = pthread_create(&thread, NULL, pwcheck_main, NULL)) !=
+	    0) {
+		log_error("password checks: cannot start a thread: %s",
+		    strerror(errno));
+		event_free(done_ev);
+		done_ev = NULL;
+		close(efd);
+		efd = -1;
+		return -1;
+	}
+	started = 1;
+	return 0;
+}
+
+int
+pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
+    const struct pwhash *h)
+{
+	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct pwjob *j;
+
+	if (n_jobs >= PWCHECK_MAX) {
+		log_notice("client (%s) refused: %u password checks are "
+		    "waiting already", c->peer, n_jobs);
+		return MQTT_RC_SERVER_BUSY;
+	}
+	if (pwcheck_init() != 0)
+		return MQTT_RC_SERVER_UNAVAILABLE;
+	j = xcalloc(1, sizeof *j);
+	j->c = c;
+	j->connect = connect_keep(pkt);
+	j->user = xmemdup(cp->username.p, cp->username.len);
+	j->ulen = cp->username.len;
+	j->pw = xmemdup(cp->password.p, cp->password.len);
+	j->pwlen = cp->password.len;
+	j->version = cp->version;
+	j->h = *h;
+	c->pw_job = j;
+	n_jobs++;
+	pthread_mutex_lock(&mtx);
+	TAILQ_INSERT_TAIL(&todo, j, entry);
+	pthread_cond_signal(&work);
+	pthread_mutex_unlock(&mtx);
+	return 0;
+}
+
+void
+pwcheck_conn_gone(struct conn *c)
+{
+	if (c->pw_job != NULL) {
+		c->pw_job->c = NULL;
+		c->pw_job = NULL;
+	}
+}
+
+void
+pwcheck_stop(void)
+{
+	struct pwjob *j;
+
+	if (!started)
+		return;
+	pthread_mutex_lock(&mtx);
+	stopping = 1;
+	pthread_cond_signal(&work);
+	pthread_mutex_unlock(&mtx);
+	pthread_join(thread, NULL);
+	TAILQ_CONCAT(&todo, &done, entry);
+	while ((j = TAILQ_FIRST(&todo)) != NULL) {
+		TAILQ_REMOVE(&todo, j, entry);
+		if (j->c != NULL)
+			j->c->pw_job = NULL;
+		pwjob_free(j);
+	}
+	event_free(done_ev);
+	done_ev = NULL;
+	close(efd);
+	efd = -1;
+	n_jobs = 0;
+	started = stopping = 0;
+}
