@@ -50,6 +50,7 @@
 
 #include "store.h"
 #include "tap.h"
+#include "unit/store_wait.h"
 
 static char dir[64];
 
@@ -62,33 +63,6 @@ tpath(const char *name)
 	i = (i + 1) % 8;
 	snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
 	return buf[i];
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Wait (bounded: 60 s) until *counter reaches want, running completions. */
-static int
-wait_for(struct store *st, const unsigned *counter, unsigned want)
-{
-	struct pollfd pfd;
-	double end = now_s() + 60;
-
-	while (*counter < want) {
-		if (now_s() > end)
-			return -1;
-		pfd.fd = store_fd(st);
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 1000) > 0)
-			store_poll(st);
-	}
-	return 0;
 }
 
 /* Completion bookkeeping. */
