@@ -301,6 +301,36 @@ qindex_drop_run(struct qindex *x, int64_t run)
 }
 
 void
+qindex_join_runs(struct qindex *x, size_t i, int64_t into)
+{
+	int64_t a = x->live[i].run, b = x->live[i + 1].run;
+	struct qsess *q;
+	size_t j, k;
+
+	x->live[i].run = into;
+	x->live[i].n += x->live[i + 1].n;
+	memmove(x->live + i + 1, x->live + i + 2,
+	    (x->n_live - i - 2) * sizeof *x->live);
+	x->n_live--;
+	for (j = 0; j < x->nslot; j++) {
+		if ((q = x->slot[j]) == NULL)
+			continue;
+		/* A session's list follows the live order: a then b. */
+		for (k = 0; k < q->n_runs; k++) {
+			if (q->runs[k].run != a && q->runs[k].run != b)
+				continue;
+			q->runs[k].run = into;
+			if (k + 1 < q->n_runs && q->runs[k + 1].run == b) {
+				memmove(q->runs + k + 1, q->runs + k + 2,
+				    (q->n_runs - k - 2) * sizeof *q->runs);
+				q->n_runs--;
+			}
+			break;
+		}
+	}
+}
+
+void
 qindex_add_live(struct qindex *x, int64_t run, int64_t n)
 {
 	x->live = store_grow(x->live, x->n_live, &x->live_cap, 16,

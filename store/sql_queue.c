@@ -45,8 +45,10 @@
  *     the run covering that seq, never into the log), so reading a
  *     session is reading its runs in order, then its log rows;
  *   - table runs counts the rows of each run; a run left empty is
- *     dropped. Which runs hold a session's rows is learnt on first need
- *     (one probe per live run) and kept in its index entry.
+ *     dropped, and past QUEUE_RUNS_MAX live runs two neighbours are
+ *     joined (sql_queue_join_runs). Which runs hold a session's rows is
+ *     learnt on first need (one probe per live run) and kept in its
+ *     index entry.
  * The log is bounded, so the memory and the start-up scan of it are too.
  *
  * Each row carries copies of its body's payload length and expiry time
@@ -146,6 +148,11 @@ const struct sql_def sql_queue_defs[] = {
 	{ ST_RUN_ADD,
 	  "UPDATE runs SET n = n + ?2 WHERE run = ?1 RETURNING n" },
 	{ ST_RUN_DEL, "DELETE FROM runs WHERE run = ?1" },
+	{ ST_RUN_MOVE, "UPDATE queue SET run = ?1 WHERE run = ?2" },
+	{ ST_RUN_JOIN,
+	  "UPDATE runs SET n = n + (SELECT n FROM runs WHERE run = ?2),"
+	  " max_msg = max(max_msg, (SELECT max_msg FROM runs WHERE run = ?2))"
+	  " WHERE run = ?1" },
 	{ ST_STATS_MAX, "SELECT max_seq FROM queue_stats WHERE client_id = ?1" },
 	{ ST_STATS_ADD,
 	  "INSERT INTO queue_stats(client_id, n, bytes, max_seq)"
@@ -677,6 +684,51 @@ sql_queue_make_run(struct store *st)
 	return sql_run(st, s);
 }
 
+/*
+ * Make two neighbouring runs one: the pair with the fewest rows, the
+ * smaller moved into the larger. Neighbours hold neighbouring seq ranges
+ * of each session, so the result still reads in seq order. This bounds
+ * the live runs a session's first read probes, when a few rows that are
+ * never fetched would keep old runs alive.
+ */
+static int
+sql_queue_join_runs(struct store *st)
+{
+	struct qindex *x = &st->qx;
+	sqlite3_stmt *s;
+	size_t i, best = 0;
+	int64_t into, from;
+	int rc;
+
+	for (i = 1; i + 1 < x->n_live; i++) {
+		if (x->live[i].n + x->live[i + 1].n <
+		    x->live[best].n + x->live[best + 1].n)
+			best = i;
+	}
+	into = x->live[best].run;
+	from = x->live[best + 1].run;
+	if (x->live[best].n < x->live[best + 1].n) {
+		into = from;
+		from = x->live[best].run;
+	}
+	s = st->stmt[ST_RUN_MOVE];
+	sqlite3_bind_int64(s, 1, into);
+	sqlite3_bind_int64(s, 2, from);
+	if ((rc = sql_run(st, s)) != SQLITE_OK)
+		return rc;
+	s = st->stmt[ST_RUN_JOIN];
+	sqlite3_bind_int64(s, 1, into);
+	sqlite3_bind_int64(s, 2, from);
+	if ((rc = sql_run(st, s)) != SQLITE_OK)
+		return rc;
+	s = st->stmt[ST_RUN_DEL];
+	sqlite3_bind_int64(s, 1, from);
+	if ((rc = sql_run(st, s)) != SQLITE_OK)
+		return rc;
+	qindex_join_runs(x, best, into);
+	return SQLITE_OK;
+}
+
 /* Write the net reference change of body e->ikey. */
 static int
 sql_queue_flush_body(struct store *st, const struct delta_entry *e)
@@ -805,6 +857,8 @@ sql_queue_flush(struct store *st)
 	}
 	for (i = 0; i < st->runs.n && rc == SQLITE_OK; i++)
 		rc = sql_queue_flush_run(st, &st->runs.e[i]);
+	while (rc == SQLITE_OK && st->qx.n_live > QUEUE_RUNS_MAX)
+		rc = sql_queue_join_runs(st);
 	for (i = 0; i < st->refs.n && rc == SQLITE_OK; i++)
 		rc = sql_queue_flush_body(st, &st->refs.e[i]);
 	delta_clear(&st->stats);

@@ -242,6 +242,9 @@ void qsess_add_run(struct qsess *q, int64_t run, uint64_t first_seq);
 /* Add a live run (the newest); forget one, also in every session. */
 void qindex_add_live(struct qindex *x, int64_t run, int64_t n);
 void qindex_drop_run(struct qindex *x, int64_t run);
+/* Live runs i and i + 1 became one, run into (one of the two): in
+ * x->live and in every session's list. */
+void qindex_join_runs(struct qindex *x, size_t i, int64_t into);
 
 /* --- sql.c: prepared statements and small helpers --- */
 
@@ -283,6 +286,8 @@ enum stmt_id {
 	ST_RUN_PUT,
 	ST_RUN_ADD,
 	ST_RUN_DEL,
+	ST_RUN_MOVE,
+	ST_RUN_JOIN,
 	ST_STATS_MAX,
 	ST_STATS_ADD,
 	ST_STATS_SUB,
@@ -427,6 +432,9 @@ struct job {
 	void *arg;
 };
 TAILQ_HEAD(job_list, job);
+
+/* Live runs beyond which neighbours are joined (sql_queue.c). */
+#define QUEUE_RUNS_MAX 32
 
 /* Cached size and expiry of recently used message bodies. */
 #define MSG_CACHE_SIZE 1024
