@@ -688,8 +688,10 @@ sql_queue_make_run(struct store *st)
  * Make two neighbouring runs one: the pair with the fewest rows, the
  * smaller moved into the larger. Neighbours hold neighbouring seq ranges
  * of each session, so the result still reads in seq order. This bounds
- * the live runs a session's first read probes, when a few rows that are
- * never fetched would keep old runs alive.
+ * the live runs a session's first read probes when a few rows that are
+ * never fetched keep old runs alive. Only sparse runs are joined (the
+ * pair holds at most a run's worth of rows): a large backlog keeps its
+ * full runs, written once. SQLITE_DONE when no pair is that sparse.
  */
 static int
 sql_queue_join_runs(struct store *st)
@@ -705,6 +707,8 @@ sql_queue_join_runs(struct store *st)
 		    x->live[best].n + x->live[best + 1].n)
 			best = i;
 	}
+	if (x->live[best].n + x->live[best + 1].n > (int64_t)st->run_rows)
+		return SQLITE_DONE;
 	into = x->live[best].run;
 	from = x->live[best + 1].run;
 	if (x->live[best].n < x->live[best + 1].n) {
@@ -859,6 +863,8 @@ sql_queue_flush(struct store *st)
 		rc = sql_queue_flush_run(st, &st->runs.e[i]);
 	while (rc == SQLITE_OK && st->qx.n_live > QUEUE_RUNS_MAX)
 		rc = sql_queue_join_runs(st);
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
 	for (i = 0; i < st->refs.n && rc == SQLITE_OK; i++)
 		rc = sql_queue_flush_body(st, &st->refs.e[i]);
 	delta_clear(&st->stats);
