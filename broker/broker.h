@@ -306,13 +306,10 @@ struct session {
 	uint64_t next_seq; /* seq of the next delivery (packet ids too) */
 
 	/* Durable state (persist.c). */
-	uint8_t stored; /* a session row exists in the store */
-	uint8_t disk_loading; /* a queue read is in progress */
 	uint64_t disk_count; /* queue rows on disk not yet in memory */
 	uint64_t disk_bytes;
 	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
 	uint64_t disk_cursor; /* last seq read back from the store */
-	uint32_t disk_gen; /* bumps when the queue goes back to disk */
 	uint64_t sent_max_seq; /* highest seq ever sent (loaded: all may
 				* have been) */
 	struct delivery *disk_tail; /* last queued delivery read back */
@@ -324,25 +321,31 @@ struct session {
 	uint32_t will_delay; /* v5 Will Delay Interval, seconds */
 	uint32_t will_left; /* loaded from the store: delay still due */
 	struct event *will_timer; /* pending delayed will */
-	uint32_t dropped; /* messages dropped on a full queue */
-	uint8_t blocking; /* over its limit: publishers' acks wait */
-	uint32_t n_held_acks; /* acks waiting for room here */
-	uint8_t pump_waiting; /* pumped again after the next commit */
 
 	/* The cluster (bridge/). */
 	struct peer *peer; /* "$peer/<node>": what we forward to that node */
-	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
 	struct peer *moving; /* being handed to that node (takeover) */
 	uint64_t moved_seq; /* highest seq handed to us by another node */
 	uint64_t move_claim; /* the claim it is moving for */
 	struct peer *moving_in; /* a move into it from there is open */
-	uint8_t move_renumber; /* moved messages take new seqs (merge) */
 	struct peer *claim_from; /* a claim that waits for the move in */
 	uint64_t claim_id;
-	uint8_t claim_clean;
 	/* Who the client is, for the ACL: set at each CONNECT. A session
 	 * loaded from the store is not known until its client is back. */
 	char *username; /* NULL: anonymous */
+
+	/* The small fields of the groups above, together so that none
+	 * needs padding (memory per session is a benchmark figure). */
+	uint32_t disk_gen; /* bumps when the queue goes back to disk */
+	uint32_t dropped; /* messages dropped on a full queue */
+	uint32_t n_held_acks; /* acks waiting for room here */
+	uint8_t stored; /* a session row exists in the store */
+	uint8_t disk_loading; /* a queue read is in progress */
+	uint8_t blocking; /* over its limit: publishers' acks wait */
+	uint8_t pump_waiting; /* pumped again after the next commit */
+	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
+	uint8_t move_renumber; /* moved messages take new seqs (merge) */
+	uint8_t claim_clean;
 	uint8_t user_known;
 };
 
@@ -816,53 +819,55 @@ enum conn_state {
 	CONN_CLOSING /* DISCONNECT queued or socket lost; no more input */
 };
 
+/* Fields grouped by size, so that none needs padding: an idle connection's
+ * memory is a benchmark figure (docs/BENCHMARKS.md). */
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct bufferevent *bev; /* plaintext MQTT bytes */
 	struct tls_conn *tls; /* NULL: plain TCP */
 	struct ws_conn *ws; /* NULL: not a WebSocket listener */
-	uint8_t cert_user; /* user name from the client certificate */
 	struct listener_conf *listener; /* NULL: dialled */
-	enum conn_state state;
 	struct session *session;
-	char peer[64]; /* "address:port" */
-	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
-	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
-	uint8_t version; /* protocol level, 0 before CONNECT */
-	uint16_t keep_alive; /* seconds, as granted */
 	struct timeval last_rx;
 	struct event *timer; /* connect timeout, then keep alive */
 	struct event *close_timer; /* bounds the final flush */
+	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
+	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
+	uint64_t held_scan; /* persist.c's release walk */
+	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
+	struct hash *alias_out; /* topic -> alias (uintptr_t) */
+	char **alias_out_topic; /* [1..alias_out_max] */
+	uint64_t tx_bytes; /* bytes queued for the socket */
+	struct claim *claim; /* CONNECT waiting for the other nodes */
+	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
+	struct rl_bucket rl_msgs; /* max_publish_rate */
+	struct rl_bucket rl_bytes; /* max_publish_bytes_rate */
+	int64_t rl_logged_ms;
+	struct event *rl_timer; /* resumes reading after a rate pause */
+	struct pwjob *pw_job; /* CONNECT waiting for its password check */
+	enum conn_state state;
 	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
-	uint16_t receive_max; /* the client's Receive Maximum (v5) */
-	uint8_t problem_info; /* v5 Request Problem Information */
-	uint8_t will_pending; /* publish the will when the socket goes */
 	uint32_t dropped_qos0;
 	uint32_t n_deferred; /* acks waiting for a store commit */
 	uint32_t n_held; /* SUBACKs waiting for other nodes (bridge/) */
 	uint32_t n_blocked; /* acks waiting for a subscriber's queue */
-	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
-	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
-	uint64_t held_scan; /* persist.c's release walk */
-	uint8_t free_pending; /* freed once n_deferred drops to 0 */
-	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
-	struct hash *alias_out; /* topic -> alias (uintptr_t) */
-	char **alias_out_topic; /* [1..alias_out_max] */
+	uint32_t rl_limited; /* publishes held back since the last log */
+	uint16_t keep_alive; /* seconds, as granted */
+	uint16_t receive_max; /* the client's Receive Maximum (v5) */
 	uint16_t alias_out_max;
 	uint16_t alias_out_next;
-	uint64_t tx_bytes; /* bytes queued for the socket */
-	struct claim *claim; /* CONNECT waiting for the other nodes */
+	uint8_t cert_user; /* user name from the client certificate */
+	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
+	uint8_t version; /* protocol level, 0 before CONNECT */
+	uint8_t problem_info; /* v5 Request Problem Information */
+	uint8_t will_pending; /* publish the will when the socket goes */
+	uint8_t free_pending; /* freed once n_deferred drops to 0 */
 	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
-	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
-	struct rl_bucket rl_msgs; /* max_publish_rate */
-	struct rl_bucket rl_bytes; /* max_publish_bytes_rate */
-	uint32_t rl_limited; /* publishes held back since the last log */
-	int64_t rl_logged_ms;
-	struct event *rl_timer; /* resumes reading after a rate pause */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
-	struct pwjob *pw_job; /* CONNECT waiting for its password check */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */
+	char peer[64]; /* "address:port" */
+	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
 };
 
 #define LINK_NONE 0
