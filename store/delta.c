@@ -25,8 +25,8 @@
 /* Above this many slots a cleared table gives its memory back. */
 #define DELTA_KEEP_SLOTS 65536
 
-static uint64_t
-delta_hash(uint64_t ikey, const void *key, size_t klen)
+uint64_t
+store_hash(uint64_t ikey, const void *key, size_t klen)
 {
 	const uint8_t *p = key;
 	uint64_t h = 0xcbf29ce484222325ULL ^ ikey;
@@ -77,7 +77,7 @@ delta_find(struct delta *d, uint64_t ikey, const void *key, size_t klen)
 
 	if (d->n == 0)
 		return NULL;
-	h = delta_hash(ikey, key, klen);
+	h = store_hash(ikey, key, klen);
 	for (j = h & (d->nslot - 1); d->slot[j] != 0;
 	    j = (j + 1) & (d->nslot - 1)) {
 		if (delta_same(&d->e[d->slot[j] - 1], h, ikey, key, klen))
@@ -90,7 +90,7 @@ struct delta_entry *
 delta_get(struct delta *d, uint64_t ikey, const void *key, size_t klen)
 {
 	struct delta_entry *e;
-	uint64_t h = delta_hash(ikey, key, klen);
+	uint64_t h = store_hash(ikey, key, klen);
 	size_t j;
 
 	if (d->nslot != 0) {

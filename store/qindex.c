@@ -31,23 +31,6 @@
 
 #include "store_int.h"
 
-static uint64_t
-qindex_hash(const void *key, size_t klen)
-{
-	const uint8_t *p = key;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < klen; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 31;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 29;
-	return h;
-}
-
 static int
 qindex_same(const struct qsess *q, uint64_t h, const void *key, size_t klen)
 {
@@ -88,7 +71,7 @@ qindex_find(struct qindex *x, const void *key, size_t klen)
 
 	if (x->n == 0)
 		return NULL;
-	h = qindex_hash(key, klen);
+	h = store_hash(0, key, klen);
 	for (j = h & (x->nslot - 1); x->slot[j] != NULL;
 	    j = (j + 1) & (x->nslot - 1)) {
 		if (qindex_same(x->slot[j], h, key, klen))
@@ -111,7 +94,7 @@ qindex_get(struct qindex *x, const void *key, size_t klen)
 	if (klen != 0)
 		memcpy(q->key, key, klen);
 	q->klen = klen;
-	q->hash = qindex_hash(key, klen);
+	q->hash = store_hash(0, key, klen);
 	qindex_place(x, q);
 	x->n++;
 	return q;

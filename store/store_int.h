@@ -149,6 +149,10 @@ struct delta {
 	size_t nslot; /* power of two */
 };
 
+/* A 64-bit hash of ikey and the klen bytes at key (FNV-1a, then
+ * splitmix64's finaliser so that sequential keys spread out); delta.c's
+ * and qindex.c's tables use it. */
+uint64_t store_hash(uint64_t ikey, const void *key, size_t klen);
 /* The entry for key (klen bytes, or ikey when klen is 0), created with
  * zero values when missing. The returned pointer is valid until the next
  * delta_get or delta_clear. */
