@@ -51,10 +51,40 @@ class Cluster:
         return len(self.nodes)
 
     def start(self):
-        for b in self.nodes:
-            b.start()
+        # The cluster ports were picked free before any node bound them:
+        # another test may take one meanwhile. Then start again on fresh
+        # ports (a few times at most).
+        for attempt in range(3):
+            try:
+                for b in self.nodes:
+                    b.start()
+                break
+            except TestFailure:
+                if attempt == 2 or not any(
+                        b.proc is not None and
+                        "Address already in use" in b.log()
+                        for b in self.nodes):
+                    raise
+                log("a cluster port was taken meanwhile: new ports")
+                for b in self.nodes:
+                    if b.alive():
+                        b.kill9()
+                self._new_ports()
         self.wait_links()
         return self
+
+    def _new_ports(self):
+        old = ["%s:%d" % (HOST, p) for p in self.cports]
+        self.cports = [free_port() for _ in self.nodes]
+        new = ["%s:%d" % (HOST, p) for p in self.cports]
+        peers = " ".join(new)
+        for b in self.nodes:
+            b.conf = [("cluster_listener %s" % new[old.index(c.split()[1])]
+                       if c.startswith("cluster_listener ") else
+                       "cluster_peers %s" % peers
+                       if c.startswith("cluster_peers ") else c)
+                      for c in b.conf]
+        self.peers = peers
 
     def links_up(self, i):
         """Names of the nodes node i's outbound links are up to now."""
