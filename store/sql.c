@@ -97,6 +97,18 @@ sql_run(struct store *st, sqlite3_stmt *s)
 	return rc;
 }
 
+int
+sql_one(struct store *st, sqlite3_stmt *s, const char *what, int *found)
+{
+	int rc = sqlite3_step(s);
+
+	*found = rc == SQLITE_ROW;
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return SQLITE_OK;
+	sql_error(st, what);
+	return rc;
+}
+
 void
 sql_error(struct store *st, const char *what)
 {

@@ -188,7 +188,7 @@ sql_queue_info(struct store *st, uint64_t id, uint32_t *bytes,
 	struct msg_cache *c = sql_queue_cache(st, id);
 	sqlite3_stmt *s = st->stmt[ST_MSG_INFO];
 	const struct op *o;
-	int rc;
+	int rc, row;
 
 	if (c->id == id) {
 		*bytes = c->bytes;
@@ -203,18 +203,14 @@ sql_queue_info(struct store *st, uint64_t id, uint32_t *bytes,
 	*bytes = 0;
 	*expiry_at = 0;
 	sqlite3_bind_int64(s, 1, (int64_t)id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = sql_one(st, s, "look up message", &row);
+	if (row) {
 		*bytes = (uint32_t)sqlite3_column_int64(s, 0);
 		*expiry_at = sqlite3_column_int64(s, 1);
 		c->id = id;
 		c->bytes = *bytes;
 		c->expiry_at = *expiry_at;
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		sql_error(st, "look up message");
+	}
 	sqlite3_reset(s);
 	return rc;
 }
@@ -224,20 +220,13 @@ static int
 sql_queue_know_max(struct store *st, struct qsess *q)
 {
 	sqlite3_stmt *s = st->stmt[ST_STATS_MAX];
-	int rc;
+	int rc, row;
 
 	if (q->max_known)
 		return SQLITE_OK;
 	sql_bind_bytes(s, 1, q->key, q->klen);
-	rc = sqlite3_step(s);
-	q->run_max = 0;
-	if (rc == SQLITE_ROW) {
-		q->run_max = (uint64_t)sqlite3_column_int64(s, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		sql_error(st, "read queue counters");
+	rc = sql_one(st, s, "read queue counters", &row);
+	q->run_max = row ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
 	q->max_known = rc == SQLITE_OK;
 	return rc;
@@ -249,7 +238,7 @@ sql_queue_know_runs(struct store *st, struct qsess *q)
 {
 	sqlite3_stmt *s = st->stmt[ST_QUEUE_FIRST];
 	size_t i;
-	int rc = SQLITE_OK;
+	int rc = SQLITE_OK, row;
 
 	if (q->runs_known)
 		return SQLITE_OK;
@@ -257,15 +246,10 @@ sql_queue_know_runs(struct store *st, struct qsess *q)
 	for (i = 0; i < st->qx.n_live && rc == SQLITE_OK; i++) {
 		sqlite3_bind_int64(s, 1, st->qx.live[i].run);
 		sql_bind_bytes(s, 2, q->key, q->klen);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		rc = sql_one(st, s, "find queue runs", &row);
+		if (row)
 			qsess_add_run(q, st->qx.live[i].run,
 			    (uint64_t)sqlite3_column_int64(s, 0));
-			rc = SQLITE_OK;
-		} else if (rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-		else
-			sql_error(st, "find queue runs");
 		sqlite3_reset(s);
 	}
 	q->runs_known = rc == SQLITE_OK;
@@ -294,24 +278,19 @@ sql_queue_run_delete(struct store *st, const void *id, size_t len,
 {
 	sqlite3_stmt *s = st->stmt[ST_QUEUE_DEL];
 	int64_t msg_id = 0, bytes = 0;
-	int rc, found = 0, inl = 0;
+	int rc, row, inl = 0;
 
 	sqlite3_bind_int64(s, 1, run);
 	sql_bind_bytes(s, 2, id, len);
 	sqlite3_bind_int64(s, 3, (int64_t)seq);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		found = 1;
+	rc = sql_one(st, s, "delete queue row", &row);
+	if (row) {
 		msg_id = sqlite3_column_int64(s, 0);
 		bytes = sqlite3_column_int64(s, 1);
 		inl = sqlite3_column_int(s, 2);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		sql_error(st, "delete queue row");
+	}
 	sqlite3_reset(s);
-	if (found) {
+	if (row) {
 		if (!inl)
 			delta_get(&st->refs, (uint64_t)msg_id, NULL, 0)->v[0]--;
 		sql_queue_count(st, id, len, run, -1, bytes, 0);
@@ -741,7 +720,7 @@ sql_queue_flush_body(struct store *st, const struct delta_entry *e)
 	sqlite3_stmt *s;
 	struct msg_cache *c;
 	int64_t refs = 0;
-	int rc, found = 0;
+	int rc, row;
 
 	if (o != NULL && e->v[0] <= 0) {
 		/* Maybe never stored: forget what the put cached. */
@@ -778,17 +757,11 @@ sql_queue_flush_body(struct store *st, const struct delta_entry *e)
 	s = st->stmt[ST_MSG_REF];
 	sqlite3_bind_int64(s, 1, (int64_t)e->ikey);
 	sqlite3_bind_int64(s, 2, e->v[0]);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		found = 1;
+	rc = sql_one(st, s, "update message references", &row);
+	if (row)
 		refs = sqlite3_column_int64(s, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		sql_error(st, "update message references");
 	sqlite3_reset(s);
-	if (rc != SQLITE_OK || !found || refs > 0)
+	if (rc != SQLITE_OK || !row || refs > 0)
 		return rc;
 	s = st->stmt[ST_MSG_DEL];
 	sqlite3_bind_int64(s, 1, (int64_t)e->ikey);
@@ -806,23 +779,17 @@ sql_queue_flush_run(struct store *st, const struct delta_entry *e)
 	sqlite3_stmt *s = st->stmt[ST_RUN_ADD];
 	int64_t n = 0;
 	size_t i;
-	int rc, found = 0;
+	int rc, row;
 
 	if (e->v[0] == 0)
 		return SQLITE_OK;
 	sqlite3_bind_int64(s, 1, (int64_t)e->ikey);
 	sqlite3_bind_int64(s, 2, e->v[0]);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		found = 1;
+	rc = sql_one(st, s, "count run rows", &row);
+	if (row)
 		n = sqlite3_column_int64(s, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		sql_error(st, "count run rows");
 	sqlite3_reset(s);
-	if (rc != SQLITE_OK || !found)
+	if (rc != SQLITE_OK || !row)
 		return rc;
 	if (n > 0) {
 		for (i = 0; i < st->qx.n_live; i++) {
@@ -1135,11 +1102,11 @@ sql_queue_read_log(struct store *st, struct qread *rd, const struct logrow *r)
 {
 	sqlite3_stmt *s = st->stmt[r->inl ? ST_LOG_BODY : ST_MSG_BODY];
 	struct store_queued *q;
-	int rc;
+	int rc, row;
 
 	sqlite3_bind_int64(s, 1, r->inl ? r->rowid : (int64_t)r->msg_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = sql_one(st, s, "read queued message", &row);
+	if (row) {
 		q = sql_queue_new_row(rd);
 		q->seq = r->seq;
 		q->qos = r->qos;
@@ -1150,11 +1117,7 @@ sql_queue_read_log(struct store *st, struct qread *rd, const struct logrow *r)
 		memcpy(q->sub_ids, r->sub_ids, sizeof q->sub_ids);
 		q->msg.id = r->msg_id;
 		sql_queue_take_body(rd, q, s, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		sql_error(st, "read queued message");
+	}
 	sqlite3_reset(s);
 	return rc;
 }

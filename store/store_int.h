@@ -324,6 +324,12 @@ const void *sql_column_bytes(sqlite3_stmt *s, int col, size_t *len);
 /* Step a statement that returns no row and reset it. Returns SQLITE_OK or
  * the error code (message recorded in st). */
 int sql_run(struct store *st, sqlite3_stmt *s);
+/* Step a statement that returns at most one row: SQLITE_OK with *found
+ * set when it returned one (its columns are readable until the caller
+ * resets s), or the error code (recorded with what). The caller resets
+ * s in every case. */
+int sql_one(struct store *st, sqlite3_stmt *s, const char *what,
+    int *found);
 /* Record the connection's current error as the store's last error, with
  * a prefix naming what failed. */
 void sql_error(struct store *st, const char *what);
