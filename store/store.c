@@ -115,6 +115,17 @@ store_rollback(struct store *st)
 	st->qx_stale = sql_queue_rebuild(st) != SQLITE_OK;
 }
 
+/* Store thread, before a job: read the queue index back if a rebuild
+ * after a rollback failed. Returns SQLITE_OK or the error. */
+static int
+store_index_ready(struct store *st)
+{
+	if (st->qx_stale && sql_queue_rebuild(st) != SQLITE_OK)
+		return SQLITE_ERROR;
+	st->qx_stale = 0;
+	return SQLITE_OK;
+}
+
 /* Store thread: write a group of batches in one transaction. */
 static void
 store_run_batches(struct store *st, struct job_list *run)
@@ -134,11 +145,8 @@ store_run_batches(struct store *st, struct job_list *run)
 		return;
 	}
 
-	rc = st->qx_stale ? sql_queue_rebuild(st) : SQLITE_OK;
-	if (rc == SQLITE_OK) {
-		st->qx_stale = 0;
+	if ((rc = store_index_ready(st)) == SQLITE_OK)
 		rc = sql_run(st, st->stmt[ST_BEGIN]);
-	}
 	TAILQ_FOREACH(j, run, entry) {
 		for (off = 0; rc == SQLITE_OK && off < j->batch.len;
 		    off += o->size) {
@@ -167,11 +175,8 @@ store_run_expire(struct store *st, struct job *j)
 	uint64_t n = 0;
 	int rc;
 
-	rc = st->qx_stale ? sql_queue_rebuild(st) : SQLITE_OK;
-	if (rc == SQLITE_OK) {
-		st->qx_stale = 0;
+	if ((rc = store_index_ready(st)) == SQLITE_OK)
 		rc = sql_run(st, st->stmt[ST_BEGIN]);
-	}
 	if (rc == SQLITE_OK)
 		rc = sql_session_expire(st, j->now, &n);
 	if (rc == SQLITE_OK)
@@ -228,13 +233,8 @@ store_main(void *arg)
 			store_run_batches(st, &run);
 			break;
 		case JOB_READ:
-			if (st->qx_stale) {
-				j->ok = sql_queue_rebuild(st) == SQLITE_OK;
-				st->qx_stale = !j->ok;
-				if (!j->ok)
-					break;
-			}
-			j->ok = sql_queue_read(st, j) == SQLITE_OK;
+			j->ok = store_index_ready(st) == SQLITE_OK &&
+			    sql_queue_read(st, j) == SQLITE_OK;
 			break;
 		case JOB_EXPIRE:
 			store_run_expire(st, j);
