@@ -135,14 +135,9 @@ int bridge_routes_apply(struct peer *p, struct conn *c,
 void bridge_routes_acked(struct peer *p, uint64_t version);
 /* Drop every route of p (grace over, shutdown). */
 void bridge_routes_drop(struct peer *p);
-/*
- * Send the SUBACK of c, after every reachable node has applied the routes
- * this SUBSCRIBE added (those past route_since), bounded by
- * cluster_sync_timeout, and after the store commit when the SUBSCRIBE
- * wrote (since, as for persist_ack).
- */
-void bridge_suback(struct conn *c, const struct mqtt_packet *ack,
-    uint64_t since, uint64_t route_since);
+/* 1 when every node linked now has applied route version (a SUBACK
+ * waiting for it may go: gate.c). */
+int bridge_routes_ready(uint64_t version);
 void bridge_routes_free(void);
 
 /* --- bridge/forward.c --- */

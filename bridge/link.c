@@ -523,7 +523,6 @@ static int
 link_in_control(struct conn *c, const struct mqtt_publish *pub)
 {
 	size_t tl = sizeof BRIDGE_TOPIC_ROUTES - 1;
-	uint64_t since = persist_writes();
 	struct mqtt_packet ack;
 	int rc;
 
@@ -539,7 +538,7 @@ link_in_control(struct conn *c, const struct mqtt_publish *pub)
 		memset(&ack, 0, sizeof ack);
 		ack.type = MQTT_PUBACK;
 		ack.u.ack.packet_id = pub->packet_id;
-		persist_ack(c, &ack, since);
+		gate_ack(c, &ack, NULL);
 	}
 	return rc;
 }

@@ -24,9 +24,10 @@
  * finds local subscribers and the nodes to forward to, and a shared group
  * picks among local members and nodes with members alike.
  *
- * Read your subscription: a SUBACK that added routes is held until every
- * node whose link is up has acknowledged the version that added them, or
- * for cluster_sync_timeout at most (then sent, with a warning: a message
+ * Read your subscription: a SUBACK that added routes waits in the ack
+ * gate (gate.c, GATE_ROUTES) until every node whose link is up has
+ * acknowledged the version that added them (bridge_routes_ready), or for
+ * cluster_sync_timeout at most (then sent, with a warning: a message
  * published on a slow node right after may miss the subscriber). A node
  * whose link is down is not waited for; it gets the routes in the resync
  * when its link is back.
@@ -46,20 +47,6 @@
 
 static struct hash *local_routes; /* filter -> count (uintptr_t) */
 static uint64_t route_version;
-
-struct held {
-	TAILQ_ENTRY(held) entry;
-	struct conn *c;
-	uint64_t version;
-	struct timeval deadline;
-	int wrote; /* the SUBSCRIBE wrote to the store */
-	uint8_t *wire;
-	size_t len;
-};
-TAILQ_HEAD(held_list, held);
-
-static struct held_list held = TAILQ_HEAD_INITIALIZER(held);
-static struct event *held_timer;
 
 size_t
 bridge_route_count(void)
@@ -336,11 +323,10 @@ bridge_routes_drop(struct peer *p)
 	free(all.v);
 }
 
-/* --- SUBACKs held for the routes --- */
+/* --- SUBACKs waiting for the routes (in the ack gate, gate.c) --- */
 
-/* 1 when every node linked now has applied version. */
-static int
-held_ready(uint64_t version)
+int
+bridge_routes_ready(uint64_t version)
 {
 	struct peer *p;
 	size_t i;
@@ -352,119 +338,17 @@ held_ready(uint64_t version)
 	return 1;
 }
 
-static void
-held_release(struct held *h, int late)
-{
-	struct conn *c = h->c;
-
-	TAILQ_REMOVE(&held, h, entry);
-	if (late)
-		log_warn("SUBACK to %s sent before every node confirmed its "
-		    "routes (cluster_sync_timeout)", conn_label(c));
-	if (c->state != CONN_CLOSING)
-		persist_ack_encoded(c, h->wire, h->len, h->wrote);
-	free(h->wire);
-	free(h);
-	if (--c->n_held == 0 && c->n_deferred == 0 && c->free_pending) {
-		c->free_pending = 0;
-		conn_free_later(c);
-	}
-}
-
-static void
-held_arm(void)
-{
-	struct held *h = TAILQ_FIRST(&held);
-	struct timeval now, left;
-
-	if (h == NULL)
-		return;
-	event_base_gettimeofday_cached(srv.base, &now);
-	if (timercmp(&h->deadline, &now, >))
-		timersub(&h->deadline, &now, &left);
-	else
-		timerclear(&left);
-	evtimer_add(held_timer, &left);
-}
-
-static void
-held_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct held *h;
-	struct timeval now;
-
-	event_base_gettimeofday_cached(srv.base, &now);
-	while ((h = TAILQ_FIRST(&held)) != NULL &&
-	    !timercmp(&h->deadline, &now, >))
-		held_release(h, !held_ready(h->version));
-	held_arm();
-}
-
-/* Versions grow along the list: once one is not ready, none after is. */
-static void
-held_check(void)
-{
-	struct held *h;
-
-	while ((h = TAILQ_FIRST(&held)) != NULL && held_ready(h->version))
-		held_release(h, 0);
-	if (TAILQ_EMPTY(&held) && held_timer != NULL)
-		evtimer_del(held_timer);
-}
-
 void
 bridge_routes_acked(struct peer *p, uint64_t version)
 {
 	if (version > p->acked)
 		p->acked = version;
-	held_check();
-}
-
-void
-bridge_suback(struct conn *c, const struct mqtt_packet *ack, uint64_t since,
-    uint64_t route_since)
-{
-	struct held *h;
-	struct timeval tv;
-
-	if (!bridge_on() || route_version == route_since ||
-	    (TAILQ_EMPTY(&held) && held_ready(route_version)) ||
-	    srv.cfg.cluster_sync_timeout == 0) {
-		persist_ack(c, ack, since);
-		return;
-	}
-	h = xcalloc(1, sizeof *h);
-	h->c = c;
-	h->version = route_version;
-	h->wrote = persist_writes() != since;
-	h->len = mqtt_encode_len(ack, c->version);
-	h->wire = xmalloc(h->len);
-	mqtt_encode(ack, c->version, h->wire);
-	event_base_gettimeofday_cached(srv.base, &h->deadline);
-	tv.tv_sec = srv.cfg.cluster_sync_timeout / 1000;
-	tv.tv_usec = (srv.cfg.cluster_sync_timeout % 1000) * 1000;
-	timeradd(&h->deadline, &tv, &h->deadline);
-	c->n_held++;
-	TAILQ_INSERT_TAIL(&held, h, entry);
-	if (held_timer == NULL)
-		held_timer = evtimer_new(srv.base, held_timer_cb, NULL);
-	if (TAILQ_FIRST(&held) == h)
-		held_arm();
+	gate_routes_acked();
 }
 
 void
 bridge_routes_free(void)
 {
-	struct held *h;
-
-	while ((h = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, h, entry);
-		free(h->wire);
-		free(h);
-	}
-	if (held_timer != NULL)
-		event_free(held_timer);
-	held_timer = NULL;
 	if (local_routes != NULL)
 		hash_free(local_routes);
 	local_routes = NULL;

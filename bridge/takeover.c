@@ -670,7 +670,7 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 	if (s != NULL && s->conn != NULL) {
 		snprintf(why, sizeof why, "session taken over by node %s",
 		    from->name);
-		conn_close(s->conn, MQTT_RC_SESSION_TAKEN_OVER, why);
+		conn_take_over(s->conn, clean, why);
 		s = session_find(client_id, id_len);
 	}
 	if (s != NULL && s->moving_in != NULL) {

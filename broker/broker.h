@@ -217,6 +217,9 @@ struct msg {
 	struct mqtt_str correlation_data;
 	uint64_t store_id; /* id in the store, 0 until first written */
 	uint64_t put_gen; /* store batch that last wrote the body */
+	uint64_t hold_gen; /* QoS 2 deliveries wait for this batch */
+	uint8_t settling; /* QoS 2 deliveries wait for deliver_settle() */
+	uint8_t refused; /* the commit of its batch failed: reaches nobody */
 };
 
 /* A new message (one reference) copied from a decoded PUBLISH; topic is
@@ -376,6 +379,11 @@ int session_unsubscribe(struct session *s, const char *filter,
 int session_qos2_has(const struct session *s, uint16_t id);
 void session_qos2_add(struct session *s, uint16_t id);
 int session_qos2_remove(struct session *s, uint16_t id);
+/* The same in memory only, after a failed commit (persist.c): the id
+ * is put back (its removal was not stored) or forgotten (its addition
+ * was not stored). */
+void session_qos2_restore(struct session *s, uint16_t id);
+void session_qos2_forget(struct session *s, uint16_t id);
 /* Free every session (shutdown). */
 void session_free_all(void);
 size_t session_count(void);
@@ -386,6 +394,14 @@ size_t session_count(void);
  * session may be NULL, e.g. for a will). Returns the number of sessions
  * it was delivered or queued to. Borrows m. */
 unsigned deliver_route(struct msg *m, struct session *publisher);
+/*
+ * After routing a QoS 2 message that had m->settling set (a client's
+ * PUBLISH): its QoS 2 deliveries, held meanwhile, may go. When the
+ * PUBLISH wrote to the store (stored), they wait for that commit, and a
+ * failed commit (the publisher is refused, it may resend) drops them,
+ * so that the resend is not a second copy (exactly once).
+ */
+void deliver_settle(struct msg *m, int stored);
 /* Deliver m to one session at qos (already downgraded), with the retain
  * flag to send and the subscription ids. Borrows m. */
 void deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
@@ -476,32 +492,14 @@ void persist_queue(struct session *s, struct delivery *d);
 int persist_flush_then(void (*done)(void));
 /* Pump s again once the open batch is committed. */
 void persist_pump_after_commit(struct session *s);
+/* m's QoS 2 deliveries wait for the open batch (m->hold_gen): keep a
+ * reference to mark m refused if that commit fails. */
+void persist_hold(struct msg *m);
 void persist_released(struct session *s, const struct delivery *d);
 void persist_done(struct session *s, const struct delivery *d);
 void persist_qos2(struct session *s, uint16_t id, int add);
 /* The retained message of m's topic (cleared when m is empty). */
 void persist_retain(struct msg *m);
-/* Store writes so far: a handler compares it before and after its work
- * to know whether its acknowledgement must wait for the commit. */
-uint64_t persist_writes(void);
-/* Send ack on c now, or after the commit of the open batch when since
- * (a persist_writes() value) shows this packet wrote to the store, or
- * when earlier acks of c are still waiting (acks keep their order,
- * MQTT-4.6.0-2). */
-void persist_ack(struct conn *c, const struct mqtt_packet *ack,
-    uint64_t since);
-/* The same for a PUBACK / PUBREC, held until blocker (when not NULL) has
- * room in its queue, and behind earlier held acks of c. */
-void persist_ack_held(struct conn *c, const struct mqtt_packet *ack,
-    uint64_t since, struct session *blocker);
-/* s has room again, or is gone: send the acks it held, in order. */
-void persist_unblock(struct session *s);
-/* c is closing: forget its held acks. */
-void persist_drop_held(struct conn *c);
-/* The same for an ack already encoded (wire, len), which wrote to the
- * store when wrote is 1. */
-void persist_ack_encoded(struct conn *c, const uint8_t *wire, size_t len,
-    int wrote);
 /* s resumed with queue rows still on disk: read them back, in order,
  * ahead of what arrived since (asynchronous). */
 void persist_load_queue(struct session *s);
@@ -510,6 +508,37 @@ int persist_offline(const struct session *s);
 /* s went offline: drop its queue and in-flight messages from memory (they
  * are all in the store) and read them back when it resumes. */
 void persist_evict(struct session *s);
+
+/* --- gate.c: acknowledgements wait here for what they depend on --- */
+
+#define GATE_COMMIT 0x01 /* the store batch its packet wrote to */
+#define GATE_ROOM 0x02 /* a subscriber's queue over its limit */
+#define GATE_ROUTES 0x04 /* the other nodes' confirmation of routes */
+
+/* Before c's packet is handled (read.c): note what it will change. */
+void gate_begin(struct conn *c);
+/*
+ * Owe ack (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK) on c for
+ * the packet being handled: sent now, or queued in order until the
+ * commit of what the packet wrote, room in blocker's queue (when not
+ * NULL) and, for a SUBACK, the routes it added (see gate.c). The packet
+ * is copied; ack's memory stays the caller's.
+ */
+void gate_ack(struct conn *c, const struct mqtt_packet *ack,
+    struct session *blocker);
+/* 1 when c still owes acks (it is freed only after). */
+int gate_pending(const struct conn *c);
+/* The commit of batch gen is done (ok 0: it failed). */
+void gate_committed(uint64_t gen, int ok);
+/* s has room again, or went offline or away: release what it held. */
+void gate_unblock(struct session *s);
+/* Nodes confirmed routes (bridge/route.c): release the SUBACKs ready. */
+void gate_routes_acked(void);
+/* c is closing: drop its acks, but those whose commit is pending. */
+void gate_conn_closing(struct conn *c);
+/* c is freed: drop everything it was owed. */
+void gate_conn_free(struct conn *c);
+void gate_free_all(void);
 
 /* --- sys.c --- */
 
@@ -821,6 +850,8 @@ enum conn_state {
 
 /* Fields grouped by size, so that none needs padding: an idle connection's
  * memory is a benchmark figure (docs/BENCHMARKS.md). */
+TAILQ_HEAD(gate_list, gate_ack);
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct bufferevent *bev; /* plaintext MQTT bytes */
@@ -848,9 +879,10 @@ struct conn {
 	enum conn_state state;
 	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
 	uint32_t dropped_qos0;
-	uint32_t n_deferred; /* acks waiting for a store commit */
-	uint32_t n_held; /* SUBACKs waiting for other nodes (bridge/) */
-	uint32_t n_blocked; /* acks waiting for a subscriber's queue */
+	struct gate_list acks; /* acks owed, in order (gate.c) */
+	uint32_t n_acks;
+	uint64_t gate_writes; /* store writes before this packet */
+	uint64_t gate_routes; /* route version before this packet */
 	uint32_t rl_limited; /* publishes held back since the last log */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
@@ -861,7 +893,8 @@ struct conn {
 	uint8_t version; /* protocol level, 0 before CONNECT */
 	uint8_t problem_info; /* v5 Request Problem Information */
 	uint8_t will_pending; /* publish the will when the socket goes */
-	uint8_t free_pending; /* freed once n_deferred drops to 0 */
+	uint8_t free_pending; /* freed once its acks have left */
+	uint8_t lingering; /* closed for an error: input dropped (conn.c) */
 	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
@@ -897,6 +930,15 @@ int conn_send(struct conn *c, const struct mqtt_packet *pkt);
  * is safe from any callback, including the conn's own.
  */
 void conn_close(struct conn *c, uint8_t reason, const char *why);
+/*
+ * Close c because another connection took its client id (DISCONNECT 0x8E).
+ * When the session goes on (the new CONNECT does not start clean and the
+ * session outlives its connection), the takeover is a reconnect: c's will
+ * is dropped, not published (MQTT-3.1.3-9 with no delay left; mosquitto
+ * does the same for 3.1.1), so a client that switches networks is not
+ * shown offline. Otherwise the will goes as at any close.
+ */
+void conn_take_over(struct conn *c, int clean_start, const char *why);
 /* A short "id (peer)" label for log lines. */
 const char *conn_label(const struct conn *c);
 /* Add the listener's Server Reference to props when rc redirects
@@ -992,7 +1034,12 @@ struct server {
 	uint64_t writes; /* store writes so far (acks compare it) */
 	uint64_t queue_dropped; /* messages dropped on full queues */
 	int loading; /* start-up load: no writes */
+	int init_status; /* exit status of a failed start-up (0: 1) */
 };
+
+/* Exit status of a start-up that found no room on the store's disk:
+ * EX_TEMPFAIL (sysexits.h), as it goes away once space is freed. */
+#define TERN_EXIT_DISK_FULL 75
 
 extern struct server srv;
 

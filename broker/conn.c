@@ -4,11 +4,20 @@
  *
  * States (DESIGN.md "The node"): NEW until a valid CONNECT has been
  * answered, ACTIVE until the session ends, CLOSING once a DISCONNECT has
- * been queued or the socket has failed. In CLOSING no input is read; the
- * output is flushed (bounded by CLOSE_FLUSH_SECS) and then the conn is
- * freed from a deferred event, never from inside one of its own callbacks
- * (STYLE.md 8), so conn_close() is safe from anywhere: a handler, a
- * takeover of another connection, a fan-out, a timer.
+ * been queued or the socket has failed. In CLOSING no input is handled;
+ * the output is flushed (bounded by CLOSE_FLUSH_SECS) and then the conn
+ * is freed from a deferred event, never from inside one of its own
+ * callbacks (STYLE.md 8), so conn_close() is safe from anywhere: a
+ * handler, a takeover of another connection, a fan-out, a timer.
+ *
+ * Lingering close: when tern closes a plain TCP connection for an error
+ * (a reason code of 0x80 or more), the client may still be sending; a
+ * close with unread input would make the kernel answer with a reset, and
+ * the client would often lose the DISCONNECT that says why. So the input
+ * is read and discarded while the output flushes, the socket is then
+ * half-closed (the client reads the DISCONNECT, then end of file), and
+ * the conn is freed at the client's end of file or after LINGER_SECS, as
+ * web servers do. TLS and WebSocket layers close their own way.
  *
  * Output: packets are encoded straight into the bufferevent's output
  * buffer; libevent writes it when the socket is writable, which batches
@@ -42,6 +51,7 @@
 #include "broker.h"
 
 #define CLOSE_FLUSH_SECS 5
+#define LINGER_SECS 2
 
 static size_t n_conns;
 
@@ -95,6 +105,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	if (srv.cfg.tcp_nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
+	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->listener = lc;
 	c->receive_max = 65535;
@@ -145,6 +156,7 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label)
 	struct conn *c;
 
 	c = xcalloc(1, sizeof *c);
+	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->receive_max = 65535;
 	snprintf(c->peer, sizeof c->peer, "%s", label);
@@ -242,8 +254,7 @@ conn_free(struct conn *c)
 	n_conns--;
 	if (c->listener != NULL)
 		c->listener->n_conns--;
-	if (c->n_blocked > 0)
-		persist_drop_held(c);
+	gate_conn_free(c);
 	free(c->auth_user);
 	auth_exchange_end(c);
 	pwcheck_conn_gone(c);
@@ -266,11 +277,11 @@ conn_free(struct conn *c)
 }
 
 /* Free c unless acks waiting for a store commit still point at it; the
- * last of those calls conn_free_later() again (persist.c). */
+ * last of those calls conn_free_later() again (gate.c). */
 static void
 conn_free_checked(struct conn *c)
 {
-	if (c->n_deferred > 0 || c->n_held > 0) {
+	if (gate_pending(c)) {
 		c->free_pending = 1;
 		return;
 	}
@@ -298,11 +309,37 @@ conn_free_later(struct conn *c)
 	evtimer_add(c->close_timer, &zero);
 }
 
-/* Output flushed after a close: free. */
+/* Lingering: what the client still sends is read and dropped. */
+static void
+conn_linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* Lingering, output flushed: half-close, and wait for the client's end
+ * of file (conn_event_cb) for LINGER_SECS at most. */
+static void
+conn_linger_shut(struct conn *c)
+{
+	struct timeval tv = { LINGER_SECS, 0 };
+
+	bufferevent_disable(c->bev, EV_WRITE);
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	evtimer_add(c->close_timer, &tv);
+}
+
+/* Output flushed after a close: free, or linger. */
 static void
 conn_flushed_cb(struct bufferevent *bev, void *arg)
 {
-	conn_free_later(arg);
+	struct conn *c = arg;
+
+	if (c->lingering)
+		conn_linger_shut(c);
+	else
+		conn_free_later(c);
 }
 
 static void
@@ -324,8 +361,7 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		bridge_closed(c);
 	if (c->claim != NULL)
 		bridge_claim_gone(c);
-	if (c->n_blocked > 0)
-		persist_drop_held(c);
+	gate_conn_closing(c);
 	if (c->state == CONN_ACTIVE && c->version == MQTT_V5 &&
 	    reason != MQTT_RC_SUCCESS) {
 		memset(&pkt, 0, sizeof pkt);
@@ -373,18 +409,47 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 			will_clear(s);
 		session_detach(s);
 	}
-	bufferevent_disable(c->bev, EV_READ);
-	if (conn_output_len(c) == 0) {
-		conn_free_later(c);
-		return;
+	c->lingering = reason >= 0x80 && c->tls == NULL && c->ws == NULL &&
+	    c->link == LINK_NONE && !srv.shutting_down;
+	if (!c->lingering) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (conn_output_len(c) == 0) {
+			conn_free_later(c);
+			return;
+		}
 	}
-	/* Flush what is queued (the DISCONNECT), bounded in time. */
-	bufferevent_setcb(c->bev, NULL, conn_flushed_cb, conn_event_cb, c);
-	bufferevent_enable(c->bev, EV_WRITE);
+	/* Flush what is queued (the DISCONNECT), bounded in time; all of
+	 * it, also when reads were paused at a high output mark. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(c->bev, c->lingering ? conn_linger_read_cb : NULL,
+	    conn_flushed_cb, conn_event_cb, c);
 	c->close_timer = evtimer_new(srv.base, conn_flush_timeout_cb, c);
 	tv.tv_sec = CLOSE_FLUSH_SECS;
 	tv.tv_usec = 0;
 	evtimer_add(c->close_timer, &tv);
+	if (c->lingering) {
+		conn_linger_read_cb(c->bev, c);
+		bufferevent_enable(c->bev, EV_READ);
+		if (conn_output_len(c) == 0) {
+			conn_linger_shut(c);
+			return;
+		}
+	}
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void
+conn_take_over(struct conn *c, int clean_start, const char *why)
+{
+	struct session *s = c->session;
+
+	if (s != NULL && !clean_start && s->persistent && s->expiry != 0 &&
+	    c->will_pending) {
+		c->will_pending = 0;
+		log_info("will of %s dropped: its session goes on",
+		    conn_label(c));
+	}
+	conn_close(c, MQTT_RC_SESSION_TAKEN_OVER, why);
 }
 
 static void

@@ -14,7 +14,7 @@
  * flight; the rest wait in the queue, so order is kept per session. The
  * queue holds max_queued_messages; past that, an offline session drops new
  * messages (counted), and an online one takes them while the publishers'
- * acks wait for room (deliver_enqueue, persist_ack_held). On resume,
+ * acks wait for room (deliver_enqueue, gate.c). On resume,
  * in-flight messages are sent again with DUP set, or their PUBREL
  * (section 4.4), before anything new.
  * A queued message whose Message Expiry Interval passes before it could be
@@ -314,7 +314,7 @@ deliver_unblock(struct session *s)
 {
 	if (s->blocking && !deliver_full(s, 0, 1)) {
 		s->blocking = 0;
-		persist_unblock(s);
+		gate_unblock(s);
 	}
 }
 
@@ -323,7 +323,7 @@ deliver_release(struct session *s)
 {
 	if (s->blocking) {
 		s->blocking = 0;
-		persist_unblock(s);
+		gate_unblock(s);
 	}
 }
 
@@ -355,15 +355,25 @@ deliver_pump(struct session *s)
 		/* QoS 2 goes out only once its row is on disk: sent and then
 		 * lost in a crash, its packet id would be used again for
 		 * another message, which the receiver would take for the
-		 * first one again (exactly once, MQTT-4.3.3). */
-		if (d->qos == 2 && d->row_gen > srv.committed_gen) {
-			persist_pump_after_commit(s);
+		 * first one again (exactly once, MQTT-4.3.3). Nor before the
+		 * commit that its publisher's PUBREC waits for: refused, the
+		 * message would come again in the publisher's resend. */
+		if (d->qos == 2 && !d->msg->refused && (d->msg->settling ||
+		    d->row_gen > srv.committed_gen ||
+		    d->msg->hold_gen > srv.committed_gen)) {
+			if (!d->msg->settling)
+				persist_pump_after_commit(s);
 			break;
 		}
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->n_queued--;
 		if (d == s->disk_tail)
 			s->disk_tail = NULL;
+		if (d->msg->refused) {
+			/* Its publisher was refused (a failed commit). */
+			deliver_drop(s, d);
+			continue;
+		}
 		if (msg_expired(d->msg, now)) {
 			deliver_drop(s, d);
 			continue;
@@ -635,6 +645,24 @@ deliver_route(struct msg *m, struct session *publisher)
 	return delivered;
 }
 
+void
+deliver_settle(struct msg *m, int stored)
+{
+	size_t i;
+
+	m->settling = 0;
+	if (stored && srv.store != NULL) {
+		m->hold_gen = srv.batch_gen + 1;
+		persist_hold(m);
+	}
+	/* The sessions the routing just went to, other nodes' forward
+	 * queues included (matches is intact until the next routing). */
+	for (i = 0; i < n_matches; i++) {
+		if (i == 0 || matches[i].s != matches[i - 1].s)
+			deliver_pump(matches[i].s);
+	}
+}
+
 static struct delivery *
 deliver_find(struct session *s, uint16_t id)
 {
@@ -672,7 +700,6 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 {
 	struct delivery *d = deliver_find(s, id);
 	struct mqtt_packet pkt;
-	uint64_t since;
 
 	if (d == NULL || d->qos != 2)
 		return MQTT_RC_PACKET_ID_NOT_FOUND;
@@ -682,7 +709,6 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 		return 0;
 	}
 	d->state = DELIVERY_RELEASED;
-	since = persist_writes();
 	persist_released(s, d);
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBREL;
@@ -691,7 +717,7 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 	/* PUBREL only once "PUBREC received" is on disk: the receiver
 	 * forgets the message at PUBREL, so after a crash this node must
 	 * resend PUBREL, never the PUBLISH (exactly once). */
-	persist_ack(s->conn, &pkt, since);
+	gate_ack(s->conn, &pkt, NULL);
 	return 0;
 }
 

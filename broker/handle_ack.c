@@ -61,7 +61,6 @@ int
 handle_pubrel(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_packet comp;
-	uint64_t since = persist_writes();
 	int known = session_qos2_remove(c->session, pkt->u.ack.packet_id);
 
 	memset(&comp, 0, sizeof comp);
@@ -72,7 +71,7 @@ handle_pubrel(struct conn *c, struct mqtt_packet *pkt)
 	handle_ack_reason_string(c, &comp);
 	/* After the id's removal is on disk: a restart must not take a new
 	 * message reusing the id for a duplicate. */
-	persist_ack(c, &comp, since);
+	gate_ack(c, &comp, NULL);
 	return 0;
 }
 

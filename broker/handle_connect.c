@@ -272,7 +272,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (s != NULL && s->conn != NULL) {
 		log_info("client %s taken over by %s", conn_label(s->conn),
 		    c->peer);
-		conn_close(s->conn, MQTT_RC_SESSION_TAKEN_OVER,
+		conn_take_over(s->conn, cp->clean_start,
 		    "session taken over");
 		s = session_find(id, id_len); /* the close may free it */
 	}
@@ -298,7 +298,11 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (cp->version == MQTT_V5) {
 		s->expiry = MQTT_PROP_HAS(&cp->props,
 		    MQTT_PROP_SESSION_EXPIRY) ? cp->props.session_expiry : 0;
-		s->persistent = s->expiry != 0;
+		/* A resumed session whose expiry drops to 0 still holds
+		 * what was queued for it, maybe on disk: it stays stored
+		 * while this connection lives, delivers all of it, and ends
+		 * with the connection (session_detach). */
+		s->persistent = s->expiry != 0 || (present && s->persistent);
 		if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_RECEIVE_MAX))
 			c->receive_max = cp->props.receive_max;
 		if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_MAX_PACKET_SIZE))

@@ -42,11 +42,10 @@
 
 #include "broker.h"
 
-/* Acknowledge, after the store commit when this PUBLISH wrote to the
- * store since `since` (persist.c). */
+/* Acknowledge through the ack gate (gate.c): after the store commit
+ * when this PUBLISH wrote to the store, after room in a full queue. */
 static void
-publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason,
-    uint64_t since)
+publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
 {
 	struct mqtt_packet ack;
 
@@ -58,7 +57,7 @@ publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason,
 	/* A subscriber's queue over its limit holds the ack until it has
 	 * room again: the publisher's own window slows it down, instead of
 	 * the message being dropped after it was acknowledged. */
-	persist_ack_held(c, &ack, since, deliver_take_blocker());
+	gate_ack(c, &ack, deliver_take_blocker());
 }
 
 int
@@ -68,10 +67,9 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	struct session *s = c->session;
 	struct mqtt_str topic = p->topic;
 	struct msg *m;
-	uint64_t since = persist_writes();
 	unsigned n;
 	uint8_t reason;
-	int rc, denied, over_rate = c->rl_refuse;
+	int rc, denied, target, over_rate = c->rl_refuse;
 
 	c->rl_refuse = 0;
 	deliver_take_blocker(); /* left by a routing that acked nobody */
@@ -94,7 +92,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	if (over_rate && !(p->qos == 2 && session_qos2_has(s, p->packet_id))) {
 		ratelimit_publish_log(c, "refused with 0x96");
 		publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
-		    p->packet_id, MQTT_RC_MESSAGE_RATE_TOO_HIGH, since);
+		    p->packet_id, MQTT_RC_MESSAGE_RATE_TOO_HIGH);
 		return 0;
 	}
 	if (p->retain && !srv.cfg.retain_available)
@@ -107,7 +105,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	if (denied && (p->qos == 0 || c->version == MQTT_V5)) {
 		if (p->qos > 0)
 			publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
-			    p->packet_id, MQTT_RC_NOT_AUTHORIZED, since);
+			    p->packet_id, MQTT_RC_NOT_AUTHORIZED);
 		return 0;
 	}
 	if (c->version == MQTT_V5 &&
@@ -119,36 +117,43 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (p->qos == 0)
 			return MQTT_RC_PAYLOAD_FORMAT_INVALID;
 		publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
-		    p->packet_id, MQTT_RC_PAYLOAD_FORMAT_INVALID, since);
+		    p->packet_id, MQTT_RC_PAYLOAD_FORMAT_INVALID);
 		return 0;
 	}
 	if (p->qos == 2) {
 		if (session_qos2_has(s, p->packet_id)) {
 			publish_ack(c, MQTT_PUBREC, p->packet_id,
-			    MQTT_RC_SUCCESS, since);
+			    MQTT_RC_SUCCESS);
 			return 0;
 		}
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
+	/* Before routing: its write is part of what the PUBREC waits
+	 * for, and of what decides whether the deliveries wait. */
+	if (p->qos == 2)
+		session_qos2_add(s, p->packet_id);
 	if (denied) {
 		n = 1; /* 3.1.1: acknowledged as usual, not routed */
 	} else {
 		m = c->link == LINK_IN ? bridge_msg_in(c, p, topic.p,
 		    topic.len) : bridge_msg_clean(msg_from_publish(p, topic.p,
 		    topic.len));
+		target = c->link == LINK_IN && bridge_in_target();
+		/* QoS 2 deliveries wait until it is known whether the
+		 * PUBREC waits for a commit (deliver_settle). */
+		m->settling = p->qos == 2 && !target;
 		if (p->retain)
 			retain_store(m);
-		n = c->link == LINK_IN && bridge_in_target() ?
-		    bridge_deliver_target(m) : deliver_route(m, s);
+		n = target ? bridge_deliver_target(m) : deliver_route(m, s);
+		if (m->settling)
+			deliver_settle(m, srv.writes != c->gate_writes);
 		msg_unref(m);
 	}
 	reason = n == 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
-	if (p->qos == 1) {
-		publish_ack(c, MQTT_PUBACK, p->packet_id, reason, since);
-	} else if (p->qos == 2) {
-		session_qos2_add(s, p->packet_id);
-		publish_ack(c, MQTT_PUBREC, p->packet_id, reason, since);
-	}
+	if (p->qos == 1)
+		publish_ack(c, MQTT_PUBACK, p->packet_id, reason);
+	else if (p->qos == 2)
+		publish_ack(c, MQTT_PUBREC, p->packet_id, reason);
 	return 0;
 }

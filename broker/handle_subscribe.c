@@ -67,8 +67,6 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_str filter;
 	struct sub_retained *ret;
 	struct hash *seen = NULL;
-	uint64_t since = persist_writes();
-	uint64_t route_since = bridge_route_version();
 	uint8_t *codes, options, qos, rh;
 	uint32_t i = 0, n_ret = 0, sub_id = 0;
 	int is_new, shared;
@@ -150,8 +148,8 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 	subscribe_reason_string(c, &ack);
 	/* After the commit when the subscriptions of a persistent session
 	 * were written: a SUBACK promises them; and in a cluster after the
-	 * other nodes have the routes (bridge/route.c). */
-	bridge_suback(c, &ack, since, route_since);
+	 * other nodes have the routes (the ack gate, gate.c). */
+	gate_ack(c, &ack, NULL);
 	/* A filter given twice gets its retained messages once (the later
 	 * entry's QoS wins, as its subscription replaced the earlier). */
 	if (n_ret > 1)
@@ -185,7 +183,6 @@ handle_unsubscribe(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_sub_iter it;
 	struct mqtt_str filter;
 	uint8_t *codes, options;
-	uint64_t since = persist_writes();
 	uint32_t i = 0;
 
 	codes = xmalloc(sp->count);
@@ -200,7 +197,7 @@ handle_unsubscribe(struct conn *c, struct mqtt_packet *pkt)
 	ack.u.suback.packet_id = sp->packet_id;
 	ack.u.suback.count = c->version == MQTT_V5 ? i : 0;
 	ack.u.suback.codes = codes;
-	persist_ack(c, &ack, since);
+	gate_ack(c, &ack, NULL);
 	free(codes);
 	return 0;
 }

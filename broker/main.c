@@ -101,9 +101,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (server_init() != 0) {
+		rc = srv.init_status != 0 ? srv.init_status : 1;
 		server_free();
 		log_close();
-		return 1;
+		return rc;
 	}
 	rc = server_run();
 	log_notice("exiting");

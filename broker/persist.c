@@ -17,15 +17,12 @@
  * appended to the active queue); it closes the batch with store_commit().
  * The store thread writes the batch as one transaction.
  *
- * Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK): a
- * handler notes persist_writes() before its work and passes it to
- * persist_ack(). If the packet wrote nothing, and no earlier
- * ack of that connection is waiting, the ack goes out at once. Otherwise
- * it joins the open batch's ack list and goes out from the commit's
- * completion, in order; a failed commit answers v5 publishers with 0x80
- * and disconnects 3.1.1 ones (they will resend), instead of acknowledging
- * what is not on disk. A connection with acks waiting is not freed until
- * they are released (conn.c).
+ * Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK)
+ * that depend on a write wait in the ack gate (gate.c) for the commit of
+ * the batch their packet wrote to; each completion here tells the gate
+ * (gate_committed), which sends them in order or, when the commit
+ * failed, decides their fate. srv.writes counts the writes, so the gate
+ * knows which packets wrote.
  *
  * Packet ids of deliveries derive from their queue position (deliver.c),
  * so a message resent after a restart keeps its packet id and a QoS 2
@@ -37,6 +34,9 @@
  * anything newer; deliver_pump() holds newer messages back until then.
  */
 #include "config.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,21 +50,6 @@
 #define PERSIST_READ_CHUNK 256
 #define PERSIST_EXPIRE_SECS 60
 
-struct persist_ack {
-	struct conn *c;
-	uint8_t type;
-	uint8_t reason;
-	uint16_t packet_id;
-	uint8_t *wire; /* SUBACK / UNSUBACK: encoded when deferred */
-	size_t wire_len;
-};
-
-struct persist_acks {
-	struct persist_ack *v;
-	size_t n, cap;
-};
-
-static struct persist_acks *open_acks;
 static int flush_armed; /* flush_ev activated for this pass */
 
 static void
@@ -92,12 +77,6 @@ persist_on(const struct session *s)
 {
 	return srv.store != NULL && !srv.loading &&
 	    (s == NULL || s->persistent);
-}
-
-uint64_t
-persist_writes(void)
-{
-	return srv.writes;
 }
 
 /* Write m's body into the open batch unless it is there already. */
@@ -320,203 +299,6 @@ persist_retain(struct msg *m)
 	persist_wrote();
 }
 
-/* --- acknowledgements --- */
-
-static void
-persist_ack_send(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
-{
-	struct mqtt_packet ack;
-
-	memset(&ack, 0, sizeof ack);
-	ack.type = type;
-	ack.flags = type == MQTT_PUBREL ? 0x02 : 0;
-	ack.u.ack.packet_id = id;
-	ack.u.ack.reason = reason;
-	handle_ack_reason_string(c, &ack);
-	conn_send(c, &ack);
-}
-
-/* A slot in the open batch's ack list for c. */
-static struct persist_ack *
-persist_ack_slot(struct conn *c)
-{
-	struct persist_ack *a;
-
-	if (open_acks == NULL)
-		open_acks = xcalloc(1, sizeof *open_acks);
-	if (open_acks->n == open_acks->cap) {
-		open_acks->cap = open_acks->cap ? open_acks->cap * 2 : 64;
-		open_acks->v = xreallocarray(open_acks->v, open_acks->cap,
-		    sizeof *open_acks->v);
-	}
-	a = &open_acks->v[open_acks->n++];
-	memset(a, 0, sizeof *a);
-	a->c = c;
-	c->n_deferred++;
-	/* Even when this packet wrote nothing (older acks wait), a commit
-	 * must come to release it. */
-	persist_arm();
-	return a;
-}
-
-void
-persist_ack(struct conn *c, const struct mqtt_packet *ack, uint64_t since)
-{
-	struct persist_ack *a;
-
-	if (srv.writes == since && c->n_deferred == 0) {
-		conn_send(c, ack);
-		return;
-	}
-	a = persist_ack_slot(c);
-	a->type = ack->type;
-	if (ack->type == MQTT_SUBACK || ack->type == MQTT_UNSUBACK) {
-		/* Their codes and properties point into the caller's
-		 * memory: keep the packet encoded. */
-		a->wire_len = mqtt_encode_len(ack, c->version);
-		a->wire = xmalloc(a->wire_len);
-		mqtt_encode(ack, c->version, a->wire);
-	} else {
-		a->reason = ack->u.ack.reason;
-		a->packet_id = ack->u.ack.packet_id;
-	}
-}
-
-void
-persist_ack_encoded(struct conn *c, const uint8_t *wire, size_t len,
-    int wrote)
-{
-	struct persist_ack *a;
-
-	if (srv.store == NULL || (!wrote && c->n_deferred == 0)) {
-		bufferevent_write(c->bev, wire, len);
-		return;
-	}
-	a = persist_ack_slot(c);
-	a->type = MQTT_SUBACK;
-	a->wire_len = len;
-	a->wire = xmemdup(wire, len);
-}
-
-/*
- * Held acks (backpressure): a PUBACK / PUBREC whose message went into a
- * queue over its limit waits until that session has room (or goes
- * offline, or away), and every later PUBACK / PUBREC of the same
- * connection waits behind it, so they keep their order (MQTT-4.6.0-2).
- * One list for the node, in arrival order; a release walks it once and
- * sends, per connection, the acks before its first one still blocked.
- */
-struct held_ack {
-	TAILQ_ENTRY(held_ack) entry;
-	struct conn *c;
-	struct session *blocker; /* NULL: only waits behind earlier ones */
-	uint8_t type;
-	uint8_t reason;
-	uint16_t packet_id;
-	uint8_t wrote; /* the PUBLISH wrote to the store */
-	uint8_t unordered; /* a link's: its acks need no order */
-};
-TAILQ_HEAD(held_list, held_ack);
-
-static struct held_list held_acks = TAILQ_HEAD_INITIALIZER(held_acks);
-static uint64_t held_scan;
-
-void
-persist_ack_held(struct conn *c, const struct mqtt_packet *ack,
-    uint64_t since, struct session *blocker)
-{
-	struct held_ack *h;
-
-	/* A cluster link's sender matches acks by packet id: they need not
-	 * wait behind one another, so one full session does not stop the
-	 * link (bridge/). */
-	if (blocker == NULL && (c->n_blocked == 0 || c->link == LINK_IN)) {
-		persist_ack(c, ack, since);
-		return;
-	}
-	h = xcalloc(1, sizeof *h);
-	h->c = c;
-	h->blocker = blocker;
-	h->unordered = c->link == LINK_IN;
-	if (blocker != NULL)
-		blocker->n_held_acks++;
-	h->type = ack->type;
-	h->reason = ack->u.ack.reason;
-	h->packet_id = ack->u.ack.packet_id;
-	h->wrote = srv.writes != since;
-	c->n_blocked++;
-	TAILQ_INSERT_TAIL(&held_acks, h, entry);
-	if (blocker != NULL)
-		log_debug("ack of %s held: queue of %s full", conn_label(c),
-		    blocker->client_id);
-}
-
-static void
-persist_release_held(void)
-{
-	struct held_ack *h, *next;
-	struct mqtt_packet ack;
-
-	held_scan++;
-	for (h = TAILQ_FIRST(&held_acks); h != NULL; h = next) {
-		next = TAILQ_NEXT(h, entry);
-		if (h->blocker != NULL || (!h->unordered &&
-		    h->c->held_scan == held_scan)) {
-			/* Blocked: later acks of that conn wait too. */
-			if (!h->unordered)
-				h->c->held_scan = held_scan;
-			continue;
-		}
-		TAILQ_REMOVE(&held_acks, h, entry);
-		h->c->n_blocked--;
-		memset(&ack, 0, sizeof ack);
-		ack.type = h->type;
-		ack.u.ack.packet_id = h->packet_id;
-		ack.u.ack.reason = h->reason;
-		handle_ack_reason_string(h->c, &ack);
-		/* After the commit of what it wrote: that commit may be
-		 * done, but this ack waits for the next to be sure. */
-		persist_ack(h->c, &ack, h->wrote ? srv.writes + 1 :
-		    srv.writes);
-		free(h);
-	}
-}
-
-void
-persist_unblock(struct session *s)
-{
-	struct held_ack *h;
-	int any = 0;
-
-	TAILQ_FOREACH(h, &held_acks, entry) {
-		if (h->blocker == s) {
-			h->blocker = NULL;
-			any = 1;
-		}
-	}
-	s->n_held_acks = 0;
-	if (any)
-		persist_release_held();
-}
-
-void
-persist_drop_held(struct conn *c)
-{
-	struct held_ack *h, *next;
-
-	for (h = TAILQ_FIRST(&held_acks); h != NULL && c->n_blocked > 0;
-	    h = next) {
-		next = TAILQ_NEXT(h, entry);
-		if (h->c == c) {
-			TAILQ_REMOVE(&held_acks, h, entry);
-			c->n_blocked--;
-			if (h->blocker != NULL)
-				h->blocker->n_held_acks--;
-			free(h);
-		}
-	}
-}
-
 /* persist_flush_then(): what to call once commits reach flushed_gen. */
 static void (*flushed_cb)(void);
 static uint64_t flushed_gen;
@@ -550,7 +332,7 @@ persist_flush_then(void (*done)(void))
 
 	if (srv.store == NULL)
 		return 0;
-	if (flush_armed || open_acks != NULL)
+	if (flush_armed)
 		persist_flush_cb(-1, 0, NULL);
 	if (srv.committed_gen >= srv.batch_gen)
 		return 0;
@@ -598,57 +380,68 @@ persist_pump_waiting(void)
 	free(ids);
 }
 
-/* Completion of one commit: release its acks, in order. */
+/* Messages whose QoS 2 deliveries wait for a batch (deliver_settle),
+ * in batch order: head..n. */
+struct persist_held_msg {
+	uint64_t gen;
+	struct msg *m;
+};
+static struct persist_held_msg *held_msgs;
+static size_t held_head, n_held_msgs, cap_held_msgs;
+
+void
+persist_hold(struct msg *m)
+{
+	if (n_held_msgs == cap_held_msgs) {
+		if (held_head > 0) {
+			memmove(held_msgs, held_msgs + held_head,
+			    (n_held_msgs - held_head) * sizeof *held_msgs);
+			n_held_msgs -= held_head;
+			held_head = 0;
+		}
+		if (n_held_msgs == cap_held_msgs) {
+			cap_held_msgs = cap_held_msgs ? cap_held_msgs * 2 : 64;
+			held_msgs = xreallocarray(held_msgs, cap_held_msgs,
+			    sizeof *held_msgs);
+		}
+	}
+	held_msgs[n_held_msgs].gen = m->hold_gen;
+	held_msgs[n_held_msgs].m = msg_ref(m);
+	n_held_msgs++;
+	persist_arm();
+}
+
+/* Batch gen is done: its held messages are free to go, or refused. */
+static void
+persist_release_msgs(uint64_t gen, int ok)
+{
+	struct persist_held_msg *h;
+
+	while (held_head < n_held_msgs && held_msgs[held_head].gen <= gen) {
+		h = &held_msgs[held_head++];
+		if (!ok && h->gen == gen)
+			h->m->refused = 1;
+		msg_unref(h->m);
+	}
+	if (held_head == n_held_msgs)
+		held_head = n_held_msgs = 0;
+}
+
+/* Completion of one commit (they complete in order): the acks that
+ * waited for it go, or meet their fate (gate.c). */
 static void
 persist_committed(void *arg, int ok)
 {
-	struct persist_acks *acks = arg;
-	struct persist_ack *a;
-	struct conn *c;
 	char err[256];
-	size_t i;
 
 	if (!ok) {
 		store_last_error(srv.store, err, sizeof err);
 		log_error("store commit failed: %s", err[0] ? err :
 		    "unknown error");
 	}
-	for (i = 0; acks != NULL && i < acks->n; i++) {
-		a = &acks->v[i];
-		c = a->c;
-		if (c->state != CONN_CLOSING && a->wire != NULL) {
-			/* A SUBACK/UNSUBACK not on disk: the client must
-			 * not believe it; it resubscribes on reconnect. */
-			if (ok)
-				bufferevent_write(c->bev, a->wire,
-				    a->wire_len);
-			else
-				conn_close(c, MQTT_RC_UNSPECIFIED,
-				    "subscription not stored");
-		} else if (c->state != CONN_CLOSING) {
-			if (ok || a->type == MQTT_PUBCOMP ||
-			    a->type == MQTT_PUBREL)
-				persist_ack_send(c, a->type, a->packet_id,
-				    a->reason);
-			else if (c->version == MQTT_V5)
-				persist_ack_send(c, a->type, a->packet_id,
-				    MQTT_RC_UNSPECIFIED);
-			else
-				conn_close(c, MQTT_RC_UNSPECIFIED,
-				    "message not stored");
-		}
-		free(a->wire);
-		if (--c->n_deferred == 0 && c->n_held == 0 &&
-		    c->free_pending) {
-			c->free_pending = 0;
-			conn_free_later(c);
-		}
-	}
-	if (acks != NULL) {
-		free(acks->v);
-		free(acks);
-	}
 	srv.committed_gen++;
+	persist_release_msgs(srv.committed_gen, ok);
+	gate_committed(srv.committed_gen, ok);
 	if (n_pump_ids > 0)
 		persist_pump_waiting();
 	if (flushed_cb != NULL && srv.committed_gen >= flushed_gen)
@@ -658,12 +451,9 @@ persist_committed(void *arg, int ok)
 static void
 persist_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct persist_acks *acks = open_acks;
-
-	open_acks = NULL;
 	flush_armed = 0;
 	srv.batch_gen++;
-	store_commit(srv.store, persist_committed, acks);
+	store_commit(srv.store, persist_committed, NULL);
 }
 
 static void
@@ -930,6 +720,42 @@ persist_expire_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(srv.expire_timer, &tv);
 }
 
+/*
+ * After the store failed to open or load: is it that the disk is full?
+ * SQLite reports no room as "disk I/O error" when it cannot create the
+ * WAL index or checkpoint the WAL left by a crash, which reads like a
+ * corrupt database. Opening needs room for the WAL index (32 KiB per
+ * 4096 WAL frames) and for a checkpoint, which may grow the database by
+ * up to the WAL's size; with less free than that (plus 1 MiB of
+ * margin), the error is the disk, said so (logged) and returns 1.
+ */
+static int
+persist_disk_full(const char *path, const char *why)
+{
+	char wal[4200];
+	struct statvfs vfs;
+	struct stat st;
+	uint64_t avail, wal_len = 0, need;
+
+	if (statvfs(srv.cfg.data_dir, &vfs) != 0)
+		return 0;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	if (stat(wal, &st) == 0)
+		wal_len = (uint64_t)st.st_size;
+	need = wal_len + (wal_len / 4096 / 4096 + 1) * 32768 + 1048576;
+	if (avail >= need)
+		return 0;
+	log_error("disk full: %s has %llu bytes free; opening the store %s "
+	    "needs about %llu (its write-ahead log %s is %llu bytes and is "
+	    "checkpointed into it); free space there and start ternd again",
+	    srv.cfg.data_dir, (unsigned long long)avail, path,
+	    (unsigned long long)need, wal, (unsigned long long)wal_len);
+	log_info("the store's own error, caused by the full disk: %s", why);
+	srv.init_status = TERN_EXIT_DISK_FULL;
+	return 1;
+}
+
 int
 persist_open(void)
 {
@@ -948,7 +774,8 @@ persist_open(void)
 	snprintf(path, sizeof path, "%s/tern.db", srv.cfg.data_dir);
 	srv.store = store_open(path, srv.cfg.store_sync_full, err, sizeof err);
 	if (srv.store == NULL) {
-		log_error("cannot open the store: %s", err);
+		if (!persist_disk_full(path, err))
+			log_error("cannot open the store: %s", err);
 		return -1;
 	}
 	/* For the tests: queue logs this short become runs (store.h), so
@@ -960,7 +787,8 @@ persist_open(void)
 	    sizeof err);
 	srv.loading = 0;
 	if (rc != 0) {
-		log_error("cannot load the store %s: %s", path, err);
+		if (!persist_disk_full(path, err))
+			log_error("cannot load the store %s: %s", path, err);
 		return -1;
 	}
 	srv.store_ev = event_new(srv.base, store_fd(srv.store),
@@ -983,19 +811,19 @@ void
 persist_close(void)
 {
 	if (srv.store != NULL) {
-		if (flush_armed || open_acks != NULL)
+		if (flush_armed)
 			persist_flush_cb(-1, 0, NULL);
 		store_close(srv.store);
 		srv.store = NULL;
-	}
-	if (open_acks != NULL) {
-		persist_committed(open_acks, 1);
-		open_acks = NULL;
 	}
 	if (flushed_timer != NULL)
 		event_free(flushed_timer);
 	flushed_timer = NULL;
 	flushed_cb = NULL;
+	persist_release_msgs(UINT64_MAX, 1);
+	free(held_msgs);
+	held_msgs = NULL;
+	cap_held_msgs = 0;
 	while (n_pump_ids > 0)
 		free(pump_ids[--n_pump_ids]);
 	free(pump_ids);

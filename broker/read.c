@@ -158,10 +158,18 @@ read_cb(struct bufferevent *bev, void *arg)
 			if (f.type == MQTT_CONNECT &&
 			    rc == MQTT_RC_UNSUPPORTED_VERSION)
 				handle_connect_refuse(c, MQTT_V311, (uint8_t)rc);
+			/* A v5 CONNECT that breaks a rule is told which, in
+			 * its CONNACK (4.13.1 allows it); 3.x only closes
+			 * (MQTT-3.1.4-1). */
+			else if (f.type == MQTT_CONNECT &&
+			    c->state == CONN_NEW &&
+			    pkt.u.connect.version == MQTT_V5)
+				handle_connect_refuse(c, MQTT_V5, (uint8_t)rc);
 			conn_close(c, (uint8_t)rc, why);
 			return;
 		}
 		event_base_gettimeofday_cached(srv.base, &c->last_rx);
+		gate_begin(c);
 		rc = read_dispatch(c, &pkt);
 		evbuffer_drain(in, total);
 		if (rc != 0) {

@@ -221,6 +221,7 @@ server_free(void)
 	sys_free();
 	bridge_free();
 	session_free_all();
+	gate_free_all();
 	retain_free_all();
 	if (srv.subs != NULL)
 		trie_free(srv.subs);

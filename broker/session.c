@@ -236,13 +236,32 @@ session_qos2_has(const struct session *s, uint16_t id)
 void
 session_qos2_add(struct session *s, uint16_t id)
 {
+	session_qos2_restore(s, id);
+	persist_qos2(s, id, 1);
+}
+
+void
+session_qos2_restore(struct session *s, uint16_t id)
+{
 	if (s->n_qos2_in == s->cap_qos2_in) {
 		s->cap_qos2_in = s->cap_qos2_in ? s->cap_qos2_in * 2 : 8;
 		s->qos2_in = xreallocarray(s->qos2_in, s->cap_qos2_in,
 		    sizeof *s->qos2_in);
 	}
 	s->qos2_in[s->n_qos2_in++] = id;
-	persist_qos2(s, id, 1);
+}
+
+void
+session_qos2_forget(struct session *s, uint16_t id)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n_qos2_in; i++) {
+		if (s->qos2_in[i] == id) {
+			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+			return;
+		}
+	}
 }
 
 int

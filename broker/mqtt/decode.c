@@ -187,6 +187,10 @@ decode_connect(struct mqtt_rd *r, struct mqtt_connect *c)
 		return MQTT_RC_MALFORMED;
 	if (c->has_password && mqtt_rd_bin(r, &c->password) != 0)
 		return MQTT_RC_MALFORMED;
+	/* A topic name has at least one character [MQTT-4.7.3-1]; a will
+	 * has no topic alias to stand in for it. */
+	if (c->has_will && c->will_topic.len == 0)
+		return MQTT_RC_PROTOCOL_ERROR;
 	return 0;
 }
 

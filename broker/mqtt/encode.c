@@ -216,7 +216,9 @@ enc_body(struct enc *e, const struct mqtt_packet *pkt, uint8_t version)
 		enc_connect(e, &pkt->u.connect);
 		break;
 	case MQTT_CONNACK:
-		enc_u8(e, pkt->u.connack.session_present ? 1 : 0);
+		/* 3.1 has no Session Present flag: the byte is 0. */
+		enc_u8(e, version != MQTT_V31 &&
+		    pkt->u.connack.session_present ? 1 : 0);
 		enc_u8(e, pkt->u.connack.reason);
 		if (v5)
 			enc_props(e, &pkt->u.connack.props);

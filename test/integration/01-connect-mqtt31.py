@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """An MQTT 3.1 client (protocol name MQIsdp, level 3) is accepted and
-can subscribe and receive, from a raw client and from mosquitto_sub."""
+can subscribe and receive, from a raw client and from mosquitto_sub. A 3.1
+CONNACK has no Session Present flag: its first byte is 0, also when a
+clean-session-0 client resumes its session."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -20,6 +22,17 @@ def test():
         p = c.recv_publish()
         check_eq((p.topic, p.payload, p.qos), ("v31/t", b"hello-31", 1),
                  "message received by the 3.1 client")
+        c.disconnect()
+
+        # a persistent session resumed: 3.1.1 would say Session Present 1
+        c = raw.Client(b.port, version=V31)
+        c.connect("mqtt31-keep", clean=False)
+        c.disconnect()
+        c = raw.Client(b.port, version=V31)
+        c.send(raw.connect("mqtt31-keep", version=V31, clean=False))
+        ack = c.expect(raw.CONNACK)
+        check_eq((ack.session_present, ack.reason), (0, 0),
+                 "3.1 CONNACK of a resumed session: first byte 0, accepted")
         c.disconnect()
 
         with Sub(b.port, "v31/#", qos=1, version=3, count=3) as s:

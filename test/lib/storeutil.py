@@ -16,6 +16,10 @@ Stdlib only; built on harness.py and mqttraw.py without changing them:
 - ``crash_offline_subscribers(qos, n)``: the body of
   11-store-crash-qos1.py and 11-store-crash-qos2.py, which differ only in
   the QoS;
+- ``small_disk_broker(size)``: a broker whose data dir is a tmpfs of
+  that size, mounted by the test (root only) and unmounted at the end;
+  ``SmallDisk.fill()`` / ``free()`` make it full and free it again, so
+  that the store's commits fail the way they do on a full disk;
 - file helpers for the data dir's tern.db.
 
 Synchronisation is on conditions only (acks, packets, the ready file),
@@ -23,13 +27,16 @@ each wait bounded.
 """
 
 import contextlib
+import errno
 import hashlib
 import os
 import socket
+import subprocess
 import time
 
 import mqttraw as raw
-from harness import Broker, TestFailure, check, check_eq, log, tern_only
+from harness import (Broker, Skip, TestFailure, check, check_eq, log, run,
+                     tern_only)
 
 SESSION_EXPIRY = 300
 DB_NAME = "tern.db"
@@ -89,6 +96,69 @@ def fail_commits(n):
             del os.environ["TERN_TEST_FAIL_COMMITS"]
         else:
             os.environ["TERN_TEST_FAIL_COMMITS"] = old
+
+
+class SmallDisk:
+    """A tmpfs mounted on path. fill() writes a file until the filesystem
+    is full (ENOSPC); free() deletes it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.filler = os.path.join(path, "filler")
+
+    def fill(self):
+        n = 0
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                     0o600)
+        try:
+            for size in (1 << 20, 65536, 4096, 512, 1):
+                while True:
+                    try:
+                        n += os.write(fd, b"\0" * size)
+                    except OSError as e:
+                        if e.errno != errno.ENOSPC:
+                            raise
+                        break
+        finally:
+            os.close(fd)
+        log("disk %s full (%d bytes written)" % (self.path, n))
+        return n
+
+    def free(self):
+        try:
+            os.unlink(self.filler)
+        except FileNotFoundError:
+            pass
+        log("disk %s freed" % self.path)
+
+
+@contextlib.contextmanager
+def small_disk_broker(size="8m", **kw):
+    """A Broker (started) whose data dir is a tmpfs of size; yields
+    (broker, SmallDisk). The broker is killed and the tmpfs unmounted at
+    the end, whatever happens. Skips when not root. A tmpfs smaller than
+    the store's 32 MiB autocheckpoint keeps the WAL growing, so every
+    commit needs new space and fails while the disk is full."""
+    if os.geteuid() != 0:
+        raise Skip("mounting a tmpfs needs root")
+    b = Broker(start=False, **kw)
+    os.makedirs(b.data_dir, exist_ok=True)
+    r = run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
+             b.data_dir], timeout=10.0)
+    if r.rc != 0:
+        raise Skip("cannot mount a tmpfs: %s" % r.err.strip())
+    disk = SmallDisk(b.data_dir)
+    try:
+        b.start()
+        yield b, disk
+    finally:
+        try:
+            if b.proc is not None and b.alive():
+                b.kill9()
+        except Exception:
+            pass
+        disk.free()
+        subprocess.run(["umount", b.data_dir], timeout=10)
 
 
 def db_path(b):

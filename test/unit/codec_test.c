@@ -448,7 +448,9 @@ test_rt_connack(uint8_t version)
 	snprintf(name, sizeof name, "CONNACK %s", vname(version));
 	rc = roundtrip(name, &in, version, &out);
 	is_int(rc, 0, "%s: decodes", name);
-	ok(rc == 0 && out.u.connack.session_present == 1 &&
+	/* 3.1 has no Session Present flag (encoded as 0). */
+	ok(rc == 0 && out.u.connack.session_present ==
+	    (version == MQTT_V31 ? 0 : 1) &&
 	    out.u.connack.reason == in.u.connack.reason &&
 	    (version == MQTT_V5 ?
 	    props_eq(&in.u.connack.props, &out.u.connack.props) :
@@ -772,6 +774,14 @@ test_encode_exact(void)
 	    "encode: 3.1.1 CONNACK writes the v3 code, no properties");
 	n = encode(&p, MQTT_V5, buf);
 	is_bytes(buf, n, "20 [00 05 [21 00 01]]", "encode: v5 CONNACK");
+	p.u.connack.session_present = 1;
+	p.u.connack.reason = MQTT_V3_ACCEPTED;
+	n = encode(&p, MQTT_V311, buf);
+	is_bytes(buf, n, "20 02 01 00",
+	    "encode: 3.1.1 CONNACK with Session Present");
+	n = encode(&p, MQTT_V31, buf);
+	is_bytes(buf, n, "20 02 00 00",
+	    "encode: 3.1 CONNACK has no Session Present flag");
 
 	memset(&p, 0, sizeof p);
 	p.type = MQTT_PUBLISH;
@@ -1021,6 +1031,12 @@ static const struct vec vecs[] = {
 	{ "CONNECT empty body is malformed", 4, "10 00", MAL },
 	{ "CONNECT client identifier must be UTF-8 [MQTT-3.1.3-4]", 4,
 	    "10 [{'MQTT'} 04 02 00 3c {c0 80}]", MAL },
+	{ "CONNECT zero-length will topic is a protocol error [MQTT-4.7.3-1]",
+	    4, "10 [{'MQTT'} 04 06 00 3c {'c'} {} {'p'}]",
+	    MQTT_RC_PROTOCOL_ERROR },
+	{ "CONNECT v5 zero-length will topic is a protocol error "
+	    "[MQTT-4.7.3-1]", 5, "10 [{'MQTT'} 05 06 00 3c 00 {'c'} 00 {} {}]",
+	    MQTT_RC_PROTOCOL_ERROR },
 	{ "CONNECT will topic must be UTF-8 [MQTT-3.1.3-10]", 4,
 	    "10 [{'MQTT'} 04 06 00 3c {'c'} {ed a0 80} {}]", MAL },
 	{ "CONNECT user name must be UTF-8 [MQTT-3.1.3-11]", 4,
