@@ -45,7 +45,16 @@ struct dial;
 #define BRIDGE_TOPIC_ACK "$cluster/ack"
 #define BRIDGE_PROP_SHARE "$tern/share"
 #define BRIDGE_PROP_NOPLAIN "$tern/noplain"
+/* A message's cluster-wide identity (forward.c): its sequence, and its
+ * origin node's name hash when the sender is not the origin, each in 11
+ * base64url digits. */
+#define BRIDGE_PROP_ID "$tern/i"
+#define BRIDGE_PROP_ORIGIN "$tern/o"
+/* The wire-form user properties of an identity take at most this. */
+#define BRIDGE_ID_PROP_MAX 64
 #define BRIDGE_KEEPALIVE 10 /* s, on outbound links */
+#define BRIDGE_PING_MS 500 /* the dialler's PINGREQ interval */
+#define BRIDGE_LIVE_MS 1500 /* silent longer: not waited for (claims) */
 #define BRIDGE_WINDOW 1024 /* forwarded messages in flight per link */
 #define BRIDGE_QUEUE_MAX 10000000 /* forwarded messages waiting per node */
 #define BRIDGE_QUEUE_SOFT (4 * BRIDGE_WINDOW) /* then publishers wait */
@@ -96,6 +105,10 @@ size_t bridge_peer_count(void);
 struct peer *bridge_peer_at(size_t i);
 /* 1 when our outbound link to p is up. */
 int bridge_peer_up(const struct peer *p);
+/* 1 when it is up and p answered within BRIDGE_LIVE_MS (it answers our
+ * PINGREQs every BRIDGE_PING_MS): a node that is stalled, or behind a
+ * link that carries nothing, is not waited for. */
+int bridge_peer_live(const struct peer *p);
 /*
  * A CONNECT arrived (handle_connect). Returns -1 when it is not for a
  * link; 0 when it is a valid link CONNECT (c becomes LINK_IN); else the
@@ -164,6 +177,12 @@ int bridge_reserved_topic(const uint8_t *topic, uint32_t len);
 struct msg *bridge_msg_clean(struct msg *m);
 int bridge_in_share(const char *filter);
 void bridge_forward_free(void);
+/* Give m its cluster-wide identity (origin: this node; a sequence that
+ * grows across restarts) unless it has one. Only in a cluster. */
+void bridge_msg_identify(struct msg *m);
+/* Write m's identity as a wire-form user property into buf (at least
+ * BRIDGE_ID_PROP_MAX bytes); returns its length (0: m has none). */
+size_t bridge_id_prop(const struct msg *m, uint8_t *buf);
 
 /* --- bridge/takeover.c --- */
 

@@ -9,6 +9,20 @@
  * message goes to every node, matched or not, so that every node holds
  * the cluster's retained messages.
  *
+ * Identity: a message gets a cluster-wide id where it enters the cluster
+ * (bridge_msg_identify, from deliver_route): the origin node, as a 64-bit
+ * hash of its name, and a sequence of that node, milliseconds since the
+ * epoch shifted left 20 bits plus a counter, so that it grows across
+ * restarts without a write (as long as the clock does not go back, and
+ * at most 2^20 messages a millisecond). Every forwarded or moved copy
+ * carries it as user properties added when the PUBLISH is encoded for a
+ * link (deliver.c): "$tern/i", the sequence in 11 base64url digits, and
+ * "$tern/o", the origin the same way, only when the sending node is not
+ * the origin (a moved message that came from a third node): 23 bytes on
+ * a forward. The receiving node strips and keeps it, and it is stored
+ * with the message (msg.c). A session recognises by it a message that
+ * reaches it twice (deliver_seen).
+ *
  * Shared subscriptions: a group is served by one member cluster-wide.
  * The publishing node's trie picks among its local members and the nodes
  * with members; when it picks a node, the forwarded message says so with
@@ -20,10 +34,16 @@
  */
 #include "config.h"
 
+#include <sys/time.h>
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
+
+static uint64_t self_origin; /* hash of node_name */
+static uint64_t last_seq;
 
 static struct peer **collected;
 static size_t n_collected, cap_collected;
@@ -125,6 +145,92 @@ bridge_forward(struct msg *m)
 	return n;
 }
 
+/* FNV-1a, 64 bits. */
+static uint64_t
+forward_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h != 0 ? h : 1;
+}
+
+void
+bridge_msg_identify(struct msg *m)
+{
+	struct timeval tv;
+	uint64_t seq;
+
+	if (m->id_origin != 0 || !bridge_on())
+		return;
+	if (self_origin == 0)
+		self_origin = forward_hash(srv.cfg.node_name,
+		    strlen(srv.cfg.node_name));
+	gettimeofday(&tv, NULL);
+	seq = ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000) << 20;
+	if (seq <= last_seq)
+		seq = last_seq + 1;
+	last_seq = seq;
+	m->id_origin = self_origin;
+	m->id_seq = seq;
+}
+
+/* base64url digits, 6 bits each, most significant first. */
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void
+forward_b64(uint64_t v, char out[11])
+{
+	int i;
+
+	for (i = 10; i >= 0; i--) {
+		out[i] = b64[v & 63];
+		v >>= 6;
+	}
+}
+
+static int
+forward_unb64(struct mqtt_str v, uint64_t *out)
+{
+	const char *at;
+	uint64_t x = 0;
+	uint32_t i;
+
+	if (v.len != 11)
+		return 0;
+	for (i = 0; i < 11; i++) {
+		if (v.p[i] == 0 || (at = strchr(b64, v.p[i])) == NULL)
+			return 0;
+		x = x << 6 | (uint64_t)(at - b64);
+	}
+	*out = x;
+	return 1;
+}
+
+size_t
+bridge_id_prop(const struct msg *m, uint8_t *buf)
+{
+	char v[11];
+	uint8_t *u = buf;
+
+	if (m->id_origin == 0)
+		return 0;
+	forward_b64(m->id_seq, v);
+	u = bridge_put_user(u, BRIDGE_PROP_ID, v, sizeof v);
+	/* The origin goes only when it is not the sending node (a moved
+	 * message that came from a third node). */
+	if (m->id_origin != self_origin) {
+		forward_b64(m->id_origin, v);
+		u = bridge_put_user(u, BRIDGE_PROP_ORIGIN, v, sizeof v);
+	}
+	return (size_t)(u - buf);
+}
+
 static int
 key_is(struct mqtt_str k, const char *key)
 {
@@ -142,7 +248,9 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	uint8_t *buf, *u;
 	struct msg *m;
 	size_t i;
-	int marked = 0;
+	int marked = 0, has_id = 0;
+	uint64_t origin = 0, seq = 0;
+	struct peer *from = c->link_ctx;
 
 	((struct peer *)c->link_ctx)->received++;
 	for (i = 0; i < n_in_shares; i++)
@@ -163,6 +271,12 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 			marked = 1;
 		} else if (key_is(k, BRIDGE_PROP_NOPLAIN)) {
 			in_plain = 0;
+			marked = 1;
+		} else if (key_is(k, BRIDGE_PROP_ID)) {
+			has_id = forward_unb64(v, &seq);
+			marked = 1;
+		} else if (key_is(k, BRIDGE_PROP_ORIGIN)) {
+			forward_unb64(v, &origin);
 			marked = 1;
 		} else if (bridge_target_prop(k, v)) {
 			marked = 1;
@@ -191,6 +305,12 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	wire.len = (uint32_t)(u - buf);
 	m = msg_from_publish_user(pub, topic, topic_len, &wire);
 	free(buf);
+	if (has_id) {
+		/* No origin given: the sending node is the origin. */
+		m->id_origin = origin != 0 ? origin :
+		    forward_hash(from->name, strlen(from->name));
+		m->id_seq = seq;
+	}
 	return m;
 }
 

@@ -146,6 +146,18 @@ bridge_peer_up(const struct peer *p)
 	    p->dial->c == p->out->conn && p->out->conn->state == CONN_ACTIVE;
 }
 
+int
+bridge_peer_live(const struct peer *p)
+{
+	struct timeval now, idle;
+
+	if (!bridge_peer_up(p))
+		return 0;
+	event_base_gettimeofday_cached(srv.base, &now);
+	timersub(&now, &p->out->conn->last_rx, &idle);
+	return idle.tv_sec * 1000 + idle.tv_usec / 1000 < BRIDGE_LIVE_MS;
+}
+
 /* --- dialling --- */
 
 static void
@@ -249,6 +261,8 @@ bridge_advertised(void)
 	static char buf[300];
 	const struct listener_conf *lc = srv.cfg.cluster_listener;
 
+	if (srv.cfg.cluster_advertise != NULL)
+		return srv.cfg.cluster_advertise;
 	snprintf(buf, sizeof buf, strchr(lc->address, ':') != NULL ?
 	    "[%s]:%u" : "%s:%u", lc->address, lc->port);
 	return buf;
@@ -301,7 +315,7 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	struct dial *d = c->link_ctx;
 	struct mqtt_str name = get_user(&ca->props, "tern-node");
 	struct peer *p;
-	struct timeval tv = { BRIDGE_KEEPALIVE / 2, 0 };
+	struct timeval tv = { 0, BRIDGE_PING_MS * 1000 };
 	char why[160];
 
 	if (name.len > 0 && bridge_is_self((const char *)name.p, name.len)) {
@@ -582,7 +596,7 @@ void
 bridge_timer(struct conn *c)
 {
 	struct dial *d = c->link_ctx;
-	struct timeval now, idle, tv = { BRIDGE_KEEPALIVE / 2, 0 };
+	struct timeval now, idle, tv = { 0, BRIDGE_PING_MS * 1000 };
 	struct mqtt_packet ping;
 
 	if (c->state == CONN_NEW) {

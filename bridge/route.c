@@ -9,15 +9,15 @@
  * this node's route version and goes to every node whose link is up as
  * an increment; a link that comes up gets the whole table first (resync).
  *
- * Message "$cluster/routes" (QoS 0, on our outbound link), payload:
- *   flags (1 byte): 0x01 first part of a full table, 0x02 its last part
- *   version (8 bytes, big endian): the sender's route version
- *   records: op (1 byte: 1 add, 2 remove), length (2 bytes), filter
- * A full table may span several messages; the receiver builds it apart
- * and swaps it in at the last part, so a resync never shows a node with
- * half of its routes. The receiver answers each increment and each whole
- * table with "$cluster/ack" (QoS 0, on the same link), payload the
- * version (8 bytes).
+ * Message "$cluster/routes" (QoS 0, on our outbound link): flags (first
+ * and last part of a full table), the sender's route version, then
+ * records (add or remove, filter); layout in proto.h. A full table may
+ * span several messages; the receiver builds it apart and swaps it in at
+ * the last part, so a resync never shows a node with half of its routes.
+ * The receiver answers each increment and each whole table with
+ * "$cluster/ack" (QoS 0, on the same link), payload the version. A
+ * malformed message changes nothing: every record and filter is checked
+ * before the first is applied.
  *
  * Remote routes live in srv.subs like subscriptions, owned by the peer's
  * forward session with QoS 2 and Retain As Published, so one trie walk
@@ -38,11 +38,8 @@
 #include <string.h>
 
 #include "broker.h"
+#include "proto.h"
 
-#define ROUTE_RESET 0x01
-#define ROUTE_END 0x02
-#define ROUTE_ADD 1
-#define ROUTE_DEL 2
 #define ROUTE_CHUNK (60 * 1024) /* records per full-table message */
 
 static struct hash *local_routes; /* filter -> count (uintptr_t) */
@@ -75,36 +72,27 @@ route_publish(struct conn *c, const char *topic, const uint8_t *payload,
 	conn_send(c, &pkt);
 }
 
-/* One record (op, filter) at p; returns the end. */
-static uint8_t *
-route_record(uint8_t *p, uint8_t op, const char *filter, size_t len)
-{
-	*p++ = op;
-	*p++ = (uint8_t)(len >> 8);
-	*p++ = (uint8_t)len;
-	memcpy(p, filter, len);
-	return p + len;
-}
-
 /* A route of this node appeared or went: tell every linked node. */
 static void
 route_change(uint8_t op, const char *filter, uint32_t len)
 {
-	uint8_t *buf, *p;
+	struct proto_routes head = { 0, 0, { NULL, 0 } };
+	struct proto_route r = { op, { (const uint8_t *)filter, len } };
+	uint8_t *buf;
 	struct peer *peer;
-	size_t i;
+	size_t i, rl;
 
 	route_version++;
-	if (len > 65535)
+	if ((rl = proto_route_len(&r)) == 0)
 		return; /* cannot be: filters come from packets */
-	buf = xmalloc(9 + 3 + (size_t)len);
-	buf[0] = 0;
-	bridge_put64(buf + 1, route_version);
-	p = route_record(buf + 9, op, filter, len);
+	head.version = route_version;
+	buf = xmalloc(PROTO_ROUTES_HEAD_LEN + rl);
+	proto_routes_head_encode(&head, buf);
+	proto_route_encode(&r, buf + PROTO_ROUTES_HEAD_LEN);
 	for (i = 0; (peer = bridge_peer_at(i)) != NULL; i++) {
 		if (bridge_peer_up(peer))
 			route_publish(peer->out->conn, BRIDGE_TOPIC_ROUTES, buf,
-			    (size_t)(p - buf));
+			    PROTO_ROUTES_HEAD_LEN + rl);
 	}
 	free(buf);
 }
@@ -122,10 +110,10 @@ bridge_route_ref(const char *filter, uint32_t len, int delta)
 	if (delta > 0) {
 		hash_put(local_routes, filter, len, (void *)(n + 1));
 		if (n == 0)
-			route_change(ROUTE_ADD, filter, len);
+			route_change(PROTO_ROUTE_ADD, filter, len);
 	} else if (n == 1) {
 		hash_del(local_routes, filter, len);
-		route_change(ROUTE_DEL, filter, len);
+		route_change(PROTO_ROUTE_DEL, filter, len);
 	} else if (n > 1) {
 		hash_put(local_routes, filter, len, (void *)(n - 1));
 	}
@@ -143,23 +131,29 @@ struct sync {
 static void
 sync_flush(struct sync *sy, int last)
 {
-	sy->buf[0] = (uint8_t)((sy->first ? ROUTE_RESET : 0) |
-	    (last ? ROUTE_END : 0));
-	bridge_put64(sy->buf + 1, route_version);
+	struct proto_routes head = { 0, 0, { NULL, 0 } };
+
+	head.flags = (uint8_t)((sy->first ? PROTO_ROUTES_FIRST : 0) |
+	    (last ? PROTO_ROUTES_LAST : 0));
+	head.version = route_version;
+	proto_routes_head_encode(&head, sy->buf);
 	route_publish(sy->c, BRIDGE_TOPIC_ROUTES, sy->buf, sy->len);
 	sy->first = 0;
-	sy->len = 9;
+	sy->len = PROTO_ROUTES_HEAD_LEN;
 }
 
 static void
 sync_one(const void *key, size_t len, void *value, void *arg)
 {
 	struct sync *sy = arg;
+	struct proto_route r = { PROTO_ROUTE_ADD, { key, len } };
+	size_t rl;
 
-	if (sy->len + 3 + len > sy->cap)
+	if ((rl = proto_route_len(&r)) == 0)
+		return; /* cannot be: filters come from packets */
+	if (sy->len + rl > sy->cap)
 		sync_flush(sy, 0);
-	route_record(sy->buf + sy->len, ROUTE_ADD, key, len);
-	sy->len += 3 + len;
+	sy->len += proto_route_encode(&r, sy->buf + sy->len);
 }
 
 void
@@ -168,9 +162,10 @@ bridge_routes_sync(struct conn *c)
 	struct sync sy;
 
 	sy.c = c;
-	sy.cap = 9 + ROUTE_CHUNK + 3 + 65535;
+	sy.cap = PROTO_ROUTES_HEAD_LEN + ROUTE_CHUNK + PROTO_ROUTE_HEAD_LEN +
+	    PROTO_FILTER_MAX;
 	sy.buf = xmalloc(sy.cap);
-	sy.len = 9;
+	sy.len = PROTO_ROUTES_HEAD_LEN;
 	sy.first = 1;
 	if (local_routes != NULL)
 		hash_foreach(local_routes, sync_one, &sy);
@@ -261,47 +256,49 @@ int
 bridge_routes_apply(struct peer *p, struct conn *c, const uint8_t *data,
     uint32_t len)
 {
-	const uint8_t *end = data + len, *f;
-	uint8_t flags, op, ack[8];
-	uint64_t version;
-	size_t fl;
+	struct proto_routes m;
+	struct proto_route r;
+	struct proto_iter it;
+	struct proto_ack ack;
+	uint8_t wire[PROTO_ACK_LEN];
+	int rc;
 
-	if (len < 9)
+	if (proto_routes_decode(data, len, &m) != 0)
 		return MQTT_RC_MALFORMED;
-	flags = data[0];
-	version = bridge_get64(data + 1);
-	if (flags & ROUTE_RESET) {
+	proto_routes_iter(&m, &it);
+	while ((rc = proto_routes_next(&it, &r)) == 1) {
+		if (!mqtt_topic_filter_valid(r.filter.p, r.filter.len))
+			return MQTT_RC_MALFORMED;
+	}
+	if (rc != 0)
+		return MQTT_RC_MALFORMED;
+	if (m.flags & PROTO_ROUTES_FIRST) {
 		if (p->staging != NULL)
 			hash_free(p->staging);
 		p->staging = hash_new();
 	}
-	for (data += 9; data < end; data += 3 + fl) {
-		if (end - data < 3)
-			return MQTT_RC_MALFORMED;
-		op = data[0];
-		fl = (size_t)data[1] << 8 | data[2];
-		f = data + 3;
-		if ((size_t)(end - f) < fl || (op != ROUTE_ADD &&
-		    op != ROUTE_DEL) || !mqtt_topic_filter_valid(f, fl))
-			return MQTT_RC_MALFORMED;
+	proto_routes_iter(&m, &it);
+	while (proto_routes_next(&it, &r) == 1) {
 		if (p->staging != NULL) {
-			if (op == ROUTE_ADD)
-				hash_put(p->staging, f, fl, p);
+			if (r.op == PROTO_ROUTE_ADD)
+				hash_put(p->staging, r.filter.p, r.filter.len,
+				    p);
 			else
-				hash_del(p->staging, f, fl);
-		} else if (op == ROUTE_ADD) {
-			route_add(p, (const char *)f, fl);
+				hash_del(p->staging, r.filter.p, r.filter.len);
+		} else if (r.op == PROTO_ROUTE_ADD) {
+			route_add(p, (const char *)r.filter.p, r.filter.len);
 		} else {
-			route_del(p, (const char *)f, fl);
+			route_del(p, (const char *)r.filter.p, r.filter.len);
 		}
 	}
-	p->version = version;
-	if (p->staging != NULL && !(flags & ROUTE_END))
+	p->version = m.version;
+	if (p->staging != NULL && !(m.flags & PROTO_ROUTES_LAST))
 		return 0; /* acknowledged once whole */
 	if (p->staging != NULL)
 		route_swap(p);
-	bridge_put64(ack, version);
-	route_publish(c, BRIDGE_TOPIC_ACK, ack, sizeof ack);
+	ack.version = m.version;
+	proto_ack_encode(&ack, wire);
+	route_publish(c, BRIDGE_TOPIC_ACK, wire, sizeof wire);
 	return 0;
 }
 
@@ -331,8 +328,10 @@ bridge_routes_ready(uint64_t version)
 	struct peer *p;
 	size_t i;
 
+	/* A node that stopped answering its link is not waited for, as
+	 * one whose link is down: it gets the routes when it wakes. */
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
-		if (bridge_peer_up(p) && p->acked < version)
+		if (bridge_peer_live(p) && p->acked < version)
 			return 0;
 	}
 	return 1;

@@ -32,24 +32,27 @@
  * claim while its own is open; the claim with the higher id (then node
  * name) wins, the other node refuses its client (CONNACK 0x8E), so one
  * session remains.
+ *
+ * The payloads of the "$cluster/" messages are built and parsed by
+ * proto.c (layouts in proto.h); a malformed one is refused (0x81) before
+ * anything of it is applied.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "broker.h"
+#include "proto.h"
 
 #define TOPIC_CLAIM "$cluster/claim"
 #define TOPIC_CLAIMED "$cluster/claimed"
 #define TOPIC_SESSION "$cluster/session"
 #define TOPIC_SESSION_END "$cluster/session-end"
 #define MOVE_TIMEOUT_SECS 30
-#define CLAIM_GIVEN_UP 0 /* "$cluster/claimed" flags */
-#define CLAIM_REFUSED 1 /* the other node's connect wins */
-#define CLAIM_WAIT 2 /* a session is on its way here first: wait */
 #define MOVE_SEQ_RESERVE (1u << 20)
 #define TERN_PROP_PREFIX "$tern/"
 
@@ -62,7 +65,8 @@ struct claim {
 	uint8_t *connect; /* the CONNECT, encoded again */
 	struct peer **waiting;
 	size_t n_waiting;
-	struct event *timer;
+	struct event *timer; /* every BRIDGE_PING_MS until the deadline */
+	struct timeval deadline;
 	uint8_t moving_in; /* a session is on its way */
 };
 TAILQ_HEAD(claim_list, claim);
@@ -237,13 +241,57 @@ bridge_claims_peer_gone(struct peer *p)
 	}
 }
 
+/* Wait for answers until ms from now; the timer also looks at the
+ * nodes waited for every BRIDGE_PING_MS (claim_timeout_cb). */
+static void
+claim_arm(struct claim *cl, uint32_t ms)
+{
+	struct timeval now, tv;
+
+	event_base_gettimeofday_cached(srv.base, &now);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	timeradd(&now, &tv, &cl->deadline);
+	if (ms > BRIDGE_PING_MS) {
+		tv.tv_sec = 0;
+		tv.tv_usec = BRIDGE_PING_MS * 1000;
+	}
+	evtimer_add(cl->timer, &tv);
+}
+
 static void
 claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct claim *cl = arg;
+	struct timeval now, left;
 	char names[256];
 	size_t i, off = 0;
 
+	event_base_gettimeofday_cached(srv.base, &now);
+	if (timercmp(&now, &cl->deadline, <)) {
+		/* A node that stopped answering its link is not waited
+		 * for: it gets the claim when it wakes, and gives up or
+		 * sends the session then (it merges here). */
+		for (i = cl->n_waiting; i-- > 0;) {
+			if (!bridge_peer_live(cl->waiting[i])) {
+				log_warn("takeover of %s: %s is silent; not "
+				    "waiting for it", cl->client_id,
+				    cl->waiting[i]->name);
+				if (cl->n_waiting == 1) {
+					claim_answered(cl, cl->waiting[i]);
+					return;
+				}
+				claim_answered(cl, cl->waiting[i]);
+			}
+		}
+		timersub(&cl->deadline, &now, &left);
+		if (left.tv_sec > 0 || left.tv_usec > BRIDGE_PING_MS * 1000) {
+			left.tv_sec = 0;
+			left.tv_usec = BRIDGE_PING_MS * 1000;
+		}
+		evtimer_add(cl->timer, &left);
+		return;
+	}
 	names[0] = '\0';
 	for (i = 0; i < cl->n_waiting && off < sizeof names - 70; i++)
 		off += (size_t)snprintf(names + off, sizeof names - off,
@@ -269,60 +317,73 @@ int
 bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 {
 	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct mqtt_packet out;
 	struct claim *cl;
 	struct peer *p;
-	struct timeval tv;
+	struct proto_claim m;
 	uint8_t *buf;
-	size_t i, len;
+	size_t i, len, n_up = 0;
+	uint64_t id;
 
 	if (!bridge_on())
 		return 0;
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
+		n_up += bridge_peer_up(p);
+	if (n_up == 0)
+		return 0;
+	id = claim_new_id();
+	/* Every node linked is told; only those that answer their link
+	 * are waited for: a node up but silent (stalled, or behind a link
+	 * that carries nothing) gets the claim when it wakes, and gives up
+	 * the id then (its copy of the session moves here and merges), so
+	 * a CONNECT never waits on a node that is not there. */
+	m.claim_id = id;
+	m.flags = cp->clean_start ? PROTO_CLAIM_CLEAN : 0;
+	m.client_id.p = cp->client_id.p;
+	m.client_id.len = cp->client_id.len;
+	len = proto_claim_len(&m);
+	buf = xmalloc(len);
+	proto_claim_encode(&m, buf);
+	memset(&out, 0, sizeof out);
+	out.type = MQTT_PUBLISH;
+	out.u.publish.topic.p = (const uint8_t *)TOPIC_CLAIM;
+	out.u.publish.topic.len = sizeof TOPIC_CLAIM - 1;
+	out.u.publish.payload.p = buf;
+	out.u.publish.payload.len = (uint32_t)len;
 	cl = xcalloc(1, sizeof *cl);
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
 		if (!bridge_peer_up(p))
 			continue;
+		conn_send(p->out->conn, &out);
+		if (!bridge_peer_live(p)) {
+			log_warn("takeover of %.*s: %s is silent; not waiting "
+			    "for it", (int)cp->client_id.len,
+			    (const char *)cp->client_id.p, p->name);
+			continue;
+		}
 		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
 		    sizeof *cl->waiting);
 		cl->waiting[cl->n_waiting++] = p;
 	}
+	free(buf);
 	if (cl->n_waiting == 0) {
 		free(cl);
 		return 0;
 	}
-	cl->id = claim_new_id();
+	cl->id = id;
 	cl->c = c;
 	cl->client_id = xstrndup((const char *)cp->client_id.p,
 	    cp->client_id.len);
 	cl->id_len = cp->client_id.len;
 	cl->connect = connect_keep(pkt);
 	cl->timer = evtimer_new(srv.base, claim_timeout_cb, cl);
-	tv.tv_sec = srv.cfg.cluster_sync_timeout / 1000;
-	tv.tv_usec = (srv.cfg.cluster_sync_timeout % 1000) * 1000;
-	evtimer_add(cl->timer, &tv);
+	claim_arm(cl, srv.cfg.cluster_sync_timeout);
 	TAILQ_INSERT_TAIL(&claims, cl, entry);
 	c->claim = cl;
 	/* Nothing else is read until the CONNECT is answered, and the
 	 * CONNECT timeout no longer applies: the claim's does. */
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->timer);
-
-	len = 9 + cl->id_len;
-	buf = xmalloc(len);
-	bridge_put64(buf, cl->id);
-	buf[8] = cp->clean_start ? 1 : 0;
-	memcpy(buf + 9, cl->client_id, cl->id_len);
-	for (i = 0; i < cl->n_waiting; i++) {
-		struct mqtt_packet out;
-
-		memset(&out, 0, sizeof out);
-		out.type = MQTT_PUBLISH;
-		out.u.publish.topic.p = (const uint8_t *)TOPIC_CLAIM;
-		out.u.publish.topic.len = sizeof TOPIC_CLAIM - 1;
-		out.u.publish.payload.p = buf;
-		out.u.publish.payload.len = (uint32_t)len;
-		conn_send(cl->waiting[i]->out->conn, &out);
-	}
-	free(buf);
 	log_debug("claiming %s from %zu nodes", cl->client_id,
 	    cl->n_waiting);
 	return 1;
@@ -343,47 +404,28 @@ bridge_claim_gone(struct conn *c)
 static int
 session_in(struct peer *p, const uint8_t *d, size_t len)
 {
-	const uint8_t *end = d + len;
+	struct proto_session m;
+	struct proto_sub sub;
+	struct proto_iter it;
 	struct claim *cl;
 	struct session *s;
-	struct timeval tv = { MOVE_TIMEOUT_SECS, 0 };
-	uint64_t id, next_seq, sent_max;
-	uint32_t expiry, n, n_subs, i, sub_id;
-	uint16_t fl;
-	uint8_t opt;
-	const uint8_t *subs, *q;
 	const char *client_id;
+	uint16_t pid;
+	int rc;
 
-	if (len < 36)
+	if (proto_session_decode(d, len, &m) != 0)
 		return MQTT_RC_MALFORMED;
-	id = bridge_get64(d);
-	expiry = bridge_get32(d + 8);
-	next_seq = bridge_get64(d + 12);
-	sent_max = bridge_get64(d + 20);
-	n_subs = bridge_get32(d + 28);
-	subs = q = d + 32;
-	for (i = 0; i < n_subs; i++) {
-		if (end - q < 7)
+	proto_session_subs(&m, &it);
+	while ((rc = proto_session_sub_next(&it, &sub)) == 1) {
+		if (!mqtt_topic_filter_valid(sub.filter.p, sub.filter.len))
 			return MQTT_RC_MALFORMED;
-		fl = (uint16_t)(q[5] << 8 | q[6]);
-		if ((size_t)(end - q) < 7u + fl ||
-		    !mqtt_topic_filter_valid(q + 7, fl))
-			return MQTT_RC_MALFORMED;
-		q += 7 + fl;
 	}
-	if (end - q < 4)
+	if (rc != 0)
 		return MQTT_RC_MALFORMED;
-	n = bridge_get32(q);
-	q += 4;
-	if ((size_t)(end - q) / 2 < n)
-		return MQTT_RC_MALFORMED;
-	client_id = (const char *)q + 2 * n;
-	if (client_id >= (const char *)end)
-		return MQTT_RC_MALFORMED;
-	s = session_find(client_id, (size_t)(end - (const uint8_t *)client_id));
+	client_id = (const char *)m.client_id.p;
+	s = session_find(client_id, m.client_id.len);
 	if (s == NULL) {
-		s = session_new(client_id,
-		    (size_t)(end - (const uint8_t *)client_id));
+		s = session_new(client_id, m.client_id.len);
 	} else if (s->next_seq > 1 || s->conn != NULL) {
 		/* It lives here already (its claim timed out, or a
 		 * partition healed): what comes is added after what it
@@ -392,40 +434,36 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		s->move_renumber = 1;
 	}
 	s->moving_in = p;
+	s->moved_seq = 0; /* positions of this move, not of an earlier one */
 	s->persistent = 1;
-	s->expiry = expiry;
+	s->expiry = m.expiry;
 	if (s->expiry_timer != NULL && s->conn == NULL)
 		evtimer_del(s->expiry_timer);
-	if (next_seq > s->next_seq)
-		s->next_seq = next_seq;
-	if (sent_max > s->sent_max_seq)
-		s->sent_max_seq = sent_max;
+	if (m.next_seq > s->next_seq)
+		s->next_seq = m.next_seq;
+	if (m.sent_max > s->sent_max_seq)
+		s->sent_max_seq = m.sent_max;
 	persist_session(s);
-	for (i = 0, q = subs; i < n_subs; i++) {
-		opt = q[0];
-		sub_id = bridge_get32(q + 1);
-		fl = (uint16_t)(q[5] << 8 | q[6]);
-		session_subscribe(s, (const char *)q + 7, fl, opt, sub_id);
-		q += 7 + fl;
-	}
-	n = bridge_get32(q);
-	for (i = 0, q += 4; i < n; i++, q += 2) {
-		uint16_t pid = (uint16_t)(q[0] << 8 | q[1]);
-
+	proto_session_subs(&m, &it);
+	while (proto_session_sub_next(&it, &sub) == 1)
+		session_subscribe(s, (const char *)sub.filter.p,
+		    (uint32_t)sub.filter.len, sub.options, sub.sub_id);
+	proto_session_qos2(&m, &it);
+	while (proto_session_qos2_next(&it, &pid) == 1) {
 		if (!session_qos2_has(s, pid))
 			session_qos2_add(s, pid);
 	}
 	log_notice("session %s moving here from %s", s->client_id, p->name);
-	cl = claim_find(id);
+	cl = claim_find(m.claim_id);
 	if (cl != NULL) {
 		cl->moving_in = 1;
-		evtimer_add(cl->timer, &tv);
+		claim_arm(cl, MOVE_TIMEOUT_SECS * 1000);
 	}
 	return 0;
 }
 
-static int
-claim_in(struct peer *from, const uint8_t *d, size_t len);
+static int claim_in(struct peer *from, const uint8_t *d, size_t len);
+static void claim_take(struct peer *from, const struct proto_claim *m);
 
 /* A move into s (client id id) from p has ended: a claim that waited for
  * it is answered now. */
@@ -433,7 +471,7 @@ static void
 move_in_done(struct peer *p, const char *id, size_t len)
 {
 	struct session *s = session_find(id, len);
-	uint8_t *claim;
+	struct proto_claim m;
 	struct peer *from;
 
 	if (s == NULL || s->moving_in != p)
@@ -443,12 +481,11 @@ move_in_done(struct peer *p, const char *id, size_t len)
 	if ((from = s->claim_from) == NULL)
 		return;
 	s->claim_from = NULL;
-	claim = xmalloc(9 + len);
-	bridge_put64(claim, s->claim_id);
-	claim[8] = s->claim_clean;
-	memcpy(claim + 9, id, len);
-	claim_in(from, claim, 9 + len);
-	free(claim);
+	m.claim_id = s->claim_id;
+	m.flags = s->claim_clean ? PROTO_CLAIM_CLEAN : 0;
+	m.client_id.p = (const uint8_t *)id;
+	m.client_id.len = len;
+	claim_take(from, &m);
 }
 
 int
@@ -457,6 +494,8 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	struct peer *p = c->link_ctx;
 	const uint8_t *d = pub->payload.p;
 	size_t len = pub->payload.len, tl = pub->topic.len;
+	struct proto_claimed claimed;
+	struct proto_session_end end;
 	struct claim *cl;
 	int rc = 0;
 
@@ -465,17 +504,15 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		return claim_in(p, d, len);
 	if (tl == sizeof TOPIC_CLAIMED - 1 &&
 	    memcmp(pub->topic.p, TOPIC_CLAIMED, tl) == 0) {
-		if (len < 8)
+		if (proto_claimed_decode(d, len, &claimed) != 0)
 			return MQTT_RC_MALFORMED;
-		if ((cl = claim_find(bridge_get64(d))) == NULL)
+		if ((cl = claim_find(claimed.claim_id)) == NULL)
 			return 0;
-		if (len > 8 && d[8] == CLAIM_WAIT) {
-			struct timeval tv = { MOVE_TIMEOUT_SECS, 0 };
-
-			evtimer_add(cl->timer, &tv);
+		if (claimed.answer == PROTO_CLAIMED_WAIT) {
+			claim_arm(cl, MOVE_TIMEOUT_SECS * 1000);
 			return 0;
 		}
-		if (len > 8 && d[8] == CLAIM_REFUSED) {
+		if (claimed.answer == PROTO_CLAIMED_REFUSED) {
 			claim_lost(cl, p);
 			return 0;
 		}
@@ -487,13 +524,15 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		return session_in(p, d, len);
 	if (tl == sizeof TOPIC_SESSION_END - 1 &&
 	    memcmp(pub->topic.p, TOPIC_SESSION_END, tl) == 0) {
-		if (len < 8)
+		if (proto_session_end_decode(d, len, &end) != 0)
 			return MQTT_RC_MALFORMED;
 		log_notice("session %.*s moved here from %s",
-		    (int)(len - 8), (const char *)d + 8, p->name);
-		if ((cl = claim_find(bridge_get64(d))) != NULL)
+		    (int)end.client_id.len, (const char *)end.client_id.p,
+		    p->name);
+		if ((cl = claim_find(end.claim_id)) != NULL)
 			claim_answered(cl, p);
-		move_in_done(p, (const char *)d + 8, len - 8);
+		move_in_done(p, (const char *)end.client_id.p,
+		    end.client_id.len);
 		return 0;
 	}
 	return rc - 1;
@@ -543,7 +582,9 @@ void
 bridge_move_pump(struct session *s)
 {
 	struct delivery *d;
+	struct proto_session_end end;
 	uint8_t *buf;
+	size_t len;
 	struct peer *to = s->moving;
 
 	/* In seq order across both lists (a message past PUBREC read back
@@ -574,10 +615,13 @@ bridge_move_pump(struct session *s)
 		persist_load_queue(s);
 		return;
 	}
-	buf = xmalloc(8 + s->id_len);
-	bridge_put64(buf, s->move_claim);
-	memcpy(buf + 8, s->client_id, s->id_len);
-	send_queued(to, TOPIC_SESSION_END, buf, 8 + s->id_len);
+	end.claim_id = s->move_claim;
+	end.client_id.p = (const uint8_t *)s->client_id;
+	end.client_id.len = s->id_len;
+	len = proto_session_end_len(&end);
+	buf = xmalloc(len);
+	proto_session_end_encode(&end, buf);
+	send_queued(to, TOPIC_SESSION_END, buf, len);
 	free(buf);
 	log_notice("session %s moved to %s", s->client_id, to->name);
 	s->moving = NULL;
@@ -591,37 +635,39 @@ bridge_move_pump(struct session *s)
 static void
 move_start(struct session *s, struct peer *to, uint64_t id)
 {
-	uint8_t *buf, *p;
+	struct proto_session m;
+	struct proto_sub *subs;
+	uint8_t *buf;
 	size_t len, i;
 
-	len = 32 + 4 + 2 * (size_t)s->n_qos2_in + s->id_len;
-	for (i = 0; i < s->n_subs; i++)
-		len += 7 + s->subs[i].filter_len;
-	buf = p = xmalloc(len);
-	bridge_put64(p, id);
-	bridge_put32(p + 8, s->expiry);
+	subs = xreallocarray(NULL, s->n_subs + 1, sizeof *subs);
+	for (i = 0; i < s->n_subs; i++) {
+		subs[i].options = s->subs[i].options;
+		subs[i].sub_id = s->subs[i].sub_id;
+		subs[i].filter.p = (const uint8_t *)s->subs[i].filter;
+		subs[i].filter.len = s->subs[i].filter_len;
+	}
+	memset(&m, 0, sizeof m);
+	m.claim_id = id;
+	m.expiry = s->expiry;
 	/* Messages that reach s here while it moves take the seqs from
 	 * next_seq on; the new node starts past them. */
-	bridge_put64(p + 12, s->next_seq + MOVE_SEQ_RESERVE);
-	bridge_put64(p + 20, s->sent_max_seq > s->next_seq ? s->next_seq :
-	    s->sent_max_seq);
-	bridge_put32(p + 28, (uint32_t)s->n_subs);
-	p += 32;
-	for (i = 0; i < s->n_subs; i++) {
-		p[0] = s->subs[i].options;
-		bridge_put32(p + 1, s->subs[i].sub_id);
-		p[5] = (uint8_t)(s->subs[i].filter_len >> 8);
-		p[6] = (uint8_t)s->subs[i].filter_len;
-		memcpy(p + 7, s->subs[i].filter, s->subs[i].filter_len);
-		p += 7 + s->subs[i].filter_len;
-	}
-	bridge_put32(p, s->n_qos2_in);
-	p += 4;
-	for (i = 0; i < s->n_qos2_in; i++, p += 2) {
-		p[0] = (uint8_t)(s->qos2_in[i] >> 8);
-		p[1] = (uint8_t)s->qos2_in[i];
-	}
-	memcpy(p, s->client_id, s->id_len);
+	m.next_seq = s->next_seq + MOVE_SEQ_RESERVE;
+	m.sent_max = s->sent_max_seq > s->next_seq ? s->next_seq :
+	    s->sent_max_seq;
+	m.n_subs = (uint32_t)s->n_subs;
+	m.subs = subs;
+	m.n_qos2 = s->n_qos2_in;
+	m.qos2 = s->qos2_in;
+	m.client_id.p = (const uint8_t *)s->client_id;
+	m.client_id.len = s->id_len;
+	/* Client ids are never empty (an empty one is assigned one) and
+	 * filters come from packets (65535 bytes at most). */
+	len = proto_session_len(&m);
+	assert(len != 0);
+	buf = xmalloc(len);
+	proto_session_encode(&m, buf);
+	free(subs);
 	send_queued(to, TOPIC_SESSION, buf, len);
 	free(buf);
 	log_notice("session %s moving to %s", s->client_id, to->name);
@@ -632,27 +678,45 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	bridge_move_pump(s);
 }
 
+/* Answer the claim id of node to (PROTO_CLAIMED_*), at once. */
+static void
+claimed_send(struct peer *to, uint64_t id, uint8_t answer)
+{
+	struct proto_claimed m;
+	uint8_t wire[PROTO_CLAIMED_LEN];
+
+	m.claim_id = id;
+	m.answer = answer;
+	proto_claimed_encode(&m, wire);
+	send_now(to, TOPIC_CLAIMED, wire, sizeof wire);
+}
+
 /* "$cluster/claim" from node `from`. */
 static int
 claim_in(struct peer *from, const uint8_t *d, size_t len)
 {
+	struct proto_claim m;
+
+	if (proto_claim_decode(d, len, &m) != 0)
+		return MQTT_RC_MALFORMED;
+	claim_take(from, &m);
+	return 0;
+}
+
+/* The claim m from node `from` (from the wire, or one that waited for a
+ * move in to end). */
+static void
+claim_take(struct peer *from, const struct proto_claim *m)
+{
 	struct claim *own;
 	struct session *s;
-	uint64_t id;
-	uint8_t reply[9], clean;
-	const char *client_id;
-	size_t id_len;
+	uint64_t id = m->claim_id;
+	uint8_t clean = m->flags & PROTO_CLAIM_CLEAN;
+	const char *client_id = (const char *)m->client_id.p;
+	size_t id_len = m->client_id.len;
 	char why[128];
 	int cmp;
 
-	if (len < 9)
-		return MQTT_RC_MALFORMED;
-	id = bridge_get64(d);
-	clean = d[8] & 1;
-	client_id = (const char *)d + 9;
-	id_len = len - 9;
-	bridge_put64(reply, id);
-	reply[8] = CLAIM_GIVEN_UP;
 	own = claim_find_id(client_id, id_len);
 	if (own != NULL) {
 		cmp = own->id > id ? 1 : own->id < id ? -1 :
@@ -660,9 +724,8 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 		if (cmp > 0) {
 			/* Ours is the later connect: it keeps the id, and
 			 * the other node refuses its client. */
-			reply[8] = CLAIM_REFUSED;
-			send_now(from, TOPIC_CLAIMED, reply, sizeof reply);
-			return 0;
+			claimed_send(from, id, PROTO_CLAIMED_REFUSED);
+			return;
 		}
 		claim_lost(own, from);
 	}
@@ -680,9 +743,8 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 		s->claim_from = from;
 		s->claim_id = id;
 		s->claim_clean = clean;
-		reply[8] = CLAIM_WAIT;
-		send_now(from, TOPIC_CLAIMED, reply, sizeof reply);
-		return 0;
+		claimed_send(from, id, PROTO_CLAIMED_WAIT);
+		return;
 	}
 	if (s != NULL && s->moving != NULL)
 		s = NULL; /* already on its way elsewhere */
@@ -691,11 +753,10 @@ claim_in(struct peer *from, const uint8_t *d, size_t len)
 		s = NULL;
 	}
 	if (s == NULL) {
-		send_now(from, TOPIC_CLAIMED, reply, sizeof reply);
-		return 0;
+		claimed_send(from, id, PROTO_CLAIMED_GIVEN_UP);
+		return;
 	}
 	move_start(s, from, id);
-	return 0;
 }
 
 /* --- B: moved messages --- */
@@ -766,13 +827,20 @@ bridge_deliver_target(struct msg *m)
 	struct session *s = session_find(target.to, strlen(target.to));
 	struct delivery *d;
 
-	if (s == NULL || target.seq == 0 || target.seq <= s->moved_seq) {
+	/* Had it already: by identity (a copy of this session had it, or
+	 * the link resent it), else by position within this move (a resend
+	 * of a message without identity). A merge numbers anew, so there
+	 * positions say nothing. */
+	if (s == NULL || target.seq == 0 || deliver_seen(s, m) ||
+	    (!s->move_renumber && m->id_origin == 0 &&
+	    target.seq <= s->moved_seq)) {
 		log_debug("moved message %llu for %s: %s",
 		    (unsigned long long)target.seq, target.to,
 		    s == NULL ? "no such session" : "had it already");
-		return 0;
+		return s == NULL || target.seq == 0 ? 0 : 1;
 	}
-	s->moved_seq = target.seq;
+	if (!s->move_renumber)
+		s->moved_seq = target.seq;
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
 	d->seq = target.seq;

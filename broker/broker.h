@@ -156,6 +156,7 @@ struct config {
 	struct cluster_peer_conf *cluster_peers;
 	size_t n_cluster_peers;
 	char *cluster_secret;
+	char *cluster_advertise; /* host:port the others dial; NULL: listener */
 	uint32_t cluster_route_grace; /* s */
 	uint32_t cluster_sync_timeout; /* ms */
 	uint32_t sys_interval; /* s; 0: no $SYS topics */
@@ -218,6 +219,11 @@ struct msg {
 	uint64_t store_id; /* id in the store, 0 until first written */
 	uint64_t put_gen; /* store batch that last wrote the body */
 	uint64_t hold_gen; /* QoS 2 deliveries wait for this batch */
+	/* Cluster-wide identity, given where the message entered the
+	 * cluster (bridge/forward.c): the origin node (a hash of its name)
+	 * and that node's sequence. 0: none (a single node). */
+	uint64_t id_origin;
+	uint64_t id_seq;
 	uint8_t settling; /* QoS 2 deliveries wait for deliver_settle() */
 	uint8_t refused; /* the commit of its batch failed: reaches nobody */
 };
@@ -329,6 +335,7 @@ struct session {
 	struct peer *peer; /* "$peer/<node>": what we forward to that node */
 	struct peer *moving; /* being handed to that node (takeover) */
 	uint64_t moved_seq; /* highest seq handed to us by another node */
+	struct seen *seen; /* cluster message ids seen (deliver.c) */
 	uint64_t move_claim; /* the claim it is moving for */
 	struct peer *moving_in; /* a move into it from there is open */
 	struct peer *claim_from; /* a claim that waits for the move in */
@@ -394,6 +401,9 @@ size_t session_count(void);
  * session may be NULL, e.g. for a will). Returns the number of sessions
  * it was delivered or queued to. Borrows m. */
 unsigned deliver_route(struct msg *m, struct session *publisher);
+/* 1 when s has had m (by its cluster identity) already; else notes it.
+ * Never for a message without identity, nor for a forward queue. */
+int deliver_seen(struct session *s, const struct msg *m);
 /*
  * After routing a QoS 2 message that had m->settling set (a client's
  * PUBLISH): its QoS 2 deliveries, held meanwhile, may go. When the

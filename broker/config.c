@@ -138,6 +138,8 @@ static const struct config_key config_table[] = {
 	    config_cluster_listener },
 	{ "cluster_peers", CONFIG_FUNC, 0, 0, 0, 0, "none",
 	    config_cluster_peers },
+	{ "cluster_advertise", CONFIG_STRING, OFF(cluster_advertise), 0, 0, 0,
+	    NULL, NULL },
 	{ "cluster_secret", CONFIG_STRING, OFF(cluster_secret), 0, 0, 0, NULL,
 	    NULL },
 	{ "cluster_route_grace", CONFIG_UINT, OFF(cluster_route_grace),
@@ -880,6 +882,7 @@ config_free(struct config *c)
 	free(c->cluster_peers);
 	free(c->node_name);
 	free(c->cluster_secret);
+	free(c->cluster_advertise);
 	free(c->password_file);
 	free(c->jwt_key_file);
 	free(c->jwt_username_claim);

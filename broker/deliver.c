@@ -65,6 +65,44 @@ struct route_ctx {
 static struct match *matches;
 static size_t n_matches, cap_matches;
 
+/*
+ * The cluster messages a session has had, by identity (bridge/forward.c):
+ * the last SEEN_MAX, as 64-bit mixes of origin and sequence. A message
+ * can reach a session twice in a cluster (two nodes' routes during a
+ * move, two copies of one session merged after a partition); the second
+ * is recognised here and not delivered. Allocated at a session's first
+ * identified message, so a single node never has one.
+ */
+#define SEEN_MAX 256
+
+struct seen {
+	uint16_t n, next;
+	uint64_t h[SEEN_MAX];
+};
+
+int
+deliver_seen(struct session *s, const struct msg *m)
+{
+	struct seen *w;
+	uint64_t h;
+	unsigned i;
+
+	if (m->id_origin == 0 || s->peer != NULL)
+		return 0;
+	h = (m->id_origin ^ (m->id_seq * 0x9e3779b97f4a7c15ULL)) | 1;
+	if ((w = s->seen) == NULL)
+		w = s->seen = xcalloc(1, sizeof *w);
+	for (i = 0; i < w->n; i++) {
+		if (w->h[i] == h)
+			return 1;
+	}
+	w->h[w->next] = h;
+	w->next = (uint16_t)((w->next + 1) % SEEN_MAX);
+	if (w->n < SEEN_MAX)
+		w->n++;
+	return 0;
+}
+
 void
 delivery_free(struct delivery *d)
 {
@@ -146,6 +184,28 @@ deliver_drop(struct session *s, struct delivery *d)
 	delivery_free(d);
 }
 
+/* pkt (a PUBLISH of m) for another node: with m's identity added to its
+ * user properties (bridge/forward.c). Returns conn_send's result. */
+static int
+deliver_send_id(struct session *s, const struct msg *m,
+    struct mqtt_packet *pkt)
+{
+	uint8_t stack[512], *buf;
+	size_t n, len = (size_t)m->user_len + BRIDGE_ID_PROP_MAX;
+	int rc;
+
+	buf = len <= sizeof stack ? stack : xmalloc(len);
+	if (m->user_len > 0)
+		memcpy(buf, m->user, m->user_len);
+	n = bridge_id_prop(m, buf + m->user_len);
+	pkt->u.publish.props.user.p = buf;
+	pkt->u.publish.props.user.len = (uint32_t)(m->user_len + n);
+	rc = conn_send(s->conn, pkt);
+	if (buf != stack)
+		free(buf);
+	return rc;
+}
+
 /* Encode and queue one PUBLISH for s's connection. Returns 0, or -1 when
  * the client's maximum packet size forbids it. */
 static int
@@ -180,8 +240,13 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 				p->topic.len = 0;
 		}
 	}
-	if (conn_send(s->conn, &pkt) != 0)
+	if (s->peer != NULL && m->id_origin != 0 &&
+	    s->conn->version == MQTT_V5) {
+		if (deliver_send_id(s, m, &pkt) != 0)
+			return -1;
+	} else if (conn_send(s->conn, &pkt) != 0) {
 		return -1;
+	}
 	if (alias != 0 && send_topic)
 		conn_alias_commit(s->conn, m->topic, m->topic_len, alias);
 	return 0;
@@ -599,6 +664,8 @@ deliver_route(struct msg *m, struct session *publisher)
 
 	ctx.from_link = publisher != NULL && publisher->cluster_in;
 	deliver_from_link = ctx.from_link;
+	if (!ctx.from_link)
+		bridge_msg_identify(m);
 	n_matches = 0;
 	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
 	if (n_matches > 1)
@@ -635,9 +702,16 @@ deliver_route(struct msg *m, struct session *publisher)
 			j = i + 1;
 		if (qos > m->qos)
 			qos = m->qos;
-		if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
-		    mt->share))
+		if (deliver_seen(mt->s, m)) {
+			log_debug("message %016llx:%llx reached %s again: "
+			    "not delivered twice",
+			    (unsigned long long)m->id_origin,
+			    (unsigned long long)m->id_seq, mt->s->client_id);
 			delivered++;
+		} else if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
+		    mt->share)) {
+			delivered++;
+		}
 	}
 	deliver_from_link = 0;
 	if (bridge_on() && !ctx.from_link)

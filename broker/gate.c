@@ -271,6 +271,12 @@ gate_routes_arm(void)
 		timersub(&a->deadline, &now, &left);
 	else
 		timerclear(&left);
+	/* Look again at least every BRIDGE_PING_MS: a node that went
+	 * silent is no longer waited for (bridge_routes_ready). */
+	if (left.tv_sec > 0 || left.tv_usec > BRIDGE_PING_MS * 1000) {
+		left.tv_sec = 0;
+		left.tv_usec = BRIDGE_PING_MS * 1000;
+	}
 	evtimer_add(routes_timer, &left);
 }
 

@@ -154,6 +154,8 @@ msg_with_user(const struct msg *m, const uint8_t *extra, uint32_t extra_len)
 	wire.len = m->user_len + extra_len;
 	copy = msg_make(&props, &wire, (const uint8_t *)m->topic,
 	    m->topic_len, payload, m->qos, m->retain);
+	copy->id_origin = m->id_origin;
+	copy->id_seq = m->id_seq;
 	free(buf);
 	return copy;
 }
@@ -219,20 +221,47 @@ msg_props(const struct msg *m, struct mqtt_props *props)
 }
 
 /*
- * The store's property blob (version 1): one flags byte (bit 0 payload
- * format present, bits 1-3 content type, response topic, correlation data
- * present), the payload format byte, then four byte strings each with a
- * 4-byte big-endian length: content type, response topic, correlation
- * data, user properties in wire form. Expiry travels in the store record
- * itself (received_at, expiry_at).
+ * The store's property blob: the version byte, one flags byte (bit 0
+ * payload format present, bits 1-3 content type, response topic,
+ * correlation data present, bit 4 a cluster identity), the payload format
+ * byte, in version 2 with bit 4 the identity (origin and sequence, 8
+ * bytes each, big endian), then four byte strings each with a 4-byte
+ * big-endian length: content type, response topic, correlation data,
+ * user properties in wire form. Expiry travels in the store record itself
+ * (received_at, expiry_at). Version 1 (no identity) is still read;
+ * version 2 is written only for messages with an identity, so a single
+ * node's blobs are as before.
  */
 #define MSG_PACK_VERSION 1
+#define MSG_PACK_VERSION_ID 2
 
 uint32_t
 msg_pack_size(const struct msg *m)
 {
-	return 3 + 16 + m->content_type.len + m->response_topic.len +
-	    m->correlation_data.len + m->user_len;
+	return 3 + (m->id_origin != 0 ? 16 : 0) + 16 + m->content_type.len +
+	    m->response_topic.len + m->correlation_data.len + m->user_len;
+}
+
+static uint8_t *
+msg_pack_u64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		*p++ = (uint8_t)(v >> (i * 8));
+	}
+	return p;
+}
+
+static uint64_t
+msg_unpack_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 static uint8_t *
@@ -252,12 +281,17 @@ msg_pack(const struct msg *m, uint8_t *buf)
 {
 	uint8_t *p = buf;
 
-	*p++ = MSG_PACK_VERSION;
+	*p++ = m->id_origin != 0 ? MSG_PACK_VERSION_ID : MSG_PACK_VERSION;
 	*p++ = (uint8_t)((m->has_payload_format ? 1 : 0) |
 	    (m->content_type.p != NULL ? 2 : 0) |
 	    (m->response_topic.p != NULL ? 4 : 0) |
-	    (m->correlation_data.p != NULL ? 8 : 0));
+	    (m->correlation_data.p != NULL ? 8 : 0) |
+	    (m->id_origin != 0 ? 16 : 0));
 	*p++ = m->payload_format;
+	if (m->id_origin != 0) {
+		p = msg_pack_u64(p, m->id_origin);
+		p = msg_pack_u64(p, m->id_seq);
+	}
 	p = msg_pack_str(p, m->content_type.p, m->content_type.len);
 	p = msg_pack_str(p, m->response_topic.p, m->response_topic.len);
 	p = msg_pack_str(p, m->correlation_data.p, m->correlation_data.len);
@@ -291,12 +325,21 @@ msg_from_store(const struct store_msg *sm)
 	struct mqtt_props props;
 	struct msg *m;
 	uint8_t flags, pf;
+	uint64_t origin = 0, seq = 0;
 
-	if (sm->props_len < 3 || p[0] != MSG_PACK_VERSION)
+	if (sm->props_len < 3 || (p[0] != MSG_PACK_VERSION &&
+	    p[0] != MSG_PACK_VERSION_ID))
 		return NULL;
 	flags = p[1];
 	pf = p[2];
 	p += 3;
+	if (p[-3] == MSG_PACK_VERSION_ID && (flags & 16)) {
+		if (end - p < 16)
+			return NULL;
+		origin = msg_unpack_u64(p);
+		seq = msg_unpack_u64(p + 8);
+		p += 16;
+	}
 	if (msg_unpack_str(&p, end, &ct) != 0 ||
 	    msg_unpack_str(&p, end, &rt) != 0 ||
 	    msg_unpack_str(&p, end, &cd) != 0 ||
@@ -330,6 +373,8 @@ msg_from_store(const struct store_msg *sm)
 		    (uint32_t)(sm->expiry_at - sm->received_at) : 0;
 	}
 	m->store_id = sm->id;
+	m->id_origin = origin;
+	m->id_seq = seq;
 	return m;
 }
 

@@ -84,6 +84,7 @@ session_free(struct session *s)
 	if (s->expiry_timer != NULL)
 		event_free(s->expiry_timer);
 	free(s->qos2_in);
+	free(s->seen);
 	free(s->username);
 	free(s->client_id);
 	free(s);

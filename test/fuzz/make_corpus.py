@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""make_corpus.py - write the seed corpus of the `decode` fuzz target.
+"""make_corpus.py - write the seed corpora of the `decode` and `cluster`
+fuzz targets.
 
-Each seed is one byte selecting the connection (byte % 3 + 3 is the
-protocol level, bit 7 sets a 64-byte maximum packet size; see
+decode: each seed is one byte selecting the connection (byte % 3 + 3 is
+the protocol level, bit 7 sets a 64-byte maximum packet size; see
 fuzz_decode.c) followed by one or more MQTT packets. The seeds cover every
 packet type in each protocol level it exists in, v5 packets with every
 property they allow, and one malformed or protocol-error case per decoder
 rule, so that the fuzzer starts from deep inside the decoder and `make
 check` replays each rule under the sanitizers.
 
-Usage: make_corpus.py [OUTDIR]   (default: corpus/decode next to this file)
+cluster: each seed is the payload of one "$cluster/" message (layouts in
+bridge/proto.h; fuzz_cluster.c decodes every input as each of the six
+messages): valid ones of each kind, with empty and larger counts, and one
+per malformed shape the decoders refuse.
+
+Usage: make_corpus.py [TARGET] [OUTDIR]
+  TARGET is decode (the default) or cluster; OUTDIR defaults to
+  corpus/TARGET next to this file. (`make_corpus.py OUTDIR`, the old
+  form, writes the decode seeds to OUTDIR.)
 Stdlib only. Rewrites OUTDIR's *.bin seeds; keeps other files (crashers).
 """
 import os
@@ -310,15 +319,119 @@ def seeds():
     return out
 
 
+def u64(n):
+    return struct.pack(">Q", n)
+
+
+# The cluster's messages (bridge/proto.h).
+ROUTE_ADD, ROUTE_DEL = 1, 2
+
+
+def routes(flags, version, *records):
+    return bytes([flags]) + u64(version) + b"".join(
+        bytes([op]) + s(f) for op, f in records)
+
+
+def claim(cid, flags=0, claim_id=0x18BCFE5680001):
+    return u64(claim_id) + bytes([flags]) + (
+        cid.encode() if isinstance(cid, str) else cid)
+
+
+def claimed(answer, claim_id=0x18BCFE5680001):
+    return u64(claim_id) + bytes([answer])
+
+
+def session(cid, subs=(), ids=(), claim_id=0x18BCFE5680001, expiry=3600,
+            next_seq=(1 << 20) + 5, sent_max=3, n_subs=None, n_ids=None):
+    body = u64(claim_id) + u32(expiry) + u64(next_seq) + u64(sent_max)
+    body += u32(len(subs) if n_subs is None else n_subs)
+    for opt, sub_id, f in subs:
+        body += bytes([opt]) + u32(sub_id) + s(f)
+    body += u32(len(ids) if n_ids is None else n_ids)
+    body += b"".join(u16(i) for i in ids)
+    return body + (cid.encode() if isinstance(cid, str) else cid)
+
+
+def session_end(cid, claim_id=0x18BCFE5680001):
+    return u64(claim_id) + (cid.encode() if isinstance(cid, str) else cid)
+
+
+def cluster_seeds():
+    out = {}
+    long_filter = "/".join("level%d" % i for i in range(150))
+    subs = ((0x01, 0, "im/u/alice"), (0x2A, 300, "$share/g/a/#"),
+            (0x02, 268435455, "+/+/status"))
+    many = tuple((i % 3, i, "t/%d/+" % i) for i in range(50))
+    out["routes-increment-add"] = routes(0, 1, (ROUTE_ADD, "im/u/alice"))
+    out["routes-increment-del"] = routes(0, 2, (ROUTE_DEL, "im/u/alice"))
+    out["routes-full-empty"] = routes(0x03, 0)
+    out["routes-full-one-part"] = routes(
+        0x03, 7, (ROUTE_ADD, "a/b"), (ROUTE_ADD, "$share/g/x/+"),
+        (ROUTE_ADD, "#"), (ROUTE_ADD, long_filter))
+    out["routes-full-first"] = routes(
+        0x01, 12, *[(ROUTE_ADD, "r/%d" % i) for i in range(40)])
+    out["routes-full-last"] = routes(0x02, 12, (ROUTE_ADD, "r/last"))
+    out["routes-flags-unknown-bits"] = routes(
+        0xFC, 2 ** 64 - 1, (ROUTE_DEL, "x"))
+    out["ack-0"] = u64(0)
+    out["ack-version"] = u64(1234567)
+    out["ack-max"] = u64(2 ** 64 - 1)
+    out["claim-clean"] = claim("alice", 1)
+    out["claim-resume"] = claim("alice", 0)
+    out["claim-empty-id"] = claim("", 0)
+    out["claim-utf8-id"] = claim("client-\u00e9", 0xFF)
+    out["claim-long-id"] = claim("c" * 300, 0)
+    out["claimed-given-up"] = claimed(0)
+    out["claimed-refused"] = claimed(1)
+    out["claimed-wait"] = claimed(2)
+    out["claimed-no-answer"] = u64(0x18BCFE5680001)
+    out["claimed-trailing"] = claimed(2) + b"\x00\x01"
+    out["session-empty"] = session("x")
+    out["session-subs-ids"] = session("alice", subs, (1, 2, 65535))
+    out["session-many-subs"] = session("bob", many, tuple(range(1, 30)))
+    out["session-long-filter"] = session(
+        "carol", ((0x00, 0, long_filter),), (), sent_max=0)
+    out["session-long-id"] = session("d" * 300, subs[:1])
+    out["session-end"] = session_end("alice")
+    out["session-end-empty-id"] = session_end("")
+    # Malformed: one per rule of the decoders.
+    out["bad-empty"] = b""
+    out["bad-routes-head-cut"] = routes(0, 1)[:8]
+    out["bad-routes-op0"] = routes(0, 1) + b"\x00" + s("a")
+    out["bad-routes-op3-after-good"] = routes(
+        0, 1, (ROUTE_ADD, "a")) + b"\x03" + s("b")
+    out["bad-routes-record-cut"] = routes(0, 1, (ROUTE_ADD, "abc"))[:-1]
+    out["bad-routes-record-head-cut"] = routes(0, 1) + b"\x01\x00"
+    out["bad-ack-short"] = u64(1)[:7]
+    out["bad-ack-long"] = u64(1) + b"\x00"
+    out["bad-claim-head-cut"] = claim("")[:8]
+    out["bad-claimed-cut"] = claimed(0)[:7]
+    out["bad-session-head-cut"] = session("x")[:31]
+    out["bad-session-subs-too-many"] = session("x", subs, n_subs=4)
+    out["bad-session-subs-max"] = session("x", n_subs=2 ** 32 - 1)
+    out["bad-session-sub-filter-cut"] = session("x", subs[:1])[:32 + 7 + 5]
+    out["bad-session-ids-no-room"] = session("", (), (1, 2))
+    out["bad-session-ids-max"] = session("x", (), (1,), n_ids=2 ** 32 - 1)
+    out["bad-session-empty-id"] = session("", subs)
+    out["bad-session-end-cut"] = session_end("")[:7]
+    return out
+
+
+TARGETS = {"decode": seeds, "cluster": cluster_seeds}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        here, "corpus", "decode")
+    args = sys.argv[1:]
+    target = "decode"
+    if args and args[0] in TARGETS:
+        target = args.pop(0)
+    outdir = args[0] if args else os.path.join(here, "corpus", target)
     os.makedirs(outdir, exist_ok=True)
     for f in os.listdir(outdir):
         if f.endswith(".bin"):
             os.unlink(os.path.join(outdir, f))
-    all_seeds = seeds()
+    all_seeds = TARGETS[target]()
     for name, data in sorted(all_seeds.items()):
         with open(os.path.join(outdir, name + ".bin"), "wb") as fp:
             fp.write(data)

@@ -1,0 +1,262 @@
+/*
+ * fuzz_cluster.c - libFuzzer target for the cluster's message formats
+ * (bridge/proto.c; layouts in bridge/proto.h).
+ *
+ * Input: a payload, decoded as each of the six messages in turn ($cluster/
+ * routes, ack, claim, claimed, session, session-end). The input is an
+ * exact-size buffer (libFuzzer's, or replay.c's copy), so ASan catches a
+ * read past it.
+ *
+ * Invariants, checked for every message the input decodes as (any
+ * violation aborts):
+ * - a failed decode leaves the struct zeroed;
+ * - walking the repeated parts (routes records, session subscriptions
+ *   and QoS 2 ids) never fails after a successful decode, and finds as
+ *   many items as the counts say;
+ * - re-encoding what was decoded (the repeated parts collected from the
+ *   iterators into arrays, as route.c and takeover.c build them) gives
+ *   the input byte for byte, with the length _len() announced; the one
+ *   exception is $cluster/claimed, which version 1 reads leniently: its
+ *   re-encoding is the first 9 bytes of the input, or the 8 bytes of an
+ *   8-byte input and a 0 (given up);
+ * - the re-encoding decodes again (to the same fields).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define FUZZ_CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "invariant failed: %s (%s:%d)\n",	\
+		    #cond, __FILE__, __LINE__);				\
+		abort();						\
+	}								\
+} while (0)
+
+static void *
+fuzz_alloc(size_t n)
+{
+	void *p = malloc(n != 0 ? n : 1);
+
+	FUZZ_CHECK(p != NULL);
+	return p;
+}
+
+/* 1 when the n bytes at p are all 0. */
+static int
+fuzz_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+fuzz_same(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	FUZZ_CHECK(alen == blen);
+	FUZZ_CHECK(alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static void
+fuzz_routes(const uint8_t *data, size_t size)
+{
+	struct proto_routes m, m2;
+	struct proto_route r, *list;
+	struct proto_iter it;
+	uint8_t *buf;
+	size_t n = 0, i, len;
+	int rc;
+
+	if (proto_routes_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	FUZZ_CHECK(m.records.p == data + PROTO_ROUTES_HEAD_LEN);
+	FUZZ_CHECK(m.records.len == size - PROTO_ROUTES_HEAD_LEN);
+	/* At most one record per 3 bytes. */
+	list = fuzz_alloc((m.records.len / PROTO_ROUTE_HEAD_LEN) *
+	    sizeof *list);
+	len = PROTO_ROUTES_HEAD_LEN;
+	proto_routes_iter(&m, &it);
+	while ((rc = proto_routes_next(&it, &r)) == 1) {
+		FUZZ_CHECK(n < m.records.len / PROTO_ROUTE_HEAD_LEN);
+		FUZZ_CHECK(r.op == PROTO_ROUTE_ADD || r.op == PROTO_ROUTE_DEL);
+		FUZZ_CHECK(proto_route_len(&r) ==
+		    PROTO_ROUTE_HEAD_LEN + r.filter.len);
+		len += proto_route_len(&r);
+		list[n++] = r;
+	}
+	FUZZ_CHECK(rc == 0);
+	FUZZ_CHECK(proto_routes_next(&it, &r) == 0);
+	FUZZ_CHECK(len == size);
+	buf = fuzz_alloc(len);
+	i = proto_routes_head_encode(&m, buf);
+	FUZZ_CHECK(i == PROTO_ROUTES_HEAD_LEN);
+	for (n = 0; i < len; n++)
+		i += proto_route_encode(&list[n], buf + i);
+	fuzz_same(buf, i, data, size);
+	FUZZ_CHECK(proto_routes_decode(buf, len, &m2) == 0);
+	FUZZ_CHECK(m2.flags == m.flags && m2.version == m.version &&
+	    m2.records.len == m.records.len);
+	free(buf);
+	free(list);
+}
+
+static void
+fuzz_ack(const uint8_t *data, size_t size)
+{
+	struct proto_ack m, m2;
+	uint8_t buf[PROTO_ACK_LEN];
+
+	if (proto_ack_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	FUZZ_CHECK(proto_ack_len(&m) == sizeof buf);
+	fuzz_same(buf, proto_ack_encode(&m, buf), data, size);
+	FUZZ_CHECK(proto_ack_decode(buf, sizeof buf, &m2) == 0 &&
+	    m2.version == m.version);
+}
+
+static void
+fuzz_claim(const uint8_t *data, size_t size)
+{
+	struct proto_claim m, m2;
+	uint8_t *buf;
+	size_t len;
+
+	if (proto_claim_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	len = proto_claim_len(&m);
+	buf = fuzz_alloc(len);
+	fuzz_same(buf, proto_claim_encode(&m, buf), data, size);
+	FUZZ_CHECK(proto_claim_decode(buf, len, &m2) == 0);
+	FUZZ_CHECK(m2.claim_id == m.claim_id && m2.flags == m.flags);
+	fuzz_same(m2.client_id.p, m2.client_id.len, m.client_id.p,
+	    m.client_id.len);
+	free(buf);
+}
+
+static void
+fuzz_claimed(const uint8_t *data, size_t size)
+{
+	struct proto_claimed m, m2;
+	uint8_t buf[PROTO_CLAIMED_LEN], want[PROTO_CLAIMED_LEN];
+
+	if (proto_claimed_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		FUZZ_CHECK(size < PROTO_CLAIMED_MIN_LEN);
+		return;
+	}
+	/* Lenient: the first 9 bytes, a missing answer read as 0. */
+	memset(want, 0, sizeof want);
+	memcpy(want, data, size < sizeof want ? size : sizeof want);
+	FUZZ_CHECK(proto_claimed_len(&m) == sizeof buf);
+	fuzz_same(buf, proto_claimed_encode(&m, buf), want, sizeof want);
+	FUZZ_CHECK(proto_claimed_decode(buf, sizeof buf, &m2) == 0 &&
+	    m2.claim_id == m.claim_id && m2.answer == m.answer);
+}
+
+static void
+fuzz_session(const uint8_t *data, size_t size)
+{
+	struct proto_session m, m2, e;
+	struct proto_sub sub, *subs;
+	struct proto_iter it;
+	uint16_t id, *ids;
+	uint8_t *buf;
+	size_t len;
+	uint32_t n;
+	int rc;
+
+	if (proto_session_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	FUZZ_CHECK(m.subs == NULL && m.qos2 == NULL);
+	FUZZ_CHECK(m.client_id.len >= 1);
+	FUZZ_CHECK(m.client_id.p + m.client_id.len == data + size);
+	FUZZ_CHECK(m.qos2_list.len == 2 * (size_t)m.n_qos2);
+	/* The counts fit the bytes, so these allocations are bounded. */
+	FUZZ_CHECK((size_t)m.n_subs * PROTO_SUB_HEAD_LEN <= m.sub_list.len);
+	subs = fuzz_alloc((size_t)m.n_subs * sizeof *subs);
+	ids = fuzz_alloc((size_t)m.n_qos2 * sizeof *ids);
+	proto_session_subs(&m, &it);
+	for (n = 0; (rc = proto_session_sub_next(&it, &sub)) == 1; n++) {
+		FUZZ_CHECK(n < m.n_subs);
+		subs[n] = sub;
+	}
+	FUZZ_CHECK(rc == 0 && n == m.n_subs);
+	proto_session_qos2(&m, &it);
+	for (n = 0; (rc = proto_session_qos2_next(&it, &id)) == 1; n++) {
+		FUZZ_CHECK(n < m.n_qos2);
+		ids[n] = id;
+	}
+	FUZZ_CHECK(rc == 0 && n == m.n_qos2);
+
+	e = m;
+	e.subs = subs;
+	e.qos2 = ids;
+	memset(&e.sub_list, 0, sizeof e.sub_list);
+	memset(&e.qos2_list, 0, sizeof e.qos2_list);
+	len = proto_session_len(&e);
+	FUZZ_CHECK(len == size);
+	buf = fuzz_alloc(len);
+	fuzz_same(buf, proto_session_encode(&e, buf), data, size);
+	FUZZ_CHECK(proto_session_decode(buf, len, &m2) == 0);
+	FUZZ_CHECK(m2.claim_id == m.claim_id && m2.expiry == m.expiry &&
+	    m2.next_seq == m.next_seq && m2.sent_max == m.sent_max &&
+	    m2.n_subs == m.n_subs && m2.n_qos2 == m.n_qos2 &&
+	    m2.sub_list.len == m.sub_list.len &&
+	    m2.client_id.len == m.client_id.len);
+	free(buf);
+	free(ids);
+	free(subs);
+}
+
+static void
+fuzz_session_end(const uint8_t *data, size_t size)
+{
+	struct proto_session_end m, m2;
+	uint8_t *buf;
+	size_t len;
+
+	if (proto_session_end_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	len = proto_session_end_len(&m);
+	buf = fuzz_alloc(len);
+	fuzz_same(buf, proto_session_end_encode(&m, buf), data, size);
+	FUZZ_CHECK(proto_session_end_decode(buf, len, &m2) == 0 &&
+	    m2.claim_id == m.claim_id);
+	fuzz_same(m2.client_id.p, m2.client_id.len, m.client_id.p,
+	    m.client_id.len);
+	free(buf);
+}
+
+/* Fuzz entry point: the input as each message. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_routes(data, size);
+	fuzz_ack(data, size);
+	fuzz_claim(data, size);
+	fuzz_claimed(data, size);
+	fuzz_session(data, size);
+	fuzz_session_end(data, size);
+	return 0;
+}
