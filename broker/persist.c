@@ -487,14 +487,19 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	free(r);
 	if (s == NULL)
 		return; /* the session went meanwhile */
-	s->disk_loading = 0;
 	if (gen != s->disk_gen || (s->conn == NULL && s->moving == NULL)) {
 		/* The queue went back to disk since (the client left, maybe
-		 * came back): these rows are stale; read afresh if online. */
-		if (s->conn != NULL || s->moving != NULL)
+		 * came back): these rows are stale; read afresh if online,
+		 * unless the new connection's read is on its way already
+		 * (disk_loading is that read's: two reads would queue every
+		 * row twice). */
+		if (gen == s->disk_gen)
+			s->disk_loading = 0;
+		if ((s->conn != NULL || s->moving != NULL) && !s->disk_loading)
 			persist_load_queue(s);
 		return;
 	}
+	s->disk_loading = 0;
 	if (!ok) {
 		log_error("cannot read the queue of %s back; %llu messages "
 		    "stay on disk", s->client_id,
