@@ -72,6 +72,7 @@ struct peer {
 	uint64_t forwarded; /* messages forwarded to it */
 	uint64_t received; /* messages it forwarded to us */
 	uint64_t tx_bytes; /* sent to it on links gone (both ways) */
+	uint8_t synced; /* its whole route table came since our start */
 	uint8_t fwd_plain; /* forward collection (bridge_collect) */
 	uint8_t fwd_listed;
 	char **fwd_shares;
@@ -105,6 +106,16 @@ size_t bridge_peer_count(void);
 struct peer *bridge_peer_at(size_t i);
 /* 1 when our outbound link to p is up. */
 int bridge_peer_up(const struct peer *p);
+/*
+ * At start-up, after the listeners are bound: 1 when the client
+ * listeners must wait (server.c holds them) until every node known from
+ * an earlier run (its forward queue is in the store) has sent its whole
+ * route table, or cluster_sync_timeout; the bridge lets them go
+ * (listener_hold_clients(0)). 0: nothing to wait for.
+ */
+int bridge_startup_hold(void);
+/* p's whole route table is in (route.c). */
+void bridge_routes_synced(struct peer *p);
 /* 1 when it is up and p answered within BRIDGE_LIVE_MS (it answers our
  * PINGREQs every BRIDGE_PING_MS): a node that is stalled, or behind a
  * link that carries nothing, is not waited for. */

@@ -510,6 +510,79 @@ bridge_link_in_up(struct conn *c)
 	if (p->grace_timer != NULL)
 		evtimer_del(p->grace_timer);
 	log_notice("cluster link from %s (%s) up", p->name, c->peer);
+	/* It is back (a restart): dial it now rather than when the
+	 * backoff says, so that it gets our routes at once. */
+	if (p->dial != NULL && p->dial->c == NULL && !p->dial->dead &&
+	    !srv.shutting_down) {
+		evtimer_del(p->dial->retry);
+		p->dial->backoff_ms = 0;
+		dial_start(p->dial);
+	}
+}
+
+/* --- start-up: routes before clients --- */
+
+static struct event *startup_timer;
+
+static int
+startup_synced(void)
+{
+	struct peer *p;
+	size_t i;
+
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+		if (!p->synced)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+startup_release(int late)
+{
+	if (startup_timer == NULL)
+		return;
+	event_free(startup_timer);
+	startup_timer = NULL;
+	if (late)
+		log_warn("cluster: not every node sent its routes within "
+		    "cluster_sync_timeout; accepting clients");
+	else
+		log_notice("cluster: the routes of every node known are in; "
+		    "accepting clients");
+	listener_hold_clients(0);
+}
+
+static void
+startup_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	startup_release(1);
+}
+
+int
+bridge_startup_hold(void)
+{
+	struct timeval tv;
+
+	if (!bridge_on() || srv.cfg.cluster_sync_timeout == 0 ||
+	    bridge_peer_count() == 0 || startup_synced())
+		return 0;
+	startup_timer = evtimer_new(srv.base, startup_timer_cb, NULL);
+	tv.tv_sec = srv.cfg.cluster_sync_timeout / 1000;
+	tv.tv_usec = (srv.cfg.cluster_sync_timeout % 1000) * 1000;
+	evtimer_add(startup_timer, &tv);
+	log_notice("cluster: clients wait until the %zu nodes known have "
+	    "sent their routes (at most %u ms)", bridge_peer_count(),
+	    srv.cfg.cluster_sync_timeout);
+	return 1;
+}
+
+void
+bridge_routes_synced(struct peer *p)
+{
+	p->synced = 1;
+	if (startup_timer != NULL && startup_synced())
+		startup_release(0);
 }
 
 /* --- packets on links --- */
@@ -745,6 +818,9 @@ bridge_free(void)
 	struct peer *p;
 	size_t i;
 
+	if (startup_timer != NULL)
+		event_free(startup_timer);
+	startup_timer = NULL;
 	while ((d = TAILQ_FIRST(&dials)) != NULL) {
 		TAILQ_REMOVE(&dials, d, entry);
 		event_free(d->retry);

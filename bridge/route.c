@@ -250,6 +250,7 @@ route_swap(struct peer *p)
 	p->staging = NULL;
 	log_info("cluster: %zu routes of %s (%zu new, %zu gone)",
 	    hash_count(p->routes), p->name, added.n, gone.n);
+	bridge_routes_synced(p);
 }
 
 int

@@ -824,6 +824,9 @@ size_t ws_frame_header(uint8_t *hdr, uint8_t opcode, uint64_t len);
 int listener_start_all(void);
 /* Write <data_dir>/ternd.ready with the bound addresses. */
 int listener_write_ready(void);
+/* Stop (hold 1) or start again accepting on the client listeners (not
+ * the cluster listener); connections wait in the kernel's backlog. */
+void listener_hold_clients(int hold);
 /* Stop accepting and free the listeners; removes the ready file. */
 void listener_stop_all(void);
 

@@ -96,14 +96,33 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 }
 
 static struct event *resume_timer;
+static int clients_held; /* listener_hold_clients() */
 
 static void
 listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	size_t i;
 
-	for (i = 0; i < n_listeners; i++)
-		evconnlistener_enable(listeners[i].evl);
+	for (i = 0; i < n_listeners; i++) {
+		if (!clients_held || listeners[i].conf->cluster)
+			evconnlistener_enable(listeners[i].evl);
+	}
+}
+
+void
+listener_hold_clients(int hold)
+{
+	size_t i;
+
+	clients_held = hold;
+	for (i = 0; i < n_listeners; i++) {
+		if (listeners[i].conf->cluster)
+			continue;
+		if (hold)
+			evconnlistener_disable(listeners[i].evl);
+		else
+			evconnlistener_enable(listeners[i].evl);
+	}
 }
 
 /*

@@ -182,6 +182,11 @@ server_init(void)
 	sys_init();
 	if (listener_start_all() != 0)
 		return -1;
+	/* A node that restarts takes no client until it has the other
+	 * nodes' routes (or cluster_sync_timeout): before, it would answer
+	 * "no matching subscribers" and drop what they subscribed to. */
+	if (bridge_startup_hold())
+		listener_hold_clients(1);
 	if (listener_write_ready() != 0)
 		return -1;
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, server_signal_cb, NULL);
