@@ -1033,7 +1033,6 @@ struct server {
 	struct conn_list conns;
 	int shutting_down;
 	int draining; /* SIGUSR1: refuse and redirect clients */
-	uint64_t next_client_id; /* for assigned client ids */
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1;
 	struct event *shutdown_timer;
 	struct store *store; /* NULL: store off */

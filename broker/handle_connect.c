@@ -3,7 +3,8 @@
  * section 3.1, 3.2; 3.1 "MQIsdp" accepted as level 3).
  *
  * Client identifier rules: an empty id gets an id assigned by the server
- * ("tern-" and a counter): in v5 it is returned as Assigned Client
+ * ("tern-" and 128 random bits in hex, so that nobody can guess the
+ * next one and resume its session): in v5 it is returned as Assigned Client
  * Identifier (MQTT-3.2.2-16); in 3.1.1 it is only allowed with clean
  * session 1 (MQTT-3.1.3-8, return code 0x02 otherwise); 3.1 requires an
  * id. A CONNECT for a client id that is already connected takes the
@@ -236,11 +237,16 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		    !srv.cfg.allow_zero_length_clientid)
 			return handle_connect_refuse(c, cp->version,
 			    MQTT_RC_CLIENT_ID_INVALID);
-		/* A random start (server_init) makes ids hard to guess; the
-		 * loop skips any a client chose for itself. */
+		/* 128 random bits: an id that counted up could be guessed,
+		 * and its session, with what is queued for it, resumed by
+		 * someone else. The loop skips any id in use. */
 		do {
-			snprintf(assigned, sizeof assigned, "tern-%016llx",
-			    (unsigned long long)++srv.next_client_id);
+			uint64_t r[2];
+
+			evutil_secure_rng_get_bytes(r, sizeof r);
+			snprintf(assigned, sizeof assigned,
+			    "tern-%016llx%016llx", (unsigned long long)r[0],
+			    (unsigned long long)r[1]);
 		} while (session_find(assigned, strlen(assigned)) != NULL);
 		id = assigned;
 		id_len = strlen(assigned);

@@ -151,9 +151,6 @@ int
 server_init(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	evutil_secure_rng_get_bytes(&srv.next_client_id,
-	    sizeof srv.next_client_id);
-	srv.next_client_id >>= 1; /* room to count up */
 	srv.base = event_base_new();
 	if (srv.base == NULL) {
 		log_error("cannot create the event loop");

@@ -14,6 +14,10 @@
  * node shuts down (a node going down is not the client going away), and
  * are cleared from the store then.
  *
+ * With acl_file set, the will is checked as a write at CONNECT
+ * (handle_connect.c) and again when it is published, so that a right
+ * revoked meanwhile by a reload is not used.
+ *
  * Persistent sessions keep their will in the store (persist.c) from
  * CONNECT until it is published or cleared: a node that stops without a
  * shutdown (a crash, kill -9) publishes, once restarted, the wills of the
@@ -42,6 +46,19 @@ will_publish(struct session *s)
 	if (m == NULL)
 		return;
 	s->will = NULL;
+	/* The ACL may have changed since the CONNECT checked the will (a
+	 * SIGHUP reload): a right revoked since is not used now. A session
+	 * loaded at start-up whose user is not known yet is not checked
+	 * (the user is not stored). */
+	if (acl_active() && s->user_known && !acl_check(s->username,
+	    s->client_id, m->topic, m->topic_len, ACL_WRITE)) {
+		log_notice("will of %s on %s not published: the client may no "
+		    "longer write there", s->client_id, m->topic);
+		msg_unref(m);
+		if (s->stored)
+			persist_session(s);
+		return;
+	}
 	log_info("publishing will of %s on %s", s->client_id, m->topic);
 	if (m->retain)
 		retain_store(m);
