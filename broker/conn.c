@@ -361,6 +361,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		bridge_closed(c);
 	if (c->claim != NULL)
 		bridge_claim_gone(c);
+	/* A password check not started yet is dropped now (pwcheck.c). */
+	pwcheck_conn_gone(c);
 	gate_conn_closing(c);
 	if (c->state == CONN_ACTIVE && c->version == MQTT_V5 &&
 	    reason != MQTT_RC_SUCCESS) {

@@ -21,8 +21,9 @@
  * needs one is refused at once with 0x89 Server busy (3.1.1: 3, server
  * unavailable), so a flood of logins costs a queue of fixed size and one
  * core, never the loop. connect_timeout still runs while a check waits;
- * a connection that goes (timeout, peer closed) leaves its job behind
- * with c set to NULL, and the answer is dropped.
+ * a connection that goes (timeout, peer closed) takes its job out of
+ * the queue if the worker has not started it, else leaves it behind with
+ * c set to NULL, and the answer is dropped.
  *
  * Threads: only the worker touches a job's hash fields and ok between
  * the hand-over and its return on the done list (both under mtx); c and
@@ -200,9 +201,27 @@ pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
 void
 pwcheck_conn_gone(struct conn *c)
 {
-	if (c->pw_job != NULL) {
-		c->pw_job->c = NULL;
-		c->pw_job = NULL;
+	struct pwjob *j = c->pw_job, *q;
+
+	if (j == NULL)
+		return;
+	c->pw_job = NULL;
+	j->c = NULL;
+	/* Still waiting for the worker: dropped, so that connections that
+	 * send a CONNECT and go do not hold the queue (a lockout for a
+	 * few kilobytes). One being computed finishes; its answer is
+	 * dropped. */
+	pthread_mutex_lock(&mtx);
+	TAILQ_FOREACH(q, &todo, entry) {
+		if (q == j)
+			break;
+	}
+	if (q != NULL)
+		TAILQ_REMOVE(&todo, j, entry);
+	pthread_mutex_unlock(&mtx);
+	if (q != NULL) {
+		n_jobs--;
+		pwjob_free(j);
 	}
 }
 
