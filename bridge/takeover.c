@@ -628,6 +628,19 @@ bridge_move_pump(struct session *s)
 	/* The session goes on elsewhere: a delayed will is not due
 	 * (MQTT-3.1.3-9). */
 	will_clear(s);
+	if (s->conn != NULL) {
+		/* The client connected here again while its session was on
+		 * its way out: that connection must not outlive the session
+		 * it points to. It is told the session was taken over, and
+		 * its reconnect claims the session where it went. */
+		struct conn *c = s->conn;
+
+		c->session = NULL;
+		s->conn = NULL;
+		c->will_pending = 0;
+		conn_close(c, MQTT_RC_SESSION_TAKEN_OVER, "session moved to "
+		    "another node");
+	}
 	session_free(s);
 }
 
