@@ -145,17 +145,12 @@ bridge_forward(struct msg *m)
 	return n;
 }
 
-/* FNV-1a, 64 bits. */
+/* A node name's origin hash: FNV-1a (hash.c), never 0 (0 is "none"). */
 static uint64_t
 forward_hash(const char *s, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
+	uint64_t h = hash_bytes(s, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ULL;
-	}
 	return h != 0 ? h : 1;
 }
 
@@ -252,7 +247,7 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	uint64_t origin = 0, seq = 0;
 	struct peer *from = c->link_ctx;
 
-	((struct peer *)c->link_ctx)->received++;
+	from->received++;
 	for (i = 0; i < n_in_shares; i++)
 		free(in_shares[i]);
 	n_in_shares = 0;

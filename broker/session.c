@@ -252,32 +252,35 @@ session_qos2_restore(struct session *s, uint16_t id)
 	s->qos2_in[s->n_qos2_in++] = id;
 }
 
-void
-session_qos2_forget(struct session *s, uint16_t id)
+/* Take id out of s's incoming QoS 2 ids, in memory; 1 when it was
+ * there. */
+static int
+session_qos2_take(struct session *s, uint16_t id)
 {
 	uint32_t i;
 
 	for (i = 0; i < s->n_qos2_in; i++) {
 		if (s->qos2_in[i] == id) {
 			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
-			return;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+void
+session_qos2_forget(struct session *s, uint16_t id)
+{
+	session_qos2_take(s, id);
 }
 
 int
 session_qos2_remove(struct session *s, uint16_t id)
 {
-	uint32_t i;
-
-	for (i = 0; i < s->n_qos2_in; i++) {
-		if (s->qos2_in[i] == id) {
-			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
-			persist_qos2(s, id, 0);
-			return 1;
-		}
-	}
-	return 0;
+	if (!session_qos2_take(s, id))
+		return 0;
+	persist_qos2(s, id, 0);
+	return 1;
 }
 
 static void
