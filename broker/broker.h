@@ -226,6 +226,8 @@ struct msg {
 	uint64_t id_seq;
 	uint8_t settling; /* QoS 2 deliveries wait for deliver_settle() */
 	uint8_t refused; /* the commit of its batch failed: reaches nobody */
+	uint8_t tracking; /* its sends are noted (resend.c) */
+	struct msg_track *track; /* who has it (resend.c) */
 };
 
 /* A new message (one reference) copied from a decoded PUBLISH; topic is
@@ -536,6 +538,10 @@ void gate_begin(struct conn *c);
  */
 void gate_ack(struct conn *c, const struct mqtt_packet *ack,
     struct session *blocker);
+/* The same for the PUBACK / PUBREC of m, a client's message that notes
+ * whom it reached (resend.c): kept with the ack until its commit. */
+void gate_ack_msg(struct conn *c, const struct mqtt_packet *ack,
+    struct session *blocker, struct msg *m);
 /* 1 when c still owes acks (it is freed only after). */
 int gate_pending(const struct conn *c);
 /* The commit of batch gen is done (ok 0: it failed). */
@@ -549,6 +555,24 @@ void gate_conn_closing(struct conn *c);
 /* c is freed: drop everything it was owed. */
 void gate_conn_free(struct conn *c);
 void gate_free_all(void);
+
+/* --- resend.c: a refused message and its resend are one --- */
+
+/* m (a client's QoS 1/2 message) notes the sessions it is sent to, until
+ * resend_done or resend_refused. */
+void resend_track(struct msg *m);
+/* m was sent to s (deliver.c). */
+void resend_sent(struct msg *m, const struct session *s);
+/* m's commit is done: forget whom it went to. */
+void resend_done(struct msg *m);
+/* m's commit failed and its publisher was refused: kept for its resend. */
+void resend_refused(const char *client_id, struct msg *m);
+/* m, just published by publisher, is the resend of a refused message:
+ * it takes that one's notes and identity. */
+void resend_adopt(const struct session *publisher, struct msg *m);
+/* 1 when s had m already (as the refused message m resends). */
+int resend_had(const struct msg *m, const struct session *s);
+void resend_free_all(void);
 
 /* --- sys.c --- */
 

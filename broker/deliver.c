@@ -249,6 +249,8 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	}
 	if (alias != 0 && send_topic)
 		conn_alias_commit(s->conn, m->topic, m->topic_len, alias);
+	if (m->tracking)
+		resend_sent(m, s);
 	return 0;
 }
 
@@ -702,7 +704,10 @@ deliver_route(struct msg *m, struct session *publisher)
 			j = i + 1;
 		if (qos > m->qos)
 			qos = m->qos;
-		if (deliver_seen(mt->s, m)) {
+		if (m->track != NULL && resend_had(m, mt->s)) {
+			/* Sent before as the refused message m resends. */
+			delivered++;
+		} else if (deliver_seen(mt->s, m)) {
 			log_debug("message %016llx:%llx reached %s again: "
 			    "not delivered twice",
 			    (unsigned long long)m->id_origin,

@@ -66,6 +66,7 @@ struct gate_ack {
 	uint8_t wait; /* GATE_* still to come */
 	uint8_t wrote; /* its packet wrote to the store */
 	uint8_t failed; /* the commit it waited on failed */
+	struct msg *msg; /* PUBACK: the message, noting whom it reached */
 };
 
 TAILQ_HEAD(gate_wait_list, gate_ack);
@@ -139,6 +140,8 @@ gate_fail(struct gate_ack *a)
 	switch (a->type) {
 	case MQTT_PUBACK:
 	case MQTT_PUBREC:
+		if (a->msg != NULL)
+			resend_refused(a->client_id, a->msg);
 		if (a->type == MQTT_PUBREC && s != NULL)
 			session_qos2_forget(s, a->packet_id);
 		if (open && c->version == MQTT_V5)
@@ -171,13 +174,25 @@ gate_fail(struct gate_ack *a)
 /* --- leaving the gate --- */
 
 static void
+gate_ack_free(struct gate_ack *a)
+{
+	if (a->msg != NULL) {
+		/* Committed, or refused and kept by resend.c. */
+		if (a->msg->tracking)
+			resend_done(a->msg);
+		msg_unref(a->msg);
+	}
+	free(a->client_id);
+	free(a->wire);
+	free(a);
+}
+
+static void
 gate_free(struct gate_ack *a)
 {
 	TAILQ_REMOVE(&a->c->acks, a, entry);
 	a->c->n_acks--;
-	free(a->client_id);
-	free(a->wire);
-	free(a);
+	gate_ack_free(a);
 }
 
 /* a's conditions are all met (or its commit failed): out it goes. */
@@ -215,9 +230,7 @@ gate_release(struct conn *c)
 		TAILQ_REMOVE(&c->acks, a, entry);
 		c->n_acks--;
 		gate_emit(a);
-		free(a->client_id);
-		free(a->wire);
-		free(a);
+		gate_ack_free(a);
 	}
 	if (c->n_acks == 0 && c->free_pending) {
 		c->free_pending = 0;
@@ -286,6 +299,13 @@ void
 gate_ack(struct conn *c, const struct mqtt_packet *ack,
     struct session *blocker)
 {
+	gate_ack_msg(c, ack, blocker, NULL);
+}
+
+void
+gate_ack_msg(struct conn *c, const struct mqtt_packet *ack,
+    struct session *blocker, struct msg *m)
+{
 	struct gate_ack *a;
 	struct timeval tv;
 	uint8_t wait = 0;
@@ -297,6 +317,10 @@ gate_ack(struct conn *c, const struct mqtt_packet *ack,
 		wait |= GATE_ROOM;
 	if (ack->type == MQTT_SUBACK && gate_routes_needed(c))
 		wait |= GATE_ROUTES;
+	if (m != NULL && !(wait & GATE_COMMIT)) {
+		resend_done(m);
+		m = NULL;
+	}
 	if (wait == 0 && (TAILQ_EMPTY(&c->acks) || c->link == LINK_IN)) {
 		conn_send(c, ack);
 		return;
@@ -317,11 +341,17 @@ gate_ack(struct conn *c, const struct mqtt_packet *ack,
 		a->packet_id = ack->u.ack.packet_id;
 	}
 	/* A PUBREC that wrote took a new QoS 2 id (a resend writes
-	 * nothing); a PUBCOMP that wrote removed one. A failed commit
-	 * undoes that in the session, which the connection may have left
-	 * by then: keep its client id. */
+	 * nothing); a PUBCOMP that wrote removed one; a refused PUBACK's
+	 * message waits for its resend. A failed commit undoes that in the
+	 * session, which the connection may have left by then: keep its
+	 * client id. */
+	if (m != NULL && c->session != NULL)
+		a->msg = msg_ref(m);
+	else if (m != NULL)
+		resend_done(m);
 	if ((wait & GATE_COMMIT) && c->session != NULL &&
-	    ((a->type == MQTT_PUBREC && a->reason < 0x80) ||
+	    (a->msg != NULL ||
+	    (a->type == MQTT_PUBREC && a->reason < 0x80) ||
 	    (a->type == MQTT_PUBCOMP && a->reason == MQTT_RC_SUCCESS)))
 		a->client_id = xstrndup(c->session->client_id,
 		    c->session->id_len);

@@ -45,7 +45,8 @@
 /* Acknowledge through the ack gate (gate.c): after the store commit
  * when this PUBLISH wrote to the store, after room in a full queue. */
 static void
-publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
+publish_ack_msg(struct conn *c, uint8_t type, uint16_t id, uint8_t reason,
+    struct msg *m)
 {
 	struct mqtt_packet ack;
 
@@ -57,7 +58,13 @@ publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
 	/* A subscriber's queue over its limit holds the ack until it has
 	 * room again: the publisher's own window slows it down, instead of
 	 * the message being dropped after it was acknowledged. */
-	gate_ack(c, &ack, deliver_take_blocker());
+	gate_ack_msg(c, &ack, deliver_take_blocker(), m);
+}
+
+static void
+publish_ack(struct conn *c, uint8_t type, uint16_t id, uint8_t reason)
+{
+	publish_ack_msg(c, type, id, reason, NULL);
 }
 
 int
@@ -66,7 +73,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	struct mqtt_publish *p = &pkt->u.publish;
 	struct session *s = c->session;
 	struct mqtt_str topic = p->topic;
-	struct msg *m;
+	struct msg *m = NULL, *acked = NULL;
 	unsigned n;
 	uint8_t reason;
 	int rc, denied, target, over_rate = c->rl_refuse;
@@ -140,6 +147,13 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		    topic.len) : bridge_msg_clean(msg_from_publish(p, topic.p,
 		    topic.len));
 		target = c->link == LINK_IN && bridge_in_target();
+		/* A client's QoS 1/2 message notes whom it reaches until
+		 * its commit (resend.c); the resend of a refused one is
+		 * known. */
+		if (c->link == LINK_NONE && p->qos > 0 && srv.store != NULL) {
+			resend_track(m);
+			resend_adopt(s, m);
+		}
 		/* QoS 2 deliveries wait until it is known whether the
 		 * PUBREC waits for a commit (deliver_settle). */
 		m->settling = p->qos == 2 && !target;
@@ -148,12 +162,16 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		n = target ? bridge_deliver_target(m) : deliver_route(m, s);
 		if (m->settling)
 			deliver_settle(m, srv.writes != c->gate_writes);
-		msg_unref(m);
+		if (m->tracking && srv.writes == c->gate_writes)
+			resend_done(m); /* no commit to wait for */
+		else if (m->tracking)
+			acked = m;
 	}
 	reason = n == 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
 	if (p->qos == 1)
-		publish_ack(c, MQTT_PUBACK, p->packet_id, reason);
+		publish_ack_msg(c, MQTT_PUBACK, p->packet_id, reason, acked);
 	else if (p->qos == 2)
-		publish_ack(c, MQTT_PUBREC, p->packet_id, reason);
+		publish_ack_msg(c, MQTT_PUBREC, p->packet_id, reason, acked);
+	msg_unref(m);
 	return 0;
 }

@@ -180,8 +180,10 @@ msg_unref(struct msg *m)
 {
 	if (m == NULL)
 		return;
-	if (--m->refs == 0)
+	if (--m->refs == 0) {
+		free(m->track);
 		free(m);
+	}
 }
 
 void

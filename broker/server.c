@@ -224,6 +224,7 @@ server_free(void)
 	bridge_free();
 	session_free_all();
 	gate_free_all();
+	resend_free_all();
 	retain_free_all();
 	if (srv.subs != NULL)
 		trie_free(srv.subs);

@@ -1,0 +1,221 @@
+/*
+ * resend.c - a refused message and its resend are one message.
+ *
+ * A client's QoS 1 message goes to online subscribers as it is routed,
+ * before the store commit its PUBACK waits for (holding every delivery
+ * for the commit was measured to cost p2p latency 5-10x:
+ * docs/BENCHMARKS.md); so do the QoS 0 and QoS 1 deliveries of a QoS 2
+ * message (only QoS 2 deliveries are held, deliver_settle). When that
+ * commit fails (a full disk, an I/O error) the publisher is refused (v5:
+ * 0x80; 3.1.1: disconnected, gate.c) and sends the message again, while
+ * some subscribers already have it. So:
+ *
+ * - While its commit is pending, a client's QoS 1/2 message notes every
+ *   client session it is sent to (resend_track, resend_sent: a 64-bit
+ *   hash of the client id each), and only those: a copy still queued is
+ *   dropped when the message is refused (deliver_pump, msg.refused).
+ * - Committed: the notes go (resend_done). Refused: the message and its
+ *   notes are kept under its publisher's client id (resend_refused), at
+ *   most RESEND_PER_CLIENT per publisher, RESEND_MAX in all, for
+ *   RESEND_SECS.
+ * - A QoS 1/2 PUBLISH from that client with the same topic and payload
+ *   is the resend (resend_adopt): it takes the refused message's notes
+ *   and cluster identity, so routing passes over the sessions that had it
+ *   (resend_had) and other nodes recognise it by its identity
+ *   (deliver_seen).
+ *
+ * The cost outside failures: a flag test per send, and an array of
+ * hashes per message that wrote, freed at its commit.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+
+#define RESEND_PER_CLIENT 16
+#define RESEND_MAX 4096
+#define RESEND_SECS 300
+
+struct msg_track {
+	uint32_t n, cap;
+	uint32_t n_sorted; /* h[0..n_sorted) sorted: the refused copy's */
+	uint64_t h[];
+};
+
+struct refused {
+	TAILQ_ENTRY(refused) entry; /* all, oldest first */
+	char *client_id;
+	size_t id_len;
+	struct msg *m;
+	time_t at;
+};
+
+TAILQ_HEAD(refused_list, refused);
+
+static struct refused_list all = TAILQ_HEAD_INITIALIZER(all);
+static unsigned n_all;
+
+static uint64_t
+resend_key(const struct session *s)
+{
+	return hash_bytes(s->client_id, s->id_len);
+}
+
+void
+resend_track(struct msg *m)
+{
+	m->tracking = 1;
+}
+
+void
+resend_sent(struct msg *m, const struct session *s)
+{
+	struct msg_track *t = m->track;
+	uint32_t cap;
+
+	if (s->peer != NULL || s->cluster_in)
+		return; /* other nodes know it by its identity */
+	if (t == NULL || t->n == t->cap) {
+		cap = t == NULL ? 4 : t->cap * 2;
+		t = xrealloc(t, sizeof *t + cap * sizeof t->h[0]);
+		if (m->track == NULL)
+			t->n = t->n_sorted = 0;
+		t->cap = cap;
+		m->track = t;
+	}
+	t->h[t->n++] = resend_key(s);
+}
+
+void
+resend_done(struct msg *m)
+{
+	m->tracking = 0;
+	free(m->track);
+	m->track = NULL;
+}
+
+static int
+resend_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+resend_forget(struct refused *r)
+{
+	TAILQ_REMOVE(&all, r, entry);
+	n_all--;
+	msg_unref(r->m);
+	free(r->client_id);
+	free(r);
+}
+
+static void
+resend_expire(time_t now)
+{
+	struct refused *r;
+
+	while ((r = TAILQ_FIRST(&all)) != NULL &&
+	    (now - r->at > RESEND_SECS || n_all > RESEND_MAX))
+		resend_forget(r);
+}
+
+void
+resend_refused(const char *client_id, struct msg *m)
+{
+	struct refused *r, *oldest = NULL;
+	size_t len = strlen(client_id);
+	unsigned n = 0;
+
+	m->tracking = 0;
+	m->refused = 1; /* queued copies are dropped (deliver_pump) */
+	if (m->track != NULL)
+		qsort(m->track->h, m->track->n, sizeof m->track->h[0],
+		    resend_cmp);
+	if (m->track != NULL)
+		m->track->n_sorted = m->track->n;
+	TAILQ_FOREACH(r, &all, entry) {
+		if (r->id_len == len && memcmp(r->client_id, client_id,
+		    len) == 0 && n++ == 0)
+			oldest = r;
+	}
+	if (n >= RESEND_PER_CLIENT)
+		resend_forget(oldest);
+	r = xcalloc(1, sizeof *r);
+	r->client_id = xstrndup(client_id, len);
+	r->id_len = len;
+	r->m = msg_ref(m);
+	r->at = time(NULL);
+	TAILQ_INSERT_TAIL(&all, r, entry);
+	n_all++;
+	resend_expire(r->at);
+}
+
+void
+resend_adopt(const struct session *publisher, struct msg *m)
+{
+	struct refused *r;
+	struct msg *old;
+
+	if (TAILQ_EMPTY(&all))
+		return;
+	resend_expire(time(NULL));
+	TAILQ_FOREACH_REVERSE(r, &all, refused_list, entry) {
+		old = r->m;
+		if (r->id_len == publisher->id_len &&
+		    memcmp(r->client_id, publisher->client_id,
+		    r->id_len) == 0 && old->topic_len == m->topic_len &&
+		    old->payload_len == m->payload_len &&
+		    memcmp(old->topic, m->topic, m->topic_len) == 0 &&
+		    memcmp(old->payload, m->payload, m->payload_len) == 0)
+			break;
+	}
+	if (r == NULL)
+		return;
+	log_debug("message from %s on %s: the resend of a refused one",
+	    publisher->client_id, m->topic);
+	free(m->track);
+	m->track = old->track;
+	old->track = NULL;
+	m->id_origin = old->id_origin;
+	m->id_seq = old->id_seq;
+	resend_forget(r);
+}
+
+int
+resend_had(const struct msg *m, const struct session *s)
+{
+	const struct msg_track *t = m->track;
+	uint64_t key;
+	size_t lo, hi, mid;
+
+	if (t == NULL || t->n_sorted == 0 || s->peer != NULL)
+		return 0;
+	key = resend_key(s);
+	lo = 0;
+	hi = t->n_sorted;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (t->h[mid] == key)
+			return 1;
+		if (t->h[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+void
+resend_free_all(void)
+{
+	struct refused *r;
+
+	while ((r = TAILQ_FIRST(&all)) != NULL)
+		resend_forget(r);
+}
