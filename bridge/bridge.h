@@ -216,9 +216,37 @@ void bridge_move_pump(struct session *s);
 void bridge_target_reset(void);
 int bridge_target_prop(struct mqtt_str k, struct mqtt_str v);
 int bridge_in_target(void);
-/* Put the moved message m in its session; returns 1, or 0 when there is
- * no such session or it had it already. */
-unsigned bridge_deliver_target(struct msg *m);
+/* Put the moved message m (from node `from`) in its session; returns 1,
+ * or 0 when there is no such session. */
+unsigned bridge_deliver_target(struct peer *from, struct msg *m);
 void bridge_takeover_free(void);
+/* m for session s (which left us) goes to node `to`'s forward queue,
+ * with what deliver_route found for s: qos, retain, subscription ids. */
+void bridge_redirect(struct session *s, struct peer *to, struct msg *m,
+    uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
+    uint8_t n_sub_ids);
+
+/* --- bridge/tombstone.c --- */
+
+/* s has moved to node `to`: it becomes a forwarding address. */
+void bridge_tombstone_make(struct session *s, struct peer *to);
+/* A session of that id is made here: its forwarding address goes. */
+void bridge_tombstone_drop(const char *id, size_t len);
+/* deliver_route matched the tombstone s: pass m on (local: m was
+ * published here; then in bridge_tombstone_flush). Returns 1. */
+unsigned bridge_tombstone_route(struct session *s, struct msg *m,
+    uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
+    uint8_t n_sub_ids, int local);
+/* From bridge_forward, with the routes collected: pass m on to the
+ * tombstones it matched whose node gets no plain copy (send 0: drop
+ * them). */
+void bridge_tombstone_flush(struct msg *m, int send);
+/* m passed on to us for client id `id`, which has no session here: pass
+ * it on again when id moved on from here. Returns 1 when passed on. */
+unsigned bridge_tombstone_pass(const char *id, size_t len, struct msg *m,
+    uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
+    uint8_t n_sub_ids);
+size_t bridge_tombstone_count(void);
+void bridge_tombstone_free_all(void);
 
 #endif /* TERN_BRIDGE_H */

@@ -121,6 +121,7 @@ bridge_forward(struct msg *m)
 	if (sys_topic(m->topic, m->topic_len) ||
 	    bridge_reserved_topic((const uint8_t *)m->topic, m->topic_len)) {
 		/* Each node has its own $SYS; "$cluster/" is the links'. */
+		bridge_tombstone_flush(m, 0);
 		for (i = 0; i < n_collected; i++)
 			collected[i]->fwd_listed = 0;
 		n_collected = 0;
@@ -130,6 +131,7 @@ bridge_forward(struct msg *m)
 		for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
 			bridge_collect(p, NULL);
 	}
+	bridge_tombstone_flush(m, 1);
 	for (i = 0; i < n_collected; i++) {
 		p = collected[i];
 		p->fwd_listed = 0;

@@ -848,4 +848,5 @@ bridge_free(void)
 	bridge_routes_free();
 	bridge_forward_free();
 	bridge_takeover_free();
+	bridge_tombstone_free_all();
 }

@@ -459,6 +459,71 @@ proto_session_encode(const struct proto_session *m, uint8_t *buf)
 	return w.n;
 }
 
+/* --- $cluster/seen --- */
+
+int
+proto_seen_decode(const uint8_t *p, size_t len, struct proto_seen *out)
+{
+	size_t n;
+
+	memset(out, 0, sizeof *out);
+	if (len < PROTO_SEEN_HEAD_LEN)
+		return -1;
+	n = get16(p + 8);
+	if (len - PROTO_SEEN_HEAD_LEN <= n * 8) /* a client id follows */
+		return -1;
+	out->claim_id = get64(p);
+	out->n = (uint32_t)n;
+	out->mix_list.p = p + PROTO_SEEN_HEAD_LEN;
+	out->mix_list.len = n * 8;
+	out->client_id.p = p + PROTO_SEEN_HEAD_LEN + n * 8;
+	out->client_id.len = len - PROTO_SEEN_HEAD_LEN - n * 8;
+	return 0;
+}
+
+uint64_t
+proto_seen_mix(const struct proto_seen *m, uint32_t i)
+{
+	assert(i < m->n);
+	return get64(m->mix_list.p + (size_t)i * 8);
+}
+
+static void
+seen_put(struct wr *w, const struct proto_seen *m)
+{
+	uint32_t i;
+
+	wr_u64(w, m->claim_id);
+	wr_u16(w, (uint16_t)m->n);
+	for (i = 0; i < m->n; i++)
+		wr_u64(w, m->mixes[i]);
+	wr_str(w, m->client_id);
+}
+
+size_t
+proto_seen_len(const struct proto_seen *m)
+{
+	struct wr w = { NULL, 0 };
+
+	if (m->n > PROTO_SEEN_MAX || m->client_id.len == 0 ||
+	    (m->n > 0 && m->mixes == NULL))
+		return 0;
+	seen_put(&w, m);
+	return w.n;
+}
+
+size_t
+proto_seen_encode(const struct proto_seen *m, uint8_t *buf)
+{
+	struct wr w = { buf, 0 };
+
+	assert(m->n <= PROTO_SEEN_MAX && m->client_id.len > 0);
+	seen_put(&w, m);
+	assert(w.n == PROTO_SEEN_HEAD_LEN + (size_t)m->n * 8 +
+	    m->client_id.len);
+	return w.n;
+}
+
 /* --- $cluster/session-end --- */
 
 int

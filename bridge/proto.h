@@ -68,6 +68,15 @@
  *   S+4     2q    the ids, 2 bytes each
  *   S+4+2q  n     client id (at least 1 byte)
  *
+ * $cluster/seen (QoS 1, in the forward queue, after $cluster/session):
+ * the messages the moving session had, by identity (its id window,
+ * deliver.c), when it has any.
+ *   offset  size  field
+ *   0       8     claim id
+ *   8       2     w: count
+ *   10      8w    identity mixes, 8 bytes each
+ *   10+8w   n     client id (at least 1 byte)
+ *
  * $cluster/session-end (QoS 1, in the forward queue): the move is over.
  *   offset  size  field
  *   0       8     claim id
@@ -80,8 +89,9 @@
  * (is a filter valid MQTT, a claim id known) is the caller's to check;
  * route.c and takeover.c check every filter with mqtt_topic_filter_valid
  * before they apply anything. A payload whose last field runs to the end
- * (routes, claim, session, session-end) cannot have trailing bytes: they
- * are records or client id. ack has a fixed size; claimed, see above.
+ * (routes, claim, session, seen, session-end) cannot have trailing bytes:
+ * they are records or client id. ack has a fixed size; claimed, see
+ * above.
  *
  * A malformed message (decoder -1, or an invalid filter) is refused with
  * reason code 0x81 and nothing of it is applied: the receiver closes the
@@ -248,6 +258,28 @@ void proto_session_qos2(const struct proto_session *m,
 int proto_session_qos2_next(struct proto_iter *it, uint16_t *out);
 size_t proto_session_len(const struct proto_session *m);
 size_t proto_session_encode(const struct proto_session *m, uint8_t *buf);
+
+/* --- $cluster/seen --- */
+
+#define PROTO_SEEN_HEAD_LEN 10
+#define PROTO_SEEN_MAX 65535
+
+/* On decode, mixes is NULL and mix_list holds the count's 8-byte mixes
+ * (read them with proto_seen_mix); on encode, mixes holds n entries. */
+struct proto_seen {
+	uint64_t claim_id;
+	uint32_t n;
+	const uint64_t *mixes; /* encode */
+	struct proto_str mix_list; /* decode */
+	struct proto_str client_id;
+};
+
+int proto_seen_decode(const uint8_t *p, size_t len, struct proto_seen *out);
+/* The i-th mix of a decoded message (i < n). */
+uint64_t proto_seen_mix(const struct proto_seen *m, uint32_t i);
+/* 0 when n is over PROTO_SEEN_MAX or the client id empty. */
+size_t proto_seen_len(const struct proto_seen *m);
+size_t proto_seen_encode(const struct proto_seen *m, uint8_t *buf);
 
 /* --- $cluster/session-end --- */
 

@@ -52,6 +52,7 @@
 #define TOPIC_CLAIMED "$cluster/claimed"
 #define TOPIC_SESSION "$cluster/session"
 #define TOPIC_SESSION_END "$cluster/session-end"
+#define TOPIC_SEEN "$cluster/seen"
 #define MOVE_TIMEOUT_SECS 30
 #define MOVE_SEQ_RESERVE (1u << 20)
 #define TERN_PROP_PREFIX "$tern/"
@@ -462,6 +463,25 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	return 0;
 }
 
+/* "$cluster/seen": what the session moving in from p had. What a copy
+ * already here holds of it is the other copy's to deliver no more. */
+static int
+seen_in(struct peer *p, const uint8_t *d, size_t len)
+{
+	struct proto_seen m;
+	struct session *s;
+	uint32_t i;
+
+	if (proto_seen_decode(d, len, &m) != 0 || m.client_id.len == 0)
+		return MQTT_RC_MALFORMED;
+	s = session_find((const char *)m.client_id.p, m.client_id.len);
+	if (s == NULL || s->moving_in != p)
+		return 0;
+	for (i = 0; i < m.n; i++)
+		deliver_seen_away(s, proto_seen_mix(&m, i), p);
+	return 0;
+}
+
 static int claim_in(struct peer *from, const uint8_t *d, size_t len);
 static void claim_take(struct peer *from, const struct proto_claim *m);
 
@@ -474,10 +494,14 @@ move_in_done(struct peer *p, const char *id, size_t len)
 	struct proto_claim m;
 	struct peer *from;
 
-	if (s == NULL || s->moving_in != p)
+	if (s == NULL)
+		return;
+	deliver_seen_settle(s, p);
+	if (s->moving_in != p)
 		return;
 	s->moving_in = NULL;
 	s->move_renumber = 0;
+	deliver_pump(s);
 	if ((from = s->claim_from) == NULL)
 		return;
 	s->claim_from = NULL;
@@ -522,6 +546,9 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	if (tl == sizeof TOPIC_SESSION - 1 &&
 	    memcmp(pub->topic.p, TOPIC_SESSION, tl) == 0)
 		return session_in(p, d, len);
+	if (tl == sizeof TOPIC_SEEN - 1 &&
+	    memcmp(pub->topic.p, TOPIC_SEEN, tl) == 0)
+		return seen_in(p, d, len);
 	if (tl == sizeof TOPIC_SESSION_END - 1 &&
 	    memcmp(pub->topic.p, TOPIC_SESSION_END, tl) == 0) {
 		if (proto_session_end_decode(d, len, &end) != 0)
@@ -540,14 +567,43 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 
 /* --- P: the node that had the session --- */
 
+/* m for one session on another node: m with the "$tern/" properties
+ * that say so (seq 0: a new message for it, not a moved one), for the
+ * forward queue of that node. */
+static struct msg *
+target_msg(const struct session *s, struct msg *m, uint64_t seq,
+    uint8_t qos, const char *flags, const uint32_t *sid, uint8_t n_sid)
+{
+	uint8_t *buf, *u;
+	char num[32], ids[32 * 11];
+	size_t i, off = 0;
+	struct msg *mm;
+
+	ids[0] = '\0';
+	for (i = 0; i < n_sid && i < 32; i++)
+		off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%u",
+		    i ? "," : "", sid[i]);
+	buf = u = xmalloc(5 * 40 + s->id_len + off + 64);
+	u = bridge_put_user(u, TERN_PROP_PREFIX "to", s->client_id, s->id_len);
+	snprintf(num, sizeof num, "%llu", (unsigned long long)seq);
+	u = bridge_put_user(u, TERN_PROP_PREFIX "seq", num, strlen(num));
+	snprintf(num, sizeof num, "%u", qos);
+	u = bridge_put_user(u, TERN_PROP_PREFIX "qos", num, strlen(num));
+	u = bridge_put_user(u, TERN_PROP_PREFIX "flags", flags, strlen(flags));
+	if (off > 0)
+		u = bridge_put_user(u, TERN_PROP_PREFIX "subids", ids, off);
+	mm = msg_with_user(m, buf, (uint32_t)(u - buf));
+	mm->retain = 0;
+	free(buf);
+	return mm;
+}
+
 /* Hand d of s to the node s is moving to. */
 static void
 move_one(struct session *s, struct delivery *d)
 {
-	uint8_t *buf, *u;
-	char num[32], flags[4], ids[32 * 11];
-	const uint32_t *sid = d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
-	size_t i, off = 0, fl = 0;
+	char flags[4];
+	size_t fl = 0;
 	struct msg *m;
 
 	if (d->retain)
@@ -557,25 +613,22 @@ move_one(struct session *s, struct delivery *d)
 	if (d->state == DELIVERY_RELEASED)
 		flags[fl++] = 'R';
 	flags[fl] = '\0';
-	ids[0] = '\0';
-	for (i = 0; i < d->n_sub_ids && i < 32; i++)
-		off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%u",
-		    i ? "," : "", sid[i]);
-	buf = u = xmalloc(5 * 40 + s->id_len + off + 64);
-	u = bridge_put_user(u, TERN_PROP_PREFIX "to", s->client_id, s->id_len);
-	snprintf(num, sizeof num, "%llu", (unsigned long long)d->seq);
-	u = bridge_put_user(u, TERN_PROP_PREFIX "seq", num, strlen(num));
-	snprintf(num, sizeof num, "%u", d->qos);
-	u = bridge_put_user(u, TERN_PROP_PREFIX "qos", num, strlen(num));
-	u = bridge_put_user(u, TERN_PROP_PREFIX "flags", flags, fl);
-	if (off > 0)
-		u = bridge_put_user(u, TERN_PROP_PREFIX "subids", ids, off);
-	m = msg_with_user(d->msg, buf, (uint32_t)(u - buf));
-	m->retain = 0;
-	free(buf);
+	m = target_msg(s, d->msg, d->seq, d->qos, flags,
+	    d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id, d->n_sub_ids);
 	deliver_to_session(s->moving->out, m, 1, 0, NULL, 0);
 	msg_unref(m);
 	deliver_drop(s, d);
+}
+
+void
+bridge_redirect(struct session *s, struct peer *to, struct msg *m,
+    uint8_t qos, uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+	struct msg *mm;
+
+	mm = target_msg(s, m, 0, qos, retain ? "r" : "", sub_ids, n_sub_ids);
+	deliver_to_session(to->out, mm, 1, 0, NULL, 0);
+	msg_unref(mm);
 }
 
 void
@@ -641,7 +694,33 @@ bridge_move_pump(struct session *s)
 		conn_close(c, MQTT_RC_SESSION_TAKEN_OVER, "session moved to "
 		    "another node");
 	}
-	session_free(s);
+	/* What other nodes still send here for it goes on to where it is
+	 * now (tombstone.c). */
+	bridge_tombstone_make(s, to);
+}
+
+/* The messages s has had, by identity, for the node it moves to: there
+ * another copy of s may hold some of them (a merge). */
+static void
+move_seen(struct session *s, struct peer *to, uint64_t id)
+{
+	struct proto_seen m;
+	uint8_t *buf;
+	size_t len;
+
+	memset(&m, 0, sizeof m);
+	m.n = (uint32_t)deliver_seen_list(s, &m.mixes);
+	if (m.n == 0)
+		return;
+	m.claim_id = id;
+	m.client_id.p = (const uint8_t *)s->client_id;
+	m.client_id.len = s->id_len;
+	len = proto_seen_len(&m);
+	assert(len != 0);
+	buf = xmalloc(len);
+	proto_seen_encode(&m, buf);
+	send_queued(to, TOPIC_SEEN, buf, len);
+	free(buf);
 }
 
 /* Start moving s to node to for claim id. */
@@ -683,6 +762,7 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	free(subs);
 	send_queued(to, TOPIC_SESSION, buf, len);
 	free(buf);
+	move_seen(s, to, id);
 	log_notice("session %s moving to %s", s->client_id, to->name);
 	if (s->expiry_timer != NULL)
 		evtimer_del(s->expiry_timer);
@@ -834,23 +914,53 @@ bridge_in_target(void)
 	return target.set;
 }
 
+/* A message another node passed on to a session that had left it
+ * (seq 0, tombstone.c): a new message for the session, unless it had it
+ * by identity (a route of ours brought it too). Where the session left
+ * this node as well, it goes on. */
+static unsigned
+target_passed_on(struct msg *m)
+{
+	struct session *s = session_find(target.to, strlen(target.to));
+
+	if (s == NULL)
+		return bridge_tombstone_pass(target.to, strlen(target.to), m,
+		    target.qos, target.retain, target.sub_ids,
+		    target.n_sub_ids);
+	if (deliver_seen(s, m)) {
+		log_debug("message passed on to %s: had it already",
+		    target.to);
+		return 1;
+	}
+	deliver_to_session(s, m, target.qos, target.retain, target.sub_ids,
+	    target.n_sub_ids);
+	return 1;
+}
+
 unsigned
-bridge_deliver_target(struct msg *m)
+bridge_deliver_target(struct peer *from, struct msg *m)
 {
 	struct session *s = session_find(target.to, strlen(target.to));
 	struct delivery *d;
+
+	if (target.seq == 0)
+		return target_passed_on(m);
+	/* A moved message: the copy of the session it comes with still
+	 * held it. */
+	if (s != NULL)
+		deliver_seen_here(s, m, from);
 
 	/* Had it already: by identity (a copy of this session had it, or
 	 * the link resent it), else by position within this move (a resend
 	 * of a message without identity). A merge numbers anew, so there
 	 * positions say nothing. */
-	if (s == NULL || target.seq == 0 || deliver_seen(s, m) ||
+	if (s == NULL || deliver_seen(s, m) ||
 	    (!s->move_renumber && m->id_origin == 0 &&
 	    target.seq <= s->moved_seq)) {
 		log_debug("moved message %llu for %s: %s",
 		    (unsigned long long)target.seq, target.to,
 		    s == NULL ? "no such session" : "had it already");
-		return s == NULL || target.seq == 0 ? 0 : 1;
+		return s == NULL ? 0 : 1;
 	}
 	if (!s->move_renumber)
 		s->moved_seq = target.seq;

@@ -359,7 +359,11 @@ struct session {
 	uint8_t move_renumber; /* moved messages take new seqs (merge) */
 	uint8_t claim_clean;
 	uint8_t user_known;
+	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 };
+
+#define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
+#define SESSION_TOMBSTONE_UNROUTED 2
 
 /* Find the session with this client id, or NULL. */
 struct session *session_find(const char *id, size_t len);
@@ -369,6 +373,13 @@ struct session *session_new(const char *id, size_t len);
  * deliveries drop their message references. The session must have no
  * connection. */
 void session_free(struct session *s);
+/* s moved to another node and becomes its forwarding address
+ * (bridge/tombstone.c): out of the session table and the store, its queue
+ * and shared subscriptions gone, its plain subscriptions and their
+ * routes kept. session_free frees it. */
+void session_retire(struct session *s);
+/* The tombstone s gives up its routes (keeping its subscriptions). */
+void session_routes_drop(struct session *s);
 /* A session loaded from the store: expire it in `left` seconds (now when
  * left <= 0; never for expiry 0xFFFFFFFF). */
 void session_restore_expiry(struct session *s, int64_t left);
@@ -406,6 +417,21 @@ unsigned deliver_route(struct msg *m, struct session *publisher);
 /* 1 when s has had m (by its cluster identity) already; else notes it.
  * Never for a message without identity, nor for a forward queue. */
 int deliver_seen(struct session *s, const struct msg *m);
+/* m's identity as the 64-bit mix the window keeps (0: none). */
+uint64_t deliver_id_mix(const struct msg *m);
+/* The mixes of s's window (its count; *mixes NULL when none). */
+size_t deliver_seen_list(const struct session *s, const uint64_t **mixes);
+/* A merge: the copy of s moving in from node `from` had the message of
+ * mix h ("away" until that move ends); deliver_seen_here: that copy
+ * still held m (a moved message of it); deliver_seen_settle: its move
+ * ended, its mixes still away are settled and go into the window. A
+ * queued message with a settled away mix, never sent, is dropped
+ * (deliver_pump). */
+void deliver_seen_away(struct session *s, uint64_t h, const void *from);
+void deliver_seen_here(struct session *s, const struct msg *m,
+    const void *from);
+void deliver_seen_settle(struct session *s, const void *from);
+void deliver_seen_free(struct session *s);
 /*
  * After routing a QoS 2 message that had m->settling set (a client's
  * PUBLISH): its QoS 2 deliveries, held meanwhile, may go. When the

@@ -72,35 +72,192 @@ static size_t n_matches, cap_matches;
  * move, two copies of one session merged after a partition); the second
  * is recognised here and not delivered. Allocated at a session's first
  * identified message, so a single node never has one.
+ *
+ * A session's window moves with it (bridge/takeover.c, "$cluster/seen").
+ * When two copies of a session merge, what one copy had but no longer
+ * holds was delivered by it (or dropped there). Its mixes are "away",
+ * noted with the node the copy comes from, until that copy's move ends
+ * (each of its moved messages takes its own mix off, as that copy still
+ * held it); then they are settled, and go into the window: a message
+ * queued here with a settled away mix, never sent, is dropped when its
+ * turn comes (the client had it from the other copy), and one that
+ * arrives later is recognised.
  */
 #define SEEN_MAX 256
 
+struct away {
+	uint64_t h;
+	const void *from; /* the node the copy came from */
+	int settled;
+};
+
 struct seen {
 	uint16_t n, next;
+	uint32_t n_away, cap_away;
+	struct away *away;
 	uint64_t h[SEEN_MAX];
 };
+
+uint64_t
+deliver_id_mix(const struct msg *m)
+{
+	if (m->id_origin == 0)
+		return 0;
+	return (m->id_origin ^ (m->id_seq * 0x9e3779b97f4a7c15ULL)) | 1;
+}
+
+static struct seen *
+seen_of(struct session *s)
+{
+	if (s->seen == NULL)
+		s->seen = xcalloc(1, sizeof *s->seen);
+	return s->seen;
+}
+
+static int
+seen_has(const struct seen *w, uint64_t h)
+{
+	unsigned i;
+
+	for (i = 0; i < w->n; i++) {
+		if (w->h[i] == h)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+seen_put(struct seen *w, uint64_t h)
+{
+	w->h[w->next] = h;
+	w->next = (uint16_t)((w->next + 1) % SEEN_MAX);
+	if (w->n < SEEN_MAX)
+		w->n++;
+}
 
 int
 deliver_seen(struct session *s, const struct msg *m)
 {
 	struct seen *w;
-	uint64_t h;
-	unsigned i;
+	uint64_t h = deliver_id_mix(m);
 
-	if (m->id_origin == 0 || s->peer != NULL)
+	if (h == 0 || s->peer != NULL)
 		return 0;
-	h = (m->id_origin ^ (m->id_seq * 0x9e3779b97f4a7c15ULL)) | 1;
-	if ((w = s->seen) == NULL)
-		w = s->seen = xcalloc(1, sizeof *w);
-	for (i = 0; i < w->n; i++) {
-		if (w->h[i] == h)
+	w = seen_of(s);
+	if (seen_has(w, h))
+		return 1;
+	seen_put(w, h);
+	return 0;
+}
+
+size_t
+deliver_seen_list(const struct session *s, const uint64_t **mixes)
+{
+	*mixes = s->seen != NULL ? s->seen->h : NULL;
+	return s->seen != NULL ? s->seen->n : 0;
+}
+
+void
+deliver_seen_away(struct session *s, uint64_t h, const void *from)
+{
+	struct seen *w = seen_of(s);
+	struct away *a;
+
+	if (h == 0)
+		return;
+	if (w->n_away == w->cap_away) {
+		w->cap_away = w->cap_away ? w->cap_away * 2 : 64;
+		w->away = xreallocarray(w->away, w->cap_away,
+		    sizeof *w->away);
+	}
+	a = &w->away[w->n_away++];
+	a->h = h;
+	a->from = from;
+	a->settled = 0;
+}
+
+void
+deliver_seen_here(struct session *s, const struct msg *m, const void *from)
+{
+	struct seen *w = s->seen;
+	uint64_t h = deliver_id_mix(m);
+	uint32_t i;
+
+	if (w == NULL || h == 0)
+		return;
+	for (i = 0; i < w->n_away; i++) {
+		if (w->away[i].h == h && w->away[i].from == from &&
+		    !w->away[i].settled) {
+			w->away[i] = w->away[--w->n_away];
+			return;
+		}
+	}
+}
+
+void
+deliver_seen_settle(struct session *s, const void *from)
+{
+	struct seen *w = s->seen;
+	uint32_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n_away; i++) {
+		if (w->away[i].from != from || w->away[i].settled)
+			continue;
+		w->away[i].settled = 1;
+		if (!seen_has(w, w->away[i].h))
+			seen_put(w, w->away[i].h);
+	}
+}
+
+/* 1 when d, never sent, is a message the client had from another copy of
+ * its session (a merge). */
+static int
+deliver_away(struct session *s, const struct delivery *d)
+{
+	struct seen *w = s->seen;
+	uint64_t h;
+	uint32_t i;
+
+	if (w == NULL || w->n_away == 0 || d->dup)
+		return 0;
+	h = deliver_id_mix(d->msg);
+	for (i = 0; h != 0 && i < w->n_away; i++) {
+		if (w->away[i].h == h && w->away[i].settled)
 			return 1;
 	}
-	w->h[w->next] = h;
-	w->next = (uint16_t)((w->next + 1) % SEEN_MAX);
-	if (w->n < SEEN_MAX)
-		w->n++;
 	return 0;
+}
+
+/* s's queue is empty: settled away mixes have nothing left to drop. */
+static void
+deliver_away_forget(struct session *s)
+{
+	struct seen *w = s->seen;
+	uint32_t i, j;
+
+	if (w == NULL || w->n_away == 0)
+		return;
+	for (i = j = 0; i < w->n_away; i++) {
+		if (!w->away[i].settled)
+			w->away[j++] = w->away[i];
+	}
+	w->n_away = j;
+	if (j == 0) {
+		free(w->away);
+		w->away = NULL;
+		w->cap_away = 0;
+	}
+}
+
+void
+deliver_seen_free(struct session *s)
+{
+	if (s->seen != NULL)
+		free(s->seen->away);
+	free(s->seen);
+	s->seen = NULL;
 }
 
 void
@@ -441,6 +598,14 @@ deliver_pump(struct session *s)
 			deliver_drop(s, d);
 			continue;
 		}
+		if (deliver_away(s, d)) {
+			log_debug("message %016llx:%llx for %s: delivered by "
+			    "another copy of the session",
+			    (unsigned long long)d->msg->id_origin,
+			    (unsigned long long)d->msg->id_seq, s->client_id);
+			deliver_drop(s, d);
+			continue;
+		}
 		if (msg_expired(d->msg, now)) {
 			deliver_drop(s, d);
 			continue;
@@ -449,6 +614,8 @@ deliver_pump(struct session *s)
 	}
 	if (TAILQ_EMPTY(&s->queue) && s->disk_count > 0)
 		persist_load_queue(s);
+	else if (TAILQ_EMPTY(&s->queue))
+		deliver_away_forget(s);
 	deliver_unblock(s);
 }
 
@@ -704,7 +871,11 @@ deliver_route(struct msg *m, struct session *publisher)
 			j = i + 1;
 		if (qos > m->qos)
 			qos = m->qos;
-		if (m->track != NULL && resend_had(m, mt->s)) {
+		if (mt->s->tombstone) {
+			/* It moved to another node: passed on there. */
+			delivered += bridge_tombstone_route(mt->s, m, qos,
+			    retain, ids, n_ids, !ctx.from_link);
+		} else if (m->track != NULL && resend_had(m, mt->s)) {
 			/* Sent before as the refused message m resends. */
 			delivered++;
 		} else if (deliver_seen(mt->s, m)) {

@@ -159,7 +159,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		m->settling = p->qos == 2 && !target;
 		if (p->retain)
 			retain_store(m);
-		n = target ? bridge_deliver_target(m) : deliver_route(m, s);
+		n = target ? bridge_deliver_target(c->link_ctx, m) :
+		    deliver_route(m, s);
 		if (m->settling)
 			deliver_settle(m, srv.writes != c->gate_writes);
 		if (m->tracking && srv.writes == c->gate_writes)

@@ -29,7 +29,11 @@ session_find(const char *id, size_t len)
 struct session *
 session_new(const char *id, size_t len)
 {
-	struct session *s = xcalloc(1, sizeof *s);
+	struct session *s;
+
+	/* The id has a session here again: no forwarding address. */
+	bridge_tombstone_drop(id, len);
+	s = xcalloc(1, sizeof *s);
 
 	s->client_id = xstrndup(id, len);
 	s->id_len = len;
@@ -55,11 +59,13 @@ session_free(struct session *s)
 {
 	size_t i;
 
-	hash_del(srv.sessions, s->client_id, s->id_len);
+	if (!s->tombstone)
+		hash_del(srv.sessions, s->client_id, s->id_len);
 	for (i = 0; i < s->n_subs; i++) {
 		trie_remove(srv.subs, s->subs[i].filter, s->subs[i].filter_len,
 		    s);
-		if (!srv.shutting_down)
+		if (!srv.shutting_down &&
+		    s->tombstone != SESSION_TOMBSTONE_UNROUTED)
 			bridge_route_ref(s->subs[i].filter,
 			    s->subs[i].filter_len, -1);
 		free(s->subs[i].filter);
@@ -70,7 +76,7 @@ session_free(struct session *s)
 	if (s->sub_index != NULL)
 		hash_free(s->sub_index);
 	s->sub_index = NULL;
-	if (!srv.shutting_down)
+	if (!srv.shutting_down && !s->tombstone)
 		persist_session_del(s);
 	/* A delayed will goes out when the session ends first
 	 * (MQTT-3.1.3-9), routed now that s is out of the trie. */
@@ -84,10 +90,63 @@ session_free(struct session *s)
 	if (s->expiry_timer != NULL)
 		event_free(s->expiry_timer);
 	free(s->qos2_in);
-	free(s->seen);
+	deliver_seen_free(s);
 	free(s->username);
 	free(s->client_id);
 	free(s);
+}
+
+void
+session_retire(struct session *s)
+{
+	size_t i, j;
+
+	hash_del(srv.sessions, s->client_id, s->id_len);
+	persist_session_del(s);
+	will_clear(s);
+	deliver_release(s);
+	session_drop_all(&s->queue);
+	session_drop_all(&s->inflight);
+	s->n_queued = s->n_inflight = 0;
+	s->queued_bytes = 0;
+	s->disk_count = s->disk_bytes = 0;
+	s->disk_tail = NULL;
+	free(s->qos2_in);
+	s->qos2_in = NULL;
+	s->n_qos2_in = s->cap_qos2_in = 0;
+	if (s->expiry_timer != NULL)
+		evtimer_del(s->expiry_timer);
+	/* A shared group is served by its other members, here or on the
+	 * nodes with members (the session's new node among them). */
+	for (i = j = 0; i < s->n_subs; i++) {
+		if (s->subs[i].filter_len >= 7 &&
+		    memcmp(s->subs[i].filter, "$share/", 7) == 0) {
+			trie_remove(srv.subs, s->subs[i].filter,
+			    s->subs[i].filter_len, s);
+			bridge_route_ref(s->subs[i].filter,
+			    s->subs[i].filter_len, -1);
+			free(s->subs[i].filter);
+		} else {
+			s->subs[j++] = s->subs[i];
+		}
+	}
+	s->n_subs = j;
+	if (s->sub_index != NULL)
+		hash_free(s->sub_index);
+	s->sub_index = NULL;
+	s->tombstone = SESSION_TOMBSTONE_ROUTED;
+}
+
+void
+session_routes_drop(struct session *s)
+{
+	size_t i;
+
+	if (s->tombstone != SESSION_TOMBSTONE_ROUTED)
+		return;
+	for (i = 0; i < s->n_subs; i++)
+		bridge_route_ref(s->subs[i].filter, s->subs[i].filter_len, -1);
+	s->tombstone = SESSION_TOMBSTONE_UNROUTED;
 }
 
 void

@@ -248,6 +248,34 @@ fuzz_session_end(const uint8_t *data, size_t size)
 	free(buf);
 }
 
+static void
+fuzz_seen(const uint8_t *data, size_t size)
+{
+	struct proto_seen m, m2;
+	uint64_t *mixes;
+	uint8_t *buf;
+	size_t len;
+	uint32_t i;
+
+	if (proto_seen_decode(data, size, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	FUZZ_CHECK(m.client_id.len > 0);
+	mixes = fuzz_alloc((m.n + 1) * sizeof *mixes);
+	for (i = 0; i < m.n; i++)
+		mixes[i] = proto_seen_mix(&m, i);
+	m.mixes = mixes;
+	len = proto_seen_len(&m);
+	FUZZ_CHECK(len == size);
+	buf = fuzz_alloc(len);
+	fuzz_same(buf, proto_seen_encode(&m, buf), data, size);
+	FUZZ_CHECK(proto_seen_decode(buf, len, &m2) == 0 &&
+	    m2.claim_id == m.claim_id && m2.n == m.n);
+	free(buf);
+	free(mixes);
+}
+
 /* Fuzz entry point: the input as each message. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -258,5 +286,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_claimed(data, size);
 	fuzz_session(data, size);
 	fuzz_session_end(data, size);
+	fuzz_seen(data, size);
 	return 0;
 }

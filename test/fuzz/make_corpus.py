@@ -11,7 +11,7 @@ rule, so that the fuzzer starts from deep inside the decoder and `make
 check` replays each rule under the sanitizers.
 
 cluster: each seed is the payload of one "$cluster/" message (layouts in
-bridge/proto.h; fuzz_cluster.c decodes every input as each of the six
+bridge/proto.h; fuzz_cluster.c decodes every input as each of the seven
 messages): valid ones of each kind, with empty and larger counts, and one
 per malformed shape the decoders refuse.
 
@@ -356,6 +356,12 @@ def session_end(cid, claim_id=0x18BCFE5680001):
     return u64(claim_id) + (cid.encode() if isinstance(cid, str) else cid)
 
 
+def seen(cid, mixes=(), claim_id=0x18BCFE5680001, n=None):
+    return (u64(claim_id) + u16(len(mixes) if n is None else n) +
+            b"".join(u64(x) for x in mixes) +
+            (cid.encode() if isinstance(cid, str) else cid))
+
+
 def cluster_seeds():
     out = {}
     long_filter = "/".join("level%d" % i for i in range(150))
@@ -394,6 +400,8 @@ def cluster_seeds():
     out["session-long-id"] = session("d" * 300, subs[:1])
     out["session-end"] = session_end("alice")
     out["session-end-empty-id"] = session_end("")
+    out["seen-none"] = seen("alice")
+    out["seen-three"] = seen("alice", (1, 0x9E3779B97F4A7C15, 2 ** 64 - 1))
     # Malformed: one per rule of the decoders.
     out["bad-empty"] = b""
     out["bad-routes-head-cut"] = routes(0, 1)[:8]
@@ -414,6 +422,8 @@ def cluster_seeds():
     out["bad-session-ids-max"] = session("x", (), (1,), n_ids=2 ** 32 - 1)
     out["bad-session-empty-id"] = session("", subs)
     out["bad-session-end-cut"] = session_end("")[:7]
+    out["bad-seen-no-id"] = seen("", (5,))
+    out["bad-seen-count-past-end"] = seen("ab", (5,), n=2)
     return out
 
 

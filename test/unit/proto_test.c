@@ -1078,6 +1078,73 @@ test_session_bad(void)
 	bb_free(&bb);
 }
 
+/* --- $cluster/seen --- */
+
+static uint8_t golden_copy[64];
+
+static void
+test_seen(void)
+{
+	static const uint8_t golden[] = {
+		0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01,	/* claim id */
+		0x00, 0x02,					/* count */
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+		0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x89,
+		'c', 'l', 'i',
+	};
+	const uint64_t mixes[2] = { 0x0102030405060708ull,
+	    0xffeeddccbbaa9989ull };
+	struct proto_seen m, d;
+	uint8_t *buf;
+	const uint8_t *p;
+	size_t len, n, k, n_bad = 0;
+	int good = 1;
+
+	memset(&m, 0, sizeof m);
+	m.claim_id = 0x0000018bcfe56801ull;
+	m.n = 2;
+	m.mixes = mixes;
+	m.client_id = STR("cli");
+	len = proto_seen_len(&m);
+	is_int(len, sizeof golden, "seen: length");
+	buf = canary_buf(len);
+	n = proto_seen_encode(&m, buf);
+	check_bytes("$cluster/seen", buf, n, golden, sizeof golden);
+	ok(canary_ok(buf, len), "seen: encode writes its length only");
+	p = guard_place(buf, len);
+	ok(proto_seen_decode(p, len, &d) == 0 && d.claim_id == m.claim_id &&
+	    d.n == 2 && d.mixes == NULL && proto_seen_mix(&d, 0) == mixes[0] &&
+	    proto_seen_mix(&d, 1) == mixes[1] &&
+	    str_eq(d.client_id, (const uint8_t *)"cli", 3),
+	    "seen: round trip");
+	/* Every cut that leaves no client id byte is refused. */
+	for (k = 0; k < PROTO_SEEN_HEAD_LEN + 16 + 1; k++) {
+		p = guard_place(buf, k);
+		memset(&d, 0xa5, sizeof d);
+		n_bad++;
+		if (proto_seen_decode(p, k, &d) != -1 || d.n != 0 ||
+		    d.client_id.p != NULL)
+			good = 0;
+	}
+	ok(good, "seen: %zu cuts before the client id are refused", n_bad);
+	p = guard_place(buf, len - 1);
+	ok(proto_seen_decode(p, len - 1, &d) == 0 && d.n == 2 &&
+	    d.client_id.len == 2, "seen: a cut in the client id decodes to a "
+	    "shorter id");
+	free(buf);
+	/* A count larger than the bytes there. */
+	memcpy(golden_copy, golden, sizeof golden);
+	golden_copy[9] = 3;
+	p = guard_place(golden_copy, sizeof golden);
+	ok(proto_seen_decode(p, sizeof golden, &d) == -1,
+	    "seen: a count past the end is refused");
+	m.client_id = STR("");
+	is_int(proto_seen_len(&m), 0, "seen: an empty client id cannot be");
+	m.client_id = STR("c");
+	m.n = PROTO_SEEN_MAX + 1;
+	is_int(proto_seen_len(&m), 0, "seen: more than 65535 mixes cannot be");
+}
+
 int
 main(void)
 {
@@ -1091,5 +1158,6 @@ main(void)
 	test_claimed();
 	test_session();
 	test_session_bad();
+	test_seen();
 	return tap_done();
 }
