@@ -171,6 +171,7 @@ claim_done(struct claim *cl)
 {
 	struct conn *c = cl->c;
 	uint8_t *buf = cl->connect;
+	uint64_t id = cl->id;
 	int rc;
 
 	cl->connect = NULL;
@@ -180,6 +181,7 @@ claim_done(struct claim *cl)
 		return;
 	}
 	c->claimed = 1;
+	c->claim_won = id;
 	rc = connect_rerun(c, buf);
 	free(buf);
 	if (rc != 0) {
@@ -367,6 +369,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 		cl->waiting[cl->n_waiting++] = p;
 	}
 	free(buf);
+	c->claim_won = id;
 	if (cl->n_waiting == 0) {
 		free(cl);
 		return 0;
@@ -823,6 +826,17 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		claim_lost(own, from);
 	}
 	s = session_find(client_id, id_len);
+	if (s != NULL && s->claim_won > id) {
+		/* The session's client connected here after that claim was
+		 * made: a claim read late (this node or its link was
+		 * silent, and the claimer went on without it). The later
+		 * connect keeps the session, as in a race; the claimer's
+		 * copy, if any, comes here with our own claim. */
+		log_notice("claim of %s by %s is older than its connection "
+		    "here: refused", s->client_id, from->name);
+		claimed_send(from, id, PROTO_CLAIMED_REFUSED);
+		return;
+	}
 	if (s != NULL && s->conn != NULL) {
 		snprintf(why, sizeof why, "session taken over by node %s",
 		    from->name);

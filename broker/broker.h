@@ -342,6 +342,7 @@ struct session {
 	struct peer *moving_in; /* a move into it from there is open */
 	struct peer *claim_from; /* a claim that waits for the move in */
 	uint64_t claim_id;
+	uint64_t claim_won; /* the claim of its last connection here */
 	/* Who the client is, for the ACL: set at each CONNECT. A session
 	 * loaded from the store is not known until its client is back. */
 	char *username; /* NULL: anonymous */
@@ -946,6 +947,7 @@ struct conn {
 	uint32_t n_acks;
 	uint64_t gate_writes; /* store writes before this packet */
 	uint64_t gate_routes; /* route version before this packet */
+	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
 	uint32_t rl_limited; /* publishes held back since the last log */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */

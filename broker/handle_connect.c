@@ -381,6 +381,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 
 	c->session = s;
 	s->conn = c;
+	s->claim_won = c->claim_won;
 	c->state = CONN_ACTIVE;
 	if (s->persistent)
 		persist_session(s);
