@@ -45,6 +45,9 @@ struct dial;
 #define BRIDGE_TOPIC_ACK "$cluster/ack"
 #define BRIDGE_PROP_SHARE "$tern/share"
 #define BRIDGE_PROP_NOPLAIN "$tern/noplain"
+/* A split session (made while a node was not heard) of that client id on
+ * the sending node had the message: not delivered to another copy. */
+#define BRIDGE_PROP_HAD "$tern/had"
 /* A message's cluster-wide identity (forward.c): its sequence, and its
  * origin node's name hash when the sender is not the origin, each in 11
  * base64url digits. */
@@ -179,6 +182,12 @@ struct msg *bridge_msg_in(struct conn *c, const struct mqtt_publish *p,
 /* For the message last made by bridge_msg_in: deliver to plain
  * subscriptions? to this $share filter's group? */
 int bridge_in_plain(void);
+/* deliver_route reached s, a split session here: forwarded copies of
+ * the message name it. */
+void bridge_had(const struct session *s);
+/* 1 when the message last made by bridge_msg_in names s's client id: a
+ * copy of s on the sending node had it. */
+int bridge_in_had(const struct session *s);
 /* 1 when a client may not publish on topic: the links' "$cluster/"
  * topics, in a cluster. */
 int bridge_reserved_topic(const uint8_t *topic, uint32_t len);

@@ -53,6 +53,14 @@ static int in_plain = 1;
 static char **in_shares;
 static size_t n_in_shares, cap_in_shares;
 
+/* Split sessions here that the message being routed reached (bridge_had),
+ * named in its forwarded copies; and those named in the message last made
+ * by bridge_msg_in. */
+static const struct session **had;
+static size_t n_had, cap_had;
+static char **in_had;
+static size_t n_in_had, cap_in_had;
+
 void
 bridge_collect(struct peer *p, const char *share)
 {
@@ -86,7 +94,31 @@ user_size(const char *key, size_t vlen)
 	return 1 + 2 + strlen(key) + 2 + vlen;
 }
 
-/* m with the markers saying which of p's shared groups it is for. */
+void
+bridge_had(const struct session *s)
+{
+	if (n_had == cap_had) {
+		cap_had = cap_had ? cap_had * 2 : 4;
+		had = xreallocarray(had, cap_had, sizeof *had);
+	}
+	had[n_had++] = s;
+}
+
+int
+bridge_in_had(const struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < n_in_had; i++) {
+		if (strlen(in_had[i]) == s->id_len &&
+		    memcmp(in_had[i], s->client_id, s->id_len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* m with the markers saying which of p's shared groups it is for, and
+ * which split sessions here had it. */
 static struct msg *
 forward_marked(struct msg *m, const struct peer *p)
 {
@@ -99,12 +131,17 @@ forward_marked(struct msg *m, const struct peer *p)
 		    strlen(p->fwd_shares[i]));
 	if (!p->fwd_plain)
 		size += user_size(BRIDGE_PROP_NOPLAIN, 0);
+	for (i = 0; i < n_had; i++)
+		size += user_size(BRIDGE_PROP_HAD, had[i]->id_len);
 	u = buf = xmalloc(size);
 	for (i = 0; i < p->n_fwd_shares; i++)
 		u = bridge_put_user(u, BRIDGE_PROP_SHARE, p->fwd_shares[i],
 		    strlen(p->fwd_shares[i]));
 	if (!p->fwd_plain)
 		u = bridge_put_user(u, BRIDGE_PROP_NOPLAIN, "", 0);
+	for (i = 0; i < n_had; i++)
+		u = bridge_put_user(u, BRIDGE_PROP_HAD, had[i]->client_id,
+		    had[i]->id_len);
 	mm = msg_with_user(m, buf, (uint32_t)(u - buf));
 	free(buf);
 	return mm;
@@ -125,6 +162,7 @@ bridge_forward(struct msg *m)
 		for (i = 0; i < n_collected; i++)
 			collected[i]->fwd_listed = 0;
 		n_collected = 0;
+		n_had = 0;
 		return 0;
 	}
 	if (m->retain) {
@@ -135,7 +173,7 @@ bridge_forward(struct msg *m)
 	for (i = 0; i < n_collected; i++) {
 		p = collected[i];
 		p->fwd_listed = 0;
-		mm = p->fwd_plain && p->n_fwd_shares == 0 ? m :
+		mm = p->fwd_plain && p->n_fwd_shares == 0 && n_had == 0 ? m :
 		    forward_marked(m, p);
 		deliver_to_session(p->out, mm, m->qos, m->retain, NULL, 0);
 		p->forwarded++;
@@ -144,6 +182,7 @@ bridge_forward(struct msg *m)
 		n++;
 	}
 	n_collected = 0;
+	n_had = 0;
 	return n;
 }
 
@@ -253,6 +292,9 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	for (i = 0; i < n_in_shares; i++)
 		free(in_shares[i]);
 	n_in_shares = 0;
+	for (i = 0; i < n_in_had; i++)
+		free(in_had[i]);
+	n_in_had = 0;
 	in_plain = 1;
 	bridge_target_reset();
 	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
@@ -265,6 +307,15 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 			}
 			in_shares[n_in_shares++] =
 			    xstrndup((const char *)v.p, v.len);
+			marked = 1;
+		} else if (key_is(k, BRIDGE_PROP_HAD)) {
+			if (n_in_had == cap_in_had) {
+				cap_in_had = cap_in_had ? cap_in_had * 2 : 4;
+				in_had = xreallocarray(in_had, cap_in_had,
+				    sizeof *in_had);
+			}
+			in_had[n_in_had++] = xstrndup((const char *)v.p,
+			    v.len);
 			marked = 1;
 		} else if (key_is(k, BRIDGE_PROP_NOPLAIN)) {
 			in_plain = 0;
@@ -412,4 +463,12 @@ bridge_forward_free(void)
 	in_shares = NULL;
 	n_in_shares = cap_in_shares = 0;
 	in_plain = 1;
+	for (i = 0; i < n_in_had; i++)
+		free(in_had[i]);
+	free(in_had);
+	in_had = NULL;
+	n_in_had = cap_in_had = 0;
+	free(had);
+	had = NULL;
+	n_had = cap_had = 0;
 }

@@ -69,6 +69,7 @@ struct claim {
 	struct event *timer; /* every BRIDGE_PING_MS until the deadline */
 	struct timeval deadline;
 	uint8_t moving_in; /* a session is on its way */
+	uint8_t split; /* a node was not heard: a copy may live there */
 };
 TAILQ_HEAD(claim_list, claim);
 
@@ -172,6 +173,7 @@ claim_done(struct claim *cl)
 	struct conn *c = cl->c;
 	uint8_t *buf = cl->connect;
 	uint64_t id = cl->id;
+	uint8_t split = cl->split;
 	int rc;
 
 	cl->connect = NULL;
@@ -182,14 +184,14 @@ claim_done(struct claim *cl)
 	}
 	c->claimed = 1;
 	c->claim_won = id;
+	c->claim_split = split;
 	rc = connect_rerun(c, buf);
 	free(buf);
 	if (rc != 0) {
 		conn_close(c, (uint8_t)rc, "CONNECT refused");
 		return;
 	}
-	bufferevent_enable(c->bev, EV_READ);
-	read_cb(c->bev, c);
+	conn_unblock(c, BLOCK_CLAIM);
 }
 
 static void
@@ -237,6 +239,7 @@ bridge_claims_peer_gone(struct peer *p)
 				log_warn("takeover of %s: the link to %s went; "
 				    "not waiting for it", cl->client_id,
 				    p->name);
+				cl->split = 1;
 				claim_answered(cl, p);
 				break;
 			}
@@ -280,6 +283,7 @@ claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 				log_warn("takeover of %s: %s is silent; not "
 				    "waiting for it", cl->client_id,
 				    cl->waiting[i]->name);
+				cl->split = 1;
 				if (cl->n_waiting == 1) {
 					claim_answered(cl, cl->waiting[i]);
 					return;
@@ -301,6 +305,7 @@ claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		    "%s%s", i ? ", " : "", cl->waiting[i]->name);
 	log_warn("takeover of %s: no answer from %s in time; going on",
 	    cl->client_id, names);
+	cl->split = 1;
 	claim_done(cl);
 }
 
@@ -332,6 +337,8 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 		return 0;
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
 		n_up += bridge_peer_up(p);
+	/* A node not heard may hold a copy of the session. */
+	c->claim_split = n_up < bridge_peer_count();
 	if (n_up == 0)
 		return 0;
 	id = claim_new_id();
@@ -362,6 +369,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 			log_warn("takeover of %.*s: %s is silent; not waiting "
 			    "for it", (int)cp->client_id.len,
 			    (const char *)cp->client_id.p, p->name);
+			c->claim_split = 1;
 			continue;
 		}
 		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
@@ -376,6 +384,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 	}
 	cl->id = id;
 	cl->c = c;
+	cl->split = c->claim_split;
 	cl->client_id = xstrndup((const char *)cp->client_id.p,
 	    cp->client_id.len);
 	cl->id_len = cp->client_id.len;
@@ -384,9 +393,9 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 	claim_arm(cl, srv.cfg.cluster_sync_timeout);
 	TAILQ_INSERT_TAIL(&claims, cl, entry);
 	c->claim = cl;
-	/* Nothing else is read until the CONNECT is answered, and the
-	 * CONNECT timeout no longer applies: the claim's does. */
-	bufferevent_disable(c->bev, EV_READ);
+	/* Nothing else is parsed until the CONNECT is answered (block.c),
+	 * and the CONNECT timeout no longer applies: the claim's does. */
+	conn_block(c, BLOCK_CLAIM);
 	evtimer_del(c->timer);
 	log_debug("claiming %s from %zu nodes", cl->client_id,
 	    cl->n_waiting);

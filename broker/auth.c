@@ -312,9 +312,9 @@ auth_password_checked(struct conn *c, int ok, const char *user,
 		conn_close(c, (uint8_t)rc, "CONNECT refused");
 		return;
 	}
-	/* What the client sent meanwhile waits in the input buffer. */
-	if (c->state != CONN_CLOSING && c->pw_job == NULL && c->claim == NULL)
-		read_cb(c->bev, c);
+	/* What the client sent meanwhile is read now (unless a claim of
+	 * the cluster holds it further). */
+	conn_unblock(c, BLOCK_AUTH);
 }
 
 void

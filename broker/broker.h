@@ -138,6 +138,8 @@ struct config {
 	int queue_qos0_messages;
 	int store_sync_full;
 	int allow_zero_length_clientid;
+	int session_owner_only; /* a session is taken by its user only */
+	int client_id_user_prefix; /* client id = user [sep ...] */
 	uint32_t connect_timeout;
 	int tcp_nodelay;
 	uint32_t persistent_client_expiration; /* s; 0 never */
@@ -343,8 +345,9 @@ struct session {
 	struct peer *claim_from; /* a claim that waits for the move in */
 	uint64_t claim_id;
 	uint64_t claim_won; /* the claim of its last connection here */
-	/* Who the client is, for the ACL: set at each CONNECT. A session
-	 * loaded from the store is not known until its client is back. */
+	/* Who the client is, for the ACL: set at each CONNECT, and
+	 * stored with the session (unknown for a row written before schema
+	 * 3, until its client is back). */
 	char *username; /* NULL: anonymous */
 
 	/* The small fields of the groups above, together so that none
@@ -361,6 +364,8 @@ struct session {
 	uint8_t claim_clean;
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
+	uint8_t split; /* its client connected while a node did not answer:
+			* another copy may live there (bridge/forward.c) */
 };
 
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
@@ -960,7 +965,10 @@ struct conn {
 	uint8_t will_pending; /* publish the will when the socket goes */
 	uint8_t free_pending; /* freed once its acks have left */
 	uint8_t lingering; /* closed for an error: input dropped (conn.c) */
+	uint8_t blocked; /* BLOCK_*: why it is not read (block.c) */
+	uint8_t block_stopped; /* its reads are off for that */
 	uint8_t claimed; /* the cluster has answered its CONNECT */
+	uint8_t claim_split; /* some node did not answer its claim */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */
@@ -1035,6 +1043,23 @@ int conn_paused(struct conn *c);
 void conn_pause_for(struct conn *c, int64_t ms);
 /* Bytes waiting in the output buffer. */
 size_t conn_output_len(const struct conn *c);
+
+/* --- block.c: why a connection is not read --- */
+
+#define BLOCK_AUTH 0x01 /* password check on the worker */
+#define BLOCK_CLAIM 0x02 /* the cluster's answer to its CONNECT */
+#define BLOCK_RATE 0x04 /* over its publish rate */
+#define BLOCK_OUTPUT 0x08 /* its output is over the pause mark */
+#define BLOCK_SHUTDOWN 0x10 /* the node is shutting down */
+
+/* c waits for why: reading stops with the first reason. */
+void conn_block(struct conn *c, uint8_t why);
+/* why is over: with no reason left, c is read again and what it has
+ * buffered is parsed (read_cb). */
+void conn_unblock(struct conn *c, uint8_t why);
+/* Bytes came for c while it is blocked (read_cb): reading stops once
+ * its input holds BLOCK_INPUT_MAX. */
+void conn_block_input(struct conn *c);
 size_t conn_count(void);
 /* Free c later unless store commits still hold it (conn.c / persist.c). */
 void conn_free_later(struct conn *c);

@@ -679,8 +679,7 @@ conn_drained_cb(struct bufferevent *bev, void *arg)
 		return;
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(bev, read_cb, NULL, conn_event_cb, c);
-	bufferevent_enable(bev, EV_READ);
-	read_cb(bev, c);
+	conn_unblock(c, BLOCK_OUTPUT);
 }
 
 int
@@ -689,7 +688,7 @@ conn_paused(struct conn *c)
 	if (conn_output_len(c) <= OUTPUT_PAUSE)
 		return 0;
 	log_debug("%s reads too slowly: input paused", conn_label(c));
-	bufferevent_disable(c->bev, EV_READ);
+	conn_block(c, BLOCK_OUTPUT);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME, 0);
 	bufferevent_setcb(c->bev, read_cb, conn_drained_cb, conn_event_cb, c);
 	return 1;
@@ -710,8 +709,7 @@ conn_rl_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state == CONN_CLOSING)
 		return;
-	bufferevent_enable(c->bev, EV_READ);
-	read_cb(c->bev, c);
+	conn_unblock(c, BLOCK_RATE);
 }
 
 void
@@ -721,7 +719,7 @@ conn_pause_for(struct conn *c, int64_t ms)
 
 	if (c->rl_timer == NULL)
 		c->rl_timer = evtimer_new(srv.base, conn_rl_resume_cb, c);
-	bufferevent_disable(c->bev, EV_READ);
+	conn_block(c, BLOCK_RATE);
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(c->rl_timer, &tv);

@@ -871,7 +871,13 @@ deliver_route(struct msg *m, struct session *publisher)
 			j = i + 1;
 		if (qos > m->qos)
 			qos = m->qos;
-		if (mt->s->tombstone) {
+		if (ctx.from_link && bridge_in_had(mt->s)) {
+			/* A copy of this session on the sending node (two
+			 * were made while the nodes did not hear each other)
+			 * had it: it reaches the client from there, or with
+			 * that copy when the two merge. */
+			delivered++;
+		} else if (mt->s->tombstone) {
 			/* It moved to another node: passed on there. */
 			delivered += bridge_tombstone_route(mt->s, m, qos,
 			    retain, ids, n_ids, !ctx.from_link);
@@ -887,6 +893,9 @@ deliver_route(struct msg *m, struct session *publisher)
 		} else if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
 		    mt->share)) {
 			delivered++;
+			if (mt->s->split && mt->s->persistent &&
+			    !ctx.from_link)
+				bridge_had(mt->s);
 		}
 	}
 	deliver_from_link = 0;

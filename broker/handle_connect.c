@@ -97,6 +97,62 @@ connect_rerun(struct conn *c, const uint8_t *buf)
 	return handle_connect(c, &pkt);
 }
 
+/* The user this CONNECT authenticated as (NULL: anonymous); borrowed. */
+static const char *
+connect_user(const struct conn *c, const struct mqtt_connect *cp,
+    size_t *len)
+{
+	if (c->auth_user != NULL) {
+		*len = strlen(c->auth_user);
+		return c->auth_user;
+	}
+	*len = cp->has_username ? cp->username.len : 0;
+	return cp->has_username ? (const char *)cp->username.p : NULL;
+}
+
+/*
+ * client_id_user_prefix: a client with a user name must use a client id
+ * that is the user name, or the user name and then one of "-_.:@/" and
+ * anything (so that user "al" cannot take "alice-phone"). Anonymous
+ * clients are not concerned (allow_anonymous decides about them).
+ */
+static int
+connect_id_prefix_ok(const char *user, size_t ulen, const char *id,
+    size_t id_len)
+{
+	if (!srv.cfg.client_id_user_prefix || user == NULL)
+		return 1;
+	if (id_len < ulen || memcmp(id, user, ulen) != 0)
+		return 0;
+	return id_len == ulen || strchr("-_.:@/", id[ulen]) != NULL;
+}
+
+/* session_owner_only: 1 when s (of this client id) may go to this
+ * CONNECT's user: its own, or one whose user is not known (a row from
+ * before the user was stored, or a session on another node: see
+ * docs/ARCHITECTURE.md). Logs a refusal. */
+static int
+connect_owner_ok(const struct conn *c, const struct session *s,
+    const char *user, size_t ulen)
+{
+	int same;
+
+	if (!srv.cfg.session_owner_only || !s->user_known)
+		return 1;
+	if (user == NULL || s->username == NULL)
+		same = user == NULL && s->username == NULL;
+	else
+		same = strlen(s->username) == ulen &&
+		    memcmp(s->username, user, ulen) == 0;
+	if (!same)
+		log_notice("client '%s' (%s) refused: its session belongs to "
+		    "%s%s%s (session_owner_only)", s->client_id, c->peer,
+		    s->username != NULL ? "user '" : "",
+		    s->username != NULL ? s->username : "an anonymous client",
+		    s->username != NULL ? "'" : "");
+	return same;
+}
+
 /* 1 when the ACL lets the client publish its will (logged otherwise). */
 static int
 connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
@@ -165,6 +221,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	char assigned[40];
 	const char *id = (const char *)cp->client_id.p;
 	size_t id_len = cp->client_id.len;
+	const char *user = NULL;
+	size_t ulen = 0;
 	int present = 0, was_assigned = 0, rc;
 	uint16_t keep_alive = cp->keep_alive;
 
@@ -269,6 +327,23 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_NOT_AUTHORIZED);
 
+	if (c->link == LINK_NONE) {
+		user = connect_user(c, cp, &ulen);
+		if (!connect_id_prefix_ok(user, ulen, id, id_len)) {
+			log_notice("client '%.*s' (%s) refused: the client id "
+			    "does not begin with its user name '%.*s' "
+			    "(client_id_user_prefix)", (int)id_len, id,
+			    c->peer, (int)ulen, user);
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_NOT_AUTHORIZED);
+		}
+		/* Before the claim: another user's session here is not
+		 * taken from its client, nor another node's asked for. */
+		s = session_find(id, id_len);
+		if (s != NULL && !connect_owner_ok(c, s, user, ulen))
+			return handle_connect_refuse(c, cp->version,
+			    MQTT_RC_NOT_AUTHORIZED);
+	}
 	/* In a cluster, the other nodes first give up the client id: they
 	 * close its connection and hand its session over (bridge/). */
 	if (!was_assigned && c->link == LINK_NONE && !c->claimed &&
@@ -382,6 +457,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	c->session = s;
 	s->conn = c;
 	s->claim_won = c->claim_won;
+	s->split = c->claim_split;
 	c->state = CONN_ACTIVE;
 	if (s->persistent)
 		persist_session(s);

@@ -201,6 +201,15 @@ persist_session(struct session *s)
 	ss.version = s->conn != NULL ? s->conn->version : 0;
 	ss.will_len = persist_will_pack(s, &will);
 	ss.will = will;
+	/* The user goes with the session, so that the ACL holds for its
+	 * queue while it is offline after a restart as well. */
+	if (s->user_known && s->username != NULL) {
+		ss.user_kind = STORE_USER_NAMED;
+		ss.user = s->username;
+		ss.user_len = strlen(s->username);
+	} else if (s->user_known) {
+		ss.user_kind = STORE_USER_ANONYMOUS;
+	}
 	store_session_put(srv.store, &ss);
 	free(will);
 	s->stored = 1;
@@ -623,6 +632,10 @@ persist_load_session(void *arg, const struct store_session *ss,
 	s->persistent = 1;
 	s->stored = 1;
 	s->expiry = ss->expiry;
+	if (ss->user_kind == STORE_USER_NAMED)
+		session_set_user(s, ss->user, ss->user_len);
+	else if (ss->user_kind == STORE_USER_ANONYMOUS)
+		session_set_user(s, NULL, 0);
 	s->disk_count = queued;
 	s->disk_bytes = queued_bytes;
 	s->disk_max_seq = max_seq;

@@ -11,16 +11,23 @@
  * So auth.c hands such a check to one worker thread (as the store does
  * its disk work, after Redis's bio.c): pwcheck_start() keeps the CONNECT
  * encoded, with copies of the user name, password and the user's hash,
- * and the connection reads nothing more until the answer (read.c stops
- * while c->pw_job is set). The worker runs the hashes one at a time in
- * FIFO order and reports through an eventfd the loop watches; the loop
- * then calls auth_password_checked(), which caches the proof and runs
- * the kept CONNECT again past the password, or refuses it.
+ * and the connection is blocked until the answer (BLOCK_AUTH, block.c).
+ * The worker runs the hashes one at a time in FIFO order and reports
+ * through an eventfd the loop watches; the loop then calls
+ * auth_password_checked(), which caches the proof and runs the kept
+ * CONNECT again past the password, or refuses it.
  *
- * Bounds: at most PWCHECK_MAX checks wait; past that a CONNECT that
- * needs one is refused at once with 0x89 Server busy (3.1.1: 3, server
- * unavailable), so a flood of logins costs a queue of fixed size and one
- * core, never the loop. connect_timeout still runs while a check waits;
+ * Bounds: at most PWCHECK_MAX checks wait, and at most
+ * PWCHECK_PER_SOURCE of them for one source address (IPv6: its /64, what
+ * one host is given), so that one address cannot take every place and
+ * lock everyone's first login out: what it costs the others is at most
+ * PWCHECK_PER_SOURCE checks ahead of theirs. Past either bound a CONNECT
+ * that needs a check is refused at once with 0x89 Server busy (3.1.1: 3,
+ * server unavailable), so a flood of logins costs a queue of fixed size
+ * and one core, never the loop. The per-address share is a quarter of
+ * the queue: a carrier NAT that puts many users behind one address
+ * still gets 16 first logins at a time, and the rest retry (clients do,
+ * after 0x89). connect_timeout still runs while a check waits;
  * a connection that goes (timeout, peer closed) takes its job out of
  * the queue if the worker has not started it, else leaves it behind with
  * c set to NULL, and the answer is dropped.
@@ -32,6 +39,7 @@
 #include "config.h"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
 
 #include <errno.h>
@@ -47,9 +55,13 @@
 
 /* Checks that may wait for the worker. */
 #define PWCHECK_MAX 64
+#define PWCHECK_PER_SOURCE (PWCHECK_MAX / 4)
 
 struct pwjob {
 	TAILQ_ENTRY(pwjob) entry;
+	TAILQ_ENTRY(pwjob) live_entry; /* loop thread: every job not freed */
+	uint8_t src[16]; /* the source address (IPv6: its /64) */
+	uint8_t src_family;
 	struct conn *c; /* loop thread; NULL once the connection is gone */
 	uint8_t *connect; /* the CONNECT, encoded (connect_keep) */
 	char *user;
@@ -62,6 +74,9 @@ struct pwjob {
 };
 TAILQ_HEAD(pwjob_list, pwjob);
 
+TAILQ_HEAD(pwjob_live, pwjob);
+
+static struct pwjob_live live = TAILQ_HEAD_INITIALIZER(live);
 static struct pwjob_list todo = TAILQ_HEAD_INITIALIZER(todo);
 static struct pwjob_list done = TAILQ_HEAD_INITIALIZER(done);
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -75,6 +90,7 @@ static unsigned n_jobs; /* loop thread: started, not yet answered */
 static void
 pwjob_free(struct pwjob *j)
 {
+	TAILQ_REMOVE(&live, j, live_entry);
 	if (j->pw != NULL)
 		mbedtls_platform_zeroize(j->pw, j->pwlen);
 	free(j->pw);
@@ -166,6 +182,37 @@ pwcheck_init(void)
 	return 0;
 }
 
+/* c's source address as counted: IPv4 whole, IPv6 its /64. */
+static void
+pwcheck_source(const struct conn *c, uint8_t src[16], uint8_t *family)
+{
+	memset(src, 0, 16);
+	*family = c->peer_family;
+	if (c->peer_family == AF_INET)
+		memcpy(src, c->peer_addr, 4);
+	else if (c->peer_family == AF_INET6)
+		memcpy(src, c->peer_addr, 8);
+}
+
+/* Checks of c's source address in the queue or being computed. */
+static unsigned
+pwcheck_source_count(const struct conn *c)
+{
+	uint8_t src[16], family;
+	struct pwjob *j;
+	unsigned n = 0;
+
+	pwcheck_source(c, src, &family);
+	if (family == 0)
+		return 0;
+	TAILQ_FOREACH(j, &live, live_entry) {
+		if (j->c != NULL && j->src_family == family &&
+		    memcmp(j->src, src, 16) == 0)
+			n++;
+	}
+	return n;
+}
+
 int
 pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
     const struct pwhash *h)
@@ -178,10 +225,18 @@ pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
 		    "waiting already", c->peer, n_jobs);
 		return MQTT_RC_SERVER_BUSY;
 	}
+	if (pwcheck_source_count(c) >= PWCHECK_PER_SOURCE) {
+		log_notice("client (%s) refused: %u password checks of its "
+		    "address are waiting already", c->peer,
+		    PWCHECK_PER_SOURCE);
+		return MQTT_RC_SERVER_BUSY;
+	}
 	if (pwcheck_init() != 0)
 		return MQTT_RC_SERVER_UNAVAILABLE;
 	j = xcalloc(1, sizeof *j);
 	j->c = c;
+	pwcheck_source(c, j->src, &j->src_family);
+	TAILQ_INSERT_TAIL(&live, j, live_entry);
 	j->connect = connect_keep(pkt);
 	j->user = xmemdup(cp->username.p, cp->username.len);
 	j->ulen = cp->username.len;
@@ -190,6 +245,7 @@ pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
 	j->version = cp->version;
 	j->h = *h;
 	c->pw_job = j;
+	conn_block(c, BLOCK_AUTH);
 	n_jobs++;
 	pthread_mutex_lock(&mtx);
 	TAILQ_INSERT_TAIL(&todo, j, entry);

@@ -118,8 +118,11 @@ read_cb(struct bufferevent *bev, void *arg)
 	char why[96];
 	int rc;
 
-	while (c->state != CONN_CLOSING && c->claim == NULL &&
-	    c->pw_job == NULL) {
+	if (c->blocked != 0) {
+		conn_block_input(c);
+		return;
+	}
+	while (c->state != CONN_CLOSING && c->blocked == 0) {
 		avail = evbuffer_get_length(in);
 		if (avail == 0 || conn_paused(c))
 			break;

@@ -85,7 +85,7 @@ server_shutdown(void)
 	log_notice("shutting down");
 	listener_stop_all();
 	TAILQ_FOREACH(c, &srv.conns, entry)
-		bufferevent_disable(c->bev, EV_READ);
+		conn_block(c, BLOCK_SHUTDOWN);
 	if (persist_flush_then(server_shutdown_close))
 		return;
 	server_shutdown_close();

@@ -104,10 +104,13 @@ batch_add2(struct store *st, enum op_kind kind, const void *s0, size_t l0,
 void
 store_session_put(struct store *st, const struct store_session *s)
 {
+	const void *str[3] = { s->client_id, s->will, s->user };
+	size_t lens[3] = { s->id_len, s->will != NULL ? s->will_len : 0,
+	    s->user_kind == STORE_USER_NAMED ? s->user_len : 0 };
 	struct op *o;
 
-	o = batch_add2(st, OP_SESSION_PUT, s->client_id, s->id_len, s->will,
-	    s->will != NULL ? s->will_len : 0);
+	o = batch_add(&st->open, OP_SESSION_PUT, 3, str, lens);
+	o->user_kind = s->user_kind;
 	o->expiry = s->expiry;
 	o->t0 = s->disconnected_at;
 	o->version = s->version;

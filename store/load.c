@@ -37,7 +37,7 @@ load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
 	static const char sql[] =
 	    "SELECT s.client_id, s.expiry, s.disconnected_at, s.version,"
 	    " s.will, coalesce(q.n, 0), coalesce(q.bytes, 0),"
-	    " coalesce(q.max_seq, 0)"
+	    " coalesce(q.max_seq, 0), s.user_kind, s.user"
 	    " FROM sessions AS s LEFT JOIN queue_stats AS q"
 	    " ON q.client_id = s.client_id";
 	struct store_session ss;
@@ -59,6 +59,13 @@ load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
 			ss.will = sql_column_bytes(s, 4, &len);
 			ss.will_len = (uint32_t)len;
 		}
+		ss.user_kind = (uint8_t)sqlite3_column_int(s, 8);
+		if (ss.user_kind == STORE_USER_NAMED &&
+		    sqlite3_column_type(s, 9) != SQLITE_NULL)
+			ss.user = (const char *)sql_column_bytes(s, 9,
+			    &ss.user_len);
+		else if (ss.user_kind == STORE_USER_NAMED)
+			ss.user_kind = STORE_USER_UNKNOWN;
 		n = (uint64_t)sqlite3_column_int64(s, 5);
 		bytes = (uint64_t)sqlite3_column_int64(s, 6);
 		max_seq = (uint64_t)sqlite3_column_int64(s, 7);

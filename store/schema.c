@@ -174,6 +174,13 @@ static const char *const schema_steps[] = {
 	" props BLOB,"
 	" received_at INTEGER);"
 	"CREATE INDEX qlog_expiry ON qlog(expiry_at) WHERE expiry_at != 0;",
+
+	/* 2 -> 3: the user of each session's client (the ACL's subject
+	 * while it is offline): user_kind 0 unknown (rows from before), 1
+	 * anonymous, 2 the user named in user. */
+	"ALTER TABLE sessions ADD COLUMN user_kind INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN user BLOB;",
 };
 
 _Static_assert(sizeof schema_steps / sizeof schema_steps[0] ==

@@ -24,7 +24,8 @@
 const struct sql_def sql_session_defs[] = {
 	{ ST_SESSION_PUT,
 	  "INSERT OR REPLACE INTO sessions(client_id, expiry, disconnected_at,"
-	  " version, will) VALUES(?1, ?2, ?3, ?4, ?5)" },
+	  " version, will, user_kind, user) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+	  " ?7)" },
 	{ ST_SESSION_DEL, "DELETE FROM sessions WHERE client_id = ?1" },
 	{ ST_SESSION_SUBS_DEL, "DELETE FROM subs WHERE client_id = ?1" },
 	{ ST_SESSION_QOS2_DEL, "DELETE FROM qos2 WHERE client_id = ?1" },
@@ -89,6 +90,11 @@ sql_session_apply(struct store *st, const struct op *o)
 			sql_bind_bytes(s, 5, batch_str(o, 1), o->len[1]);
 		else
 			sqlite3_bind_null(s, 5);
+		sqlite3_bind_int(s, 6, o->user_kind);
+		if (o->user_kind == STORE_USER_NAMED)
+			sql_bind_bytes(s, 7, batch_str(o, 2), o->len[2]);
+		else
+			sqlite3_bind_null(s, 7);
 		return sql_run(st, s);
 	case OP_SESSION_DEL:
 		return sql_session_delete(st, id, o->len[0]);

@@ -39,7 +39,7 @@ struct store;
 #define STORE_MAX_SUB_IDS 8
 
 /* The schema version this build writes (see schema.c). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * Open or create the database at path (WAL). sync_full: synchronous=FULL
@@ -75,7 +75,16 @@ struct store_session {
 	uint8_t version; /* protocol level */
 	const uint8_t *will; /* opaque blob, broker-serialised; NULL none */
 	uint32_t will_len;
+	/* Its client's user (the ACL's subject): STORE_USER_*, and the
+	 * name when STORE_USER_NAMED. */
+	uint8_t user_kind;
+	const char *user;
+	size_t user_len;
 };
+
+#define STORE_USER_UNKNOWN 0 /* not recorded (a row of schema 2) */
+#define STORE_USER_ANONYMOUS 1
+#define STORE_USER_NAMED 2
 
 struct store_msg {
 	uint64_t id; /* the broker's message id, > 0 */

@@ -109,6 +109,7 @@ struct op {
 	uint8_t kind;
 	uint8_t qos, retain, state, options, version, n_sub_ids, has_will;
 	uint16_t packet_id;
+	uint8_t user_kind; /* session put: STORE_USER_* */
 	uint32_t expiry; /* session expiry interval */
 	uint32_t sub_id;
 	uint32_t len[OP_MAX_STR];

@@ -243,6 +243,8 @@ struct loaded_session {
 	uint8_t version;
 	char will[32];
 	int has_will;
+	uint8_t user_kind;
+	char user[32];
 	uint64_t queued, bytes, max_seq;
 };
 
@@ -276,6 +278,10 @@ load_session(void *arg, const struct store_session *s, uint64_t queued,
 	if (s->will != NULL)
 		snprintf(l->will, sizeof l->will, "%.*s", (int)s->will_len,
 		    (const char *)s->will);
+	l->user_kind = s->user_kind;
+	if (s->user != NULL)
+		snprintf(l->user, sizeof l->user, "%.*s", (int)s->user_len,
+		    s->user);
 	l->queued = queued;
 	l->bytes = queued_bytes;
 	l->max_seq = max_seq;
@@ -388,6 +394,9 @@ test_roundtrip(void)
 	s.version = 5;
 	s.will = (const uint8_t *)"will-blob";
 	s.will_len = 9;
+	s.user_kind = STORE_USER_NAMED;
+	s.user = "alice-user";
+	s.user_len = 10;
 	store_session_put(st, &s);
 	put_session(st, "bob", 0xFFFFFFFF, 0);
 	put_session(st, "carol", 10, 0);
@@ -432,12 +441,17 @@ test_roundtrip(void)
 	ok(l != NULL && l->expiry == 3600 && l->disconnected_at == 12345 &&
 	    l->version == 5 && l->has_will && strcmp(l->will, "will-blob") == 0,
 	    "alice's session fields and will round-trip");
+	ok(l != NULL && l->user_kind == STORE_USER_NAMED &&
+	    strcmp(l->user, "alice-user") == 0,
+	    "alice's user round-trips with her session");
 	ok(l != NULL && l->queued == 2 && l->bytes == 5 && l->max_seq == 2,
 	    "alice's queue counters (2 rows, 5 bytes, max seq 2)");
 	l = find_session("bob");
 	ok(l != NULL && l->expiry == 0xFFFFFFFF && l->disconnected_at == 0 &&
 	    !l->has_will && l->queued == 1 && l->max_seq == 7,
 	    "bob's session: no will, 1 row, max seq 7");
+	ok(l != NULL && l->user_kind == STORE_USER_UNKNOWN && l->user[0] == 0,
+	    "bob's session: no user recorded");
 	l = find_session("carol");
 	ok(l != NULL && l->queued == 0 && l->bytes == 0 && l->max_seq == 0,
 	    "carol has no queue");
@@ -769,6 +783,27 @@ test_refuse(void)
 	snprintf(want, sizeof want, "schema version 99, newer than version %d",
 	    STORE_SCHEMA_VERSION);
 	refused(path, want, "a newer schema");
+
+	/* A database of schema 2 (sessions without their user) is
+	 * migrated: its sessions load with the user unknown. */
+	unlink(path);
+	make_db(path, 3);
+	exec_raw(path, "ALTER TABLE sessions DROP COLUMN user;"
+	    "ALTER TABLE sessions DROP COLUMN user_kind;"
+	    "UPDATE schema_version SET version = 2");
+	st = store_open(path, 0, err, sizeof err);
+	ok(st != NULL, "a schema 2 database opens: %s", st ? "" : err);
+	if (st != NULL) {
+		uint64_t mid = 0;
+
+		ok(load_all(st, &mid) == 0 && lr.ns == 1 &&
+		    lr.s[0].user_kind == STORE_USER_UNKNOWN &&
+		    lr.s[0].queued == 3,
+		    "its session loads, user unknown, queue intact");
+		store_close(st);
+		is_int(q1(path, "SELECT version FROM schema_version"),
+		    STORE_SCHEMA_VERSION, "migrated to the current schema");
+	}
 
 	st = store_open(dir, 0, err, sizeof err);
 	ok(st == NULL && strstr(err, "not a regular file") != NULL,
