@@ -48,6 +48,7 @@ struct dial;
 /* A split session (made while a node was not heard) of that client id on
  * the sending node had the message: not delivered to another copy. */
 #define BRIDGE_PROP_HAD "$tern/had"
+#define BRIDGE_HAD_MAX 16 /* named on one message at most */
 /* A message's cluster-wide identity (forward.c): its sequence, and its
  * origin node's name hash when the sender is not the origin, each in 11
  * base64url digits. */
@@ -241,11 +242,12 @@ void bridge_redirect(struct session *s, struct peer *to, struct msg *m,
 void bridge_tombstone_make(struct session *s, struct peer *to);
 /* A session of that id is made here: its forwarding address goes. */
 void bridge_tombstone_drop(const char *id, size_t len);
-/* deliver_route matched the tombstone s: pass m on (local: m was
- * published here; then in bridge_tombstone_flush). Returns 1. */
+/* deliver_route matched the tombstone s: pass m on (from: the
+ * publisher's session, a node's link for a forwarded message; m
+ * published here goes in bridge_tombstone_flush). Returns 1. */
 unsigned bridge_tombstone_route(struct session *s, struct msg *m,
     uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
-    uint8_t n_sub_ids, int local);
+    uint8_t n_sub_ids, const struct session *from);
 /* From bridge_forward, with the routes collected: pass m on to the
  * tombstones it matched whose node gets no plain copy (send 0: drop
  * them). */

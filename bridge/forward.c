@@ -97,6 +97,10 @@ user_size(const char *key, size_t vlen)
 void
 bridge_had(const struct session *s)
 {
+	/* A few at most: each costs a user property on every forwarded
+	 * copy (a copy over a link's packet size would be dropped). */
+	if (n_had >= BRIDGE_HAD_MAX)
+		return;
 	if (n_had == cap_had) {
 		cap_had = cap_had ? cap_had * 2 : 4;
 		had = xreallocarray(had, cap_had, sizeof *had);

@@ -487,7 +487,9 @@ seen_in(struct peer *p, const uint8_t *d, size_t len)
 	if (proto_seen_decode(d, len, &m) != 0 || m.client_id.len == 0)
 		return MQTT_RC_MALFORMED;
 	s = session_find((const char *)m.client_id.p, m.client_id.len);
-	if (s == NULL || s->moving_in != p)
+	/* Its move is open (moving_in names the last of two copies moving
+	 * in at once; the notes are kept per node anyway). */
+	if (s == NULL || s->moving_in == NULL)
 		return 0;
 	for (i = 0; i < m.n; i++)
 		deliver_seen_away(s, proto_seen_mix(&m, i), p);
@@ -532,6 +534,7 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	size_t len = pub->payload.len, tl = pub->topic.len;
 	struct proto_claimed claimed;
 	struct proto_session_end end;
+	struct session *s;
 	struct claim *cl;
 	int rc = 0;
 
@@ -568,6 +571,11 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		log_notice("session %.*s moved here from %s",
 		    (int)end.client_id.len, (const char *)end.client_id.p,
 		    p->name);
+		/* What the copy from p had is settled before the claim is
+		 * answered: the client's resume pumps the queue at once. */
+		if ((s = session_find((const char *)end.client_id.p,
+		    end.client_id.len)) != NULL)
+			deliver_seen_settle(s, p);
 		if ((cl = claim_find(end.claim_id)) != NULL)
 			claim_answered(cl, p);
 		move_in_done(p, (const char *)end.client_id.p,

@@ -131,13 +131,18 @@ tombstone_pass_now(struct tombstone *t, struct msg *m, uint8_t qos,
 
 unsigned
 bridge_tombstone_route(struct session *s, struct msg *m, uint8_t qos,
-    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids, int local)
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+    const struct session *from)
 {
 	struct tombstone *t = hash_get(tombstones, s->client_id, s->id_len);
+	int local = from == NULL || !from->cluster_in;
 	struct pending *pd;
 
 	if (t == NULL)
 		return 0;
+	/* Also back to the node it came from: that node may have routed it
+	 * before the session reached it. (So a No Local subscriber of the
+	 * session can get its own message back this way: a known gap.) */
 	if (!local) {
 		tombstone_pass_now(t, m, qos, retain, sub_ids, n_sub_ids);
 		return 1;

@@ -229,6 +229,7 @@ struct msg {
 	uint8_t settling; /* QoS 2 deliveries wait for deliver_settle() */
 	uint8_t refused; /* the commit of its batch failed: reaches nobody */
 	uint8_t tracking; /* its sends are noted (resend.c) */
+	uint8_t resent; /* the resend of a refused message (resend.c) */
 	struct msg_track *track; /* who has it (resend.c) */
 };
 
@@ -604,6 +605,10 @@ void resend_refused(const char *client_id, struct msg *m);
 void resend_adopt(const struct session *publisher, struct msg *m);
 /* 1 when s had m already (as the refused message m resends). */
 int resend_had(const struct msg *m, const struct session *s);
+/* s, passed over by m's routing, holds the refused message in flight:
+ * its row is written again (the refused batch had it). */
+void resend_restore(const struct msg *m, struct session *s);
+void resend_track_free(struct msg_track *t);
 void resend_free_all(void);
 
 /* --- sys.c --- */

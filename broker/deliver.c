@@ -880,11 +880,13 @@ deliver_route(struct msg *m, struct session *publisher)
 		} else if (mt->s->tombstone) {
 			/* It moved to another node: passed on there. */
 			delivered += bridge_tombstone_route(mt->s, m, qos,
-			    retain, ids, n_ids, !ctx.from_link);
+			    retain, ids, n_ids, ctx.from_link ?
+			    ctx.publisher : NULL);
 		} else if (m->track != NULL && resend_had(m, mt->s)) {
 			/* Sent before as the refused message m resends. */
+			resend_restore(m, mt->s);
 			delivered++;
-		} else if (deliver_seen(mt->s, m)) {
+		} else if (deliver_seen(mt->s, m) && !m->resent) {
 			log_debug("message %016llx:%llx reached %s again: "
 			    "not delivered twice",
 			    (unsigned long long)m->id_origin,

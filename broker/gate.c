@@ -311,6 +311,10 @@ gate_ack_msg(struct conn *c, const struct mqtt_packet *ack,
 	uint8_t wait = 0;
 	int wrote = srv.writes != c->gate_writes;
 
+	/* The routing's pump may have made room already (deliver_settle):
+	 * nothing to wait for then, and nobody would release the wait. */
+	if (blocker != NULL && !blocker->blocking)
+		blocker = NULL;
 	if (wrote && srv.store != NULL)
 		wait |= GATE_COMMIT;
 	if (blocker != NULL)

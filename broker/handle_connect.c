@@ -329,7 +329,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 
 	if (c->link == LINK_NONE) {
 		user = connect_user(c, cp, &ulen);
-		if (!connect_id_prefix_ok(user, ulen, id, id_len)) {
+		if (!was_assigned &&
+		    !connect_id_prefix_ok(user, ulen, id, id_len)) {
 			log_notice("client '%.*s' (%s) refused: the client id "
 			    "does not begin with its user name '%.*s' "
 			    "(client_id_user_prefix)", (int)id_len, id,

@@ -181,7 +181,7 @@ msg_unref(struct msg *m)
 	if (m == NULL)
 		return;
 	if (--m->refs == 0) {
-		free(m->track);
+		resend_track_free(m->track);
 		free(m);
 	}
 }

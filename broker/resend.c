@@ -24,6 +24,14 @@
  *   (resend_had) and other nodes recognise it by its identity
  *   (deliver_seen).
  *
+ * A persistent session passed over whose copy is still in flight gets its
+ * row written again (resend_restore): the refused batch had it, so
+ * without the resend's commit it would be gone after a disconnect.
+ *
+ * Bounds: RESEND_PER_CLIENT refused messages per publisher, RESEND_MAX
+ * and RESEND_BYTES_MAX in all, RESEND_SECS each (expired when the next
+ * one is refused or adopted).
+ *
  * The cost outside failures: a flag test per send, and an array of
  * hashes per message that wrote, freed at its commit.
  */
@@ -37,9 +45,11 @@
 
 #define RESEND_PER_CLIENT 16
 #define RESEND_MAX 4096
+#define RESEND_BYTES_MAX (64u << 20) /* payloads kept, in all */
 #define RESEND_SECS 300
 
 struct msg_track {
+	struct msg *of; /* the refused message this one resends */
 	uint32_t n, cap;
 	uint32_t n_sorted; /* h[0..n_sorted) sorted: the refused copy's */
 	uint64_t h[];
@@ -57,6 +67,7 @@ TAILQ_HEAD(refused_list, refused);
 
 static struct refused_list all = TAILQ_HEAD_INITIALIZER(all);
 static unsigned n_all;
+static uint64_t all_bytes;
 
 static uint64_t
 resend_key(const struct session *s)
@@ -81,8 +92,10 @@ resend_sent(struct msg *m, const struct session *s)
 	if (t == NULL || t->n == t->cap) {
 		cap = t == NULL ? 4 : t->cap * 2;
 		t = xrealloc(t, sizeof *t + cap * sizeof t->h[0]);
-		if (m->track == NULL)
+		if (m->track == NULL) {
 			t->n = t->n_sorted = 0;
+			t->of = NULL;
+		}
 		t->cap = cap;
 		m->track = t;
 	}
@@ -90,10 +103,19 @@ resend_sent(struct msg *m, const struct session *s)
 }
 
 void
+resend_track_free(struct msg_track *t)
+{
+	if (t == NULL)
+		return;
+	msg_unref(t->of);
+	free(t);
+}
+
+void
 resend_done(struct msg *m)
 {
 	m->tracking = 0;
-	free(m->track);
+	resend_track_free(m->track);
 	m->track = NULL;
 }
 
@@ -110,6 +132,7 @@ resend_forget(struct refused *r)
 {
 	TAILQ_REMOVE(&all, r, entry);
 	n_all--;
+	all_bytes -= r->m->payload_len;
 	msg_unref(r->m);
 	free(r->client_id);
 	free(r);
@@ -121,7 +144,8 @@ resend_expire(time_t now)
 	struct refused *r;
 
 	while ((r = TAILQ_FIRST(&all)) != NULL &&
-	    (now - r->at > RESEND_SECS || n_all > RESEND_MAX))
+	    (now - r->at > RESEND_SECS || n_all > RESEND_MAX ||
+	    all_bytes > RESEND_BYTES_MAX))
 		resend_forget(r);
 }
 
@@ -153,6 +177,7 @@ resend_refused(const char *client_id, struct msg *m)
 	r->at = time(NULL);
 	TAILQ_INSERT_TAIL(&all, r, entry);
 	n_all++;
+	all_bytes += m->payload_len;
 	resend_expire(r->at);
 }
 
@@ -179,12 +204,36 @@ resend_adopt(const struct session *publisher, struct msg *m)
 		return;
 	log_debug("message from %s on %s: the resend of a refused one",
 	    publisher->client_id, m->topic);
-	free(m->track);
+	resend_track_free(m->track);
 	m->track = old->track;
 	old->track = NULL;
+	if (m->track != NULL && m->track->of == NULL)
+		m->track->of = msg_ref(old);
 	m->id_origin = old->id_origin;
 	m->id_seq = old->id_seq;
+	/* Local sessions are decided by the notes (resend_had), not by
+	 * identity: one whose copy was held or queued, and dropped with
+	 * the refusal, has the identity in its window all the same. */
+	m->resent = 1;
 	resend_forget(r);
+}
+
+void
+resend_restore(const struct msg *m, struct session *s)
+{
+	const struct msg *of = m->track != NULL ? m->track->of : NULL;
+	struct delivery *d;
+
+	if (of == NULL || !s->persistent || srv.store == NULL)
+		return;
+	/* Its copy of the refused message is in flight, but its row was
+	 * in the failed batch: written again, with this commit. */
+	TAILQ_FOREACH(d, &s->inflight, entry) {
+		if (d->msg == of) {
+			persist_queue(s, d);
+			return;
+		}
+	}
 }
 
 int
