@@ -973,6 +973,7 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 {
 	struct session *s = session_find(target.to, strlen(target.to));
 	struct delivery *d;
+	uint16_t pid;
 
 	if (target.seq == 0)
 		return target_passed_on(m);
@@ -998,13 +999,25 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
 	d->seq = target.seq;
-	if (s->move_renumber) {
-		if (target.released) {
-			/* Its PUBREL belonged to a connection gone since. */
+	if (s->move_renumber && target.released) {
+		/* The client holds its packet id open until PUBREL, across
+		 * reconnects (MQTT-4.3.3): the PUBREL keeps that id, at a new
+		 * position that maps to it. Dropped, the id would stay open
+		 * at the client and the next message given it be taken for a
+		 * duplicate. Only when the merged session has that id in
+		 * flight already is it dropped (two flows cannot share it). */
+		pid = deliver_packet_id(target.seq);
+		if (deliver_id_in_use(s, pid)) {
+			log_notice("moved QoS 2 flow %u of %s: its packet id is "
+			    "in flight here; PUBREL not sent", pid,
+			    s->client_id);
 			msg_unref(d->msg);
 			free(d);
 			return 1;
 		}
+		d->seq = deliver_seq_for(s, pid);
+		target.seq = d->seq;
+	} else if (s->move_renumber) {
 		if (s->next_seq == 0)
 			s->next_seq = 1;
 		d->seq = s->next_seq;

@@ -424,6 +424,11 @@ unsigned deliver_route(struct msg *m, struct session *publisher);
 /* 1 when s has had m (by its cluster identity) already; else notes it.
  * Never for a message without identity, nor for a forward queue. */
 int deliver_seen(struct session *s, const struct msg *m);
+/* The packet id of queue position seq; a new position of s (past all
+ * it has) with packet id id; 1 when id is in flight to s's client. */
+uint16_t deliver_packet_id(uint64_t seq);
+uint64_t deliver_seq_for(struct session *s, uint16_t id);
+int deliver_id_in_use(const struct session *s, uint16_t id);
 /* m's identity as the 64-bit mix the window keeps (0: none). */
 uint64_t deliver_id_mix(const struct msg *m);
 /* The mixes of s's window (its count; *mixes NULL when none). */

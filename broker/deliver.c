@@ -312,7 +312,7 @@ deliver_window(const struct session *s)
 	return (uint16_t)w;
 }
 
-static int
+int
 deliver_id_in_use(const struct session *s, uint16_t id)
 {
 	const struct delivery *d;
@@ -330,6 +330,22 @@ static uint16_t
 deliver_id_of(uint64_t seq)
 {
 	return (uint16_t)((seq - 1) % 65535 + 1);
+}
+
+uint16_t
+deliver_packet_id(uint64_t seq)
+{
+	return deliver_id_of(seq);
+}
+
+uint64_t
+deliver_seq_for(struct session *s, uint16_t id)
+{
+	uint64_t seq = s->next_seq != 0 ? s->next_seq : 1;
+
+	seq += (uint64_t)((id + 65535 - deliver_id_of(seq)) % 65535);
+	s->next_seq = seq + 1;
+	return seq;
 }
 
 /* d leaves s for good (acknowledged, expired, refused): forget its row. */
