@@ -29,7 +29,8 @@
  * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
  * are disconnected.
  *
- * With acl_file set, the client needs write on the topic (acl.c). A v5
+ * A client may not publish on $SYS/ (the node's own topics), and with
+ * acl_file set, the client needs write on the topic (acl.c). A v5
  * client is answered 0x87 (not authorized) in its PUBACK / PUBREC; a
  * 3.1.1 client, whose acks carry no reason, gets its normal flow and the
  * message is dropped, as mosquitto does (closing would only make it
@@ -105,10 +106,11 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	if (p->retain && !srv.cfg.retain_available)
 		return MQTT_RC_RETAIN_NOT_SUPPORTED;
 	/* A message from a node link was checked on the node its publisher
-	 * is connected to. */
-	denied = c->link == LINK_NONE && acl_active() &&
-	    !acl_check(s->username, s->client_id,
-	    (const char *)topic.p, topic.len, ACL_WRITE);
+	 * is connected to. $SYS/ is the node's own (sys.c): a client's
+	 * value would stand, retained, until the node next changed it. */
+	denied = c->link == LINK_NONE && (sys_topic((const char *)topic.p,
+	    topic.len) || (acl_active() && !acl_check(s->username,
+	    s->client_id, (const char *)topic.p, topic.len, ACL_WRITE)));
 	if (denied && (p->qos == 0 || c->version == MQTT_V5)) {
 		if (p->qos > 0)
 			publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
