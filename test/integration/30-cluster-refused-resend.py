@@ -10,7 +10,6 @@ every local session had noted: before, the resend was taken for a copy
 they had, and lost). The data dir of n1 is a tmpfs the test mounts and
 fills (root only)."""
 import os
-import subprocess
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -23,28 +22,10 @@ from storeutil import *  # noqa: E402,F401,F403
 
 def test():
     store_only()
-    if os.geteuid() != 0:
-        raise Skip("mounting a tmpfs needs root")
     c = Cluster(2, start=False)
-    n1 = c[0]
-    os.makedirs(n1.data_dir, exist_ok=True)
-    r = run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs",
-             n1.data_dir], timeout=10.0)
-    if r.rc != 0:
-        raise Skip("cannot mount a tmpfs: %s" % r.err.strip())
-    disk = SmallDisk(n1.data_dir)
-    try:
+    with small_disk(c.nodes, c[0]) as disk:
         c.start()
         run_test(c, disk)
-    finally:
-        for b in c.nodes:
-            try:
-                if b.proc is not None and b.alive():
-                    b.kill9()
-            except Exception:
-                pass
-        disk.free()
-        subprocess.run(["umount", n1.data_dir], timeout=10)
 
 
 def run_test(c, disk):

@@ -16,8 +16,10 @@ Stdlib only; built on harness.py and mqttraw.py without changing them:
 - ``crash_offline_subscribers(qos, n)``: the body of
   11-store-crash-qos1.py and 11-store-crash-qos2.py, which differ only in
   the QoS;
-- ``small_disk_broker(size)``: a broker whose data dir is a tmpfs of
-  that size, mounted by the test (root only) and unmounted at the end;
+- ``small_disk(brokers, b, size)``: a tmpfs of that size on the data
+  dir of b (one of a cluster's nodes, say), mounted by the test (root
+  only) and unmounted at the end; ``small_disk_broker(size)``: the same
+  for a single broker;
   ``SmallDisk.fill()`` / ``free()`` make it full and free it again, so
   that the store's commits fail the way they do on a full disk;
 - file helpers for the data dir's tern.db.
@@ -133,15 +135,15 @@ class SmallDisk:
 
 
 @contextlib.contextmanager
-def small_disk_broker(size="8m", **kw):
-    """A Broker (started) whose data dir is a tmpfs of size; yields
-    (broker, SmallDisk). The broker is killed and the tmpfs unmounted at
-    the end, whatever happens. Skips when not root. A tmpfs smaller than
-    the store's 32 MiB autocheckpoint keeps the WAL growing, so every
-    commit needs new space and fails while the disk is full."""
+def small_disk(brokers, b, size="8m"):
+    """Mount a tmpfs of size on the data dir of b (one of brokers, none
+    started yet); yields its SmallDisk. At the end, whatever happens,
+    every broker still running is killed and the tmpfs unmounted. Skips
+    when not root. A tmpfs smaller than the store's 32 MiB
+    autocheckpoint keeps the WAL growing, so every commit needs new space
+    and fails while the disk is full."""
     if os.geteuid() != 0:
         raise Skip("mounting a tmpfs needs root")
-    b = Broker(start=False, **kw)
     os.makedirs(b.data_dir, exist_ok=True)
     r = run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
              b.data_dir], timeout=10.0)
@@ -149,16 +151,26 @@ def small_disk_broker(size="8m", **kw):
         raise Skip("cannot mount a tmpfs: %s" % r.err.strip())
     disk = SmallDisk(b.data_dir)
     try:
-        b.start()
-        yield b, disk
+        yield disk
     finally:
-        try:
-            if b.proc is not None and b.alive():
-                b.kill9()
-        except Exception:
-            pass
+        for x in brokers:
+            try:
+                if x.proc is not None and x.alive():
+                    x.kill9()
+            except Exception:
+                pass
         disk.free()
         subprocess.run(["umount", b.data_dir], timeout=10)
+
+
+@contextlib.contextmanager
+def small_disk_broker(size="8m", **kw):
+    """A Broker (started) whose data dir is a tmpfs of size (small_disk);
+    yields (broker, SmallDisk)."""
+    b = Broker(start=False, **kw)
+    with small_disk([b], b, size) as disk:
+        b.start()
+        yield b, disk
 
 
 def db_path(b):
