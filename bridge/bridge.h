@@ -65,6 +65,8 @@ struct dial;
 
 struct peer {
 	char *name;
+	uint64_t origin; /* its messages' origin (bridge_origin_of) */
+	uint32_t index; /* in the peer list, from 0 (bridge_peer_bit) */
 	struct session *out; /* "$peer/<name>" */
 	struct conn *link_in; /* its link to us, when up */
 	struct dial *dial; /* our link to it */
@@ -124,6 +126,13 @@ void bridge_routes_synced(struct peer *p);
  * PINGREQs every BRIDGE_PING_MS): a node that is stalled, or behind a
  * link that carries nothing, is not waited for. */
 int bridge_peer_live(const struct peer *p);
+/* p's bit in a set of nodes (session.split): bit index, the last bit
+ * shared by every node from the 32nd on. */
+uint32_t bridge_peer_bit(const struct peer *p);
+/* A node name's origin hash, as message identities carry it. */
+uint64_t bridge_origin_of(const char *name, size_t len);
+/* The node whose link a session reads ("$cluster/<node>"), or NULL. */
+struct peer *bridge_link_peer(const struct session *link);
 /*
  * A CONNECT arrived (handle_connect). Returns -1 when it is not for a
  * link; 0 when it is a valid link CONNECT (c becomes LINK_IN); else the
@@ -216,6 +225,18 @@ int bridge_claim(struct conn *c, const struct mqtt_packet *pkt);
 void bridge_claim_gone(struct conn *c);
 /* A link to p went: claims waiting for p's answer stop waiting. */
 void bridge_claims_peer_gone(struct peer *p);
+/* m from node `from` for the split session s: when it comes from, or
+ * was published on, a node s is split from (where another copy may have
+ * had it), s merges with the copies that may live on the nodes it is
+ * split from (a merge claim to each not asked yet, when our link to it
+ * is up), and sends nothing meanwhile (bridge_split_merging);
+ * deliver_unhold when they have answered. */
+void bridge_split_hold(struct session *s, struct peer *from,
+    const struct msg *m);
+/* 1 while a merge claim of s is open. */
+int bridge_split_merging(const struct session *s);
+/* Our link to p is up: the merge claims that waited for it go. */
+void bridge_merge_link_up(struct peer *p);
 /* A "$cluster/" control message of the takeover from LINK_IN c. Returns
  * -1 when pub is none of them, else 0 or a reason code. */
 int bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub);
@@ -257,6 +278,8 @@ void bridge_tombstone_flush(struct msg *m, int send);
 unsigned bridge_tombstone_pass(const char *id, size_t len, struct msg *m,
     uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
     uint8_t n_sub_ids);
+/* The node client id `id` moved to from here, or NULL (no tombstone). */
+struct peer *bridge_tombstone_to(const char *id, size_t len);
 size_t bridge_tombstone_count(void);
 void bridge_tombstone_free_all(void);
 

@@ -191,8 +191,8 @@ bridge_forward(struct msg *m)
 }
 
 /* A node name's origin hash: FNV-1a (hash.c), never 0 (0 is "none"). */
-static uint64_t
-forward_hash(const char *s, size_t len)
+uint64_t
+bridge_origin_of(const char *s, size_t len)
 {
 	uint64_t h = hash_bytes(s, len);
 
@@ -208,7 +208,7 @@ bridge_msg_identify(struct msg *m)
 	if (m->id_origin != 0 || !bridge_on())
 		return;
 	if (self_origin == 0)
-		self_origin = forward_hash(srv.cfg.node_name,
+		self_origin = bridge_origin_of(srv.cfg.node_name,
 		    strlen(srv.cfg.node_name));
 	gettimeofday(&tv, NULL);
 	seq = ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000) << 20;
@@ -360,7 +360,7 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	if (has_id) {
 		/* No origin given: the sending node is the origin. */
 		m->id_origin = origin != 0 ? origin :
-		    forward_hash(from->name, strlen(from->name));
+		    bridge_origin_of(from->name, strlen(from->name));
 		m->id_seq = seq;
 	}
 	return m;

@@ -132,8 +132,25 @@ bridge_peer(const char *name, size_t len)
 	persist_session(s);
 	hash_put(peers, p->name, len, p);
 	peer_list = xreallocarray(peer_list, n_peers + 1, sizeof *peer_list);
+	p->index = (uint32_t)n_peers;
+	p->origin = bridge_origin_of(p->name, len);
 	peer_list[n_peers++] = p;
 	return p;
+}
+
+uint32_t
+bridge_peer_bit(const struct peer *p)
+{
+	return p->index < 31 ? 1u << p->index : 1u << 31;
+}
+
+struct peer *
+bridge_link_peer(const struct session *link)
+{
+	if (link == NULL || !link->cluster_in || link->conn == NULL ||
+	    link->conn->link != LINK_IN)
+		return NULL;
+	return link->conn->link_ctx;
 }
 
 /* 1 when our outbound link to p is up. */
@@ -368,6 +385,7 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	persist_session(p->out);
 	log_notice("cluster link to %s (%s) up", p->name, d->label);
 	bridge_routes_sync(c);
+	bridge_merge_link_up(p);
 	deliver_resume(p->out);
 	return 0;
 }

@@ -55,6 +55,12 @@
 #define TOPIC_SEEN "$cluster/seen"
 #define MOVE_TIMEOUT_SECS 30
 #define MOVE_SEQ_RESERVE (1u << 20)
+#define MERGE_GONE 0 /* the link went first: the copy may still be there */
+#define MERGE_HEARD 1 /* the node answered: given up, or its copy came */
+#define MERGE_TIMEOUT 2 /* no answer in time */
+/* How long a merge waits for a node it is split from to link again (a
+ * healed partition brings its links back within the dial backoff). */
+#define MERGE_WAIT_DOWN_MS 10000
 #define TERN_PROP_PREFIX "$tern/"
 
 struct claim {
@@ -68,8 +74,14 @@ struct claim {
 	size_t n_waiting;
 	struct event *timer; /* every BRIDGE_PING_MS until the deadline */
 	struct timeval deadline;
+	uint32_t split; /* nodes not heard: a copy may live there */
 	uint8_t moving_in; /* a session is on its way */
-	uint8_t split; /* a node was not heard: a copy may live there */
+	/* A merge claim (c NULL): asks merge_peer, for the split session
+	 * client_id, to hand over its copy (see "Split sessions"). */
+	uint8_t merge;
+	uint8_t unsent; /* our link to merge_peer is not up yet */
+	uint8_t heard; /* MERGE_*: how it ended */
+	struct peer *merge_peer;
 };
 TAILQ_HEAD(claim_list, claim);
 
@@ -128,30 +140,62 @@ send_queued(struct peer *p, const char *topic, const uint8_t *payload,
 
 /* --- B: the node the client connected to --- */
 
+/* The open claim id that waits for p's answer. (The merge claims of
+ * one session share its id, one per node asked.) */
 static struct claim *
-claim_find(uint64_t id)
+claim_find(uint64_t id, const struct peer *p)
 {
 	struct claim *cl;
+	size_t i;
 
 	TAILQ_FOREACH(cl, &claims, entry) {
-		if (cl->id == id)
-			return cl;
+		if (cl->id != id)
+			continue;
+		for (i = 0; i < cl->n_waiting; i++) {
+			if (cl->waiting[i] == p)
+				return cl;
+		}
 	}
 	return NULL;
 }
 
+/* The open claim of a CONNECT with this client id. */
 static struct claim *
 claim_find_id(const char *client_id, size_t len)
 {
 	struct claim *cl;
 
 	TAILQ_FOREACH(cl, &claims, entry) {
-		if (cl->id_len == len && memcmp(cl->client_id, client_id,
-		    len) == 0)
+		if (!cl->merge && cl->id_len == len &&
+		    memcmp(cl->client_id, client_id, len) == 0)
 			return cl;
 	}
 	return NULL;
 }
+
+static struct claim *merge_find(const char *id, size_t len,
+    const struct peer *p);
+
+/* An open claim (a CONNECT's or a merge) of client id (id, len) that
+ * waits for p. */
+static struct claim *
+claim_find_waiting(const char *id, size_t len, const struct peer *p)
+{
+	struct claim *cl;
+	size_t i;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->id_len != len || memcmp(cl->client_id, id, len) != 0)
+			continue;
+		for (i = 0; i < cl->n_waiting; i++) {
+			if (cl->waiting[i] == p)
+				return cl;
+		}
+	}
+	return NULL;
+}
+static void merge_end(struct claim *cl);
+static void merge_refused(struct claim *cl, struct peer *p);
 
 static void
 claim_free(struct claim *cl)
@@ -173,9 +217,13 @@ claim_done(struct claim *cl)
 	struct conn *c = cl->c;
 	uint8_t *buf = cl->connect;
 	uint64_t id = cl->id;
-	uint8_t split = cl->split;
+	uint32_t split = cl->split;
 	int rc;
 
+	if (cl->merge) {
+		merge_end(cl);
+		return;
+	}
 	cl->connect = NULL;
 	claim_free(cl);
 	if (c == NULL || c->state != CONN_NEW) {
@@ -215,6 +263,10 @@ claim_lost(struct claim *cl, struct peer *winner)
 {
 	struct conn *c = cl->c;
 
+	if (cl->merge) {
+		merge_refused(cl, winner);
+		return;
+	}
 	log_notice("client %s connected to %s at the same time: refused here",
 	    cl->client_id, winner->name);
 	claim_free(cl);
@@ -236,10 +288,11 @@ bridge_claims_peer_gone(struct peer *p)
 		next = TAILQ_NEXT(cl, entry);
 		for (i = 0; i < cl->n_waiting; i++) {
 			if (cl->waiting[i] == p) {
-				log_warn("takeover of %s: the link to %s went; "
-				    "not waiting for it", cl->client_id,
-				    p->name);
-				cl->split = 1;
+				if (!cl->merge)
+					log_warn("takeover of %s: the link to "
+					    "%s went; not waiting for it",
+					    cl->client_id, p->name);
+				cl->split |= bridge_peer_bit(p);
 				claim_answered(cl, p);
 				break;
 			}
@@ -278,12 +331,12 @@ claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		/* A node that stopped answering its link is not waited
 		 * for: it gets the claim when it wakes, and gives up or
 		 * sends the session then (it merges here). */
-		for (i = cl->n_waiting; i-- > 0;) {
+		for (i = cl->n_waiting; !cl->merge && i-- > 0;) {
 			if (!bridge_peer_live(cl->waiting[i])) {
 				log_warn("takeover of %s: %s is silent; not "
 				    "waiting for it", cl->client_id,
 				    cl->waiting[i]->name);
-				cl->split = 1;
+				cl->split |= bridge_peer_bit(cl->waiting[i]);
 				if (cl->n_waiting == 1) {
 					claim_answered(cl, cl->waiting[i]);
 					return;
@@ -300,12 +353,14 @@ claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	names[0] = '\0';
-	for (i = 0; i < cl->n_waiting && off < sizeof names - 70; i++)
+	for (i = 0; i < cl->n_waiting && off < sizeof names - 70; i++) {
 		off += (size_t)snprintf(names + off, sizeof names - off,
 		    "%s%s", i ? ", " : "", cl->waiting[i]->name);
-	log_warn("takeover of %s: no answer from %s in time; going on",
-	    cl->client_id, names);
-	cl->split = 1;
+		cl->split |= bridge_peer_bit(cl->waiting[i]);
+	}
+	log_warn("%s of %s: no answer from %s in time; going on",
+	    cl->merge ? "merge" : "takeover", cl->client_id, names);
+	cl->heard = cl->unsent ? MERGE_GONE : MERGE_TIMEOUT;
 	claim_done(cl);
 }
 
@@ -335,13 +390,20 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 
 	if (!bridge_on())
 		return 0;
-	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
-		n_up += bridge_peer_up(p);
 	/* A node not heard may hold a copy of the session. */
-	c->claim_split = n_up < bridge_peer_count();
+	c->claim_split = 0;
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+		if (bridge_peer_up(p))
+			n_up++;
+		else
+			c->claim_split |= bridge_peer_bit(p);
+	}
+	/* Alone, the connect still gets its claim id: it orders this copy
+	 * of the session against one made elsewhere meanwhile. */
+	id = claim_new_id();
+	c->claim_won = id;
 	if (n_up == 0)
 		return 0;
-	id = claim_new_id();
 	/* Every node linked is told; only those that answer their link
 	 * are waited for: a node up but silent (stalled, or behind a link
 	 * that carries nothing) gets the claim when it wakes, and gives up
@@ -369,7 +431,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 			log_warn("takeover of %.*s: %s is silent; not waiting "
 			    "for it", (int)cp->client_id.len,
 			    (const char *)cp->client_id.p, p->name);
-			c->claim_split = 1;
+			c->claim_split |= bridge_peer_bit(p);
 			continue;
 		}
 		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
@@ -377,7 +439,6 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 		cl->waiting[cl->n_waiting++] = p;
 	}
 	free(buf);
-	c->claim_won = id;
 	if (cl->n_waiting == 0) {
 		free(cl);
 		return 0;
@@ -445,6 +506,7 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		 * has, numbered anew, so that no queue position is used
 		 * twice. */
 		s->move_renumber = 1;
+		deliver_seen_widen(s);
 	}
 	s->moving_in = p;
 	s->moved_seq = 0; /* positions of this move, not of an earlier one */
@@ -454,7 +516,12 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		evtimer_del(s->expiry_timer);
 	if (m.next_seq > s->next_seq)
 		s->next_seq = m.next_seq;
-	if (m.sent_max > s->sent_max_seq)
+	/* The other copy's positions are not ours in a merge: its sent
+	 * mark would make what this copy never sent look sent (DUP), and
+	 * a message the client had from the other copy would then be sent
+	 * again rather than dropped. Its sent messages say so one by one
+	 * ('d', bridge_deliver_target). */
+	if (!s->move_renumber && m.sent_max > s->sent_max_seq)
 		s->sent_max_seq = m.sent_max;
 	persist_session(s);
 	proto_session_subs(&m, &it);
@@ -467,7 +534,7 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 			session_qos2_add(s, pid);
 	}
 	log_notice("session %s moving here from %s", s->client_id, p->name);
-	cl = claim_find(m.claim_id);
+	cl = claim_find(m.claim_id, p);
 	if (cl != NULL) {
 		cl->moving_in = 1;
 		claim_arm(cl, MOVE_TIMEOUT_SECS * 1000);
@@ -545,7 +612,7 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	    memcmp(pub->topic.p, TOPIC_CLAIMED, tl) == 0) {
 		if (proto_claimed_decode(d, len, &claimed) != 0)
 			return MQTT_RC_MALFORMED;
-		if ((cl = claim_find(claimed.claim_id)) == NULL)
+		if ((cl = claim_find(claimed.claim_id, p)) == NULL)
 			return 0;
 		if (claimed.answer == PROTO_CLAIMED_WAIT) {
 			claim_arm(cl, MOVE_TIMEOUT_SECS * 1000);
@@ -555,6 +622,7 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 			claim_lost(cl, p);
 			return 0;
 		}
+		cl->heard = MERGE_HEARD;
 		claim_answered(cl, p);
 		return 0;
 	}
@@ -576,8 +644,18 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		if ((s = session_find((const char *)end.client_id.p,
 		    end.client_id.len)) != NULL)
 			deliver_seen_settle(s, p);
-		if ((cl = claim_find(end.claim_id)) != NULL)
+		if ((cl = claim_find(end.claim_id, p)) != NULL) {
+			cl->heard = MERGE_HEARD;
 			claim_answered(cl, p);
+		}
+		/* p's copy is here: whatever else asked p for it is answered
+		 * too (p moved it for another claim, and told those to
+		 * wait). */
+		while ((cl = claim_find_waiting((const char *)end.client_id.p,
+		    end.client_id.len, p)) != NULL) {
+			cl->heard = MERGE_HEARD;
+			claim_answered(cl, p);
+		}
 		move_in_done(p, (const char *)end.client_id.p,
 		    end.client_id.len);
 		return 0;
@@ -804,6 +882,19 @@ claimed_send(struct peer *to, uint64_t id, uint8_t answer)
 	send_now(to, TOPIC_CLAIMED, wire, sizeof wire);
 }
 
+/* The same, behind what the forward queue to `to` holds. */
+static void
+claimed_send_queued(struct peer *to, uint64_t id, uint8_t answer)
+{
+	struct proto_claimed m;
+	uint8_t wire[PROTO_CLAIMED_LEN];
+
+	m.claim_id = id;
+	m.answer = answer;
+	proto_claimed_encode(&m, wire);
+	send_queued(to, TOPIC_CLAIMED, wire, sizeof wire);
+}
+
 /* "$cluster/claim" from node `from`. */
 static int
 claim_in(struct peer *from, const uint8_t *d, size_t len)
@@ -870,6 +961,19 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		claimed_send(from, id, PROTO_CLAIMED_WAIT);
 		return;
 	}
+	if (s != NULL && s->moving == from) {
+		/* On its way to the claimer already (for another claim):
+		 * the claimer waits, and the end of the move answers. */
+		claimed_send(from, id, PROTO_CLAIMED_WAIT);
+		return;
+	}
+	if (s == NULL && bridge_tombstone_to(client_id, id_len) == from) {
+		/* Moved there (for another claim): answered behind the
+		 * move, so that the claimer has our copy when it reads the
+		 * answer. */
+		claimed_send_queued(from, id, PROTO_CLAIMED_GIVEN_UP);
+		return;
+	}
 	if (s != NULL && s->moving != NULL)
 		s = NULL; /* already on its way elsewhere */
 	if (s != NULL && (clean || !s->persistent)) {
@@ -881,6 +985,212 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		return;
 	}
 	move_start(s, from, id);
+}
+
+/*
+ * --- Split sessions ---
+ *
+ * A client that connects while some nodes do not answer its claim (down,
+ * cut off, stalled) gets a session here while another copy may live on
+ * those nodes: session.split names them. Each copy may deliver what
+ * reaches it, and what a node routed to the other copy's old place while
+ * the two did not hear each other comes here once they do: a message the
+ * other copy delivered already.
+ *
+ * So when a message for the split session comes from such a node, or
+ * was published on one, the session stops sending (bridge_split_merging:
+ * the pump waits; what comes is queued) and asks each node it is split
+ * from for its copy with a merge claim: a claim as a CONNECT makes, with
+ * the id of the claim its client last connected with here
+ * (session.claim_won), no CONNECT waiting, sent when our link to that
+ * node is up (within MERGE_WAIT_DOWN_MS). The node answers as any claim:
+ *   - no copy there: "claimed" (given up); the node is off the split;
+ *   - its copy is older than the connect here (its claim_won lower): it
+ *     moves here and merges (the "seen" window drops what that copy
+ *     delivered); the node is off the split when the move ends; a copy
+ *     already on its way here for another claim answers the same way
+ *     (a "wait", then the end of that move);
+ *   - its copy is newer (the client connected there after it did here):
+ *     "refused"; our copy moves there instead (our client, if still
+ *     here, is taken over: the later connect wins, as in a race);
+ *   - no answer in time (cluster_sync_timeout): the node is off the
+ *     split; its link going: it stays in it (asked again when it is
+ *     back and sends more).
+ * When no merge claim of the session is open any more, its queue goes
+ * on (deliver_unhold), less what the other copies had. Claims of two
+ * copies that ask each other at once are ordered by their ids, as
+ * concurrent connects are: the older copy moves to the newer. Nodes
+ * from the 32nd on share one bit of the split set: one answer clears
+ * it for all of them.
+ */
+
+/* The open merge claim of client id (id, len) to p (NULL: any node). */
+static struct claim *
+merge_find(const char *id, size_t len, const struct peer *p)
+{
+	struct claim *cl;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->merge && (p == NULL || cl->merge_peer == p) &&
+		    cl->id_len == len && memcmp(cl->client_id, id, len) == 0)
+			return cl;
+	}
+	return NULL;
+}
+
+/* Send the merge claim cl (our link to its node is up). */
+static void
+merge_ask(struct claim *cl)
+{
+	struct session *s;
+	struct proto_claim m;
+	uint8_t *buf;
+	size_t len;
+
+	/* The claim its client connected with last (it may have
+	 * connected again while the claim waited for our link). */
+	if ((s = session_find(cl->client_id, cl->id_len)) != NULL)
+		cl->id = s->claim_won;
+	m.claim_id = cl->id;
+	m.flags = 0;
+	m.client_id.p = (const uint8_t *)cl->client_id;
+	m.client_id.len = cl->id_len;
+	len = proto_claim_len(&m);
+	buf = xmalloc(len);
+	proto_claim_encode(&m, buf);
+	send_now(cl->merge_peer, TOPIC_CLAIM, buf, len);
+	free(buf);
+	cl->unsent = 0;
+	claim_arm(cl, srv.cfg.cluster_sync_timeout);
+	log_info("session %s: asking %s for its copy (merge)", cl->client_id,
+	    cl->merge_peer->name);
+}
+
+/* Ask p for its copy of the split session s: now, or when our link to p
+ * is up (bridge_merge_link_up), if it is within MERGE_WAIT_DOWN_MS. */
+static void
+merge_send(struct session *s, struct peer *p)
+{
+	struct claim *cl;
+
+	cl = xcalloc(1, sizeof *cl);
+	cl->id = s->claim_won;
+	cl->merge = 1;
+	cl->merge_peer = p;
+	cl->waiting = xmalloc(sizeof *cl->waiting);
+	cl->waiting[cl->n_waiting++] = p;
+	cl->client_id = xstrndup(s->client_id, s->id_len);
+	cl->id_len = s->id_len;
+	cl->timer = evtimer_new(srv.base, claim_timeout_cb, cl);
+	TAILQ_INSERT_TAIL(&claims, cl, entry);
+	if (bridge_peer_up(p)) {
+		merge_ask(cl);
+		return;
+	}
+	cl->unsent = 1;
+	claim_arm(cl, MERGE_WAIT_DOWN_MS);
+}
+
+void
+bridge_merge_link_up(struct peer *p)
+{
+	struct claim *cl;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->merge && cl->unsent && cl->merge_peer == p)
+			merge_ask(cl);
+	}
+}
+
+void
+bridge_split_hold(struct session *s, struct peer *from, const struct msg *m)
+{
+	struct peer *p;
+	uint32_t bits = bridge_peer_bit(from);
+	size_t i;
+
+	for (i = 0; m->id_origin != 0 && (p = bridge_peer_at(i)) != NULL;
+	    i++) {
+		if (p->origin == m->id_origin) {
+			bits |= bridge_peer_bit(p);
+			break;
+		}
+	}
+	if (!(s->split & bits) || s->moving != NULL)
+		return;
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+		if ((s->split & bridge_peer_bit(p)) &&
+		    merge_find(s->client_id, s->id_len, p) == NULL)
+			merge_send(s, p);
+	}
+}
+
+int
+bridge_split_merging(const struct session *s)
+{
+	return merge_find(s->client_id, s->id_len, NULL) != NULL;
+}
+
+/* A merge claim ended (claim_done). */
+static void
+merge_end(struct claim *cl)
+{
+	struct session *s = session_find(cl->client_id, cl->id_len);
+	struct peer *p = cl->merge_peer;
+	uint8_t heard = cl->heard;
+
+	log_debug("merge of %s with %s: %s", cl->client_id, p->name,
+	    heard == MERGE_HEARD ? "answered" : heard == MERGE_GONE ?
+	    "link gone" : "no answer in time");
+	claim_free(cl);
+	if (s == NULL)
+		return;
+	if (heard != MERGE_GONE)
+		s->split &= ~bridge_peer_bit(p);
+	if (merge_find(s->client_id, s->id_len, NULL) == NULL)
+		deliver_unhold(s);
+}
+
+/* p has a newer copy of the session of merge claim cl: ours goes there. */
+static void
+merge_refused(struct claim *cl, struct peer *p)
+{
+	struct session *s = session_find(cl->client_id, cl->id_len);
+	uint64_t id = cl->id;
+	char why[128];
+
+	claim_free(cl);
+	if (s == NULL)
+		return;
+	s->split &= ~bridge_peer_bit(p);
+	if (s->claim_won != id) {
+		/* Its client connected here again since: asked again with
+		 * that connect's claim. */
+		s->split |= bridge_peer_bit(p);
+		merge_send(s, p);
+		return;
+	}
+	if (s->moving != NULL || s->moving_in != NULL || !s->persistent ||
+	    s->tombstone) {
+		if (merge_find(s->client_id, s->id_len, NULL) == NULL)
+			deliver_unhold(s);
+		return;
+	}
+	log_notice("session %s: the copy on %s is newer; moving there",
+	    s->client_id, p->name);
+	if (s->conn != NULL) {
+		char *cid = xstrndup(s->client_id, s->id_len);
+		size_t len = s->id_len;
+
+		snprintf(why, sizeof why, "session taken over by node %s",
+		    p->name);
+		conn_take_over(s->conn, 0, why);
+		s = session_find(cid, len);
+		free(cid);
+		if (s == NULL || s->moving != NULL)
+			return;
+	}
+	move_start(s, p, id);
 }
 
 /* --- B: moved messages --- */
@@ -950,7 +1260,7 @@ bridge_in_target(void)
  * by identity (a route of ours brought it too). Where the session left
  * this node as well, it goes on. */
 static unsigned
-target_passed_on(struct msg *m)
+target_passed_on(struct peer *from, struct msg *m)
 {
 	struct session *s = session_find(target.to, strlen(target.to));
 
@@ -963,8 +1273,8 @@ target_passed_on(struct msg *m)
 		    target.to);
 		return 1;
 	}
-	deliver_to_session(s, m, target.qos, target.retain, target.sub_ids,
-	    target.n_sub_ids);
+	deliver_to_session_from(s, m, target.qos, target.retain,
+	    target.sub_ids, target.n_sub_ids, from);
 	return 1;
 }
 
@@ -973,20 +1283,42 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 {
 	struct session *s = session_find(target.to, strlen(target.to));
 	struct delivery *d;
-	uint16_t pid;
+	int keep;
 
 	if (target.seq == 0)
-		return target_passed_on(m);
+		return target_passed_on(from, m);
 	/* A moved message: the copy of the session it comes with still
 	 * held it. */
 	if (s != NULL)
 		deliver_seen_here(s, m, from);
+	/* A merge, and the other copy sent this QoS 2 message (or has its
+	 * PUBREC): the client may hold its packet id open until PUBREL,
+	 * across reconnects (MQTT-4.3.3), and knows a resend only by that
+	 * id. So this copy of the message is the one that counts, even
+	 * where the session here has it queued too: it keeps its packet id
+	 * at a new position that maps to it, and its DUP; the one queued
+	 * here goes (deliver_seen_taken). Where the session here has that
+	 * id in flight, two flows cannot share it: the message is treated
+	 * as unsent, and a PUBREL is not sent. */
+	keep = s != NULL && s->move_renumber && target.qos == 2 &&
+	    (target.dup || target.released) &&
+	    !deliver_id_in_use(s, deliver_packet_id(target.seq));
+	if (s != NULL && s->move_renumber && target.released && !keep) {
+		/* The client had the message (its PUBREC says so): a copy
+		 * queued here goes all the same. */
+		(void)deliver_seen_taken(s, m, from);
+		log_notice("moved QoS 2 flow %u of %s: its packet id is in "
+		    "flight here; PUBREL not sent",
+		    deliver_packet_id(target.seq), s->client_id);
+		return 1;
+	}
 
 	/* Had it already: by identity (a copy of this session had it, or
 	 * the link resent it), else by position within this move (a resend
 	 * of a message without identity). A merge numbers anew, so there
 	 * positions say nothing. */
-	if (s == NULL || deliver_seen(s, m) ||
+	if (s == NULL || (keep ? deliver_seen_taken(s, m, from) :
+	    deliver_seen(s, m)) ||
 	    (!s->move_renumber && m->id_origin == 0 &&
 	    target.seq <= s->moved_seq)) {
 		log_debug("moved message %llu for %s: %s",
@@ -999,23 +1331,8 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	d = xcalloc(1, sizeof *d);
 	d->msg = msg_ref(m);
 	d->seq = target.seq;
-	if (s->move_renumber && target.released) {
-		/* The client holds its packet id open until PUBREL, across
-		 * reconnects (MQTT-4.3.3): the PUBREL keeps that id, at a new
-		 * position that maps to it. Dropped, the id would stay open
-		 * at the client and the next message given it be taken for a
-		 * duplicate. Only when the merged session has that id in
-		 * flight already is it dropped (two flows cannot share it). */
-		pid = deliver_packet_id(target.seq);
-		if (deliver_id_in_use(s, pid)) {
-			log_notice("moved QoS 2 flow %u of %s: its packet id is "
-			    "in flight here; PUBREL not sent", pid,
-			    s->client_id);
-			msg_unref(d->msg);
-			free(d);
-			return 1;
-		}
-		d->seq = deliver_seq_for(s, pid);
+	if (keep) {
+		d->seq = deliver_seq_for(s, deliver_packet_id(target.seq));
 		target.seq = d->seq;
 	} else if (s->move_renumber) {
 		if (s->next_seq == 0)
@@ -1039,6 +1356,9 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	if (target.released) {
 		d->state = DELIVERY_RELEASED;
 		persist_released(s, d);
+	} else if (d->dup && d->seq > s->sent_max_seq) {
+		/* Past this copy's sent mark: the row says it was sent. */
+		persist_sent(s, d);
 	}
 	if (persist_offline(s)) {
 		/* The row is the queue (as deliver_enqueue does). */

@@ -193,6 +193,16 @@ bridge_tombstone_pass(const char *id, size_t len, struct msg *m,
 	return 1;
 }
 
+struct peer *
+bridge_tombstone_to(const char *id, size_t len)
+{
+	struct tombstone *t;
+
+	if (tombstones == NULL || (t = hash_get(tombstones, id, len)) == NULL)
+		return NULL;
+	return t->to;
+}
+
 size_t
 bridge_tombstone_count(void)
 {

@@ -356,6 +356,10 @@ struct session {
 	uint32_t disk_gen; /* bumps when the queue goes back to disk */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint32_t n_held_acks; /* acks waiting for room here */
+	/* The nodes (bridge_peer_bit) that may hold another copy of it:
+	 * its client connected here while they did not answer the claim
+	 * (bridge/takeover.c, "Split sessions"). */
+	uint32_t split;
 	uint8_t stored; /* a session row exists in the store */
 	uint8_t disk_loading; /* a queue read is in progress */
 	uint8_t blocking; /* over its limit: publishers' acks wait */
@@ -365,8 +369,6 @@ struct session {
 	uint8_t claim_clean;
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
-	uint8_t split; /* its client connected while a node did not answer:
-			* another copy may live there (bridge/forward.c) */
 };
 
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
@@ -443,7 +445,15 @@ void deliver_seen_away(struct session *s, uint64_t h, const void *from);
 void deliver_seen_here(struct session *s, const struct msg *m,
     const void *from);
 void deliver_seen_settle(struct session *s, const void *from);
+/* A merge: m moved in from `from`, sent by that copy (its client may
+ * hold the packet id). Returns 1 when this move brought m already (the
+ * link resent it); else notes it, and at the end of the move a copy of
+ * m here that was never sent goes (as with a settled away mix). */
+int deliver_seen_taken(struct session *s, const struct msg *m,
+    const void *from);
 void deliver_seen_free(struct session *s);
+/* s is split or merging: its window may widen for a while (deliver.c). */
+void deliver_seen_widen(struct session *s);
 /*
  * After routing a QoS 2 message that had m->settling set (a client's
  * PUBLISH): its QoS 2 deliveries, held meanwhile, may go. When the
@@ -456,6 +466,15 @@ void deliver_settle(struct msg *m, int stored);
  * flag to send and the subscription ids. Borrows m. */
 void deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids);
+/* The same for m forwarded or passed on by node `from`: when s may
+ * have another copy there, s merges before it sends anything
+ * (bridge_split_hold). */
+void deliver_to_session_from(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+    struct peer *from);
+/* The merges s waited for are over: its queue may go (what the other
+ * copies had is dropped when its turn comes). */
+void deliver_unhold(struct session *s);
 /* Send what the session may send now: queued messages while the in-flight
  * window has room. */
 void deliver_pump(struct session *s);
@@ -546,6 +565,7 @@ void persist_pump_after_commit(struct session *s);
  * reference to mark m refused if that commit fails. */
 void persist_hold(struct msg *m);
 void persist_released(struct session *s, const struct delivery *d);
+void persist_sent(struct session *s, const struct delivery *d);
 void persist_done(struct session *s, const struct delivery *d);
 void persist_qos2(struct session *s, uint16_t id, int add);
 /* The retained message of m's topic (cleared when m is empty). */
@@ -964,6 +984,7 @@ struct conn {
 	uint64_t gate_routes; /* route version before this packet */
 	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
 	uint32_t rl_limited; /* publishes held back since the last log */
+	uint32_t claim_split; /* nodes that did not answer its claim */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
 	uint16_t alias_out_max;
@@ -978,7 +999,6 @@ struct conn {
 	uint8_t blocked; /* BLOCK_*: why it is not read (block.c) */
 	uint8_t block_stopped; /* its reads are off for that */
 	uint8_t claimed; /* the cluster has answered its CONNECT */
-	uint8_t claim_split; /* some node did not answer its claim */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */

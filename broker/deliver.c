@@ -82,20 +82,30 @@ static size_t n_matches, cap_matches;
  * queued here with a settled away mix, never sent, is dropped when its
  * turn comes (the client had it from the other copy), and one that
  * arrives later is recognised.
+ *
+ * A split session (bridge/takeover.c) sees far more twice, and later:
+ * what the copies got while apart comes again when they merge, and the
+ * queues of links that were down come after. Its window widens
+ * (deliver_seen_widen), up to SEEN_WIDE_MAX, for SEEN_WIDE_SECS after it
+ * was last split or merged, and narrows again on the next message after.
  */
 #define SEEN_MAX 256
+#define SEEN_WIDE_MAX 4096
+#define SEEN_WIDE_SECS 120
 
 struct away {
 	uint64_t h;
 	const void *from; /* the node the copy came from */
-	int settled;
+	uint8_t settled;
+	uint8_t taken; /* its sent copy moved in: this one goes instead */
 };
 
 struct seen {
-	uint16_t n, next;
+	uint16_t n, next, cap;
 	uint32_t n_away, cap_away;
 	struct away *away;
-	uint64_t h[SEEN_MAX];
+	time_t wide_until;
+	uint64_t *h; /* a ring of cap, the oldest at next once full */
 };
 
 uint64_t
@@ -109,9 +119,35 @@ deliver_id_mix(const struct msg *m)
 static struct seen *
 seen_of(struct session *s)
 {
-	if (s->seen == NULL)
+	if (s->seen == NULL) {
 		s->seen = xcalloc(1, sizeof *s->seen);
+		s->seen->cap = SEEN_MAX;
+		s->seen->h = xreallocarray(NULL, SEEN_MAX, sizeof *s->seen->h);
+	}
 	return s->seen;
+}
+
+/* w's ring holds the last `cap` mixes (fewer when it has fewer). */
+static void
+seen_resize(struct seen *w, uint16_t cap)
+{
+	uint64_t *h = xreallocarray(NULL, cap, sizeof *h);
+	uint16_t n = w->n < cap ? w->n : cap, i;
+
+	/* The newest n, oldest first. */
+	for (i = 0; i < n; i++)
+		h[i] = w->h[(w->next + w->cap - n + i) % w->cap];
+	free(w->h);
+	w->h = h;
+	w->n = n;
+	w->cap = cap;
+	w->next = n % cap;
+}
+
+void
+deliver_seen_widen(struct session *s)
+{
+	seen_of(s)->wide_until = time(NULL) + SEEN_WIDE_SECS;
 }
 
 static int
@@ -129,9 +165,14 @@ seen_has(const struct seen *w, uint64_t h)
 static void
 seen_put(struct seen *w, uint64_t h)
 {
+	if (w->n == w->cap && w->cap < SEEN_WIDE_MAX &&
+	    time(NULL) < w->wide_until)
+		seen_resize(w, (uint16_t)(w->cap * 2));
+	else if (w->cap > SEEN_MAX && time(NULL) >= w->wide_until)
+		seen_resize(w, SEEN_MAX);
 	w->h[w->next] = h;
-	w->next = (uint16_t)((w->next + 1) % SEEN_MAX);
-	if (w->n < SEEN_MAX)
+	w->next = (uint16_t)((w->next + 1) % w->cap);
+	if (w->n < w->cap)
 		w->n++;
 }
 
@@ -157,14 +198,11 @@ deliver_seen_list(const struct session *s, const uint64_t **mixes)
 	return s->seen != NULL ? s->seen->n : 0;
 }
 
-void
-deliver_seen_away(struct session *s, uint64_t h, const void *from)
+static void
+away_add(struct seen *w, uint64_t h, const void *from, uint8_t taken)
 {
-	struct seen *w = seen_of(s);
 	struct away *a;
 
-	if (h == 0)
-		return;
 	if (w->n_away == w->cap_away) {
 		w->cap_away = w->cap_away ? w->cap_away * 2 : 64;
 		w->away = xreallocarray(w->away, w->cap_away,
@@ -174,6 +212,35 @@ deliver_seen_away(struct session *s, uint64_t h, const void *from)
 	a->h = h;
 	a->from = from;
 	a->settled = 0;
+	a->taken = taken;
+}
+
+void
+deliver_seen_away(struct session *s, uint64_t h, const void *from)
+{
+	if (h != 0)
+		away_add(seen_of(s), h, from, 0);
+}
+
+int
+deliver_seen_taken(struct session *s, const struct msg *m, const void *from)
+{
+	struct seen *w;
+	uint64_t h = deliver_id_mix(m);
+	uint32_t i;
+
+	if (h == 0)
+		return 0;
+	w = seen_of(s);
+	for (i = 0; i < w->n_away; i++) {
+		if (w->away[i].h == h && w->away[i].from == from &&
+		    w->away[i].taken)
+			return 1;
+	}
+	away_add(w, h, from, 1);
+	if (!seen_has(w, h))
+		seen_put(w, h);
+	return 0;
 }
 
 void
@@ -187,7 +254,7 @@ deliver_seen_here(struct session *s, const struct msg *m, const void *from)
 		return;
 	for (i = 0; i < w->n_away; i++) {
 		if (w->away[i].h == h && w->away[i].from == from &&
-		    !w->away[i].settled) {
+		    !w->away[i].settled && !w->away[i].taken) {
 			w->away[i] = w->away[--w->n_away];
 			return;
 		}
@@ -254,8 +321,10 @@ deliver_away_forget(struct session *s)
 void
 deliver_seen_free(struct session *s)
 {
-	if (s->seen != NULL)
+	if (s->seen != NULL) {
 		free(s->seen->away);
+		free(s->seen->h);
+	}
 	free(s->seen);
 	s->seen = NULL;
 }
@@ -580,6 +649,9 @@ deliver_pump(struct session *s)
 	}
 	if (s->conn == NULL || s->conn->state != CONN_ACTIVE)
 		return;
+	/* Another copy of it is merging in (deliver_unhold). */
+	if (s->split != 0 && bridge_split_merging(s))
+		return;
 	window = deliver_window(s);
 	while (s->n_inflight < window &&
 	    (d = TAILQ_FIRST(&s->queue)) != NULL) {
@@ -640,7 +712,7 @@ deliver_pump(struct session *s)
 static int
 deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
-    const char *share)
+    const char *share, struct peer *from)
 {
 	struct delivery *d;
 	int online = deliver_online(s);
@@ -705,6 +777,10 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	d->qos = qos;
 	d->retain = retain;
 	d->acl_gen = acl_gen;
+	/* From a node that may hold another copy of s: that copy may have
+	 * delivered it; s sends nothing before the two merge. */
+	if (from != NULL && s->split != 0)
+		bridge_split_hold(s, from, m);
 	if (s->next_seq == 0)
 		s->next_seq = 1;
 	d->seq = s->next_seq++;
@@ -786,7 +862,21 @@ void
 deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
 {
-	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL);
+	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, NULL);
+}
+
+void
+deliver_to_session_from(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+    struct peer *from)
+{
+	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, from);
+}
+
+void
+deliver_unhold(struct session *s)
+{
+	deliver_pump(s);
 }
 
 static void
@@ -909,7 +999,8 @@ deliver_route(struct msg *m, struct session *publisher)
 			    (unsigned long long)m->id_seq, mt->s->client_id);
 			delivered++;
 		} else if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
-		    mt->share)) {
+		    mt->share, ctx.from_link ? bridge_link_peer(publisher) :
+		    NULL)) {
 			delivered++;
 			if (mt->s->split && mt->s->persistent &&
 			    !ctx.from_link)
@@ -1112,7 +1203,7 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 		if (d == s->disk_tail)
 			s->disk_tail = NULL;
 		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
-		    sub_id != 0, d->share);
+		    sub_id != 0, d->share, NULL);
 		deliver_drop(s, d);
 	}
 }

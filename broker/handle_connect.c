@@ -459,6 +459,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	s->conn = c;
 	s->claim_won = c->claim_won;
 	s->split = c->claim_split;
+	if (s->split != 0)
+		deliver_seen_widen(s);
 	c->state = CONN_ACTIVE;
 	if (s->persistent)
 		persist_session(s);

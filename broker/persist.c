@@ -272,6 +272,18 @@ persist_released(struct session *s, const struct delivery *d)
 	persist_wrote();
 }
 
+/* d, not sent from here, was sent by another copy of s (a merge): read
+ * back, it carries DUP (persist_load_queue). */
+void
+persist_sent(struct session *s, const struct delivery *d)
+{
+	if (!persist_on(s))
+		return;
+	store_queue_update(srv.store, s->client_id, s->id_len, d->seq,
+	    DELIVERY_SENT, deliver_packet_id(d->seq));
+	persist_wrote();
+}
+
 void
 persist_done(struct session *s, const struct delivery *d)
 {
@@ -534,7 +546,8 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 		d->n_sub_ids = rows[i].n_sub_ids;
 		/* Sent before (or, after a restart, maybe): a resend
 		 * carries DUP (MQTT-3.3.1-1). */
-		d->dup = rows[i].seq <= s->sent_max_seq;
+		d->dup = rows[i].seq <= s->sent_max_seq ||
+		    rows[i].state == DELIVERY_SENT;
 		if (d->n_sub_ids == 1)
 			d->sub_id = rows[i].sub_ids[0];
 		else if (d->n_sub_ids > 1)
