@@ -7,7 +7,8 @@
  * Once every listener is bound, <data_dir>/ternd.ready is written by
  * rename, one line per bound socket: "listener <address> <port>" (or
  * "cluster <address> <port>" for the cluster listener), so that scripts
- * and tests learn the ports without racing for them.
+ * and tests learn the ports without racing for them. It is made 0600,
+ * as every file in the data directory (store.c).
  *
  * max_connections is counted per listener line (an address that binds
  * both 0.0.0.0 and :: shares one count): connections from the accept
@@ -24,6 +25,7 @@
 #include <netdb.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,16 +248,22 @@ int
 listener_write_ready(void)
 {
 	char tmp[4096];
-	FILE *fp;
+	FILE *fp = NULL;
 	size_t i;
+	int fd;
 
 	free(ready_path);
 	ready_path = xmalloc(strlen(srv.cfg.data_dir) + 16);
 	sprintf(ready_path, "%s/ternd.ready", srv.cfg.data_dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp", ready_path);
-	fp = fopen(tmp, "w");
-	if (fp == NULL) {
+	/* fchmod: one left by a killed ternd keeps its mode through
+	 * O_TRUNC. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || fchmod(fd, S_IRUSR | S_IWUSR) == -1 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
 		log_error("cannot write %s: %s", tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	for (i = 0; i < n_listeners; i++)

@@ -49,6 +49,30 @@ server_mkdirs(const char *path)
 	return rc;
 }
 
+/*
+ * The data directory holds every offline message. ternd creates it 0700
+ * (server_mkdirs) and its own files in it 0600 (store.c, listener.c).
+ * One that exists already is left as it is, with a warning when other
+ * users may enter it: it may be shared (a home directory, /var/lib by
+ * mistake), and chmod there could break more than it fixes, while the
+ * files that matter are private anyway. What group or other access to
+ * the directory still gives is the names of those files, and, if it is
+ * writable, a way to replace them.
+ */
+static void
+server_check_data_dir(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == -1 || (sb.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		return;
+	log_warn("data directory %s has mode %03o: other users may list%s "
+	    "the store's files (which are 0600); chmod 700 %s", path,
+	    (unsigned)(sb.st_mode & 0777),
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 ? " and replace" : "",
+	    path);
+}
+
 static void
 server_shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -172,6 +196,7 @@ server_init(void)
 		    srv.cfg.data_dir, strerror(errno));
 		return -1;
 	}
+	server_check_data_dir(srv.cfg.data_dir);
 	if (persist_open() != 0)
 		return -1;
 	if (bridge_init() != 0)

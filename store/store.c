@@ -41,9 +41,19 @@
  * kernel drops the lock when the process dies, so kill -9 leaves nothing
  * to clean up. (The connection also runs with locking_mode=EXCLUSIVE,
  * schema.c, which keeps other processes out at the SQLite level.)
+ *
+ * File modes: the database holds every offline message, so it and every
+ * file beside it are readable by this user only, whatever the umask
+ * (store_private). SQLite would create a new database 0644 less the
+ * umask, and gives its -wal and -journal the database's mode; so a new
+ * database is created 0600 here before SQLite opens it, and an existing
+ * one (from before this rule), with what an earlier run left beside it
+ * (a crash leaves the WAL), loses its group and other bits once it has
+ * opened: a database refused as corrupt or newer is not touched.
  */
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,6 +294,76 @@ store_wait_idle(struct store *st)
 	pthread_mutex_unlock(&st->mtx);
 }
 
+/* The files of the database at path, as SQLite and store_open name
+ * them: "" is the database itself. */
+static const char *const store_files[] = {
+	"", "-wal", "-shm", "-journal", "-lock"
+};
+
+/*
+ * Create the database at path 0600 when there is none (SQLite takes an
+ * empty file for a new database), so that SQLite, which copies the
+ * database's mode to its -wal and -journal, creates those 0600 too.
+ * Returns 0, or -1 with err.
+ */
+static int
+store_create(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		if (errno == EEXIST)
+			return 0;
+		snprintf(err, errlen, "cannot create database %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	/* 0600 exactly, whatever the umask took away. */
+	if (fchmod(fd, S_IRUSR | S_IWUSR) == -1) {
+		snprintf(err, errlen, "cannot chmod database %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Take the group and other bits off every file of the database at path
+ * that has some: a database made before this rule, or by another umask,
+ * and its companions. Returns 0, or -1 with err.
+ */
+static int
+store_private(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char name[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof store_files / sizeof store_files[0]; i++) {
+		snprintf(name, sizeof name, "%s%s", path, store_files[i]);
+		if (stat(name, &sb) == -1) {
+			if (errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "cannot stat %s: %s", name,
+			    strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(sb.st_mode) ||
+		    (sb.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+			continue;
+		if (chmod(name, sb.st_mode & S_IRWXU) == -1) {
+			snprintf(err, errlen, "%s is readable by other users "
+			    "and cannot be made private: %s", name,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct store *
 store_open(const char *path, int sync_full, char *err, size_t errlen)
 {
@@ -316,7 +396,11 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 			    strerror(errno));
 		goto fail;
 	}
+	if (store_create(path, err, errlen) != 0)
+		goto fail;
 	if ((st->db = schema_open(path, sync_full, err, errlen)) == NULL)
+		goto fail;
+	if (store_private(path, err, errlen) != 0)
 		goto fail;
 	if (sql_prepare_all(st, err, errlen) != 0)
 		goto fail;
