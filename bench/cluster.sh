@@ -135,7 +135,7 @@ ports=()
 for c in $c1 $c2 $c3; do
 	i=$((i + 1))
 	start_node "n$i" "node_name n$i" "cluster_listener 127.0.0.1:$c" \
-	    "cluster_peers $peers" "cluster_secret bench"
+	    "cluster_peers $peers" "cluster_secret bench-cluster-secret"
 	ports+=("$node_port")
 done
 start_node alone

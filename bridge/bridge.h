@@ -135,10 +135,13 @@ uint64_t bridge_origin_of(const char *name, size_t len);
 struct peer *bridge_link_peer(const struct session *link);
 /*
  * A CONNECT arrived (handle_connect). Returns -1 when it is not for a
- * link; 0 when it is a valid link CONNECT (c becomes LINK_IN); else the
- * reason code it was refused with (its CONNACK has been sent).
+ * link; 0 when it is a valid link CONNECT (c becomes LINK_IN);
+ * BRIDGE_HELD when it waits for its turn to be checked (secret.c: c is
+ * blocked and the CONNECT runs again later); else the reason code it was
+ * refused with (its CONNACK has been sent).
  */
-int bridge_connect(struct conn *c, const struct mqtt_connect *cp);
+int bridge_connect(struct conn *c, const struct mqtt_packet *pkt);
+#define BRIDGE_HELD (-2)
 /* Properties for the CONNACK of a link (this node's name). */
 void bridge_connack_props(const struct conn *c, struct mqtt_props *ap);
 /* The CONNACK of LINK_IN c is out and its session attached. */
@@ -152,6 +155,26 @@ void bridge_connected(struct conn *c);
 void bridge_closed(struct conn *c);
 /* The timer of a LINK_OUT conn fired: ping or give up. */
 void bridge_timer(struct conn *c);
+
+/* --- bridge/secret.c --- */
+
+#define BRIDGE_SECRET_MIN 16 /* bytes of cluster_secret, at least */
+
+/* Hash cluster_secret and make the table of source addresses. Returns 0,
+ * or -1 (logged). */
+int secret_init(void);
+void secret_free(void);
+/*
+ * The password of c's link CONNECT pkt against cluster_secret, at the
+ * pace its source address has earned. Returns 0 when right; -1 when the
+ * CONNECT is held for its address's turn (c blocked with BLOCK_LINK; it
+ * runs again through connect_rerun, and comes back here); else the
+ * reason code to refuse it with (0x86 wrong, 0x89 too many waiting;
+ * logged).
+ */
+int secret_check(struct conn *c, const struct mqtt_packet *pkt);
+/* c is closing: its held CONNECT, if any, leaves its address's queue. */
+void secret_conn_gone(struct conn *c);
 
 /* --- bridge/route.c --- */
 

@@ -16,12 +16,14 @@
  * in cluster_peers) or one already linked is not dialled again.
  *
  * Inbound (LINK_IN): only on the cluster listener, which takes nothing
- * else; a "$cluster/" client id anywhere else is refused (0x85). The
- * CONNECT is an ordinary one from there on (handle_connect): its session
- * "$cluster/<name>" is resumed, and its PUBLISHes are delivered here and
- * never forwarded. When it goes, the node's routes stay for
- * cluster_route_grace seconds (a link that comes back resyncs them), then
- * they are dropped.
+ * else; a "$cluster/" client id anywhere else is refused (0x85). Its
+ * password must be cluster_secret (secret.c, which checks the logins of
+ * an address that gave wrong ones at a slower pace, holding the CONNECT
+ * until its turn). The CONNECT is an ordinary one from there on
+ * (handle_connect): its session "$cluster/<name>" is resumed, and its
+ * PUBLISHes are delivered here and never forwarded. When it goes, the
+ * node's routes stay for cluster_route_grace seconds (a link that comes
+ * back resyncs them), then they are dropped.
  */
 #include "config.h"
 
@@ -414,21 +416,10 @@ link_refuse(struct conn *c, uint8_t rc, const char *why)
 	return rc;
 }
 
-/* Equal in time that does not depend on where they differ. */
-static int
-secret_eq(const uint8_t *a, size_t alen, const char *b)
-{
-	size_t blen = strlen(b), i;
-	unsigned diff = alen != blen;
-
-	for (i = 0; i < blen; i++)
-		diff |= (unsigned)(b[i] ^ (i < alen ? a[i] : 0));
-	return diff == 0;
-}
-
 int
-bridge_connect(struct conn *c, const struct mqtt_connect *cp)
+bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 {
+	const struct mqtt_connect *cp = &pkt->u.connect;
 	const char *id = (const char *)cp->client_id.p;
 	size_t len = cp->client_id.len;
 	size_t pl = sizeof BRIDGE_LINK_ID - 1, ql = sizeof BRIDGE_PEER_ID - 1;
@@ -439,6 +430,7 @@ bridge_connect(struct conn *c, const struct mqtt_connect *cp)
 	char *host;
 	uint16_t port;
 	struct dial *d;
+	int rc;
 
 	if (!bridge_on())
 		return -1;
@@ -455,13 +447,13 @@ bridge_connect(struct conn *c, const struct mqtt_connect *cp)
 	if (cp->version != MQTT_V5)
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_UNSUPPORTED_VERSION);
-	if (!cp->has_password || !secret_eq(cp->password.p, cp->password.len,
-	    srv.cfg.cluster_secret)) {
-		log_warn("cluster link from %s refused: wrong cluster_secret",
-		    c->peer);
-		return link_refuse(c, MQTT_RC_BAD_USER_OR_PASSWORD,
-		    "wrong cluster secret");
-	}
+	if ((rc = secret_check(c, pkt)) < 0)
+		return BRIDGE_HELD;
+	if (rc > 0)
+		return link_refuse(c, (uint8_t)rc,
+		    rc == MQTT_RC_BAD_USER_OR_PASSWORD ? "wrong cluster secret" :
+		    rc == MQTT_RC_SERVER_BUSY ? "too many link logins waiting" :
+		    mqtt_rc_name((uint8_t)rc));
 	id += pl;
 	len -= pl;
 	if (!bridge_name_ok(id, len))
@@ -813,6 +805,8 @@ bridge_init(void)
 		log_error("node_name is set: cluster_listener is required");
 		return -1;
 	}
+	if (secret_init() != 0)
+		return -1;
 	peers = hash_new();
 	/* Forward queues kept in the store from an earlier run. */
 	names = hash_new();
@@ -867,4 +861,5 @@ bridge_free(void)
 	bridge_forward_free();
 	bridge_takeover_free();
 	bridge_tombstone_free_all();
+	secret_free();
 }

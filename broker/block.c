@@ -11,7 +11,10 @@
  *                   has refilled (conn_pause_for);
  *   BLOCK_OUTPUT    its output is over OUTPUT_PAUSE: until it drains to
  *                   OUTPUT_RESUME (conn_paused);
- *   BLOCK_SHUTDOWN  the node is shutting down.
+ *   BLOCK_SHUTDOWN  the node is shutting down;
+ *   BLOCK_LINK      its link CONNECT waits for its source address's turn
+ *                   to have cluster_secret checked, after wrong ones
+ *                   (bridge/secret.c).
  *
  * Reading stops so that what the client sends meanwhile stays in the
  * kernel's buffers and TCP flow control holds the sender: a connection
@@ -22,13 +25,14 @@
  * socket's reads for TLS and WebSocket connections too (their filters
  * suspend the socket under them).
  *
- * How: waiting for a decision about the client (BLOCK_AUTH, BLOCK_CLAIM)
- * the connection is still read, up to BLOCK_INPUT_MAX bytes in its input
- * buffer, so that a client that goes away is seen and its password check
- * or claim dropped (pwcheck_conn_gone, bridge_claim_gone): abandoned
- * CONNECTs must not hold the check queue. Past that, and for the other
- * reasons at once, reading stops. The last reason gone resumes reading
- * and parses what is already buffered.
+ * How: waiting for a decision about the client (BLOCK_AUTH, BLOCK_CLAIM,
+ * BLOCK_LINK) the connection is still read, up to BLOCK_INPUT_MAX bytes
+ * in its input buffer, so that a client that goes away is seen and its
+ * password check, claim or turn dropped (pwcheck_conn_gone,
+ * bridge_claim_gone, secret_conn_gone): abandoned CONNECTs must not hold
+ * the queues. Past that, and for the other reasons at once, reading
+ * stops. The last reason gone resumes reading and parses what is already
+ * buffered.
  *
  * A closing connection is not touched: conn_close decides about its
  * reads (lingering, conn.c).
@@ -37,7 +41,8 @@
 
 #include "broker.h"
 
-#define BLOCK_WATCH (BLOCK_AUTH | BLOCK_CLAIM) /* read on, bounded */
+/* Read on, bounded, while only these wait. */
+#define BLOCK_WATCH (BLOCK_AUTH | BLOCK_CLAIM | BLOCK_LINK)
 #define BLOCK_INPUT_MAX (64 * 1024)
 
 static void

@@ -975,6 +975,7 @@ struct conn {
 	int64_t rl_logged_ms;
 	struct event *rl_timer; /* resumes reading after a rate pause */
 	struct pwjob *pw_job; /* CONNECT waiting for its password check */
+	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
 	enum conn_state state;
 	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
 	uint32_t dropped_qos0;
@@ -1002,6 +1003,7 @@ struct conn {
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */
+	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
 	char peer[64]; /* "address:port" */
 	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
 };
@@ -1081,6 +1083,7 @@ size_t conn_output_len(const struct conn *c);
 #define BLOCK_RATE 0x04 /* over its publish rate */
 #define BLOCK_OUTPUT 0x08 /* its output is over the pause mark */
 #define BLOCK_SHUTDOWN 0x10 /* the node is shutting down */
+#define BLOCK_LINK 0x20 /* a link login waits for its address's turn */
 
 /* c waits for why: reading stops with the first reason. */
 void conn_block(struct conn *c, uint8_t why);

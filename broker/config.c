@@ -61,6 +61,7 @@ static int config_server_reference(struct config *, char *, char *,
 static int config_cluster_listener(struct config *, char *, char *,
     size_t);
 static int config_cluster_peers(struct config *, char *, char *, size_t);
+static int config_cluster_secret(struct config *, char *, char *, size_t);
 static int config_allow_anonymous(struct config *, char *, char *, size_t);
 static int config_jwt_alg(struct config *, char *, char *, size_t);
 static int config_tls_version(struct config *, char *, char *, size_t);
@@ -144,8 +145,8 @@ static const struct config_key config_table[] = {
 	    config_cluster_peers },
 	{ "cluster_advertise", CONFIG_STRING, OFF(cluster_advertise), 0, 0, 0,
 	    NULL, NULL },
-	{ "cluster_secret", CONFIG_STRING, OFF(cluster_secret), 0, 0, 0, NULL,
-	    NULL },
+	{ "cluster_secret", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_cluster_secret },
 	{ "cluster_route_grace", CONFIG_UINT, OFF(cluster_route_grace),
 	    0, 86400, 60, NULL, NULL },
 	{ "cluster_sync_timeout", CONFIG_UINT, OFF(cluster_sync_timeout),
@@ -414,6 +415,32 @@ config_host_port(const char *v, char **host, uint16_t *port)
 		return -1;
 	*host = xstrndup(h, (size_t)(he - h));
 	*port = (uint16_t)n;
+	return 0;
+}
+
+/*
+ * cluster_secret <string>: the rest of the line, spaces included, at
+ * least BRIDGE_SECRET_MIN bytes. A link that presents it is trusted with
+ * every client's messages (bridge/secret.c), so a short one, which could
+ * be guessed, is refused here rather than warned about.
+ */
+static int
+config_cluster_secret(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	size_t len;
+
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	len = strlen(rest);
+	if (len < BRIDGE_SECRET_MIN) {
+		snprintf(err, errlen, "cluster_secret must be at least %d bytes "
+		    "long, this one has %zu (a random one: openssl rand "
+		    "-base64 24)", BRIDGE_SECRET_MIN, len);
+		return -1;
+	}
+	free(c->cluster_secret);
+	c->cluster_secret = xstrdup(rest);
 	return 0;
 }
 

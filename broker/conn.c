@@ -258,6 +258,7 @@ conn_free(struct conn *c)
 	free(c->auth_user);
 	auth_exchange_end(c);
 	pwcheck_conn_gone(c);
+	secret_conn_gone(c);
 	conn_alias_free(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
@@ -361,8 +362,10 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		bridge_closed(c);
 	if (c->claim != NULL)
 		bridge_claim_gone(c);
-	/* A password check not started yet is dropped now (pwcheck.c). */
+	/* A password check not started yet is dropped now (pwcheck.c), and
+	 * a link login waiting for its turn leaves the queue (secret.c). */
 	pwcheck_conn_gone(c);
+	secret_conn_gone(c);
 	gate_conn_closing(c);
 	if (c->state == CONN_ACTIVE && c->version == MQTT_V5 &&
 	    reason != MQTT_RC_SUCCESS) {

@@ -34,7 +34,9 @@
  * the client: otherwise the CONNECT is refused with 0x87 (3.1.1: 5), as
  * mosquitto does, rather than accepted with a will that would silently
  * never be published. Node links (bridge/) are authenticated by
- * cluster_secret instead, and the ACL does not apply to them.
+ * cluster_secret instead, and the ACL does not apply to them; after
+ * wrong secrets from its address, a link CONNECT is held for its turn
+ * (bridge/secret.c) and run here again then.
  * A v5 CONNECT with an Authentication Method goes through the method's
  * AUTH exchange first (auth.c) and is then run here again; its CONNACK
  * carries the method's final Authentication Data.
@@ -258,8 +260,10 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		cp->password.len = 0;
 		c->cert_user = 1;
 	}
-	if ((rc = bridge_connect(c, cp)) > 0)
+	if ((rc = bridge_connect(c, pkt)) > 0)
 		return rc;
+	if (rc == BRIDGE_HELD)
+		return 0;
 	if (cp->version == MQTT_V5 &&
 	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD)) {
 		/* Enhanced authentication (auth.c): the exchange runs first,

@@ -175,6 +175,29 @@ test_bad_lines(void)
 	line_bad("password_file", "t.conf:7: password_file needs a value");
 }
 
+/* cluster_secret: the rest of the line, at least BRIDGE_SECRET_MIN
+ * bytes. */
+static void
+test_cluster_secret(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(line_ok(&c, "cluster_secret 0123456789abcdef") &&
+	    strcmp(c.cluster_secret, "0123456789abcdef") == 0,
+	    "cluster_secret of 16 bytes");
+	ok(line_ok(&c, "cluster_secret \ta secret with spaces") &&
+	    strcmp(c.cluster_secret, "a secret with spaces") == 0,
+	    "cluster_secret keeps its spaces, the last one wins");
+	config_free(&c);
+	line_bad("cluster_secret 0123456789abcde", "t.conf:7: cluster_secret "
+	    "must be at least 16 bytes long, this one has 15 (a random one: "
+	    "openssl rand -base64 24)");
+	line_bad("cluster_secret", "t.conf:7: cluster_secret must be at "
+	    "least 16 bytes long, this one has 0 (a random one: openssl "
+	    "rand -base64 24)");
+}
+
 static void
 test_files(void)
 {
@@ -373,6 +396,7 @@ main(void)
 	test_good_lines();
 	test_allow_anonymous();
 	test_bad_lines();
+	test_cluster_secret();
 	test_tls_lines();
 	test_files();
 	test_limits();
