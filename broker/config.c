@@ -70,6 +70,15 @@ static int config_max_connections(struct config *, char *, char *,
 static int config_protocol(struct config *, char *, char *, size_t);
 static int config_websockets_path(struct config *, char *, char *, size_t);
 
+/*
+ * The default of max_queued_bytes, a FUNC row (64 bits): the string is
+ * both the documented default (tern.conf(5), checked by config_test) and,
+ * parsed by config_init(), the value, so the two cannot drift apart.
+ * 64 MiB per session: an IM client's queue reaches its 1000 messages long
+ * before, while a flood of 1 MiB messages stops there.
+ */
+#define CONFIG_QUEUED_BYTES_DEFAULT "67108864"
+
 #define OFF(field) offsetof(struct config, field)
 #define LOFF(field) offsetof(struct listener_conf, field)
 
@@ -110,13 +119,14 @@ static const struct config_key config_table[] = {
 	{ "max_publish_bytes_rate", CONFIG_UINT, OFF(max_publish_bytes_rate),
 	    0, UINT32_MAX, 0, NULL, NULL },
 	{ "max_subscriptions_per_client", CONFIG_UINT,
-	    OFF(max_subscriptions_per_client), 0, UINT32_MAX, 0, NULL, NULL },
+	    OFF(max_subscriptions_per_client), 0, UINT32_MAX, 1000, NULL,
+	    NULL },
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
 	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
 	    0, NULL, NULL },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
-	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0, "0",
-	    config_queued_bytes },
+	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0,
+	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes },
 	{ "persistent_client_expiration", CONFIG_FUNC, 0, 0, 0, 0, "never",
 	    config_duration },
 	{ "topic_alias_maximum", CONFIG_UINT, OFF(topic_alias_maximum),
@@ -192,6 +202,7 @@ config_init(struct config *c)
 	memset(c, 0, sizeof *c);
 	c->log_level = LOG_NOTICE;
 	c->allow_anonymous = -1;
+	c->max_queued_bytes = strtoull(CONFIG_QUEUED_BYTES_DEFAULT, NULL, 10);
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		k = &config_table[i];
 		switch (k->type) {

@@ -322,6 +322,13 @@ test_limits(void)
 	is_int(c.max_connections, 0, "default max_connections: no limit");
 	is_int(c.max_topic_length, 65535, "default max_topic_length");
 	is_int(c.max_connection_rate, 0, "default max_connection_rate off");
+	/* What one client can make the node hold is bounded by default. */
+	is_int(c.max_subscriptions_per_client, 1000,
+	    "default max_subscriptions_per_client");
+	ok(c.max_queued_bytes == 67108864ull,
+	    "default max_queued_bytes: 64 MiB");
+	ok(line_ok(&c, "max_queued_bytes 0") && c.max_queued_bytes == 0,
+	    "max_queued_bytes 0: no limit");
 	ok(line_ok(&c, "max_connections 100"), "global max_connections");
 	ok(line_ok(&c, "listener 1883"), "first listener");
 	ok(line_ok(&c, "max_connections 5"), "its own max_connections");
