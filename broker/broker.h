@@ -134,6 +134,8 @@ struct config {
 	uint32_t max_publish_rate; /* PUBLISHes / s per client; 0: off */
 	uint32_t max_publish_bytes_rate; /* bytes / s per client; 0: off */
 	uint32_t max_subscriptions_per_client; /* 0: no limit */
+	uint32_t max_retained_messages; /* topics; 0: no limit */
+	uint64_t max_retained_bytes; /* retain.c's count; 0: no limit */
 	int store; /* durable store on */
 	int queue_qos0_messages;
 	int store_sync_full;
@@ -252,6 +254,10 @@ struct msg *msg_with_user(const struct msg *m, const uint8_t *extra,
     uint32_t extra_len);
 /* A new message (one reference) from a CONNECT's will. */
 struct msg *msg_from_will(const struct mqtt_connect *c);
+/* The bytes m's block holds (struct, topic, payload, properties), and
+ * what msg_from_publish(p, topic of topic_len) would hold. */
+size_t msg_size(const struct msg *m);
+size_t msg_publish_size(const struct mqtt_publish *p, uint32_t topic_len);
 /* Take / drop a reference; the last drop frees. */
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
@@ -521,10 +527,17 @@ void retain_free_all(void);
 /* Store (or clear, for an empty payload) the retained message of m's
  * topic. Borrows m (takes its own reference). */
 void retain_store(struct msg *m);
+/* 1 when a retained message of size bytes (msg_size) on topic may be
+ * stored now under max_retained_messages and max_retained_bytes (clear:
+ * it clears the topic, which always may); 0 when not, logged (design
+ * note in retain.c). */
+int retain_room(const char *topic, uint32_t len, size_t size, int clear);
 /* Send the retained messages matching filter to s (subscribe time). */
 void retain_deliver(struct session *s, const char *filter, uint32_t len,
     uint8_t qos, uint32_t sub_id);
+/* The topics retained, and the bytes counted against max_retained_bytes. */
 size_t retain_count(void);
+uint64_t retain_bytes(void);
 
 /* --- will.c --- */
 

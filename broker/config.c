@@ -56,6 +56,7 @@ static int config_log_level(struct config *, char *, char *, size_t);
 static int config_duration(struct config *, char *, char *, size_t);
 static int config_store_sync(struct config *, char *, char *, size_t);
 static int config_queued_bytes(struct config *, char *, char *, size_t);
+static int config_retained_bytes(struct config *, char *, char *, size_t);
 static int config_server_reference(struct config *, char *, char *,
     size_t);
 static int config_cluster_listener(struct config *, char *, char *,
@@ -71,13 +72,16 @@ static int config_protocol(struct config *, char *, char *, size_t);
 static int config_websockets_path(struct config *, char *, char *, size_t);
 
 /*
- * The default of max_queued_bytes, a FUNC row (64 bits): the string is
- * both the documented default (tern.conf(5), checked by config_test) and,
- * parsed by config_init(), the value, so the two cannot drift apart.
- * 64 MiB per session: an IM client's queue reaches its 1000 messages long
- * before, while a flood of 1 MiB messages stops there.
+ * The defaults of the 64-bit byte limits, which are FUNC rows: the string
+ * is both the documented default (tern.conf(5), checked by config_test)
+ * and, parsed by config_init(), the value, so the two cannot drift apart.
+ * 64 MiB per session and 1 GiB of retained messages: an IM client's queue
+ * reaches its 1000 messages long before 64 MiB, and a million users'
+ * retained presence takes about a third of a GiB, while a flood of large
+ * messages stops there.
  */
 #define CONFIG_QUEUED_BYTES_DEFAULT "67108864"
+#define CONFIG_RETAINED_BYTES_DEFAULT "1073741824"
 
 #define OFF(field) offsetof(struct config, field)
 #define LOFF(field) offsetof(struct listener_conf, field)
@@ -121,6 +125,10 @@ static const struct config_key config_table[] = {
 	{ "max_subscriptions_per_client", CONFIG_UINT,
 	    OFF(max_subscriptions_per_client), 0, UINT32_MAX, 1000, NULL,
 	    NULL },
+	{ "max_retained_messages", CONFIG_UINT, OFF(max_retained_messages),
+	    0, UINT32_MAX, 1000000, NULL, NULL },
+	{ "max_retained_bytes", CONFIG_FUNC, 0, 0, 0, 0,
+	    CONFIG_RETAINED_BYTES_DEFAULT, config_retained_bytes },
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
 	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
 	    0, NULL, NULL },
@@ -203,6 +211,8 @@ config_init(struct config *c)
 	c->log_level = LOG_NOTICE;
 	c->allow_anonymous = -1;
 	c->max_queued_bytes = strtoull(CONFIG_QUEUED_BYTES_DEFAULT, NULL, 10);
+	c->max_retained_bytes = strtoull(CONFIG_RETAINED_BYTES_DEFAULT, NULL,
+	    10);
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		k = &config_table[i];
 		switch (k->type) {
@@ -364,23 +374,43 @@ config_store_sync(struct config *c, char *rest, char *err, size_t errlen)
 	return -1;
 }
 
-/* max_queued_bytes <bytes> (64-bit; 0: no byte limit) */
+/* A 64-bit number of bytes (0: no limit) into *out; -1 when v is not. */
 static int
-config_queued_bytes(struct config *c, char *rest, char *err, size_t errlen)
+config_bytes(char *rest, uint64_t *out)
 {
 	char *v = config_next_word(&rest), *end;
 	unsigned long long n;
 
-	if (v != NULL && *v >= '0' && *v <= '9' &&
-	    config_next_word(&rest) == NULL) {
-		errno = 0;
-		n = strtoull(v, &end, 10);
-		if (errno == 0 && *end == '\0') {
-			c->max_queued_bytes = n;
-			return 0;
-		}
-	}
+	if (v == NULL || *v < '0' || *v > '9' ||
+	    config_next_word(&rest) != NULL)
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* max_queued_bytes <bytes> (64-bit; 0: no byte limit) */
+static int
+config_queued_bytes(struct config *c, char *rest, char *err, size_t errlen)
+{
+	if (config_bytes(rest, &c->max_queued_bytes) == 0)
+		return 0;
 	snprintf(err, errlen, "max_queued_bytes must be a number of bytes "
+	    "(0: no limit)");
+	return -1;
+}
+
+/* max_retained_bytes <bytes> (64-bit; 0: no byte limit) */
+static int
+config_retained_bytes(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	if (config_bytes(rest, &c->max_retained_bytes) == 0)
+		return 0;
+	snprintf(err, errlen, "max_retained_bytes must be a number of bytes "
 	    "(0: no limit)");
 	return -1;
 }

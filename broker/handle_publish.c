@@ -36,6 +36,14 @@
  * message is dropped, as mosquitto does (closing would only make it
  * reconnect and publish again). A refused QoS 0 message is dropped. A
  * refused message is neither routed nor retained.
+ *
+ * A retained message that would take a new topic past
+ * max_retained_messages or max_retained_bytes (retain.c) is not kept. A
+ * v5 QoS 1/2 publisher is told with 0x97 (quota exceeded) and the message
+ * is not routed either: a failure code says the message was not taken,
+ * and a publisher that retries must not make the subscribers get it
+ * twice. Anyone else cannot be told, and their message is routed without
+ * being retained: its subscribers lose less than if it were dropped.
  */
 #include "config.h"
 
@@ -77,7 +85,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	struct msg *m = NULL, *acked = NULL;
 	unsigned n;
 	uint8_t reason;
-	int rc, denied, target, over_rate = c->rl_refuse;
+	int rc, denied, target, keep, over_rate = c->rl_refuse;
 
 	c->rl_refuse = 0;
 	deliver_take_blocker(); /* left by a routing that acked nobody */
@@ -138,6 +146,19 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
+	/* Past the retained bounds (see above). A node link's message was
+	 * let in where its publisher is connected; it is checked below, on
+	 * the message, against this node's own bounds. */
+	keep = p->retain && !denied;
+	if (keep && c->link == LINK_NONE && !retain_room((const char *)topic.p,
+	    topic.len, msg_publish_size(p, topic.len), p->payload.len == 0)) {
+		if (c->version == MQTT_V5 && p->qos > 0) {
+			publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
+			    p->packet_id, MQTT_RC_QUOTA_EXCEEDED);
+			return 0;
+		}
+		keep = 0;
+	}
 	/* Before routing: its write is part of what the PUBREC waits
 	 * for, and of what decides whether the deliveries wait. */
 	if (p->qos == 2)
@@ -159,7 +180,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		/* QoS 2 deliveries wait until it is known whether the
 		 * PUBREC waits for a commit (deliver_settle). */
 		m->settling = p->qos == 2 && !target;
-		if (p->retain)
+		if (keep && (c->link == LINK_NONE || retain_room(m->topic,
+		    m->topic_len, msg_size(m), m->payload_len == 0)))
 			retain_store(m);
 		n = target ? bridge_deliver_target(c->link_ctx, m) :
 		    deliver_route(m, s);

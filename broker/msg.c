@@ -168,6 +168,33 @@ msg_from_will(const struct mqtt_connect *c)
 	    c->will_retain);
 }
 
+size_t
+msg_size(const struct msg *m)
+{
+	return sizeof *m + (size_t)m->topic_len + 1 + m->payload_len +
+	    m->content_type.len + m->response_topic.len +
+	    m->correlation_data.len + m->user_len;
+}
+
+/* As msg_make() counts it. */
+size_t
+msg_publish_size(const struct mqtt_publish *p, uint32_t topic_len)
+{
+	const struct mqtt_props *props = &p->props;
+	size_t size = sizeof(struct msg) + (size_t)topic_len + 1 +
+	    p->payload.len;
+
+	if (MQTT_PROP_HAS(props, MQTT_PROP_CONTENT_TYPE))
+		size += props->content_type.len;
+	if (MQTT_PROP_HAS(props, MQTT_PROP_RESPONSE_TOPIC))
+		size += props->response_topic.len;
+	if (MQTT_PROP_HAS(props, MQTT_PROP_CORRELATION_DATA))
+		size += props->correlation_data.len;
+	if (props->n_user > 0)
+		size += mqtt_props_user_size(props);
+	return size;
+}
+
 struct msg *
 msg_ref(struct msg *m)
 {

@@ -19,6 +19,11 @@
  * times the depth.
  *
  * Clearing a value frees the nodes left without value or children.
+ *
+ * The tree counts the memory of its nodes (each one's struct, name and
+ * slot in its parent's children; RTREE_NODE_COST), so that retain.c can
+ * bound what the retained messages cost with the index they need: a flood
+ * of deep, distinct topics costs mostly nodes, not messages.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +45,7 @@ struct rtree_node {
 struct rtree {
 	struct rtree_node	*root;
 	size_t			 count;
+	size_t			 bytes; /* of the nodes but the root */
 	void			(*release)(void *);
 };
 
@@ -49,6 +55,10 @@ struct rtree_match_ctx {
 	void		(*cb)(void *, void *);
 	void		*arg;
 };
+
+/* What a node with a name of len bytes costs. */
+#define RTREE_NODE_COST(len) \
+	(sizeof(struct rtree_node) + (len) + sizeof(struct trie_key *))
 
 static struct rtree_node *
 rtree_node_new(struct rtree_node *parent, const char *name, size_t len)
@@ -79,6 +89,7 @@ rtree_path(struct rtree *r, const char *topic, size_t len, int create)
 				return NULL;
 			c = rtree_node_new(n, lv.p, lv.len);
 			trie_kids_add(&n->kids, &c->key);
+			r->bytes += RTREE_NODE_COST(lv.len);
 		}
 		n = c;
 	}
@@ -146,6 +157,7 @@ rtree_set(struct rtree *r, const char *topic, size_t len, void *value)
 	while (n != r->root && n->value == NULL && n->kids.n == 0) {
 		parent = n->parent;
 		trie_kids_del(&parent->kids, &n->key);
+		r->bytes -= RTREE_NODE_COST(n->key.len);
 		trie_kids_clear(&n->kids);
 		free(n);
 		n = parent;
@@ -230,4 +242,31 @@ size_t
 rtree_count(const struct rtree *r)
 {
 	return r->count;
+}
+
+/* Memory of the nodes (see the design note). */
+size_t
+rtree_bytes(const struct rtree *r)
+{
+	return r->bytes;
+}
+
+/* What setting a value at topic would add to rtree_bytes(): the nodes of
+ * the levels not in the tree yet. */
+size_t
+rtree_cost(struct rtree *r, const char *topic, size_t len)
+{
+	struct rtree_node	*n = r->root;
+	struct trie_level	 lv;
+	const char		*s = topic, *end = topic + len;
+	size_t			 cost = 0;
+
+	while (trie_level_next(&s, end, &lv)) {
+		if (n != NULL)
+			n = (struct rtree_node *)trie_kids_find(&n->kids, lv.p,
+			    lv.len);
+		if (n == NULL)
+			cost += RTREE_NODE_COST(lv.len);
+	}
+	return cost;
 }

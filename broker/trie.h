@@ -100,6 +100,10 @@ void rtree_match(struct rtree *r, const char *filter, size_t len,
 
 /* Number of values held. */
 size_t rtree_count(const struct rtree *r);
+/* Memory of the tree's nodes (retain_tree.c's design note), and what a
+ * value set at topic would add to it (0 when its node exists). */
+size_t rtree_bytes(const struct rtree *r);
+size_t rtree_cost(struct rtree *r, const char *topic, size_t len);
 
 /* For tests: the number of nodes trie_match has visited in t since
  * trie_new (a measure of work done, for the scale checks). */

@@ -5,7 +5,8 @@
  * network connection closes for any reason other than a DISCONNECT with
  * reason 0x00: keep-alive timeout, protocol error, a socket error, a
  * takeover, DISCONNECT 0x04 (MQTT-3.1.2-8). A will with the retain flag is
- * also stored as retained.
+ * also stored as retained, unless that would go past the retained bounds
+ * (retain_room): then it is only published.
  *
  * Will Delay Interval (3.1.3.2.2): with a delay, the will waits on a
  * timer; a new connection resuming the session within the delay drops it
@@ -60,7 +61,9 @@ will_publish(struct session *s)
 		return;
 	}
 	log_info("publishing will of %s on %s", s->client_id, m->topic);
-	if (m->retain)
+	/* Past the retained bounds, published without being retained. */
+	if (m->retain && retain_room(m->topic, m->topic_len, msg_size(m),
+	    m->payload_len == 0))
 		retain_store(m);
 	deliver_route(m, s);
 	msg_unref(m);

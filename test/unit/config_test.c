@@ -325,8 +325,16 @@ test_limits(void)
 	/* What one client can make the node hold is bounded by default. */
 	is_int(c.max_subscriptions_per_client, 1000,
 	    "default max_subscriptions_per_client");
+	is_int(c.max_retained_messages, 1000000,
+	    "default max_retained_messages");
+	ok(c.max_retained_bytes == 1073741824ull,
+	    "default max_retained_bytes: 1 GiB");
 	ok(c.max_queued_bytes == 67108864ull,
 	    "default max_queued_bytes: 64 MiB");
+	ok(line_ok(&c, "max_retained_bytes 0") && c.max_retained_bytes == 0,
+	    "max_retained_bytes 0: no limit");
+	ok(line_ok(&c, "max_retained_bytes 18446744073709551615") &&
+	    c.max_retained_bytes == UINT64_MAX, "max_retained_bytes: 64 bits");
 	ok(line_ok(&c, "max_queued_bytes 0") && c.max_queued_bytes == 0,
 	    "max_queued_bytes 0: no limit");
 	ok(line_ok(&c, "max_connections 100"), "global max_connections");
@@ -347,6 +355,10 @@ test_limits(void)
 	    "-1 (no limit) or a number from 0 to 2147483647");
 	line_bad("max_topic_length 0", "t.conf:7: max_topic_length must be "
 	    "a number from 1 to 65535, not '0'");
+	line_bad("max_retained_bytes 1G", "t.conf:7: max_retained_bytes must "
+	    "be a number of bytes (0: no limit)");
+	line_bad("max_retained_bytes -1", "t.conf:7: max_retained_bytes must "
+	    "be a number of bytes (0: no limit)");
 }
 
 static void
