@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""make_corpus.py - write the seed corpora of the `decode` and `cluster`
-fuzz targets.
+"""make_corpus.py - write the seed corpora of the `decode`, `cluster`
+and `scram` fuzz targets.
 
 decode: each seed is one byte selecting the connection (byte % 3 + 3 is
 the protocol level, bit 7 sets a 64-byte maximum packet size; see
@@ -15,8 +15,14 @@ bridge/proto.h; fuzz_cluster.c decodes every input as each of the seven
 messages): valid ones of each kind, with empty and larger counts, and one
 per malformed shape the decoders refuse.
 
+scram: each seed is a client-first-message, a NUL byte and a
+client-final-message (fuzz_scram.c), in which "$N" stands for the
+exchange's nonce and a final ",p=$P" for the right proof: valid logins
+(both channel-binding flags, escaped user names, extensions) and one
+case per refusal of each message.
+
 Usage: make_corpus.py [TARGET] [OUTDIR]
-  TARGET is decode (the default) or cluster; OUTDIR defaults to
+  TARGET is decode (the default), cluster or scram; OUTDIR defaults to
   corpus/TARGET next to this file. (`make_corpus.py OUTDIR`, the old
   form, writes the decode seeds to OUTDIR.)
 Stdlib only. Rewrites OUTDIR's *.bin seeds; keeps other files (crashers).
@@ -427,7 +433,79 @@ def cluster_seeds():
     return out
 
 
-TARGETS = {"decode": seeds, "cluster": cluster_seeds}
+def scram_seeds():
+    """scram: client-first NUL client-final (fuzz_scram.c); "$N" stands
+    for the server nonce and a final ",p=$P" for the right proof of the
+    password, which the target fills in."""
+    import base64
+    out = {}
+
+    def ex(first, final=None):
+        if isinstance(first, str):
+            first = first.encode()
+        if final is None:
+            return first
+        if isinstance(final, str):
+            final = final.encode()
+        return first + b"\0" + final
+
+    def c(gs2):
+        return "c=" + base64.b64encode(gs2.encode()).decode()
+
+    ok_final = c("n,,") + ",r=$N,p=$P"
+    # valid logins
+    out["ok-rfc7677"] = ex("n,,n=user,r=rOprNGfwEbeRWgbNEkqO", ok_final)
+    out["ok-cbind-y"] = ex("y,,n=user,r=fyko+d2lbbFgONRv9qkxdawL",
+                           c("y,,") + ",r=$N,p=$P")
+    out["ok-authzid-empty"] = ex("n,a=,n=user,r=abc",
+                                 c("n,a=,") + ",r=$N,p=$P")
+    out["ok-escaped-user"] = ex("n,,n=a=2Cb=3Dc,r=abc", ok_final)
+    out["ok-extensions"] = ex("n,,n=user,r=abc,x=first",
+                              c("n,,") + ",r=$N,y=final,p=$P")
+    out["ok-long-nonce"] = ex("n,,n=user,r=" + "N" * 256, ok_final)
+    # refused at the client-final
+    out["bad-proof-wrong"] = ex("n,,n=user,r=abc", c("n,,") + ",r=$N,p=" +
+                                base64.b64encode(bytes(32)).decode())
+    out["bad-proof-short"] = ex("n,,n=user,r=abc",
+                                c("n,,") + ",r=$N,p=AAAA")
+    out["bad-proof-long"] = ex("n,,n=user,r=abc", c("n,,") + ",r=$N,p=" +
+                               base64.b64encode(bytes(33)).decode())
+    out["bad-proof-chars"] = ex("n,,n=user,r=abc",
+                                c("n,,") + ",r=$N,p=!!!!")
+    out["bad-proof-none"] = ex("n,,n=user,r=abc", c("n,,") + ",r=$N")
+    out["bad-proof-empty"] = ex("n,,n=user,r=abc", c("n,,") + ",r=$N,p=")
+    out["bad-nonce-client-only"] = ex("n,,n=user,r=abc",
+                                      c("n,,") + ",r=abc,p=$P")
+    out["bad-nonce-missing"] = ex("n,,n=user,r=abc", c("n,,") + ",p=$P")
+    out["bad-cbind-mismatch"] = ex("n,,n=user,r=abc",
+                                   c("y,,") + ",r=$N,p=$P")
+    out["bad-cbind-missing"] = ex("n,,n=user,r=abc", "r=$N,p=$P")
+    out["bad-final-empty"] = ex("n,,n=user,r=abc", b"")
+    out["bad-final-nul"] = ex("n,,n=user,r=abc",
+                              (c("n,,") + ",r=$N").encode() + b"\0,p=$P")
+    out["bad-user-unknown"] = ex("n,,n=nobody,r=abc", ok_final)
+    out["bad-user-pbkdf2"] = ex("n,,n=plain,r=abc", ok_final)
+    # refused at the client-first
+    out["first-only"] = ex("n,,n=user,r=abc")
+    out["bad-first-empty"] = ex("", ok_final)
+    out["bad-cbind-p"] = ex("p=tls-unique,,n=user,r=abc", ok_final)
+    out["bad-gs2-flag"] = ex("x,,n=user,r=abc", ok_final)
+    out["bad-gs2-short"] = ex("n,")
+    out["bad-authzid"] = ex("n,a=admin,n=user,r=abc", ok_final)
+    out["bad-mandatory-ext"] = ex("n,,m=ext,n=user,r=abc", ok_final)
+    out["bad-saslname-escape"] = ex("n,,n=a=2Xb,r=abc", ok_final)
+    out["bad-saslname-comma-end"] = ex("n,,n=ab=2,r=abc", ok_final)
+    out["bad-user-empty"] = ex("n,,n=,r=abc", ok_final)
+    out["bad-user-long"] = ex("n,,n=" + "u" * 257 + ",r=abc", ok_final)
+    out["bad-nonce-none"] = ex("n,,n=user")
+    out["bad-nonce-empty"] = ex("n,,n=user,r=", ok_final)
+    out["bad-nonce-long"] = ex("n,,n=user,r=" + "N" * 257, ok_final)
+    out["bad-nonce-ctrl"] = ex(b"n,,n=user,r=a\x01b", ok_final)
+    out["bad-nonce-not-r"] = ex("n,,n=user,x=abc", ok_final)
+    return out
+
+
+TARGETS = {"decode": seeds, "cluster": cluster_seeds, "scram": scram_seeds}
 
 
 def main():
