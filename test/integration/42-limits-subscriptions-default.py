@@ -6,7 +6,7 @@ not count twice), and the subscriptions it has keep delivering; a 3.1.1
 client gets 0x80. One SUBSCRIBE of 1 MiB with some 95,000 short filters
 gets its first 1000 granted and the rest 0x97, and the node's VmRSS
 grows by a few MiB at most (without the bound the filters cost it some
-25 MiB, twice that under ASan). With max_subscriptions_per_client 5000,
+32 MiB, 53 MiB under ASan). With max_subscriptions_per_client 5000,
 5000 filters are granted and the next one is refused."""
 import os
 import sys
