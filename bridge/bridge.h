@@ -79,6 +79,7 @@ struct peer {
 	uint64_t received; /* messages it forwarded to us */
 	uint64_t tx_bytes; /* sent to it on links gone (both ways) */
 	uint8_t synced; /* its whole route table came since our start */
+	uint8_t routes_current; /* ... and since its link last came up */
 	uint8_t fwd_plain; /* forward collection (bridge_collect) */
 	uint8_t fwd_listed;
 	char **fwd_shares;
@@ -198,6 +199,9 @@ void bridge_routes_drop(struct peer *p);
 /* 1 when every node linked now has applied route version (a SUBACK
  * waiting for it may go: gate.c). */
 int bridge_routes_ready(uint64_t version);
+/* 1 while p may have routes we have not heard: its link is down with
+ * its routes in grace, or back up with its table not all in yet. */
+int bridge_routes_uncertain(const struct peer *p);
 void bridge_routes_free(void);
 
 /* --- bridge/forward.c --- */
@@ -206,8 +210,11 @@ void bridge_routes_free(void);
  * chosen for, NULL for a plain route). */
 void bridge_collect(struct peer *p, const char *share);
 /* Forward m once to every peer collected (and to every peer when m is
- * retained). Returns the number of peers it went to. */
-unsigned bridge_forward(struct msg *m);
+ * retained). unmatched: nothing here or elsewhere matched m; a QoS 1/2
+ * m then goes to every node whose routes we may not know yet
+ * (bridge_routes_uncertain), rather than be answered "no matching
+ * subscribers". Returns the number of peers it went to. */
+unsigned bridge_forward(struct msg *m, int unmatched);
 /* The message of a PUBLISH from a link, without the link's own user
  * properties, which say what it is for (bridge_in_plain, _share). */
 struct msg *bridge_msg_in(struct conn *c, const struct mqtt_publish *p,

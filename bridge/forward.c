@@ -152,7 +152,7 @@ forward_marked(struct msg *m, const struct peer *p)
 }
 
 unsigned
-bridge_forward(struct msg *m)
+bridge_forward(struct msg *m, int unmatched)
 {
 	struct peer *p;
 	struct msg *mm;
@@ -172,6 +172,17 @@ bridge_forward(struct msg *m)
 	if (m->retain) {
 		for (i = 0; (p = bridge_peer_at(i)) != NULL; i++)
 			bridge_collect(p, NULL);
+	} else if (unmatched && n_collected == 0 && m->qos > 0) {
+		/* Matched nowhere we know of. A node we have not heard from
+		 * since it came back, or that is away with its routes in
+		 * grace, may have a subscriber that came meanwhile (one that
+		 * moved there from a node that withdrew its route): it gets
+		 * the message and delivers it if so, rather than the
+		 * publisher hear "no matching subscribers" and it be lost. */
+		for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+			if (bridge_routes_uncertain(p))
+				bridge_collect(p, NULL);
+		}
 	}
 	bridge_tombstone_flush(m, 1);
 	for (i = 0; i < n_collected; i++) {

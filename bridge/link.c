@@ -591,6 +591,7 @@ void
 bridge_routes_synced(struct peer *p)
 {
 	p->synced = 1;
+	p->routes_current = 1;
 	if (startup_timer != NULL && startup_synced())
 		startup_release(0);
 }
@@ -740,6 +741,7 @@ bridge_closed(struct conn *c)
 		return;
 	p->tx_bytes += c->tx_bytes;
 	p->link_in = NULL;
+	p->routes_current = 0;
 	bridge_claims_peer_gone(p);
 	if (p->staging != NULL) {
 		hash_free(p->staging);
@@ -754,6 +756,18 @@ bridge_closed(struct conn *c)
 	tv.tv_sec = srv.cfg.cluster_route_grace;
 	tv.tv_usec = 0;
 	evtimer_add(p->grace_timer, &tv);
+}
+
+int
+bridge_routes_uncertain(const struct peer *p)
+{
+	if (p->routes_current)
+		return 0;
+	/* Its link is back and its table on its way, or it is down and
+	 * its routes are in grace: it may have subscribers we do not know
+	 * of (made while we did not hear it). */
+	return p->link_in != NULL || (p->grace_timer != NULL &&
+	    evtimer_pending(p->grace_timer, NULL));
 }
 
 /* --- start and stop --- */

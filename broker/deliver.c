@@ -1009,7 +1009,7 @@ deliver_route(struct msg *m, struct session *publisher)
 	}
 	deliver_from_link = 0;
 	if (bridge_on() && !ctx.from_link)
-		delivered += bridge_forward(m);
+		delivered += bridge_forward(m, delivered == 0);
 	return delivered;
 }
 
