@@ -209,8 +209,8 @@ server_init(void)
 	 * "no matching subscribers" and drop what they subscribed to. */
 	if (bridge_startup_hold())
 		listener_hold_clients(1);
-	if (listener_write_ready() != 0)
-		return -1;
+	/* The handlers first: whoever reads the ready file may signal at
+	 * once, and SIGTERM's default action would skip the last commit. */
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, server_signal_cb, NULL);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, server_signal_cb, NULL);
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, server_signal_cb, NULL);
@@ -220,6 +220,8 @@ server_init(void)
 	evsignal_add(srv.sig_int, NULL);
 	evsignal_add(srv.sig_hup, NULL);
 	evsignal_add(srv.sig_usr1, NULL);
+	if (listener_write_ready() != 0)
+		return -1;
 	log_notice("tern %s ready, data in %s", TERN_VERSION,
 	    srv.cfg.data_dir);
 	return 0;
