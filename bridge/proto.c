@@ -288,6 +288,7 @@ proto_claimed_decode(const uint8_t *p, size_t len, struct proto_claimed *out)
 	out->claim_id = get64(p);
 	out->answer = len > PROTO_CLAIMED_MIN_LEN ? p[8] :
 	    PROTO_CLAIMED_GIVEN_UP;
+	out->flags = len > PROTO_CLAIMED_MIN_LEN + 1 ? p[9] : 0;
 	return 0;
 }
 
@@ -304,6 +305,7 @@ proto_claimed_encode(const struct proto_claimed *m, uint8_t *buf)
 
 	wr_u64(&w, m->claim_id);
 	wr_u8(&w, m->answer);
+	wr_u8(&w, m->flags);
 	assert(w.n == PROTO_CLAIMED_LEN);
 	return w.n;
 }

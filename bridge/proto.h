@@ -37,7 +37,9 @@
  * client id.
  *   offset  size  field
  *   0       8     claim id (ms since the epoch << 16 | a counter)
- *   8       1     flags: 0x01 clean start; other bits are ignored
+ *   8       1     flags: 0x01 clean start; 0x02 merge (a split copy
+ *                 asks for the others, no CONNECT waiting: takeover.c);
+ *                 other bits are ignored
  *   9       n     client id (may be empty)
  *
  * $cluster/claimed (QoS 0, on the answering node's outbound link).
@@ -46,9 +48,13 @@
  *   8       1     answer: 0 given up, 1 refused (the answering node's own
  *                 connect wins), 2 wait (a session is moving in there);
  *                 other values are taken as 0
- *   Senders write 9 bytes. A receiver takes 8 bytes as answer 0 and
- *   ignores bytes after the answer, as version 1 always has: this one
- *   decoder is lenient, and its round trip keeps the first 9 bytes.
+ *   9       1     flags: the claim's 0x02 (merge) echoed, so that the
+ *                 claimer tells the answer to a merge claim from the
+ *                 answer to a CONNECT's claim with the same id
+ *   Senders write 10 bytes. A receiver takes 8 bytes as answer 0, 9 as
+ *   flags 0, and ignores bytes after the flags (version 1 ignored all
+ *   after the answer): this one decoder is lenient, and its round trip
+ *   keeps the first 10 bytes.
  *
  * $cluster/session (QoS 1, in the forward queue): a session moving to
  * the claimer. S is 32 plus the sizes of the subscriptions.
@@ -185,11 +191,14 @@ size_t proto_ack_encode(const struct proto_ack *m, uint8_t *buf);
 /* --- $cluster/claim --- */
 
 #define PROTO_CLAIM_CLEAN 0x01
+/* A merge claim (takeover.c, "Split sessions"): no CONNECT waits on it.
+ * A node that does not know the flag answers it as any claim. */
+#define PROTO_CLAIM_MERGE 0x02
 #define PROTO_CLAIM_HEAD_LEN 9
 
 struct proto_claim {
 	uint64_t claim_id;
-	uint8_t flags; /* PROTO_CLAIM_CLEAN */
+	uint8_t flags; /* PROTO_CLAIM_* */
 	struct proto_str client_id;
 };
 
@@ -203,12 +212,13 @@ size_t proto_claim_encode(const struct proto_claim *m, uint8_t *buf);
 #define PROTO_CLAIMED_GIVEN_UP 0
 #define PROTO_CLAIMED_REFUSED 1
 #define PROTO_CLAIMED_WAIT 2
-#define PROTO_CLAIMED_LEN 9
+#define PROTO_CLAIMED_LEN 10
 #define PROTO_CLAIMED_MIN_LEN 8 /* answer 0 when absent */
 
 struct proto_claimed {
 	uint64_t claim_id;
 	uint8_t answer; /* PROTO_CLAIMED_* (others: given up) */
+	uint8_t flags; /* the claim's PROTO_CLAIM_MERGE, echoed (0 absent) */
 };
 
 int proto_claimed_decode(const uint8_t *p, size_t len,

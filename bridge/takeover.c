@@ -80,6 +80,8 @@ struct claim {
 	 * client_id, to hand over its copy (see "Split sessions"). */
 	uint8_t merge;
 	uint8_t unsent; /* our link to merge_peer is not up yet */
+	uint8_t waited; /* its copy is on its way, maybe through another */
+	uint8_t other_copy; /* a copy came from another node meanwhile */
 	uint8_t heard; /* MERGE_*: how it ended */
 	struct peer *merge_peer;
 };
@@ -195,6 +197,31 @@ claim_find_waiting(const char *id, size_t len, const struct peer *p)
 	return NULL;
 }
 static void merge_end(struct claim *cl);
+
+static void
+merge_mark_copy(const char *id, size_t len, const struct peer *from)
+{
+	struct claim *cl;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->merge && cl->merge_peer != from && cl->id_len == len &&
+		    memcmp(cl->client_id, id, len) == 0)
+			cl->other_copy = 1;
+	}
+}
+
+static struct claim *
+merge_find_waited(const char *id, size_t len)
+{
+	struct claim *cl;
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->merge && cl->waited && cl->id_len == len &&
+		    memcmp(cl->client_id, id, len) == 0)
+			return cl;
+	}
+	return NULL;
+}
 static void merge_refused(struct claim *cl, struct peer *p);
 
 static void
@@ -483,6 +510,7 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	struct proto_iter it;
 	struct claim *cl;
 	struct session *s;
+	struct peer *relay;
 	const char *client_id;
 	uint16_t pid;
 	int rc;
@@ -498,8 +526,23 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		return MQTT_RC_MALFORMED;
 	client_id = (const char *)m.client_id.p;
 	s = session_find(client_id, m.client_id.len);
+	relay = NULL;
+	if (s == NULL && claim_find(m.claim_id, p) == NULL &&
+	    (relay = bridge_tombstone_to(client_id, m.client_id.len)) == p)
+		relay = NULL;
 	if (s == NULL) {
 		s = session_new(client_id, m.client_id.len);
+		if (relay != NULL) {
+			/* A copy sent for a claim of ours that is over, to a
+			 * session that has left for `relay` since (a node
+			 * that was silent answered late): it goes on there
+			 * when it is all here (move_in_done), and merges. */
+			s->claim_from = relay;
+			s->claim_id = m.claim_id;
+			s->claim_flags = 0;
+			log_notice("session %s: a late copy from %s goes on to "
+			    "%s", s->client_id, p->name, relay->name);
+		}
 	} else if (s->next_seq > 1 || s->conn != NULL) {
 		/* It lives here already (its claim timed out, or a
 		 * partition healed): what comes is added after what it
@@ -587,7 +630,7 @@ move_in_done(struct peer *p, const char *id, size_t len)
 		return;
 	s->claim_from = NULL;
 	m.claim_id = s->claim_id;
-	m.flags = s->claim_clean ? PROTO_CLAIM_CLEAN : 0;
+	m.flags = s->claim_flags;
 	m.client_id.p = (const uint8_t *)id;
 	m.client_id.len = len;
 	claim_take(from, &m);
@@ -612,9 +655,21 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	    memcmp(pub->topic.p, TOPIC_CLAIMED, tl) == 0) {
 		if (proto_claimed_decode(d, len, &claimed) != 0)
 			return MQTT_RC_MALFORMED;
-		if ((cl = claim_find(claimed.claim_id, p)) == NULL)
+		/* A CONNECT's claim and a merge claim may share an id (the
+		 * merge asks with the id its client connected with): the
+		 * echoed flag tells which one is answered. */
+		if ((cl = claim_find(claimed.claim_id, p)) == NULL ||
+		    cl->merge != !!(claimed.flags & PROTO_CLAIM_MERGE))
 			return 0;
 		if (claimed.answer == PROTO_CLAIMED_WAIT) {
+			if (cl->merge && cl->other_copy) {
+				/* Its copy went on through another node,
+				 * and came (session_in relays it). */
+				cl->heard = MERGE_HEARD;
+				claim_answered(cl, p);
+				return 0;
+			}
+			cl->waited = cl->merge;
 			claim_arm(cl, MOVE_TIMEOUT_SECS * 1000);
 			return 0;
 		}
@@ -656,6 +711,16 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 			cl->heard = MERGE_HEARD;
 			claim_answered(cl, p);
 		}
+		/* A merge told to wait may get its copy through another node
+		 * (session_in): a copy that arrives answers it, and one that
+		 * comes before the "wait" does when that comes. */
+		while ((cl = merge_find_waited((const char *)end.client_id.p,
+		    end.client_id.len)) != NULL) {
+			cl->heard = MERGE_HEARD;
+			claim_answered(cl, cl->merge_peer);
+		}
+		merge_mark_copy((const char *)end.client_id.p,
+		    end.client_id.len, p);
 		move_in_done(p, (const char *)end.client_id.p,
 		    end.client_id.len);
 		return 0;
@@ -718,6 +783,17 @@ move_one(struct session *s, struct delivery *d)
 	deliver_drop(s, d);
 }
 
+/* d of s, unsent, was delivered by another copy of s (a merge whose
+ * queue had not gone on yet): not moved, dropped. */
+static int
+move_had(struct session *s, struct delivery *d)
+{
+	if (!deliver_had_elsewhere(s, d))
+		return 0;
+	deliver_drop(s, d);
+	return 1;
+}
+
 void
 bridge_redirect(struct session *s, struct peer *to, struct msg *m,
     uint8_t qos, uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
@@ -757,6 +833,8 @@ bridge_move_pump(struct session *s)
 			s->n_queued--;
 			if (d == s->disk_tail)
 				s->disk_tail = NULL;
+			if (move_had(s, d))
+				continue;
 		} else {
 			break;
 		}
@@ -871,26 +949,29 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 
 /* Answer the claim id of node to (PROTO_CLAIMED_*), at once. */
 static void
-claimed_send(struct peer *to, uint64_t id, uint8_t answer)
+claimed_send(struct peer *to, uint64_t id, uint8_t answer, uint8_t flags)
 {
 	struct proto_claimed m;
 	uint8_t wire[PROTO_CLAIMED_LEN];
 
 	m.claim_id = id;
 	m.answer = answer;
+	m.flags = flags & PROTO_CLAIM_MERGE;
 	proto_claimed_encode(&m, wire);
 	send_now(to, TOPIC_CLAIMED, wire, sizeof wire);
 }
 
 /* The same, behind what the forward queue to `to` holds. */
 static void
-claimed_send_queued(struct peer *to, uint64_t id, uint8_t answer)
+claimed_send_queued(struct peer *to, uint64_t id, uint8_t answer,
+    uint8_t flags)
 {
 	struct proto_claimed m;
 	uint8_t wire[PROTO_CLAIMED_LEN];
 
 	m.claim_id = id;
 	m.answer = answer;
+	m.flags = flags & PROTO_CLAIM_MERGE;
 	proto_claimed_encode(&m, wire);
 	send_queued(to, TOPIC_CLAIMED, wire, sizeof wire);
 }
@@ -918,6 +999,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 	uint8_t clean = m->flags & PROTO_CLAIM_CLEAN;
 	const char *client_id = (const char *)m->client_id.p;
 	size_t id_len = m->client_id.len;
+	struct peer *to = NULL;
 	char why[128];
 	int cmp;
 
@@ -928,7 +1010,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		if (cmp > 0) {
 			/* Ours is the later connect: it keeps the id, and
 			 * the other node refuses its client. */
-			claimed_send(from, id, PROTO_CLAIMED_REFUSED);
+			claimed_send(from, id, PROTO_CLAIMED_REFUSED, m->flags);
 			return;
 		}
 		claim_lost(own, from);
@@ -942,7 +1024,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		 * copy, if any, comes here with our own claim. */
 		log_notice("claim of %s by %s is older than its connection "
 		    "here: refused", s->client_id, from->name);
-		claimed_send(from, id, PROTO_CLAIMED_REFUSED);
+		claimed_send(from, id, PROTO_CLAIMED_REFUSED, m->flags);
 		return;
 	}
 	if (s != NULL && s->conn != NULL) {
@@ -957,21 +1039,32 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		 * the claimer to wait. */
 		s->claim_from = from;
 		s->claim_id = id;
-		s->claim_clean = clean;
-		claimed_send(from, id, PROTO_CLAIMED_WAIT);
+		s->claim_flags = m->flags &
+		    (PROTO_CLAIM_CLEAN | PROTO_CLAIM_MERGE);
+		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags);
 		return;
 	}
 	if (s != NULL && s->moving == from) {
 		/* On its way to the claimer already (for another claim):
 		 * the claimer waits, and the end of the move answers. */
-		claimed_send(from, id, PROTO_CLAIMED_WAIT);
+		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags);
 		return;
 	}
-	if (s == NULL && bridge_tombstone_to(client_id, id_len) == from) {
+	if (s == NULL && (to = bridge_tombstone_to(client_id, id_len)) ==
+	    from) {
 		/* Moved there (for another claim): answered behind the
 		 * move, so that the claimer has our copy when it reads the
 		 * answer. */
-		claimed_send_queued(from, id, PROTO_CLAIMED_GIVEN_UP);
+		claimed_send_queued(from, id, PROTO_CLAIMED_GIVEN_UP, m->flags);
+		return;
+	}
+	if ((m->flags & PROTO_CLAIM_MERGE) &&
+	    ((s != NULL && s->moving != NULL) || (s == NULL && to != NULL))) {
+		/* A merge claim, and our copy is on its way, or gone, to a
+		 * third node (for a claim of that node read late): the
+		 * client is not there, the copy goes on from there to where
+		 * it is (session_in), and the claimer waits for it. */
+		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags);
 		return;
 	}
 	if (s != NULL && s->moving != NULL)
@@ -981,7 +1074,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		s = NULL;
 	}
 	if (s == NULL) {
-		claimed_send(from, id, PROTO_CLAIMED_GIVEN_UP);
+		claimed_send(from, id, PROTO_CLAIMED_GIVEN_UP, m->flags);
 		return;
 	}
 	move_start(s, from, id);
@@ -1052,7 +1145,7 @@ merge_ask(struct claim *cl)
 	if ((s = session_find(cl->client_id, cl->id_len)) != NULL)
 		cl->id = s->claim_won;
 	m.claim_id = cl->id;
-	m.flags = 0;
+	m.flags = PROTO_CLAIM_MERGE;
 	m.client_id.p = (const uint8_t *)cl->client_id;
 	m.client_id.len = cl->id_len;
 	len = proto_claim_len(&m);

@@ -372,7 +372,7 @@ struct session {
 	uint8_t pump_waiting; /* pumped again after the next commit */
 	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
 	uint8_t move_renumber; /* moved messages take new seqs (merge) */
-	uint8_t claim_clean;
+	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 };
@@ -458,6 +458,9 @@ void deliver_seen_settle(struct session *s, const void *from);
 int deliver_seen_taken(struct session *s, const struct msg *m,
     const void *from);
 void deliver_seen_free(struct session *s);
+/* 1 when d, queued and never sent, is a message the client had from
+ * another copy of s (a merge): it goes, unsent. */
+int deliver_had_elsewhere(struct session *s, const struct delivery *d);
 /* s is split or merging: its window may widen for a while (deliver.c). */
 void deliver_seen_widen(struct session *s);
 /*

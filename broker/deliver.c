@@ -297,6 +297,12 @@ deliver_away(struct session *s, const struct delivery *d)
 	return 0;
 }
 
+int
+deliver_had_elsewhere(struct session *s, const struct delivery *d)
+{
+	return deliver_away(s, d);
+}
+
 /* s's queue is empty: settled away mixes have nothing left to drop. */
 static void
 deliver_away_forget(struct session *s)

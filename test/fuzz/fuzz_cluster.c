@@ -161,13 +161,15 @@ fuzz_claimed(const uint8_t *data, size_t size)
 		FUZZ_CHECK(size < PROTO_CLAIMED_MIN_LEN);
 		return;
 	}
-	/* Lenient: the first 9 bytes, a missing answer read as 0. */
+	/* Lenient: the first 10 bytes, a missing answer or flags read as
+	 * 0. */
 	memset(want, 0, sizeof want);
 	memcpy(want, data, size < sizeof want ? size : sizeof want);
 	FUZZ_CHECK(proto_claimed_len(&m) == sizeof buf);
 	fuzz_same(buf, proto_claimed_encode(&m, buf), want, sizeof want);
 	FUZZ_CHECK(proto_claimed_decode(buf, sizeof buf, &m2) == 0 &&
-	    m2.claim_id == m.claim_id && m2.answer == m.answer);
+	    m2.claim_id == m.claim_id && m2.answer == m.answer &&
+	    m2.flags == m.flags);
 }
 
 static void

@@ -17,7 +17,7 @@
  *   cut inside it is a valid, shorter message, and the test says exactly
  *   which cuts decode and to what; every other cut must be refused;
  * - trailing bytes (refused by ack; part of the records or the client id
- *   elsewhere; ignored past the answer of claimed, as version 1 does);
+ *   elsewhere; ignored past the flags of claimed);
  *   counts larger than the bytes; unknown routes ops; encoder refusals;
  * - every decode, and every walk of what it decoded, runs on bytes that
  *   end right before a PROT_NONE page (as codec_test.c), so a read past
@@ -245,7 +245,7 @@ test_golden(void)
 		0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01, 0x01, 'c', '1',
 	};
 	static const uint8_t claimed[] = {
-		0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01, 0x02,
+		0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01, 0x02, 0x02,
 	};
 	static const uint8_t session[] = {
 		0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01,	/* claim */
@@ -269,7 +269,7 @@ test_golden(void)
 	struct proto_claim c = { 0x0000018bcfe56801ull, PROTO_CLAIM_CLEAN,
 	    STR("c1") };
 	struct proto_claimed cd = { 0x0000018bcfe56801ull,
-	    PROTO_CLAIMED_WAIT };
+	    PROTO_CLAIMED_WAIT, PROTO_CLAIM_MERGE };
 	struct proto_sub subs[2] = {
 		{ 0x2a, 300, STR("a/b") }, { 0x01, 0, STR("#") },
 	};
@@ -730,15 +730,17 @@ test_claimed(void)
 	for (i = 0; i < ARRLEN(answers); i++) {
 		c.claim_id = 0x1122334455667788ull + i;
 		c.answer = answers[i];
+		c.flags = i % 2 ? PROTO_CLAIM_MERGE : 0;
 		memset(buf, CANARY, sizeof buf);
 		is_int(proto_claimed_len(&c), PROTO_CLAIMED_LEN,
 		    "claimed: length");
 		n = proto_claimed_encode(&c, buf);
 		p = guard_place(buf, n);
 		ok(n == PROTO_CLAIMED_LEN && canary_ok(buf, n) &&
-		    buf[8] == answers[i] &&
+		    buf[8] == answers[i] && buf[9] == c.flags &&
 		    proto_claimed_decode(p, n, &m) == 0 &&
-		    m.claim_id == c.claim_id && m.answer == answers[i],
+		    m.claim_id == c.claim_id && m.answer == answers[i] &&
+		    m.flags == c.flags,
 		    "claimed answer %u: round trip", answers[i]);
 		good = 1;
 		for (k = 0; k < PROTO_CLAIMED_MIN_LEN; k++) {
@@ -751,20 +753,25 @@ test_claimed(void)
 		    "refused", answers[i]);
 		ok(proto_claimed_decode(guard_place(buf, 8), 8, &m) == 0 &&
 		    m.claim_id == c.claim_id &&
-		    m.answer == PROTO_CLAIMED_GIVEN_UP,
+		    m.answer == PROTO_CLAIMED_GIVEN_UP && m.flags == 0,
 		    "claimed: without the answer byte, given up (as version "
 		    "1 reads it)");
+		ok(proto_claimed_decode(guard_place(buf, 9), 9, &m) == 0 &&
+		    m.claim_id == c.claim_id && m.answer == answers[i] &&
+		    m.flags == 0,
+		    "claimed answer %u: without the flags byte (version 1 "
+		    "sent 9 bytes), flags 0", answers[i]);
 		memcpy(more, buf, n);
 		memset(more + n, PROTO_CLAIMED_WAIT, sizeof more - n);
 		good = 1;
 		for (k = n + 1; k <= sizeof more; k++) {
 			if (proto_claimed_decode(guard_place(more, k), k,
 			    &m) != 0 || m.claim_id != c.claim_id ||
-			    m.answer != answers[i])
+			    m.answer != answers[i] || m.flags != c.flags)
 				good = 0;
 		}
-		ok(good, "claimed answer %u: bytes after the answer are "
-		    "ignored (as version 1 reads it)", answers[i]);
+		ok(good, "claimed answer %u: bytes after the flags are "
+		    "ignored", answers[i]);
 	}
 }
 
