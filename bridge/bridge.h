@@ -250,7 +250,8 @@ size_t bridge_id_prop(const struct msg *m, uint8_t *buf);
  * them to give up the client id (and hand its session over) and hold the
  * CONNECT; handle_connect runs again once they have answered. Returns 1
  * when held. */
-int bridge_claim(struct conn *c, const struct mqtt_packet *pkt);
+int bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
+    const char *user, size_t ulen);
 /* The held client of c left. */
 void bridge_claim_gone(struct conn *c);
 /* A link to p went: claims waiting for p's answer stop waiting. */

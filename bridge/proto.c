@@ -240,13 +240,22 @@ proto_ack_encode(const struct proto_ack *m, uint8_t *buf)
 int
 proto_claim_decode(const uint8_t *p, size_t len, struct proto_claim *out)
 {
+	size_t off = PROTO_CLAIM_HEAD_LEN, ulen = 0;
+
 	memset(out, 0, sizeof *out);
 	if (len < PROTO_CLAIM_HEAD_LEN)
 		return -1;
+	if (p[8] & PROTO_CLAIM_USER) {
+		if (len - off < 2 || len - off - 2 < (ulen = get16(p + off)))
+			return -1;
+		out->user.p = p + off + 2;
+		out->user.len = ulen;
+		off += 2 + ulen;
+	}
 	out->claim_id = get64(p);
 	out->flags = p[8];
-	out->client_id.p = p + PROTO_CLAIM_HEAD_LEN;
-	out->client_id.len = len - PROTO_CLAIM_HEAD_LEN;
+	out->client_id.p = p + off;
+	out->client_id.len = len - off;
 	return 0;
 }
 
@@ -255,6 +264,10 @@ claim_put(struct wr *w, const struct proto_claim *m)
 {
 	wr_u64(w, m->claim_id);
 	wr_u8(w, m->flags);
+	if (m->flags & PROTO_CLAIM_USER) {
+		wr_u16(w, (uint16_t)m->user.len);
+		wr_str(w, m->user);
+	}
 	wr_str(w, m->client_id);
 }
 
@@ -273,7 +286,8 @@ proto_claim_encode(const struct proto_claim *m, uint8_t *buf)
 	struct wr w = { buf, 0 };
 
 	claim_put(&w, m);
-	assert(w.n == PROTO_CLAIM_HEAD_LEN + m->client_id.len);
+	assert(w.n == PROTO_CLAIM_HEAD_LEN + m->client_id.len +
+	    ((m->flags & PROTO_CLAIM_USER) ? 2 + m->user.len : 0));
 	return w.n;
 }
 

@@ -39,15 +39,20 @@
  *   0       8     claim id (ms since the epoch << 16 | a counter)
  *   8       1     flags: 0x01 clean start; 0x02 merge (a split copy
  *                 asks for the others, no CONNECT waiting: takeover.c);
- *                 other bits are ignored
- *   9       n     client id (may be empty)
+ *                 0x04 the CONNECT's user name follows; 0x08 the
+ *                 CONNECT had none (anonymous); other bits are ignored
+ *   9       2+u   with 0x04 only: u (2 bytes), then the user name
+ *   ...     n     client id (may be empty), to the end
+ *   Without 0x04 or 0x08 the user is not known (a merge claim, or a
+ *   node of version 1), and session ownership is not checked.
  *
  * $cluster/claimed (QoS 0, on the answering node's outbound link).
  *   offset  size  field
  *   0       8     claim id
  *   8       1     answer: 0 given up, 1 refused (the answering node's own
- *                 connect wins), 2 wait (a session is moving in there);
- *                 other values are taken as 0
+ *                 connect wins), 2 wait (a session is moving in there),
+ *                 3 not the owner (the session there belongs to another
+ *                 user: session_owner_only); other values are taken as 0
  *   9       1     flags: the claim's 0x02 (merge) echoed, so that the
  *                 claimer tells the answer to a merge claim from the
  *                 answer to a CONNECT's claim with the same id
@@ -194,12 +199,15 @@ size_t proto_ack_encode(const struct proto_ack *m, uint8_t *buf);
 /* A merge claim (takeover.c, "Split sessions"): no CONNECT waits on it.
  * A node that does not know the flag answers it as any claim. */
 #define PROTO_CLAIM_MERGE 0x02
+#define PROTO_CLAIM_USER 0x04
+#define PROTO_CLAIM_ANON 0x08
 #define PROTO_CLAIM_HEAD_LEN 9
 
 struct proto_claim {
 	uint64_t claim_id;
 	uint8_t flags; /* PROTO_CLAIM_* */
 	struct proto_str client_id;
+	struct proto_str user; /* with PROTO_CLAIM_USER (at most 65535) */
 };
 
 int proto_claim_decode(const uint8_t *p, size_t len,
@@ -212,6 +220,7 @@ size_t proto_claim_encode(const struct proto_claim *m, uint8_t *buf);
 #define PROTO_CLAIMED_GIVEN_UP 0
 #define PROTO_CLAIMED_REFUSED 1
 #define PROTO_CLAIMED_WAIT 2
+#define PROTO_CLAIMED_NOT_OWNER 3
 #define PROTO_CLAIMED_LEN 10
 #define PROTO_CLAIMED_MIN_LEN 8 /* answer 0 when absent */
 

@@ -305,6 +305,24 @@ claim_lost(struct claim *cl, struct peer *winner)
 	}
 }
 
+/* The session of the claimed client id on node p belongs to another
+ * user (session_owner_only): the CONNECT is refused, as it would be on
+ * p. */
+static void
+claim_not_owner(struct claim *cl, struct peer *p)
+{
+	struct conn *c = cl->c;
+
+	log_notice("client %s refused: its session on %s belongs to another "
+	    "user (session_owner_only)", cl->client_id, p->name);
+	claim_free(cl);
+	if (c != NULL && c->state == CONN_NEW) {
+		handle_connect_refuse(c, c->version, MQTT_RC_NOT_AUTHORIZED);
+		conn_close(c, MQTT_RC_NOT_AUTHORIZED, "not the session's "
+		    "owner");
+	}
+}
+
 void
 bridge_claims_peer_gone(struct peer *p)
 {
@@ -404,7 +422,8 @@ claim_new_id(void)
 }
 
 int
-bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
+bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
+    const char *user, size_t ulen)
 {
 	const struct mqtt_connect *cp = &pkt->u.connect;
 	struct mqtt_packet out;
@@ -440,6 +459,12 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt)
 	m.flags = cp->clean_start ? PROTO_CLAIM_CLEAN : 0;
 	m.client_id.p = cp->client_id.p;
 	m.client_id.len = cp->client_id.len;
+	/* Who connects: a session of another user stays where it is
+	 * (session_owner_only). User names come from packets (65535 bytes
+	 * at most). */
+	m.flags |= user != NULL ? PROTO_CLAIM_USER : PROTO_CLAIM_ANON;
+	m.user.p = (const uint8_t *)user;
+	m.user.len = user != NULL ? ulen : 0;
 	len = proto_claim_len(&m);
 	buf = xmalloc(len);
 	proto_claim_encode(&m, buf);
@@ -629,6 +654,7 @@ move_in_done(struct peer *p, const char *id, size_t len)
 	if ((from = s->claim_from) == NULL)
 		return;
 	s->claim_from = NULL;
+	memset(&m, 0, sizeof m);
 	m.claim_id = s->claim_id;
 	m.flags = s->claim_flags;
 	m.client_id.p = (const uint8_t *)id;
@@ -675,6 +701,10 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		}
 		if (claimed.answer == PROTO_CLAIMED_REFUSED) {
 			claim_lost(cl, p);
+			return 0;
+		}
+		if (claimed.answer == PROTO_CLAIMED_NOT_OWNER && !cl->merge) {
+			claim_not_owner(cl, p);
 			return 0;
 		}
 		cl->heard = MERGE_HEARD;
@@ -1016,6 +1046,17 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		claim_lost(own, from);
 	}
 	s = session_find(client_id, id_len);
+	if (s != NULL && (m->flags & (PROTO_CLAIM_USER | PROTO_CLAIM_ANON)) &&
+	    !session_owner_ok(s, (m->flags & PROTO_CLAIM_USER) ?
+	    (const char *)m->user.p : NULL, m->user.len)) {
+		log_notice("claim of %s by %s refused: its session belongs to "
+		    "%s%s%s (session_owner_only)", s->client_id, from->name,
+		    s->username != NULL ? "user '" : "",
+		    s->username != NULL ? s->username : "an anonymous client",
+		    s->username != NULL ? "'" : "");
+		claimed_send(from, id, PROTO_CLAIMED_NOT_OWNER, m->flags);
+		return;
+	}
 	if (s != NULL && s->claim_won > id) {
 		/* The session's client connected here after that claim was
 		 * made: a claim read late (this node or its link was
@@ -1140,6 +1181,7 @@ merge_ask(struct claim *cl)
 	uint8_t *buf;
 	size_t len;
 
+	memset(&m, 0, sizeof m);
 	/* The claim its client connected with last (it may have
 	 * connected again while the claim waited for our link). */
 	if ((s = session_find(cl->client_id, cl->id_len)) != NULL)

@@ -404,6 +404,10 @@ void session_detach(struct session *s);
 /* Record the user name of the client now on s (user NULL: anonymous),
  * for the ACL; queued messages are checked again when it changed. */
 void session_set_user(struct session *s, const char *user, size_t len);
+/* 1 unless session_owner_only keeps the user (NULL: anonymous) from s:
+ * s belongs to another user, or to an anonymous client. */
+int session_owner_ok(const struct session *s, const char *user,
+    size_t len);
 /* Add or replace a subscription. Returns 1 when new, 0 when replaced. */
 int session_subscribe(struct session *s, const char *filter, uint32_t len,
     uint8_t options, uint32_t sub_id);

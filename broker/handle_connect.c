@@ -137,15 +137,8 @@ static int
 connect_owner_ok(const struct conn *c, const struct session *s,
     const char *user, size_t ulen)
 {
-	int same;
+	int same = session_owner_ok(s, user, ulen);
 
-	if (!srv.cfg.session_owner_only || !s->user_known)
-		return 1;
-	if (user == NULL || s->username == NULL)
-		same = user == NULL && s->username == NULL;
-	else
-		same = strlen(s->username) == ulen &&
-		    memcmp(s->username, user, ulen) == 0;
 	if (!same)
 		log_notice("client '%s' (%s) refused: its session belongs to "
 		    "%s%s%s (session_owner_only)", s->client_id, c->peer,
@@ -352,7 +345,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	/* In a cluster, the other nodes first give up the client id: they
 	 * close its connection and hand its session over (bridge/). */
 	if (!was_assigned && c->link == LINK_NONE && !c->claimed &&
-	    bridge_claim(c, pkt))
+	    bridge_claim(c, pkt, user, ulen))
 		return 0;
 	s = session_find(id, id_len);
 	if (s != NULL && s->conn != NULL) {

@@ -149,6 +149,17 @@ session_routes_drop(struct session *s)
 	s->tombstone = SESSION_TOMBSTONE_UNROUTED;
 }
 
+int
+session_owner_ok(const struct session *s, const char *user, size_t len)
+{
+	if (!srv.cfg.session_owner_only || !s->user_known)
+		return 1;
+	if (user == NULL || s->username == NULL)
+		return user == NULL && s->username == NULL;
+	return strlen(s->username) == len &&
+	    memcmp(s->username, user, len) == 0;
+}
+
 void
 session_set_user(struct session *s, const char *user, size_t len)
 {

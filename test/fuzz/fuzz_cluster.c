@@ -147,6 +147,7 @@ fuzz_claim(const uint8_t *data, size_t size)
 	FUZZ_CHECK(m2.claim_id == m.claim_id && m2.flags == m.flags);
 	fuzz_same(m2.client_id.p, m2.client_id.len, m.client_id.p,
 	    m.client_id.len);
+	fuzz_same(m2.user.p, m2.user.len, m.user.p, m.user.len);
 	free(buf);
 }
 

@@ -267,7 +267,7 @@ test_golden(void)
 	struct proto_route r2 = { PROTO_ROUTE_DEL, STR("+") };
 	struct proto_ack a = { 0xffeeddccbbaa9988ull };
 	struct proto_claim c = { 0x0000018bcfe56801ull, PROTO_CLAIM_CLEAN,
-	    STR("c1") };
+	    STR("c1"), { NULL, 0 } };
 	struct proto_claimed cd = { 0x0000018bcfe56801ull,
 	    PROTO_CLAIMED_WAIT, PROTO_CLAIM_MERGE };
 	struct proto_sub subs[2] = {
@@ -605,7 +605,7 @@ test_ack(void)
 static void
 test_claim_one(uint64_t id, uint8_t flags, const uint8_t *cid, size_t cl)
 {
-	struct proto_claim c = { id, flags, { cid, cl } }, m;
+	struct proto_claim c = { id, flags, { cid, cl }, { NULL, 0 } }, m;
 	struct bb want = { NULL, 0, 0 };
 	size_t len, n, k, n_ok = 0, n_bad = 0;
 	size_t bounds[1] = { PROTO_CLAIM_HEAD_LEN };
@@ -647,6 +647,63 @@ test_claim_one(uint64_t id, uint8_t flags, const uint8_t *cid, size_t cl)
 	}
 	ok(good, "claim (id of %zu bytes): %zu cuts in the head are refused, "
 	    "%zu in the client id decode to a shorter id", cl, n_bad, n_ok);
+	free(buf);
+	bb_free(&want);
+}
+
+/* The same with PROTO_CLAIM_USER: the user's length and name come
+ * between the flags and the client id, and a cut in them is refused. */
+static void
+test_claim_user(uint64_t id, uint8_t flags, const uint8_t *user, size_t ul,
+    const uint8_t *cid, size_t cl)
+{
+	struct proto_claim c = { id, flags, { cid, cl }, { user, ul } }, m;
+	struct bb want = { NULL, 0, 0 };
+	size_t len, n, k, head = PROTO_CLAIM_HEAD_LEN + 2 + ul;
+	size_t n_ok = 0, n_bad = 0, bounds[2] = { PROTO_CLAIM_HEAD_LEN, 0 };
+	uint8_t *buf;
+	const uint8_t *p;
+	int good = 1;
+
+	bounds[1] = head;
+	bb_be(&want, id, 8);
+	bb_u8(&want, flags);
+	bb_be(&want, ul, 2);
+	bb_bytes(&want, user, ul);
+	bb_bytes(&want, cid, cl);
+	len = proto_claim_len(&c);
+	buf = canary_buf(len);
+	n = proto_claim_encode(&c, buf);
+	ok(n == len && len == want.n && canary_ok(buf, len) &&
+	    memcmp(buf, want.b, len) == 0,
+	    "claim with a user of %zu bytes: encodes to the layout", ul);
+	p = guard_place(buf, len);
+	ok(proto_claim_decode(p, len, &m) == 0 && m.claim_id == id &&
+	    m.flags == flags && str_eq(m.user, user, ul) &&
+	    str_eq(m.client_id, cid, cl),
+	    "claim with a user of %zu bytes: round trip", ul);
+	for (k = 0; k < len; k++) {
+		if (!cut_wanted(k, len, bounds, 2))
+			continue;
+		p = guard_place(buf, k);
+		memset(&m, 0xa5, sizeof m);
+		if (k < head) {
+			n_bad++;
+			if (proto_claim_decode(p, k, &m) != -1 ||
+			    m.claim_id != 0 || m.user.p != NULL ||
+			    m.client_id.p != NULL)
+				good = 0;
+		} else {
+			n_ok++;
+			if (proto_claim_decode(p, k, &m) != 0 ||
+			    m.claim_id != id || !str_eq(m.user, user, ul) ||
+			    !str_eq(m.client_id, cid, k - head))
+				good = 0;
+		}
+	}
+	ok(good, "claim with a user of %zu bytes: %zu cuts before the client "
+	    "id are refused, %zu in it decode to a shorter id", ul, n_bad,
+	    n_ok);
 	free(buf);
 	bb_free(&want);
 }
@@ -706,7 +763,13 @@ test_claims(void)
 
 	test_claim_one(0, 0, NULL, 0);
 	test_claim_one(1, PROTO_CLAIM_CLEAN, (const uint8_t *)"c1", 2);
-	test_claim_one(UINT64_MAX, 0xff, (const uint8_t *)"a\0b", 3);
+	test_claim_one(UINT64_MAX, 0xff & ~PROTO_CLAIM_USER,
+	    (const uint8_t *)"a\0b", 3);
+	test_claim_user(7, PROTO_CLAIM_USER, (const uint8_t *)"alice", 5,
+	    (const uint8_t *)"alice-phone", 11);
+	test_claim_user(8, 0xff, NULL, 0, (const uint8_t *)"c", 1);
+	test_claim_user(9, PROTO_CLAIM_USER | PROTO_CLAIM_CLEAN, longid,
+	    65535, NULL, 0);
 	test_claim_one(0x0000018bcfe56801ull, 0, longid, 100000);
 	test_session_end_one(0, NULL, 0);
 	test_session_end_one(5, (const uint8_t *)"client", 6);
