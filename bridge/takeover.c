@@ -61,6 +61,7 @@
 /* How long a merge waits for a node it is split from to link again (a
  * healed partition brings its links back within the dial backoff). */
 #define MERGE_WAIT_DOWN_MS 10000
+#define MERGE_ANSWER_MS 10000
 #define TERN_PROP_PREFIX "$tern/"
 
 struct claim {
@@ -1147,7 +1148,8 @@ claim_take(struct peer *from, const struct proto_claim *m)
  *   - its copy is newer (the client connected there after it did here):
  *     "refused"; our copy moves there instead (our client, if still
  *     here, is taken over: the later connect wins, as in a race);
- *   - no answer in time (cluster_sync_timeout): the node is off the
+ *   - no answer in time (cluster_sync_timeout, at least
+ *     MERGE_ANSWER_MS): the node is off the
  *     split; its link going: it stays in it (asked again when it is
  *     back and sends more).
  * When no merge claim of the session is open any more, its queue goes
@@ -1196,7 +1198,11 @@ merge_ask(struct claim *cl)
 	send_now(cl->merge_peer, TOPIC_CLAIM, buf, len);
 	free(buf);
 	cl->unsent = 0;
-	claim_arm(cl, srv.cfg.cluster_sync_timeout);
+	/* Not less than MERGE_ANSWER_MS: right after a partition heals the
+	 * other node has its whole backlog to read first, and what waits
+	 * is only this session's queue. */
+	claim_arm(cl, srv.cfg.cluster_sync_timeout > MERGE_ANSWER_MS ?
+	    srv.cfg.cluster_sync_timeout : MERGE_ANSWER_MS);
 	log_info("session %s: asking %s for its copy (merge)", cl->client_id,
 	    cl->merge_peer->name);
 }
