@@ -46,6 +46,13 @@
  *   Without 0x04 or 0x08 the user is not known (a merge claim, or a
  *   node of version 1), and session ownership is not checked.
  *
+ * $cluster/owner (QoS 1, in the forward queue, right after
+ * $cluster/session when the session's user is known): the layout of
+ * $cluster/claim, with the claim id of the move, flags 0x04 and the
+ * session's user name, or 0x08 for an anonymous client's session, and
+ * the client id. The receiving node records it on the session moving in
+ * (session_owner_only), unless its own copy's user is known.
+ *
  * $cluster/claimed (QoS 0, on the answering node's outbound link).
  *   offset  size  field
  *   0       8     claim id

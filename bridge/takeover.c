@@ -53,6 +53,7 @@
 #define TOPIC_SESSION "$cluster/session"
 #define TOPIC_SESSION_END "$cluster/session-end"
 #define TOPIC_SEEN "$cluster/seen"
+#define TOPIC_OWNER "$cluster/owner"
 #define MOVE_TIMEOUT_SECS 30
 #define MOVE_SEQ_RESERVE (1u << 20)
 #define MERGE_GONE 0 /* the link went first: the copy may still be there */
@@ -611,6 +612,29 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	return 0;
 }
 
+/* "$cluster/owner": whose the session moving in from p is. A copy here
+ * whose user is known keeps it (a merge of two copies of one owner). */
+static int
+owner_in(struct peer *p, const uint8_t *d, size_t len)
+{
+	struct proto_claim m;
+	struct session *s;
+
+	if (proto_claim_decode(d, len, &m) != 0 || m.client_id.len == 0 ||
+	    !(m.flags & (PROTO_CLAIM_USER | PROTO_CLAIM_ANON)))
+		return MQTT_RC_MALFORMED;
+	s = session_find((const char *)m.client_id.p, m.client_id.len);
+	if (s == NULL || s->moving_in != p ||
+	    (s->user_known && s->move_renumber))
+		return 0;
+	if (m.flags & PROTO_CLAIM_USER)
+		session_set_user(s, (const char *)m.user.p, m.user.len);
+	else
+		session_set_user(s, NULL, 0);
+	persist_session(s);
+	return 0;
+}
+
 /* "$cluster/seen": what the session moving in from p had. What a copy
  * already here holds of it is the other copy's to deliver no more. */
 static int
@@ -718,6 +742,9 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	if (tl == sizeof TOPIC_SEEN - 1 &&
 	    memcmp(pub->topic.p, TOPIC_SEEN, tl) == 0)
 		return seen_in(p, d, len);
+	if (tl == sizeof TOPIC_OWNER - 1 &&
+	    memcmp(pub->topic.p, TOPIC_OWNER, tl) == 0)
+		return owner_in(p, d, len);
 	if (tl == sizeof TOPIC_SESSION_END - 1 &&
 	    memcmp(pub->topic.p, TOPIC_SESSION_END, tl) == 0) {
 		if (proto_session_end_decode(d, len, &end) != 0)
@@ -906,6 +933,33 @@ bridge_move_pump(struct session *s)
 	bridge_tombstone_make(s, to);
 }
 
+/* Whose s is (session_owner_only), when known, for the node it moves
+ * to: "$cluster/owner", laid out as a claim that names its user. */
+static void
+move_owner(struct session *s, struct peer *to, uint64_t id)
+{
+	struct proto_claim m;
+	uint8_t *buf;
+	size_t len;
+
+	if (!s->user_known)
+		return;
+	memset(&m, 0, sizeof m);
+	m.claim_id = id;
+	m.flags = s->username != NULL ? PROTO_CLAIM_USER : PROTO_CLAIM_ANON;
+	if (s->username != NULL) {
+		m.user.p = (const uint8_t *)s->username;
+		m.user.len = strlen(s->username);
+	}
+	m.client_id.p = (const uint8_t *)s->client_id;
+	m.client_id.len = s->id_len;
+	len = proto_claim_len(&m);
+	buf = xmalloc(len);
+	proto_claim_encode(&m, buf);
+	send_queued(to, TOPIC_OWNER, buf, len);
+	free(buf);
+}
+
 /* The messages s has had, by identity, for the node it moves to: there
  * another copy of s may hold some of them (a merge). */
 static void
@@ -969,6 +1023,7 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	free(subs);
 	send_queued(to, TOPIC_SESSION, buf, len);
 	free(buf);
+	move_owner(s, to, id);
 	move_seen(s, to, id);
 	log_notice("session %s moving to %s", s->client_id, to->name);
 	if (s->expiry_timer != NULL)

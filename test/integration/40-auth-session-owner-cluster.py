@@ -4,8 +4,9 @@ alice's persistent session lives on n1; bob connecting to n2 with her
 client id is refused (v5 0x87, 3.1.1 return code 5), and an anonymous
 client too, and her session stays on n1, hers, with the message queued
 for it. Alice herself, connecting to n2, gets it (session present, the
-queued message). session_owner_only false lets bob take it over from
-another node, as before."""
+queued message). A session that moved to another node without its
+client keeps its owner there. session_owner_only false lets bob take it
+over from another node, as before."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -67,6 +68,30 @@ def test():
         a.ack(p)
         a.disconnect()
         a.close()
+
+    # A session that moves without its client keeps its owner: an
+    # anonymous client's session on n1 is claimed by a CONNECT on n2
+    # whose client leaves before the answer; the session moves to n2
+    # all the same, and n2 must know whose it is ($cluster/owner) when
+    # bob connects to n3.
+    with Cluster(3, conf=conf) as cl:
+        a = raw.Client(cl[0].port, version=V5)
+        a.connect("anon-phone", clean=False, properties=EXPIRY)
+        a.subscribe("inbox/anon", qos=1)
+        a.disconnect()
+        a.close()
+        a = raw.Client(cl[1].port, version=V5)
+        a.send(raw.connect("anon-phone", version=V5, clean=False,
+                           properties=EXPIRY))
+        a.close()
+        cl[1].wait_log("session anon-phone moved here from n1", 10.0)
+        x = raw.Client(cl[2].port, version=V5)
+        ack = x.connect("anon-phone", clean=False, username="bob",
+                        password=b"b", rc=None, properties=EXPIRY)
+        check_eq(ack.reason, RC_NOT_AUTHORIZED, "bob on n3 with the id of "
+                 "an anonymous client's session that moved to n2 without "
+                 "its client")
+        x.close()
 
     with Cluster(3, conf=conf + ["session_owner_only false"]) as cl:
         alice_session(cl)
