@@ -318,6 +318,31 @@ auth_password_checked(struct conn *c, int ok, const char *user,
 }
 
 void
+auth_jwt_checked(struct conn *c, int ok, const char *user,
+    const uint8_t *connect, uint8_t version)
+{
+	int rc;
+
+	if (c->state != CONN_NEW)
+		return;
+	if (!ok) {
+		log_notice("client (%s) refused: bad JWT signature", c->peer);
+		rc = handle_connect_refuse(c, version,
+		    MQTT_RC_BAD_USER_OR_PASSWORD);
+		conn_close(c, (uint8_t)rc, "bad JWT signature");
+		return;
+	}
+	free(c->auth_user);
+	c->auth_user = xstrdup(user);
+	c->pw_verified = 1;
+	if ((rc = connect_rerun(c, connect)) != 0) {
+		conn_close(c, (uint8_t)rc, "CONNECT refused");
+		return;
+	}
+	conn_unblock(c, BLOCK_AUTH);
+}
+
+void
 auth_close(void)
 {
 	passwd_free(pwfile);
@@ -343,19 +368,27 @@ auth_connect(struct conn *c, const struct mqtt_packet *pkt)
 	 * worker passed this CONNECT's password (pwcheck.c). */
 	if (c->cert_user || c->pw_verified)
 		return 0;
-	/* A token as the password: it names the user itself. */
+	/* A token as the password: it names the user itself. All but an
+	 * RS256 or ES256 signature is checked here; such a signature, on
+	 * the worker, like a slow password (jwt.c). */
 	if (cp->has_password && jwt_enabled() &&
 	    jwt_looks_like(cp->password.p, cp->password.len)) {
-		if (jwt_check(cp->password.p, cp->password.len, time(NULL),
-		    claimed, sizeof claimed, &why) == 0) {
-			if (!cp->has_username || (cp->username.len ==
-			    strlen(claimed) && memcmp(user, claimed,
-			    cp->username.len) == 0)) {
+		if (jwt_claims_check(cp->password.p, cp->password.len,
+		    time(NULL), claimed, sizeof claimed, &why) == 0) {
+			if (cp->has_username && (cp->username.len !=
+			    strlen(claimed) || memcmp(user, claimed,
+			    cp->username.len) != 0))
+				why = "user name is not the token's";
+			else if (jwt_slow()) {
+				rc = pwcheck_start_jwt(c, pkt, claimed);
+				return rc == 0 ? -1 : rc;
+			} else if (jwt_check(cp->password.p,
+			    cp->password.len, time(NULL), claimed,
+			    sizeof claimed, &why) == 0) {
 				free(c->auth_user);
 				c->auth_user = xstrdup(claimed);
 				return 0;
 			}
-			why = "user name is not the token's";
 		}
 		log_notice("client '%.*s' (%s) refused: %s", id_len, id,
 		    c->peer, why);

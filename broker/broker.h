@@ -745,10 +745,27 @@ int jwt_enabled(void);
 int jwt_alg_parse(const char *name);
 /* 1 when a password has the shape of a JWT (three base64url parts). */
 int jwt_looks_like(const uint8_t *p, size_t len);
-/* Check a token's signature, exp and nbf at now; the user name claim
- * goes into user (cap bytes). Returns 0, or -1 with *why set. */
+/* Check all of a token but its signature: the header's algorithm, the
+ * signature's encoding, the claims, exp and nbf at now; the user name
+ * claim goes into user (cap bytes). Loop thread. Returns 0, or -1 with
+ * *why set. */
+int jwt_claims_check(const uint8_t *tok, size_t len, time_t now,
+    char *user, size_t cap, const char **why);
+/* jwt_claims_check() and the signature with the key in use, on the
+ * calling thread (HS256 logins, tests). */
 int jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
     size_t cap, const char **why);
+/* 1 when the key in use takes a costly signature check (RS256, ES256),
+ * which goes to the worker (pwcheck.c). */
+int jwt_slow(void);
+struct jwt_key;
+/* One more reference to the key in use (jwt_enabled() must be 1), and
+ * its release; loop thread only. */
+struct jwt_key *jwt_key_hold(void);
+void jwt_key_release(struct jwt_key *k);
+/* 1 when tok's signature is good under k. Any thread. */
+int jwt_signature_ok(const struct jwt_key *k, const uint8_t *tok,
+    size_t len);
 
 /* --- lines.c --- */
 
@@ -800,8 +817,8 @@ void auth_reload(void);
 void auth_close(void);
 /* Decide on a CONNECT's user name and password: 0 to go on, the v5
  * reason code to refuse with (0x86, 0x87, 0x89), or -1 when the password
- * is being checked off the loop (pwcheck.c): the CONNECT is kept and runs
- * again once it is. Logs refusals. */
+ * (or a token's signature) is being checked off the loop (pwcheck.c): the
+ * CONNECT is kept and runs again once it is. Logs refusals. */
 int auth_connect(struct conn *c, const struct mqtt_packet *pkt);
 struct pwhash;
 /* The worker's answer for c (pwcheck.c): ok, for user's password pw
@@ -812,6 +829,11 @@ void auth_password_checked(struct conn *c, int ok, const char *user,
     size_t ulen, const struct pwhash *h, const uint8_t *pw, size_t pwlen,
     const uint8_t *connect, uint8_t version);
 
+/* The worker's answer for c's token (pwcheck.c): ok when its signature
+ * is good; user is the token's user name claim. As above. */
+void auth_jwt_checked(struct conn *c, int ok, const char *user,
+    const uint8_t *connect, uint8_t version);
+
 /* --- pwcheck.c --- */
 
 struct pwjob;
@@ -820,6 +842,11 @@ struct pwjob;
  * code to refuse with at once (0x89: too many checks waiting). */
 int pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
     const struct pwhash *h);
+/* Check the signature of CONNECT pkt's token (its password; the claims
+ * passed, user is its user name) on the worker, with the key in use, in
+ * the same queue and bounds; then auth_jwt_checked(). Returns as above. */
+int pwcheck_start_jwt(struct conn *c, const struct mqtt_packet *pkt,
+    const char *user);
 /* c is being freed: its answer, if one is due, is dropped. */
 void pwcheck_conn_gone(struct conn *c);
 /* Stop the worker and drop what waits (shutdown). */

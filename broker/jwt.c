@@ -13,11 +13,26 @@
  * jwt_username_claim (default "sub"). The JSON reader below looks only at
  * the top-level members of the header and the claims, skips any nested
  * value, and takes strings with their escapes; it fails closed on
- * anything it does not follow. Cost: HS256 is one HMAC, ES256 and RS256
- * one signature check (about 0.1 to 1 ms), paid per CONNECT.
+ * anything it does not follow.
+ *
+ * Cost, and where it is paid. HS256 is one HMAC (a few microseconds):
+ * jwt_check() runs whole on the event loop. An RS256 or ES256 signature
+ * check costs 0.1 to 1 ms, and anyone can send tokens before being
+ * known: on the loop, a flood of bogus tokens stopped every client of the
+ * node. So the check is split. jwt_claims_check(), on the loop, does all
+ * that needs no key (the three parts, base64url, the header's alg, the
+ * signature's length, the claims, exp, nbf, the user name) and refuses a
+ * malformed or expired token at once; jwt_signature_ok() then runs on
+ * the password worker (pwcheck.c), in the same bounded queue, with the
+ * same share per source address. The job holds a reference to the key
+ * it was queued with (jwt_key_hold): a reload meanwhile swaps the node's
+ * key, and the old one is freed when its last job is. Only the worker
+ * verifies RS256 and ES256 signatures, so the mbedTLS contexts, which
+ * cache values on first use, are never used by two threads at once.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +45,26 @@
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 
 #include "broker.h"
 
 #define JWT_MAX_LEN 8192
 #define JWT_MAX_USER 256
+/* Decoded signature: RSA keys up to 8192 bits. */
+#define JWT_MAX_SIG 1024
 
 enum jwt_alg { JWT_HS256, JWT_RS256, JWT_ES256 };
 
+/*
+ * One loaded key. The node's key in use holds one reference; a signature
+ * check waiting on the worker (pwcheck.c) holds another, so that a reload
+ * (SIGHUP) that replaces the key meanwhile does not free it under the
+ * worker. refs is touched by the loop thread only (the worker only reads
+ * the key, and its jobs are freed on the loop).
+ */
 struct jwt_key {
-	int on;
+	unsigned refs;
 	enum jwt_alg alg;
 	uint8_t *secret;
 	size_t secret_len;
@@ -47,7 +72,7 @@ struct jwt_key {
 	int pk_loaded;
 };
 
-static struct jwt_key jwt;
+static struct jwt_key *jwt; /* the key in use; NULL: none */
 
 static const char *
 jwt_alg_name(enum jwt_alg a)
@@ -305,52 +330,76 @@ static void
 jwt_key_free(struct jwt_key *k)
 {
 	if (k->secret != NULL) {
-		memset(k->secret, 0, k->secret_len);
+		mbedtls_platform_zeroize(k->secret, k->secret_len);
 		free(k->secret);
 	}
 	if (k->pk_loaded)
 		mbedtls_pk_free(&k->pk);
-	memset(k, 0, sizeof *k);
+	free(k);
+}
+
+struct jwt_key *
+jwt_key_hold(void)
+{
+	assert(jwt != NULL && jwt->refs > 0);
+	jwt->refs++;
+	return jwt;
+}
+
+void
+jwt_key_release(struct jwt_key *k)
+{
+	if (k == NULL)
+		return;
+	assert(k->refs > 0);
+	if (--k->refs == 0)
+		jwt_key_free(k);
 }
 
 void
 jwt_close(void)
 {
-	jwt_key_free(&jwt);
+	jwt_key_release(jwt);
+	jwt = NULL;
 }
 
-/* Load the key of the config into k. Returns 0, or -1 with err set. */
-static int
-jwt_key_load(struct jwt_key *k, char *err, size_t errlen)
+/* Load the key of the config. Returns it (one reference), or NULL with
+ * err set. */
+static struct jwt_key *
+jwt_key_load(char *err, size_t errlen)
 {
 	const char *path = srv.cfg.jwt_key_file;
+	struct jwt_key *k;
 	char msg[160];
 	FILE *fp;
 	long n;
 	int rc;
 
-	memset(k, 0, sizeof *k);
+	k = xcalloc(1, sizeof *k);
+	k->refs = 1;
 	k->alg = (enum jwt_alg)srv.cfg.jwt_alg;
 	if (k->alg == JWT_HS256) {
 		fp = fopen(path, "rb");
 		if (fp == NULL) {
 			snprintf(err, errlen, "jwt_key_file %s: %s", path,
 			    strerror(errno));
-			return -1;
+			jwt_key_free(k);
+			return NULL;
 		}
 		k->secret = xmalloc(4097);
+		k->secret_len = 4097;
 		n = (long)fread(k->secret, 1, 4097, fp);
 		fclose(fp);
 		while (n > 0 && (k->secret[n - 1] == '\n' ||
 		    k->secret[n - 1] == '\r'))
 			n--;
-		k->secret_len = n > 0 ? (size_t)n : 0;
 		if (n < 32 || n > 4096) {
 			snprintf(err, errlen, "jwt_key_file %s: an HS256 secret "
 			    "takes 32 to 4096 bytes", path);
 			jwt_key_free(k);
-			return -1;
+			return NULL;
 		}
+		k->secret_len = (size_t)n;
 	} else {
 		mbedtls_pk_init(&k->pk);
 		k->pk_loaded = 1;
@@ -359,7 +408,7 @@ jwt_key_load(struct jwt_key *k, char *err, size_t errlen)
 			mbedtls_strerror(rc, msg, sizeof msg);
 			snprintf(err, errlen, "jwt_key_file %s: %s", path, msg);
 			jwt_key_free(k);
-			return -1;
+			return NULL;
 		}
 		if ((k->alg == JWT_RS256 && !mbedtls_pk_can_do(&k->pk,
 		    MBEDTLS_PK_RSA)) || (k->alg == JWT_ES256 &&
@@ -369,24 +418,24 @@ jwt_key_load(struct jwt_key *k, char *err, size_t errlen)
 			    "key", path, k->alg == JWT_RS256 ? "n RSA" :
 			    " P-256");
 			jwt_key_free(k);
-			return -1;
+			return NULL;
 		}
 	}
-	k->on = 1;
-	return 0;
+	return k;
 }
 
 int
 jwt_open(char *err, size_t errlen)
 {
-	struct jwt_key k;
+	struct jwt_key *k;
 
 	if (srv.cfg.jwt_key_file == NULL) {
 		jwt_close();
 		return 0;
 	}
-	if (jwt_key_load(&k, err, errlen) != 0)
+	if ((k = jwt_key_load(err, errlen)) == NULL)
 		return -1; /* the key in use, if any, stays */
+	/* Checks waiting on the worker keep the old key alive. */
 	jwt_close();
 	jwt = k;
 	return 0;
@@ -395,30 +444,38 @@ jwt_open(char *err, size_t errlen)
 int
 jwt_enabled(void)
 {
-	return jwt.on;
+	return jwt != NULL;
 }
 
+int
+jwt_slow(void)
+{
+	return jwt != NULL && jwt->alg != JWT_HS256;
+}
+
+/* The signature sig of signed_part (len bytes) under k. Any thread. */
 static int
-jwt_verify(const uint8_t *signed_part, size_t len, const uint8_t *sig,
-    size_t sig_len)
+jwt_verify(const struct jwt_key *k, const uint8_t *signed_part, size_t len,
+    const uint8_t *sig, size_t sig_len)
 {
 	uint8_t mac[32], hash[32];
 	mbedtls_mpi r, s;
 	int rc;
 
-	if (jwt.alg == JWT_HS256) {
+	if (k->alg == JWT_HS256) {
 		if (sig_len != sizeof mac || mbedtls_md_hmac(
-		    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), jwt.secret,
-		    jwt.secret_len, signed_part, len, mac) != 0)
+		    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), k->secret,
+		    k->secret_len, signed_part, len, mac) != 0)
 			return -1;
 		return mbedtls_ct_memcmp(mac, sig, sizeof mac) == 0 ? 0 : -1;
 	}
 	if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
 	    signed_part, len, hash) != 0)
 		return -1;
-	if (jwt.alg == JWT_RS256)
-		return mbedtls_pk_verify(&jwt.pk, MBEDTLS_MD_SHA256, hash,
-		    sizeof hash, sig, sig_len) == 0 ? 0 : -1;
+	if (k->alg == JWT_RS256)
+		return mbedtls_pk_verify((mbedtls_pk_context *)&k->pk,
+		    MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sig_len) == 0 ?
+		    0 : -1;
 	/* ES256: the signature is R || S, 32 bytes each (RFC 7518 3.4). */
 	if (sig_len != 64)
 		return -1;
@@ -428,8 +485,8 @@ jwt_verify(const uint8_t *signed_part, size_t len, const uint8_t *sig,
 	if (rc == 0)
 		rc = mbedtls_mpi_read_binary(&s, sig + 32, 32);
 	if (rc == 0)
-		rc = mbedtls_ecdsa_verify(&mbedtls_pk_ec(jwt.pk)->grp, hash,
-		    sizeof hash, &mbedtls_pk_ec(jwt.pk)->Q, &r, &s);
+		rc = mbedtls_ecdsa_verify(&mbedtls_pk_ec(k->pk)->grp, hash,
+		    sizeof hash, &mbedtls_pk_ec(k->pk)->Q, &r, &s);
 	mbedtls_mpi_free(&r);
 	mbedtls_mpi_free(&s);
 	return rc == 0 ? 0 : -1;
@@ -454,7 +511,7 @@ jwt_looks_like(const uint8_t *p, size_t len)
 }
 
 int
-jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
+jwt_claims_check(const uint8_t *tok, size_t len, time_t now, char *user,
     size_t user_cap, const char **why)
 {
 	static uint8_t part[JWT_MAX_LEN];
@@ -470,7 +527,7 @@ jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
 	};
 
 	*why = "not a JWT";
-	if (!jwt.on || !jwt_looks_like(tok, len))
+	if (jwt == NULL || !jwt_looks_like(tok, len))
 		return -1;
 	d1 = memchr(tok, '.', len);
 	d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok));
@@ -480,13 +537,16 @@ jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
 		*why = "unreadable JWT header";
 		return -1;
 	}
-	if (strcmp(alg, jwt_alg_name(jwt.alg)) != 0) {
+	if (strcmp(alg, jwt_alg_name(jwt->alg)) != 0) {
 		*why = "JWT signed with another algorithm";
 		return -1;
 	}
+	/* The signature must at least decode, to a length the algorithm
+	 * can have: what cannot pass is refused here, not queued. */
 	n = jwt_b64url(d2 + 1, len - (size_t)(d2 + 1 - tok), part,
-	    sizeof part);
-	if (n < 0 || jwt_verify(tok, (size_t)(d2 - tok), part, (size_t)n)) {
+	    JWT_MAX_SIG);
+	if (n <= 0 || (jwt->alg == JWT_HS256 && n != 32) ||
+	    (jwt->alg == JWT_ES256 && n != 64)) {
 		*why = "bad JWT signature";
 		return -1;
 	}
@@ -509,6 +569,37 @@ jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
 	}
 	if (!cw[0].found || user[0] == '\0') {
 		*why = "JWT without the user name claim";
+		return -1;
+	}
+	return 0;
+}
+
+int
+jwt_signature_ok(const struct jwt_key *k, const uint8_t *tok, size_t len)
+{
+	uint8_t sig[JWT_MAX_SIG];
+	const uint8_t *d2;
+	long n;
+
+	if (k == NULL || !jwt_looks_like(tok, len))
+		return 0;
+	d2 = tok + len;
+	while (d2[-1] != '.')
+		d2--;
+	d2--;
+	n = jwt_b64url(d2 + 1, len - (size_t)(d2 + 1 - tok), sig, sizeof sig);
+	return n > 0 && jwt_verify(k, tok, (size_t)(d2 - tok), sig,
+	    (size_t)n) == 0;
+}
+
+int
+jwt_check(const uint8_t *tok, size_t len, time_t now, char *user,
+    size_t user_cap, const char **why)
+{
+	if (jwt_claims_check(tok, len, now, user, user_cap, why) != 0)
+		return -1;
+	if (!jwt_signature_ok(jwt, tok, len)) {
+		*why = "bad JWT signature";
 		return -1;
 	}
 	return 0;

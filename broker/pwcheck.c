@@ -1,5 +1,6 @@
 /*
- * pwcheck.c - password hashes computed off the event loop.
+ * pwcheck.c - password hashes (and token signatures) computed off the
+ * event loop.
  *
  * Design note. A PBKDF2 check costs what its iteration count says (about
  * 120 ms at the default 100000) and passwd.c can answer most CONNECTs
@@ -31,6 +32,13 @@
  * a connection that goes (timeout, peer closed) takes its job out of
  * the queue if the worker has not started it, else leaves it behind with
  * c set to NULL, and the answer is dropped.
+ *
+ * The same worker checks the signatures of RS256 and ES256 tokens
+ * (jwt.c): a job with a key holds the token as its password, the token's
+ * user name as its user, and one reference to the key it was queued
+ * with, released when the job is freed (on the loop). Tokens and
+ * passwords share the queue and its bounds, so that a flood of either
+ * costs the others the same, at most PWCHECK_PER_SOURCE checks each.
  *
  * Threads: only the worker touches a job's hash fields and ok between
  * the hand-over and its return on the done list (both under mtx); c and
@@ -70,6 +78,7 @@ struct pwjob {
 	size_t pwlen;
 	uint8_t version; /* the CONNECT's protocol version */
 	struct pwhash h; /* the user's hash when the check was asked */
+	struct jwt_key *key; /* or: a token's, to check pw against */
 	int ok; /* the worker's answer */
 };
 TAILQ_HEAD(pwjob_list, pwjob);
@@ -97,6 +106,7 @@ pwjob_free(struct pwjob *j)
 	free(j->user);
 	free(j->connect);
 	mbedtls_platform_zeroize(&j->h, sizeof j->h);
+	jwt_key_release(j->key);
 	free(j);
 }
 
@@ -117,7 +127,10 @@ pwcheck_main(void *arg)
 		j = TAILQ_FIRST(&todo);
 		TAILQ_REMOVE(&todo, j, entry);
 		pthread_mutex_unlock(&mtx);
-		j->ok = pwhash_verify(&j->h, j->pw, j->pwlen);
+		if (j->key != NULL)
+			j->ok = jwt_signature_ok(j->key, j->pw, j->pwlen);
+		else
+			j->ok = pwhash_verify(&j->h, j->pw, j->pwlen);
 		pthread_mutex_lock(&mtx);
 		was_empty = TAILQ_EMPTY(&done);
 		TAILQ_INSERT_TAIL(&done, j, entry);
@@ -147,7 +160,11 @@ pwcheck_done_cb(evutil_socket_t fd, short what, void *arg)
 	while ((j = TAILQ_FIRST(&list)) != NULL) {
 		TAILQ_REMOVE(&list, j, entry);
 		n_jobs--;
-		if (j->c != NULL) {
+		if (j->c != NULL && j->key != NULL) {
+			j->c->pw_job = NULL;
+			auth_jwt_checked(j->c, j->ok, j->user, j->connect,
+			    j->version);
+		} else if (j->c != NULL) {
 			j->c->pw_job = NULL;
 			auth_password_checked(j->c, j->ok, j->user, j->ulen,
 			    &j->h, j->pw, j->pwlen, j->connect, j->version);
@@ -213,37 +230,47 @@ pwcheck_source_count(const struct conn *c)
 	return n;
 }
 
-int
-pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
-    const struct pwhash *h)
+/* A job for c's CONNECT pkt, user and password pw, queued at once by
+ * pwcheck_queue(); or NULL with *rc set to refuse with. */
+static struct pwjob *
+pwcheck_new(struct conn *c, const struct mqtt_packet *pkt, const char *user,
+    size_t ulen, const uint8_t *pw, size_t pwlen, int *rc)
 {
-	const struct mqtt_connect *cp = &pkt->u.connect;
 	struct pwjob *j;
 
 	if (n_jobs >= PWCHECK_MAX) {
-		log_notice("client (%s) refused: %u password checks are "
-		    "waiting already", c->peer, n_jobs);
-		return MQTT_RC_SERVER_BUSY;
+		log_notice("client (%s) refused: %u password or token checks "
+		    "are waiting already", c->peer, n_jobs);
+		*rc = MQTT_RC_SERVER_BUSY;
+		return NULL;
 	}
 	if (pwcheck_source_count(c) >= PWCHECK_PER_SOURCE) {
-		log_notice("client (%s) refused: %u password checks of its "
-		    "address are waiting already", c->peer,
+		log_notice("client (%s) refused: %u password or token checks "
+		    "of its address are waiting already", c->peer,
 		    PWCHECK_PER_SOURCE);
-		return MQTT_RC_SERVER_BUSY;
+		*rc = MQTT_RC_SERVER_BUSY;
+		return NULL;
 	}
-	if (pwcheck_init() != 0)
-		return MQTT_RC_SERVER_UNAVAILABLE;
+	if (pwcheck_init() != 0) {
+		*rc = MQTT_RC_SERVER_UNAVAILABLE;
+		return NULL;
+	}
 	j = xcalloc(1, sizeof *j);
 	j->c = c;
 	pwcheck_source(c, j->src, &j->src_family);
 	TAILQ_INSERT_TAIL(&live, j, live_entry);
 	j->connect = connect_keep(pkt);
-	j->user = xmemdup(cp->username.p, cp->username.len);
-	j->ulen = cp->username.len;
-	j->pw = xmemdup(cp->password.p, cp->password.len);
-	j->pwlen = cp->password.len;
-	j->version = cp->version;
-	j->h = *h;
+	j->user = xmemdup(user, ulen);
+	j->ulen = ulen;
+	j->pw = xmemdup(pw, pwlen);
+	j->pwlen = pwlen;
+	j->version = pkt->u.connect.version;
+	return j;
+}
+
+static void
+pwcheck_queue(struct conn *c, struct pwjob *j)
+{
 	c->pw_job = j;
 	conn_block(c, BLOCK_AUTH);
 	n_jobs++;
@@ -251,6 +278,40 @@ pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
 	TAILQ_INSERT_TAIL(&todo, j, entry);
 	pthread_cond_signal(&work);
 	pthread_mutex_unlock(&mtx);
+}
+
+int
+pwcheck_start(struct conn *c, const struct mqtt_packet *pkt,
+    const struct pwhash *h)
+{
+	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct pwjob *j;
+	int rc;
+
+	j = pwcheck_new(c, pkt, (const char *)cp->username.p,
+	    cp->username.len, cp->password.p, cp->password.len, &rc);
+	if (j == NULL)
+		return rc;
+	j->h = *h;
+	pwcheck_queue(c, j);
+	return 0;
+}
+
+int
+pwcheck_start_jwt(struct conn *c, const struct mqtt_packet *pkt,
+    const char *user)
+{
+	const struct mqtt_connect *cp = &pkt->u.connect;
+	struct pwjob *j;
+	int rc;
+
+	/* user with its NUL: auth_jwt_checked() takes it as a string. */
+	j = pwcheck_new(c, pkt, user, strlen(user) + 1, cp->password.p,
+	    cp->password.len, &rc);
+	if (j == NULL)
+		return rc;
+	j->key = jwt_key_hold();
+	pwcheck_queue(c, j);
 	return 0;
 }
 

@@ -2,11 +2,12 @@
  * fuzz_jwt.c - libFuzzer target for the JWT login check (broker/jwt.c).
  *
  * The token arrives as the MQTT password, before anyone is known: its
- * header is parsed before the signature is checked, and its claims once
- * the signature is good. The input is taken twice: as a whole token
- * (header parsing, base64url, refusals), and, when it holds exactly one
- * '.', as "header.claims" that this target signs with the node's HS256
- * secret, so that the claims reader is reached too. Either way jwt_check
+ * header and claims are parsed before the signature is checked (on the
+ * loop; the signature after them, on the worker for RS256 and ES256).
+ * The input is taken twice: as a whole token (header and claims parsing,
+ * base64url, refusals), and, when it holds exactly one '.', as
+ * "header.claims" that this target signs with the node's HS256 secret,
+ * so that a success is reached too. Either way jwt_check
  * must return, and a success must give a non-empty user name.
  */
 #include "config.h"
