@@ -40,13 +40,16 @@ def _openssl(*args, input=None):
     return r.stdout
 
 
-def keypair(kind, name):
-    """kind 'rsa' or 'ec': (private key path, public key path)."""
+def keypair(kind, name, bits=2048, pubexp=None):
+    """kind 'rsa' (of bits, public exponent pubexp) or 'ec': (private
+    key path, public key path)."""
     priv = tmp_path(name + ".key")
     pub = tmp_path(name + ".pub")
     if kind == "rsa":
-        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
-                 "rsa_keygen_bits:2048", "-out", priv)
+        opts = ["-pkeyopt", "rsa_keygen_bits:%d" % bits]
+        if pubexp is not None:
+            opts += ["-pkeyopt", "rsa_keygen_pubexp:%d" % pubexp]
+        _openssl("genpkey", "-algorithm", "RSA", *opts, "-out", priv)
     else:
         _openssl("genpkey", "-algorithm", "EC", "-pkeyopt",
                  "ec_paramgen_curve:P-256", "-out", priv)
