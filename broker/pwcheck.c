@@ -28,7 +28,12 @@
  * and one core, never the loop. The per-address share is a quarter of
  * the queue: a carrier NAT that puts many users behind one address
  * still gets 16 first logins at a time, and the rest retry (clients do,
- * after 0x89). connect_timeout still runs while a check waits;
+ * after 0x89). A few addresses together can still fill the queue (four
+ * at a quarter each): then a check from an address that holds fewer
+ * takes the place of the newest waiting check of the address that
+ * holds the most (pwcheck_evict; that CONNECT gets 0x89), so a flood
+ * from a few addresses cannot lock another address out either.
+ * connect_timeout still runs while a check waits;
  * a connection that goes (timeout, peer closed) takes its job out of
  * the queue if the worker has not started it, else leaves it behind with
  * c set to NULL, and the answer is dropped.
@@ -230,6 +235,43 @@ pwcheck_source_count(const struct conn *c)
 	return n;
 }
 
+/* The queue is full and c needs a check: the newest waiting check of
+ * the address that holds the most (at least two more than c's) is
+ * refused 0x89 to make room. Returns 1 when a place was freed. */
+static int
+pwcheck_evict(const struct conn *c)
+{
+	struct pwjob *j, *q, *victim = NULL;
+	unsigned n, most = 0, mine = pwcheck_source_count(c);
+	struct conn *vc;
+
+	pthread_mutex_lock(&mtx);
+	TAILQ_FOREACH_REVERSE(j, &todo, pwjob_list, entry) {
+		if (j->c == NULL || j->src_family == 0)
+			continue;
+		n = 0;
+		TAILQ_FOREACH(q, &live, live_entry) {
+			if (q->c != NULL && q->src_family == j->src_family &&
+			    memcmp(q->src, j->src, 16) == 0)
+				n++;
+		}
+		if (n > most) {
+			most = n;
+			victim = j;
+		}
+	}
+	pthread_mutex_unlock(&mtx);
+	if (victim == NULL || most < mine + 2)
+		return 0;
+	vc = victim->c;
+	log_notice("client (%s) refused: its place among the password or "
+	    "token checks goes to %s (its address holds %u)", vc->peer,
+	    c->peer, most);
+	handle_connect_refuse(vc, victim->version, MQTT_RC_SERVER_BUSY);
+	conn_close(vc, MQTT_RC_SERVER_BUSY, "password check queue full");
+	return n_jobs < PWCHECK_MAX;
+}
+
 /* A job for c's CONNECT pkt, user and password pw, queued at once by
  * pwcheck_queue(); or NULL with *rc set to refuse with. */
 static struct pwjob *
@@ -238,7 +280,7 @@ pwcheck_new(struct conn *c, const struct mqtt_packet *pkt, const char *user,
 {
 	struct pwjob *j;
 
-	if (n_jobs >= PWCHECK_MAX) {
+	if (n_jobs >= PWCHECK_MAX && !pwcheck_evict(c)) {
 		log_notice("client (%s) refused: %u password or token checks "
 		    "are waiting already", c->peer, n_jobs);
 		*rc = MQTT_RC_SERVER_BUSY;
