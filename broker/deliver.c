@@ -265,10 +265,26 @@ void
 deliver_seen_settle(struct session *s, const void *from)
 {
 	struct seen *w = s->seen;
-	uint32_t i;
+	uint32_t i, add = 0, cap;
 
 	if (w == NULL)
 		return;
+	/* The other copy's history goes in after what this copy noted
+	 * during the move (the messages that reached it meanwhile, which
+	 * the old node may still pass on): a full ring would put the new
+	 * ones out first. It widens instead, for SEEN_WIDE_SECS. */
+	for (i = 0; i < w->n_away; i++) {
+		if (w->away[i].from == from && !w->away[i].settled &&
+		    !seen_has(w, w->away[i].h))
+			add++;
+	}
+	if (w->n + add > w->cap && w->cap < SEEN_WIDE_MAX) {
+		for (cap = w->cap; cap < w->n + add && cap < SEEN_WIDE_MAX;)
+			cap *= 2;
+		seen_resize(w, (uint16_t)(cap < SEEN_WIDE_MAX ? cap :
+		    SEEN_WIDE_MAX));
+		w->wide_until = time(NULL) + SEEN_WIDE_SECS;
+	}
 	for (i = 0; i < w->n_away; i++) {
 		if (w->away[i].from != from || w->away[i].settled)
 			continue;
