@@ -261,7 +261,7 @@ void bridge_claims_peer_gone(struct peer *p);
  * had it), s merges with the copies that may live on the nodes it is
  * split from (a merge claim to each not asked yet, when our link to it
  * is up), and sends nothing meanwhile (bridge_split_merging);
- * deliver_unhold when they have answered. */
+ * then its queue goes on (deliver_pump). */
 void bridge_split_hold(struct session *s, struct peer *from,
     const struct msg *m);
 /* 1 while a merge claim of s is open. */

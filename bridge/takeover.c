@@ -1033,9 +1033,12 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	bridge_move_pump(s);
 }
 
-/* Answer the claim id of node to (PROTO_CLAIMED_*), at once. */
+/* Answer the claim id of node to (PROTO_CLAIMED_*, echoing the claim's
+ * merge flag): at once, or (queued) behind what the forward queue to
+ * `to` holds. */
 static void
-claimed_send(struct peer *to, uint64_t id, uint8_t answer, uint8_t flags)
+claimed_send(struct peer *to, uint64_t id, uint8_t answer, uint8_t flags,
+    int queued)
 {
 	struct proto_claimed m;
 	uint8_t wire[PROTO_CLAIMED_LEN];
@@ -1044,22 +1047,10 @@ claimed_send(struct peer *to, uint64_t id, uint8_t answer, uint8_t flags)
 	m.answer = answer;
 	m.flags = flags & PROTO_CLAIM_MERGE;
 	proto_claimed_encode(&m, wire);
-	send_now(to, TOPIC_CLAIMED, wire, sizeof wire);
-}
-
-/* The same, behind what the forward queue to `to` holds. */
-static void
-claimed_send_queued(struct peer *to, uint64_t id, uint8_t answer,
-    uint8_t flags)
-{
-	struct proto_claimed m;
-	uint8_t wire[PROTO_CLAIMED_LEN];
-
-	m.claim_id = id;
-	m.answer = answer;
-	m.flags = flags & PROTO_CLAIM_MERGE;
-	proto_claimed_encode(&m, wire);
-	send_queued(to, TOPIC_CLAIMED, wire, sizeof wire);
+	if (queued)
+		send_queued(to, TOPIC_CLAIMED, wire, sizeof wire);
+	else
+		send_now(to, TOPIC_CLAIMED, wire, sizeof wire);
 }
 
 /* "$cluster/claim" from node `from`. */
@@ -1096,7 +1087,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		if (cmp > 0) {
 			/* Ours is the later connect: it keeps the id, and
 			 * the other node refuses its client. */
-			claimed_send(from, id, PROTO_CLAIMED_REFUSED, m->flags);
+			claimed_send(from, id, PROTO_CLAIMED_REFUSED, m->flags, 0);
 			return;
 		}
 		claim_lost(own, from);
@@ -1110,7 +1101,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		    s->username != NULL ? "user '" : "",
 		    s->username != NULL ? s->username : "an anonymous client",
 		    s->username != NULL ? "'" : "");
-		claimed_send(from, id, PROTO_CLAIMED_NOT_OWNER, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_NOT_OWNER, m->flags, 0);
 		return;
 	}
 	if (s != NULL && s->claim_won > id) {
@@ -1121,7 +1112,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		 * copy, if any, comes here with our own claim. */
 		log_notice("claim of %s by %s is older than its connection "
 		    "here: refused", s->client_id, from->name);
-		claimed_send(from, id, PROTO_CLAIMED_REFUSED, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_REFUSED, m->flags, 0);
 		return;
 	}
 	if (s != NULL && s->conn != NULL) {
@@ -1138,13 +1129,13 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		s->claim_id = id;
 		s->claim_flags = m->flags &
 		    (PROTO_CLAIM_CLEAN | PROTO_CLAIM_MERGE);
-		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags, 0);
 		return;
 	}
 	if (s != NULL && s->moving == from) {
 		/* On its way to the claimer already (for another claim):
 		 * the claimer waits, and the end of the move answers. */
-		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags, 0);
 		return;
 	}
 	if (s == NULL && (to = bridge_tombstone_to(client_id, id_len)) ==
@@ -1152,7 +1143,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		/* Moved there (for another claim): answered behind the
 		 * move, so that the claimer has our copy when it reads the
 		 * answer. */
-		claimed_send_queued(from, id, PROTO_CLAIMED_GIVEN_UP, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_GIVEN_UP, m->flags, 1);
 		return;
 	}
 	if ((m->flags & PROTO_CLAIM_MERGE) &&
@@ -1161,7 +1152,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		 * third node (for a claim of that node read late): the
 		 * client is not there, the copy goes on from there to where
 		 * it is (session_in), and the claimer waits for it. */
-		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags, 0);
 		return;
 	}
 	if (s != NULL && s->moving != NULL)
@@ -1171,7 +1162,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		s = NULL;
 	}
 	if (s == NULL) {
-		claimed_send(from, id, PROTO_CLAIMED_GIVEN_UP, m->flags);
+		claimed_send(from, id, PROTO_CLAIMED_GIVEN_UP, m->flags, 0);
 		return;
 	}
 	move_start(s, from, id);
@@ -1208,7 +1199,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
  *     split; its link going: it stays in it (asked again when it is
  *     back and sends more).
  * When no merge claim of the session is open any more, its queue goes
- * on (deliver_unhold), less what the other copies had. Claims of two
+ * on (deliver_pump), less what the other copies had. Claims of two
  * copies that ask each other at once are ordered by their ids, as
  * concurrent connects are: the older copy moves to the newer. Nodes
  * from the 32nd on share one bit of the split set: one answer clears
@@ -1344,7 +1335,7 @@ merge_end(struct claim *cl)
 	if (heard != MERGE_GONE)
 		s->split &= ~bridge_peer_bit(p);
 	if (merge_find(s->client_id, s->id_len, NULL) == NULL)
-		deliver_unhold(s);
+		deliver_pump(s);
 }
 
 /* p has a newer copy of the session of merge claim cl: ours goes there. */
@@ -1369,7 +1360,7 @@ merge_refused(struct claim *cl, struct peer *p)
 	if (s->moving != NULL || s->moving_in != NULL || !s->persistent ||
 	    s->tombstone) {
 		if (merge_find(s->client_id, s->id_len, NULL) == NULL)
-			deliver_unhold(s);
+			deliver_pump(s);
 		return;
 	}
 	log_notice("session %s: the copy on %s is newer; moving there",
@@ -1551,10 +1542,11 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	persist_queue(s, d);
 	if (target.released) {
 		d->state = DELIVERY_RELEASED;
-		persist_released(s, d);
+		persist_state(s, d, DELIVERY_RELEASED);
 	} else if (d->dup && d->seq > s->sent_max_seq) {
-		/* Past this copy's sent mark: the row says it was sent. */
-		persist_sent(s, d);
+		/* Past this copy's sent mark: the row says it was sent, so
+		 * that it carries DUP when read back (persist_load_queue). */
+		persist_state(s, d, DELIVERY_SENT);
 	}
 	if (persist_offline(s)) {
 		/* The row is the queue (as deliver_enqueue does). */

@@ -485,9 +485,6 @@ void deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
 void deliver_to_session_from(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
     struct peer *from);
-/* The merges s waited for are over: its queue may go (what the other
- * copies had is dropped when its turn comes). */
-void deliver_unhold(struct session *s);
 /* Send what the session may send now: queued messages while the in-flight
  * window has room. */
 void deliver_pump(struct session *s);
@@ -584,8 +581,10 @@ void persist_pump_after_commit(struct session *s);
 /* m's QoS 2 deliveries wait for the open batch (m->hold_gen): keep a
  * reference to mark m refused if that commit fails. */
 void persist_hold(struct msg *m);
-void persist_released(struct session *s, const struct delivery *d);
-void persist_sent(struct session *s, const struct delivery *d);
+/* d's row is in state (DELIVERY_SENT: sent by another copy of s, read
+ * back with DUP; DELIVERY_RELEASED: PUBREC received). */
+void persist_state(struct session *s, const struct delivery *d,
+    uint8_t state);
 void persist_done(struct session *s, const struct delivery *d);
 void persist_qos2(struct session *s, uint16_t id, int add);
 /* The retained message of m's topic (cleared when m is empty). */

@@ -294,10 +294,8 @@ deliver_seen_settle(struct session *s, const void *from)
 	}
 }
 
-/* 1 when d, never sent, is a message the client had from another copy of
- * its session (a merge). */
-static int
-deliver_away(struct session *s, const struct delivery *d)
+int
+deliver_had_elsewhere(struct session *s, const struct delivery *d)
 {
 	struct seen *w = s->seen;
 	uint64_t h;
@@ -311,12 +309,6 @@ deliver_away(struct session *s, const struct delivery *d)
 			return 1;
 	}
 	return 0;
-}
-
-int
-deliver_had_elsewhere(struct session *s, const struct delivery *d)
-{
-	return deliver_away(s, d);
 }
 
 /* s's queue is empty: settled away mixes have nothing left to drop. */
@@ -671,7 +663,8 @@ deliver_pump(struct session *s)
 	}
 	if (s->conn == NULL || s->conn->state != CONN_ACTIVE)
 		return;
-	/* Another copy of it is merging in (deliver_unhold). */
+	/* Another copy of it is merging in: pumped again when the merge
+	 * claims are over (bridge/takeover.c). */
 	if (s->split != 0 && bridge_split_merging(s))
 		return;
 	window = deliver_window(s);
@@ -708,7 +701,7 @@ deliver_pump(struct session *s)
 			deliver_drop(s, d);
 			continue;
 		}
-		if (deliver_away(s, d)) {
+		if (deliver_had_elsewhere(s, d)) {
 			log_debug("message %016llx:%llx for %s: delivered by "
 			    "another copy of the session",
 			    (unsigned long long)d->msg->id_origin,
@@ -893,12 +886,6 @@ deliver_to_session_from(struct session *s, struct msg *m, uint8_t qos,
     struct peer *from)
 {
 	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, from);
-}
-
-void
-deliver_unhold(struct session *s)
-{
-	deliver_pump(s);
 }
 
 static void
@@ -1099,7 +1086,7 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 		return 0;
 	}
 	d->state = DELIVERY_RELEASED;
-	persist_released(s, d);
+	persist_state(s, d, DELIVERY_RELEASED);
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBREL;
 	pkt.flags = 0x02;

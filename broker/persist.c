@@ -263,24 +263,12 @@ persist_queue(struct session *s, struct delivery *d)
 }
 
 void
-persist_released(struct session *s, const struct delivery *d)
+persist_state(struct session *s, const struct delivery *d, uint8_t state)
 {
 	if (!persist_on(s))
 		return;
 	store_queue_update(srv.store, s->client_id, s->id_len, d->seq,
-	    DELIVERY_RELEASED, d->packet_id);
-	persist_wrote();
-}
-
-/* d, not sent from here, was sent by another copy of s (a merge): read
- * back, it carries DUP (persist_load_queue). */
-void
-persist_sent(struct session *s, const struct delivery *d)
-{
-	if (!persist_on(s))
-		return;
-	store_queue_update(srv.store, s->client_id, s->id_len, d->seq,
-	    DELIVERY_SENT, deliver_packet_id(d->seq));
+	    state, deliver_packet_id(d->seq));
 	persist_wrote();
 }
 
