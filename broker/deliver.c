@@ -265,33 +265,66 @@ void
 deliver_seen_settle(struct session *s, const void *from)
 {
 	struct seen *w = s->seen;
-	uint32_t i, add = 0, cap;
+	uint64_t *h;
+	uint32_t i, j, n, add = 0, cap, skip;
 
 	if (w == NULL)
 		return;
-	/* The other copy's history goes in after what this copy noted
-	 * during the move (the messages that reached it meanwhile, which
-	 * the old node may still pass on): a full ring would put the new
-	 * ones out first. It widens instead, for SEEN_WIDE_SECS. */
 	for (i = 0; i < w->n_away; i++) {
 		if (w->away[i].from == from && !w->away[i].settled &&
 		    !seen_has(w, w->away[i].h))
 			add++;
 	}
-	if (w->n + add > w->cap && w->cap < SEEN_WIDE_MAX) {
-		for (cap = w->cap; cap < w->n + add && cap < SEEN_WIDE_MAX;)
-			cap *= 2;
-		seen_resize(w, (uint16_t)(cap < SEEN_WIDE_MAX ? cap :
-		    SEEN_WIDE_MAX));
-		w->wide_until = time(NULL) + SEEN_WIDE_SECS;
+	/*
+	 * The other copy's history is older than what this copy noted
+	 * during the move (the messages that reached it meanwhile, which
+	 * the old node may still pass on a round trip later). So it goes
+	 * in first, oldest in the ring, and the ring gets room for as
+	 * much again: what comes next pushes history out, not the notes
+	 * of the move.
+	 */
+	cap = w->cap;
+	while (cap < 2 * (w->n + add) && cap < SEEN_WIDE_MAX)
+		cap *= 2;
+	if (cap > SEEN_WIDE_MAX)
+		cap = SEEN_WIDE_MAX;
+	if (add == 0) {
+		for (i = 0; i < w->n_away; i++) {
+			if (w->away[i].from == from)
+				w->away[i].settled = 1;
+		}
+		return;
 	}
+	/* Past SEEN_WIDE_MAX the oldest of the history are left out. */
+	skip = w->n + add > cap ? w->n + add - cap : 0;
+	h = xreallocarray(NULL, cap, sizeof *h);
+	n = 0;
 	for (i = 0; i < w->n_away; i++) {
 		if (w->away[i].from != from || w->away[i].settled)
 			continue;
 		w->away[i].settled = 1;
-		if (!seen_has(w, w->away[i].h))
-			seen_put(w, w->away[i].h);
+		if (seen_has(w, w->away[i].h))
+			continue;
+		for (j = 0; j < n && h[j] != w->away[i].h; j++)
+			;
+		if (j < n)
+			continue;
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		h[n++] = w->away[i].h;
 	}
+	/* Then the ring, oldest first. */
+	for (i = 0; i < w->n && n < cap; i++)
+		h[n++] = w->h[(w->next + w->cap - w->n + i) % w->cap];
+	free(w->h);
+	w->h = h;
+	w->n = (uint16_t)n;
+	w->cap = (uint16_t)cap;
+	w->next = (uint16_t)(n % cap);
+	if (cap > SEEN_MAX)
+		w->wide_until = time(NULL) + SEEN_WIDE_SECS;
 }
 
 int
