@@ -38,7 +38,7 @@ struct event;
 struct dial;
 
 /* The link protocol (docs/ARCHITECTURE.md, "The cluster"). */
-#define BRIDGE_PROTO "1"
+#define BRIDGE_PROTO "2" /* the highest version this node speaks */
 #define BRIDGE_LINK_ID "$cluster/" /* client id prefix of a link */
 #define BRIDGE_PEER_ID "$peer/" /* session id prefix of a forward queue */
 #define BRIDGE_TOPIC_ROUTES "$cluster/routes"

@@ -580,3 +580,136 @@ proto_session_end_encode(const struct proto_session_end *m, uint8_t *buf)
 	assert(w.n == PROTO_SESSION_END_HEAD_LEN + m->client_id.len);
 	return w.n;
 }
+
+/* --- the identity of a forwarded message (version 2) --- */
+
+#define ID_HIGH_MASK ((UINT64_C(1) << 44) - 1) /* seq >> 20 */
+#define ID_HIGH_SIGN (UINT64_C(1) << 43)
+#define ID_LOW_MASK ((UINT64_C(1) << 20) - 1)
+#define ID_ORIGIN_DIGITS 11
+
+static const char id_digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* A base64url digit's value, -1 for another byte. */
+static int
+id_digit(uint8_t ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '-')
+		return 62;
+	if (ch == '_')
+		return 63;
+	return -1;
+}
+
+static void
+wr_digit(struct wr *w, uint64_t v)
+{
+	wr_u8(w, (uint8_t)id_digits[v & 63]);
+}
+
+static void
+wr_varint(struct wr *w, uint64_t v)
+{
+	while (v >= 32) {
+		wr_digit(w, 32 | (v & 31));
+		v >>= 5;
+	}
+	wr_digit(w, v);
+}
+
+/* A varint of at most max digits at *p (before end), below limit; *p
+ * moves past it. 0, or -1. */
+static int
+varint_read(const uint8_t **p, const uint8_t *end, int max, uint64_t limit,
+    uint64_t *out)
+{
+	uint64_t v = 0;
+	int i, d;
+
+	for (i = 0; i < max && *p < end; i++) {
+		if ((d = id_digit(*(*p)++)) < 0)
+			return -1;
+		v |= (uint64_t)(d & 31) << (5 * i);
+		if ((d & 32) == 0) {
+			if ((i > 0 && d == 0) || v >= limit)
+				return -1;
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+proto_id_decode(const uint8_t *p, size_t len, uint64_t prev,
+    struct proto_id *out)
+{
+	const uint8_t *end = p + len;
+	uint64_t z, d, low, origin = 0;
+	int i, v;
+
+	memset(out, 0, sizeof *out);
+	if (len == 0 ||
+	    varint_read(&p, end, 9, ID_HIGH_MASK + 1, &z) != 0 ||
+	    varint_read(&p, end, 4, ID_LOW_MASK + 1, &low) != 0)
+		return -1;
+	if (p != end) {
+		if (end - p != ID_ORIGIN_DIGITS)
+			return -1;
+		for (i = 0; i < ID_ORIGIN_DIGITS; i++) {
+			if ((v = id_digit(p[i])) < 0 || (i == 0 && v >= 16))
+				return -1;
+			origin = origin << 6 | (uint64_t)v;
+		}
+		if (origin == 0)
+			return -1;
+	}
+	/* Zigzag back to the 44-bit difference. */
+	d = (z & 1) != 0 ? (ID_HIGH_MASK + 1 - (z + 1) / 2) & ID_HIGH_MASK :
+	    z / 2;
+	out->seq = (((prev >> 20) + d) & ID_HIGH_MASK) << 20 | low;
+	out->origin = origin;
+	return 0;
+}
+
+static void
+id_put(struct wr *w, uint64_t prev, const struct proto_id *m)
+{
+	uint64_t d = ((m->seq >> 20) - (prev >> 20)) & ID_HIGH_MASK;
+	int i;
+
+	/* Zigzag: a difference of -n (d = 2^44 - n) is 2n - 1, of n 2n. */
+	wr_varint(w, (d & ID_HIGH_SIGN) != 0 ?
+	    ((ID_HIGH_MASK + 1 - d) << 1) - 1 : d << 1);
+	wr_varint(w, m->seq & ID_LOW_MASK);
+	if (m->origin != 0) {
+		for (i = ID_ORIGIN_DIGITS - 1; i >= 0; i--)
+			wr_digit(w, m->origin >> (6 * i));
+	}
+}
+
+size_t
+proto_id_len(uint64_t prev, const struct proto_id *m)
+{
+	struct wr w = { NULL, 0 };
+
+	id_put(&w, prev, m);
+	return w.n;
+}
+
+size_t
+proto_id_encode(uint64_t prev, const struct proto_id *m, uint8_t *buf)
+{
+	struct wr w = { buf, 0 };
+
+	id_put(&w, prev, m);
+	assert(w.n >= 2 && w.n <= PROTO_ID_LEN_MAX);
+	return w.n;
+}

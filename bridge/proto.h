@@ -9,9 +9,14 @@
  * test (test/unit/proto_test.c) and the fuzz target
  * (test/fuzz/fuzz_cluster.c) link only this.
  *
- * Protocol version 1 (PROTO_VERSION). A link's CONNECT announces it in
- * the user property tern-proto (BRIDGE_PROTO in bridge.h, "1"). A change
- * to any layout below is a new version.
+ * Protocol version 2 (PROTO_VERSION). A link's CONNECT announces the
+ * highest version its node speaks in the user property tern-proto
+ * (BRIDGE_PROTO in bridge.h, "2"); the CONNACK of a node of version 2
+ * says in tern-proto the version that link then speaks: the lower of the
+ * two (a node of version 1 sends none: 1). A change to any layout below
+ * is a new version. Version 2 changed no payload: it adds the compact
+ * identity of forwarded messages (the last section), which a link speaks
+ * only when both its ends said 2.
  *
  * All integers are big endian. Offsets are in bytes from the start of the
  * PUBLISH payload; "n" sizes run to the end of the payload.
@@ -120,6 +125,33 @@
  * malformed closes the link each time. An ack that is not 8 bytes closes
  * the outbound link it came on with 0x82 (link.c).
  *
+ * The identity of a forwarded message (version 2; link.c, forward.c). It
+ * is not a payload but the value of a user property: on a link of
+ * version 2, every PUBLISH whose topic does not begin with "$cluster/"
+ * has as its first user property one with an empty key, whose value is
+ * the message's identity; an empty value says that the message has
+ * none. (On a link of version 1 the identity is the user properties
+ * "$tern/i" and "$tern/o", forward.c.) The value is a string of base64url
+ * digits ('A'-'Z' 0 to 25, 'a'-'z' 26 to 51, '0'-'9' 52 to 61, '-' 62,
+ * '_' 63):
+ *   varint      d: the zigzag form of (seq >> 20) - (prev >> 20), taken
+ *               as a 44-bit signed number (the difference modulo 2^44);
+ *               at most 9 digits, d < 2^44
+ *   varint      low: seq & 0xfffff; at most 4 digits, low < 2^20
+ *   11 digits   optional: the origin, most significant first (the first
+ *               digit below 16, the origin not 0); absent: the origin is
+ *               the sending node (proto_id.origin 0)
+ * A varint is one digit or more, each with 5 bits of the number, the
+ * least significant first, and the digit's bit 32 set when another digit
+ * follows; the last digit of a varint of two digits or more is not 0
+ * (each number has one form). prev is the sequence of the identity the
+ * previous such PUBLISH of that link carried (0 for the first one after
+ * the link's CONNECT, or when none carried one yet): the link is one
+ * TCP stream, so both ends see the same PUBLISHes in the same order. A
+ * sequence (ms since the epoch << 20 | a counter, forward.c) a few ms
+ * after the previous one takes 2 digits. Zigzag: 0, -1, 1, -2 ... are 0,
+ * 1, 2, 3 ...
+ *
  * Encoding: proto_X_len() gives the exact size (0 when the struct cannot
  * be encoded: a filter over 65535 bytes, a routes op other than 1 or 2,
  * an empty client id in a session, a missing array); proto_X_encode()
@@ -132,7 +164,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 #define PROTO_FILTER_MAX 65535 /* a filter length is 2 bytes */
 
@@ -320,6 +352,25 @@ int proto_session_end_decode(const uint8_t *p, size_t len,
     struct proto_session_end *out);
 size_t proto_session_end_len(const struct proto_session_end *m);
 size_t proto_session_end_encode(const struct proto_session_end *m,
+    uint8_t *buf);
+
+/* --- the identity of a forwarded message (version 2) --- */
+
+#define PROTO_ID_LEN_MAX 24 /* 9 + 4 + 11 digits */
+
+struct proto_id {
+	uint64_t origin; /* 0: the sending node (no origin digits) */
+	uint64_t seq;
+};
+
+/* Decode the n digits at p (a property value), with prev the sequence
+ * of the link's previous identity. 0, or -1 with *out zeroed (an empty
+ * value too: it says "no identity", which is the caller's). */
+int proto_id_decode(const uint8_t *p, size_t len, uint64_t prev,
+    struct proto_id *out);
+/* Any seq and origin can be encoded: never 0. */
+size_t proto_id_len(uint64_t prev, const struct proto_id *m);
+size_t proto_id_encode(uint64_t prev, const struct proto_id *m,
     uint8_t *buf);
 
 #endif /* TERN_PROTO_H */

@@ -2,10 +2,13 @@
  * fuzz_cluster.c - libFuzzer target for the cluster's message formats
  * (bridge/proto.c; layouts in bridge/proto.h).
  *
- * Input: a payload, decoded as each of the six messages in turn ($cluster/
- * routes, ack, claim, claimed, session, session-end). The input is an
- * exact-size buffer (libFuzzer's, or replay.c's copy), so ASan catches a
- * read past it.
+ * Input: a payload, decoded as each of the seven messages in turn
+ * ($cluster/ routes, ack, claim, claimed, session, session-end, seen);
+ * and, when it has 8 bytes or more, as the identity of a forwarded
+ * message (version 2): the first 8 bytes (big endian) the previous
+ * sequence of the link, the rest the property value. The input is an
+ * exact-size buffer (libFuzzer's, or replay.c's copy; the identity is
+ * decoded in place at its end), so ASan catches a read past it.
  *
  * Invariants, checked for every message the input decodes as (any
  * violation aborts):
@@ -19,7 +22,9 @@
  *   exception is $cluster/claimed, which version 1 reads leniently: its
  *   re-encoding is the first 9 bytes of the input, or the 8 bytes of an
  *   8-byte input and a 0 (given up);
- * - the re-encoding decodes again (to the same fields).
+ * - the re-encoding decodes again (to the same fields);
+ * - an identity that decodes is 2 to PROTO_ID_LEN_MAX digits, and is
+ *   re-encoded byte for byte (each identity has one form).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -279,6 +284,30 @@ fuzz_seen(const uint8_t *data, size_t size)
 	free(mixes);
 }
 
+static void
+fuzz_id(const uint8_t *data, size_t size)
+{
+	struct proto_id m, m2;
+	uint8_t buf[PROTO_ID_LEN_MAX];
+	uint64_t prev = 0;
+	size_t i, len;
+
+	if (size < 8)
+		return;
+	for (i = 0; i < 8; i++)
+		prev = prev << 8 | data[i];
+	if (proto_id_decode(data + 8, size - 8, prev, &m) != 0) {
+		FUZZ_CHECK(fuzz_zero(&m, sizeof m));
+		return;
+	}
+	FUZZ_CHECK(size - 8 >= 2 && size - 8 <= PROTO_ID_LEN_MAX);
+	len = proto_id_len(prev, &m);
+	FUZZ_CHECK(len == size - 8);
+	fuzz_same(buf, proto_id_encode(prev, &m, buf), data + 8, size - 8);
+	FUZZ_CHECK(proto_id_decode(buf, len, prev, &m2) == 0 &&
+	    m2.seq == m.seq && m2.origin == m.origin);
+}
+
 /* Fuzz entry point: the input as each message. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -290,5 +319,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_session(data, size);
 	fuzz_session_end(data, size);
 	fuzz_seen(data, size);
+	fuzz_id(data, size);
 	return 0;
 }

@@ -368,6 +368,27 @@ def seen(cid, mixes=(), claim_id=0x18BCFE5680001, n=None):
             (cid.encode() if isinstance(cid, str) else cid))
 
 
+B64URL = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+          b"0123456789-_")
+
+
+def ident(prev, seq, origin=0):
+    """The identity property value of link protocol 2 (proto.h)."""
+    def varint(v):
+        out = b""
+        while v >= 32:
+            out += B64URL[32 | (v & 31):][:1]
+            v >>= 5
+        return out + B64URL[v:][:1]
+    d = ((seq >> 20) - (prev >> 20)) % (1 << 44)
+    z = ((1 << 44) - d) * 2 - 1 if d >= 1 << 43 else d * 2
+    out = varint(z) + varint(seq & 0xFFFFF)
+    if origin:
+        out += bytes(B64URL[(origin >> (6 * i)) & 63]
+                     for i in range(10, -1, -1))
+    return out
+
+
 def cluster_seeds():
     out = {}
     long_filter = "/".join("level%d" % i for i in range(150))
@@ -430,6 +451,19 @@ def cluster_seeds():
     out["bad-session-end-cut"] = session_end("")[:7]
     out["bad-seen-no-id"] = seen("", (5,))
     out["bad-seen-count-past-end"] = seen("ab", (5,), n=2)
+    # The identity of a forwarded message: the previous sequence of the
+    # link, then the property value (fuzz_cluster.c).
+    ms = 1765000000000 << 20
+    out["id-next-ms"] = u64(ms) + ident(ms, ms + (3 << 20))
+    out["id-same-ms"] = u64(ms) + ident(ms, ms + 1)
+    out["id-back-low-40"] = u64(ms) + ident(ms, ms - (2 << 20) + 40)
+    out["id-first-on-link"] = u64(0) + ident(0, ms + 5)
+    out["id-origin"] = u64(ms) + ident(ms, ms + (1 << 20), 2 ** 64 - 1)
+    out["id-max"] = u64(0) + b"________P___f"
+    out["bad-id-not-minimal"] = u64(ms) + b"gA"
+    out["bad-id-origin-short"] = u64(ms) + b"CAAAAAAAAAB"
+    out["bad-id-origin-over"] = u64(ms) + b"CAQAAAAAAAAAA"
+    out["bad-id-char"] = u64(ms) + b"C="
     return out
 
 

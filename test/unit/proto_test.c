@@ -19,6 +19,10 @@
  * - trailing bytes (refused by ack; part of the records or the client id
  *   elsewhere; ignored past the flags of claimed);
  *   counts larger than the bytes; unknown routes ops; encoder refusals;
+ * - the identity of a forwarded message (version 2): values worked out
+ *   by hand, round trips of random and of realistic sequences (and that
+ *   the realistic ones take 2 or 3 digits), one form per identity, and
+ *   every rule of the decoder broken once;
  * - every decode, and every walk of what it decoded, runs on bytes that
  *   end right before a PROT_NONE page (as codec_test.c), so a read past
  *   len crashes the test.
@@ -1215,6 +1219,176 @@ test_seen(void)
 	is_int(proto_seen_len(&m), 0, "seen: more than 65535 mixes cannot be");
 }
 
+/* --- the identity of a forwarded message --- */
+
+struct id_golden {
+	uint64_t prev, seq, origin;
+	const char *wire;
+};
+
+static void
+test_id_golden(void)
+{
+	/* Worked out by hand from the table in proto.h. */
+	static const struct id_golden g[] = {
+		/* 3 ms later, counter 0: d 3 (zigzag 6), low 0 */
+		{ (1000ull << 20) | 7, 1003ull << 20, 0, "GA" },
+		/* same ms, next counter */
+		{ 1003ull << 20, (1003ull << 20) | 1, 0, "AB" },
+		/* 2 ms back (zigzag 3), low 40 = 8 + 32: 'o' (40), 'B' (1) */
+		{ 1003ull << 20, (1001ull << 20) | 40, 0, "DoB" },
+		/* with an origin, 1 */
+		{ 0, 1ull << 20, 1, "CAAAAAAAAAAAB" },
+		/* the largest origin: 4 bits, then 10 times 6 */
+		{ 5ull << 20, 5ull << 20, UINT64_MAX, "AAP__________" },
+		/* all ones from 0: the difference is -1 modulo 2^44 */
+		{ 0, UINT64_MAX, 0, "B___f" },
+		/* 2^43 ms on: the one difference with no positive twin */
+		{ 0, 1ull << 63, 0, "________PA" },
+	};
+	struct proto_id m, d;
+	uint8_t buf[PROTO_ID_LEN_MAX + 16];
+	const uint8_t *p;
+	size_t i, n, wl;
+	char what[64];
+
+	for (i = 0; i < ARRLEN(g); i++) {
+		m.seq = g[i].seq;
+		m.origin = g[i].origin;
+		wl = strlen(g[i].wire);
+		snprintf(what, sizeof what, "identity \"%s\"", g[i].wire);
+		is_int(proto_id_len(g[i].prev, &m), wl, "%s: length", what);
+		memset(buf, CANARY, sizeof buf);
+		n = proto_id_encode(g[i].prev, &m, buf);
+		check_bytes(what, buf, n, (const uint8_t *)g[i].wire, wl);
+		ok(buf[wl] == CANARY, "%s: encode writes its length only",
+		    what);
+		p = guard_place((const uint8_t *)g[i].wire, wl);
+		ok(proto_id_decode(p, wl, g[i].prev, &d) == 0 &&
+		    d.seq == m.seq && d.origin == m.origin, "%s: decodes", what);
+	}
+}
+
+/* xorshift64* */
+static uint64_t
+id_rand(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 0x2545f4914f6cdd1dull;
+}
+
+static void
+test_id_round_trip(void)
+{
+	uint64_t x = 88172645463325252ull, prev, now = 1765000000000ull << 20;
+	struct proto_id m, d;
+	uint8_t buf[PROTO_ID_LEN_MAX], again[PROTO_ID_LEN_MAX];
+	const uint8_t *p;
+	size_t n, n2, max_len = 0, short_len = 0, near = 0;
+	int i, good = 1, canon = 1;
+
+	for (i = 0; i < 200000; i++) {
+		switch (i % 4) {
+		case 0: /* anything */
+			prev = id_rand(&x);
+			m.seq = id_rand(&x);
+			break;
+		case 1: /* a link's first identity */
+			prev = 0;
+			m.seq = now + (id_rand(&x) >> 24);
+			break;
+		default: /* a few ms after (or before) the previous one */
+			prev = now + (id_rand(&x) >> 30);
+			m.seq = prev + (id_rand(&x) % 16 << 20) -
+			    (id_rand(&x) % 4 << 20) + id_rand(&x) % 8;
+			m.seq &= ~(uint64_t)0xfffff | (id_rand(&x) % 40);
+			break;
+		}
+		m.origin = i % 3 == 0 ? id_rand(&x) | 1 : 0;
+		n = proto_id_len(prev, &m);
+		if (n > max_len)
+			max_len = n;
+		if (proto_id_encode(prev, &m, buf) != n) {
+			good = 0;
+			continue;
+		}
+		if (i % 4 >= 2 && m.origin == 0) {
+			near++;
+			short_len += n <= 3;
+		}
+		p = guard_place(buf, n);
+		if (proto_id_decode(p, n, prev, &d) != 0 || d.seq != m.seq ||
+		    d.origin != m.origin) {
+			if (good)
+				diag("prev %llx seq %llx origin %llx",
+				    (unsigned long long)prev,
+				    (unsigned long long)m.seq,
+				    (unsigned long long)m.origin);
+			good = 0;
+			continue;
+		}
+		n2 = proto_id_encode(prev, &d, again);
+		if (n2 != n || memcmp(again, buf, n) != 0)
+			canon = 0;
+	}
+	ok(good, "identity: 200000 round trips");
+	ok(canon, "identity: re-encoding what was decoded gives its bytes");
+	ok(max_len <= PROTO_ID_LEN_MAX, "identity: at most %d digits (%zu)",
+	    PROTO_ID_LEN_MAX, max_len);
+	ok(short_len == near, "identity: up to 15 ms after the previous one "
+	    "(or 3 before), counter below 40: 2 or 3 digits (%zu of %zu)",
+	    short_len, near);
+}
+
+static void
+test_id_bad(void)
+{
+	static const char *bad[] = {
+		"",			/* empty: no identity */
+		"A",			/* one varint */
+		"g",			/* a varint cut after a continuation */
+		"Ag",
+		"gA",			/* not minimal: 'g' (32) then 0 */
+		"AgA",
+		"AAA",			/* 1 digit after the varints */
+		"AAAAAAAAAAAA",		/* 10 digits after them */
+		"AAAAAAAAAAAAAA",	/* 12 */
+		"AAAAAAAAAAAAA",	/* origin 0 */
+		"AAQAAAAAAAAAA",	/* origin digit 1 >= 16: over 64 bits */
+		"________f" "A",	/* d of 9 digits, 2^45 - 1 */
+		"ggggggggQ" "A",	/* d = 2^44 */
+		"_________B" "A",	/* d of 10 digits */
+		"A" "____B",		/* low of 5 digits */
+		"A=", "A.", "A+", "A/", "A ", " AA", "AA~",
+	};
+	static const uint8_t nul[] = { 'A', 0 }, high[] = { 'A', 0xc3 };
+	struct proto_id d;
+	const uint8_t *p;
+	size_t i, len;
+
+	for (i = 0; i < ARRLEN(bad); i++) {
+		len = strlen(bad[i]);
+		p = guard_place((const uint8_t *)bad[i], len);
+		memset(&d, 0xa5, sizeof d);
+		ok(proto_id_decode(p, len, 1234ull << 20, &d) == -1 &&
+		    d.seq == 0 && d.origin == 0,
+		    "identity \"%s\" is refused", bad[i]);
+	}
+	p = guard_place(nul, sizeof nul);
+	ok(proto_id_decode(p, sizeof nul, 0, &d) == -1,
+	    "identity with a NUL is refused");
+	p = guard_place(high, sizeof high);
+	ok(proto_id_decode(p, sizeof high, 0, &d) == -1,
+	    "identity with a byte over 127 is refused");
+	/* The largest values that are allowed. */
+	p = guard_place((const uint8_t *)"________P___f", 13);
+	ok(proto_id_decode(p, 13, 0, &d) == 0 &&
+	    d.seq == ((((1ull << 44) - (1ull << 43)) & ((1ull << 44) - 1)) <<
+	    20 | 0xfffff), "identity: d 2^44 - 1 and low 2^20 - 1 decode");
+}
+
 int
 main(void)
 {
@@ -1229,5 +1403,8 @@ main(void)
 	test_session();
 	test_session_bad();
 	test_seen();
+	test_id_golden();
+	test_id_round_trip();
+	test_id_bad();
 	return tap_done();
 }
