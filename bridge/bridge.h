@@ -240,9 +240,23 @@ void bridge_forward_free(void);
 /* Give m its cluster-wide identity (origin: this node; a sequence that
  * grows across restarts) unless it has one. Only in a cluster. */
 void bridge_msg_identify(struct msg *m);
-/* Write m's identity as a wire-form user property into buf (at least
- * BRIDGE_ID_PROP_MAX bytes); returns its length (0: m has none). */
-size_t bridge_id_prop(const struct msg *m, uint8_t *buf);
+/*
+ * The PUBLISH pub of m goes on c, the link to another node: write m's
+ * identity as wire-form user properties into buf (at least
+ * BRIDGE_ID_PROP_MAX bytes), to go first among pub's user properties;
+ * returns their length (0: none). On a link of version 2 the form
+ * depends on the identity that went before on c: call bridge_id_sent
+ * once pub is out.
+ */
+size_t bridge_id_prop(const struct conn *c, const struct msg *m,
+    const struct mqtt_publish *pub, uint8_t *buf);
+void bridge_id_sent(struct conn *c, const struct msg *m,
+    const struct mqtt_publish *pub);
+/* A PUBLISH pub on LINK_IN c, before any handler may drop it (read in
+ * the order they came, each once): on a link of version 2, read its
+ * identity for bridge_msg_in. Returns 0 or a reason code (the link
+ * closes). */
+int bridge_id_in(struct conn *c, const struct mqtt_publish *pub);
 
 /* --- bridge/takeover.c --- */
 

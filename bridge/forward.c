@@ -41,9 +41,17 @@
 #include <string.h>
 
 #include "broker.h"
+#include "proto.h"
 
 static uint64_t self_origin; /* hash of node_name */
 static uint64_t last_seq;
+
+/* The identity of the PUBLISH being read on a link of version 2
+ * (bridge_id_in), for bridge_msg_in: valid while in_id_conn is its
+ * link. */
+static const struct conn *in_id_conn;
+static int in_id_has;
+static uint64_t in_id_origin, in_id_seq;
 
 static struct peer **collected;
 static size_t n_collected, cap_collected;
@@ -210,6 +218,15 @@ bridge_origin_of(const char *s, size_t len)
 	return h != 0 ? h : 1;
 }
 
+static uint64_t
+forward_self(void)
+{
+	if (self_origin == 0)
+		self_origin = bridge_origin_of(srv.cfg.node_name,
+		    strlen(srv.cfg.node_name));
+	return self_origin;
+}
+
 void
 bridge_msg_identify(struct msg *m)
 {
@@ -218,9 +235,7 @@ bridge_msg_identify(struct msg *m)
 
 	if (m->id_origin != 0 || !bridge_on())
 		return;
-	if (self_origin == 0)
-		self_origin = bridge_origin_of(srv.cfg.node_name,
-		    strlen(srv.cfg.node_name));
+	forward_self();
 	gettimeofday(&tv, NULL);
 	seq = ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000) << 20;
 	if (seq <= last_seq)
@@ -263,23 +278,90 @@ forward_unb64(struct mqtt_str v, uint64_t *out)
 	return 1;
 }
 
-size_t
-bridge_id_prop(const struct msg *m, uint8_t *buf)
+/* A "$cluster/" topic, as the PUBLISH on the link names it: a control
+ * message, which carries no identity on a link of version 2. */
+static int
+forward_control(struct mqtt_str topic)
 {
-	char v[11];
+	return topic.len >= 9 && memcmp(topic.p, "$cluster/", 9) == 0;
+}
+
+size_t
+bridge_id_prop(const struct conn *c, const struct msg *m,
+    const struct mqtt_publish *pub, uint8_t *buf)
+{
+	char v[PROTO_ID_LEN_MAX];
+	struct proto_id id;
 	uint8_t *u = buf;
 
+	if (c->link_proto >= 2) {
+		/* First among the user properties, with an empty key; an
+		 * empty value when m has no identity (proto.h). */
+		if (forward_control(pub->topic))
+			return 0;
+		if (m->id_origin == 0)
+			return (size_t)(bridge_put_user(u, "", "", 0) - buf);
+		id.seq = m->id_seq;
+		id.origin = m->id_origin != forward_self() ? m->id_origin : 0;
+		u = bridge_put_user(u, "", v,
+		    proto_id_encode(c->link_seq, &id, (uint8_t *)v));
+		return (size_t)(u - buf);
+	}
 	if (m->id_origin == 0)
 		return 0;
 	forward_b64(m->id_seq, v);
-	u = bridge_put_user(u, BRIDGE_PROP_ID, v, sizeof v);
+	u = bridge_put_user(u, BRIDGE_PROP_ID, v, 11);
 	/* The origin goes only when it is not the sending node (a moved
 	 * message that came from a third node). */
-	if (m->id_origin != self_origin) {
+	if (m->id_origin != forward_self()) {
 		forward_b64(m->id_origin, v);
-		u = bridge_put_user(u, BRIDGE_PROP_ORIGIN, v, sizeof v);
+		u = bridge_put_user(u, BRIDGE_PROP_ORIGIN, v, 11);
 	}
 	return (size_t)(u - buf);
+}
+
+void
+bridge_id_sent(struct conn *c, const struct msg *m,
+    const struct mqtt_publish *pub)
+{
+	if (c->link_proto >= 2 && m->id_origin != 0 &&
+	    !forward_control(pub->topic))
+		c->link_seq = m->id_seq;
+}
+
+int
+bridge_id_in(struct conn *c, const struct mqtt_publish *pub)
+{
+	struct mqtt_str k, v;
+	struct proto_id id;
+	struct peer *from = c->link_ctx;
+	uint32_t pos = 0;
+
+	in_id_conn = NULL;
+	if (c->link_proto < 2 || forward_control(pub->topic))
+		return 0;
+	/* Every other PUBLISH starts with its identity: without it, the
+	 * sequences of the ones after could be taken wrong. */
+	if (!mqtt_props_user_next(&pub->props, &pos, &k, &v) || k.len != 0) {
+		log_error("cluster link from %s: a PUBLISH without its "
+		    "identity", from->name);
+		return MQTT_RC_PROTOCOL_ERROR;
+	}
+	in_id_conn = c;
+	in_id_has = 0;
+	if (v.len == 0)
+		return 0;
+	if (proto_id_decode(v.p, v.len, c->link_seq, &id) != 0) {
+		log_error("cluster link from %s: a malformed identity",
+		    from->name);
+		in_id_conn = NULL;
+		return MQTT_RC_MALFORMED;
+	}
+	c->link_seq = id.seq;
+	in_id_has = 1;
+	in_id_origin = id.origin;
+	in_id_seq = id.seq;
+	return 0;
 }
 
 static int
@@ -295,13 +377,16 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
     const uint8_t *topic, uint32_t topic_len)
 {
 	struct mqtt_str k, v, wire;
-	uint32_t pos = 0, size = 0;
+	uint32_t pos = 0, size = 0, n = 0;
 	uint8_t *buf, *u;
 	struct msg *m;
 	size_t i;
 	int marked = 0, has_id = 0;
 	uint64_t origin = 0, seq = 0;
 	struct peer *from = c->link_ctx;
+	/* Version 2: the first user property is the identity, read by
+	 * bridge_id_in; "$tern/i" and "$tern/o" are not read. */
+	int v2 = in_id_conn == c;
 
 	from->received++;
 	for (i = 0; i < n_in_shares; i++)
@@ -313,7 +398,9 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	in_plain = 1;
 	bridge_target_reset();
 	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
-		if (key_is(k, BRIDGE_PROP_SHARE)) {
+		if (v2 && n++ == 0) {
+			marked = 1;
+		} else if (key_is(k, BRIDGE_PROP_SHARE)) {
 			if (n_in_shares == cap_in_shares) {
 				cap_in_shares = cap_in_shares ?
 				    cap_in_shares * 2 : 4;
@@ -336,10 +423,12 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 			in_plain = 0;
 			marked = 1;
 		} else if (key_is(k, BRIDGE_PROP_ID)) {
-			has_id = forward_unb64(v, &seq);
+			if (!v2)
+				has_id = forward_unb64(v, &seq);
 			marked = 1;
 		} else if (key_is(k, BRIDGE_PROP_ORIGIN)) {
-			forward_unb64(v, &origin);
+			if (!v2)
+				forward_unb64(v, &origin);
 			marked = 1;
 		} else if (bridge_target_prop(k, v)) {
 			marked = 1;
@@ -349,10 +438,18 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	}
 	if (!marked)
 		return msg_from_publish(pub, topic, topic_len);
+	if (v2) {
+		has_id = in_id_has;
+		origin = in_id_origin;
+		seq = in_id_seq;
+		in_id_conn = NULL;
+	}
 	u = buf = xmalloc(size + 1);
 	pos = 0;
+	n = 0;
 	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
-		if (k.len >= 6 && memcmp(k.p, "$tern/", 6) == 0)
+		if ((v2 && n++ == 0) ||
+		    (k.len >= 6 && memcmp(k.p, "$tern/", 6) == 0))
 			continue;
 		*u++ = MQTT_PROP_USER;
 		*u++ = (uint8_t)(k.len >> 8);

@@ -15,6 +15,13 @@
  * BACKOFF_MAX_MS). A node that turns out to be this one (its own address
  * in cluster_peers) or one already linked is not dialled again.
  *
+ * The link protocol: the CONNECT's tern-proto is the highest version the
+ * dialler speaks (BRIDGE_PROTO), the CONNACK's the version the link
+ * speaks, the lower of the two (proto.h); a node of version 1 sends none
+ * in its CONNACK, and the dialler then speaks 1. It is the conn's
+ * link_proto at both ends. TERN_TEST_LINK_PROTO (tests only) makes this
+ * node speak at most that version, as an older node would.
+ *
  * Inbound (LINK_IN): only on the cluster listener, which takes nothing
  * else; a "$cluster/" client id anywhere else is refused (0x85). Its
  * password must be cluster_secret (secret.c, which checks the logins of
@@ -60,6 +67,7 @@ static struct dial_list dials = TAILQ_HEAD_INITIALIZER(dials);
 static struct hash *peers; /* name -> struct peer */
 static struct peer **peer_list;
 static size_t n_peers;
+static unsigned proto_max; /* the highest link protocol spoken */
 
 static void dial_start(struct dial *);
 
@@ -274,6 +282,40 @@ get_user(const struct mqtt_props *props, const char *key)
 	return none;
 }
 
+/* A tern-proto value: its version, 1 when absent or not a number. */
+static unsigned
+link_proto_of(struct mqtt_str v)
+{
+	unsigned n = 0;
+	uint32_t i;
+
+	if (v.len == 0 || v.len > 5)
+		return 1;
+	for (i = 0; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return 1;
+		n = n * 10 + (unsigned)(v.p[i] - '0');
+	}
+	return n >= 1 ? n : 1;
+}
+
+/* The highest version this node speaks: BRIDGE_PROTO, or lower for a
+ * test of a mixed cluster. */
+static unsigned
+link_proto_max(void)
+{
+	const char *env;
+	unsigned n;
+
+	if (proto_max != 0)
+		return proto_max;
+	proto_max = (unsigned)strtoul(BRIDGE_PROTO, NULL, 10);
+	if ((env = getenv("TERN_TEST_LINK_PROTO")) != NULL &&
+	    (n = (unsigned)strtoul(env, NULL, 10)) >= 1 && n < proto_max)
+		proto_max = n;
+	return proto_max;
+}
+
 static char *
 bridge_advertised(void)
 {
@@ -293,7 +335,7 @@ bridge_connected(struct conn *c)
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
 	uint8_t user[512], *u = user;
-	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN];
+	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN], proto[12];
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 	int one = 1;
 
@@ -303,8 +345,8 @@ bridge_connected(struct conn *c)
 	    strlen(srv.cfg.node_name));
 	u = bridge_put_user(u, "tern-addr", bridge_advertised(),
 	    strlen(bridge_advertised()));
-	u = bridge_put_user(u, "tern-proto", BRIDGE_PROTO,
-	    strlen(BRIDGE_PROTO));
+	snprintf(proto, sizeof proto, "%u", link_proto_max());
+	u = bridge_put_user(u, "tern-proto", proto, strlen(proto));
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_CONNECT;
 	cp->version = MQTT_V5;
@@ -380,6 +422,14 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 		c->receive_max = BRIDGE_WINDOW;
 	if (MQTT_PROP_HAS(&ca->props, MQTT_PROP_MAX_PACKET_SIZE))
 		c->max_packet = ca->props.max_packet_size;
+	/* The version the receiver says the link speaks; one we did not
+	 * offer is taken as 1. */
+	c->link_proto = (uint8_t)link_proto_of(get_user(&ca->props,
+	    "tern-proto"));
+	if (c->link_proto > link_proto_max())
+		c->link_proto = 1;
+	log_info("cluster link to %s speaks protocol %u", p->name,
+	    c->link_proto);
 	c->keep_alive = BRIDGE_KEEPALIVE;
 	evtimer_del(c->timer);
 	evtimer_add(c->timer, &tv);
@@ -465,6 +515,12 @@ bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 	p = bridge_peer(id, len);
 	c->link = LINK_IN;
 	c->link_ctx = p;
+	c->link_proto = (uint8_t)link_proto_of(get_user(&cp->props,
+	    "tern-proto"));
+	if (c->link_proto > link_proto_max())
+		c->link_proto = (uint8_t)link_proto_max();
+	log_info("cluster link from %s speaks protocol %u", p->name,
+	    c->link_proto);
 	/* A node we do not dial yet (not in our cluster_peers): dial the
 	 * address it gave, so that every pair of nodes is linked both
 	 * ways. */
@@ -501,11 +557,14 @@ bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
 {
 	static uint8_t user[128];
 	uint8_t *u = user;
+	char proto[12];
 
 	if (c->link != LINK_IN)
 		return;
 	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
 	    strlen(srv.cfg.node_name));
+	snprintf(proto, sizeof proto, "%u", c->link_proto);
+	u = bridge_put_user(u, "tern-proto", proto, strlen(proto));
 	ap->user.p = user;
 	ap->user.len = (uint32_t)(u - user);
 }
@@ -645,6 +704,7 @@ int
 bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_publish *pub = &pkt->u.publish;
+	int rc;
 
 	if (c->link == LINK_OUT) {
 		if (c->state == CONN_NEW)
@@ -673,6 +733,11 @@ bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 	    pkt->type == MQTT_PUBLISH && pub->topic.len > 9 &&
 	    memcmp(pub->topic.p, "$cluster/", 9) == 0)
 		return link_in_control(c, pub);
+	/* Every PUBLISH, before anything may drop it: the next identity
+	 * is read relative to its. */
+	if (c->link == LINK_IN && c->state == CONN_ACTIVE &&
+	    pkt->type == MQTT_PUBLISH && (rc = bridge_id_in(c, pub)) != 0)
+		return rc;
 	return -1;
 }
 

@@ -1030,6 +1030,7 @@ struct conn {
 	uint64_t gate_writes; /* store writes before this packet */
 	uint64_t gate_routes; /* route version before this packet */
 	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
+	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
 	uint32_t rl_limited; /* publishes held back since the last log */
 	uint32_t claim_split; /* nodes that did not answer its claim */
 	uint16_t keep_alive; /* seconds, as granted */
@@ -1047,6 +1048,7 @@ struct conn {
 	uint8_t block_stopped; /* its reads are off for that */
 	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
+	uint8_t link_proto; /* its link protocol (0 before the handshake) */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */
 	uint8_t secret_turn; /* its link CONNECT runs again at its turn */

@@ -473,7 +473,7 @@ deliver_drop(struct session *s, struct delivery *d)
 	delivery_free(d);
 }
 
-/* pkt (a PUBLISH of m) for another node: with m's identity added to its
+/* pkt (a PUBLISH of m) for another node: with m's identity before its
  * user properties (bridge/forward.c). Returns conn_send's result. */
 static int
 deliver_send_id(struct session *s, const struct msg *m,
@@ -484,12 +484,14 @@ deliver_send_id(struct session *s, const struct msg *m,
 	int rc;
 
 	buf = len <= sizeof stack ? stack : xmalloc(len);
+	n = bridge_id_prop(s->conn, m, &pkt->u.publish, buf);
 	if (m->user_len > 0)
-		memcpy(buf, m->user, m->user_len);
-	n = bridge_id_prop(m, buf + m->user_len);
+		memcpy(buf + n, m->user, m->user_len);
 	pkt->u.publish.props.user.p = buf;
-	pkt->u.publish.props.user.len = (uint32_t)(m->user_len + n);
+	pkt->u.publish.props.user.len = (uint32_t)(n + m->user_len);
 	rc = conn_send(s->conn, pkt);
+	if (rc == 0)
+		bridge_id_sent(s->conn, m, &pkt->u.publish);
 	if (buf != stack)
 		free(buf);
 	return rc;
@@ -529,8 +531,7 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 				p->topic.len = 0;
 		}
 	}
-	if (s->peer != NULL && m->id_origin != 0 &&
-	    s->conn->version == MQTT_V5) {
+	if (s->peer != NULL && s->conn->version == MQTT_V5) {
 		if (deliver_send_id(s, m, &pkt) != 0)
 			return -1;
 	} else if (conn_send(s->conn, &pkt) != 0) {
