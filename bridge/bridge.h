@@ -296,6 +296,10 @@ int bridge_in_target(void);
  * or 0 when there is no such session. */
 unsigned bridge_deliver_target(struct peer *from, struct msg *m);
 void bridge_takeover_free(void);
+/* Our route version moved on, or a node's acknowledgement of it came:
+ * tell the nodes that sessions came from whose routes are applied
+ * everywhere now ("$cluster/routed"). */
+void bridge_handover_check(void);
 /* m for session s (which left us) goes to node `to`'s forward queue,
  * with what deliver_route found for s: qos, retain, subscription ids. */
 void bridge_redirect(struct session *s, struct peer *to, struct msg *m,
@@ -306,6 +310,11 @@ void bridge_redirect(struct session *s, struct peer *to, struct msg *m,
 
 /* s has moved to node `to`: it becomes a forwarding address. */
 void bridge_tombstone_make(struct session *s, struct peer *to);
+/* Node `from`, where client id `id` went from here, says that every
+ * node it hears has applied its routes for the session
+ * ("$cluster/routed"): the tombstone's routes go. */
+void bridge_tombstone_routed(const struct peer *from, const char *id,
+    size_t len);
 /* A session of that id is made here: its forwarding address goes. */
 void bridge_tombstone_drop(const char *id, size_t len);
 /* deliver_route matched the tombstone s: pass m on (from: the

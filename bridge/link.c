@@ -826,8 +826,19 @@ bridge_closed(struct conn *c)
 int
 bridge_routes_uncertain(const struct peer *p)
 {
-	if (p->routes_current)
-		return 0;
+	struct timeval now, idle;
+
+	if (p->routes_current) {
+		if (p->link_in == NULL)
+			return 0;
+		/* Its link to us is up but has carried nothing (not even
+		 * its pings, every BRIDGE_PING_MS) for BRIDGE_LIVE_MS:
+		 * stalled, and a route it announced may be held in it. */
+		event_base_gettimeofday_cached(srv.base, &now);
+		timersub(&now, &p->link_in->last_rx, &idle);
+		return idle.tv_sec * 1000 + idle.tv_usec / 1000 >=
+		    BRIDGE_LIVE_MS;
+	}
 	/* Its link is back and its table on its way, or it is down and
 	 * its routes are in grace: it may have subscribers we do not know
 	 * of (made while we did not hear it). */

@@ -15,8 +15,10 @@
  * says in tern-proto the version that link then speaks: the lower of the
  * two (a node of version 1 sends none: 1). A change to any layout below
  * is a new version. Version 2 changed no payload: it adds the compact
- * identity of forwarded messages (the last section), which a link speaks
- * only when both its ends said 2.
+ * identity of forwarded messages (the last section) and
+ * $cluster/routed, which a link carries only when both its ends said 2
+ * (a node of version 1 closes a link that brings a "$cluster/" topic it
+ * does not know).
  *
  * All integers are big endian. Offsets are in bytes from the start of the
  * PUBLISH payload; "n" sizes run to the end of the payload.
@@ -104,6 +106,12 @@
  *   offset  size  field
  *   0       8     claim id
  *   8       n     client id (may be empty)
+ *
+ * $cluster/routed (QoS 0, version 2 links only, from the node a session
+ * moved to, to the node it came from): every node the sender hears has
+ * applied the sender's routes for the session, so the old node's
+ * forwarding address lets its routes go (make before break). The
+ * layout of $cluster/session-end (claim id of the move, client id).
  *
  * Decoders check the layout only: lengths, counts against the bytes
  * there, the routes op, the required bytes. They return 0, or -1 with

@@ -344,6 +344,7 @@ bridge_routes_acked(struct peer *p, uint64_t version)
 	if (version > p->acked)
 		p->acked = version;
 	gate_routes_acked();
+	bridge_handover_check();
 }
 
 void

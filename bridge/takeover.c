@@ -54,6 +54,7 @@
 #define TOPIC_SESSION_END "$cluster/session-end"
 #define TOPIC_SEEN "$cluster/seen"
 #define TOPIC_OWNER "$cluster/owner"
+#define TOPIC_ROUTED "$cluster/routed"
 #define MOVE_TIMEOUT_SECS 30
 #define MOVE_SEQ_RESERVE (1u << 20)
 #define MERGE_GONE 0 /* the link went first: the copy may still be there */
@@ -656,6 +657,105 @@ seen_in(struct peer *p, const uint8_t *d, size_t len)
 	return 0;
 }
 
+/*
+ * The route hand-over (make before break): a session that came here from
+ * p left p a forwarding address that holds p's routes for it
+ * (tombstone.c). Once every node we hear has applied our route version
+ * of the session's arrival (bridge_routes_ready), "$cluster/routed"
+ * (claim id, client id: the session-end layout) tells p to let them go.
+ * Only on a link of protocol 2; a node silent for HANDOVER_MAX_MS is
+ * not waited for (p gives up on its own, later).
+ */
+#define HANDOVER_MAX_MS 30000
+
+struct handover {
+	struct peer *to;
+	uint64_t claim_id, version;
+	struct timeval since;
+	char *client_id;
+	size_t len;
+};
+
+static struct handover *handovers;
+static size_t n_handovers, cap_handovers;
+static struct event *handover_timer;
+
+static void
+handover_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	bridge_handover_check();
+}
+
+void
+bridge_handover_check(void)
+{
+	struct proto_session_end m;
+	struct timeval now, age;
+	struct timeval tv = { 0, BRIDGE_PING_MS * 1000 };
+	struct handover *h;
+	uint8_t *buf;
+	size_t i, len;
+	int ready;
+
+	event_base_gettimeofday_cached(srv.base, &now);
+	for (i = 0; i < n_handovers;) {
+		h = &handovers[i];
+		timersub(&now, &h->since, &age);
+		ready = bridge_routes_ready(h->version);
+		if (!ready && age.tv_sec * 1000 + age.tv_usec / 1000 <
+		    HANDOVER_MAX_MS) {
+			i++;
+			continue;
+		}
+		if (ready && bridge_peer_up(h->to) &&
+		    h->to->out->conn->link_proto >= 2) {
+			memset(&m, 0, sizeof m);
+			m.claim_id = h->claim_id;
+			m.client_id.p = (const uint8_t *)h->client_id;
+			m.client_id.len = h->len;
+			len = proto_session_end_len(&m);
+			buf = xmalloc(len);
+			proto_session_end_encode(&m, buf);
+			send_now(h->to, TOPIC_ROUTED, buf, len);
+			free(buf);
+		}
+		free(h->client_id);
+		*h = handovers[--n_handovers];
+	}
+	if (n_handovers == 0 || srv.base == NULL)
+		return;
+	if (handover_timer == NULL)
+		handover_timer = evtimer_new(srv.base, handover_timer_cb, NULL);
+	/* Liveness changes with time: a node that fell silent is not
+	 * waited for any more. */
+	if (!evtimer_pending(handover_timer, NULL))
+		evtimer_add(handover_timer, &tv);
+}
+
+/* The session id came here whole from p (claim id): hand p's routes
+ * over when ours are applied. */
+static void
+handover_add(struct peer *p, uint64_t claim_id, const char *id, size_t len)
+{
+	struct handover *h;
+
+	if (n_handovers == cap_handovers) {
+		cap_handovers = cap_handovers ? cap_handovers * 2 : 8;
+		handovers = xreallocarray(handovers, cap_handovers,
+		    sizeof *handovers);
+	}
+	h = &handovers[n_handovers++];
+	h->to = p;
+	h->claim_id = claim_id;
+	h->version = bridge_route_version();
+	event_base_gettimeofday_cached(srv.base, &h->since);
+	h->client_id = xmalloc(len + 1);
+	memcpy(h->client_id, id, len);
+	h->client_id[len] = '\0';
+	h->len = len;
+	bridge_handover_check();
+}
+
 static int claim_in(struct peer *from, const uint8_t *d, size_t len);
 static void claim_take(struct peer *from, const struct proto_claim *m);
 
@@ -780,6 +880,17 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 		merge_mark_copy((const char *)end.client_id.p,
 		    end.client_id.len, p);
 		move_in_done(p, (const char *)end.client_id.p,
+		    end.client_id.len);
+		if (s != NULL)
+			handover_add(p, end.claim_id,
+			    (const char *)end.client_id.p, end.client_id.len);
+		return 0;
+	}
+	if (tl == sizeof TOPIC_ROUTED - 1 &&
+	    memcmp(pub->topic.p, TOPIC_ROUTED, tl) == 0) {
+		if (proto_session_end_decode(d, len, &end) != 0)
+			return MQTT_RC_MALFORMED;
+		bridge_tombstone_routed(p, (const char *)end.client_id.p,
 		    end.client_id.len);
 		return 0;
 	}
@@ -1573,4 +1684,12 @@ bridge_takeover_free(void)
 		claim_free(cl);
 	}
 	bridge_target_reset();
+	while (n_handovers > 0)
+		free(handovers[--n_handovers].client_id);
+	free(handovers);
+	handovers = NULL;
+	cap_handovers = 0;
+	if (handover_timer != NULL)
+		event_free(handover_timer);
+	handover_timer = NULL;
 }

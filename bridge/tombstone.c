@@ -18,11 +18,15 @@
  * tombstone passes it on again.
  *
  * Make before break: the tombstone keeps this node's routes for its
- * filters for TOMBSTONE_ROUTE_MS, so that a third node that has not yet
- * heard B's routes (announced when the session arrives there, after it
- * left here) still has one; then the routes go (session_routes_drop),
- * and the tombstone stays TOMBSTONE_SECS after the last message it
- * passed on. It goes at once when a session of that id is made here
+ * filters, so that a third node that has not yet heard B's routes
+ * (announced when the session arrives there, after it left here) still
+ * has one, until B says that every node it hears has applied them:
+ * "$cluster/routed" (takeover.c, bridge_handover_check), on a link of
+ * protocol 2. Then the routes go (session_routes_drop). When that word
+ * does not come (B down, or its link to us) they go after
+ * TOMBSTONE_ROUTE_MAX_MS; a node of protocol 1 never sends it, and its
+ * tombstones hold their routes TOMBSTONE_ROUTE_MS. The tombstone stays
+ * TOMBSTONE_SECS after the last message it passed on. It goes at once when a session of that id is made here
  * again (session_new), and at shutdown: it is not stored, so messages
  * that come after a restart of this node find no tombstone.
  */
@@ -35,6 +39,7 @@
 #include "broker.h"
 
 #define TOMBSTONE_ROUTE_MS 5000
+#define TOMBSTONE_ROUTE_MAX_MS 30000
 #define TOMBSTONE_SECS 120
 
 struct tombstone {
@@ -81,6 +86,7 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 {
 	struct tombstone *t;
 	struct timeval tv;
+	uint32_t ms;
 
 	if (tombstones == NULL)
 		tombstones = hash_new();
@@ -93,8 +99,28 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 	t->used = time(NULL);
 	t->timer = evtimer_new(srv.base, tombstone_timer_cb, t);
 	hash_put(tombstones, s->client_id, s->id_len, t);
-	tv.tv_sec = TOMBSTONE_ROUTE_MS / 1000;
-	tv.tv_usec = (TOMBSTONE_ROUTE_MS % 1000) * 1000;
+	/* B's link to us says whether B will hand the routes over. */
+	ms = to->link_in != NULL && to->link_in->link_proto >= 2 ?
+	    TOMBSTONE_ROUTE_MAX_MS : TOMBSTONE_ROUTE_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(t->timer, &tv);
+}
+
+void
+bridge_tombstone_routed(const struct peer *from, const char *id, size_t len)
+{
+	struct tombstone *t;
+	struct timeval tv = { TOMBSTONE_SECS, 0 };
+
+	if (tombstones == NULL ||
+	    (t = hash_get(tombstones, id, len)) == NULL || t->to != from ||
+	    t->s->tombstone != SESSION_TOMBSTONE_ROUTED)
+		return;
+	log_debug("routes of %s handed over to %s", t->s->client_id,
+	    from->name);
+	session_routes_drop(t->s);
+	evtimer_del(t->timer);
 	evtimer_add(t->timer, &tv);
 }
 
