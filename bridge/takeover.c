@@ -579,7 +579,7 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		s->move_renumber = 1;
 		deliver_seen_widen(s);
 	}
-	s->moving_in = p;
+	s->moving_in |= bridge_peer_bit(p);
 	s->moved_seq = 0; /* positions of this move, not of an earlier one */
 	s->persistent = 1;
 	s->expiry = m.expiry;
@@ -625,7 +625,7 @@ owner_in(struct peer *p, const uint8_t *d, size_t len)
 	    !(m.flags & (PROTO_CLAIM_USER | PROTO_CLAIM_ANON)))
 		return MQTT_RC_MALFORMED;
 	s = session_find((const char *)m.client_id.p, m.client_id.len);
-	if (s == NULL || s->moving_in != p ||
+	if (s == NULL || (s->moving_in & bridge_peer_bit(p)) == 0 ||
 	    (s->user_known && s->move_renumber))
 		return 0;
 	if (m.flags & PROTO_CLAIM_USER)
@@ -648,9 +648,9 @@ seen_in(struct peer *p, const uint8_t *d, size_t len)
 	if (proto_seen_decode(d, len, &m) != 0 || m.client_id.len == 0)
 		return MQTT_RC_MALFORMED;
 	s = session_find((const char *)m.client_id.p, m.client_id.len);
-	/* Its move is open (moving_in names the last of two copies moving
-	 * in at once; the notes are kept per node anyway). */
-	if (s == NULL || s->moving_in == NULL)
+	/* Its move is open (the notes are kept per node: two copies may
+	 * be moving in at once). */
+	if (s == NULL || (s->moving_in & bridge_peer_bit(p)) == 0)
 		return 0;
 	for (i = 0; i < m.n; i++)
 		deliver_seen_away(s, proto_seen_mix(&m, i), p);
@@ -771,9 +771,13 @@ move_in_done(struct peer *p, const char *id, size_t len)
 	if (s == NULL)
 		return;
 	deliver_seen_settle(s, p);
-	if (s->moving_in != p)
+	if ((s->moving_in & bridge_peer_bit(p)) == 0)
 		return;
-	s->moving_in = NULL;
+	/* Another copy still moving in: the merge is not over (its moved
+	 * messages are still numbered anew, and the queue waits). */
+	s->moving_in &= ~bridge_peer_bit(p);
+	if (s->moving_in != 0)
+		return;
 	s->move_renumber = 0;
 	deliver_pump(s);
 	if ((from = s->claim_from) == NULL)
@@ -1232,7 +1236,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		conn_take_over(s->conn, clean, why);
 		s = session_find(client_id, id_len);
 	}
-	if (s != NULL && s->moving_in != NULL) {
+	if (s != NULL && s->moving_in != 0) {
 		/* Half of it is here, the rest still coming from another
 		 * node: answer once it is all here (move_in_done), and tell
 		 * the claimer to wait. */
@@ -1468,7 +1472,7 @@ merge_refused(struct claim *cl, struct peer *p)
 		merge_send(s, p);
 		return;
 	}
-	if (s->moving != NULL || s->moving_in != NULL || !s->persistent ||
+	if (s->moving != NULL || s->moving_in != 0 || !s->persistent ||
 	    s->tombstone) {
 		if (merge_find(s->client_id, s->id_len, NULL) == NULL)
 			deliver_pump(s);

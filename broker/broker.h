@@ -348,7 +348,8 @@ struct session {
 	uint64_t moved_seq; /* highest seq handed to us by another node */
 	struct seen *seen; /* cluster message ids seen (deliver.c) */
 	uint64_t move_claim; /* the claim it is moving for */
-	struct peer *moving_in; /* a move into it from there is open */
+	uint32_t moving_in; /* the nodes whose move into it is open (bits:
+			     * bridge_peer_bit): two copies may come at once */
 	struct peer *claim_from; /* a claim that waits for the move in */
 	uint64_t claim_id;
 	uint64_t claim_won; /* the claim of its last connection here */
