@@ -100,6 +100,11 @@ uint8_t *bridge_put_user(uint8_t *p, const char *key, const char *value,
 
 /* --- bridge/link.c --- */
 
+/* p's link is down: dial it now rather than when its backoff says (at
+ * most once per BACKOFF_MIN_MS). Returns 1 while a dial to it is under
+ * way. */
+int bridge_dial_now(struct peer *p);
+
 /* Check the cluster keys and start dialling the configured peers (after
  * the store is loaded). Returns 0, or -1 (logged). */
 int bridge_init(void);
@@ -282,6 +287,10 @@ void bridge_split_hold(struct session *s, struct peer *from,
 int bridge_split_merging(const struct session *s);
 /* Our link to p is up: the merge claims that waited for it go. */
 void bridge_merge_link_up(struct peer *p);
+/* Our link to p came up, or its dial failed: claims that were waiting
+ * for it to be dialled (bridge_claim) are sent to it, or stop waiting. */
+void bridge_claims_link_up(struct peer *p);
+void bridge_claims_dial_failed(struct peer *p);
 /* A "$cluster/" control message of the takeover from LINK_IN c. Returns
  * -1 when pub is none of them, else 0 or a reason code. */
 int bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub);

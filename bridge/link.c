@@ -58,6 +58,7 @@ struct dial {
 	struct peer *peer; /* known once a CONNACK named it */
 	struct conn *c; /* connecting or up */
 	struct event *retry;
+	struct timeval started; /* the last dial */
 	uint32_t backoff_ms;
 	uint8_t dead; /* this node, or a node linked already */
 };
@@ -242,6 +243,7 @@ dial_start(struct dial *d)
 
 	if (d->c != NULL || d->dead || srv.shutting_down)
 		return;
+	event_base_gettimeofday_cached(srv.base, &d->started);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -263,6 +265,27 @@ dial_start(struct dial *d)
 	}
 	d->c->link = LINK_OUT;
 	d->c->link_ctx = d;
+}
+
+int
+bridge_dial_now(struct peer *p)
+{
+	struct dial *d = p->dial;
+	struct timeval now, since;
+
+	if (d == NULL || d->dead || srv.shutting_down)
+		return 0;
+	if (d->c != NULL)
+		return 1;
+	/* At most one dial per BACKOFF_MIN_MS, however many CONNECTs ask:
+	 * a node that is not there costs a refused connection each time. */
+	event_base_gettimeofday_cached(srv.base, &now);
+	timersub(&now, &d->started, &since);
+	if (since.tv_sec == 0 && since.tv_usec < BACKOFF_MIN_MS * 1000)
+		return 0;
+	evtimer_del(d->retry);
+	dial_start(d);
+	return d->c != NULL;
 }
 
 /* --- the handshake --- */
@@ -438,6 +461,7 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	log_notice("cluster link to %s (%s) up", p->name, d->label);
 	bridge_routes_sync(c);
 	bridge_merge_link_up(p);
+	bridge_claims_link_up(p);
 	deliver_resume(p->out);
 	return 0;
 }
@@ -799,6 +823,9 @@ bridge_closed(struct conn *c)
 			bridge_claims_peer_gone(p);
 		}
 		dial_later(d);
+		/* A dial that did not get as far as the link. */
+		if (p != NULL && !bridge_peer_up(p))
+			bridge_claims_dial_failed(p);
 		return;
 	}
 	p = c->link_ctx;

@@ -64,6 +64,10 @@
  * healed partition brings its links back within the dial backoff). */
 #define MERGE_WAIT_DOWN_MS 10000
 #define MERGE_ANSWER_MS 10000
+/* A CONNECT waits this long for a node whose link is down to be dialled
+ * (bridge_dial_now): a partition that has healed, with the links still
+ * in their backoff, must not leave the client with a stale copy. */
+#define CLAIM_DIAL_MS 1000
 #define TERN_PROP_PREFIX "$tern/"
 
 struct claim {
@@ -78,6 +82,10 @@ struct claim {
 	struct event *timer; /* every BRIDGE_PING_MS until the deadline */
 	struct timeval deadline;
 	uint32_t split; /* nodes not heard: a copy may live there */
+	uint32_t dialing; /* nodes whose link is being dialled for it */
+	struct timeval dial_deadline;
+	uint8_t *msg; /* the claim's payload, for those */
+	size_t msg_len;
 	uint8_t moving_in; /* a session is on its way */
 	/* A merge claim (c NULL): asks merge_peer, for the split session
 	 * client_id, to hand over its copy (see "Split sessions"). */
@@ -237,6 +245,7 @@ claim_free(struct claim *cl)
 	free(cl->waiting);
 	free(cl->connect);
 	free(cl->client_id);
+	free(cl->msg);
 	free(cl);
 }
 
@@ -283,7 +292,7 @@ claim_answered(struct claim *cl, struct peer *p)
 			break;
 		}
 	}
-	if (cl->n_waiting == 0)
+	if (cl->n_waiting == 0 && cl->dialing == 0)
 		claim_done(cl);
 }
 
@@ -375,6 +384,14 @@ claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	size_t i, off = 0;
 
 	event_base_gettimeofday_cached(srv.base, &now);
+	if (cl->dialing != 0 && !timercmp(&now, &cl->dial_deadline, <)) {
+		/* Not linked in time: they stay in split. */
+		cl->dialing = 0;
+		if (cl->n_waiting == 0) {
+			claim_done(cl);
+			return;
+		}
+	}
 	if (timercmp(&now, &cl->deadline, <)) {
 		/* A node that stopped answering its link is not waited
 		 * for: it gets the claim when it wakes, and gives up or
@@ -436,22 +453,28 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	uint8_t *buf;
 	size_t i, len, n_up = 0;
 	uint64_t id;
+	uint32_t dialing = 0;
 
 	if (!bridge_on())
 		return 0;
-	/* A node not heard may hold a copy of the session. */
+	/* A node not heard may hold a copy of the session. One whose link
+	 * is down is dialled now rather than when its backoff says, and
+	 * waited for CLAIM_DIAL_MS: if it is back, it is claimed from. */
 	c->claim_split = 0;
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
 		if (bridge_peer_up(p))
 			n_up++;
-		else
+		else {
 			c->claim_split |= bridge_peer_bit(p);
+			if (bridge_dial_now(p))
+				dialing |= bridge_peer_bit(p);
+		}
 	}
 	/* Alone, the connect still gets its claim id: it orders this copy
 	 * of the session against one made elsewhere meanwhile. */
 	id = claim_new_id();
 	c->claim_won = id;
-	if (n_up == 0)
+	if (n_up == 0 && dialing == 0)
 		return 0;
 	/* Every node linked is told; only those that answer their link
 	 * are waited for: a node up but silent (stalled, or behind a link
@@ -493,11 +516,22 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 		    sizeof *cl->waiting);
 		cl->waiting[cl->n_waiting++] = p;
 	}
-	free(buf);
-	if (cl->n_waiting == 0) {
+	if (cl->n_waiting == 0 && dialing == 0) {
+		free(buf);
 		free(cl);
 		return 0;
 	}
+	if (dialing != 0) {
+		cl->dialing = dialing;
+		cl->msg = buf;
+		cl->msg_len = len;
+		event_base_gettimeofday_cached(srv.base, &cl->dial_deadline);
+		cl->dial_deadline.tv_usec += CLAIM_DIAL_MS % 1000 * 1000;
+		cl->dial_deadline.tv_sec += CLAIM_DIAL_MS / 1000 +
+		    cl->dial_deadline.tv_usec / 1000000;
+		cl->dial_deadline.tv_usec %= 1000000;
+	} else
+		free(buf);
 	cl->id = id;
 	cl->c = c;
 	cl->split = c->claim_split;
@@ -513,9 +547,45 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	 * and the CONNECT timeout no longer applies: the claim's does. */
 	conn_block(c, BLOCK_CLAIM);
 	evtimer_del(c->timer);
-	log_debug("claiming %s from %zu nodes", cl->client_id,
-	    cl->n_waiting);
+	log_debug("claiming %s from %zu nodes%s", cl->client_id,
+	    cl->n_waiting, dialing != 0 ? ", dialling the others" : "");
 	return 1;
+}
+
+void
+bridge_claims_link_up(struct peer *p)
+{
+	struct claim *cl;
+	uint32_t bit = bridge_peer_bit(p);
+
+	TAILQ_FOREACH(cl, &claims, entry) {
+		if (cl->merge || !(cl->dialing & bit))
+			continue;
+		cl->dialing &= ~bit;
+		send_now(p, TOPIC_CLAIM, cl->msg, cl->msg_len);
+		cl->split &= ~bit;
+		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
+		    sizeof *cl->waiting);
+		cl->waiting[cl->n_waiting++] = p;
+		log_debug("claiming %s from %s too, linked again",
+		    cl->client_id, p->name);
+	}
+}
+
+void
+bridge_claims_dial_failed(struct peer *p)
+{
+	struct claim *cl, *next;
+	uint32_t bit = bridge_peer_bit(p);
+
+	for (cl = TAILQ_FIRST(&claims); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->merge || !(cl->dialing & bit))
+			continue;
+		cl->dialing &= ~bit;
+		if (cl->n_waiting == 0 && cl->dialing == 0)
+			claim_done(cl);
+	}
 }
 
 void
@@ -1162,7 +1232,9 @@ claimed_send(struct peer *to, uint64_t id, uint8_t answer, uint8_t flags,
 	m.answer = answer;
 	m.flags = flags & PROTO_CLAIM_MERGE;
 	proto_claimed_encode(&m, wire);
-	if (queued)
+	/* Our link to the claimer not up yet (it dialled us first, and we
+	 * dial back now): the answer waits in its forward queue. */
+	if (queued || !bridge_peer_up(to))
 		send_queued(to, TOPIC_CLAIMED, wire, sizeof wire);
 	else
 		send_now(to, TOPIC_CLAIMED, wire, sizeof wire);

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Cluster: a client that connects right after a partition heals, before
+the node links have come back on their own, gets its session merged, not
+the stale copy of it with what it had already.
+
+Three nodes, each link through its own fault proxy. A persistent QoS 2
+subscriber (v5) leaves its session on n2, and n2 is cut off. The
+subscriber connects to n3, which makes a second copy (n2 does not
+answer). A QoS 2 message M is published on n1: n1 delivers it through n3
+(the subscriber completes the flow) and queues it for n2, whose route is
+in grace. Eight seconds on, n2's dials back off to 5 s. The links
+between n1 and n2 heal first (n1 gives M to n2's copy); then those
+between n2 and n3, and at once the subscriber connects to n2. n2's link
+to n3 is still in its backoff: n2 must dial it now and claim n3's copy,
+so that the merge knows M was delivered, rather than resume its own copy
+alone and deliver M a second time."""
+import os
+import socket
+import sys
+import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from harness import check, check_eq, log, main, tern_only  # noqa: E402
+import mqttraw as raw  # noqa: E402
+from faultcluster import FaultCluster  # noqa: E402
+from storeutil import Publisher, Receiver  # noqa: E402
+
+TOPIC = "hc/u/1"
+
+
+def drain(r, quiet=2.0, bound=15.0):
+    deadline = time.monotonic() + bound
+    last = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last < quiet:
+        try:
+            p = r.recv(0.2)
+        except socket.timeout:
+            continue
+        r.handle(p)
+        last = time.monotonic()
+
+
+def wait_for(cond, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def link_up(fc, i, j):
+    """Node i's outbound link to node j is up (its log says so)."""
+    fc.logs[i].poll()
+    st = fc.logs[i].links.get(fc.names[j])
+    return st is not None and st[1]
+
+
+def test():
+    tern_only("a cluster of ternd nodes")
+    with FaultCluster(3, tag="hc", log_level="debug") as fc:
+        check(fc.wait_links(20.0), "links up: %s" % fc.link_report())
+        r = Receiver(fc.nodes[1].port, "hc-sub", version=raw.V5)
+        r.connect(clean=False, expect_present=0)
+        r.subscribe([(TOPIC, 2)])
+        r.c.disconnect()
+        r.c = None
+        time.sleep(0.5)  # n2's route reaches n1 and n3
+        p = Publisher(fc.nodes[0].port, "hc-pub", version=raw.V5)
+        fc.partition(1)
+        log("n2 cut off")
+        time.sleep(0.5)
+        r.port = fc.nodes[2].port
+        r.connect(clean=False, expect_present=0)
+        r.subscribe([(TOPIC, 2)])
+        time.sleep(0.5)  # n3's route reaches n1
+        check_eq(p.publish_one(TOPIC, b"M", qos=2), 0, "PUBREC of M on n1")
+        r.wait_payload(b"M", 10.0)
+        r.c.disconnect()
+        r.c = None
+        log("M delivered through n3; n1 holds it for n2")
+        time.sleep(8.0)  # n2's dials back off to 5 s
+        fc._each([fc.link(0, 1), fc.link(1, 0)], "heal")
+        # n1 and n2 link again (a dial on either side, then the other
+        # dials back at once), and n1's queue gives M to n2's copy.
+        check(wait_for(lambda: link_up(fc, 0, 1) and link_up(fc, 1, 0),
+                       15.0),
+              "n1 and n2 linked again: %s" % fc.link_report())
+        check(not link_up(fc, 1, 2) and not link_up(fc, 2, 1),
+              "n2 and n3 not linked yet: %s" % fc.link_report())
+        time.sleep(1.0)
+        fc._each([fc.link(1, 2), fc.link(2, 1)], "heal")
+        r.port = fc.nodes[1].port
+        r.connect(clean=False, expect_present=1)
+        log("connected to n2 right after the heal")
+        drain(r, quiet=2.5, bound=15.0)
+        p.close()
+        log("delivered: %r" % r.payloads())
+        check_eq(r.payloads().count(b"M"), 1, "M delivered once")
+        check(not r.dups, "no QoS 2 duplicates: %r" % r.dups)
+        check(not r.awaiting_rel, "every QoS 2 flow released")
+
+
+main(test)
