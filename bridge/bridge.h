@@ -159,6 +159,10 @@ int bridge_dispatch(struct conn *c, struct mqtt_packet *pkt);
 void bridge_connected(struct conn *c);
 /* c, a link, is closing (conn_close): forget it, redial, start grace. */
 void bridge_closed(struct conn *c);
+/* c, a link we dialled or a connection to the cluster listener, failed
+ * (socket error, end of file, TLS) before its CONNACK / CONNECT: log
+ * why, at warning when the socket had connected. */
+void bridge_link_failed(struct conn *c, const char *why);
 /* The timer of a LINK_OUT conn fired: ping or give up. */
 void bridge_timer(struct conn *c);
 

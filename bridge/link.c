@@ -61,6 +61,7 @@ struct dial {
 	struct timeval started; /* the last dial */
 	uint32_t backoff_ms;
 	uint8_t dead; /* this node, or a node linked already */
+	uint8_t tcp_up; /* the socket of c has connected */
 };
 TAILQ_HEAD(dial_list, dial);
 
@@ -257,7 +258,9 @@ dial_start(struct dial *d)
 		dial_later(d);
 		return;
 	}
-	d->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, d->label);
+	d->tcp_up = 0;
+	d->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, d->label,
+	    srv.cfg.cluster_tls);
 	freeaddrinfo(res);
 	if (d->c == NULL) {
 		dial_later(d);
@@ -359,9 +362,11 @@ bridge_connected(struct conn *c)
 	struct mqtt_connect *cp = &pkt.u.connect;
 	uint8_t user[512], *u = user;
 	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN], proto[12];
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
+	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
 	int one = 1;
 
+	((struct dial *)c->link_ctx)->tcp_up = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	snprintf(id, sizeof id, "%s%s", BRIDGE_LINK_ID, srv.cfg.node_name);
 	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
@@ -389,6 +394,34 @@ bridge_connected(struct conn *c)
 	cp->props.user.len = (uint32_t)(u - user);
 	c->version = MQTT_V5;
 	conn_send(c, &pkt);
+}
+
+/*
+ * A link that failed before its CONNACK (dialled) or CONNECT (accepted):
+ * a TLS handshake refused either way, a TLS end facing a plaintext one,
+ * a peer that closed at once. Logged as a warning, on both ends, as a
+ * wrong cluster_secret is: the cluster is split until someone acts. A
+ * dial whose socket never connected (the peer is down) is routine and
+ * redialled: info.
+ */
+void
+bridge_link_failed(struct conn *c, const char *why)
+{
+	struct dial *d;
+
+	if (c->link != LINK_OUT) {
+		log_warn("cluster link from %s refused: %s", c->peer, why);
+		return;
+	}
+	d = c->link_ctx;
+	if (!d->tcp_up) {
+		log_info("cluster peer %s: %s", d->label, why);
+		return;
+	}
+	log_warn("cluster link to %s failed: %s%s", d->label, why,
+	    c->tls == NULL && strstr(why, "closed by peer") != NULL ?
+	    " (before its CONNACK: does its cluster listener want TLS, "
+	    "cluster_certfile?)" : "");
 }
 
 /* The CONNACK of our link c. */

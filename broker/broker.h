@@ -161,6 +161,11 @@ struct config {
 	size_t n_cluster_peers;
 	char *cluster_secret;
 	char *cluster_advertise; /* host:port the others dial; NULL: listener */
+	char *cluster_certfile; /* all three or none: links over mutual TLS */
+	char *cluster_keyfile;
+	char *cluster_cafile;
+	struct tls_ctx *cluster_tls; /* tls.c's context for dialling, not
+				      * parsed: NULL for plain links */
 	uint32_t cluster_route_grace; /* s */
 	uint32_t cluster_sync_timeout; /* ms */
 	uint32_t sys_interval; /* s; 0: no $SYS topics */
@@ -857,8 +862,10 @@ void pwcheck_stop(void);
 struct tls_conn;
 
 /* Load the certificate, key and CA of every listener that has a certfile
- * into lc->tls. Returns 0, or -1 after logging "listener N (port P):
- * certfile X: <mbedTLS error>" (ternd then refuses to start). */
+ * into lc->tls, and the cluster_* keys into the cluster listener's
+ * context and cfg.cluster_tls. Returns 0, or -1 after logging "listener
+ * N (port P): certfile X: <mbedTLS error>" or "cluster links: ..." (ternd
+ * then refuses to start). */
 int tls_init(void);
 /* SIGHUP: build new contexts from the files; a listener whose files fail
  * keeps its old context (logged). Open connections keep theirs. */
@@ -870,6 +877,8 @@ struct bufferevent *tls_wrap(struct bufferevent *sock, struct tls_ctx *x,
     const char *peer, struct tls_conn **out);
 /* The mbedTLS error that ended the connection, or NULL. */
 const char *tls_conn_error(const struct tls_conn *t);
+/* 1 while the handshake of t has not completed. */
+int tls_conn_handshaking(const struct tls_conn *t);
 /* The CN of the client certificate checked in the handshake, or NULL
  * (none, or not a usable user name). Borrowed: lives with t. */
 const char *tls_conn_identity(const struct tls_conn *t);
@@ -1066,9 +1075,11 @@ TAILQ_HEAD(conn_list, conn);
 
 /* Dial address (a cluster link): a conn in state NEW whose CONNECT is
  * sent by bridge_connected() once TCP is up; NULL when the socket cannot
- * be made. label names it in log lines. */
+ * be made. label names it in log lines. With tls (a client context), the
+ * conn speaks TLS: the CONNECT waits in the TLS filter until the
+ * handshake has succeeded. */
 struct conn *conn_connect(const struct sockaddr *sa, int salen,
-    const char *label);
+    const char *label, struct tls_ctx *tls);
 /* Adopt an accepted socket from the listener configured by lc. */
 void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
     struct listener_conf *lc);

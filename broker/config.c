@@ -165,6 +165,12 @@ static const struct config_key config_table[] = {
 	    NULL, NULL },
 	{ "cluster_secret", CONFIG_FUNC, 0, 0, 0, 0, "none",
 	    config_cluster_secret },
+	{ "cluster_certfile", CONFIG_STRING, OFF(cluster_certfile), 0, 0, 0,
+	    NULL, NULL },
+	{ "cluster_keyfile", CONFIG_STRING, OFF(cluster_keyfile), 0, 0, 0,
+	    NULL, NULL },
+	{ "cluster_cafile", CONFIG_STRING, OFF(cluster_cafile), 0, 0, 0,
+	    NULL, NULL },
 	{ "cluster_route_grace", CONFIG_UINT, OFF(cluster_route_grace),
 	    0, 86400, 60, NULL, NULL },
 	{ "cluster_sync_timeout", CONFIG_UINT, OFF(cluster_sync_timeout),
@@ -955,6 +961,9 @@ config_free(struct config *c)
 	free(c->node_name);
 	free(c->cluster_secret);
 	free(c->cluster_advertise);
+	free(c->cluster_certfile);
+	free(c->cluster_keyfile);
+	free(c->cluster_cafile);
 	free(c->password_file);
 	free(c->jwt_key_file);
 	free(c->jwt_username_claim);

@@ -151,7 +151,8 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 }
 
 struct conn *
-conn_connect(const struct sockaddr *sa, int salen, const char *label)
+conn_connect(const struct sockaddr *sa, int salen, const char *label,
+    struct tls_ctx *tls)
 {
 	struct conn *c;
 
@@ -165,7 +166,6 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label)
 		free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)sa,
 	    salen) != 0) {
 		log_warn("cannot connect to %s: %s", label,
@@ -174,6 +174,17 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label)
 		free(c);
 		return NULL;
 	}
+	if (tls != NULL) {
+		/* As on a TLS listener: the filter passes BEV_EVENT_CONNECTED
+		 * on, and what is written stays plaintext in it until the
+		 * handshake has succeeded. */
+		c->bev = tls_wrap(c->bev, tls, label, &c->tls);
+		if (c->bev == NULL) {
+			free(c);
+			return NULL;
+		}
+	}
+	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
 	conn_start(c);
 	return c;
 }
@@ -461,7 +472,7 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
-	char why[128];
+	char why[600];
 
 	if (what & BEV_EVENT_CONNECTED) {
 		bridge_connected(c);
@@ -472,17 +483,20 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_free_later(c);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
-		conn_close(c, MQTT_RC_SUCCESS, "connection closed by peer");
-		return;
-	}
-	if (c->ws != NULL && ws_conn_error(c->ws) != NULL)
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof why, "%s", c->tls != NULL &&
+		    tls_conn_handshaking(c->tls) ? "connection closed by peer "
+		    "during the TLS handshake" : "connection closed by peer");
+	else if (c->ws != NULL && ws_conn_error(c->ws) != NULL)
 		snprintf(why, sizeof why, "%s", ws_conn_error(c->ws));
 	else if (c->tls != NULL && tls_conn_error(c->tls) != NULL)
 		snprintf(why, sizeof why, "%s", tls_conn_error(c->tls));
 	else
 		snprintf(why, sizeof why, "socket error: %s",
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (c->state == CONN_NEW && (c->link == LINK_OUT ||
+	    (c->listener != NULL && c->listener->cluster)))
+		bridge_link_failed(c, why);
 	conn_close(c, MQTT_RC_SUCCESS, why);
 }
 

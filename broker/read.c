@@ -105,6 +105,22 @@ read_over_rate(struct conn *c, const struct mqtt_frame *f, size_t total)
 	return 1;
 }
 
+/* A TLS handshake on a listener without TLS: the peer has keys we lack
+ * (for the cluster listener, a node with cluster_certfile). */
+static void
+read_tls_on_plain(struct conn *c)
+{
+	const char *why = c->listener != NULL && c->listener->cluster ?
+	    "TLS handshake on the cluster listener, which has no "
+	    "cluster_certfile" : "TLS handshake on a listener without TLS";
+
+	if (c->listener != NULL && c->listener->cluster) {
+		bridge_link_failed(c, why);
+		why = NULL; /* logged */
+	}
+	conn_close(c, MQTT_RC_MALFORMED, why);
+}
+
 void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -127,6 +143,13 @@ read_cb(struct bufferevent *bev, void *arg)
 		if (avail == 0 || conn_paused(c))
 			break;
 		rc = (int)evbuffer_copyout(in, head, sizeof head);
+		if (c->state == CONN_NEW && c->tls == NULL && rc >= 2 &&
+		    head[0] == 0x16 && head[1] == 0x03) {
+			/* A TLS ClientHello record; as MQTT, a CONNECT with
+			 * bad flags. Say what it is. */
+			read_tls_on_plain(c);
+			return;
+		}
 		rc = mqtt_frame(head, (size_t)rc, srv.cfg.max_packet_size, &f);
 		if (rc == MQTT_FRAME_PARTIAL)
 			break;

@@ -93,6 +93,8 @@ struct tls_ctx {
 	mbedtls_pk_context key;
 	mbedtls_x509_crt ca; /* for client certificates */
 	int suites[8]; /* 0-terminated, referenced by conf */
+	uint8_t client; /* dials (a cluster link): verifies the server */
+	uint8_t cluster; /* a cluster link's, either end */
 };
 
 enum tls_state {
@@ -111,9 +113,10 @@ struct tls_conn {
 	uint8_t lingering; /* the socket is flushing after close */
 	uint8_t filter_gone; /* the filter freed its context */
 	uint8_t flushing; /* in tls_flush_cb: tls_filter_out may encrypt */
+	int first; /* the first byte the peer sent, -1 before it came */
 	struct event *flush_ev; /* end of the loop pass: encrypt */
 	char peer[64];
-	char error[128];
+	char error[512];
 	char *identity; /* the client certificate's CN, or NULL */
 	LIST_ENTRY(tls_conn) entry; /* in tls_lingering while lingering */
 };
@@ -236,17 +239,22 @@ tls_readable(const char *what, const char *path, char *err, size_t errlen)
 /*
  * A new context (one reference) from a listener's keys, or NULL with the
  * reason in err ("certfile /x.pem: X509 - ..."). Reads the files each
- * time: this is also the SIGHUP reload.
+ * time: this is also the SIGHUP reload. client: the dialling end of a
+ * cluster link, which presents the same certificate and checks the
+ * server's against the same CA. kp prefixes the key names in err
+ * ("cluster_" for the cluster's keys).
  */
 static struct tls_ctx *
-tls_ctx_new(const struct listener_conf *lc, char *err, size_t errlen)
+tls_ctx_new(const struct listener_conf *lc, int client, const char *kp,
+    char *err, size_t errlen)
 {
 	struct tls_ctx *x;
 	char msg[128];
 	int rc;
 
 	if (lc->keyfile == NULL) {
-		snprintf(err, errlen, "certfile given without keyfile");
+		snprintf(err, errlen, "%scertfile given without %skeyfile", kp,
+		    kp);
 		return NULL;
 	}
 	if (lc->use_identity_as_username && !lc->require_certificate) {
@@ -262,6 +270,8 @@ tls_ctx_new(const struct listener_conf *lc, char *err, size_t errlen)
 	}
 	x = xcalloc(1, sizeof *x);
 	x->refs = 1;
+	x->client = client != 0;
+	x->cluster = lc->cluster;
 	mbedtls_ssl_config_init(&x->conf);
 	mbedtls_x509_crt_init(&x->cert);
 	mbedtls_pk_init(&x->key);
@@ -269,35 +279,39 @@ tls_ctx_new(const struct listener_conf *lc, char *err, size_t errlen)
 
 	if (tls_ctx_suites(x, lc->ciphers, err, errlen) != 0)
 		goto fail;
-	if (tls_readable("certfile", lc->certfile, err, errlen) != 0)
+	snprintf(msg, sizeof msg, "%scertfile", kp);
+	if (tls_readable(msg, lc->certfile, err, errlen) != 0)
 		goto fail;
 	if ((rc = mbedtls_x509_crt_parse_file(&x->cert, lc->certfile)) != 0) {
 		tls_strerror(rc, msg, sizeof msg);
-		snprintf(err, errlen, "certfile %s: %s", lc->certfile, msg);
+		snprintf(err, errlen, "%scertfile %s: %s", kp, lc->certfile,
+		    msg);
 		goto fail;
 	}
-	if (tls_readable("keyfile", lc->keyfile, err, errlen) != 0)
+	snprintf(msg, sizeof msg, "%skeyfile", kp);
+	if (tls_readable(msg, lc->keyfile, err, errlen) != 0)
 		goto fail;
 	if ((rc = mbedtls_pk_parse_keyfile(&x->key, lc->keyfile, NULL)) !=
 	    0) {
 		tls_strerror(rc, msg, sizeof msg);
-		snprintf(err, errlen, "keyfile %s: %s", lc->keyfile, msg);
+		snprintf(err, errlen, "%skeyfile %s: %s", kp, lc->keyfile, msg);
 		goto fail;
 	}
 	/* mbedTLS's reason here ("ECP - Bad input parameters") would only
 	 * confuse: the pair simply does not match. */
 	if (mbedtls_pk_check_pair(&x->cert.pk, &x->key) != 0) {
-		snprintf(err, errlen, "keyfile %s does not match certfile %s",
-		    lc->keyfile, lc->certfile);
+		snprintf(err, errlen, "%skeyfile %s does not match %scertfile "
+		    "%s", kp, lc->keyfile, kp, lc->certfile);
 		goto fail;
 	}
 	if (lc->cafile != NULL) {
-		if (tls_readable("cafile", lc->cafile, err, errlen) != 0)
+		snprintf(msg, sizeof msg, "%scafile", kp);
+		if (tls_readable(msg, lc->cafile, err, errlen) != 0)
 			goto fail;
 		rc = mbedtls_x509_crt_parse_file(&x->ca, lc->cafile);
 		if (rc != 0) {
 			tls_strerror(rc, msg, sizeof msg);
-			snprintf(err, errlen, "cafile %s: %s", lc->cafile,
+			snprintf(err, errlen, "%scafile %s: %s", kp, lc->cafile,
 			    msg);
 			goto fail;
 		}
@@ -314,7 +328,8 @@ tls_ctx_new(const struct listener_conf *lc, char *err, size_t errlen)
 		}
 	}
 
-	rc = mbedtls_ssl_config_defaults(&x->conf, MBEDTLS_SSL_IS_SERVER,
+	rc = mbedtls_ssl_config_defaults(&x->conf, client ?
+	    MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
 	if (rc != 0) {
 		tls_strerror(rc, msg, sizeof msg);
@@ -332,10 +347,13 @@ tls_ctx_new(const struct listener_conf *lc, char *err, size_t errlen)
 	if ((rc = mbedtls_ssl_conf_own_cert(&x->conf, &x->cert, &x->key)) !=
 	    0) {
 		tls_strerror(rc, msg, sizeof msg);
-		snprintf(err, errlen, "certfile %s: %s", lc->certfile, msg);
+		snprintf(err, errlen, "%scertfile %s: %s", kp, lc->certfile,
+		    msg);
 		goto fail;
 	}
-	if (lc->require_certificate) {
+	/* A client always checks the server: a dialled node proves it is
+	 * one with a certificate from the cluster's CA. */
+	if (lc->require_certificate || client) {
 		mbedtls_ssl_conf_ca_chain(&x->conf, &x->ca, NULL);
 		mbedtls_ssl_conf_authmode(&x->conf,
 		    MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -371,6 +389,55 @@ tls_rng_init(void)
 	return 0;
 }
 
+/*
+ * The cluster's keys: cluster_certfile, cluster_keyfile and
+ * cluster_cafile, all three or none. They become the cluster listener's
+ * keys, with require_certificate, so that conn_accept() wraps its
+ * connections as any TLS listener's; and a client context for the links
+ * this node dials, with the same certificate and CA.
+ */
+static int
+tls_cluster_init(void)
+{
+	struct config *cfg = &srv.cfg;
+	struct listener_conf *lc = cfg->cluster_listener;
+	char err[512];
+
+	if (cfg->cluster_certfile == NULL && cfg->cluster_keyfile == NULL &&
+	    cfg->cluster_cafile == NULL)
+		return 0;
+	if (cfg->cluster_certfile == NULL || cfg->cluster_keyfile == NULL ||
+	    cfg->cluster_cafile == NULL) {
+		log_error("cluster links: cluster_certfile, cluster_keyfile "
+		    "and cluster_cafile go together (%s is missing)",
+		    cfg->cluster_certfile == NULL ? "cluster_certfile" :
+		    cfg->cluster_keyfile == NULL ? "cluster_keyfile" :
+		    "cluster_cafile");
+		return -1;
+	}
+	if (cfg->node_name == NULL || lc == NULL) {
+		log_error("cluster links: cluster_certfile needs node_name and "
+		    "cluster_listener");
+		return -1;
+	}
+	if (tls_rng_init() != 0)
+		return -1;
+	free(lc->certfile);
+	free(lc->keyfile);
+	free(lc->cafile);
+	lc->certfile = xstrdup(cfg->cluster_certfile);
+	lc->keyfile = xstrdup(cfg->cluster_keyfile);
+	lc->cafile = xstrdup(cfg->cluster_cafile);
+	lc->require_certificate = 1;
+	if ((lc->tls = tls_ctx_new(lc, 0, "cluster_", err, sizeof err)) ==
+	    NULL || (cfg->cluster_tls = tls_ctx_new(lc, 1, "cluster_", err,
+	    sizeof err)) == NULL) {
+		log_error("cluster links: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 tls_init(void)
 {
@@ -394,14 +461,42 @@ tls_init(void)
 		}
 		if (tls_rng_init() != 0)
 			return -1;
-		lc->tls = tls_ctx_new(lc, err, sizeof err);
+		lc->tls = tls_ctx_new(lc, 0, "", err, sizeof err);
 		if (lc->tls == NULL) {
 			log_error("listener %zu (port %u): %s", i + 1,
 			    lc->port, err);
 			return -1;
 		}
 	}
-	return 0;
+	return tls_cluster_init();
+}
+
+/* Both cluster contexts from the files, or neither (a listener that
+ * took the new CA while the dialling end kept the old one would split the
+ * cluster in two by accident). */
+static void
+tls_cluster_reload(void)
+{
+	struct listener_conf *lc = srv.cfg.cluster_listener;
+	struct tls_ctx *server, *client = NULL;
+	char err[512];
+
+	if (srv.cfg.cluster_tls == NULL)
+		return;
+	server = tls_ctx_new(lc, 0, "cluster_", err, sizeof err);
+	if (server == NULL || (client = tls_ctx_new(lc, 1, "cluster_", err,
+	    sizeof err)) == NULL) {
+		tls_ctx_unref(server);
+		log_error("cluster links: reload failed, keeping the previous "
+		    "certificate: %s", err);
+		return;
+	}
+	tls_ctx_unref(lc->tls);
+	lc->tls = server;
+	tls_ctx_unref(srv.cfg.cluster_tls);
+	srv.cfg.cluster_tls = client;
+	log_notice("cluster links: certificate reloaded from %s",
+	    lc->certfile);
 }
 
 void
@@ -416,7 +511,7 @@ tls_reload(void)
 		lc = &srv.cfg.listeners[i];
 		if (lc->tls == NULL)
 			continue;
-		x = tls_ctx_new(lc, err, sizeof err);
+		x = tls_ctx_new(lc, 0, "", err, sizeof err);
 		if (x == NULL) {
 			log_error("listener %zu (port %u): reload failed, "
 			    "keeping the previous certificate: %s", i + 1,
@@ -428,6 +523,7 @@ tls_reload(void)
 		log_notice("listener %zu (port %u): certificate reloaded from "
 		    "%s", i + 1, lc->port, lc->certfile);
 	}
+	tls_cluster_reload();
 }
 
 /* --- connections --- */
@@ -455,17 +551,83 @@ tls_bio_recv(void *arg, unsigned char *buf, size_t len)
 	return n;
 }
 
+/* The TLS alerts a refused handshake brings (RFC 5246 7.2, RFC 8446
+ * 6.2), by the name the RFCs give them. */
+static const char *
+tls_alert_name(unsigned char a)
+{
+	switch (a) {
+	case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake_failure";
+	case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad_certificate";
+	case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT:
+		return "unsupported_certificate";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED: return "certificate_revoked";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED: return "certificate_expired";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN: return "certificate_unknown";
+	case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown_ca";
+	case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access_denied";
+	case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR: return "decrypt_error";
+	case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol_version";
+	case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY:
+		return "insufficient_security";
+	case 116: return "certificate_required";
+	default: return NULL;
+	}
+}
+
+/*
+ * mbedTLS's message for rc, and what an operator needs besides it: why a
+ * certificate was not accepted ("The certificate validity has expired"),
+ * which alert the peer sent (its reason for refusing ours), or that the
+ * peer does not speak TLS at all (its first byte cannot start a TLS
+ * record: plaintext MQTT, 0x10 CONNECT or 0x20 CONNACK, is the usual).
+ */
+static void
+tls_describe(struct tls_conn *t, int rc, char *buf, size_t len)
+{
+	char info[256], *p;
+	const char *alert;
+	size_t n;
+	uint32_t flags;
+
+	tls_strerror(rc, buf, len);
+	n = strlen(buf);
+	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED &&
+	    (flags = mbedtls_ssl_get_verify_result(&t->ssl)) != 0 &&
+	    flags != (uint32_t)-1 &&
+	    mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) > 0) {
+		/* One line per reason: joined with "; ". */
+		while ((p = strrchr(info, '\n')) != NULL && p[1] == '\0')
+			*p = '\0';
+		while ((p = strchr(info, '\n')) != NULL)
+			*p = ';';
+		snprintf(buf + n, len - n, " (%s)", info);
+	} else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+	    t->ssl.in_msg != NULL && (alert = tls_alert_name(
+	    t->ssl.in_msg[1])) != NULL)
+		snprintf(buf + n, len - n, " (alert %s%s)", alert,
+		    strstr(alert, "cert") != NULL || strcmp(alert,
+		    "unknown_ca") == 0 ? ": the peer does not accept our "
+		    "certificate" : "");
+	else if (t->state == TLS_HANDSHAKE && t->first >= 0 &&
+	    (t->first < MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC ||
+	    t->first > MBEDTLS_SSL_MSG_CID))
+		snprintf(buf + n, len - n, " (the peer does not speak TLS: "
+		    "first byte 0x%02x%s)", t->first, t->first == 0x10 ||
+		    t->first == 0x20 ? ", plaintext MQTT" : "");
+}
+
 /* Stop the connection and tell conn.c, later, through its event
  * callback. */
 static void
 tls_fail(struct tls_conn *t, short what, int rc, const char *when)
 {
-	char msg[96];
+	char msg[400];
 
 	if (t->state == TLS_FAILED)
 		return;
 	if (rc != 0) {
-		tls_strerror(rc, msg, sizeof msg);
+		tls_describe(t, rc, msg, sizeof msg);
 		snprintf(t->error, sizeof t->error, "TLS %s failed: %s", when,
 		    msg);
 		log_info("%s: %s", t->peer, t->error);
@@ -518,7 +680,8 @@ tls_handshake_done(struct tls_conn *t)
 	log_debug("%s: TLS handshake done: %s %s%s%s", t->peer,
 	    mbedtls_ssl_get_version(&t->ssl),
 	    mbedtls_ssl_get_ciphersuite(&t->ssl),
-	    peer != NULL ? ", client certificate " : "", cn);
+	    peer == NULL ? "" : t->ctx->client ? ", server certificate " :
+	    ", client certificate ", cn);
 }
 
 static enum bufferevent_filter_result
@@ -527,12 +690,18 @@ tls_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 {
 	struct tls_conn *t = arg;
 	struct evbuffer_iovec v;
+	unsigned char first;
 	size_t got = 0;
 	int rc;
 
 	if (t->state == TLS_FAILED)
 		return BEV_ERROR;
 	if (t->state == TLS_HANDSHAKE) {
+		/* Kept to tell a peer that does not speak TLS
+		 * (tls_describe). */
+		if (t->first < 0 && evbuffer_copyout(bufferevent_get_input(
+		    t->sock), &first, 1) == 1)
+			t->first = first;
 		rc = mbedtls_ssl_handshake(&t->ssl);
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 		    rc == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -666,6 +835,7 @@ tls_wrap(struct bufferevent *sock, struct tls_ctx *x, const char *peer,
 	x->refs++;
 	t->sock = sock;
 	t->state = TLS_HANDSHAKE;
+	t->first = -1;
 	bufferevent_setwatermark(sock, EV_WRITE, TLS_SOCK_LOW, TLS_SOCK_HIGH);
 	/* Not BEV_OPT_CLOSE_ON_FREE: the socket is ours, so that it can
 	 * outlive the filter while its last records go out. */
@@ -678,6 +848,19 @@ tls_wrap(struct bufferevent *sock, struct tls_ctx *x, const char *peer,
 		tls_conn_maybe_free(t);
 		return NULL;
 	}
+	if (x->client) {
+		/* Peers are dialled by address and proved by the CA alone:
+		 * no host name to check (said explicitly, as mbedTLS asks
+		 * of a client that verifies). The ClientHello goes into the
+		 * socket's output now and out once TCP is up; the rest of
+		 * the handshake runs in tls_filter_in. */
+		mbedtls_ssl_set_hostname(&t->ssl, NULL);
+		rc = mbedtls_ssl_handshake(&t->ssl);
+		if (rc != MBEDTLS_ERR_SSL_WANT_READ &&
+		    rc != MBEDTLS_ERR_SSL_WANT_WRITE)
+			tls_fail(t, BEV_EVENT_WRITING | BEV_EVENT_ERROR, rc,
+			    "handshake");
+	}
 	*out = t;
 	return t->bev;
 }
@@ -686,6 +869,12 @@ const char *
 tls_conn_error(const struct tls_conn *t)
 {
 	return t->error[0] != '\0' ? t->error : NULL;
+}
+
+int
+tls_conn_handshaking(const struct tls_conn *t)
+{
+	return t->state == TLS_HANDSHAKE;
 }
 
 const char *
@@ -797,6 +986,12 @@ tls_free_all(void)
 		tls_ctx_unref(srv.cfg.listeners[i].tls);
 		srv.cfg.listeners[i].tls = NULL;
 	}
+	if (srv.cfg.cluster_listener != NULL) {
+		tls_ctx_unref(srv.cfg.cluster_listener->tls);
+		srv.cfg.cluster_listener->tls = NULL;
+	}
+	tls_ctx_unref(srv.cfg.cluster_tls);
+	srv.cfg.cluster_tls = NULL;
 	if (tls_rng_ready) {
 		mbedtls_ctr_drbg_free(&tls_drbg);
 		mbedtls_entropy_free(&tls_entropy);

@@ -50,10 +50,13 @@ class CA:
         _openssl("req", "-x509", "-new", "-key", self.key, "-sha256",
                  "-days", "30", "-subj", "/CN=%s" % cn, "-out", self.crt)
 
-    def issue(self, name, cn, server=True, subject=None):
+    def issue(self, name, cn, server=True, subject=None, node=False,
+              expired=False):
         """A certificate signed by this CA: (crt, key, serial as int).
         Server certificates get 127.0.0.1 as IP SAN. subject replaces
-        the default "/CN=<cn>"."""
+        the default "/CN=<cn>". node: for a cluster node, which is
+        server and client (both extended key usages). expired: valid
+        for one day in 2020 only."""
         key = tmp_path(name + ".key")
         csr = tmp_path(name + ".csr")
         crt = tmp_path(name + ".crt")
@@ -64,17 +67,44 @@ class CA:
         with open(ext, "w") as f:
             f.write("basicConstraints=CA:FALSE\n"
                     "keyUsage=digitalSignature\n")
-            if server:
+            if node:
+                f.write("subjectAltName=IP:%s\n"
+                        "extendedKeyUsage=serverAuth,clientAuth\n" % HOST)
+            elif server:
                 f.write("subjectAltName=IP:%s\n"
                         "extendedKeyUsage=serverAuth\n" % HOST)
             else:
                 f.write("extendedKeyUsage=clientAuth\n")
         _serial[0] += 1
         serial = _serial[0]
-        _openssl("x509", "-req", "-in", csr, "-CA", self.crt, "-CAkey",
-                 self.key, "-set_serial", str(serial), "-days", "30",
-                 "-sha256", "-extfile", ext, "-out", crt)
+        if expired:
+            self._sign_dated(csr, ext, crt, serial, "20200101000000Z",
+                             "20200102000000Z")
+        else:
+            _openssl("x509", "-req", "-in", csr, "-CA", self.crt,
+                     "-CAkey", self.key, "-set_serial", str(serial),
+                     "-days", "30", "-sha256", "-extfile", ext, "-out",
+                     crt)
         return crt, key, serial
+
+    def _sign_dated(self, csr, ext, crt, serial, start, end):
+        """Sign with given validity dates: "openssl x509" takes only a
+        number of days from now, "openssl ca" takes dates."""
+        d = tmp_path("%s-ca-%d" % (self.name, serial))
+        os.makedirs(d, exist_ok=True)
+        cnf = os.path.join(d, "ca.cnf")
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("%04X\n" % serial)
+        with open(cnf, "w") as f:
+            f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\n"
+                    "new_certs_dir = %s\nserial = %s/serial\n"
+                    "default_md = sha256\npolicy = p\n"
+                    "[p]\ncommonName = supplied\n" % (d, d, d))
+        _openssl("ca", "-batch", "-config", cnf, "-cert", self.crt,
+                 "-keyfile", self.key, "-in", csr, "-out", crt,
+                 "-startdate", start, "-enddate", end, "-extfile", ext,
+                 "-notext")
 
 
 def listener_conf(crt, key, cafile=None, require=False, extra=()):
@@ -85,6 +115,12 @@ def listener_conf(crt, key, cafile=None, require=False, extra=()):
     if require:
         lines.append("require_certificate true")
     return lines + list(extra)
+
+
+def cluster_conf(crt, key, cafile):
+    """Config lines that make a node's cluster links speak mutual TLS."""
+    return ["cluster_certfile %s" % crt, "cluster_keyfile %s" % key,
+            "cluster_cafile %s" % cafile]
 
 
 def client_context(cafile, cert=None, key=None):
