@@ -194,7 +194,8 @@ listener_bind_one(const struct addrinfo *ai, struct listener_conf *lc)
 	}
 	n_listeners++;
 	log_notice("listening on %s port %u%s", l->address, l->port,
-	    lc->cluster ? " (cluster links)" : "");
+	    !lc->cluster ? "" : lc->tls != NULL ?
+	    " (cluster links, mutual TLS)" : " (cluster links)");
 	return 0;
 }
 

@@ -56,6 +56,19 @@
  * theirs until they close. When it fails, the old one stays and the
  * error is logged.
  *
+ * Cluster links: with cluster_certfile, cluster_keyfile and
+ * cluster_cafile the cluster listener is a TLS listener that requires a
+ * client certificate, and a second context of the same files is a
+ * client's, for the links this node dials (conn_connect). The dialling
+ * end is the same filter and lifecycle: tls_wrap writes the ClientHello
+ * into the socket's output at once (it leaves when TCP is up), the rest
+ * of the handshake runs in tls_filter_in, and the link's CONNECT waits in
+ * the filter's output until the handshake has succeeded, so neither it
+ * nor the cluster_secret is ever sent to a peer that failed it. A failed
+ * handshake's message says why an operator would want to know: the
+ * certificate check's reasons, the alert the peer sent, or that the
+ * peer's first byte cannot start a TLS record (plaintext MQTT).
+ *
  * Only TLS 1.2 (what mbedTLS 2.28 offers) with ECDHE key exchange and
  * AEAD ciphers (AES-GCM, ChaCha20-Poly1305); no renegotiation and no
  * session resumption.

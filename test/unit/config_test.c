@@ -361,6 +361,32 @@ test_limits(void)
 	    "be a number of bytes (0: no limit)");
 }
 
+/* The cluster's TLS keys are paths (the rest of the line) and default
+ * to none; whether they go together is tls.c's check at start-up
+ * (32-cluster-tls-config.py). */
+static void
+test_cluster_tls(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(c.cluster_certfile == NULL && c.cluster_keyfile == NULL &&
+	    c.cluster_cafile == NULL, "cluster TLS keys default to none");
+	ok(line_ok(&c, "cluster_certfile /etc/tern/node one.crt"),
+	    "cluster_certfile");
+	ok(line_ok(&c, "cluster_keyfile /etc/tern/node.key"),
+	    "cluster_keyfile");
+	ok(line_ok(&c, "cluster_cafile /etc/tern/cluster-ca.crt"),
+	    "cluster_cafile");
+	ok(strcmp(c.cluster_certfile, "/etc/tern/node one.crt") == 0 &&
+	    strcmp(c.cluster_keyfile, "/etc/tern/node.key") == 0 &&
+	    strcmp(c.cluster_cafile, "/etc/tern/cluster-ca.crt") == 0,
+	    "cluster TLS paths kept, spaces included");
+	ok(c.n_listeners == 0, "cluster TLS keys need no listener line");
+	config_free(&c);
+	line_bad("cluster_cafile", "t.conf:7: cluster_cafile needs a value");
+}
+
 static void
 test_man_page(void)
 {
@@ -417,6 +443,7 @@ main(void)
 	test_bad_lines();
 	test_cluster_secret();
 	test_tls_lines();
+	test_cluster_tls();
 	test_files();
 	test_limits();
 	test_man_page();
