@@ -21,14 +21,23 @@
 # Rounds are interleaved (same, cross, same, cross ...); medians are
 # printed as a markdown table. Every process is stopped by PID on exit.
 #
+# With --tls, a second three-node cluster whose links are mutual TLS
+# (cluster_certfile/keyfile/cafile, throwaway EC P-256 certificates made
+# with openssl in the work directory) runs beside the first, and each
+# round runs the cross-node latency and rate runs on both, one after the
+# other; a second table compares them, with the bytes the nodes sent each
+# other per message counted on the sockets (TCP payload, ss bytes_acked
+# of every link socket), since $SYS counts MQTT bytes, not records.
+#
 #   bench/cluster.sh [--rounds N] [--builddir DIR] [--users N]
-#                    [--duration S] [--keep]
+#                    [--duration S] [--tls] [--keep]
 #
 #   --builddir DIR   holds broker/ternd and clients/tern-bench (default
 #                    $TERN_BUILDDIR, else ./build/run from ./build.sh run)
 #   --rounds N       default 3
 #   --users N        p2p users (default 300)
 #   --duration S     seconds per tern-bench run (default 10)
+#   --tls            also plain against TLS cluster links (see above)
 #   --keep           keep the work directory (logs, raw results)
 set -u
 
@@ -38,6 +47,7 @@ builddir=${TERN_BUILDDIR:-}
 users=300
 duration=10
 keep=0
+tls=0
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
@@ -51,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--users) users=${2:?}; shift ;;
 	--duration) duration=${2:?}; shift ;;
 	--keep) keep=1 ;;
+	--tls) tls=1 ;;
 	-h|--help) usage ;;
 	*) echo "cluster.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -128,28 +139,77 @@ start_node() {
 	fi
 }
 
-c1=$(free_port); c2=$(free_port); c3=$(free_port)
-peers="127.0.0.1:$c1 127.0.0.1:$c2 127.0.0.1:$c3"
-i=0
-ports=()
-for c in $c1 $c2 $c3; do
-	i=$((i + 1))
-	start_node "n$i" "node_name n$i" "cluster_listener 127.0.0.1:$c" \
-	    "cluster_peers $peers" "cluster_secret bench-cluster-secret"
-	ports+=("$node_port")
-done
+# make_certs: a CA and a certificate per node (server and client: a node
+# is both ends of its links) in $work/tls
+make_certs() {
+	local d=$work/tls n
+	mkdir -p "$d"
+	openssl ecparam -name prime256v1 -genkey -noout -out "$d/ca.key" &&
+	    openssl req -x509 -new -key "$d/ca.key" -sha256 -days 2 \
+	    -subj "/CN=bench cluster CA" -out "$d/ca.crt" || return 1
+	printf '%s\n' "basicConstraints=CA:FALSE" \
+	    "keyUsage=digitalSignature" \
+	    "extendedKeyUsage=serverAuth,clientAuth" >"$d/node.ext"
+	for n in t1 t2 t3; do
+		openssl ecparam -name prime256v1 -genkey -noout \
+		    -out "$d/$n.key" &&
+		    openssl req -new -key "$d/$n.key" -subj "/CN=$n" \
+		    -out "$d/$n.csr" &&
+		    openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" \
+		    -CAkey "$d/ca.key" -CAcreateserial -days 2 -sha256 \
+		    -extfile "$d/node.ext" -out "$d/$n.crt" || return 1
+	done 2>/dev/null
+}
+
+# start_cluster PREFIX [extra lines per node, with @N@ for the name]:
+# three linked nodes PREFIX1..3, waited for until their links are up;
+# sets cports (cluster listeners) and cl_ports (client listeners)
+start_cluster() {
+	local pre=$1 c i n l extra
+	shift
+	cports=("$(free_port)" "$(free_port)" "$(free_port)")
+	local peers="127.0.0.1:${cports[0]} 127.0.0.1:${cports[1]} 127.0.0.1:${cports[2]}"
+	cl_ports=()
+	for i in 0 1 2; do
+		n=$pre$((i + 1))
+		extra=()
+		for l in "$@"; do extra+=("${l//@N@/$n}"); done
+		start_node "$n" "node_name $n" \
+		    "cluster_listener 127.0.0.1:${cports[$i]}" \
+		    "cluster_peers $peers" \
+		    "cluster_secret bench-cluster-secret" "${extra[@]}"
+		cl_ports+=("$node_port")
+	done
+	for i in 1 2 3; do
+		for _ in $(seq 1 200); do
+			[ "$(grep -c 'cluster link to .* up' \
+			    "$work/$pre$i/broker.log")" -ge 2 ] && break
+			sleep 0.05
+		done
+	done
+}
+
+start_cluster n
+ports=("${cl_ports[@]}")
+pcports=("${cports[@]}")
 start_node alone
 alone=$node_port
-for i in 1 2 3; do
-	for _ in $(seq 1 200); do
-		[ "$(grep -c 'cluster link to .* up' "$work/n$i/broker.log")" \
-		    -ge 2 ] && break
-		sleep 0.05
-	done
-done
 p1=${ports[0]}; p2=${ports[1]}; p3=${ports[2]}
 hosts="127.0.0.1:$p1,127.0.0.1:$p2,127.0.0.1:$p3"
 echo "cluster.sh: nodes on $p1 $p2 $p3, alone on $alone" >&2
+if [ "$tls" = 1 ]; then
+	make_certs || { echo "cluster.sh: openssl failed" >&2; exit 1; }
+	start_cluster t "cluster_certfile $work/tls/@N@.crt" \
+	    "cluster_keyfile $work/tls/@N@.key" \
+	    "cluster_cafile $work/tls/ca.crt"
+	grep -q "mutual TLS" "$work/t1/broker.log" || {
+		echo "cluster.sh: the TLS cluster has no TLS listener" >&2
+		exit 1
+	}
+	tcports=("${cports[@]}"); tports=("${cl_ports[@]}")
+	thosts="127.0.0.1:${tports[0]},127.0.0.1:${tports[1]},127.0.0.1:${tports[2]}"
+	echo "cluster.sh: TLS-linked nodes on ${tports[*]}" >&2
+fi
 
 res=$work/results.txt
 : >"$res"
@@ -161,11 +221,24 @@ value() {
 }
 us2ms() { awk -v v="$1" 'BEGIN { if (v == "") print ""; else printf "%.3f", v / 1000 }'; }
 
-# link_bytes: what the three nodes have sent each other so far
+# wire_bytes CLUSTERPORT...: TCP payload bytes sent (and acknowledged) so
+# far on every socket with one of these cluster listener ports at either
+# end: both ends of every link, so what the nodes sent each other
+wire_bytes() {
+	local f="" p
+	for p in "$@"; do
+		f="$f${f:+ or }sport = :$p or dport = :$p"
+	done
+	ss -tinH state established "( $f )" | tr ' ' '\n' |
+	    awk -F: '$1 == "bytes_acked" { s += $2 } END { printf "%d\n", s }'
+}
+
+# link_bytes [PORT...]: what the three nodes (client ports, default the
+# plain cluster's) have sent each other so far, by their $SYS counters
 link_bytes() {
 	local p sum=0 v
 	sleep 1.5 # $SYS refreshes every second
-	for p in $p1 $p2 $p3; do
+	for p in ${@:-$p1 $p2 $p3}; do
 		# the two retained values (one per other node), not the
 		# updates that may follow them
 		for v in $(mosquitto_sub -p "$p" -C 2 -W 2 \
@@ -174,6 +247,10 @@ link_bytes() {
 		done
 	done
 	echo "$sum"
+}
+
+per_msg() { # per_msg BEFORE AFTER MESSAGES
+	awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "nan" }'
 }
 
 run_bench() { # run_bench LABEL ARGS...
@@ -193,10 +270,21 @@ for round in $(seq 1 "$rounds"); do
 	run_bench cross -h "$hosts" --cross -r 10
 	run_bench samerate -h "127.0.0.1:$p1" -r 0
 	b0=$(link_bytes)
+	[ "$tls" = 1 ] && w0=$(wire_bytes "${pcports[@]}")
 	run_bench crossrate -h "$hosts" --cross -r 0
+	[ "$tls" = 1 ] && w1=$(wire_bytes "${pcports[@]}")
 	b1=$(link_bytes)
 	rcv=$(awk -v r="$round" '$1 == "crossrate" && $2 == r { sub("received=", "", $6); print $6 }' "$res")
 	echo "bytes $round per_msg=$(awk -v a="$b0" -v b="$b1" -v n="$rcv" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "nan" }')" >>"$res"
+	if [ "$tls" = 1 ]; then
+		echo "wire $round per_msg=$(per_msg "$w0" "$w1" "$rcv")" >>"$res"
+		run_bench crosstls -h "$thosts" --cross -r 10
+		w0=$(wire_bytes "${tcports[@]}")
+		run_bench crossratetls -h "$thosts" --cross -r 0
+		w1=$(wire_bytes "${tcports[@]}")
+		rcv=$(awk -v r="$round" '$1 == "crossratetls" && $2 == r { sub("received=", "", $6); print $6 }' "$res")
+		echo "wiretls $round per_msg=$(per_msg "$w0" "$w1" "$rcv")" >>"$res"
+	fi
 	$PY "$top/bench/cluster_probe.py" subscribe "$alone" "$alone" 200 |
 	    sed "s/^/alone $round /" >>"$res"
 	$PY "$top/bench/cluster_probe.py" subscribe "$p1" "$p2" 200 |
@@ -237,6 +325,19 @@ echo "| resume: CONNECT to CONNACK p50, ms (same node / session moves) | $a | $c
 a=$(probe_med local takeover_all_100_p50_ms); c=$(probe_med moved takeover_all_100_p50_ms)
 echo "| resume: CONNECT to the last of 100 queued, p50, ms | $a | $c | $(ratio "$c" "$a") |"
 echo "| out of order after a move (sessions) | | $(probe_med moved takeover_out_of_order) | |"
+if [ "$tls" = 1 ]; then
+	t50=$(bench_med crosstls p50_ms); t99=$(bench_med crosstls p99_ms)
+	tr=$(bench_med crossratetls rate)
+	pw=$(awk '$1 == "wire" { sub("per_msg=", "", $3); print $3 }' "$res" | median)
+	tw=$(awk '$1 == "wiretls" { sub("per_msg=", "", $3); print $3 }' "$res" | median)
+	echo
+	echo "| across nodes (median of $rounds rounds, $users users, QoS 1) | plain links | TLS links | TLS / plain |"
+	echo "| --- | --- | --- | --- |"
+	echo "| p2p latency p50, ms (10 msg/s per user) | $x50 | $t50 | $(ratio "$t50" "$x50") |"
+	echo "| p2p latency p99, ms | $x99 | $t99 | $(ratio "$t99" "$x99") |"
+	echo "| p2p rate, msg/s (as fast as the window allows) | $xr | $tr | $(ratio "$tr" "$xr") |"
+	echo "| bytes between nodes per message delivered (TCP payload) | $pw | $tw | $(ratio "$tw" "$pw") |"
+fi
 echo
 echo "lost + duplicated in all p2p runs: $lost"
 [ "$lost" = 0 ]
