@@ -410,7 +410,7 @@ bridge_link_failed(struct conn *c, const char *why)
 	struct dial *d;
 
 	if (c->link != LINK_OUT) {
-		log_warn("cluster link from %s refused: %s", c->peer, why);
+		log_warn("cluster link from %s failed: %s", c->peer, why);
 		return;
 	}
 	d = c->link_ctx;

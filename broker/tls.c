@@ -107,7 +107,6 @@ struct tls_ctx {
 	mbedtls_x509_crt ca; /* for client certificates */
 	int suites[8]; /* 0-terminated, referenced by conf */
 	uint8_t client; /* dials (a cluster link): verifies the server */
-	uint8_t cluster; /* a cluster link's, either end */
 };
 
 enum tls_state {
@@ -284,7 +283,6 @@ tls_ctx_new(const struct listener_conf *lc, int client, const char *kp,
 	x = xcalloc(1, sizeof *x);
 	x->refs = 1;
 	x->client = client != 0;
-	x->cluster = lc->cluster;
 	mbedtls_ssl_config_init(&x->conf);
 	mbedtls_x509_crt_init(&x->cert);
 	mbedtls_pk_init(&x->key);
@@ -564,29 +562,29 @@ tls_bio_recv(void *arg, unsigned char *buf, size_t len)
 	return n;
 }
 
-/* The TLS alerts a refused handshake brings (RFC 5246 7.2, RFC 8446
- * 6.2), by the name the RFCs give them. */
-static const char *
-tls_alert_name(unsigned char a)
-{
-	switch (a) {
-	case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake_failure";
-	case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad_certificate";
-	case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT:
-		return "unsupported_certificate";
-	case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED: return "certificate_revoked";
-	case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED: return "certificate_expired";
-	case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN: return "certificate_unknown";
-	case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown_ca";
-	case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access_denied";
-	case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR: return "decrypt_error";
-	case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol_version";
-	case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY:
-		return "insufficient_security";
-	case 116: return "certificate_required";
-	default: return NULL;
-	}
-}
+/*
+ * The fatal alerts a refused handshake brings (RFC 5246 section 7.2), by
+ * the names the RFC gives them; cert: the peer refuses our certificate.
+ */
+static const struct {
+	unsigned char alert;
+	uint8_t cert;
+	const char *name;
+} tls_alerts[] = {
+	{ MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE, 0, "handshake_failure" },
+	{ MBEDTLS_SSL_ALERT_MSG_BAD_CERT, 1, "bad_certificate" },
+	{ MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT, 1,
+	    "unsupported_certificate" },
+	{ MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, 1, "certificate_revoked" },
+	{ MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED, 1, "certificate_expired" },
+	{ MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN, 1, "certificate_unknown" },
+	{ MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA, 1, "unknown_ca" },
+	{ MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED, 1, "access_denied" },
+	{ MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR, 0, "decrypt_error" },
+	{ MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION, 0, "protocol_version" },
+	{ MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY, 0,
+	    "insufficient_security" },
+};
 
 /*
  * mbedTLS's message for rc, and what an operator needs besides it: why a
@@ -598,9 +596,8 @@ tls_alert_name(unsigned char a)
 static void
 tls_describe(struct tls_conn *t, int rc, char *buf, size_t len)
 {
-	char info[256], *p;
-	const char *alert;
-	size_t n;
+	char info[256], reasons[256], *line, *p;
+	size_t i, m, n;
 	uint32_t flags;
 
 	tls_strerror(rc, buf, len);
@@ -610,19 +607,27 @@ tls_describe(struct tls_conn *t, int rc, char *buf, size_t len)
 	    flags != (uint32_t)-1 &&
 	    mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) > 0) {
 		/* One line per reason: joined with "; ". */
-		while ((p = strrchr(info, '\n')) != NULL && p[1] == '\0')
-			*p = '\0';
-		while ((p = strchr(info, '\n')) != NULL)
-			*p = ';';
-		snprintf(buf + n, len - n, " (%s)", info);
+		reasons[0] = '\0';
+		p = info;
+		while ((line = strsep(&p, "\n")) != NULL) {
+			if (*line == '\0')
+				continue;
+			m = strlen(reasons);
+			snprintf(reasons + m, sizeof reasons - m, "%s%s",
+			    m > 0 ? "; " : "", line);
+		}
+		snprintf(buf + n, len - n, " (%s)", reasons);
 	} else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
-	    t->ssl.in_msg != NULL && (alert = tls_alert_name(
-	    t->ssl.in_msg[1])) != NULL)
-		snprintf(buf + n, len - n, " (alert %s%s)", alert,
-		    strstr(alert, "cert") != NULL || strcmp(alert,
-		    "unknown_ca") == 0 ? ": the peer does not accept our "
-		    "certificate" : "");
-	else if (t->state == TLS_HANDSHAKE && t->first >= 0 &&
+	    t->ssl.in_msg != NULL) {
+		for (i = 0; i < sizeof tls_alerts / sizeof tls_alerts[0]; i++) {
+			if (tls_alerts[i].alert == t->ssl.in_msg[1])
+				break;
+		}
+		if (i < sizeof tls_alerts / sizeof tls_alerts[0])
+			snprintf(buf + n, len - n, " (alert %s%s)",
+			    tls_alerts[i].name, tls_alerts[i].cert ?
+			    ": the peer does not accept our certificate" : "");
+	} else if (t->state == TLS_HANDSHAKE && t->first >= 0 &&
 	    (t->first < MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC ||
 	    t->first > MBEDTLS_SSL_MSG_CID))
 		snprintf(buf + n, len - n, " (the peer does not speak TLS: "

@@ -49,7 +49,7 @@ def test():
                      "closed by peer (before its CONNACK: does its cluster "
                      "listener want TLS" % (HOST, p[0]),
                      "n3 says n1 closed before its CONNACK")
-        wait_warning(cl[2], "refused: TLS handshake on the cluster "
+        wait_warning(cl[2], "failed: TLS handshake on the cluster "
                      "listener, which has no cluster_certfile",
                      "n3 refuses the TLS dialler")
         wait_warning(cl[0], "cluster link to %s:%d failed: "

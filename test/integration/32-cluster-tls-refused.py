@@ -69,11 +69,11 @@ def test():
               warnings(cl[0], "%s:%d failed" % (HOST, p[3]))[0],
               "n1 says n4's certificate has expired")
         # ... and n3, n4 hear it as an alert on their listeners
-        wait_warning(cl[2], "refused: TLS handshake failed: SSL - A fatal "
+        wait_warning(cl[2], "failed: TLS handshake failed: SSL - A fatal "
                      "alert message was received from our peer (alert "
                      "unknown_ca: the peer does not accept our "
                      "certificate)", "n3 told that n1 does not know its CA")
-        wait_warning(cl[3], "refused: TLS handshake failed: SSL - A fatal "
+        wait_warning(cl[3], "failed: TLS handshake failed: SSL - A fatal "
                      "alert message was received from our peer (alert "
                      "certificate_expired: the peer does not accept our "
                      "certificate)", "n4 told that its certificate expired")
