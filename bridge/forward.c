@@ -15,13 +15,28 @@
  * epoch shifted left 20 bits plus a counter, so that it grows across
  * restarts without a write (as long as the clock does not go back, and
  * at most 2^20 messages a millisecond). Every forwarded or moved copy
- * carries it as user properties added when the PUBLISH is encoded for a
- * link (deliver.c): "$tern/i", the sequence in 11 base64url digits, and
- * "$tern/o", the origin the same way, only when the sending node is not
- * the origin (a moved message that came from a third node): 23 bytes on
- * a forward. The receiving node strips and keeps it, and it is stored
- * with the message (msg.c). A session recognises by it a message that
- * reaches it twice (deliver_seen).
+ * carries it in user properties put first when the PUBLISH is encoded
+ * for a link (deliver.c: bridge_id_prop), in the form of the link's
+ * protocol (link.c negotiates it):
+ * - 2: the first user property, with an empty key, on every PUBLISH of
+ *   the link but the "$cluster/" ones (an empty value: no identity); the
+ *   value is the sequence as a difference from the previous identity on
+ *   that link and the origin only when the sending node is not the
+ *   origin (a moved message that came from a third node), in base64url
+ *   digits (bridge/proto.h has the layout, proto.c the codec): 7 or 8
+ *   bytes on a forward a few ms after the previous one. Both ends keep
+ *   the previous sequence on the conn (link_seq): the sender moves it
+ *   once the PUBLISH is out (bridge_id_sent), the receiver as it reads
+ *   each PUBLISH, before anything may drop it (bridge_id_in, from
+ *   bridge_dispatch), so that they stay in step; a PUBLISH without it,
+ *   or with one that does not decode, closes the link rather than an id
+ *   be taken wrong.
+ * - 1: "$tern/i", the sequence in 11 base64url digits, and "$tern/o",
+ *   the origin the same way, only when the sending node is not the
+ *   origin: 23 bytes on a forward.
+ * The receiving node strips and keeps it (bridge_msg_in), and it is
+ * stored with the message (msg.c). A session recognises by it a message
+ * that reaches it twice (deliver_seen).
  *
  * Shared subscriptions: a group is served by one member cluster-wide.
  * The publishing node's trie picks among its local members and the nodes
