@@ -15,7 +15,7 @@
  * says in tern-proto the version that link then speaks: the lower of the
  * two (a node of version 1 sends none: 1). A change to any layout below
  * is a new version. Version 2 changed no payload: it adds the compact
- * identity of forwarded messages (the last section) and
+ * identity of forwarded messages (below, after the payloads) and
  * $cluster/routed, which a link carries only when both its ends said 2
  * (a node of version 1 closes a link that brings a "$cluster/" topic it
  * does not know).
@@ -158,7 +158,9 @@
  * TCP stream, so both ends see the same PUBLISHes in the same order. A
  * sequence (ms since the epoch << 20 | a counter, forward.c) a few ms
  * after the previous one takes 2 digits. Zigzag: 0, -1, 1, -2 ... are 0,
- * 1, 2, 3 ...
+ * 1, 2, 3 ... A PUBLISH of such a link without the property first, or
+ * whose value does not decode, closes the link (0x82, 0x81): no id is
+ * guessed.
  *
  * Encoding: proto_X_len() gives the exact size (0 when the struct cannot
  * be encoded: a filter over 65535 bytes, a routes op other than 1 or 2,
