@@ -49,9 +49,10 @@ struct dial;
  * the sending node had the message: not delivered to another copy. */
 #define BRIDGE_PROP_HAD "$tern/had"
 #define BRIDGE_HAD_MAX 16 /* named on one message at most */
-/* A message's cluster-wide identity (forward.c): its sequence, and its
- * origin node's name hash when the sender is not the origin, each in 11
- * base64url digits. */
+/* A message's cluster-wide identity on a link of protocol 1 (forward.c):
+ * its sequence, and its origin node's name hash when the sender is not
+ * the origin, each in 11 base64url digits. Protocol 2 has its own form
+ * (proto.h). */
 #define BRIDGE_PROP_ID "$tern/i"
 #define BRIDGE_PROP_ORIGIN "$tern/o"
 /* The wire-form user properties of an identity take at most this. */
