@@ -361,10 +361,11 @@ bridge_connected(struct conn *c)
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
 	uint8_t user[512], *u = user;
-	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN], proto[12];
+	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN];
 	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
 	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
 	int one = 1;
+	char proto[12];
 
 	((struct dial *)c->link_ctx)->tcp_up = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
