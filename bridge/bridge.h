@@ -60,6 +60,10 @@ struct dial;
 #define BRIDGE_KEEPALIVE 10 /* s, on outbound links */
 #define BRIDGE_PING_MS 500 /* the dialler's PINGREQ interval */
 #define BRIDGE_LIVE_MS 1500 /* silent longer: not waited for (claims) */
+/* A CONNECT waits this long for a node whose link is down to be dialled
+ * (bridge_dial_now): a partition that has healed, with the links still
+ * in their backoff, must not leave the client with a stale copy. */
+#define BRIDGE_CLAIM_DIAL_MS 1000
 #define BRIDGE_WINDOW 1024 /* forwarded messages in flight per link */
 #define BRIDGE_QUEUE_MAX 10000000 /* forwarded messages waiting per node */
 #define BRIDGE_QUEUE_SOFT (4 * BRIDGE_WINDOW) /* then publishers wait */
@@ -102,8 +106,10 @@ uint8_t *bridge_put_user(uint8_t *p, const char *key, const char *value,
 /* --- bridge/link.c --- */
 
 /* p's link is down: dial it now rather than when its backoff says (at
- * most once per BACKOFF_MIN_MS). Returns 1 while a dial to it is under
- * way. */
+ * most once per BACKOFF_MIN_MS; a peer given by address only, never
+ * resolved on this path). Returns 1 while a dial to it begun within
+ * BRIDGE_CLAIM_DIAL_MS is under way (an older one hangs: not waited
+ * for). */
 int bridge_dial_now(struct peer *p);
 
 /* Check the cluster keys and start dialling the configured peers (after
@@ -209,6 +215,8 @@ void bridge_routes_drop(struct peer *p);
 /* 1 when every node linked now has applied route version (a SUBACK
  * waiting for it may go: gate.c). */
 int bridge_routes_ready(uint64_t version);
+/* Every node we know, linked or not, has applied version. */
+int bridge_routes_all_acked(uint64_t version);
 /* 1 while p may have routes we have not heard: its link is down with
  * its routes in grace, or back up with its table not all in yet. */
 int bridge_routes_uncertain(const struct peer *p);
@@ -326,9 +334,10 @@ void bridge_redirect(struct session *s, struct peer *to, struct msg *m,
 void bridge_tombstone_make(struct session *s, struct peer *to);
 /* Node `from`, where client id `id` went from here, says that every
  * node it hears has applied its routes for the session
- * ("$cluster/routed"): the tombstone's routes go. */
-void bridge_tombstone_routed(const struct peer *from, const char *id,
-    size_t len);
+ * ("$cluster/routed", for the move of that claim): the tombstone's
+ * routes go. */
+void bridge_tombstone_routed(const struct peer *from, uint64_t claim,
+    const char *id, size_t len);
 /* A session of that id is made here: its forwarding address goes. */
 void bridge_tombstone_drop(const char *id, size_t len);
 /* deliver_route matched the tombstone s: pass m on (from: the

@@ -38,6 +38,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <stdio.h>
@@ -270,6 +271,16 @@ dial_start(struct dial *d)
 	d->c->link_ctx = d;
 }
 
+static int
+host_numeric(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, host, &a4) == 1 ||
+	    inet_pton(AF_INET6, host, &a6) == 1;
+}
+
 int
 bridge_dial_now(struct peer *p)
 {
@@ -278,13 +289,16 @@ bridge_dial_now(struct peer *p)
 
 	if (d == NULL || d->dead || srv.shutting_down)
 		return 0;
-	if (d->c != NULL)
-		return 1;
-	/* At most one dial per BACKOFF_MIN_MS, however many CONNECTs ask:
-	 * a node that is not there costs a refused connection each time. */
 	event_base_gettimeofday_cached(srv.base, &now);
 	timersub(&now, &d->started, &since);
-	if (since.tv_sec == 0 && since.tv_usec < BACKOFF_MIN_MS * 1000)
+	if (d->c != NULL)
+		return since.tv_sec * 1000 + since.tv_usec / 1000 <
+		    BRIDGE_CLAIM_DIAL_MS;
+	/* At most one dial per BACKOFF_MIN_MS, however many CONNECTs ask:
+	 * a node that is not there costs a refused connection each time.
+	 * A host name would be resolved, blocking the loop: not here. */
+	if ((since.tv_sec == 0 && since.tv_usec < BACKOFF_MIN_MS * 1000) ||
+	    !host_numeric(d->host))
 		return 0;
 	evtimer_del(d->retry);
 	dial_start(d);

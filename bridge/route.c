@@ -338,6 +338,19 @@ bridge_routes_ready(uint64_t version)
 	return 1;
 }
 
+int
+bridge_routes_all_acked(uint64_t version)
+{
+	struct peer *p;
+	size_t i;
+
+	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
+		if (p->acked < version)
+			return 0;
+	}
+	return 1;
+}
+
 void
 bridge_routes_acked(struct peer *p, uint64_t version)
 {

@@ -64,10 +64,6 @@
  * healed partition brings its links back within the dial backoff). */
 #define MERGE_WAIT_DOWN_MS 10000
 #define MERGE_ANSWER_MS 10000
-/* A CONNECT waits this long for a node whose link is down to be dialled
- * (bridge_dial_now): a partition that has healed, with the links still
- * in their backoff, must not leave the client with a stale copy. */
-#define CLAIM_DIAL_MS 1000
 #define TERN_PROP_PREFIX "$tern/"
 
 struct claim {
@@ -402,7 +398,9 @@ claim_timeout_cb(evutil_socket_t fd, short what, void *arg)
 				    "waiting for it", cl->client_id,
 				    cl->waiting[i]->name);
 				cl->split |= bridge_peer_bit(cl->waiting[i]);
-				if (cl->n_waiting == 1) {
+				/* The last one: the claim is over, unless a
+				 * dial is still awaited. */
+				if (cl->n_waiting == 1 && cl->dialing == 0) {
 					claim_answered(cl, cl->waiting[i]);
 					return;
 				}
@@ -459,14 +457,16 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 		return 0;
 	/* A node not heard may hold a copy of the session. One whose link
 	 * is down is dialled now rather than when its backoff says, and
-	 * waited for CLAIM_DIAL_MS: if it is back, it is claimed from. */
+	 * waited for BRIDGE_CLAIM_DIAL_MS: if it is back, it is claimed from. */
 	c->claim_split = 0;
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
 		if (bridge_peer_up(p))
 			n_up++;
 		else {
 			c->claim_split |= bridge_peer_bit(p);
-			if (bridge_dial_now(p))
+			/* (Nodes from index 31 on share a bit: not
+			 * waited for.) */
+			if (p->index < 31 && bridge_dial_now(p))
 				dialing |= bridge_peer_bit(p);
 		}
 	}
@@ -526,8 +526,8 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 		cl->msg = buf;
 		cl->msg_len = len;
 		event_base_gettimeofday_cached(srv.base, &cl->dial_deadline);
-		cl->dial_deadline.tv_usec += CLAIM_DIAL_MS % 1000 * 1000;
-		cl->dial_deadline.tv_sec += CLAIM_DIAL_MS / 1000 +
+		cl->dial_deadline.tv_usec += BRIDGE_CLAIM_DIAL_MS % 1000 * 1000;
+		cl->dial_deadline.tv_sec += BRIDGE_CLAIM_DIAL_MS / 1000 +
 		    cl->dial_deadline.tv_usec / 1000000;
 		cl->dial_deadline.tv_usec %= 1000000;
 	} else
@@ -730,11 +730,12 @@ seen_in(struct peer *p, const uint8_t *d, size_t len)
 /*
  * The route hand-over (make before break): a session that came here from
  * p left p a forwarding address that holds p's routes for it
- * (tombstone.c). Once every node we hear has applied our route version
- * of the session's arrival (bridge_routes_ready), "$cluster/routed"
- * (claim id, client id: the session-end layout) tells p to let them go.
- * Only on a link of protocol 2; a node silent for HANDOVER_MAX_MS is
- * not waited for (p gives up on its own, later).
+ * (tombstone.c). Once every node we know has applied our route version
+ * of the session's arrival (bridge_routes_all_acked: a node whose link
+ * is down or silent too, since it may still route by p's routes), or
+ * after HANDOVER_MAX_MS, "$cluster/routed" (claim id, client id: the
+ * session-end layout) tells p to let them go. Only on a link of
+ * protocol 2.
  */
 #define HANDOVER_MAX_MS 30000
 
@@ -771,13 +772,13 @@ bridge_handover_check(void)
 	for (i = 0; i < n_handovers;) {
 		h = &handovers[i];
 		timersub(&now, &h->since, &age);
-		ready = bridge_routes_ready(h->version);
+		ready = bridge_routes_all_acked(h->version);
 		if (!ready && age.tv_sec * 1000 + age.tv_usec / 1000 <
 		    HANDOVER_MAX_MS) {
 			i++;
 			continue;
 		}
-		if (ready && bridge_peer_up(h->to) &&
+		if (bridge_peer_up(h->to) &&
 		    h->to->out->conn->link_proto >= 2) {
 			memset(&m, 0, sizeof m);
 			m.claim_id = h->claim_id;
@@ -809,6 +810,9 @@ handover_add(struct peer *p, uint64_t claim_id, const char *id, size_t len)
 {
 	struct handover *h;
 
+	/* A node of protocol 1 holds its routes a fixed time. */
+	if (p->link_in == NULL || p->link_in->link_proto < 2)
+		return;
 	if (n_handovers == cap_handovers) {
 		cap_handovers = cap_handovers ? cap_handovers * 2 : 8;
 		handovers = xreallocarray(handovers, cap_handovers,
@@ -964,8 +968,8 @@ bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 	    memcmp(pub->topic.p, TOPIC_ROUTED, tl) == 0) {
 		if (proto_session_end_decode(d, len, &end) != 0)
 			return MQTT_RC_MALFORMED;
-		bridge_tombstone_routed(p, (const char *)end.client_id.p,
-		    end.client_id.len);
+		bridge_tombstone_routed(p, end.claim_id,
+		    (const char *)end.client_id.p, end.client_id.len);
 		return 0;
 	}
 	return rc - 1;
@@ -1643,8 +1647,8 @@ target_passed_on(struct peer *from, struct msg *m)
 		    target.qos, target.retain, target.sub_ids,
 		    target.n_sub_ids);
 	if (deliver_seen(s, m)) {
-		log_debug("message passed on to %s: had it already",
-		    target.to);
+		log_debug("message on %s passed on to %s: had it already",
+		    m->topic, target.to);
 		return 1;
 	}
 	deliver_to_session_from(s, m, target.qos, target.retain,

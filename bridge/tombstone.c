@@ -45,6 +45,7 @@
 struct tombstone {
 	struct session *s;
 	struct peer *to;
+	uint64_t claim; /* of the move that made it */
 	struct event *timer;
 	time_t used; /* last message passed on */
 };
@@ -96,6 +97,7 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 	t = xcalloc(1, sizeof *t);
 	t->s = s;
 	t->to = to;
+	t->claim = s->move_claim;
 	t->used = time(NULL);
 	t->timer = evtimer_new(srv.base, tombstone_timer_cb, t);
 	hash_put(tombstones, s->client_id, s->id_len, t);
@@ -108,14 +110,15 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 }
 
 void
-bridge_tombstone_routed(const struct peer *from, const char *id, size_t len)
+bridge_tombstone_routed(const struct peer *from, uint64_t claim,
+    const char *id, size_t len)
 {
 	struct tombstone *t;
 	struct timeval tv = { TOMBSTONE_SECS, 0 };
 
 	if (tombstones == NULL ||
 	    (t = hash_get(tombstones, id, len)) == NULL || t->to != from ||
-	    t->s->tombstone != SESSION_TOMBSTONE_ROUTED)
+	    t->claim != claim || t->s->tombstone != SESSION_TOMBSTONE_ROUTED)
 		return;
 	log_debug("routes of %s handed over to %s", t->s->client_id,
 	    from->name);

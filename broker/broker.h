@@ -450,7 +450,7 @@ int deliver_id_in_use(const struct session *s, uint16_t id);
 /* m's identity as the 64-bit mix the window keeps (0: none). */
 uint64_t deliver_id_mix(const struct msg *m);
 /* The mixes of s's window (its count; *mixes NULL when none). */
-size_t deliver_seen_list(const struct session *s, const uint64_t **mixes);
+size_t deliver_seen_list(struct session *s, const uint64_t **mixes);
 /* A merge: the copy of s moving in from node `from` had the message of
  * mix h ("away" until that move ends); deliver_seen_here: that copy
  * still held m (a moved message of it); deliver_seen_settle: its move

@@ -192,10 +192,15 @@ deliver_seen(struct session *s, const struct msg *m)
 }
 
 size_t
-deliver_seen_list(const struct session *s, const uint64_t **mixes)
+deliver_seen_list(struct session *s, const uint64_t **mixes)
 {
-	*mixes = s->seen != NULL ? s->seen->h : NULL;
-	return s->seen != NULL ? s->seen->n : 0;
+	struct seen *w = s->seen;
+
+	/* Oldest first, as the receiver puts them in its ring. */
+	if (w != NULL && w->n == w->cap && w->next != 0)
+		seen_resize(w, w->cap);
+	*mixes = w != NULL ? w->h : NULL;
+	return w != NULL ? w->n : 0;
 }
 
 static void
@@ -255,7 +260,10 @@ deliver_seen_here(struct session *s, const struct msg *m, const void *from)
 	for (i = 0; i < w->n_away; i++) {
 		if (w->away[i].h == h && w->away[i].from == from &&
 		    !w->away[i].settled && !w->away[i].taken) {
-			w->away[i] = w->away[--w->n_away];
+			/* In order: the history goes in oldest first. */
+			memmove(&w->away[i], &w->away[i + 1],
+			    (w->n_away - i - 1) * sizeof *w->away);
+			w->n_away--;
 			return;
 		}
 	}
