@@ -256,7 +256,9 @@ struct msg *bridge_msg_clean(struct msg *m);
 int bridge_in_share(const char *filter);
 void bridge_forward_free(void);
 /* Give m its cluster-wide identity (origin: this node; a sequence that
- * grows across restarts) unless it has one. Only in a cluster. */
+ * grows across restarts) unless it has one. deliver_route() calls it in
+ * a cluster, and on a node alone when receipt_wants_id(m) (origin: the
+ * hash of the empty name). */
 void bridge_msg_identify(struct msg *m);
 /*
  * The PUBLISH pub of m goes on c, the link to another node: write m's

@@ -530,6 +530,14 @@ acl_right_name(int right)
 }
 
 int
+acl_may(const char *user, const char *client_id, const char *what,
+    size_t len, int right)
+{
+	return acl_cur == NULL ||
+	    acl_allowed(acl_cur, user, client_id, what, len, right);
+}
+
+int
 acl_check(const char *user, const char *client_id, const char *what,
     size_t len, int right)
 {

@@ -138,6 +138,7 @@ struct config {
 	uint64_t max_retained_bytes; /* retain.c's count; 0: no limit */
 	int store; /* durable store on */
 	int queue_qos0_messages;
+	int message_id_property; /* tern-mid on deliveries (receipt.c) */
 	int store_sync_full;
 	int allow_zero_length_clientid;
 	int session_owner_only; /* a session is taken by its user only */
@@ -279,6 +280,32 @@ struct msg *msg_from_store(const struct store_msg *sm);
 void msg_props(const struct msg *m, struct mqtt_props *props);
 /* 1 when m's Message Expiry Interval has passed at now. */
 int msg_expired(const struct msg *m, time_t now);
+
+/* --- receipt.c --- */
+
+/* The text form of a message's identity (origin, then sequence, 11
+ * base64url digits each), as clients see it in "tern-mid" and in
+ * receipts. */
+#define RECEIPT_MID_LEN 22
+/* The bytes of the "tern-mid" user property in wire form. */
+#define RECEIPT_MID_PROP_LEN (1 + 2 + 8 + 2 + RECEIPT_MID_LEN)
+
+/* 1 when m, on a node without node_name, needs an identity all the same:
+ * message_id_property is on, or its publisher asks for a receipt. */
+int receipt_wants_id(const struct msg *m);
+/* m's identity as text into out (RECEIPT_MID_LEN bytes, no NUL); m must
+ * have one. */
+void receipt_mid(const struct msg *m, char *out);
+/* The "tern-mid" user property of m in wire form into buf
+ * (RECEIPT_MID_PROP_LEN bytes); returns its length. */
+size_t receipt_mid_prop(const struct msg *m, uint8_t *buf);
+/* A client's message without the "tern-mid" user properties it gave,
+ * when message_id_property is on (the broker's own is the only one a
+ * recipient sees). Takes m; returns m or a new message in its place. */
+struct msg *receipt_clean(struct msg *m);
+/* s's client acknowledged m (PUBACK, or the first PUBREC): when m asks
+ * for a receipt, publish it. Borrows both. */
+void receipt_acked(struct session *s, const struct msg *m);
 
 /* --- session.c --- */
 
@@ -737,6 +764,10 @@ uint32_t acl_generation(void);
 /* acl_allowed() with the node's ACL; logs a denial (notice, info for
  * read). */
 int acl_check(const char *user, const char *client_id, const char *what,
+    size_t len, int right);
+/* The same without a log line, for checks the client did not ask for
+ * (a delivery receipt sent in its name). */
+int acl_may(const char *user, const char *client_id, const char *what,
     size_t len, int right);
 
 /* --- jwt.c --- */

@@ -132,6 +132,8 @@ static const struct config_key config_table[] = {
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
 	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
 	    0, NULL, NULL },
+	{ "message_id_property", CONFIG_BOOL, OFF(message_id_property), 0, 1,
+	    0, NULL, NULL },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
 	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0,
 	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes },

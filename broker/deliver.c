@@ -182,7 +182,9 @@ deliver_seen(struct session *s, const struct msg *m)
 	struct seen *w;
 	uint64_t h = deliver_id_mix(m);
 
-	if (h == 0 || s->peer != NULL)
+	/* A node alone gives a message an identity only for its clients
+	 * (receipt.c), and nothing reaches a session there twice. */
+	if (h == 0 || s->peer != NULL || !bridge_on())
 		return 0;
 	w = seen_of(s);
 	if (seen_has(w, h))
@@ -505,6 +507,28 @@ deliver_send_id(struct session *s, const struct msg *m,
 	return rc;
 }
 
+/* pkt (a PUBLISH of m) for a v5 client, with m's "tern-mid" last among
+ * its user properties (receipt.c). Returns conn_send's result. */
+static int
+deliver_send_mid(struct session *s, const struct msg *m,
+    struct mqtt_packet *pkt)
+{
+	uint8_t stack[512], *buf;
+	size_t len = (size_t)m->user_len + RECEIPT_MID_PROP_LEN;
+	int rc;
+
+	buf = len <= sizeof stack ? stack : xmalloc(len);
+	if (m->user_len > 0)
+		memcpy(buf, m->user, m->user_len);
+	len = m->user_len + receipt_mid_prop(m, buf + m->user_len);
+	pkt->u.publish.props.user.p = buf;
+	pkt->u.publish.props.user.len = (uint32_t)len;
+	rc = conn_send(s->conn, pkt);
+	if (buf != stack)
+		free(buf);
+	return rc;
+}
+
 /* Encode and queue one PUBLISH for s's connection. Returns 0, or -1 when
  * the client's maximum packet size forbids it. */
 static int
@@ -541,6 +565,10 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	}
 	if (s->peer != NULL && s->conn->version == MQTT_V5) {
 		if (deliver_send_id(s, m, &pkt) != 0)
+			return -1;
+	} else if (srv.cfg.message_id_property && m->id_origin != 0 &&
+	    s->conn->version == MQTT_V5 && !s->cluster_in) {
+		if (deliver_send_mid(s, m, &pkt) != 0)
 			return -1;
 	} else if (conn_send(s->conn, &pkt) != 0) {
 		return -1;
@@ -990,7 +1018,9 @@ deliver_route(struct msg *m, struct session *publisher)
 
 	ctx.from_link = publisher != NULL && publisher->cluster_in;
 	deliver_from_link = ctx.from_link;
-	if (!ctx.from_link)
+	/* Its identity where it enters the cluster; on a node alone, only
+	 * when message ids or a receipt need it (receipt.c). */
+	if (!ctx.from_link && (bridge_on() || receipt_wants_id(m)))
 		bridge_msg_identify(m);
 	n_matches = 0;
 	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
@@ -1110,6 +1140,7 @@ deliver_puback(struct session *s, uint16_t id)
 
 	if (d == NULL || d->qos != 1)
 		return MQTT_RC_PACKET_ID_NOT_FOUND;
+	receipt_acked(s, d->msg);
 	deliver_done(s, d);
 	return 0;
 }
@@ -1127,6 +1158,11 @@ deliver_pubrec(struct session *s, uint16_t id, uint8_t reason)
 		deliver_done(s, d);
 		return 0;
 	}
+	/* The client has it: a receipt once, at the move to released (a
+	 * PUBREC again finds it released: the state moves with the session
+	 * and is stored in the commit that stores the receipt). */
+	if (d->state == DELIVERY_SENT)
+		receipt_acked(s, d->msg);
 	d->state = DELIVERY_RELEASED;
 	persist_state(s, d, DELIVERY_RELEASED);
 	memset(&pkt, 0, sizeof pkt);

@@ -399,7 +399,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		    srv.cfg.persistent_client_expiration : UINT32_MAX;
 	}
 	if (cp->has_will) {
-		s->will = bridge_msg_clean(msg_from_will(cp));
+		s->will = receipt_clean(bridge_msg_clean(msg_from_will(cp)));
 		s->will_delay = cp->version == MQTT_V5 &&
 		    MQTT_PROP_HAS(&cp->will_props, MQTT_PROP_WILL_DELAY) ?
 		    cp->will_props.will_delay : 0;

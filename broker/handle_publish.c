@@ -167,8 +167,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		n = 1; /* 3.1.1: acknowledged as usual, not routed */
 	} else {
 		m = c->link == LINK_IN ? bridge_msg_in(c, p, topic.p,
-		    topic.len) : bridge_msg_clean(msg_from_publish(p, topic.p,
-		    topic.len));
+		    topic.len) : receipt_clean(bridge_msg_clean(msg_from_publish(p,
+		    topic.p, topic.len)));
 		target = c->link == LINK_IN && bridge_in_target();
 		/* A client's QoS 1/2 message notes whom it reaches until
 		 * its commit (resend.c); the resend of a refused one is
