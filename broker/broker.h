@@ -231,7 +231,8 @@ struct msg {
 	uint64_t hold_gen; /* QoS 2 deliveries wait for this batch */
 	/* Cluster-wide identity, given where the message entered the
 	 * cluster (bridge/forward.c): the origin node (a hash of its name)
-	 * and that node's sequence. 0: none (a single node). */
+	 * and that node's sequence. 0: none (a single node, unless
+	 * receipt.c needs one). */
 	uint64_t id_origin;
 	uint64_t id_seq;
 	uint8_t settling; /* QoS 2 deliveries wait for deliver_settle() */

@@ -259,7 +259,8 @@ msg_props(const struct msg *m, struct mqtt_props *props)
  * user properties in wire form. Expiry travels in the store record itself
  * (received_at, expiry_at). Version 1 (no identity) is still read;
  * version 2 is written only for messages with an identity, so a single
- * node's blobs are as before.
+ * node's blobs are as before unless message ids or receipts gave its
+ * messages one (receipt.c).
  */
 #define MSG_PACK_VERSION 1
 #define MSG_PACK_VERSION_ID 2
