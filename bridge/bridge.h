@@ -260,6 +260,9 @@ void bridge_forward_free(void);
  * a cluster, and on a node alone when receipt_wants_id(m) (origin: the
  * hash of the empty name). */
 void bridge_msg_identify(struct msg *m);
+/* v in 11 base64url digits (A-Z a-z 0-9 - _), most significant first:
+ * the text form of an origin or a sequence. */
+void bridge_b64(uint64_t v, char out[11]);
 /*
  * The PUBLISH pub of m goes on c, the link to another node: write m's
  * identity as wire-form user properties into buf (at least

@@ -266,8 +266,8 @@ bridge_msg_identify(struct msg *m)
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void
-forward_b64(uint64_t v, char out[11])
+void
+bridge_b64(uint64_t v, char out[11])
 {
 	int i;
 
@@ -326,12 +326,12 @@ bridge_id_prop(const struct conn *c, const struct msg *m,
 	}
 	if (m->id_origin == 0)
 		return 0;
-	forward_b64(m->id_seq, v);
+	bridge_b64(m->id_seq, v);
 	u = bridge_put_user(u, BRIDGE_PROP_ID, v, 11);
 	/* The origin goes only when it is not the sending node (a moved
 	 * message that came from a third node). */
 	if (m->id_origin != forward_self()) {
-		forward_b64(m->id_origin, v);
+		bridge_b64(m->id_origin, v);
 		u = bridge_put_user(u, BRIDGE_PROP_ORIGIN, v, 11);
 	}
 	return (size_t)(u - buf);

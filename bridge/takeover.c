@@ -147,6 +147,30 @@ send_queued(struct peer *p, const char *topic, const uint8_t *payload,
 	msg_unref(m);
 }
 
+/* A message of the session-end layout (claim id, client id) to p: now,
+ * or queued. */
+static void
+send_end_form(struct peer *p, const char *topic, uint64_t claim_id,
+    const char *id, size_t len, int queued)
+{
+	struct proto_session_end m;
+	uint8_t *buf;
+	size_t n;
+
+	memset(&m, 0, sizeof m);
+	m.claim_id = claim_id;
+	m.client_id.p = (const uint8_t *)id;
+	m.client_id.len = len;
+	n = proto_session_end_len(&m);
+	buf = xmalloc(n);
+	proto_session_end_encode(&m, buf);
+	if (queued)
+		send_queued(p, topic, buf, n);
+	else
+		send_now(p, topic, buf, n);
+	free(buf);
+}
+
 /* --- B: the node the client connected to --- */
 
 /* The open claim id that waits for p's answer. (The merge claims of
@@ -760,12 +784,10 @@ handover_timer_cb(evutil_socket_t fd, short what, void *arg)
 void
 bridge_handover_check(void)
 {
-	struct proto_session_end m;
 	struct timeval now, age;
 	struct timeval tv = { 0, BRIDGE_PING_MS * 1000 };
 	struct handover *h;
-	uint8_t *buf;
-	size_t i, len;
+	size_t i;
 	int ready;
 
 	event_base_gettimeofday_cached(srv.base, &now);
@@ -780,15 +802,8 @@ bridge_handover_check(void)
 		}
 		if (bridge_peer_up(h->to) &&
 		    h->to->out->conn->link_proto >= 2) {
-			memset(&m, 0, sizeof m);
-			m.claim_id = h->claim_id;
-			m.client_id.p = (const uint8_t *)h->client_id;
-			m.client_id.len = h->len;
-			len = proto_session_end_len(&m);
-			buf = xmalloc(len);
-			proto_session_end_encode(&m, buf);
-			send_now(h->to, TOPIC_ROUTED, buf, len);
-			free(buf);
+			send_end_form(h->to, TOPIC_ROUTED, h->claim_id,
+			    h->client_id, h->len, 0);
 		}
 		free(h->client_id);
 		*h = handovers[--n_handovers];
@@ -1056,9 +1071,6 @@ void
 bridge_move_pump(struct session *s)
 {
 	struct delivery *d;
-	struct proto_session_end end;
-	uint8_t *buf;
-	size_t len;
 	struct peer *to = s->moving;
 
 	/* In seq order across both lists (a message past PUBREC read back
@@ -1091,14 +1103,8 @@ bridge_move_pump(struct session *s)
 		persist_load_queue(s);
 		return;
 	}
-	end.claim_id = s->move_claim;
-	end.client_id.p = (const uint8_t *)s->client_id;
-	end.client_id.len = s->id_len;
-	len = proto_session_end_len(&end);
-	buf = xmalloc(len);
-	proto_session_end_encode(&end, buf);
-	send_queued(to, TOPIC_SESSION_END, buf, len);
-	free(buf);
+	send_end_form(to, TOPIC_SESSION_END, s->move_claim, s->client_id,
+	    s->id_len, 1);
 	log_notice("session %s moved to %s", s->client_id, to->name);
 	s->moving = NULL;
 	/* The session goes on elsewhere: a delayed will is not due

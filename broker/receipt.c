@@ -57,9 +57,6 @@
 #define RECEIPT_TO "receipt-to"
 #define RECEIPT_MID "tern-mid"
 
-static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /* The value of m's first user property named key; 0 when none. */
 static int
 receipt_user(const struct msg *m, const char *key, struct mqtt_str *v)
@@ -90,22 +87,11 @@ receipt_wants_id(const struct msg *m)
 	    receipt_user(m, RECEIPT_TO, &v);
 }
 
-static void
-receipt_b64(uint64_t v, char *out)
-{
-	int i;
-
-	for (i = 10; i >= 0; i--) {
-		out[i] = b64[v & 63];
-		v >>= 6;
-	}
-}
-
 void
 receipt_mid(const struct msg *m, char *out)
 {
-	receipt_b64(m->id_origin, out);
-	receipt_b64(m->id_seq, out + 11);
+	bridge_b64(m->id_origin, out);
+	bridge_b64(m->id_seq, out + 11);
 }
 
 size_t

@@ -15,29 +15,16 @@ to n3 is still in its backoff: n2 must dial it now and claim n3's copy,
 so that the merge knows M was delivered, rather than resume its own copy
 alone and deliver M a second time."""
 import os
-import socket
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from harness import check, check_eq, log, main, tern_only  # noqa: E402
 import mqttraw as raw  # noqa: E402
-from faultcluster import FaultCluster  # noqa: E402
+from faultcluster import FaultCluster, drain_quiet  # noqa: E402
 from storeutil import Publisher, Receiver  # noqa: E402
 
 TOPIC = "hc/u/1"
-
-
-def drain(r, quiet=2.0, bound=15.0):
-    deadline = time.monotonic() + bound
-    last = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - last < quiet:
-        try:
-            p = r.recv(0.2)
-        except socket.timeout:
-            continue
-        r.handle(p)
-        last = time.monotonic()
 
 
 def wait_for(cond, timeout):
@@ -47,13 +34,6 @@ def wait_for(cond, timeout):
             return True
         time.sleep(0.05)
     return cond()
-
-
-def link_up(fc, i, j):
-    """Node i's outbound link to node j is up (its log says so)."""
-    fc.logs[i].poll()
-    st = fc.logs[i].links.get(fc.names[j])
-    return st is not None and st[1]
 
 
 def test():
@@ -83,17 +63,17 @@ def test():
         fc._each([fc.link(0, 1), fc.link(1, 0)], "heal")
         # n1 and n2 link again (a dial on either side, then the other
         # dials back at once), and n1's queue gives M to n2's copy.
-        check(wait_for(lambda: link_up(fc, 0, 1) and link_up(fc, 1, 0),
+        check(wait_for(lambda: fc.link_up(0, 1) and fc.link_up(1, 0),
                        15.0),
               "n1 and n2 linked again: %s" % fc.link_report())
-        check(not link_up(fc, 1, 2) and not link_up(fc, 2, 1),
+        check(not fc.link_up(1, 2) and not fc.link_up(2, 1),
               "n2 and n3 not linked yet: %s" % fc.link_report())
         time.sleep(1.0)
         fc._each([fc.link(1, 2), fc.link(2, 1)], "heal")
         r.port = fc.nodes[1].port
         r.connect(clean=False, expect_present=1)
         log("connected to n2 right after the heal")
-        drain(r, quiet=2.5, bound=15.0)
+        drain_quiet(r, quiet=2.5, bound=15.0)
         p.close()
         log("delivered: %r" % r.payloads())
         check_eq(r.payloads().count(b"M"), 1, "M delivered once")

@@ -17,29 +17,16 @@ and n3's unsent copy of M is not delivered. (The merge once ended with
 the move that ended first: M came again with a new packet id, and the
 open flow was never released.)"""
 import os
-import socket
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from harness import check, check_eq, log, main, tern_only  # noqa: E402
 import mqttraw as raw  # noqa: E402
-from faultcluster import FaultCluster  # noqa: E402
+from faultcluster import FaultCluster, drain_quiet  # noqa: E402
 from storeutil import Publisher, Receiver  # noqa: E402
 
 TOPIC = "mc/u/1"
-
-
-def drain(r, quiet=2.0, bound=15.0):
-    deadline = time.monotonic() + bound
-    last = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - last < quiet:
-        try:
-            p = r.recv(0.2)
-        except socket.timeout:
-            continue
-        r.handle(p)
-        last = time.monotonic()
 
 
 def test():
@@ -78,7 +65,7 @@ def test():
         log("n2 -> n1 at 300 bytes/s, n3 -> n1 600 ms late")
         r.port = fc.nodes[0].port
         r.connect(clean=False, expect_present=1)
-        drain(r, quiet=2.5, bound=15.0)
+        drain_quiet(r, quiet=2.5, bound=15.0)
         fc._each([fc.link(1, 0)], "bandwidth off")
         fc._each([fc.link(2, 0)], "latency 0")
         p.close()

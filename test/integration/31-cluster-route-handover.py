@@ -28,15 +28,6 @@ TOPIC = "mbb/u/1"
 LATENCY_MS = 6000
 
 
-def wait_log(node, text, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in node.log():
-            return True
-        time.sleep(0.1)
-    return text in node.log()
-
-
 def test():
     tern_only("a cluster of ternd nodes")
     # The claim to C takes 6 s: CONNECTs wait for it.
@@ -72,7 +63,7 @@ def test():
                 err.append(e)
         t = threading.Thread(target=reconnect)
         t.start()
-        check(wait_log(fc.nodes[0], "session mbb-sub moved to n2", 5.0),
+        check(fc.wait_log(0, "session mbb-sub moved to n2", 5.0),
               "the session left P for B")
         # B's route reaches C 6 s after the move; a fixed hold let P's
         # go after 5.
@@ -88,7 +79,7 @@ def test():
                  "whose new route C has not heard yet")
         r.run_until(lambda s: b"after-the-move" in s.payloads(), 20.0,
                     "the message published on C")
-        check(wait_log(fc.nodes[0], "routes of mbb-sub handed over to n2",
+        check(fc.wait_log(0, "routes of mbb-sub handed over to n2",
                        20.0), "B handed P's route over (P's log)")
         fc._each([fc.link(1, 2)], "latency 0")
         reason = p.publish_one(TOPIC, b"later", qos=1)

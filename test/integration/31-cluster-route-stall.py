@@ -27,15 +27,6 @@ from storeutil import Publisher, Receiver  # noqa: E402
 TOPIC = "stl/u/1"
 
 
-def wait_log(node, text, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in node.log():
-            return True
-        time.sleep(0.1)
-    return text in node.log()
-
-
 def test():
     tern_only("a cluster of ternd nodes")
     with FaultCluster(3, tag="stl", log_level="debug") as fc:
@@ -59,7 +50,7 @@ def test():
         time.sleep(2.0)  # B no longer hears C, C no longer hears B
         r.port = fc.nodes[1].port
         r.connect(clean=False, expect_present=1)
-        check(wait_log(fc.nodes[0], "session stl-sub moved to n2", 5.0),
+        check(fc.wait_log(0, "session stl-sub moved to n2", 5.0),
               "the session left P for B")
         # P's route goes 5 s after the move; C hears that, not B's
         # route.

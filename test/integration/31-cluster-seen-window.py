@@ -18,7 +18,6 @@ forwarding address passes it on to n2 again: n2 must recognise it by
 identity and not deliver it a second time. (The window once took the
 moved history in after M, filled up exactly, and N pushed M out.)"""
 import os
-import socket
 import sys
 import threading
 import time
@@ -26,23 +25,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from harness import check, check_eq, log, main, tern_only  # noqa: E402
 import mqttraw as raw  # noqa: E402
-from faultcluster import FaultCluster  # noqa: E402
+from faultcluster import FaultCluster, drain_quiet  # noqa: E402
 from storeutil import Publisher, Receiver, payloads  # noqa: E402
 
 LATENCY_MS = 300
-
-
-def drain(r, quiet=2.0, bound=10.0):
-    """Receive and acknowledge until nothing comes for quiet s."""
-    deadline = time.monotonic() + bound
-    last = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - last < quiet:
-        try:
-            p = r.recv(0.2)
-        except socket.timeout:
-            continue
-        r.handle(p)
-        last = time.monotonic()
 
 
 def test():
@@ -89,7 +75,7 @@ def test():
         r.run_until(lambda s: b"M" in s.payloads() and
                     b"N" in s.payloads(), 10.0, "M and N")
         # The copy of M passed back and forth arrives about now.
-        drain(r, quiet=2.5, bound=10.0)
+        drain_quiet(r, quiet=2.5, bound=10.0)
         fc._each([fc.link(1, 0), fc.link(0, 1)], "latency 0")
         p1.close()
         p2.close()

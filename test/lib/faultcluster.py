@@ -41,6 +41,7 @@ check at stop); everything is stopped by PID in ``close()``.
 import os
 import re
 import shutil
+import socket
 import time
 
 import harness
@@ -220,6 +221,21 @@ class FaultCluster:
             for k, v in sorted(self.logs[i].links.items())) or "none")
             for i in range(self.n))
 
+    def link_up(self, i, j):
+        """Node i's outbound link to node j is up (its log says so)."""
+        self.logs[i].poll()
+        st = self.logs[i].links.get(self.names[j])
+        return st is not None and st[1]
+
+    def wait_log(self, k, text, timeout):
+        """Wait (at most timeout s) until node k's log has text."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.nodes[k].log():
+                return True
+            time.sleep(0.05)
+        return text in self.nodes[k].log()
+
     def wait_links(self, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -315,6 +331,20 @@ class FaultCluster:
 
 # --------------------------------------------------------------------------
 # the body of the 31-cluster-fault-*.py tests
+
+def drain_quiet(r, quiet=2.0, bound=15.0):
+    """Receive and acknowledge (storeutil.Receiver r) until nothing has
+    come for quiet s, at most bound s."""
+    deadline = time.monotonic() + bound
+    last = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last < quiet:
+        try:
+            p = r.recv(0.2)
+        except socket.timeout:
+            continue
+        r.handle(p)
+        last = time.monotonic()
+
 
 def move_all(users, tl=None):
     """Every user disconnects and connects to another node than the one
