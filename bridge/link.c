@@ -851,12 +851,23 @@ grace_cb(evutil_socket_t fd, short what, void *arg)
 	bridge_routes_drop(p);
 }
 
+/* p's routes are kept cluster_route_grace s from now, and uncertain
+ * meanwhile (bridge_routes_uncertain). */
+static void
+grace_start(struct peer *p)
+{
+	struct timeval tv = { srv.cfg.cluster_route_grace, 0 };
+
+	if (p->grace_timer == NULL)
+		p->grace_timer = evtimer_new(srv.base, grace_cb, p);
+	evtimer_add(p->grace_timer, &tv);
+}
+
 void
 bridge_closed(struct conn *c)
 {
 	struct dial *d;
 	struct peer *p;
-	struct timeval tv;
 
 	if (c->link == LINK_OUT) {
 		d = c->link_ctx;
@@ -891,11 +902,7 @@ bridge_closed(struct conn *c)
 		return;
 	log_notice("cluster link from %s (%s) down; its routes are kept "
 	    "for %u s", p->name, c->peer, srv.cfg.cluster_route_grace);
-	if (p->grace_timer == NULL)
-		p->grace_timer = evtimer_new(srv.base, grace_cb, p);
-	tv.tv_sec = srv.cfg.cluster_route_grace;
-	tv.tv_usec = 0;
-	evtimer_add(p->grace_timer, &tv);
+	grace_start(p);
 }
 
 int
@@ -936,8 +943,13 @@ collect_peer_session(const void *key, size_t len, void *value, void *arg)
 static void
 attach_peer_session(const void *key, size_t len, void *value, void *arg)
 {
+	/* A node of an earlier run: its routes are not known until it
+	 * links, and may hold subscribers; as a node whose link went, they
+	 * count as uncertain for cluster_route_grace s (a message that
+	 * matches nothing we know waits in its forward queue rather than
+	 * being answered 0x10). */
 	if (bridge_name_ok(key, len) && !bridge_is_self(key, len))
-		bridge_peer(key, len);
+		grace_start(bridge_peer(key, len));
 }
 
 int
