@@ -176,16 +176,23 @@ bridge_peer_up(const struct peer *p)
 	    p->dial->c == p->out->conn && p->out->conn->state == CONN_ACTIVE;
 }
 
-int
-bridge_peer_live(const struct peer *p)
+/* c (a link, either way) has carried something within BRIDGE_LIVE_MS:
+ * the dialler pings every BRIDGE_PING_MS, so a longer silence is a peer
+ * stalled, or a link that holds what it sent. */
+static int
+link_heard(const struct conn *c)
 {
 	struct timeval now, idle;
 
-	if (!bridge_peer_up(p))
-		return 0;
 	event_base_gettimeofday_cached(srv.base, &now);
-	timersub(&now, &p->out->conn->last_rx, &idle);
+	timersub(&now, &c->last_rx, &idle);
 	return idle.tv_sec * 1000 + idle.tv_usec / 1000 < BRIDGE_LIVE_MS;
+}
+
+int
+bridge_peer_live(const struct peer *p)
+{
+	return bridge_peer_up(p) && link_heard(p->out->conn);
 }
 
 /* --- dialling --- */
@@ -908,19 +915,10 @@ bridge_closed(struct conn *c)
 int
 bridge_routes_uncertain(const struct peer *p)
 {
-	struct timeval now, idle;
-
-	if (p->routes_current) {
-		if (p->link_in == NULL)
-			return 0;
-		/* Its link to us is up but has carried nothing (not even
-		 * its pings, every BRIDGE_PING_MS) for BRIDGE_LIVE_MS:
-		 * stalled, and a route it announced may be held in it. */
-		event_base_gettimeofday_cached(srv.base, &now);
-		timersub(&now, &p->link_in->last_rx, &idle);
-		return idle.tv_sec * 1000 + idle.tv_usec / 1000 >=
-		    BRIDGE_LIVE_MS;
-	}
+	/* Its link to us is up but silent: a route it announced may be
+	 * held in it. */
+	if (p->routes_current)
+		return p->link_in != NULL && !link_heard(p->link_in);
 	/* Its link is back and its table on its way, or it is down and
 	 * its routes are in grace: it may have subscribers we do not know
 	 * of (made while we did not hear it). */

@@ -377,6 +377,15 @@ bridge_claims_peer_gone(struct peer *p)
 	}
 }
 
+/* cl waits for p's answer too. */
+static void
+claim_wait(struct claim *cl, struct peer *p)
+{
+	cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
+	    sizeof *cl->waiting);
+	cl->waiting[cl->n_waiting++] = p;
+}
+
 /* Wait for answers until ms from now; the timer also looks at the
  * nodes waited for every BRIDGE_PING_MS (claim_timeout_cb). */
 static void
@@ -476,6 +485,8 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	size_t i, len, n_up = 0;
 	uint64_t id;
 	uint32_t dialing = 0;
+	struct timeval now, dial_wait = { BRIDGE_CLAIM_DIAL_MS / 1000,
+	    BRIDGE_CLAIM_DIAL_MS % 1000 * 1000 };
 
 	if (!bridge_on())
 		return 0;
@@ -536,9 +547,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 			c->claim_split |= bridge_peer_bit(p);
 			continue;
 		}
-		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
-		    sizeof *cl->waiting);
-		cl->waiting[cl->n_waiting++] = p;
+		claim_wait(cl, p);
 	}
 	if (cl->n_waiting == 0 && dialing == 0) {
 		free(buf);
@@ -549,11 +558,8 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 		cl->dialing = dialing;
 		cl->msg = buf;
 		cl->msg_len = len;
-		event_base_gettimeofday_cached(srv.base, &cl->dial_deadline);
-		cl->dial_deadline.tv_usec += BRIDGE_CLAIM_DIAL_MS % 1000 * 1000;
-		cl->dial_deadline.tv_sec += BRIDGE_CLAIM_DIAL_MS / 1000 +
-		    cl->dial_deadline.tv_usec / 1000000;
-		cl->dial_deadline.tv_usec %= 1000000;
+		event_base_gettimeofday_cached(srv.base, &now);
+		timeradd(&now, &dial_wait, &cl->dial_deadline);
 	} else
 		free(buf);
 	cl->id = id;
@@ -588,9 +594,7 @@ bridge_claims_link_up(struct peer *p)
 		cl->dialing &= ~bit;
 		send_now(p, TOPIC_CLAIM, cl->msg, cl->msg_len);
 		cl->split &= ~bit;
-		cl->waiting = xreallocarray(cl->waiting, cl->n_waiting + 1,
-		    sizeof *cl->waiting);
-		cl->waiting[cl->n_waiting++] = p;
+		claim_wait(cl, p);
 		log_debug("claiming %s from %s too, linked again",
 		    cl->client_id, p->name);
 	}
