@@ -106,9 +106,10 @@ uint8_t *bridge_put_user(uint8_t *p, const char *key, const char *value,
 /* --- bridge/link.c --- */
 
 /* p's link is down: dial it now rather than when its backoff says (at
- * most once per BACKOFF_MIN_MS; a peer given by address only, never
- * resolved on this path). Returns 1 while a dial to it begun within
- * BRIDGE_CLAIM_DIAL_MS is under way (an older one hangs: not waited
+ * most once per BACKOFF_MIN_MS: within that of the last dial, the next
+ * is set for when it is up; a peer given by address only, never
+ * resolved on this path). Returns 1 when a dial is under way or set,
+ * begun within BRIDGE_CLAIM_DIAL_MS (an older one hangs: not waited
  * for). */
 int bridge_dial_now(struct peer *p);
 

@@ -292,21 +292,30 @@ int
 bridge_dial_now(struct peer *p)
 {
 	struct dial *d = p->dial;
-	struct timeval now, since;
+	struct timeval now, since, left;
+	long ms;
 
 	if (d == NULL || d->dead || srv.shutting_down)
 		return 0;
 	event_base_gettimeofday_cached(srv.base, &now);
 	timersub(&now, &d->started, &since);
+	ms = since.tv_sec * 1000 + since.tv_usec / 1000;
 	if (d->c != NULL)
-		return since.tv_sec * 1000 + since.tv_usec / 1000 <
-		    BRIDGE_CLAIM_DIAL_MS;
+		return ms < BRIDGE_CLAIM_DIAL_MS;
+	/* A host name would be resolved, blocking the loop: not here. */
+	if (!host_numeric(d->host))
+		return 0;
 	/* At most one dial per BACKOFF_MIN_MS, however many CONNECTs ask:
 	 * a node that is not there costs a refused connection each time.
-	 * A host name would be resolved, blocking the loop: not here. */
-	if ((since.tv_sec == 0 && since.tv_usec < BACKOFF_MIN_MS * 1000) ||
-	    !host_numeric(d->host))
-		return 0;
+	 * A dial that failed a moment ago says nothing of now (the
+	 * partition may just have healed): the next one comes when the
+	 * BACKOFF_MIN_MS are up, and is waited for. */
+	if (ms >= 0 && ms < BACKOFF_MIN_MS) {
+		left.tv_sec = 0;
+		left.tv_usec = (BACKOFF_MIN_MS - ms) * 1000;
+		evtimer_add(d->retry, &left);
+		return 1;
+	}
 	evtimer_del(d->retry);
 	dial_start(d);
 	return d->c != NULL;

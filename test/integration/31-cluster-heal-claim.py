@@ -11,7 +11,8 @@ answer). A QoS 2 message M is published on n1: n1 delivers it through n3
 in grace. Eight seconds on, n2's dials back off to 5 s. The links
 between n1 and n2 heal first (n1 gives M to n2's copy); then those
 between n2 and n3, and at once the subscriber connects to n2. n2's link
-to n3 is still in its backoff: n2 must dial it now and claim n3's copy,
+to n3 is still in its backoff, its last dial failed a moment ago: n2
+must dial it now and claim n3's copy,
 so that the merge knows M was delivered, rather than resume its own copy
 alone and deliver M a second time."""
 import os
@@ -68,7 +69,18 @@ def test():
               "n1 and n2 linked again: %s" % fc.link_report())
         check(not fc.link_up(1, 2) and not fc.link_up(2, 1),
               "n2 and n3 not linked yet: %s" % fc.link_report())
-        time.sleep(1.0)
+        # The heal comes just after one of n2's dials to n3 failed: a
+        # CONNECT then must still wait for the next dial, not find the
+        # last one too recent to repeat and give up on n3.
+        label = fc.expected_label(1, 2)
+
+        def dials_failed():
+            return sum(1 for line in fc.nodes[1].log().splitlines()
+                       if label + ": " in line or
+                       "link to %s failed" % label in line)
+        before = dials_failed()
+        check(wait_for(lambda: dials_failed() > before, 8.0),
+              "n2 dialled n3 and failed again")
         fc._each([fc.link(1, 2), fc.link(2, 1)], "heal")
         r.port = fc.nodes[1].port
         r.connect(clean=False, expect_present=1)
