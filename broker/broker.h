@@ -139,6 +139,9 @@ struct config {
 	int store; /* durable store on */
 	int queue_qos0_messages;
 	int message_id_property; /* tern-mid on deliveries (receipt.c) */
+	char *presence_topic; /* pattern with %c, %u; NULL: no presence */
+	uint32_t presence_debounce; /* s before an offline is published */
+	int presence_all; /* every client, not only persistent sessions */
 	int store_sync_full;
 	int allow_zero_length_clientid;
 	int session_owner_only; /* a session is taken by its user only */

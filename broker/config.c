@@ -70,6 +70,8 @@ static int config_max_connections(struct config *, char *, char *,
     size_t);
 static int config_protocol(struct config *, char *, char *, size_t);
 static int config_websockets_path(struct config *, char *, char *, size_t);
+static int config_presence_topic(struct config *, char *, char *, size_t);
+static int config_presence_clients(struct config *, char *, char *, size_t);
 
 /*
  * The defaults of the 64-bit byte limits, which are FUNC rows: the string
@@ -134,6 +136,12 @@ static const struct config_key config_table[] = {
 	    0, NULL, NULL },
 	{ "message_id_property", CONFIG_BOOL, OFF(message_id_property), 0, 1,
 	    0, NULL, NULL },
+	{ "presence_topic", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_presence_topic },
+	{ "presence_debounce", CONFIG_UINT, OFF(presence_debounce), 0, 86400,
+	    10, NULL, NULL },
+	{ "presence_clients", CONFIG_FUNC, 0, 0, 0, 0, "persistent",
+	    config_presence_clients },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
 	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0,
 	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes },
@@ -683,6 +691,66 @@ bad:
 	return -1;
 }
 
+/*
+ * presence_topic <pattern>: a topic name but for %c (client id) and %u
+ * (user name), which it must have once at least: presence.c publishes
+ * one retained message per client there, and one topic for two clients
+ * would have each overwrite the other's. Wildcards, a "$" start and any
+ * other % are refused, so every expansion is a topic a client could
+ * publish to.
+ */
+static int
+config_presence_topic(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	char *v = config_next_word(&rest);
+	const char *p;
+	int has_c = 0;
+
+	if (v == NULL || config_next_word(&rest) != NULL || v[0] == '$' ||
+	    strlen(v) > 1024 || !mqtt_utf8_valid((const uint8_t *)v,
+	    strlen(v)))
+		goto bad;
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '+' || *p == '#')
+			goto bad;
+		if (*p == '%') {
+			if (p[1] == 'c')
+				has_c = 1;
+			else if (p[1] != 'u')
+				goto bad;
+			p++;
+		}
+	}
+	if (!has_c)
+		goto bad;
+	free(c->presence_topic);
+	c->presence_topic = xstrdup(v);
+	return 0;
+bad:
+	snprintf(err, errlen, "presence_topic must be a topic name with %%c "
+	    "(and optionally %%u), without '+', '#', other '%%' or a leading "
+	    "'$'");
+	return -1;
+}
+
+/* presence_clients persistent | all */
+static int
+config_presence_clients(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	char *v = config_next_word(&rest);
+
+	if (v == NULL || config_next_word(&rest) != NULL ||
+	    (strcmp(v, "persistent") != 0 && strcmp(v, "all") != 0)) {
+		snprintf(err, errlen, "presence_clients must be persistent or "
+		    "all");
+		return -1;
+	}
+	c->presence_all = strcmp(v, "all") == 0;
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -970,5 +1038,6 @@ config_free(struct config *c)
 	free(c->jwt_key_file);
 	free(c->jwt_username_claim);
 	free(c->acl_file);
+	free(c->presence_topic);
 	memset(c, 0, sizeof *c);
 }

@@ -387,6 +387,51 @@ test_cluster_tls(void)
 	line_bad("cluster_cafile", "t.conf:7: cluster_cafile needs a value");
 }
 
+/* presence_topic: a topic name with %c; presence_debounce;
+ * presence_clients persistent | all. */
+static void
+test_presence(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(c.presence_topic == NULL, "no presence_topic by default");
+	is_int(c.presence_debounce, 10, "default presence_debounce 10");
+	is_int(c.presence_all, 0, "default presence_clients persistent");
+	ok(line_ok(&c, "presence_topic im/p/%c"), "presence_topic im/p/%%c");
+	ok(c.presence_topic != NULL &&
+	    strcmp(c.presence_topic, "im/p/%c") == 0, "presence_topic kept");
+	ok(line_ok(&c, "presence_topic p/%u/%c/x"), "presence_topic %%u %%c");
+	ok(strcmp(c.presence_topic, "p/%u/%c/x") == 0,
+	    "presence_topic replaced");
+	ok(line_ok(&c, "presence_debounce 0"), "presence_debounce 0");
+	is_int(c.presence_debounce, 0, "presence_debounce set");
+	ok(line_ok(&c, "presence_clients all"), "presence_clients all");
+	is_int(c.presence_all, 1, "presence_clients all set");
+	ok(line_ok(&c, "presence_clients persistent"),
+	    "presence_clients persistent");
+	is_int(c.presence_all, 0, "presence_clients persistent set");
+	config_free(&c);
+
+#define PRESENCE_BAD "t.conf:7: presence_topic must be a topic name with " \
+	"%c (and optionally %u), without '+', '#', other '%' or a leading '$'"
+	line_bad("presence_topic", PRESENCE_BAD);
+	line_bad("presence_topic im/p/+/%c", PRESENCE_BAD);
+	line_bad("presence_topic im/p/%c/#", PRESENCE_BAD);
+	line_bad("presence_topic im/p/%u", PRESENCE_BAD);
+	line_bad("presence_topic im/p/online", PRESENCE_BAD);
+	line_bad("presence_topic im/%d/%c", PRESENCE_BAD);
+	line_bad("presence_topic im/p/%c%", PRESENCE_BAD);
+	line_bad("presence_topic $SYS/p/%c", PRESENCE_BAD);
+	line_bad("presence_topic im/p/%c extra", PRESENCE_BAD);
+	line_bad("presence_debounce 86401", "t.conf:7: presence_debounce must "
+	    "be a number from 0 to 86400, not '86401'");
+	line_bad("presence_clients some", "t.conf:7: presence_clients must be "
+	    "persistent or all");
+	line_bad("presence_clients", "t.conf:7: presence_clients must be "
+	    "persistent or all");
+}
+
 static void
 test_man_page(void)
 {
@@ -446,6 +491,7 @@ main(void)
 	test_cluster_tls();
 	test_files();
 	test_limits();
+	test_presence();
 	test_man_page();
 	return tap_done();
 }
