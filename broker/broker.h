@@ -310,6 +310,19 @@ struct msg *receipt_clean(struct msg *m);
 /* s's client acknowledged m (PUBACK, or the first PUBREC): when m asks
  * for a receipt, publish it. Borrows both. */
 void receipt_acked(struct session *s, const struct msg *m);
+/* s (len bytes) as a JSON string, quotes included, at p, which has
+ * 6 * len + 2 bytes; returns the end. */
+char *receipt_json_str(char *p, const char *s, size_t len);
+
+/* --- presence.c --- */
+
+/* c's CONNECT attached s: publish its online, or take up the offline
+ * that waits for its debounce. */
+void presence_online(struct conn *c, struct session *s);
+/* c, s's connection, closes with reason rc: arm its offline. */
+void presence_gone(struct conn *c, struct session *s, uint8_t rc);
+/* Drop the offlines that wait (shutdown). */
+void presence_free_all(void);
 
 /* --- session.c --- */
 
@@ -412,6 +425,7 @@ struct session {
 	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
+	uint8_t presence_on; /* its online was published (presence.c) */
 };
 
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
@@ -1087,6 +1101,7 @@ struct conn {
 	uint8_t version; /* protocol level, 0 before CONNECT */
 	uint8_t problem_info; /* v5 Request Problem Information */
 	uint8_t will_pending; /* publish the will when the socket goes */
+	uint8_t said_bye; /* the client sent DISCONNECT (presence.c) */
 	uint8_t free_pending; /* freed once its acks have left */
 	uint8_t lingering; /* closed for an error: input dropped (conn.c) */
 	uint8_t blocked; /* BLOCK_*: why it is not read (block.c) */

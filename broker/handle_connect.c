@@ -473,6 +473,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		bridge_link_in_up(c);
 	if (present)
 		deliver_resume(s);
+	presence_online(c, s);
 	/* Last: cp may point into the CONNECT the exchange kept. */
 	auth_exchange_end(c);
 	return 0;

@@ -35,6 +35,7 @@ handle_disconnect(struct conn *c, struct mqtt_packet *pkt)
 	} else {
 		c->will_pending = 0;
 	}
+	c->said_bye = 1;
 	conn_close(c, MQTT_RC_SUCCESS, "client disconnected");
 	return 0;
 }

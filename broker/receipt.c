@@ -157,10 +157,9 @@ receipt_topic_ok(struct mqtt_str t)
 	    topic_depth_ok(t.p, t.len);
 }
 
-/* s as a JSON string (quotes included) at p, which has 6 * len + 2
- * bytes; returns the end. Topics and client ids are UTF-8, passed as
- * they are but for the characters JSON must escape. */
-static char *
+/* Topics and client ids are UTF-8, passed as they are but for the
+ * characters JSON must escape (broker.h). */
+char *
 receipt_json_str(char *p, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -250,6 +250,7 @@ server_free(void)
 	sys_free();
 	bridge_free();
 	session_free_all();
+	presence_free_all();
 	gate_free_all();
 	resend_free_all();
 	retain_free_all();
