@@ -447,7 +447,8 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 			if (!v2)
 				forward_unb64(v, &origin);
 			marked = 1;
-		} else if (bridge_target_prop(k, v)) {
+		} else if (!key_is(k, PRESENCE_PROP) &&
+		    bridge_target_prop(k, v)) {
 			marked = 1;
 		} else {
 			size += 1 + 2 + k.len + 2 + v.len;
@@ -465,8 +466,11 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	pos = 0;
 	n = 0;
 	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
+		/* The link's own marks go; the order of a presence
+		 * message stays with it (presence.c). */
 		if ((v2 && n++ == 0) ||
-		    (k.len >= 6 && memcmp(k.p, "$tern/", 6) == 0))
+		    (k.len >= 6 && memcmp(k.p, "$tern/", 6) == 0 &&
+		    !key_is(k, PRESENCE_PROP)))
 			continue;
 		*u++ = MQTT_PROP_USER;
 		*u++ = (uint8_t)(k.len >> 8);

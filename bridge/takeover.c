@@ -1322,6 +1322,10 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		conn_take_over(s->conn, clean, why);
 		s = session_find(client_id, id_len);
 	}
+	/* The client is back, there: no offline from here (presence.c). */
+	presence_claimed(client_id, id_len, (m->flags & PROTO_CLAIM_USER) ?
+	    (const char *)m->user.p : NULL, m->user.len,
+	    (m->flags & (PROTO_CLAIM_USER | PROTO_CLAIM_ANON)) != 0);
 	if (s != NULL && s->moving_in != 0) {
 		/* Half of it is here, the rest still coming from another
 		 * node: answer once it is all here (move_in_done), and tell

@@ -258,6 +258,8 @@ struct msg *msg_from_publish_user(const struct mqtt_publish *p,
 struct msg *msg_from_parts(const struct mqtt_props *props,
     const struct mqtt_str *user, const uint8_t *topic, uint32_t topic_len,
     struct mqtt_str payload, uint8_t qos, uint8_t retain);
+/* The value of m's first user property named key, in v; 0 when none. */
+int msg_user_get(const struct msg *m, const char *key, struct mqtt_str *v);
 /* A copy of m (one reference) with extra wire-form user properties
  * appended. */
 struct msg *msg_with_user(const struct msg *m, const uint8_t *extra,
@@ -316,11 +318,31 @@ char *receipt_json_str(char *p, const char *s, size_t len);
 
 /* --- presence.c --- */
 
+/* The user property that orders presence messages across nodes (the
+ * claim of the connection, twice, plus one for an offline). A "$tern/"
+ * key: a client's own is stripped (bridge_msg_clean); a link keeps this
+ * one (bridge_msg_in). */
+#define PRESENCE_PROP "$tern/presence"
+
 /* c's CONNECT attached s: publish its online, or take up the offline
  * that waits for its debounce. */
 void presence_online(struct conn *c, struct session *s);
 /* c, s's connection, closes with reason rc: arm its offline. */
 void presence_gone(struct conn *c, struct session *s, uint8_t rc);
+/* A claim from another node for client id (id_len bytes) took or will
+ * take its session there: an offline that waits for it here is not
+ * published (the client is back, on that node). user: the claimer's
+ * user name (ulen bytes), NULL for an anonymous client; user_known 0
+ * when the claim does not say. */
+void presence_claimed(const char *id, size_t id_len, const char *user,
+    size_t ulen, int user_known);
+/* 1 when m is a presence message older than the retained one of its
+ * topic (both carry their order, "$tern/presence"): a late offline of
+ * a client that came back since on another node. Not delivered. */
+int presence_stale(const struct msg *m);
+/* Start-up, the store loaded: the offline of each session this node
+ * showed online when it stopped, after the debounce (presence.c). */
+void presence_init(void);
 /* Drop the offlines that wait (shutdown). */
 void presence_free_all(void);
 
@@ -582,6 +604,8 @@ void retain_free_all(void);
 /* Store (or clear, for an empty payload) the retained message of m's
  * topic. Borrows m (takes its own reference). */
 void retain_store(struct msg *m);
+/* The retained message of topic, borrowed; NULL when none. */
+const struct msg *retain_find(const char *topic, uint32_t len);
 /* 1 when a retained message of size bytes (msg_size) on topic may be
  * stored now under max_retained_messages and max_retained_bytes (clear:
  * it clears the topic, which always may); 0 when not, logged (design

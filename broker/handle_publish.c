@@ -85,7 +85,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	struct msg *m = NULL, *acked = NULL;
 	unsigned n;
 	uint8_t reason;
-	int rc, denied, target, keep, over_rate = c->rl_refuse;
+	int rc, denied, target, keep, stale, over_rate = c->rl_refuse;
 
 	c->rl_refuse = 0;
 	deliver_take_blocker(); /* left by a routing that acked nobody */
@@ -180,10 +180,14 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		/* QoS 2 deliveries wait until it is known whether the
 		 * PUBREC waits for a commit (deliver_settle). */
 		m->settling = p->qos == 2 && !target;
-		if (keep && (c->link == LINK_NONE || retain_room(m->topic,
-		    m->topic_len, msg_size(m), m->payload_len == 0)))
+		/* A presence message read after a later one of its client
+		 * (from another node) is dropped: it would undo it. */
+		stale = c->link == LINK_IN && !target && presence_stale(m);
+		if (keep && !stale && (c->link == LINK_NONE ||
+		    retain_room(m->topic, m->topic_len, msg_size(m),
+		    m->payload_len == 0)))
 			retain_store(m);
-		n = target ? bridge_deliver_target(c->link_ctx, m) :
+		n = stale ? 1 : target ? bridge_deliver_target(c->link_ctx, m) :
 		    deliver_route(m, s);
 		if (m->settling)
 			deliver_settle(m, srv.writes != c->gate_writes);

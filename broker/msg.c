@@ -137,6 +137,26 @@ msg_from_parts(const struct mqtt_props *props, const struct mqtt_str *user,
 	return msg_make(props, user, topic, topic_len, payload, qos, retain);
 }
 
+int
+msg_user_get(const struct msg *m, const char *key, struct mqtt_str *v)
+{
+	struct mqtt_props props;
+	struct mqtt_str k;
+	uint32_t pos = 0;
+	size_t kl = strlen(key);
+
+	if (m->user_len == 0)
+		return 0;
+	memset(&props, 0, sizeof props);
+	props.raw = m->user;
+	props.raw_len = m->user_len;
+	while (mqtt_props_user_next(&props, &pos, &k, v)) {
+		if (k.len == kl && memcmp(k.p, key, kl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 struct msg *
 msg_with_user(const struct msg *m, const uint8_t *extra, uint32_t extra_len)
 {

@@ -39,11 +39,17 @@
  * message is retained (within the retained bounds, retain_room, as a
  * will), routed, stored and forwarded to other nodes as any other.
  *
- * Not done here: the offline of a client whose session moved to another
- * node within the window (the old node publishes it), and the order of
- * two presence messages from two nodes (arrival time decides). A node
- * that shuts down drops its pending offlines: the retained online stays
- * until the client is seen again.
+ * In a cluster (docs/ARCHITECTURE.md, "Presence"): a claim from another
+ * node drops the offline that waits here (presence_claimed), and every
+ * message carries its order, PRESENCE_PROP: the claim id of the
+ * connection, twice, plus one for an offline. A message older than the
+ * retained one of its topic is dropped (presence_stale, and
+ * presence_publish for our own), so a late offline from a node that was
+ * cut off never undoes a later online from elsewhere.
+ *
+ * Restarts: a node that stops drops its pending offlines, and one that
+ * is killed has none; at start-up presence_init arms the offline of each
+ * stored session it had shown online (reason "restart").
  */
 #include "config.h"
 
@@ -60,9 +66,12 @@
 #define PRESENCE_TIMEOUT 1
 #define PRESENCE_TAKEN_OVER 2
 #define PRESENCE_CLOSED 3
+#define PRESENCE_RESTART 4
+
+#define PRESENCE_ONLINE "{\"status\":\"online\","
 
 static const char *const presence_reasons[] = {
-	"disconnect", "timeout", "taken_over", "closed"
+	"disconnect", "timeout", "taken_over", "closed", "restart"
 };
 
 /* An offline that waits for its debounce. */
@@ -73,6 +82,7 @@ struct presence_wait {
 	char *user; /* NULL: none */
 	size_t user_len;
 	uint8_t reason; /* PRESENCE_* */
+	uint64_t claim; /* the claim of the connection that went */
 };
 
 static struct hash *pending; /* client id -> struct presence_wait */
@@ -136,25 +146,87 @@ presence_topic(const char *id, size_t id_len, const char *user,
 	return t;
 }
 
-/* Publish the retained presence of a client; reason < 0: online. */
+/* The order of presence message m (PRESENCE_PROP); 0 when it has none
+ * (a lone node's, or a client's). */
+static uint64_t
+presence_order(const struct msg *m)
+{
+	struct mqtt_str v;
+	uint64_t n = 0;
+	uint32_t i;
+
+	if (m == NULL || !msg_user_get(m, PRESENCE_PROP, &v) || v.len == 0 ||
+	    v.len > 20)
+		return 0;
+	for (i = 0; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9' ||
+		    n > (UINT64_MAX - (uint64_t)(v.p[i] - '0')) / 10)
+			return 0;
+		n = n * 10 + (uint64_t)(v.p[i] - '0');
+	}
+	return n;
+}
+
+int
+presence_stale(const struct msg *m)
+{
+	uint64_t order;
+
+	if (!m->retain || m->user_len == 0 ||
+	    (order = presence_order(m)) == 0)
+		return 0;
+	return presence_order(retain_find(m->topic, m->topic_len)) > order;
+}
+
+/* Publish the retained presence of a client; reason < 0: online. claim:
+ * that of the connection it is about (0: none, a lone node). */
 static void
 presence_publish(const char *id, size_t id_len, const char *user,
-    size_t user_len, int reason)
+    size_t user_len, int reason, uint64_t claim)
 {
 	struct mqtt_props props;
-	struct mqtt_str payload;
+	struct mqtt_str payload, wire, *wp = NULL;
 	struct timeval tv;
 	struct msg *m;
 	const char *node = srv.cfg.node_name;
 	char *topic, *buf, *p;
+	uint8_t ubuf[64];
 	uint32_t tlen;
+	uint64_t order = 0;
 	unsigned long long ms;
+	int n;
 
 	topic = presence_topic(id, id_len, user, user_len, &tlen);
 	if (topic == NULL) {
 		log_debug("presence of %.*s not published: the topic would not "
 		    "be valid", (int)id_len, id);
 		return;
+	}
+	/* Claim ids grow along the moves of a session (a claim older than
+	 * the connection it would take is refused): the later connection's
+	 * presence is the later one, whatever order the nodes read them
+	 * in. Its online comes before its own offline. */
+	if (claim != 0 && claim < UINT64_MAX / 2) {
+		order = claim * 2 + (reason >= 0);
+		if (presence_order(retain_find(topic, tlen)) > order) {
+			log_info("presence of %.*s: %s not published, the "
+			    "client is back on another node", (int)id_len, id,
+			    reason < 0 ? "online" : "offline");
+			free(topic);
+			return;
+		}
+		n = snprintf((char *)ubuf + 5 + sizeof PRESENCE_PROP - 1,
+		    sizeof ubuf - 5 - (sizeof PRESENCE_PROP - 1), "%llu",
+		    (unsigned long long)order);
+		ubuf[0] = MQTT_PROP_USER;
+		ubuf[1] = 0;
+		ubuf[2] = sizeof PRESENCE_PROP - 1;
+		memcpy(ubuf + 3, PRESENCE_PROP, sizeof PRESENCE_PROP - 1);
+		ubuf[3 + sizeof PRESENCE_PROP - 1] = 0;
+		ubuf[4 + sizeof PRESENCE_PROP - 1] = (uint8_t)n;
+		wire.p = ubuf;
+		wire.len = (uint32_t)(5 + sizeof PRESENCE_PROP - 1 + n);
+		wp = &wire;
 	}
 	gettimeofday(&tv, NULL);
 	ms = (unsigned long long)tv.tv_sec * 1000 +
@@ -163,6 +235,7 @@ presence_publish(const char *id, size_t id_len, const char *user,
 	    (node != NULL ? strlen(node) : 0)));
 	p += sprintf(p, "{\"status\":\"%s\",\"client_id\":",
 	    reason < 0 ? "online" : "offline");
+	/* (PRESENCE_ONLINE and presence_init know this layout.) */
 	p = receipt_json_str(p, id, id_len);
 	p += sprintf(p, ",\"user\":");
 	if (user != NULL)
@@ -187,7 +260,7 @@ presence_publish(const char *id, size_t id_len, const char *user,
 	props.content_type.len = sizeof "application/json" - 1;
 	payload.p = (const uint8_t *)buf;
 	payload.len = (uint32_t)(p - buf);
-	m = msg_from_parts(&props, NULL, (const uint8_t *)topic, tlen,
+	m = msg_from_parts(&props, wp, (const uint8_t *)topic, tlen,
 	    payload, 1, 1);
 	free(buf);
 	free(topic);
@@ -209,8 +282,43 @@ presence_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	hash_del(pending, w->client_id, w->id_len);
 	presence_publish(w->client_id, w->id_len, w->user, w->user_len,
-	    w->reason);
+	    w->reason, w->claim);
 	presence_wait_free(w);
+}
+
+/* s's offline, for reason, after the debounce (at once without one).
+ * claim: that of the connection that went. */
+static void
+presence_arm(const struct session *s, int reason, uint64_t claim)
+{
+	struct presence_wait *w, *old;
+	struct timeval tv;
+
+	if (srv.cfg.presence_debounce == 0) {
+		presence_publish(s->client_id, s->id_len, s->username,
+		    s->username != NULL ? strlen(s->username) : 0, reason,
+		    claim);
+		return;
+	}
+	if (pending == NULL)
+		pending = hash_new();
+	w = xcalloc(1, sizeof *w);
+	w->client_id = xmalloc(s->id_len + 1);
+	memcpy(w->client_id, s->client_id, s->id_len + 1);
+	w->id_len = s->id_len;
+	if (s->username != NULL) {
+		w->user = xstrdup(s->username);
+		w->user_len = strlen(s->username);
+	}
+	w->reason = (uint8_t)reason;
+	w->claim = claim;
+	w->timer = evtimer_new(srv.base, presence_timer_cb, w);
+	tv.tv_sec = srv.cfg.presence_debounce;
+	tv.tv_usec = 0;
+	evtimer_add(w->timer, &tv);
+	old = hash_put(pending, w->client_id, w->id_len, w);
+	if (old != NULL)
+		presence_wait_free(old);
 }
 
 void
@@ -232,14 +340,12 @@ presence_online(struct conn *c, struct session *s)
 		return;
 	}
 	presence_publish(s->client_id, s->id_len, s->username,
-	    s->username != NULL ? strlen(s->username) : 0, -1);
+	    s->username != NULL ? strlen(s->username) : 0, -1, c->claim_won);
 }
 
 void
 presence_gone(struct conn *c, struct session *s, uint8_t rc)
 {
-	struct presence_wait *w, *old;
-	struct timeval tv;
 	int reason;
 
 	if (!s->presence_on)
@@ -255,29 +361,79 @@ presence_gone(struct conn *c, struct session *s, uint8_t rc)
 		reason = PRESENCE_TAKEN_OVER;
 	else
 		reason = PRESENCE_CLOSED;
-	if (srv.cfg.presence_debounce == 0) {
-		presence_publish(s->client_id, s->id_len, s->username,
-		    s->username != NULL ? strlen(s->username) : 0, reason);
+	presence_arm(s, reason, c->claim_won);
+}
+
+void
+presence_claimed(const char *id, size_t id_len, const char *user,
+    size_t ulen, int user_known)
+{
+	struct presence_wait *w;
+
+	if (pending == NULL || (w = hash_get(pending, id, id_len)) == NULL)
 		return;
-	}
-	if (pending == NULL)
-		pending = hash_new();
-	w = xcalloc(1, sizeof *w);
-	w->client_id = xmalloc(s->id_len + 1);
-	memcpy(w->client_id, s->client_id, s->id_len + 1);
-	w->id_len = s->id_len;
-	if (s->username != NULL) {
-		w->user = xstrdup(s->username);
-		w->user_len = strlen(s->username);
-	}
-	w->reason = (uint8_t)reason;
-	w->timer = evtimer_new(srv.base, presence_timer_cb, w);
-	tv.tv_sec = srv.cfg.presence_debounce;
-	tv.tv_usec = 0;
-	evtimer_add(w->timer, &tv);
-	old = hash_put(pending, w->client_id, w->id_len, w);
-	if (old != NULL)
-		presence_wait_free(old);
+	/* Another user's client with that id: its presence is not this
+	 * one's (session_owner_only decides whether it gets the session). */
+	if (user_known && (user == NULL ? w->user != NULL : w->user == NULL ||
+	    w->user_len != ulen || memcmp(w->user, user, ulen) != 0))
+		return;
+	hash_del(pending, id, id_len);
+	log_debug("presence of %.*s: claimed by another node within %u s, "
+	    "no offline", (int)id_len, id, srv.cfg.presence_debounce);
+	presence_wait_free(w);
+}
+
+/* Start-up: a session whose retained presence is an online of this
+ * node, and that is not connected here, was online when the node
+ * stopped (or was killed) and nobody said it went: its offline, with
+ * reason "restart", after the debounce, unless it connects again (here,
+ * or on another node that claims it) before then. The offline follows
+ * that online in order: it loses to a later online from elsewhere. */
+static void
+presence_sweep_cb(const void *key, size_t len, void *value, void *arg)
+{
+	const char *mark = arg;
+	struct session *s = value;
+	const struct msg *r;
+	char *topic;
+	uint32_t tlen;
+
+	if (s->conn != NULL || s->peer != NULL || s->cluster_in ||
+	    s->client_id[0] == '$' || !presence_followed(s))
+		return;
+	topic = presence_topic(s->client_id, s->id_len, s->username,
+	    s->username != NULL ? strlen(s->username) : 0, &tlen);
+	if (topic == NULL)
+		return;
+	r = retain_find(topic, tlen);
+	free(topic);
+	if (r == NULL || r->payload_len < sizeof PRESENCE_ONLINE - 1 ||
+	    memcmp(r->payload, PRESENCE_ONLINE, sizeof PRESENCE_ONLINE - 1) !=
+	    0 || memmem(r->payload, r->payload_len, mark, strlen(mark)) ==
+	    NULL)
+		return;
+	log_debug("presence of %s: online when the node stopped",
+	    s->client_id);
+	presence_arm(s, PRESENCE_RESTART, presence_order(r) / 2);
+}
+
+void
+presence_init(void)
+{
+	const char *node = srv.cfg.node_name;
+	char *mark, *p;
+
+	if (srv.cfg.presence_topic == NULL)
+		return;
+	p = mark = xmalloc(32 + 6 * (node != NULL ? strlen(node) : 0));
+	p += sprintf(p, ",\"node\":");
+	if (node != NULL)
+		p = receipt_json_str(p, node, strlen(node));
+	else
+		p += sprintf(p, "null");
+	sprintf(p, ",\"at\":");
+	hash_foreach(srv.sessions, presence_sweep_cb, mark);
+	free(mark);
 }
 
 static void

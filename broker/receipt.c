@@ -57,34 +57,13 @@
 #define RECEIPT_TO "receipt-to"
 #define RECEIPT_MID "tern-mid"
 
-/* The value of m's first user property named key; 0 when none. */
-static int
-receipt_user(const struct msg *m, const char *key, struct mqtt_str *v)
-{
-	struct mqtt_props props;
-	struct mqtt_str k;
-	uint32_t pos = 0;
-	size_t kl = strlen(key);
-
-	if (m->user_len == 0)
-		return 0;
-	memset(&props, 0, sizeof props);
-	props.raw = m->user;
-	props.raw_len = m->user_len;
-	while (mqtt_props_user_next(&props, &pos, &k, v)) {
-		if (k.len == kl && memcmp(k.p, key, kl) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 receipt_wants_id(const struct msg *m)
 {
 	struct mqtt_str v;
 
 	return srv.cfg.message_id_property ||
-	    receipt_user(m, RECEIPT_TO, &v);
+	    msg_user_get(m, RECEIPT_TO, &v);
 }
 
 void
@@ -121,7 +100,7 @@ receipt_clean(struct msg *m)
 	uint8_t *buf, *u;
 	struct msg *clean;
 
-	if (!srv.cfg.message_id_property || !receipt_user(m, RECEIPT_MID, &v))
+	if (!srv.cfg.message_id_property || !msg_user_get(m, RECEIPT_MID, &v))
 		return m;
 	memset(&props, 0, sizeof props);
 	props.raw = m->user;
@@ -199,7 +178,7 @@ receipt_acked(struct session *s, const struct msg *m)
 	/* A node's forward queue or link: the other node acknowledged a
 	 * forward, not the recipient's device. */
 	if (m->user_len == 0 || s->peer != NULL || s->cluster_in ||
-	    !receipt_user(m, RECEIPT_TO, &to))
+	    !msg_user_get(m, RECEIPT_TO, &to))
 		return;
 	if (!receipt_topic_ok(to)) {
 		log_debug("receipt for %s from %s not sent: receipt-to is not "

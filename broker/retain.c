@@ -77,6 +77,12 @@ retain_store(struct msg *m)
 	    msg_ref(m));
 }
 
+const struct msg *
+retain_find(const char *topic, uint32_t len)
+{
+	return retained != NULL ? rtree_get(retained, topic, len) : NULL;
+}
+
 uint64_t
 retain_bytes(void)
 {

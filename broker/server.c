@@ -201,6 +201,7 @@ server_init(void)
 		return -1;
 	if (bridge_init() != 0)
 		return -1;
+	presence_init();
 	sys_init();
 	if (listener_start_all() != 0)
 		return -1;

@@ -16,7 +16,11 @@ D. Taken over by a clean connection without session expiry (not
 E. Its keep alive runs out: "offline", "timeout"; its socket drops:
    "offline", "closed".
 F. presence_clients all with presence_debounce 0: a clean client is
-   followed, and its offline comes at once."""
+   followed, and its offline comes at once.
+G. The node is killed (kill -9) with alice and bob online, and starts
+   again: their onlines are still retained; bob connects again, alice
+   does not: after the debounce her offline, reason "restart", and none
+   for bob."""
 import json
 import os
 import sys
@@ -145,6 +149,37 @@ def test():
         presence(w, "eve", "offline", "F: at once", timeout=1.0,
                  reason="disconnect")
         w.disconnect()
+
+    # G
+    conf = ["presence_topic im/p/%c", "presence_debounce %d" % DEBOUNCE]
+    with Broker(conf=conf, name="restarted") as b:
+        a = alice(b.port)
+        bob = raw.Client(b.port, version=V5)
+        bob.connect("bob", clean=False, username="bob-user",
+                    properties=PERSIST)
+        time.sleep(0.3)  # both onlines committed
+        b.restart(graceful=False)
+        a.close()
+        bob.close()
+        w = raw.Client(b.port, version=V5)
+        w.connect("watcher3")
+        w.subscribe("im/p/#", qos=1)
+        seen = {}
+        for _ in range(2):
+            p = w.expect(raw.PUBLISH, timeout=5.0, what="G: retained")
+            w.ack(p)
+            seen[p.topic] = json.loads(p.payload.decode())["status"]
+        check_eq(seen, {"im/p/alice": "online", "im/p/bob": "online"},
+                 "G: the onlines survive kill -9, retained")
+        bob = raw.Client(b.port, version=V5)
+        bob.connect("bob", clean=False, username="bob-user",
+                    properties=PERSIST)
+        _, j = presence(w, "alice", "offline", "G: after the restart",
+                        timeout=DEBOUNCE + 5, reason="restart",
+                        user="alice-user")
+        quiet(w, "G: bob came back: no offline", 1.5)
+        bob.close()
+        w.close()
 
 
 main(test)
