@@ -24,6 +24,12 @@
 #   --mosq-nodelay   also set set_tcp_nodelay true for mosquitto (its
 #                    default leaves Nagle on; tern's is TCP_NODELAY)
 #   --only LIST      run only these scenarios of the matrix
+#   --window N       the in-flight window given to both brokers
+#                    (max_inflight_messages, and for tern also
+#                    max_inflight_messages_v311), default 20 as before;
+#                    "own" leaves each broker at its own defaults (tern:
+#                    the client's Receive Maximum up to 65535, 3.1.1
+#                    clients 1000; mosquitto: 20)
 #   --durable        the durable-store matrix instead: QoS 1 fan-in into
 #                    persistent offline sessions (tern-bench reconnect -P:
 #                    the acknowledged rate while queueing, then every
@@ -53,6 +59,7 @@ BROKER_CPU=0
 LOAD_CPU=1
 MAXQ=1000
 MAXINF=20
+window_set=0
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
@@ -69,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--mosq-nodelay) mosq_nodelay=1 ;;
 	--only) only=${2:?}; shift ;;
 	--durable) durable=1 ;;
+	--window) MAXINF=${2:?}; window_set=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -153,8 +161,11 @@ start_broker() {
 		data_dir $dir/data
 		log_level warning
 		max_queued_messages $MAXQ
-		max_inflight_messages $MAXINF
 		EOF
+		if [ "$MAXINF" != own ]; then
+			echo "max_inflight_messages $MAXINF"
+			echo "max_inflight_messages_v311 $MAXINF"
+		fi >>"$dir/ternd.conf"
 		[ "$kind" = ternoff ] && echo "store off" >>"$dir/ternd.conf"
 		taskset -c "$BROKER_CPU" "$TERND" -c "$dir/ternd.conf" \
 		    >"$dir/broker.log" 2>&1 &
@@ -181,7 +192,8 @@ start_broker() {
 			echo "log_type error"
 			echo "log_type warning"
 			echo "max_queued_messages $MAXQ"
-			echo "max_inflight_messages $MAXINF"
+			[ "$MAXINF" != own ] &&
+			    echo "max_inflight_messages $MAXINF"
 			[ "$mosq_nodelay" = 1 ] && echo "set_tcp_nodelay true"
 		} >"$dir/mosquitto.conf"
 		taskset -c "$BROKER_CPU" "$MOSQUITTO" -c "$dir/mosquitto.conf" \
@@ -218,6 +230,7 @@ fi
 MATRIX="
 fanin-q0|fanin -P 4 -q 0 -w 250 -d $D|throughput|higher
 fanin-q1|fanin -P 4 -q 1 -w 250 -d $D|throughput|higher
+fanin-q1-v311|fanin -V 311 -P 4 -q 1 -w 250 -d $D|throughput|higher
 fanin-q2-open|fanin -P 4 -q 2 -w 64 --open-loop -d $D|throughput|higher
 fanout-q0|fanout -S 100 -q 0 -w 250 -d $D|throughput|higher
 fanout-q1|fanout -S 100 -q 1 -w 250 -d $D|throughput|higher
@@ -236,7 +249,7 @@ durable-q1-10k|reconnect -P 4 -K 10000 -n $N2 -q 1 -w 250 -c 200|queue_rate|high
 "
 	KINDS="tern ternoff mosquitto"
 	MAXQ=1000000
-	MAXINF=250
+	[ "$window_set" = 1 ] || MAXINF=250
 fi
 
 selected() {

@@ -123,7 +123,8 @@ struct config {
 	char *log_file; /* NULL: stderr */
 	int log_level;
 	uint32_t max_packet_size;
-	uint32_t max_inflight_messages;
+	uint32_t max_inflight_messages; /* a v5 client's Receive Maximum, capped */
+	uint32_t max_inflight_messages_v311; /* for 3.1.1 clients (and capped) */
 	uint32_t max_queued_messages;
 	uint32_t max_keepalive;
 	uint64_t max_queued_bytes; /* 0: no byte limit */
@@ -1126,6 +1127,7 @@ struct conn {
 	uint8_t problem_info; /* v5 Request Problem Information */
 	uint8_t will_pending; /* publish the will when the socket goes */
 	uint8_t said_bye; /* the client sent DISCONNECT (presence.c) */
+	uint8_t pump_waiting; /* deliver_pump once the output drains */
 	uint8_t free_pending; /* freed once its acks have left */
 	uint8_t lingering; /* closed for an error: input dropped (conn.c) */
 	uint8_t blocked; /* BLOCK_*: why it is not read (block.c) */
@@ -1209,6 +1211,9 @@ int conn_paused(struct conn *c);
 void conn_pause_for(struct conn *c, int64_t ms);
 /* Bytes waiting in the output buffer. */
 size_t conn_output_len(const struct conn *c);
+/* 1 when c's output holds so much that its session's messages should
+ * wait in the queue; deliver_pump runs again once it has drained. */
+int conn_output_full(struct conn *c);
 
 /* --- block.c: why a connection is not read --- */
 

@@ -687,17 +687,33 @@ conn_alias_in(struct conn *c, struct mqtt_publish *p, struct mqtt_str *topic)
  */
 #define OUTPUT_PAUSE (4u * 1024 * 1024)
 #define OUTPUT_RESUME (1u * 1024 * 1024)
+/* Past this, the session's messages wait in its queue rather than in the
+ * output buffer, whatever its in-flight window (conn_output_full). */
+#define OUTPUT_PUMP_MAX (2u * 1024 * 1024)
 
 static void
 conn_drained_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	int pump = c->pump_waiting;
 
 	if (c->state == CONN_CLOSING)
 		return;
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(bev, read_cb, NULL, conn_event_cb, c);
-	conn_unblock(c, BLOCK_OUTPUT);
+	c->pump_waiting = 0;
+	if (c->blocked & BLOCK_OUTPUT)
+		conn_unblock(c, BLOCK_OUTPUT);
+	if (pump && c->state == CONN_ACTIVE && c->session != NULL)
+		deliver_pump(c->session);
+}
+
+/* Call conn_drained_cb once the output is down to OUTPUT_RESUME. */
+static void
+conn_wait_drain(struct conn *c)
+{
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME, 0);
+	bufferevent_setcb(c->bev, read_cb, conn_drained_cb, conn_event_cb, c);
 }
 
 int
@@ -707,8 +723,19 @@ conn_paused(struct conn *c)
 		return 0;
 	log_debug("%s reads too slowly: input paused", conn_label(c));
 	conn_block(c, BLOCK_OUTPUT);
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME, 0);
-	bufferevent_setcb(c->bev, read_cb, conn_drained_cb, conn_event_cb, c);
+	conn_wait_drain(c);
+	return 1;
+}
+
+int
+conn_output_full(struct conn *c)
+{
+	if (conn_output_len(c) <= OUTPUT_PUMP_MAX)
+		return 0;
+	if (!c->pump_waiting && c->state != CONN_CLOSING) {
+		c->pump_waiting = 1;
+		conn_wait_drain(c);
+	}
 	return 1;
 }
 

@@ -11,7 +11,10 @@
  * Outgoing QoS 1/2 (section 4.3, 4.4): each session has a queue (waiting)
  * and an in-flight list (sent, unacknowledged), both in order. At most
  * min(max_inflight_messages, the client's Receive Maximum) messages are in
- * flight; the rest wait in the queue, so order is kept per session. The
+ * flight (a 3.1.1 client: max_inflight_messages_v311), and none is sent
+ * while the connection's output holds over OUTPUT_PUMP_MAX bytes
+ * (conn_output_full); the rest wait in the queue, so order is kept per
+ * session. The
  * queue holds max_queued_messages; past that, an offline session drops new
  * messages (counted), and an online one takes them while the publishers'
  * acks wait for room (deliver_enqueue, gate.c). On resume,
@@ -433,6 +436,11 @@ deliver_window(const struct session *s)
 	uint32_t w = s->peer != NULL ? BRIDGE_WINDOW :
 	    srv.cfg.max_inflight_messages;
 
+	/* A 3.1.1 client cannot say what it takes. */
+	if (s->peer == NULL && s->conn != NULL &&
+	    s->conn->version != MQTT_V5 &&
+	    srv.cfg.max_inflight_messages_v311 < w)
+		w = srv.cfg.max_inflight_messages_v311;
 	if (s->conn != NULL && s->conn->receive_max < w)
 		w = s->conn->receive_max;
 	return (uint16_t)w;
@@ -740,6 +748,10 @@ deliver_pump(struct session *s)
 	window = deliver_window(s);
 	while (s->n_inflight < window &&
 	    (d = TAILQ_FIRST(&s->queue)) != NULL) {
+		/* A window of thousands must not turn the output buffer
+		 * into a second, unbounded queue for a slow reader. */
+		if (conn_output_full(s->conn))
+			break;
 		/* Older messages still on disk go first. */
 		if (s->disk_count > 0 && d->seq > s->disk_max_seq) {
 			persist_load_queue(s);
