@@ -394,6 +394,7 @@ struct session {
 	struct delivery_list inflight; /* sent, not yet acknowledged */
 	uint32_t n_queued;
 	uint32_t n_inflight;
+	uint64_t inflight_lo; /* at or below every seq in flight (deliver.c) */
 	uint64_t queued_bytes; /* payload bytes in queue + inflight */
 	uint64_t next_seq; /* seq of the next delivery (packet ids too) */
 
@@ -1111,6 +1112,7 @@ struct conn {
 	uint32_t dropped_qos0;
 	struct gate_list acks; /* acks owed, in order (gate.c) */
 	uint32_t n_acks;
+	uint32_t n_window_owed; /* PUBACK/PUBREC/PUBCOMP in acks (gate.c) */
 	uint64_t gate_writes; /* store writes before this packet */
 	uint64_t gate_routes; /* route version before this packet */
 	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */

@@ -458,6 +458,41 @@ deliver_id_in_use(const struct session *s, uint16_t id)
 	return 0;
 }
 
+/* 1 when the packet id of seq is held by a delivery in flight. Ids come
+ * from seq modulo 65535, so only a delivery 65535 or more behind can
+ * hold it: inflight_lo, at or below every seq in flight, answers at
+ * once with a window of thousands; a scan (which tightens it) only when
+ * something that old may still be in flight. */
+static int
+deliver_seq_id_in_use(struct session *s, uint64_t seq)
+{
+	const struct delivery *d;
+	uint64_t lo = UINT64_MAX;
+	uint16_t id = (uint16_t)((seq - 1) % 65535 + 1);
+	int used = 0;
+
+	if (seq <= 65535 || s->inflight_lo > seq - 65535)
+		return 0;
+	TAILQ_FOREACH(d, &s->inflight, entry) {
+		if (d->packet_id == id)
+			used = 1;
+		if (d->seq < lo)
+			lo = d->seq;
+	}
+	s->inflight_lo = lo;
+	return used;
+}
+
+/* d goes in flight: inflight_lo stays at or below its seq. */
+static void
+deliver_inflight_add(struct session *s, struct delivery *d)
+{
+	if (TAILQ_EMPTY(&s->inflight) || d->seq < s->inflight_lo)
+		s->inflight_lo = d->seq;
+	TAILQ_INSERT_TAIL(&s->inflight, d, entry);
+	s->n_inflight++;
+}
+
 /* A delivery's packet id derives from its queue position, so it is the
  * same after a restart (persist.c). */
 static uint16_t
@@ -663,8 +698,7 @@ deliver_start(struct session *s, struct delivery *d)
 	d->state = DELIVERY_SENT;
 	if (d->seq > s->sent_max_seq)
 		s->sent_max_seq = d->seq;
-	TAILQ_INSERT_TAIL(&s->inflight, d, entry);
-	s->n_inflight++;
+	deliver_inflight_add(s, d);
 }
 
 /* The first online session routing found over its queue limit. */
@@ -759,7 +793,7 @@ deliver_pump(struct session *s)
 		}
 		/* Its packet id is still in flight (65535 messages behind
 		 * an unacknowledged one): wait for that ack. */
-		if (d->qos > 0 && deliver_id_in_use(s, deliver_id_of(d->seq)))
+		if (d->qos > 0 && deliver_seq_id_in_use(s, d->seq))
 			break;
 		/* QoS 2 goes out only once its row is on disk: sent and then
 		 * lost in a crash, its packet id would be used again for
@@ -839,17 +873,24 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	/*
 	 * The limits count what waits (in memory and on disk), not what is
 	 * in flight, as mosquitto's max_queued_messages does. Past the limit
-	 * an online session still takes the message, up to twice the limit
-	 * (from another node: what its link's window lets come), and the
-	 * publisher's ack waits until it has room (backpressure); an
-	 * offline one drops it (its client may not be back for days). A
-	 * node's forward queue applies backpressure past BRIDGE_QUEUE_SOFT
-	 * while its link is up, and queues up to BRIDGE_QUEUE_MAX.
+	 * an online session still takes the message and the publisher's ack
+	 * waits until it has room (backpressure): the publisher's window
+	 * slows it, and a client never has more than receive_maximum acks
+	 * owed (handle_publish.c), so what an online session holds over its
+	 * limit is bounded by its publishers, and nothing acknowledged is
+	 * dropped. (Before, past twice the limit it was dropped after its
+	 * PUBACK: a publisher whose window was over the limit lost
+	 * messages it was told were taken.)
+	 * From another node: up to twice the limit and what the link's
+	 * window lets come. An offline session drops it (its client may not
+	 * be back for days). A node's forward queue applies backpressure
+	 * past BRIDGE_QUEUE_SOFT while its link is up, and queues up to
+	 * BRIDGE_QUEUE_MAX.
 	 */
 	if (deliver_full(s, m->payload_len, 1) &&
-	    ((deliver_full(s, m->payload_len, 2) && (!deliver_from_link ||
+	    ((deliver_from_link && deliver_full(s, m->payload_len, 2) &&
 	    s->n_queued + s->disk_count >= 2ull *
-	    srv.cfg.max_queued_messages + BRIDGE_WINDOW)) ||
+	    srv.cfg.max_queued_messages + BRIDGE_WINDOW) ||
 	    (!online && s->peer == NULL))) {
 		srv.queue_dropped++;
 		if (s->dropped++ == 0)
@@ -936,8 +977,7 @@ deliver_restore(struct session *s, struct delivery *d, uint8_t state,
 	if (state == DELIVERY_RELEASED) {
 		d->state = DELIVERY_RELEASED;
 		d->packet_id = deliver_id_of(d->seq);
-		TAILQ_INSERT_TAIL(&s->inflight, d, entry);
-		s->n_inflight++;
+		deliver_inflight_add(s, d);
 		if (deliver_online(s)) {
 			memset(&pkt, 0, sizeof pkt);
 			pkt.type = MQTT_PUBREL;
@@ -1234,8 +1274,7 @@ deliver_resume(struct session *s)
 			deliver_drop(s, d);
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&s->inflight, d, entry);
-		s->n_inflight++;
+		deliver_inflight_add(s, d);
 		sent++;
 	}
 	persist_load_queue(s);

@@ -187,11 +187,29 @@ gate_ack_free(struct gate_ack *a)
 	free(a);
 }
 
+/* 1 when a answers a PUBLISH of its peer's window (PUBACK, PUBREC, and
+ * the PUBCOMP that ends a QoS 2 flow): counted in c->n_window_owed. */
+static int
+gate_of_window(const struct gate_ack *a)
+{
+	return a->type == MQTT_PUBACK || a->type == MQTT_PUBREC ||
+	    a->type == MQTT_PUBCOMP;
+}
+
+/* a leaves c's queue. */
+static void
+gate_unlink(struct conn *c, struct gate_ack *a)
+{
+	TAILQ_REMOVE(&c->acks, a, entry);
+	c->n_acks--;
+	if (gate_of_window(a))
+		c->n_window_owed--;
+}
+
 static void
 gate_free(struct gate_ack *a)
 {
-	TAILQ_REMOVE(&a->c->acks, a, entry);
-	a->c->n_acks--;
+	gate_unlink(a->c, a);
 	gate_ack_free(a);
 }
 
@@ -227,8 +245,7 @@ gate_release(struct conn *c)
 		}
 		if (a == NULL || a->wait != 0)
 			break;
-		TAILQ_REMOVE(&c->acks, a, entry);
-		c->n_acks--;
+		gate_unlink(c, a);
 		gate_emit(a);
 		gate_ack_free(a);
 	}
@@ -361,6 +378,8 @@ gate_ack_msg(struct conn *c, const struct mqtt_packet *ack,
 		    c->session->id_len);
 	TAILQ_INSERT_TAIL(&c->acks, a, entry);
 	c->n_acks++;
+	if (gate_of_window(a))
+		c->n_window_owed++;
 	if (wait & GATE_COMMIT) {
 		a->gen = srv.batch_gen + 1; /* the open batch */
 		TAILQ_INSERT_TAIL(&commit_wait, a, commit_entry);

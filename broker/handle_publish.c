@@ -11,8 +11,10 @@
  *
  * Incoming QoS 2 ids are bounded by receive_maximum (advertised to v5
  * clients as Receive Maximum in CONNACK): a client with more unreleased
- * QoS 2 messages gets 0x93 (MQTT-3.3.4-8) or, in 3.x, a close. QoS 1 needs
- * no bound: it is acknowledged at once.
+ * QoS 2 messages gets 0x93 (MQTT-3.3.4-8) or, in 3.x, a close. So are
+ * QoS 1/2 messages whose acks the node still owes (gate.c: held for a
+ * commit, or for room in a slow subscriber's queue): a 3.1.1 client,
+ * which is told no window, is held to the same one.
  *
  * Over max_publish_rate or max_publish_bytes_rate, a v5 QoS 1/2 message
  * is answered 0x96 and not routed; other messages over the rate are held
@@ -146,6 +148,12 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		if (s->n_qos2_in >= srv.cfg.receive_maximum)
 			return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	}
+	/* Acks held for a slow subscriber's room (gate.c): a client past
+	 * its window while they wait is closed, not read on, so that what
+	 * a full queue takes is bounded (deliver_enqueue). */
+	if (p->qos > 0 && c->link == LINK_NONE &&
+	    c->n_window_owed >= srv.cfg.receive_maximum)
+		return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	/* Past the retained bounds (see above). A node link's message was
 	 * let in where its publisher is connected; it is checked below, on
 	 * the message, against this node's own bounds. */

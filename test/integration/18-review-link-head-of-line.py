@@ -43,11 +43,14 @@ def test():
 
         p = raw.Client(cl[0].port, version=raw.V5)
         p.connect("hol-pub")
-        for i in range(1, N + 1):
-            p.send(raw.publish("hol/slow", b"s%03d" % i, qos=1, mid=i,
-                               version=raw.V5))
-        acked = 0
-        while acked < N:      # n1 takes them all into its forward queue
+        # n1 takes them all into its forward queue; the publisher keeps
+        # to the Receive Maximum n1 gave it (WINDOW).
+        sent = acked = 0
+        while acked < N:
+            while sent < N and sent - acked < WINDOW:
+                sent += 1
+                p.send(raw.publish("hol/slow", b"s%03d" % sent, qos=1,
+                                   mid=sent, version=raw.V5))
             p.expect(raw.PUBACK, 10.0, "PUBACK on n1")
             acked += 1
         wait_for(lambda: "held: queue of hol-slow full" in cl[1].log(),
