@@ -16,7 +16,7 @@ cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
 libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl"
+openssl tmux"
 # Commands whose Debian package is installed only when the command is
 # missing (command:package): Node.js and npm for the MQTT.js test. A
 # machine may have them from elsewhere (NodeSource's nodejs bundles npm
