@@ -108,10 +108,16 @@ struct chat_list {
 	int	 n;
 };
 
-/* What a publish callback needs to name the message it reports on. */
+/*
+ * What a callback needs to report on its request: the message number of
+ * a PUBLISH; for a (UN)SUBSCRIBE the line to print once granted ("joined
+ * team"; empty: nothing) and the command, named if it is refused.
+ */
 struct chat_req {
 	struct chat	*c;
 	unsigned	 n;
+	char		 ok[CHAT_NAME_MAX + 32];
+	char		 cmd[CHAT_NAME_MAX + 32];
 };
 
 struct chat {
@@ -563,10 +569,11 @@ chat_on_suback(void *ctx, MQTTAsync_successData5 *r)
 	struct chat_req	*q = ctx;
 	const char	*why = MQTTReasonCode_toString(r->reasonCode);
 
-	/* n carries nothing here: the what was printed at the request */
 	if (r->reasonCode >= 0x80)
-		chat_say_locked(q->c, "* refused: 0x%02X %s",
+		chat_say_locked(q->c, "* %s refused: 0x%02X %s", q->cmd,
 		    (unsigned)r->reasonCode, why != NULL ? why : "");
+	else if (q->ok[0] != '\0')
+		chat_say_locked(q->c, "* %s", q->ok);
 	free(q);
 }
 
@@ -577,21 +584,22 @@ chat_on_subfail(void *ctx, MQTTAsync_failureData5 *r)
 	const char	*why = MQTTReasonCode_toString(r->reasonCode);
 
 	if (r->reasonCode >= 0x80)
-		chat_say_locked(q->c, "* refused: 0x%02X %s",
+		chat_say_locked(q->c, "* %s refused: 0x%02X %s", q->cmd,
 		    (unsigned)r->reasonCode, why != NULL ? why : "");
 	else
-		chat_say_locked(q->c, "* failed: %s",
+		chat_say_locked(q->c, "* %s failed: %s", q->cmd,
 		    MQTTAsync_strerror(r->code));
 	free(q);
 }
 
 /*
  * SUBSCRIBE (or UNSUBSCRIBE with unsub) filter at QoS 1, with No Local
- * and Retain Handling rh. Refusals are printed by the callbacks.
+ * and Retain Handling rh. The callbacks print ok (may be NULL) once it
+ * is granted, or that cmd was refused.
  */
 static int
 chat_subscribe(struct chat *c, const char *filter, int unsub, int nl,
-    int rh)
+    int rh, const char *cmd, const char *ok)
 {
 	MQTTAsync_responseOptions	 ro =
 	    MQTTAsync_responseOptions_initializer;
@@ -601,6 +609,8 @@ chat_subscribe(struct chat *c, const char *filter, int unsub, int nl,
 	if ((q = calloc(1, sizeof *q)) == NULL)
 		return (-1);
 	q->c = c;
+	snprintf(q->cmd, sizeof q->cmd, "%s", cmd);
+	snprintf(q->ok, sizeof q->ok, "%s", ok != NULL ? ok : "");
 	ro.context = q;
 	ro.onSuccess5 = chat_on_suback;
 	ro.onFailure5 = chat_on_subfail;
@@ -790,6 +800,7 @@ static int
 chat_command(struct chat *c, char *line)
 {
 	char	*cmd, *arg, *rest, filter[CHAT_NAME_MAX + 16], last[160];
+	char	 what[CHAT_NAME_MAX + 32], ok[CHAT_NAME_MAX + 32];
 
 	if (line[0] != '/') {
 		if (line[0] == '\0')
@@ -847,11 +858,12 @@ chat_command(struct chat *c, char *line)
 		}
 		if (!add)
 			chat_list_del(group ? &c->groups : &c->watched, arg);
-		chat_say("* %s %s", join ? "joined" : leave ? "left" : add ?
-		    "watching" : "not watching", arg);
 		pthread_mutex_unlock(&c->mu);
+		snprintf(what, sizeof what, "%s %s", cmd, arg);
+		snprintf(ok, sizeof ok, "%s %s", join ? "joined" : leave ?
+		    "left" : add ? "watching" : "not watching", arg);
 		/* a group's messages: not our own (No Local) */
-		chat_subscribe(c, filter, !add, group, 0);
+		chat_subscribe(c, filter, !add, group, 0, what, ok);
 		return (0);
 	}
 	chat_say_locked(c, "* unknown command %s (/help)", cmd);
@@ -875,14 +887,14 @@ chat_resubscribe(struct chat *c)
 		chat_list_add(&w, c->watched.v[i]);
 	c->resubscribe = 0;
 	pthread_mutex_unlock(&c->mu);
-	chat_subscribe(c, c->inbox, 0, 0, 1);
+	chat_subscribe(c, c->inbox, 0, 0, 1, "inbox", NULL);
 	for (i = 0; i < g.n; i++) {
 		snprintf(filter, sizeof filter, "im/g/%s/+", g.v[i]);
-		chat_subscribe(c, filter, 0, 1, 1);
+		chat_subscribe(c, filter, 0, 1, 1, filter, NULL);
 	}
 	for (i = 0; i < w.n; i++) {
 		snprintf(filter, sizeof filter, "im/p/%s", w.v[i]);
-		chat_subscribe(c, filter, 0, 0, 1);
+		chat_subscribe(c, filter, 0, 0, 1, filter, NULL);
 	}
 	chat_list_free(&g);
 	chat_list_free(&w);
@@ -1381,7 +1393,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* the session may be new: subscribing again costs nothing */
-	chat_subscribe(&c, c.inbox, 0, 0, 1);
+	chat_subscribe(&c, c.inbox, 0, 0, 1, "inbox", NULL);
 	chat_loop(&c);
 	chat_disconnect(&c);
 	MQTTAsync_destroy(&c.h);

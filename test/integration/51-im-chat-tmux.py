@@ -91,6 +91,11 @@ class Tmux:
     def start(self, name, argv):
         """Run argv in a new detached session name (200x50). When the
         program ends the pane stays with a line "[exit N]"."""
+        if not self.started:
+            # tmux exits with its last session: a session that stays
+            # keeps the server up between the programs' sessions
+            self.tmux("new-session", "-d", "-s", "keep", "sleep 3600")
+            self.started = True
         cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
         shell = "%s; echo \"[exit $?]\"; sleep 600" % cmd
         self.tmux("new-session", "-d", "-s", name, "-x", "200", "-y", "50",
@@ -175,9 +180,8 @@ def conversation(tm, run, a, b, argv_a, argv_b):
     # a group; No Local keeps a's own message off a's screen
     tm.type(sa, "/join team")
     tm.type(sb, "/join team")
-    tm.wait(sa, "* joined team")
+    tm.wait(sa, "* joined team")      # printed at the SUBACK
     tm.wait(sb, "* joined team")
-    time.sleep(0.3)     # the SUBACKs (the screen line comes before)
     tm.type(sa, "/g team hello all")
     tm.wait(sb, "[team] %s > hello all" % a)
     tm.wait(sa, "#3 [sent]")
