@@ -20,6 +20,8 @@ persistent session) and A sees "#2 [delivered] B"; both /join a group,
 a group message of A reaches B (and not A itself: No Local); B /quit and
 A sees "B is offline (disconnect)" after the debounce. Finally the ACL
 vouches for senders: eve's /msg shows on bob's screen as "eve > ...",
+and again after the node restarted (bob's tern-chat shows the
+DISCONNECT 0x8B and reconnects by itself),
 while a raw client of eve's publishing to im/u/bob/alice (as alice) or
 a receipt as bob is refused 0x87, and nothing forged reaches bob's
 screen; eve cannot take the client id alice (client_id_user_prefix:
@@ -97,10 +99,23 @@ class Tmux:
             self.tmux("new-session", "-d", "-s", "keep", "sleep 3600")
             self.started = True
         cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
-        shell = "%s; echo \"[exit $?]\"; sleep 600" % cmd
+        shell = "LSAN_OPTIONS=suppressions=%s %s; echo \"[exit $?]\"; " \
+            "sleep 600" % (self.lsan(), cmd)
         self.tmux("new-session", "-d", "-s", name, "-x", "200", "-y", "50",
                   shell)
         self.started = True
+
+    def lsan(self):
+        """LeakSanitizer suppressions for a sanitizer build: Paho 1.3
+        leaves OpenSSL blocks behind now and then when a TLS client is
+        destroyed (its SSL context or session, eclipse-paho/paho.mqtt.c
+        issues 670 and 1663); only frames inside libcrypto and libssl
+        are matched, so a leak of tern-chat's own still fails."""
+        path = tmp_path("lsan.supp")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("leak:libcrypto.so\nleak:libssl.so\n")
+        return path
 
     def screen(self, name):
         # -J joins wrapped lines, -S - takes the whole history
@@ -251,6 +266,15 @@ def test():
                      "-P", "pe"], input="/msg bob from eve\n", timeout=20)
             check_eq(r.rc, 0, "eve's tern-chat: %r" % r)
             tm.wait("bob", "eve > from eve")
+            # the node restarts: tern-chat reconnects by itself
+            b.restart()
+            tm.wait("bob", "0x8B Server shutting down, reconnecting")
+            tm.wait("bob", "* reconnected")
+            r = run([chat, "-h", HOST, "-p", str(b.port), "-u", "eve",
+                     "-P", "pe"], input="/msg bob after the restart\n",
+                    timeout=20)
+            check_eq(r.rc, 0, "eve's tern-chat again: %r" % r)
+            tm.wait("bob", "eve > after the restart")
             eve = raw.Client(b.port, version=V5)
             eve.connect("eve-raw", username="eve", password=b"pe")
             ack = eve.publish("im/u/bob/alice", b"forged", qos=1, mid=7)
