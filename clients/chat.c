@@ -1388,7 +1388,8 @@ main(int argc, char **argv)
 	MQTTAsync_setConnected(c.h, &c, chat_on_connected);
 	MQTTAsync_setDisconnected(c.h, &c, chat_on_disconnected);
 	if (chat_connect(&c) != 0) {
-		rc = CHAT_EXIT_FAIL;
+		/* a signal during the first connect is a normal end */
+		rc = chat_stop ? CHAT_EXIT_OK : CHAT_EXIT_FAIL;
 		MQTTAsync_destroy(&c.h);
 		goto out;
 	}
