@@ -140,6 +140,7 @@ struct config {
 	int store; /* durable store on */
 	int queue_qos0_messages;
 	int message_id_property; /* tern-mid on deliveries (receipt.c) */
+	int delivery_receipts; /* receipt-to is honoured (receipt.c) */
 	char *presence_topic; /* pattern with %c, %u; NULL: no presence */
 	uint32_t presence_debounce; /* s before an offline is published */
 	int presence_all; /* every client, not only persistent sessions */

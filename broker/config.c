@@ -136,6 +136,8 @@ static const struct config_key config_table[] = {
 	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
 	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
 	    0, NULL, NULL },
+	{ "delivery_receipts", CONFIG_BOOL, OFF(delivery_receipts), 0, 1, 1,
+	    NULL, NULL },
 	{ "message_id_property", CONFIG_BOOL, OFF(message_id_property), 0, 1,
 	    0, NULL, NULL },
 	{ "presence_topic", CONFIG_FUNC, 0, 0, 0, 0, "none",

@@ -178,7 +178,7 @@ receipt_acked(struct session *s, const struct msg *m)
 	/* A node's forward queue or link: the other node acknowledged a
 	 * forward, not the recipient's device. */
 	if (m->user_len == 0 || s->peer != NULL || s->cluster_in ||
-	    !msg_user_get(m, RECEIPT_TO, &to))
+	    !srv.cfg.delivery_receipts || !msg_user_get(m, RECEIPT_TO, &to))
 		return;
 	if (!receipt_topic_ok(to)) {
 		log_debug("receipt for %s from %s not sent: receipt-to is not "

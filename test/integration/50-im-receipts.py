@@ -20,7 +20,9 @@ D. An offline persistent recipient: its message is stored with
    receipt-to, its Correlation Data and its id; the node restarts; the
    recipient comes back and acknowledges: the receipt comes, with that
    Correlation Data and an id (a message read back without one would
-   give null)."""
+   give null).
+E. delivery_receipts false: receipt-to is delivered as any property and
+   the PUBACK publishes nothing."""
 import json
 import os
 import re
@@ -189,6 +191,26 @@ def test():
         b.wait_log("receipt-to is not a topic it may take")
         alice.disconnect()
         part_d(b)
+    part_e()
+
+
+def part_e():
+    with Broker(conf=["delivery_receipts false"], name="off") as b:
+        alice = raw.Client(b.port, version=V5)
+        alice.connect("alice")
+        alice.subscribe(RT, qos=1)
+        bob = raw.Client(b.port, version=V5)
+        bob.connect("bob")
+        bob.subscribe("im/u/bob", qos=1)
+        alice.publish("im/u/bob", b"no receipt", qos=1, mid=1, properties=[
+            ("user_property", [("receipt-to", RT)])])
+        m = bob.recv_publish(timeout=5.0, ack=False)
+        check_eq(m.props.get("user_property"), [("receipt-to", RT)],
+                 "E: receipt-to is passed on as any property")
+        bob.send(raw.puback(m.mid, version=V5))
+        quiet(alice, "E: delivery_receipts false: no receipt", 1.0)
+        bob.disconnect()
+        alice.disconnect()
 
 
 main(test)

@@ -49,6 +49,7 @@ test_defaults(void)
 	config_init(&c);
 	is_int(c.max_packet_size, 1048576, "default max_packet_size");
 	is_int(c.max_inflight_messages, 65535, "default max_inflight_messages");
+	is_int(c.delivery_receipts, 1, "default delivery_receipts");
 	is_int(c.max_inflight_messages_v311, 1000,
 	    "default max_inflight_messages_v311");
 	is_int(c.max_queued_messages, 1000, "default max_queued_messages");
