@@ -1174,6 +1174,20 @@ int conn_send(struct conn *c, const struct mqtt_packet *pkt);
  * is safe from any callback, including the conn's own.
  */
 void conn_close(struct conn *c, uint8_t reason, const char *why);
+/* Why a client's connection ended, as presence.c's offline and events.c's
+ * disconnected name it (conn_end_name). */
+enum conn_end {
+	CONN_END_DISCONNECT, /* the client sent DISCONNECT */
+	CONN_END_TIMEOUT, /* its keep alive ran out */
+	CONN_END_TAKEN_OVER, /* a new connection of its client id */
+	CONN_END_CLOSED, /* anything else: the socket went, an error */
+	CONN_END_RESTART /* presence.c: the node stopped with it online */
+};
+/* Why c, closing with reason code rc (conn_close's), ended. */
+enum conn_end conn_end_reason(const struct conn *c, uint8_t rc);
+/* The name of a reason: "disconnect", "timeout", "taken_over", "closed",
+ * "restart". */
+const char *conn_end_name(enum conn_end reason);
 /*
  * Close c because another connection took its client id (DISCONNECT 0x8E).
  * When the session goes on (the new CONNECT does not start clean and the

@@ -455,6 +455,28 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
+enum conn_end
+conn_end_reason(const struct conn *c, uint8_t rc)
+{
+	if (c->said_bye)
+		return CONN_END_DISCONNECT;
+	if (rc == MQTT_RC_KEEP_ALIVE_TIMEOUT)
+		return CONN_END_TIMEOUT;
+	if (rc == MQTT_RC_SESSION_TAKEN_OVER)
+		return CONN_END_TAKEN_OVER;
+	return CONN_END_CLOSED;
+}
+
+const char *
+conn_end_name(enum conn_end reason)
+{
+	static const char *const names[] = {
+		"disconnect", "timeout", "taken_over", "closed", "restart"
+	};
+
+	return names[reason];
+}
+
 void
 conn_take_over(struct conn *c, int clean_start, const char *why)
 {

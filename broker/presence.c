@@ -62,17 +62,7 @@
 #include "broker.h"
 #include "hash.h"
 
-#define PRESENCE_DISCONNECT 0
-#define PRESENCE_TIMEOUT 1
-#define PRESENCE_TAKEN_OVER 2
-#define PRESENCE_CLOSED 3
-#define PRESENCE_RESTART 4
-
 #define PRESENCE_ONLINE "{\"status\":\"online\","
-
-static const char *const presence_reasons[] = {
-	"disconnect", "timeout", "taken_over", "closed", "restart"
-};
 
 /* An offline that waits for its debounce. */
 struct presence_wait {
@@ -81,7 +71,7 @@ struct presence_wait {
 	size_t id_len;
 	char *user; /* NULL: none */
 	size_t user_len;
-	uint8_t reason; /* PRESENCE_* */
+	uint8_t reason; /* enum conn_end */
 	uint64_t claim; /* the claim of the connection that went */
 };
 
@@ -249,7 +239,7 @@ presence_publish(const char *id, size_t id_len, const char *user,
 		p += sprintf(p, "null");
 	p += sprintf(p, ",\"at\":%llu", ms);
 	if (reason >= 0)
-		p += sprintf(p, ",\"reason\":\"%s\"", presence_reasons[reason]);
+		p += sprintf(p, ",\"reason\":\"%s\"", conn_end_name(reason));
 	*p++ = '}';
 
 	memset(&props, 0, sizeof props);
@@ -266,7 +256,7 @@ presence_publish(const char *id, size_t id_len, const char *user,
 	free(topic);
 	log_info("presence of %.*s: %s%s%s", (int)id_len, id,
 	    reason < 0 ? "online" : "offline", reason < 0 ? "" : ", ",
-	    reason < 0 ? "" : presence_reasons[reason]);
+	    reason < 0 ? "" : conn_end_name(reason));
 	if (retain_room(m->topic, m->topic_len, msg_size(m), 0))
 		retain_store(m);
 	deliver_route(m, NULL);
@@ -346,22 +336,12 @@ presence_online(struct conn *c, struct session *s)
 void
 presence_gone(struct conn *c, struct session *s, uint8_t rc)
 {
-	int reason;
-
 	if (!s->presence_on)
 		return;
 	s->presence_on = 0;
 	if (srv.shutting_down)
 		return;
-	if (c->said_bye)
-		reason = PRESENCE_DISCONNECT;
-	else if (rc == MQTT_RC_KEEP_ALIVE_TIMEOUT)
-		reason = PRESENCE_TIMEOUT;
-	else if (rc == MQTT_RC_SESSION_TAKEN_OVER)
-		reason = PRESENCE_TAKEN_OVER;
-	else
-		reason = PRESENCE_CLOSED;
-	presence_arm(s, reason, c->claim_won);
+	presence_arm(s, conn_end_reason(c, rc), c->claim_won);
 }
 
 void
@@ -414,7 +394,7 @@ presence_sweep_cb(const void *key, size_t len, void *value, void *arg)
 		return;
 	log_debug("presence of %s: online when the node stopped",
 	    s->client_id);
-	presence_arm(s, PRESENCE_RESTART, presence_order(r) / 2);
+	presence_arm(s, CONN_END_RESTART, presence_order(r) / 2);
 }
 
 void
