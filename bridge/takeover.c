@@ -1319,6 +1319,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 	if (s != NULL && s->conn != NULL) {
 		snprintf(why, sizeof why, "session taken over by node %s",
 		    from->name);
+		events_taken_over(s, NULL, from->name);
 		conn_take_over(s->conn, clean, why);
 		s = session_find(client_id, id_len);
 	}
@@ -1576,6 +1577,7 @@ merge_refused(struct claim *cl, struct peer *p)
 
 		snprintf(why, sizeof why, "session taken over by node %s",
 		    p->name);
+		events_taken_over(s, NULL, p->name);
 		conn_take_over(s->conn, 0, why);
 		s = session_find(cid, len);
 		free(cid);

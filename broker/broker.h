@@ -144,6 +144,7 @@ struct config {
 	char *presence_topic; /* pattern with %c, %u; NULL: no presence */
 	uint32_t presence_debounce; /* s before an offline is published */
 	int presence_all; /* every client, not only persistent sessions */
+	int events; /* $events/ published (events.c) */
 	int store_sync_full;
 	int allow_zero_length_clientid;
 	int session_owner_only; /* a session is taken by its user only */
@@ -347,6 +348,45 @@ int presence_stale(const struct msg *m);
 void presence_init(void);
 /* Drop the offlines that wait (shutdown). */
 void presence_free_all(void);
+
+/* --- events.c --- */
+
+/* Why a message was lost or refused ($events/message/dropped). */
+enum events_drop {
+	EVENTS_DROP_QUEUE_FULL, /* a session's queue at its limit */
+	EVENTS_DROP_EXPIRED, /* its Message Expiry Interval passed, queued */
+	EVENTS_DROP_TOO_LARGE, /* over the client's Maximum Packet Size */
+	EVENTS_DROP_OUTPUT_FULL, /* QoS 0 to a client that does not read */
+	EVENTS_DROP_NOT_AUTHORIZED, /* publish refused, or read revoked */
+	EVENTS_DROP_RATE_LIMITED, /* publish refused: max_publish_rate */
+	EVENTS_DROP_QUOTA_EXCEEDED, /* publish refused: retained bounds */
+	EVENTS_DROP_N
+};
+
+/* 1 when topic is under $events/ (the node's events: no client
+ * publishes there). */
+int events_topic(const char *topic, size_t len);
+/* 1 when filter (a $share one: its inner filter) begins with the level
+ * $events: a subscription that needs acl_file and a rule. */
+int events_filter(const uint8_t *filter, uint32_t len);
+/* c's CONNECT attached s (clean_start as asked; present: the session
+ * went on): $events/client/connected, on the next pass. */
+void events_connected(const struct conn *c, const struct session *s,
+    int clean_start, int present);
+/* c, s's connection, closes with reason rc: $events/client/disconnected. */
+void events_disconnected(const struct conn *c, const struct session *s,
+    uint8_t rc);
+/* s's connection is taken over by a new one from new_peer (NULL: not
+ * known here) on new_node (NULL: none named): $events/session/taken_over.
+ * Before the old connection closes. */
+void events_taken_over(const struct session *s, const char *new_peer,
+    const char *new_node);
+/* A message m (NULL: not known) lost for s, or refused to s's client,
+ * for reason: counted, published with the count within a second. */
+void events_dropped(const struct session *s, const struct msg *m,
+    enum events_drop reason);
+/* Drop what waits (shutdown). */
+void events_free_all(void);
 
 /* --- session.c --- */
 

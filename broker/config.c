@@ -146,6 +146,7 @@ static const struct config_key config_table[] = {
 	    10, NULL, NULL },
 	{ "presence_clients", CONFIG_FUNC, 0, 0, 0, 0, "persistent",
 	    config_presence_clients },
+	{ "events", CONFIG_BOOL, OFF(events), 0, 1, 1, NULL, NULL },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
 	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0,
 	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes },

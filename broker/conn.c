@@ -420,6 +420,7 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		if (!srv.shutting_down)
 			deliver_requeue_shared(s);
 		presence_gone(c, s, reason);
+		events_disconnected(c, s, reason);
 		if (c->will_pending && !srv.shutting_down)
 			will_schedule(s);
 		else

@@ -35,6 +35,11 @@
  * stale: read back from the store, queued while the client was not known
  * (a session loaded at start-up), queued before a reload of the ACL file
  * or before another user resumed the session. Denied there, it is dropped.
+ * Without acl_file, $events/ messages reach no client (events.c).
+ *
+ * Every drop of a message for a session (queue full, expired, too large,
+ * QoS 0 over the output limit, read refused at send) is counted for
+ * $events/message/dropped (events_dropped).
  * A node's forward queue is not checked: the node at the other end checks
  * its own subscribers.
  */
@@ -675,6 +680,7 @@ static void
 deliver_start(struct session *s, struct delivery *d)
 {
 	if (!deliver_acl_ok(s, d)) {
+		events_dropped(s, d->msg, EVENTS_DROP_NOT_AUTHORIZED);
 		deliver_drop(s, d);
 		return;
 	}
@@ -692,6 +698,7 @@ deliver_start(struct session *s, struct delivery *d)
 		 * (MQTT-3.1.2-25). */
 		log_info("message on %s too large for %s, dropped",
 		    d->msg->topic, s->client_id);
+		events_dropped(s, d->msg, EVENTS_DROP_TOO_LARGE);
 		deliver_drop(s, d);
 		return;
 	}
@@ -826,6 +833,7 @@ deliver_pump(struct session *s)
 			continue;
 		}
 		if (msg_expired(d->msg, now)) {
+			events_dropped(s, d->msg, EVENTS_DROP_EXPIRED);
 			deliver_drop(s, d);
 			continue;
 		}
@@ -854,6 +862,12 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		    m->topic_len, ACL_READ))
 			return 0;
 		acl_gen = acl_generation();
+	} else if (m->topic[0] == '$' && !acl_active() && s->peer == NULL &&
+	    !s->cluster_in && events_topic(m->topic, m->topic_len)) {
+		/* The node's events are for whom the ACL names (events.c):
+		 * without one, nobody, even a session that subscribed
+		 * before that was refused. */
+		return 0;
 	}
 	if (qos == 0 && (online || !s->persistent ||
 	    !srv.cfg.queue_qos0_messages)) {
@@ -864,6 +878,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			return 1;
 		if (conn_output_len(s->conn) > OUTPUT_LIMIT) {
 			s->conn->dropped_qos0++;
+			events_dropped(s, m, EVENTS_DROP_OUTPUT_FULL);
 			return 1;
 		}
 		/* Online means known: checked above when there is an ACL. */
@@ -893,6 +908,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	    srv.cfg.max_queued_messages + BRIDGE_WINDOW) ||
 	    (!online && s->peer == NULL))) {
 		srv.queue_dropped++;
+		events_dropped(s, m, EVENTS_DROP_QUEUE_FULL);
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "
 			    "first on %s)", s->client_id, m->topic);
@@ -1267,10 +1283,12 @@ deliver_resume(struct session *s)
 			deliver_requeue_head(s, d);
 			continue;
 		} else if (!deliver_acl_ok(s, d)) {
+			events_dropped(s, d->msg, EVENTS_DROP_NOT_AUTHORIZED);
 			deliver_drop(s, d);
 			continue;
 		} else if (deliver_send(s, d->msg, d->qos, d->retain, 1,
 		    d->packet_id, delivery_sub_ids(d), d->n_sub_ids) != 0) {
+			events_dropped(s, d->msg, EVENTS_DROP_TOO_LARGE);
 			deliver_drop(s, d);
 			continue;
 		}

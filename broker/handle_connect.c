@@ -313,6 +313,11 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	    cp->will_topic.len)))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_TOPIC_NAME_INVALID);
+	/* The node's events (events.c): nobody else speaks there. */
+	if (cp->has_will && c->link == LINK_NONE && events_topic((const char *)
+	    cp->will_topic.p, cp->will_topic.len))
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_NOT_AUTHORIZED);
 	if (cp->has_will && cp->will_qos > srv.cfg.max_qos)
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_QOS_NOT_SUPPORTED);
@@ -351,6 +356,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (s != NULL && s->conn != NULL) {
 		log_info("client %s taken over by %s", conn_label(s->conn),
 		    c->peer);
+		events_taken_over(s, c->peer, srv.cfg.node_name);
 		conn_take_over(s->conn, cp->clean_start,
 		    "session taken over");
 		s = session_find(id, id_len); /* the close may free it */
@@ -474,6 +480,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (present)
 		deliver_resume(s);
 	presence_online(c, s);
+	events_connected(c, s, cp->clean_start, present);
 	/* Last: cp may point into the CONNECT the exchange kept. */
 	auth_exchange_end(c);
 	return 0;

@@ -31,7 +31,8 @@
  * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
  * are disconnected.
  *
- * A client may not publish on $SYS/ (the node's own topics), and with
+ * A client may not publish on $SYS/ or $events/ (the node's own topics;
+ * counted as dropped, not_authorized, for $events/message/dropped), and with
  * acl_file set, the client needs write on the topic (acl.c). A v5
  * client is answered 0x87 (not authorized) in its PUBACK / PUBREC; a
  * 3.1.1 client, whose acks carry no reason, gets its normal flow and the
@@ -109,6 +110,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	 * the resend of a QoS 2 message already taken. */
 	if (over_rate && !(p->qos == 2 && session_qos2_has(s, p->packet_id))) {
 		ratelimit_publish_log(c, "refused with 0x96");
+		events_dropped(s, NULL, EVENTS_DROP_RATE_LIMITED);
 		publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
 		    p->packet_id, MQTT_RC_MESSAGE_RATE_TOO_HIGH);
 		return 0;
@@ -117,10 +119,15 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_RETAIN_NOT_SUPPORTED;
 	/* A message from a node link was checked on the node its publisher
 	 * is connected to. $SYS/ is the node's own (sys.c): a client's
-	 * value would stand, retained, until the node next changed it. */
+	 * value would stand, retained, until the node next changed it.
+	 * $events/ is the node's too (events.c): a back-end must be able
+	 * to believe what it reads there. */
 	denied = c->link == LINK_NONE && (sys_topic((const char *)topic.p,
-	    topic.len) || (acl_active() && !acl_check(s->username,
-	    s->client_id, (const char *)topic.p, topic.len, ACL_WRITE)));
+	    topic.len) || events_topic((const char *)topic.p, topic.len) ||
+	    (acl_active() && !acl_check(s->username, s->client_id,
+	    (const char *)topic.p, topic.len, ACL_WRITE)));
+	if (denied)
+		events_dropped(s, NULL, EVENTS_DROP_NOT_AUTHORIZED);
 	if (denied && (p->qos == 0 || c->version == MQTT_V5)) {
 		if (p->qos > 0)
 			publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
@@ -161,6 +168,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	if (keep && c->link == LINK_NONE && !retain_room((const char *)topic.p,
 	    topic.len, msg_publish_size(p, topic.len), p->payload.len == 0)) {
 		if (c->version == MQTT_V5 && p->qos > 0) {
+			events_dropped(s, NULL, EVENTS_DROP_QUOTA_EXCEEDED);
 			publish_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
 			    p->packet_id, MQTT_RC_QUOTA_EXCEEDED);
 			return 0;

@@ -22,6 +22,8 @@
  * With acl_file set, a filter the client may not subscribe to (acl.c)
  * gets 0x87 in a v5 SUBACK, 0x80 in 3.1.1, and no subscription. What a
  * granted subscription brings is still checked per message (read).
+ * Without acl_file, a filter under $events (events.c, $share ones too)
+ * gets the same refusal: the node's events are for whom the ACL names.
  */
 #include "config.h"
 
@@ -98,6 +100,17 @@ handle_subscribe(struct conn *c, struct mqtt_packet *pkt)
 		    memchr(filter.p, '#', filter.len) != NULL)) {
 			codes[i++] = c->version == MQTT_V5 ?
 			    MQTT_RC_WILDCARD_SUB_NOT_SUPPORTED : 0x80;
+			continue;
+		}
+		/* $events/ (events.c) is read by the ACL's grant alone:
+		 * without acl_file nobody may. */
+		if (c->link == LINK_NONE && !acl_active() &&
+		    events_filter(filter.p, filter.len)) {
+			log_notice("%s may not subscribe to %.*s: $events/ "
+			    "needs acl_file", conn_label(c), (int)filter.len,
+			    (const char *)filter.p);
+			codes[i++] = c->version == MQTT_V5 ?
+			    MQTT_RC_NOT_AUTHORIZED : 0x80;
 			continue;
 		}
 		if (c->link == LINK_NONE && acl_active() &&

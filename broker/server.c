@@ -252,6 +252,7 @@ server_free(void)
 	bridge_free();
 	session_free_all();
 	presence_free_all();
+	events_free_all();
 	gate_free_all();
 	resend_free_all();
 	retain_free_all();

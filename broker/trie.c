@@ -756,6 +756,14 @@ trie_count(const struct trie *t)
 	return t->count;
 }
 
+/* Empty nodes are pruned (trie_prune), so a child of the root is there
+ * only while a subscription lies under it. */
+int
+trie_has_first(const struct trie *t, const char *name, size_t len)
+{
+	return trie_kids_find(&t->root->kids, name, len) != NULL;
+}
+
 /* For tests: nodes visited by trie_match in t since trie_new. */
 size_t
 trie_stats_visits(const struct trie *t)

@@ -78,6 +78,10 @@ void trie_set_accept(struct trie *t, trie_accept_fn accept);
 
 /* Number of subscriptions in the tree (shared members included). */
 size_t trie_count(const struct trie *t);
+/* 1 when some filter in t (or the inner filter of a $share one) has name
+ * (len bytes, no '/') as its first level: one lookup at the root, so a
+ * producer can ask whether anyone may want a topic before building it. */
+int trie_has_first(const struct trie *t, const char *name, size_t len);
 
 struct rtree;
 

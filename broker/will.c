@@ -55,6 +55,7 @@ will_publish(struct session *s)
 	    s->client_id, m->topic, m->topic_len, ACL_WRITE)) {
 		log_notice("will of %s on %s not published: the client may no "
 		    "longer write there", s->client_id, m->topic);
+		events_dropped(s, m, EVENTS_DROP_NOT_AUTHORIZED);
 		msg_unref(m);
 		if (s->stored)
 			persist_session(s);
