@@ -257,6 +257,30 @@ test_remove(void)
 	trie_free(t);
 }
 
+/* trie_has_first: is there a filter under this first level (events.c
+ * asks it for $events before building an event)? */
+static void
+test_has_first(void)
+{
+	struct trie	*t = trie_new();
+
+	ok(!trie_has_first(t, "$events", 7), "empty tree: no $events");
+	add(t, "#", A, 1, 0);
+	add(t, "+/client/connected", A, 2, 0);
+	ok(!trie_has_first(t, "$events", 7),
+	    "# and +/...: not filters under $events");
+	add(t, "$events/client/+", B, 3, 0);
+	ok(trie_has_first(t, "$events", 7), "$events/client/+");
+	ok(!trie_has_first(t, "$event", 6), "a prefix of the level is not it");
+	del(t, "$events/client/+", B);
+	ok(!trie_has_first(t, "$events", 7), "gone with its last filter");
+	add(t, "$share/g/$events/#", C, 4, 0);
+	ok(trie_has_first(t, "$events", 7), "a $share filter's inner filter");
+	del(t, "$share/g/$events/#", C);
+	ok(!trie_has_first(t, "$events", 7), "gone again");
+	trie_free(t);
+}
+
 static void
 test_shared(void)
 {
@@ -773,6 +797,7 @@ main(void)
 	test_wildcards();
 	test_overlap_replace();
 	test_remove();
+	test_has_first();
 	test_shared();
 	test_many_owners();
 	test_random_wide();
