@@ -35,7 +35,8 @@
  * stale: read back from the store, queued while the client was not known
  * (a session loaded at start-up), queued before a reload of the ACL file
  * or before another user resumed the session. Denied there, it is dropped.
- * Without acl_file, $events/ messages reach no client (events.c).
+ * Without acl_file, $events/ messages reach no client (events.c), when
+ * routed nor when sent.
  *
  * Every drop of a message for a session (queue full, expired, too large,
  * QoS 0 over the output limit, read refused at send) is counted for
@@ -662,10 +663,23 @@ deliver_acl_applies(const struct session *s)
 	return acl_active() && s->peer == NULL && !s->cluster_in;
 }
 
+/* 1 when m is one of the node's events and s a client's session while
+ * there is no acl_file: nobody reads them then (events.c), not even a
+ * session that subscribed, or had them queued, under an ACL that
+ * granted it before the node restarted without one. */
+static int
+deliver_events_hidden(const struct session *s, const struct msg *m)
+{
+	return m->topic[0] == '$' && !acl_active() && s->peer == NULL &&
+	    !s->cluster_in && events_topic(m->topic, m->topic_len);
+}
+
 /* 1 when s's client may read d's topic (see the design note). */
 static int
 deliver_acl_ok(struct session *s, struct delivery *d)
 {
+	if (deliver_events_hidden(s, d->msg))
+		return 0;
 	if (!deliver_acl_applies(s) || d->acl_gen == acl_generation())
 		return 1;
 	if (!acl_check(s->username, s->client_id, d->msg->topic,
@@ -862,11 +876,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		    m->topic_len, ACL_READ))
 			return 0;
 		acl_gen = acl_generation();
-	} else if (m->topic[0] == '$' && !acl_active() && s->peer == NULL &&
-	    !s->cluster_in && events_topic(m->topic, m->topic_len)) {
-		/* The node's events are for whom the ACL names (events.c):
-		 * without one, nobody, even a session that subscribed
-		 * before that was refused. */
+	} else if (deliver_events_hidden(s, m)) {
 		return 0;
 	}
 	if (qos == 0 && (online || !s->persistent ||

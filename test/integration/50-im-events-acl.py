@@ -12,7 +12,10 @@ B. An ACL that grants backend read on $events/# and everybody
    backend gets none of them, only the dropped events that count them
    (not_authorized); a will on $events/x is refused (CONNACK 0x87).
    A user without the grant may not subscribe there; "topic read #"
-   is not a grant of $events/."""
+   is not a grant of $events/.
+C. backend's persistent session holds $events/# (granted under that
+   ACL) when the node restarts without acl_file: it resumes with its
+   subscription, and gets no event (its own connect, another client's)."""
 import json
 import os
 import sys
@@ -123,6 +126,28 @@ def test():
         check_eq(drain(r, 0.5), [], "B: reader gets no event either")
         for x in (be, m, m3, r):
             x.disconnect()
+
+    # C
+    with Broker(conf=["acl_file %s" % acl], name="restarted") as b:
+        be = raw.Client(b.port, version=V5)
+        be.connect("backend", clean=False, username="backend",
+                   properties={"session_expiry_interval": 600})
+        check_eq(be.subscribe("$events/#", qos=1).codes, [1],
+                 "C: granted under the ACL")
+        be.disconnect()
+        b.conf = [c for c in b.conf if not c.startswith("acl_file ")]
+        b.restart()
+        be = raw.Client(b.port, version=V5)
+        ack = be.connect("backend", clean=False, username="backend",
+                         properties={"session_expiry_interval": 600})
+        check_eq(ack.session_present, 1, "C: its session, resumed")
+        c = raw.Client(b.port, version=V5)
+        c.connect("someone")
+        c.disconnect()
+        check_eq([p.topic for p in drain(be, 1.5)], [],
+                 "C: no event without acl_file, even for a subscription "
+                 "made before")
+        be.disconnect()
 
 
 main(test)
