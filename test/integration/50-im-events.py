@@ -20,7 +20,9 @@ D. bob's persistent session is offline with max_queued_messages 5, and
    bob, reason queue_full, count 7.
 E. alice publishes at QoS 1 where the ACL refuses her (0x87): dropped,
    reason not_authorized, count 1, client_id alice.
-F. backend's other connection, subscribed to #, got none of these."""
+F. backend's other connection, subscribed to #, got none of these.
+G. With "events false", backend's grant and subscription stand and it
+   gets nothing: no connect, no close, no drop."""
 import json
 import os
 import sys
@@ -185,6 +187,21 @@ def test():
               "F: # matches no $events/ topic: %r" % got)
         for c in (be, every, a2, old):
             c.disconnect()
+
+    # G
+    conf = ["acl_file %s" % acl, "events false"]
+    with Broker(conf=conf, name="events-off") as b:
+        be = raw.Client(b.port, version=V5)
+        be.connect("backend-1", username="backend")
+        check_eq(be.subscribe("$events/#", qos=1).codes, [1],
+                 "G: still granted")
+        a = alice(b.port)
+        check_eq(a.publish("im/u/bob/private", b"no", qos=1,
+                           mid=1).reason, RC_NOT_AUTHORIZED, "G: refused")
+        a.abort()
+        p = recv_or_none(be, 2.0)
+        check(p is None, "G: events false publishes nothing: %r" % p)
+        be.disconnect()
 
 
 main(test)
