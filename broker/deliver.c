@@ -35,14 +35,13 @@
  * stale: read back from the store, queued while the client was not known
  * (a session loaded at start-up), queued before a reload of the ACL file
  * or before another user resumed the session. Denied there, it is dropped.
- * Without acl_file, $events/ messages reach no client (events.c), when
- * routed nor when sent.
+ * A node's forward queue is not checked: the node at the other end checks
+ * its own subscribers. Without acl_file, $events/ messages reach no
+ * client (events.c), neither when routed nor when sent.
  *
  * Every drop of a message for a session (queue full, expired, too large,
  * QoS 0 over the output limit, read refused at send) is counted for
  * $events/message/dropped (events_dropped).
- * A node's forward queue is not checked: the node at the other end checks
- * its own subscribers.
  */
 #include "config.h"
 

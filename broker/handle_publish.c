@@ -31,9 +31,9 @@
  * refused with 0x9A / 0x9B (MQTT-3.3.1-8, MQTT-3.2.2-11); 3.x clients
  * are disconnected.
  *
- * A client may not publish on $SYS/ or $events/ (the node's own topics;
- * counted as dropped, not_authorized, for $events/message/dropped), and with
- * acl_file set, the client needs write on the topic (acl.c). A v5
+ * A client may not publish on $SYS/ or $events/ (the node's own
+ * topics), and with acl_file set, the client needs write on the topic
+ * (acl.c); a refusal counts for $events/message/dropped. A v5
  * client is answered 0x87 (not authorized) in its PUBACK / PUBREC; a
  * 3.1.1 client, whose acks carry no reason, gets its normal flow and the
  * message is dropped, as mosquitto does (closing would only make it
