@@ -313,9 +313,11 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	    cp->will_topic.len)))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_TOPIC_NAME_INVALID);
-	/* The node's events (events.c): nobody else speaks there. */
-	if (cp->has_will && c->link == LINK_NONE && events_topic((const char *)
-	    cp->will_topic.p, cp->will_topic.len))
+	/* The node's events (events.c) and its $SYS/ (sys.c): nobody else
+	 * speaks there, as handle_publish.c refuses a client's PUBLISH. */
+	if (cp->has_will && c->link == LINK_NONE && (events_topic((const char *)
+	    cp->will_topic.p, cp->will_topic.len) || sys_topic((const char *)
+	    cp->will_topic.p, cp->will_topic.len)))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_NOT_AUTHORIZED);
 	if (cp->has_will && cp->will_qos > srv.cfg.max_qos)

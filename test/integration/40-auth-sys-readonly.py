@@ -3,7 +3,8 @@
 there is answered 0x87 and a QoS 0 one dropped, a 3.1.1 QoS 1 one gets
 its PUBACK (3.1.1 acks carry no reason) and is dropped; none is routed
 nor retained, so a spoofed value reaches no subscriber, now or later.
-Before, a client's retained $SYS value stood until the node changed it."""
+Before, a client's retained $SYS value stood until the node changed it.
+A will on $SYS/ is refused at CONNECT (v5 0x87, 3.1.1 return code 5)."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -39,6 +40,14 @@ def test():
         late.connect("sys-late")
         late.subscribe("$SYS/broker/spoof/#", qos=1)
         late.expect_none(0.5)
+        # A will there is refused at CONNECT (it would be published,
+        # retained if it asks, when the client goes).
+        for version, rc in ((V5, RC_NOT_AUTHORIZED), (V311, 5)):
+            w = raw.Client(b.port, version=version)
+            w.connect("sys-will-%d" % version, rc=rc,
+                      will=("$SYS/broker/spoof/w", b"fake", 1, True))
+            w.close()
+        live.expect_none(0.5)
         for c in (live, v5, v311, late):
             c.disconnect()
 
