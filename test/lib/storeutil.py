@@ -236,6 +236,12 @@ class Publisher:
         (QoS 1) or PUBREC (QoS 2) and, when complete, finish QoS 2 with
         PUBREL/PUBCOMP. Fails on a timeout or a closed connection."""
         c = self.c
+        # A v5 client keeps to the Receive Maximum of the CONNACK (the
+        # node closes one that does not, 0x93).
+        rm = (self.connack.props or {}).get("receive_maximum") \
+            if self.connack is not None else None
+        if rm:
+            window = min(window, rm)
         todo = list(payloads)
         out = {}           # mid -> (payload, stage)
         i = 0
