@@ -145,6 +145,15 @@ struct config {
 	uint32_t presence_debounce; /* s before an offline is published */
 	int presence_all; /* every client, not only persistent sessions */
 	int events; /* $events/ published (events.c) */
+	/* The offline push webhook (push.c); push_webhook NULL: off. */
+	char *push_webhook; /* the URL as given */
+	char *push_host; /* its parts: host (no brackets), port, path */
+	char *push_path; /* with the query, "/" when none */
+	uint16_t push_port;
+	char *push_secret; /* HMAC-SHA256 key; NULL: requests unsigned */
+	uint32_t push_min_interval; /* s per recipient; 0: every message */
+	uint32_t push_timeout; /* s */
+	uint32_t push_queue_max; /* events waiting, at most */
 	int store_sync_full;
 	int allow_zero_length_clientid;
 	int session_owner_only; /* a session is taken by its user only */
@@ -318,6 +327,22 @@ void receipt_acked(struct session *s, const struct msg *m);
 /* s (len bytes) as a JSON string, quotes included, at p, which has
  * 6 * len + 2 bytes; returns the end. */
 char *receipt_json_str(char *p, const char *s, size_t len);
+
+/* --- push.c --- */
+
+/* Start the webhook's client when push_webhook is set. 0, or -1 (logged). */
+int push_init(void);
+/* m was queued at qos for s: when s is a persistent session without a
+ * connection (not a node's), note an event for the webhook. publisher:
+ * the local session that published m, NULL when unknown (from another
+ * node, the broker's own). Borrows all; never blocks. */
+void push_queued(const struct session *s, const struct msg *m, uint8_t qos,
+    const struct session *publisher);
+/* The counters of $SYS/broker/push/ (sys.c). */
+void push_stats(uint64_t *sent, uint64_t *failed, uint64_t *dropped,
+    uint64_t *waiting, uint64_t *errors);
+/* Drop what waits and close the connection (shutdown). */
+void push_free_all(void);
 
 /* --- presence.c --- */
 

@@ -72,6 +72,8 @@ static int config_protocol(struct config *, char *, char *, size_t);
 static int config_websockets_path(struct config *, char *, char *, size_t);
 static int config_presence_topic(struct config *, char *, char *, size_t);
 static int config_presence_clients(struct config *, char *, char *, size_t);
+static int config_push_webhook(struct config *, char *, char *, size_t);
+static int config_push_secret(struct config *, char *, char *, size_t);
 
 /*
  * The defaults of the 64-bit byte limits, which are FUNC rows: the string
@@ -147,6 +149,16 @@ static const struct config_key config_table[] = {
 	{ "presence_clients", CONFIG_FUNC, 0, 0, 0, 0, "persistent",
 	    config_presence_clients },
 	{ "events", CONFIG_BOOL, OFF(events), 0, 1, 1, NULL, NULL },
+	{ "push_webhook", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_push_webhook },
+	{ "push_webhook_secret", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_push_secret },
+	{ "push_min_interval", CONFIG_UINT, OFF(push_min_interval), 0, 86400,
+	    0, NULL, NULL },
+	{ "push_timeout", CONFIG_UINT, OFF(push_timeout), 1, 3600, 10, NULL,
+	    NULL },
+	{ "push_queue_max", CONFIG_UINT, OFF(push_queue_max), 1, 100000000,
+	    100000, NULL, NULL },
 	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
 	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0,
 	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes },
@@ -756,6 +768,121 @@ config_presence_clients(struct config *c, char *rest, char *err,
 	return 0;
 }
 
+/*
+ * push_webhook http://host[:port][/path]: where push.c POSTs its events.
+ * Plain http only: libevent 2.1 has no mbedTLS bufferevent, so https goes
+ * through a sidecar on the node (tern.conf(5)); an https URL is refused
+ * rather than sent in clear. No user:password@ (the signature is the
+ * authentication) and no #fragment; the path keeps its query.
+ */
+static int
+config_push_webhook(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest), *host, num[8];
+	const char *h, *he, *pe, *p;
+	unsigned long port = 80;
+
+	if (v == NULL || config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "push_webhook takes one URL, e.g. "
+		    "http://127.0.0.1:8080/push");
+		return -1;
+	}
+	if (strncasecmp(v, "https://", 8) == 0) {
+		snprintf(err, errlen, "push_webhook: https is not supported "
+		    "(libevent 2.1 has no TLS for it here): use a local proxy "
+		    "that forwards http://127.0.0.1:<port>/... to your https "
+		    "server");
+		return -1;
+	}
+	if (strncasecmp(v, "http://", 7) != 0) {
+		snprintf(err, errlen, "push_webhook must be an http:// URL, "
+		    "not '%s'", v);
+		return -1;
+	}
+	h = v + 7;
+	pe = h + strcspn(h, "/?");
+	for (p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '#' ||
+		    (*p == '@' && p < pe)) {
+			snprintf(err, errlen, "push_webhook: '%s' has a "
+			    "character it may not have (space, control, '#', "
+			    "or user@ before the host)", v);
+			return -1;
+		}
+	}
+	if (*h == '[') {
+		he = memchr(h, ']', (size_t)(pe - h));
+		if (he == NULL || he == h + 1)
+			goto bad_host;
+		h++;
+		p = he + 1;
+	} else {
+		he = memchr(h, ':', (size_t)(pe - h));
+		if (he == NULL)
+			he = pe;
+		p = he;
+	}
+	if (he == h)
+		goto bad_host;
+	if (p < pe) {
+		if (*p != ':' || pe - p - 1 < 1 || pe - p - 1 > 5)
+			goto bad_port;
+		memcpy(num, p + 1, (size_t)(pe - p - 1));
+		num[pe - p - 1] = '\0';
+		if (config_parse_uint(num, 1, 65535, &port) != 0)
+			goto bad_port;
+	}
+	host = xstrndup(h, (size_t)(he - h));
+	free(c->push_webhook);
+	free(c->push_host);
+	free(c->push_path);
+	c->push_webhook = xstrdup(v);
+	c->push_host = host;
+	c->push_port = (uint16_t)port;
+	if (*pe == '?') {
+		c->push_path = xmalloc(strlen(pe) + 2);
+		c->push_path[0] = '/';
+		strcpy(c->push_path + 1, pe);
+	} else
+		c->push_path = xstrdup(*pe == '\0' ? "/" : pe);
+	return 0;
+bad_host:
+	snprintf(err, errlen, "push_webhook: '%s' has no host (http://host"
+	    "[:port]/path)", v);
+	return -1;
+bad_port:
+	snprintf(err, errlen, "push_webhook: '%s' has a bad port (1 to "
+	    "65535)", v);
+	return -1;
+}
+
+/*
+ * push_webhook_secret <string>: the rest of the line, at least
+ * PUSH_SECRET_MIN bytes. Requests are sent in clear (http), so whoever
+ * sees one has a body and its HMAC: a short key could be found from them
+ * offline.
+ */
+#define PUSH_SECRET_MIN 16
+
+static int
+config_push_secret(struct config *c, char *rest, char *err, size_t errlen)
+{
+	size_t len;
+
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	len = strlen(rest);
+	if (len < PUSH_SECRET_MIN) {
+		snprintf(err, errlen, "push_webhook_secret must be at least %d "
+		    "bytes long, this one has %zu (a random one: openssl rand "
+		    "-hex 32)", PUSH_SECRET_MIN, len);
+		return -1;
+	}
+	free(c->push_secret);
+	c->push_secret = xstrdup(rest);
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -1044,5 +1171,9 @@ config_free(struct config *c)
 	free(c->jwt_username_claim);
 	free(c->acl_file);
 	free(c->presence_topic);
+	free(c->push_webhook);
+	free(c->push_host);
+	free(c->push_path);
+	free(c->push_secret);
 	memset(c, 0, sizeof *c);
 }

@@ -860,11 +860,12 @@ deliver_pump(struct session *s)
 }
 
 /* Deliver m to s (see deliver_to_session). Returns 0 when the ACL kept
- * it from s, else 1 (sent, queued or dropped by a limit). */
+ * it from s, else 1 (sent, queued or dropped by a limit). publisher: the
+ * local session that published m (for push.c), NULL when unknown. */
 static int
 deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
-    const char *share, struct peer *from)
+    const char *share, struct peer *from, const struct session *publisher)
 {
 	struct delivery *d;
 	int online = deliver_online(s);
@@ -962,12 +963,17 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 		s->queued_bytes -= m->payload_len;
 		s->disk_max_seq = d->seq;
 		delivery_free(d);
+		/* Queued for a client that is away: its app server may
+		 * wake it (push.c; nothing there waits). */
+		push_queued(s, m, qos, publisher);
 		return 1;
 	}
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
 	if (online || s->moving != NULL)
 		deliver_pump(s);
+	else
+		push_queued(s, m, qos, publisher);
 	return 1;
 }
 
@@ -1024,7 +1030,8 @@ void
 deliver_to_session(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
 {
-	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, NULL);
+	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, NULL,
+	    NULL);
 }
 
 void
@@ -1032,7 +1039,8 @@ deliver_to_session_from(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
     struct peer *from)
 {
-	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, from);
+	deliver_enqueue(s, m, qos, retain, sub_ids, n_sub_ids, NULL, from,
+	    NULL);
 }
 
 static void
@@ -1158,7 +1166,7 @@ deliver_route(struct msg *m, struct session *publisher)
 			delivered++;
 		} else if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
 		    mt->share, ctx.from_link ? bridge_link_peer(publisher) :
-		    NULL)) {
+		    NULL, ctx.from_link ? NULL : publisher)) {
 			delivered++;
 			if (mt->s->split && mt->s->persistent &&
 			    !ctx.from_link)
@@ -1368,7 +1376,7 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 		if (d == s->disk_tail)
 			s->disk_tail = NULL;
 		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
-		    sub_id != 0, d->share, NULL);
+		    sub_id != 0, d->share, NULL, NULL);
 		deliver_drop(s, d);
 	}
 }

@@ -62,7 +62,8 @@ receipt_wants_id(const struct msg *m)
 {
 	struct mqtt_str v;
 
-	return srv.cfg.message_id_property ||
+	/* push.c's events name the message by its id too. */
+	return srv.cfg.message_id_property || srv.cfg.push_webhook != NULL ||
 	    msg_user_get(m, RECEIPT_TO, &v);
 }
 

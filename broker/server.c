@@ -202,6 +202,8 @@ server_init(void)
 	if (bridge_init() != 0)
 		return -1;
 	presence_init();
+	if (push_init() != 0)
+		return -1;
 	sys_init();
 	if (listener_start_all() != 0)
 		return -1;
@@ -249,6 +251,7 @@ server_free(void)
 	conn_free_all();
 	pwcheck_stop(); /* before the base goes: it owns an event */
 	sys_free();
+	push_free_all();
 	bridge_free();
 	session_free_all();
 	presence_free_all();

@@ -14,6 +14,11 @@
  *   $SYS/broker/subscriptions/count      subscriptions, with remote routes
  *   $SYS/broker/retained messages/count
  *   $SYS/broker/publish/messages/dropped messages dropped on full queues
+ *   $SYS/broker/push/sent                webhook events the server took
+ *   $SYS/broker/push/failed              events in batches it refused (4xx)
+ *   $SYS/broker/push/dropped             events dropped past push_queue_max
+ *   $SYS/broker/push/waiting             events not yet sent (push.c)
+ *   $SYS/broker/push/errors              failed requests, sent again
  *   $SYS/broker/cluster/node             node_name (in a cluster)
  *   $SYS/broker/cluster/routes           this node's routes
  *   $SYS/broker/cluster/nodes/<n>/link   "up" or "down" (our link to <n>)
@@ -113,6 +118,23 @@ sys_cluster(void)
 }
 
 static void
+sys_push(void)
+{
+	uint64_t sent, failed, dropped, waiting, errors;
+
+	push_stats(&sent, &failed, &dropped, &waiting, &errors);
+	sys_pub("$SYS/broker/push/sent", "%llu", (unsigned long long)sent);
+	sys_pub("$SYS/broker/push/failed", "%llu",
+	    (unsigned long long)failed);
+	sys_pub("$SYS/broker/push/dropped", "%llu",
+	    (unsigned long long)dropped);
+	sys_pub("$SYS/broker/push/waiting", "%llu",
+	    (unsigned long long)waiting);
+	sys_pub("$SYS/broker/push/errors", "%llu",
+	    (unsigned long long)errors);
+}
+
+static void
 sys_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = { (time_t)srv.cfg.sys_interval, 0 };
@@ -128,6 +150,8 @@ sys_cb(evutil_socket_t fd, short what, void *arg)
 	    retain_count());
 	sys_pub("$SYS/broker/publish/messages/dropped", "%llu",
 	    (unsigned long long)srv.queue_dropped);
+	if (srv.cfg.push_webhook != NULL)
+		sys_push();
 	if (bridge_on())
 		sys_cluster();
 	evtimer_add(sys_timer, &tv);

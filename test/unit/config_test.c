@@ -436,6 +436,88 @@ test_presence(void)
 }
 
 static void
+test_push(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(c.push_webhook == NULL && c.push_secret == NULL,
+	    "no push_webhook by default");
+	is_int(c.push_min_interval, 0, "default push_min_interval 0");
+	is_int(c.push_timeout, 10, "default push_timeout 10");
+	is_int(c.push_queue_max, 100000, "default push_queue_max 100000");
+	ok(line_ok(&c, "push_webhook http://127.0.0.1:8080/im/push?k=v"),
+	    "push_webhook with port, path and query");
+	ok(strcmp(c.push_host, "127.0.0.1") == 0 && c.push_port == 8080 &&
+	    strcmp(c.push_path, "/im/push?k=v") == 0 &&
+	    strcmp(c.push_webhook, "http://127.0.0.1:8080/im/push?k=v") == 0,
+	    "push_webhook split into host, port, path");
+	ok(line_ok(&c, "push_webhook HTTP://push.example"),
+	    "push_webhook: no port, no path");
+	ok(strcmp(c.push_host, "push.example") == 0 && c.push_port == 80 &&
+	    strcmp(c.push_path, "/") == 0, "port 80, path /");
+	ok(line_ok(&c, "push_webhook http://[::1]:9000?a=b"),
+	    "push_webhook: IPv6 address, query only");
+	ok(strcmp(c.push_host, "::1") == 0 && c.push_port == 9000 &&
+	    strcmp(c.push_path, "/?a=b") == 0, "host without brackets");
+	ok(line_ok(&c, "push_webhook_secret  a secret with spaces 123"),
+	    "push_webhook_secret");
+	ok(strcmp(c.push_secret, "a secret with spaces 123") == 0,
+	    "push_webhook_secret: the rest of the line");
+	ok(line_ok(&c, "push_min_interval 30") && c.push_min_interval == 30,
+	    "push_min_interval 30");
+	ok(line_ok(&c, "push_timeout 3") && c.push_timeout == 3,
+	    "push_timeout 3");
+	ok(line_ok(&c, "push_queue_max 3") && c.push_queue_max == 3,
+	    "push_queue_max 3");
+	config_free(&c);
+
+	line_bad("push_webhook https://push.example/p", "t.conf:7: "
+	    "push_webhook: https is not supported (libevent 2.1 has no TLS "
+	    "for it here): use a local proxy that forwards "
+	    "http://127.0.0.1:<port>/... to your https server");
+	line_bad("push_webhook ftp://push.example/p", "t.conf:7: "
+	    "push_webhook must be an http:// URL, not 'ftp://push.example/p'");
+	line_bad("push_webhook push.example/p", "t.conf:7: "
+	    "push_webhook must be an http:// URL, not 'push.example/p'");
+	line_bad("push_webhook", "t.conf:7: push_webhook takes one URL, e.g. "
+	    "http://127.0.0.1:8080/push");
+	line_bad("push_webhook http://a/p http://b/p", "t.conf:7: "
+	    "push_webhook takes one URL, e.g. http://127.0.0.1:8080/push");
+	line_bad("push_webhook http:///p", "t.conf:7: push_webhook: "
+	    "'http:///p' has no host (http://host[:port]/path)");
+	line_bad("push_webhook http://:80/p", "t.conf:7: push_webhook: "
+	    "'http://:80/p' has no host (http://host[:port]/path)");
+	line_bad("push_webhook http://[]:80/p", "t.conf:7: push_webhook: "
+	    "'http://[]:80/p' has no host (http://host[:port]/path)");
+	line_bad("push_webhook http://h:0/p", "t.conf:7: push_webhook: "
+	    "'http://h:0/p' has a bad port (1 to 65535)");
+	line_bad("push_webhook http://h:65536/p", "t.conf:7: push_webhook: "
+	    "'http://h:65536/p' has a bad port (1 to 65535)");
+	line_bad("push_webhook http://h:/p", "t.conf:7: push_webhook: "
+	    "'http://h:/p' has a bad port (1 to 65535)");
+	line_bad("push_webhook http://h:8x/p", "t.conf:7: push_webhook: "
+	    "'http://h:8x/p' has a bad port (1 to 65535)");
+	line_bad("push_webhook http://[::1]x/p", "t.conf:7: push_webhook: "
+	    "'http://[::1]x/p' has a bad port (1 to 65535)");
+	line_bad("push_webhook http://u:pw@h/p", "t.conf:7: push_webhook: "
+	    "'http://u:pw@h/p' has a character it may not have (space, "
+	    "control, '#', or user@ before the host)");
+	line_bad("push_webhook http://h/p#frag", "t.conf:7: push_webhook: "
+	    "'http://h/p#frag' has a character it may not have (space, "
+	    "control, '#', or user@ before the host)");
+	line_bad("push_webhook_secret short", "t.conf:7: push_webhook_secret "
+	    "must be at least 16 bytes long, this one has 5 (a random one: "
+	    "openssl rand -hex 32)");
+	line_bad("push_timeout 0", "t.conf:7: push_timeout must be a number "
+	    "from 1 to 3600, not '0'");
+	line_bad("push_queue_max 0", "t.conf:7: push_queue_max must be a "
+	    "number from 1 to 100000000, not '0'");
+	line_bad("push_min_interval 86401", "t.conf:7: push_min_interval must "
+	    "be a number from 0 to 86400, not '86401'");
+}
+
+static void
 test_man_page(void)
 {
 	const char *srcdir = getenv("TERN_SRCDIR");
@@ -495,6 +577,7 @@ main(void)
 	test_files();
 	test_limits();
 	test_presence();
+	test_push();
 	test_man_page();
 	return tap_done();
 }
