@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 
-from harness import HOST, check, free_port, wait_for
+from harness import HOST, TestFailure, check, free_port, wait_for
 
 
 class Request:
@@ -146,9 +146,12 @@ class Webhook:
         return [e for r in self.delivered() for e in r.events]
 
     def wait_events(self, n, timeout=10.0, what="webhook events"):
-        wait_for(lambda: len(self.events()) >= n, timeout=timeout,
-                 what="%s: %d events (got %d)" % (what, n,
-                                                  len(self.events())))
+        try:
+            wait_for(lambda: len(self.events()) >= n, timeout=timeout,
+                     what="%s: %d events" % (what, n))
+        except TestFailure as e:
+            raise TestFailure("%s (got %d: %r)" % (e, len(self.events()),
+                                                   self.requests))
         return self.events()
 
     def quiet(self, t=1.0, what="webhook"):
