@@ -13,6 +13,8 @@ S. Slow: the server takes 2 s per answer. While a request hangs, carol
    (online) still gets a message to her at once (well within 1.5 s: a
    node that waited for the webhook would take 2 s or more), and 20
    more events for bob go in fewer requests than events (batched).
+   Stopped while a request hangs, the node exits at once and logs the
+   event it did not send.
 Q. The bound: push_queue_max 3, the server down: of 5 events the first
    3 wait and 2 are dropped, counted on $SYS/broker/push/dropped and
    logged; once the server is up, the first three arrive (queued 1, 2,
@@ -115,8 +117,19 @@ def part_s():
                   "events" % n)
             check_eq([e["queued"] for e in ev], list(range(1, 22)),
                      "S: in order")
+            # Stopped while a request hangs: it exits at once, freeing
+            # what waits (the sanitizers check), and says it was lost.
+            hook.delay = 6.0
+            a.publish("im/u/bob", b"last", qos=1, mid=31)
+            time.sleep(0.5)
             a.disconnect()
             carol.disconnect()
+            t0 = time.monotonic()
+            b.stop()
+            check(time.monotonic() - t0 < 4.0, "S: the node stops without "
+                  "waiting for the webhook (%.2f s)" % (time.monotonic() - t0))
+            check("push: 1 events not sent" in b.log(),
+                  "S: the stop says what was not sent")
             b.check_log_clean()
 
 
