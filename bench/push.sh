@@ -18,7 +18,8 @@
 # (taskset). Every process it starts is stopped by PID on exit.
 #
 #   bench/push.sh [--builddir DIR] [--rounds N] [--duration S]
-#                 [--offline N] [--load-rate N] [--delay S] [--keep]
+#                 [--offline N] [--load-rate N] [--delay S] [--ids]
+#                 [--keep]
 #
 #   --builddir DIR   build directory holding broker/ternd and
 #                    clients/tern-bench, configured WITHOUT sanitizers
@@ -29,6 +30,9 @@
 #   --load-rate N    QoS 1 messages/s to them (default 100: with 10
 #                    sessions, 1000 webhook events/s)
 #   --delay S        the webhook's answer time (default 2)
+#   --ids            a third arm, ids: message_id_property true and no
+#                    webhook (push_webhook gives every message an id, as
+#                    that key does: this arm tells the ids' cost apart)
 #   --keep           keep the work directory
 set -u
 
@@ -39,6 +43,7 @@ duration=20
 offline=10
 load_rate=100
 delay=2
+arms="nopush push"
 keep=0
 BROKER_CPU=0
 LOAD_CPU=1
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--offline) offline=${2:?}; shift ;;
 	--load-rate) load_rate=${2:?}; shift ;;
 	--delay) delay=${2:?}; shift ;;
+	--ids) arms="nopush push ids" ;;
 	--keep) keep=1 ;;
 	-h|--help) usage ;;
 	*) echo "push.sh: unknown option $1" >&2; usage ;;
@@ -149,6 +155,7 @@ start_broker() {
 	[ "$arm" = push ] &&
 	    echo "push_webhook http://127.0.0.1:$hook_port/push" \
 	    >>"$dir/ternd.conf"
+	[ "$arm" = ids ] && echo "message_id_property true" >>"$dir/ternd.conf"
 	taskset -c "$BROKER_CPU" "$TERND" -c "$dir/ternd.conf" \
 	    >"$dir/broker.log" 2>&1 &
 	broker_pid=$!
@@ -181,7 +188,7 @@ make_offline() {
 results=$work/results.txt
 : >"$results"
 for round in $(seq 1 "$rounds"); do
-	for arm in nopush push; do
+	for arm in $arms; do
 		dir=$work/$arm-$round
 		start_hook "$work/hook-$arm-$round.txt"
 		start_broker "$arm" "$dir" || {
@@ -226,7 +233,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
 echo
 echo "| arm | p50 us | p99 us | msg/s | webhook requests | webhook events |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for arm in nopush push; do
+for arm in $arms; do
 	echo "| $arm | $(field $arm lat_p50_us | median) |" \
 	    "$(field $arm lat_p99_us | median) |" \
 	    "$(field $arm throughput | median) |" \
@@ -240,14 +247,18 @@ echo "push / nopush: p50 $(ratio "$(field push lat_p50_us | median)" \
 # Rounds alternate, so a pair (nopush then push of one round) saw about
 # the same machine: the median of the per-round ratios is less swayed by
 # a round where the shared machine was busy than the ratio of medians.
-paired() { # paired KEY: median over the rounds of push/nopush
-	paste <(field push "$1") <(field nopush "$1") |
+paired() { # paired ARM KEY: median over the rounds of ARM/nopush
+	paste <(field "$1" "$2") <(field nopush "$2") |
 	    awk '$2 > 0 { print $1 / $2 }' | median; }
-echo "median of the per-round ratios: p50 $(paired lat_p50_us |
-    xargs printf '%.2f'), p99 $(paired lat_p99_us | xargs printf '%.2f')"
+for arm in $arms; do
+	[ "$arm" = nopush ] && continue
+	echo "median of the per-round ratios $arm / nopush: p50 $(paired \
+	    "$arm" lat_p50_us | xargs printf '%.2f'), p99 $(paired "$arm" \
+	    lat_p99_us | xargs printf '%.2f')"
+done
 echo
 echo "per round (p50/p99 us):"
-for arm in nopush push; do
+for arm in $arms; do
 	echo "  $arm: $(paste -d/ <(field $arm lat_p50_us) \
 	    <(field $arm lat_p99_us) | tr '\n' ' ')"
 done
