@@ -309,7 +309,8 @@ int msg_expired(const struct msg *m, time_t now);
 #define RECEIPT_MID_PROP_LEN (1 + 2 + 8 + 2 + RECEIPT_MID_LEN)
 
 /* 1 when m, on a node without node_name, needs an identity all the same:
- * message_id_property is on, or its publisher asks for a receipt. */
+ * message_id_property is on, push_webhook is set (push.c's events name
+ * it), or its publisher asks for a receipt. */
 int receipt_wants_id(const struct msg *m);
 /* m's identity as text into out (RECEIPT_MID_LEN bytes, no NUL); m must
  * have one. */

@@ -7,13 +7,14 @@
  * bridge/forward.c (origin node hash, sequence of that node), given where
  * it enters the cluster and carried on links, in moves and in the store.
  * A node without node_name gives one only when something needs it
- * (receipt_wants_id, from deliver_route): message_id_property is on, or
- * the message asks for a receipt; its origin is the hash of the empty
- * name. With message_id_property, every PUBLISH to a v5 client carries
- * it as the user property "tern-mid" (deliver.c, last among the user
- * properties), in the text form of receipt_mid(): the origin, then the
- * sequence, 11 base64url digits each (A-Z a-z 0-9 - _, most significant
- * first), 22 characters, the same on every node and across moves. A
+ * (receipt_wants_id, from deliver_route): message_id_property is on,
+ * push_webhook is set (push.c), or the message asks for a receipt; its
+ * origin is the hash of the empty name. With message_id_property, every
+ * PUBLISH to a v5 client carries it as the user property "tern-mid"
+ * (deliver.c, last among the user properties), in the text form of
+ * receipt_mid(): the origin, then the sequence, 11 base64url digits each
+ * (A-Z a-z 0-9 - _, most significant first), 22 characters, the same on
+ * every node and across moves. A
  * client's own "tern-mid" properties are dropped on arrival then
  * (receipt_clean): ids are predictable, and one forged ahead of a real
  * message would make the recipient's app drop that as a duplicate.
