@@ -270,6 +270,10 @@ struct msg *msg_from_publish_user(const struct mqtt_publish *p,
 struct msg *msg_from_parts(const struct mqtt_props *props,
     const struct mqtt_str *user, const uint8_t *topic, uint32_t topic_len,
     struct mqtt_str payload, uint8_t qos, uint8_t retain);
+/* props emptied, then Payload Format Indicator 1 and Content Type
+ * application/json: the node's own JSON messages (receipts, presence,
+ * events). */
+void msg_json_props(struct mqtt_props *props);
 /* The value of m's first user property named key, in v; 0 when none. */
 int msg_user_get(const struct msg *m, const char *key, struct mqtt_str *v);
 /* A copy of m (one reference) with extra wire-form user properties

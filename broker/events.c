@@ -186,12 +186,7 @@ events_publish(const char *topic, const char *json, size_t len)
 	struct mqtt_str payload;
 	struct msg *m;
 
-	memset(&props, 0, sizeof props);
-	MQTT_PROP_SET(&props, MQTT_PROP_PAYLOAD_FORMAT);
-	props.payload_format = 1;
-	MQTT_PROP_SET(&props, MQTT_PROP_CONTENT_TYPE);
-	props.content_type.p = (const uint8_t *)"application/json";
-	props.content_type.len = sizeof "application/json" - 1;
+	msg_json_props(&props);
 	payload.p = (const uint8_t *)json;
 	payload.len = (uint32_t)len;
 	m = msg_from_parts(&props, NULL, (const uint8_t *)topic,

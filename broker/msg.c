@@ -137,6 +137,17 @@ msg_from_parts(const struct mqtt_props *props, const struct mqtt_str *user,
 	return msg_make(props, user, topic, topic_len, payload, qos, retain);
 }
 
+void
+msg_json_props(struct mqtt_props *props)
+{
+	memset(props, 0, sizeof *props);
+	MQTT_PROP_SET(props, MQTT_PROP_PAYLOAD_FORMAT);
+	props->payload_format = 1;
+	MQTT_PROP_SET(props, MQTT_PROP_CONTENT_TYPE);
+	props->content_type.p = (const uint8_t *)"application/json";
+	props->content_type.len = sizeof "application/json" - 1;
+}
+
 int
 msg_user_get(const struct msg *m, const char *key, struct mqtt_str *v)
 {

@@ -242,12 +242,7 @@ presence_publish(const char *id, size_t id_len, const char *user,
 		p += sprintf(p, ",\"reason\":\"%s\"", conn_end_name(reason));
 	*p++ = '}';
 
-	memset(&props, 0, sizeof props);
-	MQTT_PROP_SET(&props, MQTT_PROP_PAYLOAD_FORMAT);
-	props.payload_format = 1;
-	MQTT_PROP_SET(&props, MQTT_PROP_CONTENT_TYPE);
-	props.content_type.p = (const uint8_t *)"application/json";
-	props.content_type.len = sizeof "application/json" - 1;
+	msg_json_props(&props);
 	payload.p = (const uint8_t *)buf;
 	payload.len = (uint32_t)(p - buf);
 	m = msg_from_parts(&props, wp, (const uint8_t *)topic, tlen,

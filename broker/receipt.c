@@ -213,12 +213,7 @@ receipt_acked(struct session *s, const struct msg *m)
 	p = receipt_json_str(p, m->topic, m->topic_len);
 	p += sprintf(p, ",\"at\":%llu}", ms);
 
-	memset(&props, 0, sizeof props);
-	MQTT_PROP_SET(&props, MQTT_PROP_PAYLOAD_FORMAT);
-	props.payload_format = 1;
-	MQTT_PROP_SET(&props, MQTT_PROP_CONTENT_TYPE);
-	props.content_type.p = (const uint8_t *)"application/json";
-	props.content_type.len = sizeof "application/json" - 1;
+	msg_json_props(&props);
 	if (m->correlation_data.p != NULL) {
 		MQTT_PROP_SET(&props, MQTT_PROP_CORRELATION_DATA);
 		props.correlation_data = m->correlation_data;
