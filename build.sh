@@ -16,12 +16,12 @@ cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
 libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl tmux"
+openssl tmux node-mqtt"
 # Commands whose Debian package is installed only when the command is
-# missing (command:package): Node.js and npm for the MQTT.js test. A
-# machine may have them from elsewhere (NodeSource's nodejs bundles npm
-# and conflicts with Debian's npm package).
-COMMANDS="node:nodejs npm:npm"
+# missing (command:package): Node.js for the MQTT.js test (whose MQTT.js
+# is node-mqtt above: no test fetches anything from npm). A machine may
+# have node from elsewhere (NodeSource's nodejs).
+COMMANDS="node:nodejs"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 

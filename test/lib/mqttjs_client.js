@@ -1,4 +1,4 @@
-// MQTT.js (npm "mqtt", v5) against a WebSocket listener, for
+// MQTT.js (Debian's node-mqtt, 4.x, or npm's "mqtt") against a WebSocket listener, for
 // test/integration/43-ws-mqttjs.py.
 //
 //   node mqttjs_client.js URL [CAFILE]
