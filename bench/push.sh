@@ -112,7 +112,9 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 start_hook() {
 	local out=$1
 	hook_port=$(free_port)
-	python3 - "$hook_port" "$delay" "$out" <<-'EOF' &
+	# On the load's core: its JSON parsing of each 150 KB request must
+	# not take the broker's core from it.
+	taskset -c "$LOAD_CPU" python3 - "$hook_port" "$delay" "$out" <<-'EOF' &
 	import http.server, json, signal, sys, threading, time
 	port, delay, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 	n = {"requests": 0, "events": 0}
