@@ -30,6 +30,13 @@
 #                    "own" leaves each broker at its own defaults (tern:
 #                    the client's Receive Maximum up to 65535, 3.1.1
 #                    clients 1000; mosquitto: 20)
+#   --flashmq BIN    also run FlashMQ (not in Debian: a binary built
+#                    outside the tree, e.g. with its cmake) as a third
+#                    broker, interleaved, with thread_count 1, anonymous
+#                    access, the same queue limit
+#                    (max_qos_msg_pending_per_client) and no bytes
+#                    limit; the table gains its column and tern/FlashMQ.
+#                    Never needed by the build or the tests
 #   --durable        the durable-store matrix instead: QoS 1 fan-in into
 #                    persistent offline sessions (tern-bench reconnect -P:
 #                    the acknowledged rate while queueing, then every
@@ -60,6 +67,7 @@ LOAD_CPU=1
 MAXQ=1000
 MAXINF=20
 window_set=0
+FLASHMQ=
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
@@ -77,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--only) only=${2:?}; shift ;;
 	--durable) durable=1 ;;
 	--window) MAXINF=${2:?}; window_set=1; shift ;;
+	--flashmq) FLASHMQ=${2:?}; shift ;;
 	-h|--help) usage ;;
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -177,6 +186,28 @@ start_broker() {
 		done
 		broker_port=$(awk '{ print $3; exit }' "$dir/data/ternd.ready" \
 		    2>/dev/null)
+	elif [ "$kind" = flashmq ]; then
+		broker_port=$(free_port)
+		{
+			echo "thread_count 1"
+			echo "allow_anonymous true"
+			echo "log_file $dir/flashmq.log"
+			echo "max_qos_msg_pending_per_client $MAXQ"
+			echo "max_qos_bytes_pending_per_client 1073741824"
+			echo "listen {"
+			echo "  protocol mqtt"
+			echo "  port $broker_port"
+			echo "  inet4_bind_address 127.0.0.1"
+			echo "}"
+		} >"$dir/flashmq.conf"
+		taskset -c "$BROKER_CPU" "$FLASHMQ" --config-file \
+		    "$dir/flashmq.conf" >"$dir/broker.log" 2>&1 &
+		broker_pid=$!
+		for _ in $(seq 1 200); do
+			port_open "$broker_port" && break
+			kill -0 "$broker_pid" 2>/dev/null || break
+			sleep 0.05
+		done
 	else
 		broker_port=$(free_port)
 		{
@@ -239,6 +270,10 @@ conn|conn -K $K -d $HOLD|kb_per_conn|lower
 reconnect|reconnect -K $KR -n 10 -q 1|reconnect_ms|lower
 "
 KINDS="tern mosquitto"
+if [ -n "$FLASHMQ" ]; then
+	[ -x "$FLASHMQ" ] || { echo "compare.sh: --flashmq $FLASHMQ is not an executable" >&2; exit 2; }
+	KINDS="tern mosquitto flashmq"
+fi
 if [ "$durable" = 1 ]; then
 	# S offline sessions x N messages, from 4 publishers (QoS 1, window
 	# 250 each); metric: acknowledged msg/s while queueing
@@ -340,6 +375,21 @@ if [ "$durable" = 1 ]; then
 	exit $status
 fi
 
+ratio_of() { awk -v t="$1" -v m="$2" 'BEGIN { if (t == "-" || m == "-" ||
+	m + 0 == 0) print "-"; else printf "%.2f", t / m }'; }
+if [ -n "$FLASHMQ" ]; then
+	echo
+	echo "| scenario | metric | tern | mosquitto | FlashMQ | tern/mosquitto | FlashMQ/mosquitto | tern/FlashMQ | lost t/m/f |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "$MATRIX" | while IFS='|' read -r name args metric better; do
+		[ -n "$name" ] || continue
+		selected "$name" || continue
+		t=$(field tern "$name" "$metric" | median)
+		m=$(field mosquitto "$name" "$metric" | median)
+		f=$(field flashmq "$name" "$metric" | median)
+		echo "| $name | $metric ($better is better) | $(fmt "$t") | $(fmt "$m") | $(fmt "$f") | $(ratio_of "$t" "$m") | $(ratio_of "$f" "$m") | $(ratio_of "$t" "$f") | $(field tern "$name" lost | sum) / $(field mosquitto "$name" lost | sum) / $(field flashmq "$name" lost | sum) |"
+	done
+fi
 echo
 echo "| scenario | metric | tern | mosquitto | tern/mosquitto | lost t/m | dup t/m | tern extra |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -348,8 +398,7 @@ echo "$MATRIX" | while IFS='|' read -r name args metric better; do
 	selected "$name" || continue
 	t=$(field tern "$name" "$metric" | median)
 	m=$(field mosquitto "$name" "$metric" | median)
-	ratio=$(awk -v t="$t" -v m="$m" 'BEGIN { if (t == "-" || m == "-" ||
-		m + 0 == 0) print "-"; else printf "%.2f", t / m }')
+	ratio=$(ratio_of "$t" "$m")
 	lt=$(field tern "$name" lost | sum)
 	lm=$(field mosquitto "$name" lost | sum)
 	dt=$(field tern "$name" duplicated | sum)
