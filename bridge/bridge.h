@@ -83,6 +83,7 @@ struct peer {
 	uint64_t forwarded; /* messages forwarded to it */
 	uint64_t received; /* messages it forwarded to us */
 	uint64_t tx_bytes; /* sent to it on links gone (both ways) */
+	uint64_t rx_bytes; /* read from it on links gone (both ways) */
 	uint8_t synced; /* its whole route table came since our start */
 	uint8_t routes_current; /* ... and since its link last came up */
 	uint8_t fwd_plain; /* forward collection (bridge_collect) */

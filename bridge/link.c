@@ -893,6 +893,7 @@ bridge_closed(struct conn *c)
 			log_notice("cluster link to %s (%s) down", p->name,
 			    d->label);
 			p->tx_bytes += c->tx_bytes;
+			p->rx_bytes += c->rx_bytes;
 			p->acked = 0;
 			bridge_routes_acked(p, 0);
 			bridge_claims_peer_gone(p);
@@ -907,6 +908,7 @@ bridge_closed(struct conn *c)
 	if (p->link_in != c)
 		return;
 	p->tx_bytes += c->tx_bytes;
+	p->rx_bytes += c->rx_bytes;
 	p->link_in = NULL;
 	p->routes_current = 0;
 	bridge_claims_peer_gone(p);

@@ -29,6 +29,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/bufferevent.h>
@@ -154,6 +155,11 @@ struct config {
 	uint32_t push_min_interval; /* s per recipient; 0: every message */
 	uint32_t push_timeout; /* s */
 	uint32_t push_queue_max; /* events waiting, at most */
+	char *http_address; /* http_listener's; NULL: no HTTP listener */
+	char *http_token_file; /* bearer tokens; NULL: none */
+	int http_listener; /* http_listener given */
+	int http_allow_anonymous; /* no token needed (loopback only) */
+	uint16_t http_port;
 	int store_sync_full;
 	int allow_zero_length_clientid;
 	int session_owner_only; /* a session is taken by its user only */
@@ -746,6 +752,18 @@ int persist_offline(const struct session *s);
  * are all in the store) and read them back when it resumes. */
 void persist_evict(struct session *s);
 
+/* Store commits: a histogram of their latency, from the batch's close on
+ * the loop to its completion on the loop (the metrics, http.c). */
+#define PERSIST_COMMIT_BUCKETS 12
+extern const double persist_commit_le[PERSIST_COMMIT_BUCKETS];
+struct persist_commit_stats {
+	uint64_t bucket[PERSIST_COMMIT_BUCKETS]; /* not cumulative */
+	uint64_t count; /* commits measured, the +Inf bucket */
+	double sum; /* seconds */
+	uint64_t failures; /* commits that failed */
+};
+const struct persist_commit_stats *persist_commit_stats(void);
+
 /* --- gate.c: acknowledgements wait here for what they depend on --- */
 
 #define GATE_COMMIT 0x01 /* the store batch its packet wrote to */
@@ -1002,6 +1020,8 @@ int pwcheck_start_jwt(struct conn *c, const struct mqtt_packet *pkt,
 void pwcheck_conn_gone(struct conn *c);
 /* Stop the worker and drop what waits (shutdown). */
 void pwcheck_stop(void);
+/* Checks started and not yet answered (the metrics' queue length). */
+unsigned pwcheck_waiting(void);
 
 /* --- tls.c --- */
 
@@ -1117,6 +1137,21 @@ int listener_write_ready(void);
 void listener_hold_clients(int hold);
 /* Stop accepting and free the listeners; removes the ready file. */
 void listener_stop_all(void);
+/* "address:port" of the first socket bound for lc, into buf. */
+void listener_label(const struct listener_conf *lc, char *buf, size_t len);
+
+/* --- http.c --- */
+
+/* Check the HTTP keys and read the token file. Returns 0, or -1 after
+ * logging (ternd does not start). Before anything is bound. */
+int http_init(void);
+/* Bind http_listener when set. Returns 0, or -1 after logging. */
+int http_start(void);
+/* The ready file's line for the HTTP listener, if any. */
+void http_ready(FILE *fp);
+/* SIGHUP: read http_token_file again (a bad one keeps the old tokens). */
+void http_reload(void);
+void http_free(void);
 
 /* --- ratelimit.c --- */
 
@@ -1170,6 +1205,7 @@ struct conn {
 	struct hash *alias_out; /* topic -> alias (uintptr_t) */
 	char **alias_out_topic; /* [1..alias_out_max] */
 	uint64_t tx_bytes; /* bytes queued for the socket */
+	uint64_t rx_bytes; /* bytes of the packets read */
 	struct claim *claim; /* CONNECT waiting for the other nodes */
 	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
 	struct rl_bucket rl_msgs; /* max_publish_rate */
@@ -1380,7 +1416,10 @@ struct server {
 	uint64_t committed_gen; /* commits completed (they complete in
 				 * order, so batches up to it are on disk) */
 	uint64_t writes; /* store writes so far (acks compare it) */
-	uint64_t queue_dropped; /* messages dropped on full queues */
+	/* Counters of the node's life, read by sys.c and http.c: */
+	uint64_t dropped[EVENTS_DROP_N]; /* by reason (events_dropped) */
+	uint64_t published[3]; /* PUBLISH from clients, by QoS */
+	uint64_t delivered[3]; /* PUBLISH to clients, by QoS, resends not */
 	int loading; /* start-up load: no writes */
 	int init_status; /* exit status of a failed start-up (0: 1) */
 };

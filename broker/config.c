@@ -74,6 +74,7 @@ static int config_presence_topic(struct config *, char *, char *, size_t);
 static int config_presence_clients(struct config *, char *, char *, size_t);
 static int config_push_webhook(struct config *, char *, char *, size_t);
 static int config_push_secret(struct config *, char *, char *, size_t);
+static int config_http_listener(struct config *, char *, char *, size_t);
 
 /*
  * The defaults of the 64-bit byte limits, which are FUNC rows: the string
@@ -230,6 +231,12 @@ static const struct config_key config_table[] = {
 	{ "protocol", CONFIG_FUNC, 0, 0, 0, 0, "mqtt", config_protocol },
 	{ "websockets_path", CONFIG_FUNC, 0, 0, 0, 0, WS_DEFAULT_PATH,
 	    config_websockets_path },
+	{ "http_listener", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_http_listener },
+	{ "http_token_file", CONFIG_STRING, OFF(http_token_file), 0, 0, 0,
+	    NULL, NULL },
+	{ "http_allow_anonymous", CONFIG_BOOL, OFF(http_allow_anonymous),
+	    0, 1, 0, NULL, NULL },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -883,6 +890,28 @@ config_push_secret(struct config *c, char *rest, char *err, size_t errlen)
 	return 0;
 }
 
+/* http_listener <port> [<bind address>]: one only, 127.0.0.1 unless
+ * told; whether it may go without a token is http.c's check. */
+static int
+config_http_listener(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *port = config_next_word(&rest);
+	char *addr = config_next_word(&rest);
+	unsigned long n;
+
+	if (port == NULL || config_parse_uint(port, 0, 65535, &n) != 0 ||
+	    config_next_word(&rest) != NULL) {
+		snprintf(err, errlen, "http_listener takes a port from 0 to "
+		    "65535 and an optional bind address");
+		return -1;
+	}
+	c->http_listener = 1;
+	c->http_port = (uint16_t)n;
+	free(c->http_address);
+	c->http_address = xstrdup(addr != NULL ? addr : "127.0.0.1");
+	return 0;
+}
+
 /* listener <port> [<bind address>] */
 static int
 config_listener(struct config *c, char *rest, char *err, size_t errlen)
@@ -1175,5 +1204,7 @@ config_free(struct config *c)
 	free(c->push_host);
 	free(c->push_path);
 	free(c->push_secret);
+	free(c->http_address);
+	free(c->http_token_file);
 	memset(c, 0, sizeof *c);
 }

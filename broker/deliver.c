@@ -623,6 +623,8 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	}
 	if (alias != 0 && send_topic)
 		conn_alias_commit(s->conn, m->topic, m->topic_len, alias);
+	if (s->peer == NULL && !dup)
+		srv.delivered[qos]++;
 	if (m->tracking)
 		resend_sent(m, s);
 	return 0;
@@ -917,7 +919,6 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	    s->n_queued + s->disk_count >= 2ull *
 	    srv.cfg.max_queued_messages + BRIDGE_WINDOW) ||
 	    (!online && s->peer == NULL))) {
-		srv.queue_dropped++;
 		events_dropped(s, m, EVENTS_DROP_QUEUE_FULL);
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "

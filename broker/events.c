@@ -375,6 +375,7 @@ events_dropped(const struct session *s, const struct msg *m,
 	char stack[256], *key;
 	size_t klen, cost;
 
+	srv.dropped[reason]++; /* every drop, told or not: $SYS, metrics */
 	if ((m != NULL && events_topic(m->topic, m->topic_len)) ||
 	    !events_wanted())
 		return;

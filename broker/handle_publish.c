@@ -106,6 +106,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_TOPIC_NAME_INVALID;
 	if (p->qos > srv.cfg.max_qos)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
+	if (c->link == LINK_NONE)
+		srv.published[p->qos]++;
 	/* Over max_publish_rate (read.c): refused, not routed, unless it is
 	 * the resend of a QoS 2 message already taken. */
 	if (over_rate && !(p->qos == 2 && session_qos2_has(s, p->packet_id))) {

@@ -7,7 +7,8 @@
  * Once every listener is bound, <data_dir>/ternd.ready is written by
  * rename, one line per bound socket: "listener <address> <port>" (or
  * "cluster <address> <port>" for the cluster listener), so that scripts
- * and tests learn the ports without racing for them. It is made 0600,
+ * and tests learn the ports without racing for them; the HTTP listener
+ * adds "http <address> <port>" (http.c), last. It is made 0600,
  * as every file in the data directory (store.c).
  *
  * max_connections is counted per listener line (an address that binds
@@ -271,11 +272,31 @@ listener_write_ready(void)
 		fprintf(fp, "%s %s %u\n", listeners[i].conf->cluster ?
 		    "cluster" : "listener", listeners[i].address,
 		    listeners[i].port);
+	http_ready(fp);
 	if (fclose(fp) != 0 || rename(tmp, ready_path) != 0) {
 		log_error("cannot write %s: %s", ready_path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+void
+listener_label(const struct listener_conf *lc, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n_listeners; i++) {
+		if (listeners[i].conf == lc) {
+			snprintf(buf, len, "%s%s%s:%u",
+			    strchr(listeners[i].address, ':') ? "[" : "",
+			    listeners[i].address,
+			    strchr(listeners[i].address, ':') ? "]" : "",
+			    listeners[i].port);
+			return;
+		}
+	}
+	snprintf(buf, len, "%s:%u", lc->address != NULL ? lc->address : "*",
+	    lc->port);
 }
 
 void

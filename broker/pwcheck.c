@@ -410,3 +410,9 @@ pwcheck_stop(void)
 	n_jobs = 0;
 	started = stopping = 0;
 }
+
+unsigned
+pwcheck_waiting(void)
+{
+	return n_jobs;
+}

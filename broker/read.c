@@ -198,6 +198,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		gate_begin(c);
 		rc = read_dispatch(c, &pkt);
 		evbuffer_drain(in, total);
+		c->rx_bytes += total;
 		if (rc != 0) {
 			read_why(why, sizeof why, rc, f.type);
 			conn_close(c, (uint8_t)rc, why);

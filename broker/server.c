@@ -9,9 +9,9 @@
  * flush and go, then
  * leave the loop; server_free() releases everything so that a leak
  * checker sees a clean exit. SIGHUP reopens the log file, reads the
- * password file and the ACL file again (auth.c) and reloads the TLS
- * certificates and keys (tls.c). SIGUSR1 drains the node (see
- * server_drain).
+ * password file and the ACL file again (auth.c) and the HTTP tokens
+ * (http.c), and reloads the TLS certificates and keys (tls.c). SIGUSR1
+ * drains the node (see server_drain).
  */
 #include "config.h"
 
@@ -162,6 +162,7 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_reopen();
 		auth_reload();
 		tls_reload();
+		http_reload();
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -187,6 +188,8 @@ server_init(void)
 	deliver_init();
 	if (auth_open() != 0)
 		return -1;
+	if (http_init() != 0)
+		return -1;
 	/* Certificates before the store and the ports: a bad one stops
 	 * start-up with nothing opened or bound. */
 	if (tls_init() != 0)
@@ -205,7 +208,7 @@ server_init(void)
 	if (push_init() != 0)
 		return -1;
 	sys_init();
-	if (listener_start_all() != 0)
+	if (listener_start_all() != 0 || http_start() != 0)
 		return -1;
 	/* A node that restarts takes no client until it has the other
 	 * nodes' routes (or cluster_sync_timeout): before, it would answer
@@ -244,6 +247,7 @@ void
 server_free(void)
 {
 	listener_stop_all();
+	http_free();
 	srv.shutting_down = 1;
 	persist_close();
 	ws_shutdown();

@@ -149,7 +149,7 @@ sys_cb(evutil_socket_t fd, short what, void *arg)
 	sys_pub("$SYS/broker/retained messages/count", "%zu",
 	    retain_count());
 	sys_pub("$SYS/broker/publish/messages/dropped", "%llu",
-	    (unsigned long long)srv.queue_dropped);
+	    (unsigned long long)srv.dropped[EVENTS_DROP_QUEUE_FULL]);
 	if (srv.cfg.push_webhook != NULL)
 		sys_push();
 	if (bridge_on())
