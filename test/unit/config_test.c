@@ -517,6 +517,40 @@ test_push(void)
 	    "be a number from 0 to 86400, not '86401'");
 }
 
+/* The HTTP listener: off by default, 127.0.0.1 unless told, and the
+ * token keys (whether it may start without one is http.c's check). */
+static void
+test_http(void)
+{
+	struct config c;
+
+	config_init(&c);
+	ok(!c.http_listener && c.http_address == NULL &&
+	    c.http_token_file == NULL && !c.http_allow_anonymous,
+	    "no http_listener by default, no token file, not anonymous");
+	ok(line_ok(&c, "http_listener 0") && c.http_listener &&
+	    c.http_port == 0 && strcmp(c.http_address, "127.0.0.1") == 0,
+	    "http_listener 0: a free port on 127.0.0.1");
+	ok(line_ok(&c, "http_listener 9090 ::1") && c.http_port == 9090 &&
+	    strcmp(c.http_address, "::1") == 0,
+	    "http_listener with an address; the last line wins");
+	ok(line_ok(&c, "http_token_file /etc/tern/http tokens") &&
+	    strcmp(c.http_token_file, "/etc/tern/http tokens") == 0,
+	    "http_token_file: a path with a space");
+	ok(line_ok(&c, "http_allow_anonymous true") &&
+	    c.http_allow_anonymous, "http_allow_anonymous true");
+	config_free(&c);
+	line_bad("http_listener", "t.conf:7: http_listener takes a port from "
+	    "0 to 65535 and an optional bind address");
+	line_bad("http_listener 65536", "t.conf:7: http_listener takes a port "
+	    "from 0 to 65535 and an optional bind address");
+	line_bad("http_listener 80 127.0.0.1 x", "t.conf:7: http_listener "
+	    "takes a port from 0 to 65535 and an optional bind address");
+	line_bad("http_allow_anonymous yes please", "t.conf:7: "
+	    "http_allow_anonymous takes one value");
+	line_bad("http_token_file", "t.conf:7: http_token_file needs a value");
+}
+
 static void
 test_man_page(void)
 {
@@ -578,6 +612,7 @@ main(void)
 	test_limits();
 	test_presence();
 	test_push();
+	test_http();
 	test_man_page();
 	return tap_done();
 }
