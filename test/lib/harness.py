@@ -314,6 +314,7 @@ class Broker:
         self.log_path = os.path.join(self.dir, "broker.log")
         self.proc = None
         self.port = None
+        self.http_port = None
         self.listeners = []
         self.exit_codes = []
         self._fixed_port = None
@@ -357,16 +358,21 @@ class Broker:
         return os.path.join(self.data_dir, "ternd.ready")
 
     def read_ready(self):
-        """Parse the ready file: list of (address, port)."""
+        """Parse the ready file: list of (address, port) of the MQTT
+        listeners; the HTTP listener's port goes to self.http_port."""
         with open(self.ready_path()) as f:
             text = f.read()
         out = []
+        self.http_port = None
         for line in text.splitlines():
             parts = line.split()
-            if len(parts) != 3 or parts[0] not in ("listener", "cluster"):
+            if len(parts) != 3 or parts[0] not in ("listener", "cluster",
+                                                   "http"):
                 raise TestFailure("bad ready file line %r" % line)
             if parts[0] == "listener":
                 out.append((parts[1], int(parts[2])))
+            elif parts[0] == "http":
+                self.http_port = int(parts[2])
         return out
 
     # -- lifecycle
