@@ -252,8 +252,9 @@ m_connections(struct evbuffer *b)
 		for (n = 0; n < 3; n++) {
 			evbuffer_add(b, "tern_connections{listener=\"", 27);
 			m_label(b, label);
-			evbuffer_add_printf(b, "\",protocol=\"%s\",version=\"%s\"}"
-			    " %llu\n", srv.cfg.listeners[i].websockets ?
+			evbuffer_add_printf(b, "\",protocol=\"%s\","
+			    "version=\"%s\"} %llu\n",
+			    srv.cfg.listeners[i].websockets ?
 			    "websockets" : "mqtt", m_version_name(versions[n]),
 			    (unsigned long long)count[i * 3 + n]);
 		}
