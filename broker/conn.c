@@ -725,8 +725,7 @@ conn_drained_cb(struct bufferevent *bev, void *arg)
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(bev, read_cb, NULL, conn_event_cb, c);
 	c->pump_waiting = 0;
-	if (c->blocked & BLOCK_OUTPUT)
-		conn_unblock(c, BLOCK_OUTPUT);
+	conn_unblock(c, BLOCK_OUTPUT);
 	if (pump && c->state == CONN_ACTIVE && c->session != NULL)
 		deliver_pump(c->session);
 }

@@ -463,6 +463,14 @@ deliver_id_in_use(const struct session *s, uint16_t id)
 	return 0;
 }
 
+/* A delivery's packet id derives from its queue position, so it is the
+ * same after a restart (persist.c). */
+static uint16_t
+deliver_id_of(uint64_t seq)
+{
+	return (uint16_t)((seq - 1) % 65535 + 1);
+}
+
 /* 1 when the packet id of seq is held by a delivery in flight. Ids come
  * from seq modulo 65535, so only a delivery 65535 or more behind can
  * hold it: inflight_lo, at or below every seq in flight, answers at
@@ -473,7 +481,7 @@ deliver_seq_id_in_use(struct session *s, uint64_t seq)
 {
 	const struct delivery *d;
 	uint64_t lo = UINT64_MAX;
-	uint16_t id = (uint16_t)((seq - 1) % 65535 + 1);
+	uint16_t id = deliver_id_of(seq);
 	int used = 0;
 
 	if (seq <= 65535 || s->inflight_lo > seq - 65535)
@@ -496,14 +504,6 @@ deliver_inflight_add(struct session *s, struct delivery *d)
 		s->inflight_lo = d->seq;
 	TAILQ_INSERT_TAIL(&s->inflight, d, entry);
 	s->n_inflight++;
-}
-
-/* A delivery's packet id derives from its queue position, so it is the
- * same after a restart (persist.c). */
-static uint16_t
-deliver_id_of(uint64_t seq)
-{
-	return (uint16_t)((seq - 1) % 65535 + 1);
 }
 
 uint16_t
