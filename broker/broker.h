@@ -399,6 +399,8 @@ enum events_drop {
 	EVENTS_DROP_N
 };
 
+/* reason as $events/message/dropped and the metrics name it. */
+const char *events_drop_name(enum events_drop reason);
 /* 1 when topic is under $events/ (the node's events: no client
  * publishes there). */
 int events_topic(const char *topic, size_t len);

@@ -76,6 +76,12 @@ static const char *const drop_names[EVENTS_DROP_N] = {
 	"not_authorized", "rate_limited", "quota_exceeded"
 };
 
+const char *
+events_drop_name(enum events_drop reason)
+{
+	return drop_names[reason];
+}
+
 /* An event written, waiting for the next pass to be routed. */
 struct event_out {
 	TAILQ_ENTRY(event_out) entry;

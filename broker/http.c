@@ -304,10 +304,6 @@ static void
 m_messages(struct evbuffer *b)
 {
 	static const char *const qos[3] = { "0", "1", "2" };
-	static const char *const drop[EVENTS_DROP_N] = {
-		"queue_full", "expired", "too_large", "output_full",
-		"not_authorized", "rate_limited", "quota_exceeded"
-	};
 	size_t i;
 
 	m_family(b, "tern_messages_published_total", "counter",
@@ -325,8 +321,8 @@ m_messages(struct evbuffer *b)
 	    "Messages lost or refused, by reason (as $events/message/"
 	    "dropped names it).");
 	for (i = 0; i < EVENTS_DROP_N; i++)
-		m_u64_l(b, "tern_messages_dropped_total", "reason", drop[i],
-		    srv.dropped[i]);
+		m_u64_l(b, "tern_messages_dropped_total", "reason",
+		    events_drop_name((enum events_drop)i), srv.dropped[i]);
 }
 
 static void
