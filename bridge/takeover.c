@@ -1722,7 +1722,7 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	}
 	if (!s->move_renumber)
 		s->moved_seq = target.seq;
-	d = xcalloc(1, sizeof *d);
+	d = delivery_new();
 	d->msg = msg_ref(m);
 	d->seq = target.seq;
 	if (keep) {

@@ -303,6 +303,8 @@ uint32_t msg_pack(const struct msg *m, uint8_t *buf);
  * property blob does not parse. */
 struct store_msg;
 struct msg *msg_from_store(const struct store_msg *sm);
+/* 1 when m has a property a v5 PUBLISH of it carries. */
+int msg_has_props(const struct msg *m);
 /* Fill the message's properties into props for a PUBLISH to a client
  * (v5 only; borrowed from m). */
 void msg_props(const struct msg *m, struct mqtt_props *props);
@@ -460,6 +462,7 @@ struct session_sub {
 struct session {
 	char *client_id;
 	size_t id_len;
+	uint64_t id_hash; /* hash_bytes of the id (resend.c), 0: unknown */
 	struct conn *conn; /* NULL while offline */
 	int persistent; /* survives the connection */
 	uint32_t expiry; /* v5 session expiry interval; 0xFFFFFFFF never */
@@ -519,6 +522,7 @@ struct session {
 	 * its client connected here while they did not answer the claim
 	 * (bridge/takeover.c, "Split sessions"). */
 	uint32_t split;
+	uint32_t route_mark; /* the last routing that matched it (deliver.c) */
 	uint8_t stored; /* a session row exists in the store */
 	uint8_t disk_loading; /* a queue read is in progress */
 	uint8_t blocking; /* over its limit: publishers' acks wait */
@@ -650,6 +654,7 @@ void deliver_resume(struct session *s);
 int deliver_puback(struct session *s, uint16_t id);
 int deliver_pubrec(struct session *s, uint16_t id, uint8_t reason);
 int deliver_pubcomp(struct session *s, uint16_t id);
+struct delivery *delivery_new(void);
 void delivery_free(struct delivery *d);
 /* The first online session the last routing found over its queue limit
  * (it took the message; the publisher's ack should wait), and reset. */
@@ -1274,6 +1279,12 @@ void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
  * Returns 0, or -1 when the packet exceeds the client's maximum size (v5)
  * and was not sent. */
 int conn_send(struct conn *c, const struct mqtt_packet *pkt);
+/* The same for a PUBLISH without properties (v5: property length 0),
+ * written straight into the output: flags are the fixed header's low
+ * nibble (DUP, QoS, RETAIN), id is sent when QoS > 0. */
+int conn_send_publish_plain(struct conn *c, uint8_t flags, const char *topic,
+    uint32_t topic_len, uint16_t id, const uint8_t *payload,
+    uint32_t payload_len);
 /*
  * Close a connection. When reason is not MQTT_RC_SUCCESS and the client
  * speaks v5 and got its CONNACK, a DISCONNECT with that reason goes first.

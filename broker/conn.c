@@ -240,6 +240,48 @@ conn_send(struct conn *c, const struct mqtt_packet *pkt)
 	return 0;
 }
 
+int
+conn_send_publish_plain(struct conn *c, uint8_t flags, const char *topic,
+    uint32_t topic_len, uint16_t id, const uint8_t *payload,
+    uint32_t payload_len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v;
+	size_t rem, len;
+	uint8_t *p;
+
+	if (c->state == CONN_CLOSING)
+		return 0;
+	rem = 2 + (size_t)topic_len + ((flags & 0x06) != 0 ? 2 : 0) +
+	    (c->version == MQTT_V5 ? 1 : 0) + payload_len;
+	if (rem > MQTT_MAX_REMAINING)
+		return -1;
+	len = 1 + mqtt_varint_len((uint32_t)rem) + rem;
+	if (c->max_packet != 0 && len > c->max_packet)
+		return -1;
+	if (evbuffer_reserve_space(out, len, &v, 1) < 1)
+		return -1;
+	p = v.iov_base;
+	*p++ = (uint8_t)(MQTT_PUBLISH << 4 | flags);
+	p += mqtt_varint_put(p, (uint32_t)rem);
+	*p++ = (uint8_t)(topic_len >> 8);
+	*p++ = (uint8_t)topic_len;
+	memcpy(p, topic, topic_len);
+	p += topic_len;
+	if ((flags & 0x06) != 0) {
+		*p++ = (uint8_t)(id >> 8);
+		*p++ = (uint8_t)id;
+	}
+	if (c->version == MQTT_V5)
+		*p++ = 0; /* no property */
+	if (payload_len > 0)
+		memcpy(p, payload, payload_len);
+	v.iov_len = len;
+	evbuffer_commit_space(out, &v, 1);
+	c->tx_bytes += len;
+	return 0;
+}
+
 static void
 conn_alias_free(struct conn *c)
 {

@@ -70,6 +70,9 @@ struct route_ctx {
 	int from_link; /* forwarded by another node: deliver here only */
 };
 
+static uint32_t route_pass; /* bumped by each deliver_route */
+static int route_twice; /* a session matched twice in this pass */
+
 static struct match *matches;
 static size_t n_matches, cap_matches;
 
@@ -394,13 +397,61 @@ deliver_seen_free(struct session *s)
 	s->seen = NULL;
 }
 
+/*
+ * Deliveries are the most allocated object: one per message per
+ * subscriber, freed at its ack. They come from a free list of recycled
+ * ones (LIFO, so the next is the one just freed, still in cache) and go
+ * back to it, up to DELIVERY_POOL_MAX kept: with malloc, a fan-out of
+ * QoS 1 spent about a quarter of the node's time in the allocator, much
+ * of it consolidating the freed deliveries whenever a read buffer was
+ * allocated. The pool holds at most DELIVERY_POOL_MAX * sizeof(struct
+ * delivery) (about 1 MB) beyond what is in use.
+ */
+#define DELIVERY_POOL_MAX 12288
+
+static struct delivery *delivery_pool; /* linked through msg */
+static size_t delivery_pool_n;
+
+struct delivery *
+delivery_new(void)
+{
+	struct delivery *d = delivery_pool;
+
+	if (d == NULL)
+		return xcalloc(1, sizeof *d);
+	delivery_pool = (struct delivery *)(void *)d->msg;
+	delivery_pool_n--;
+	memset(d, 0, sizeof *d);
+	return d;
+}
+
 void
 delivery_free(struct delivery *d)
 {
 	msg_unref(d->msg);
 	free(d->sub_ids);
 	free(d->share);
-	free(d);
+	if (delivery_pool_n >= DELIVERY_POOL_MAX) {
+		free(d);
+		return;
+	}
+	d->msg = (struct msg *)(void *)delivery_pool;
+	delivery_pool = d;
+	delivery_pool_n++;
+}
+
+/* At exit (deliver_free_all), so that leak checkers see every block
+ * freed. */
+static void
+delivery_pool_clear(void)
+{
+	struct delivery *d;
+
+	while ((d = delivery_pool) != NULL) {
+		delivery_pool = (struct delivery *)(void *)d->msg;
+		free(d);
+	}
+	delivery_pool_n = 0;
 }
 
 static int
@@ -588,6 +639,21 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	uint16_t alias = 0;
 	int send_topic = 1;
 
+	/* Most messages carry no property and go to a client that uses no
+	 * topic alias and gave no subscription identifier: the packet is
+	 * then written as it is, without the general encoder (measured: a
+	 * third of the instructions of a QoS 1 fan-out delivery went to
+	 * filling and encoding a struct mqtt_packet). */
+	if (s->peer == NULL && (s->conn->version != MQTT_V5 ||
+	    (n_sub_ids == 0 && !msg_has_props(m) &&
+	    s->conn->alias_out == NULL && (!srv.cfg.message_id_property ||
+	    m->id_origin == 0 || s->cluster_in)))) {
+		if (conn_send_publish_plain(s->conn, (uint8_t)((dup ? 0x08 : 0) |
+		    (qos & 3) << 1 | (retain ? 1 : 0)), m->topic, m->topic_len, id,
+		    m->payload, m->payload_len) != 0)
+			return -1;
+		goto sent;
+	}
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBLISH;
 	p->qos = qos;
@@ -623,6 +689,7 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	}
 	if (alias != 0 && send_topic)
 		conn_alias_commit(s->conn, m->topic, m->topic_len, alias);
+sent:
 	if (s->peer == NULL && !dup)
 		srv.delivered[qos]++;
 	if (m->tracking)
@@ -937,7 +1004,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			deliver_blocker = s;
 		s->blocking = 1;
 	}
-	d = xcalloc(1, sizeof *d);
+	d = delivery_new();
 	d->msg = msg_ref(m);
 	d->qos = qos;
 	d->retain = retain;
@@ -1049,7 +1116,7 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
     void *arg)
 {
 	const struct route_ctx *ctx = arg;
-	const struct session *owner = sub->owner;
+	struct session *owner = sub->owner;
 	struct match *mt;
 
 	/* A message from another node: local subscribers only, and only
@@ -1071,6 +1138,11 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 		matches = xreallocarray(matches, cap_matches,
 		    sizeof *matches);
 	}
+	/* A session matched twice (overlapping filters, or a plain and a
+	 * shared one) makes the routing sort the matches to merge them. */
+	if (owner->route_mark == route_pass)
+		route_twice = 1;
+	owner->route_mark = route_pass;
 	mt = &matches[n_matches++];
 	mt->s = sub->owner;
 	mt->options = sub->options;
@@ -1109,8 +1181,14 @@ deliver_route(struct msg *m, struct session *publisher)
 	if (!ctx.from_link && (bridge_on() || receipt_wants_id(m)))
 		bridge_msg_identify(m);
 	n_matches = 0;
+	route_twice = 0;
+	if (++route_pass == 0)
+		route_pass = 1; /* 0 is a new session's mark */
 	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
-	if (n_matches > 1)
+	/* Sorted (sessions together, plain before shared) only when a
+	 * session has two matches to merge: otherwise the order does not
+	 * matter, and a sort per message was a few percent of a fan-out. */
+	if (route_twice)
 		qsort(matches, n_matches, sizeof *matches, deliver_match_cmp);
 	for (i = 0; i < n_matches; i = j) {
 		mt = &matches[i];
@@ -1323,6 +1401,7 @@ deliver_free_all(void)
 	free(matches);
 	matches = NULL;
 	n_matches = cap_matches = 0;
+	delivery_pool_clear();
 }
 
 /*

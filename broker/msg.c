@@ -244,6 +244,14 @@ msg_unref(struct msg *m)
 	}
 }
 
+int
+msg_has_props(const struct msg *m)
+{
+	return m->has_payload_format || m->has_expiry ||
+	    m->content_type.p != NULL || m->response_topic.p != NULL ||
+	    m->correlation_data.p != NULL || m->user_len > 0;
+}
+
 void
 msg_props(const struct msg *m, struct mqtt_props *props)
 {

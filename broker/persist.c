@@ -574,7 +574,7 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 			    s->client_id);
 			continue;
 		}
-		d = xcalloc(1, sizeof *d);
+		d = delivery_new();
 		d->msg = m;
 		d->seq = rows[i].seq;
 		d->qos = rows[i].qos;

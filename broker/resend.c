@@ -72,7 +72,9 @@ static uint64_t all_bytes;
 static uint64_t
 resend_key(const struct session *s)
 {
-	return hash_bytes(s->client_id, s->id_len);
+	/* Kept by the session: resend_sent asks it once per delivery. */
+	return s->id_hash != 0 ? s->id_hash :
+	    hash_bytes(s->client_id, s->id_len);
 }
 
 void

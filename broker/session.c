@@ -37,6 +37,7 @@ session_new(const char *id, size_t len)
 
 	s->client_id = xstrndup(id, len);
 	s->id_len = len;
+	s->id_hash = hash_bytes(id, len);
 	TAILQ_INIT(&s->queue);
 	TAILQ_INIT(&s->inflight);
 	hash_put(srv.sessions, s->client_id, len, s);

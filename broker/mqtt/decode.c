@@ -411,9 +411,27 @@ mqtt_decode(uint8_t type, uint8_t flags, const uint8_t *body, uint32_t len,
     uint8_t version, struct mqtt_packet *out)
 {
 	struct mqtt_rd r;
+	size_t n;
 	int rc;
 
-	memset(out, 0, sizeof *out);
+	/* Only the union member this type fills is cleared: the whole
+	 * packet is 600 bytes, an acknowledgement's part less than half,
+	 * and a node decodes one acknowledgement per QoS 1 delivery. */
+	switch (type) {
+	case MQTT_PUBLISH:
+		n = offsetof(struct mqtt_packet, u) + sizeof out->u.publish;
+		break;
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBREL:
+	case MQTT_PUBCOMP:
+		n = offsetof(struct mqtt_packet, u) + sizeof out->u.ack;
+		break;
+	default:
+		n = sizeof *out;
+		break;
+	}
+	memset(out, 0, n);
 	out->type = type;
 	out->flags = flags;
 	mqtt_rd_init(&r, body, len);
