@@ -228,6 +228,34 @@ conn_send(struct conn *c, const struct mqtt_packet *pkt)
 
 	if (c->state == CONN_CLOSING && pkt->type != MQTT_DISCONNECT)
 		return 0;
+	/* An acknowledgement without properties (one per QoS 1 message
+	 * each way) is four or five bytes: written as they are, without
+	 * the general encoder's two passes. The same bytes as the encoder's
+	 * (the reason code only in v5, and only when not success). */
+	if (pkt->type >= MQTT_PUBACK && pkt->type <= MQTT_PUBCOMP &&
+	    pkt->u.ack.props.present == 0 && pkt->u.ack.props.user.len == 0 &&
+	    pkt->u.ack.props.sub_ids == NULL) {
+		uint8_t b[5];
+
+		b[0] = (uint8_t)(pkt->type << 4 |
+		    (pkt->type == MQTT_PUBREL ? 0x02 : 0));
+		b[1] = 2;
+		b[2] = (uint8_t)(pkt->u.ack.packet_id >> 8);
+		b[3] = (uint8_t)pkt->u.ack.packet_id;
+		len = 4;
+		if (c->version == MQTT_V5 &&
+		    pkt->u.ack.reason != MQTT_RC_SUCCESS) {
+			b[1] = 3;
+			b[4] = pkt->u.ack.reason;
+			len = 5;
+		}
+		if (c->max_packet != 0 && len > c->max_packet)
+			return -1;
+		if (evbuffer_add(out, b, len) != 0)
+			return -1;
+		c->tx_bytes += len;
+		return 0;
+	}
 	len = mqtt_encode_len(pkt, c->version);
 	if (len == 0 || (c->max_packet != 0 && len > c->max_packet))
 		return -1;
