@@ -89,7 +89,7 @@ start() {
 		taskset -c 0 "$@" "$bin" --config-file "$work/b.conf" >"$work/b.log" 2>&1 &
 		;;
 	mosquitto)
-		printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000\nmax_inflight_messages 0\nlog_dest none\n' \
+		printf 'user root\nlistener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000\nmax_inflight_messages 0\nlog_dest none\n' \
 		    "$port" >"$work/b.conf"
 		taskset -c 0 "$@" "$bin" -c "$work/b.conf" >"$work/b.log" 2>&1 &
 		;;

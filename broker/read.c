@@ -129,6 +129,8 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct mqtt_frame f;
 	struct mqtt_packet pkt;
 	uint8_t head[MQTT_MAX_FIXED_HEADER];
+	const uint8_t *hp;
+	struct evbuffer_iovec v;
 	size_t avail, total;
 	uint8_t *data;
 	char why[96];
@@ -142,15 +144,28 @@ read_cb(struct bufferevent *bev, void *arg)
 		avail = evbuffer_get_length(in);
 		if (avail == 0 || conn_paused(c))
 			break;
-		rc = (int)evbuffer_copyout(in, head, sizeof head);
+		/* The first chunk of the buffer, where the next packet
+		 * usually is whole: read in place, neither copied out nor
+		 * pulled up (a copy of its header and a pull-up per packet
+		 * were measured at a tenth of a QoS 1 message's cost). */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		if (v.iov_len >= sizeof head || v.iov_len == avail) {
+			hp = v.iov_base;
+			rc = (int)(v.iov_len < sizeof head ? v.iov_len :
+			    sizeof head);
+		} else {
+			hp = head;
+			rc = (int)evbuffer_copyout(in, head, sizeof head);
+		}
 		if (c->state == CONN_NEW && c->tls == NULL && rc >= 2 &&
-		    head[0] == 0x16 && head[1] == 0x03) {
+		    hp[0] == 0x16 && hp[1] == 0x03) {
 			/* A TLS ClientHello record; as MQTT, a CONNECT with
 			 * bad flags. Say what it is. */
 			read_tls_on_plain(c);
 			return;
 		}
-		rc = mqtt_frame(head, (size_t)rc, srv.cfg.max_packet_size, &f);
+		rc = mqtt_frame(hp, (size_t)rc, srv.cfg.max_packet_size, &f);
 		if (rc == MQTT_FRAME_PARTIAL)
 			break;
 		if (rc != MQTT_FRAME_OK) {
@@ -173,7 +188,8 @@ read_cb(struct bufferevent *bev, void *arg)
 			break;
 		if (f.type == MQTT_PUBLISH && read_over_rate(c, &f, total))
 			break;
-		data = evbuffer_pullup(in, (ssize_t)total);
+		data = total <= v.iov_len ? v.iov_base :
+		    evbuffer_pullup(in, (ssize_t)total);
 		rc = mqtt_decode(f.type, f.flags, data + f.header_len,
 		    f.remaining, c->version, &pkt);
 		if (rc != 0) {
