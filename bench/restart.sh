@@ -233,9 +233,12 @@ done
 port=$(awk '{ print $3; exit }' "$data/ternd.ready" 2>/dev/null)
 [ -n "$port" ] || { echo "restart.sh: ternd did not start" >&2;
 	cat "$work/ternd.log" >&2; exit 1; }
+# The fill may take its time: 60 s, or a second per 20,000 messages.
+fill_drain=$((sessions * per / 20000))
+[ "$fill_drain" -ge 60 ] || fill_drain=60
 fill=$(taskset -c "$LOAD_CPU" "$BENCH" reconnect -K "$sessions" -n "$per" \
     -P "$pubs" -q 1 -w 250 -c 200 --queue-only --id-prefix rs -p "$port" \
-    --pid "$pid" --quiet --drain 60 </dev/null 2>"$work/fill.err" |
+    --pid "$pid" --quiet --drain "$fill_drain" </dev/null 2>"$work/fill.err" |
     grep '^RESULT')
 [ -n "$fill" ] || { echo "restart.sh: fill failed" >&2;
 	cat "$work/fill.err" >&2; exit 1; }
