@@ -703,6 +703,9 @@ void retain_deliver(struct session *s, const char *filter, uint32_t len,
 /* The topics retained, and the bytes counted against max_retained_bytes. */
 size_t retain_count(void);
 uint64_t retain_bytes(void);
+/* cb for every retained message (a struct msg, borrowed), '$' topics
+ * too, in no set order; cb must not change what is retained. */
+void retain_foreach(void (*cb)(void *m, void *arg), void *arg);
 
 /* --- will.c --- */
 
@@ -1159,6 +1162,68 @@ void http_ready(FILE *fp);
 /* SIGHUP: read http_token_file again (a bad one keeps the old tokens). */
 void http_reload(void);
 void http_free(void);
+/* When the node started (wall clock), seconds since (monotonic), and the
+ * HTTP listener's "address:port" into addr. */
+void http_uptime(time_t *started, uint64_t *seconds, char *addr,
+    size_t len);
+/* Percent-decode s (len bytes; plus: '+' is a space, as in a query) into
+ * *out (malloc'd, NUL-terminated, *outlen bytes). -1 on a bad escape or
+ * an escaped NUL (nothing allocated). */
+int http_decode(const char *s, size_t len, int plus, char **out,
+    size_t *outlen);
+struct evhttp_request;
+/* A row of http.c's route table: fills body, returns the HTTP status.
+ * arg: the argument the path carries (decoded, len bytes), or NULL. */
+typedef int (*http_handler)(struct evhttp_request *req,
+    struct evbuffer *body, const char *arg, size_t len);
+/* What /metrics and the JSON API both report, read where it lives. */
+/* 1 for a client's connection that sent CONNECT (not a node link). */
+int http_client_conn(const struct conn *c);
+/* 1 for a client's session (not a forward queue or a node's link). */
+int http_client_session(const struct session *s);
+struct http_counts {
+	uint64_t connections; /* http_client_conn */
+	uint64_t online, offline; /* http_client_session, with a conn */
+	uint64_t queued, queued_bytes; /* in memory and on disk */
+	uint64_t subscriptions; /* of client sessions */
+};
+/* One walk of the sessions and one of the connections. */
+void http_counts(struct http_counts *hc);
+struct http_peer_stats {
+	int up; /* our link to it */
+	int link_in; /* its link to us */
+	uint64_t sent_bytes, received_bytes; /* both links, gone ones too */
+	uint64_t forwarded, received; /* messages */
+	uint64_t queued; /* its forward queue */
+};
+void http_peer_stats(const struct peer *p, struct http_peer_stats *st);
+
+/* --- api.c: the JSON admin API under /api/v1/ (http.c's routes) --- */
+
+int api_status(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_clients(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_client(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_kick(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_sessions(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_session_delete(struct evhttp_request *, struct evbuffer *,
+    const char *, size_t);
+int api_subscriptions(struct evhttp_request *, struct evbuffer *,
+    const char *, size_t);
+int api_retained(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_retained_delete(struct evhttp_request *, struct evbuffer *,
+    const char *, size_t);
+int api_cluster(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+int api_drain(struct evhttp_request *, struct evbuffer *, const char *,
+    size_t);
+/* {"error":"<what>"} into body. */
+void api_error(struct evbuffer *body, const char *what);
 
 /* --- ratelimit.c --- */
 
@@ -1213,6 +1278,7 @@ struct conn {
 	char **alias_out_topic; /* [1..alias_out_max] */
 	uint64_t tx_bytes; /* bytes queued for the socket */
 	uint64_t rx_bytes; /* bytes of the packets read */
+	int64_t connected_at; /* wall clock of its CONNACK (the admin API) */
 	struct claim *claim; /* CONNECT waiting for the other nodes */
 	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
 	struct rl_bucket rl_msgs; /* max_publish_rate */
@@ -1300,12 +1366,13 @@ enum conn_end {
 	CONN_END_TIMEOUT, /* its keep alive ran out */
 	CONN_END_TAKEN_OVER, /* a new connection of its client id */
 	CONN_END_CLOSED, /* anything else: the socket went, an error */
-	CONN_END_RESTART /* presence.c: the node stopped with it online */
+	CONN_END_RESTART, /* presence.c: the node stopped with it online */
+	CONN_END_KICKED /* the admin API closed it (0x98) */
 };
 /* Why c, closing with reason code rc (conn_close's), ended. */
 enum conn_end conn_end_reason(const struct conn *c, uint8_t rc);
 /* The name of a reason: "disconnect", "timeout", "taken_over", "closed",
- * "restart". */
+ * "restart", "kicked". */
 const char *conn_end_name(enum conn_end reason);
 /*
  * Close c because another connection took its client id (DISCONNECT 0x8E).
@@ -1455,6 +1522,10 @@ void server_conn_gone(void);
 /* The reason code for sending a client away while draining: 0x9C (use
  * another server) when its listener has a server reference, else 0x89. */
 uint8_t server_drain_reason(const struct conn *c);
+/* SIGUSR1, or the admin API: send every client away and refuse new ones
+ * (see server.c). Returns the clients sent away, or -1 when the node is
+ * draining or shutting down already. */
+int server_drain(void);
 
 #include "bridge.h"
 

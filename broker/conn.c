@@ -535,6 +535,8 @@ conn_end_reason(const struct conn *c, uint8_t rc)
 		return CONN_END_TIMEOUT;
 	if (rc == MQTT_RC_SESSION_TAKEN_OVER)
 		return CONN_END_TAKEN_OVER;
+	if (rc == MQTT_RC_ADMINISTRATIVE_ACTION)
+		return CONN_END_KICKED;
 	return CONN_END_CLOSED;
 }
 
@@ -542,7 +544,8 @@ const char *
 conn_end_name(enum conn_end reason)
 {
 	static const char *const names[] = {
-		"disconnect", "timeout", "taken_over", "closed", "restart"
+		"disconnect", "timeout", "taken_over", "closed", "restart",
+		"kicked"
 	};
 
 	return names[reason];

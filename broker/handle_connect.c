@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -467,6 +468,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	if (s->split != 0)
 		deliver_seen_widen(s);
 	c->state = CONN_ACTIVE;
+	c->connected_at = (int64_t)time(NULL);
 	if (s->persistent)
 		persist_session(s);
 	else if (s->stored)

@@ -26,8 +26,15 @@
  * idle connection is closed after HTTP_TIMEOUT seconds.
  *
  * What answers is http_routes: a path, the methods it takes, a handler
- * that fills the body and returns the status. An unknown path is 404, a
- * method the path does not take 405 with Allow.
+ * that fills the body and returns the status. A row may take an argument
+ * after its path (HTTP_ARG_SEGMENT: one segment, no '/', as a client id
+ * percent-encoded; HTTP_ARG_REST: the rest of the path, as a topic),
+ * followed by a fixed suffix ("/kick"); the argument is percent-decoded
+ * here, strictly (a bad escape or a NUL is 400), and the handler gets
+ * the bytes. An unknown path is 404, a method the path does not take 405
+ * with Allow; under /api/ every answer, errors included, is JSON
+ * ({"error":"..."}, api.c). A row flagged HTTP_OPEN is served
+ * without a token (none yet).
  */
 #include "config.h"
 
@@ -43,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/http.h>
@@ -58,25 +66,56 @@
 #define HTTP_TIMEOUT 10
 #define HTTP_TOKEN_MAX 1024 /* bytes of one token line */
 
+#define HTTP_ARG_SEGMENT 0x01 /* one path segment follows path */
+#define HTTP_ARG_REST 0x02 /* the rest of the path follows path */
+#define HTTP_OPEN 0x04 /* served without a token */
+
 struct http_route {
 	const char *path;
+	const char *suffix; /* after the argument; "" for none */
+	int flags; /* HTTP_ARG_*, HTTP_OPEN */
 	int methods; /* EVHTTP_REQ_* */
-	const char *allow; /* the Allow header of a 405 */
-	int (*fn)(struct evhttp_request *, struct evbuffer *);
+	const char *allow; /* its part of the Allow header of a 405 */
+	http_handler fn;
 };
 
-static int http_metrics(struct evhttp_request *, struct evbuffer *);
+#define GET EVHTTP_REQ_GET
+#define GET_HEAD (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define SEG HTTP_ARG_SEGMENT
+
+static int http_metrics(struct evhttp_request *, struct evbuffer *,
+    const char *, size_t);
 
 static const struct http_route http_routes[] = {
-	{ "/metrics", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET, HEAD",
-	    http_metrics },
+	{ "/metrics", "", 0, GET_HEAD, "GET, HEAD", http_metrics },
+	{ "/api/v1/status", "", 0, GET, "GET", api_status },
+	{ "/api/v1/clients", "", 0, GET, "GET", api_clients },
+	{ "/api/v1/clients/", "", SEG, GET, "GET", api_client },
+	{ "/api/v1/clients/", "/kick", SEG, EVHTTP_REQ_POST, "POST",
+	    api_kick },
+	{ "/api/v1/sessions", "", 0, GET, "GET", api_sessions },
+	{ "/api/v1/sessions/", "", SEG, GET, "GET", api_client },
+	{ "/api/v1/sessions/", "", SEG, EVHTTP_REQ_DELETE, "DELETE",
+	    api_session_delete },
+	{ "/api/v1/subscriptions", "", 0, GET, "GET", api_subscriptions },
+	{ "/api/v1/retained", "", 0, GET, "GET", api_retained },
+	{ "/api/v1/retained/", "", HTTP_ARG_REST, EVHTTP_REQ_DELETE, "DELETE",
+	    api_retained_delete },
+	{ "/api/v1/cluster", "", 0, GET, "GET", api_cluster },
+	{ "/api/v1/drain", "", 0, EVHTTP_REQ_POST, "POST", api_drain },
 };
+
+#undef GET
+#undef GET_HEAD
+#undef SEG
 
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 
 static struct evhttp *http;
 static char http_addr[64];
 static uint16_t http_bound_port;
+static struct timespec http_t0; /* the node's start (http_init) */
+static time_t http_t0_wall;
 static uint8_t (*tokens)[32]; /* SHA-256 of each token */
 static size_t n_tokens;
 
@@ -170,6 +209,67 @@ http_authorized(struct evhttp_request *req)
 	return match;
 }
 
+/* --- what /metrics and the JSON API both read --- */
+
+int
+http_client_conn(const struct conn *c)
+{
+	return c->state == CONN_ACTIVE && c->link == LINK_NONE &&
+	    c->session != NULL && c->listener != NULL && !c->listener->cluster;
+}
+
+int
+http_client_session(const struct session *s)
+{
+	/* Not a forward queue ("$peer/"), nor a node's link to us
+	 * ("$cluster/"): those are the cluster's. */
+	return s->peer == NULL && !s->cluster_in;
+}
+
+static void
+http_count_cb(const void *key, size_t len, void *value, void *arg)
+{
+	const struct session *s = value;
+	struct http_counts *hc = arg;
+
+	if (!http_client_session(s))
+		return;
+	if (s->conn != NULL)
+		hc->online++;
+	else
+		hc->offline++;
+	hc->queued += s->n_queued + s->n_inflight + s->disk_count;
+	hc->queued_bytes += s->queued_bytes + s->disk_bytes;
+	hc->subscriptions += s->n_subs;
+}
+
+void
+http_counts(struct http_counts *hc)
+{
+	const struct conn *c;
+
+	memset(hc, 0, sizeof *hc);
+	hash_foreach(srv.sessions, http_count_cb, hc);
+	TAILQ_FOREACH(c, &srv.conns, entry)
+		hc->connections += http_client_conn(c);
+}
+
+void
+http_peer_stats(const struct peer *p, struct http_peer_stats *st)
+{
+	const struct session *q = p->out;
+
+	st->up = bridge_peer_up(p);
+	st->link_in = p->link_in != NULL;
+	st->sent_bytes = p->tx_bytes + (st->up ? q->conn->tx_bytes : 0) +
+	    (p->link_in != NULL ? p->link_in->tx_bytes : 0);
+	st->received_bytes = p->rx_bytes + (st->up ? q->conn->rx_bytes : 0) +
+	    (p->link_in != NULL ? p->link_in->rx_bytes : 0);
+	st->forwarded = p->forwarded;
+	st->received = p->received;
+	st->queued = q->n_queued + q->n_inflight + q->disk_count;
+}
+
 /* --- /metrics: Prometheus text exposition format 0.0.4 --- */
 
 static void
@@ -235,8 +335,7 @@ m_connections(struct evbuffer *b)
 	uint64_t *count = xcalloc(nl * 3 + 1, sizeof *count);
 
 	TAILQ_FOREACH(c, &srv.conns, entry) {
-		if (c->state != CONN_ACTIVE || c->link != LINK_NONE ||
-		    c->listener == NULL || c->listener->cluster)
+		if (!http_client_conn(c))
 			continue;
 		i = (size_t)(c->listener - srv.cfg.listeners);
 		v = c->version == MQTT_V5 ? 2 : c->version == MQTT_V311 ? 1 :
@@ -262,42 +361,21 @@ m_connections(struct evbuffer *b)
 	free(count);
 }
 
-struct m_sessions {
-	uint64_t online, offline, queued, queued_bytes;
-};
-
-static void
-m_session_cb(const void *key, size_t len, void *value, void *arg)
-{
-	const struct session *s = value;
-	struct m_sessions *ms = arg;
-
-	if (s->peer != NULL)
-		return; /* a forward queue: the cluster's metrics */
-	if (s->conn != NULL)
-		ms->online++;
-	else
-		ms->offline++;
-	ms->queued += s->n_queued + s->n_inflight + s->disk_count;
-	ms->queued_bytes += s->queued_bytes + s->disk_bytes;
-}
-
 static void
 m_sessions(struct evbuffer *b)
 {
-	struct m_sessions ms;
+	struct http_counts hc;
 
-	memset(&ms, 0, sizeof ms);
-	hash_foreach(srv.sessions, m_session_cb, &ms);
+	http_counts(&hc);
 	m_family(b, "tern_sessions", "gauge",
 	    "Client sessions, with a connection (online) or without.");
-	m_u64_l(b, "tern_sessions", "state", "online", ms.online);
-	m_u64_l(b, "tern_sessions", "state", "offline", ms.offline);
+	m_u64_l(b, "tern_sessions", "state", "online", hc.online);
+	m_u64_l(b, "tern_sessions", "state", "offline", hc.offline);
 	m_one(b, "tern_queued_messages", "gauge",
 	    "Messages queued or in flight to client sessions, in memory "
-	    "and on disk.", ms.queued);
+	    "and on disk.", hc.queued);
 	m_one(b, "tern_queued_bytes", "gauge",
-	    "Payload bytes of tern_queued_messages.", ms.queued_bytes);
+	    "Payload bytes of tern_queued_messages.", hc.queued_bytes);
 }
 
 static void
@@ -369,41 +447,18 @@ m_cluster(struct evbuffer *b)
 		{ "tern_cluster_queued_messages", "gauge",
 		    "Messages waiting in the peer node's forward queue." },
 	};
+	struct http_peer_stats st;
 	const struct peer *p;
-	const struct session *q;
 	uint64_t v;
 	size_t f, i;
-	int up;
 
 	for (f = 0; f < sizeof fam / sizeof fam[0]; f++) {
 		m_family(b, fam[f].name, fam[f].type, fam[f].help);
 		for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
-			q = p->out;
-			up = bridge_peer_up(p);
-			switch (f) {
-			case 0:
-				v = (uint64_t)up;
-				break;
-			case 1:
-				v = p->tx_bytes + (up ? q->conn->tx_bytes : 0) +
-				    (p->link_in != NULL ?
-				    p->link_in->tx_bytes : 0);
-				break;
-			case 2:
-				v = p->rx_bytes + (up ? q->conn->rx_bytes : 0) +
-				    (p->link_in != NULL ?
-				    p->link_in->rx_bytes : 0);
-				break;
-			case 3:
-				v = p->forwarded;
-				break;
-			case 4:
-				v = p->received;
-				break;
-			default:
-				v = q->n_queued + q->n_inflight + q->disk_count;
-				break;
-			}
+			http_peer_stats(p, &st);
+			v = f == 0 ? (uint64_t)st.up : f == 1 ? st.sent_bytes :
+			    f == 2 ? st.received_bytes : f == 3 ? st.forwarded :
+			    f == 4 ? st.received : st.queued;
 			m_u64_l(b, fam[f].name, "peer", p->name, v);
 		}
 	}
@@ -484,7 +539,8 @@ m_process(struct evbuffer *b)
 }
 
 static int
-http_metrics(struct evhttp_request *req, struct evbuffer *b)
+http_metrics(struct evhttp_request *req, struct evbuffer *b,
+    const char *arg, size_t len)
 {
 	m_connections(b);
 	m_sessions(b);
@@ -512,16 +568,111 @@ http_metrics(struct evhttp_request *req, struct evbuffer *b)
 
 /* --- requests --- */
 
+static int
+http_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+http_decode(const char *s, size_t len, int plus, char **out, size_t *outlen)
+{
+	char *d = xmalloc(len + 1);
+	size_t i, n = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '+' && plus) {
+			d[n++] = ' ';
+		} else if (s[i] != '%') {
+			d[n++] = s[i];
+		} else {
+			if (len - i < 3 || (hi = http_hex(s[i + 1])) < 0 ||
+			    (lo = http_hex(s[i + 2])) < 0 ||
+			    (hi == 0 && lo == 0)) {
+				free(d);
+				return -1;
+			}
+			d[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		}
+	}
+	d[n] = '\0';
+	*out = d;
+	*outlen = n;
+	return 0;
+}
+
+/* 1 when path is r's, with *arg and *len the encoded argument. */
+static int
+http_route_match(const struct http_route *r, const char *path,
+    const char **arg, size_t *len)
+{
+	size_t plen = strlen(r->path), slen = strlen(r->suffix), rest;
+
+	*arg = NULL;
+	*len = 0;
+	if ((r->flags & (HTTP_ARG_SEGMENT | HTTP_ARG_REST)) == 0)
+		return strcmp(path, r->path) == 0;
+	if (strncmp(path, r->path, plen) != 0)
+		return 0;
+	path += plen;
+	rest = strlen(path);
+	if (rest <= slen || strcmp(path + rest - slen, r->suffix) != 0)
+		return 0;
+	rest -= slen;
+	if ((r->flags & HTTP_ARG_SEGMENT) && memchr(path, '/', rest) != NULL)
+		return 0;
+	*arg = path;
+	*len = rest;
+	return 1;
+}
+
 static void
 http_reply(struct evhttp_request *req, int code, const char *text,
-    struct evbuffer *body)
+    struct evbuffer *body, int api)
 {
-	if (evbuffer_get_length(body) == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Content-Type", "text/plain; charset=utf-8");
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+	if (evbuffer_get_length(body) == 0 && api) {
+		api_error(body, text);
+	} else if (evbuffer_get_length(body) == 0) {
+		evhttp_add_header(out, "Content-Type",
+		    "text/plain; charset=utf-8");
 		evbuffer_add_printf(body, "%d %s\n", code, text);
 	}
+	if (api && evhttp_find_header(out, "Content-Type") == NULL)
+		evhttp_add_header(out, "Content-Type", "application/json");
+	/* The page may load nothing from elsewhere and may not be framed
+	 * (a kick button under another site's page). */
+	evhttp_add_header(out, "Content-Security-Policy",
+	    "default-src 'self'; frame-ancestors 'none'");
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(out, "Referrer-Policy", "no-referrer");
 	evhttp_send_reply(req, code, text, body);
+}
+
+static const char *
+http_status_text(int code)
+{
+	switch (code) {
+	case HTTP_OK:
+		return "OK";
+	case HTTP_BADREQUEST:
+		return "Bad Request";
+	case HTTP_NOTFOUND:
+		return "Not Found";
+	case 409:
+		return "Conflict";
+	default:
+		return "Error";
+	}
 }
 
 static void
@@ -531,36 +682,60 @@ http_cb(struct evhttp_request *req, void *arg)
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct evbuffer *body = evbuffer_new();
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	const struct http_route *r = NULL;
-	size_t i;
-	int code;
+	const char *rarg = NULL, *a;
+	char allow[64] = "", *darg = NULL;
+	size_t i, rlen = 0, alen, dlen = 0;
+	int code, api, open = 0, matched = 0;
 
 	if (body == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	if (!http_authorized(req)) {
+	api = path != NULL && strncmp(path, "/api/", 5) == 0;
+	for (i = 0; path != NULL && i < HTTP_NROUTES; i++) {
+		if (!http_route_match(&http_routes[i], path, &a, &alen))
+			continue;
+		matched = 1;
+		open |= (http_routes[i].flags & HTTP_OPEN) != 0;
+		if ((cmd & http_routes[i].methods) != 0 && r == NULL) {
+			r = &http_routes[i];
+			rarg = a;
+			rlen = alen;
+		} else if ((cmd & http_routes[i].methods) == 0) {
+			alen = strlen(allow);
+			snprintf(allow + alen, sizeof allow - alen, "%s%s",
+			    alen > 0 ? ", " : "", http_routes[i].allow);
+		}
+	}
+	/* The token before anything of the table is told, but for the
+	 * dashboard's files. */
+	if (!open && !http_authorized(req)) {
 		evhttp_add_header(out, "WWW-Authenticate",
 		    "Bearer realm=\"tern\"");
-		http_reply(req, 401, "Unauthorized", body);
+		http_reply(req, 401, "Unauthorized", body, api);
 		goto done;
 	}
-	for (i = 0; path != NULL && i < HTTP_NROUTES; i++) {
-		if (strcmp(path, http_routes[i].path) == 0)
-			r = &http_routes[i];
+	if (r == NULL && matched) {
+		evhttp_add_header(out, "Allow", allow);
+		http_reply(req, HTTP_BADMETHOD, "Method Not Allowed", body,
+		    api);
+		goto done;
 	}
 	if (r == NULL) {
-		http_reply(req, HTTP_NOTFOUND, "Not Found", body);
+		http_reply(req, HTTP_NOTFOUND, "Not Found", body, api);
 		goto done;
 	}
-	if ((evhttp_request_get_command(req) & r->methods) == 0) {
-		evhttp_add_header(out, "Allow", r->allow);
-		http_reply(req, HTTP_BADMETHOD, "Method Not Allowed", body);
+	if (rarg != NULL && http_decode(rarg, rlen, 0, &darg, &dlen) != 0) {
+		http_reply(req, HTTP_BADREQUEST, "bad percent-encoding in the "
+		    "path", body, api);
 		goto done;
 	}
-	code = r->fn(req, body);
-	http_reply(req, code, code == HTTP_OK ? "OK" : "Error", body);
+	code = r->fn(req, body, darg, dlen);
+	http_reply(req, code, http_status_text(code), body, api);
 done:
+	free(darg);
 	evbuffer_free(body);
 }
 
@@ -578,6 +753,8 @@ http_init(void)
 {
 	char err[512];
 
+	clock_gettime(CLOCK_MONOTONIC, &http_t0);
+	http_t0_wall = time(NULL);
 	if (!srv.cfg.http_listener)
 		return 0;
 	if (srv.cfg.http_token_file == NULL) {
@@ -645,9 +822,21 @@ http_start(void)
 	http_bound_port = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
-	log_notice("listening on %s port %u (HTTP: /metrics)", http_addr,
-	    http_bound_port);
+	log_notice("listening on %s port %u (HTTP: /metrics, /api/v1/)",
+	    http_addr, http_bound_port);
 	return 0;
+}
+
+void
+http_uptime(time_t *started, uint64_t *seconds, char *addr, size_t len)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	*started = http_t0_wall;
+	*seconds = (uint64_t)(now.tv_sec - http_t0.tv_sec);
+	snprintf(addr, len, "%s%s%s:%u", strchr(http_addr, ':') ? "[" : "",
+	    http_addr, strchr(http_addr, ':') ? "]" : "", http_bound_port);
 }
 
 void

@@ -194,3 +194,10 @@ retain_count(void)
 {
 	return retained != NULL ? rtree_count(retained) : 0;
 }
+
+void
+retain_foreach(void (*cb)(void *m, void *arg), void *arg)
+{
+	if (retained != NULL)
+		rtree_foreach(retained, cb, arg);
+}

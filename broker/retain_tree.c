@@ -237,6 +237,27 @@ rtree_match(struct rtree *r, const char *filter, size_t len,
 	rtree_walk(&m, r->root, filter);
 }
 
+/* Call cb for every value, '$' topics too, in no set order. Values are
+ * borrowed; cb must not modify the tree. Iterative (deep topics). */
+void
+rtree_foreach(struct rtree *r, void (*cb)(void *value, void *arg),
+    void *arg)
+{
+	struct rtree_node	*n;
+	void			**stack;
+	size_t			  sp = 0, cap = 64;
+
+	stack = xreallocarray(NULL, cap, sizeof *stack);
+	stack[sp++] = r->root;
+	while (sp > 0) {
+		n = stack[--sp];
+		if (n->value != NULL)
+			cb(n->value, arg);
+		trie_kids_push(&n->kids, &stack, &sp, &cap, 0);
+	}
+	free(stack);
+}
+
 /* Number of values held. */
 size_t
 rtree_count(const struct rtree *r)

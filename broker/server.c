@@ -140,19 +140,21 @@ server_drain_reason(const struct conn *c)
  * refused the same way (3.1.1: return code 3). Sessions stay, so clients
  * resume wherever they land.
  */
-static void
+int
 server_drain(void)
 {
 	struct conn *c, *next;
+	size_t n = conn_count();
 
 	if (srv.draining || srv.shutting_down)
-		return;
+		return -1;
 	srv.draining = 1;
-	log_notice("draining: sending %zu clients away", conn_count());
+	log_notice("draining: sending %zu clients away", n);
 	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_close(c, server_drain_reason(c), "server draining");
 	}
+	return (int)n;
 }
 
 static void

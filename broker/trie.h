@@ -102,6 +102,10 @@ void *rtree_get(struct rtree *r, const char *topic, size_t len);
 void rtree_match(struct rtree *r, const char *filter, size_t len,
     void (*cb)(void *value, void *arg), void *arg);
 
+/* Call cb for every value, '$' topics too, in no set order (the admin
+ * API's list). Values are borrowed; cb must not modify the tree. */
+void rtree_foreach(struct rtree *r, void (*cb)(void *value, void *arg),
+    void *arg);
 /* Number of values held. */
 size_t rtree_count(const struct rtree *r);
 /* Memory of the tree's nodes (retain_tree.c's design note), and what a
