@@ -1198,6 +1198,17 @@ struct http_peer_stats {
 };
 void http_peer_stats(const struct peer *p, struct http_peer_stats *st);
 
+/* --- www.c (generated from broker/www by broker/embed.sh) --- */
+
+struct www_file {
+	const char *path; /* as requested: "/", "/ui/app.js" */
+	const char *type; /* Content-Type */
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct www_file www_files[];
+extern const size_t www_nfiles;
+
 /* --- api.c: the JSON admin API under /api/v1/ (http.c's routes) --- */
 
 int api_status(struct evhttp_request *, struct evbuffer *, const char *,

@@ -33,8 +33,9 @@
  * here, strictly (a bad escape or a NUL is 400), and the handler gets
  * the bytes. An unknown path is 404, a method the path does not take 405
  * with Allow; under /api/ every answer, errors included, is JSON
- * ({"error":"..."}, api.c). A row flagged HTTP_OPEN is served
- * without a token (none yet).
+ * ({"error":"..."}, api.c). The rows of the dashboard's files
+ * (HTTP_OPEN) are the only ones served without a token: they hold no
+ * data, and the page asks for the token itself.
  */
 #include "config.h"
 
@@ -85,9 +86,14 @@ struct http_route {
 
 static int http_metrics(struct evhttp_request *, struct evbuffer *,
     const char *, size_t);
+static int http_static(struct evhttp_request *, struct evbuffer *,
+    const char *, size_t);
 
 static const struct http_route http_routes[] = {
 	{ "/metrics", "", 0, GET_HEAD, "GET, HEAD", http_metrics },
+	{ "/", "", HTTP_OPEN, GET_HEAD, "GET, HEAD", http_static },
+	{ "/ui/", "", HTTP_ARG_REST | HTTP_OPEN, GET_HEAD, "GET, HEAD",
+	    http_static },
 	{ "/api/v1/status", "", 0, GET, "GET", api_status },
 	{ "/api/v1/clients", "", 0, GET, "GET", api_clients },
 	{ "/api/v1/clients/", "", SEG, GET, "GET", api_client },
@@ -566,6 +572,30 @@ http_metrics(struct evhttp_request *req, struct evbuffer *b,
 	return HTTP_OK;
 }
 
+/* --- the dashboard's files (broker/www, compiled in by embed.sh) --- */
+
+static int
+http_static(struct evhttp_request *req, struct evbuffer *b,
+    const char *arg, size_t len)
+{
+	const char *path = evhttp_uri_get_path(
+	    evhttp_request_get_evhttp_uri(req));
+	size_t i;
+
+	for (i = 0; i < www_nfiles; i++) {
+		if (strcmp(path, www_files[i].path) != 0)
+			continue;
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", www_files[i].type);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Cache-Control", "no-cache");
+		evbuffer_add_reference(b, www_files[i].data, www_files[i].len,
+		    NULL, NULL);
+		return HTTP_OK;
+	}
+	return HTTP_NOTFOUND;
+}
+
 /* --- requests --- */
 
 static int
@@ -822,8 +852,8 @@ http_start(void)
 	http_bound_port = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
-	log_notice("listening on %s port %u (HTTP: /metrics, /api/v1/)",
-	    http_addr, http_bound_port);
+	log_notice("listening on %s port %u (HTTP: /metrics, /api/v1/, the "
+	    "dashboard)", http_addr, http_bound_port);
 	return 0;
 }
 

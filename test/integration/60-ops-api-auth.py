@@ -59,6 +59,24 @@ def test():
                     "clients?user=a&user=b"):
             api.get(p, bad, want=400)
 
+        for path, ctype, text in (("/", "text/html", "/ui/app.js"),
+                                  ("/ui/app.js", "javascript", "/api/v1/"),
+                                  ("/ui/app.css", "text/css", "table")):
+            status, h, body = mu.request(p, path=path, token=None)
+            check_eq(status, 200, "GET %s without a token" % path)
+            check(ctype in h.get("content-type", ""),
+                  "%s: Content-Type %r" % (path, h.get("content-type")))
+            check("default-src 'self'" in
+                  h.get("content-security-policy", ""),
+                  "%s: CSP default-src 'self' (%r)"
+                  % (path, h.get("content-security-policy")))
+            check(text in body, "%s holds %r" % (path, text))
+            check("http://" not in body and "https://" not in body,
+                  "%s loads nothing from elsewhere" % path)
+        status, _, _ = mu.request(p, path="/ui/nothing.js", token=None)
+        check_eq(status, 404, "an unknown file of the dashboard")
+        status, _, _ = mu.request(p, path="/", token=None, method="POST")
+        check_eq(status, 405, "POST /")
         status, _, _ = mu.request(p, path="/metrics", token=None)
         check_eq(status, 401, "/metrics without a token")
 
