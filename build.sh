@@ -16,7 +16,9 @@ cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
 libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl tmux node-mqtt"
+openssl tmux node-mqtt chromium chromium-driver"
+# (chromium and chromium-driver: the dashboard's test drives headless
+# Chromium through chromedriver, test/integration/60-ops-dashboard.py.)
 # Commands whose Debian package is installed only when the command is
 # missing (command:package): Node.js for the MQTT.js test (whose MQTT.js
 # is node-mqtt above: no test fetches anything from npm). A machine may
