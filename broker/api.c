@@ -31,7 +31,8 @@
  *   its expiry timer does (store rows deleted, a delayed will published,
  *   routes withdrawn from the other nodes). Only the node that holds the
  *   session has it: another node answers 404, as it would not expire
- *   it either. A session being moved between nodes is 409.
+ *   it either. A session being moved between nodes, or whose queue is
+ *   being read back from the store, is 409 (for a moment).
  * - deleting a retained message: an empty retained QoS 1 message from
  *   the node (as a will is published), so that it clears the store and
  *   goes to every node like a client's clear.
@@ -88,8 +89,8 @@ json_utf8(const uint8_t *p, const uint8_t *end)
 	return n;
 }
 
-static void
-json_str(struct evbuffer *b, const char *s, size_t len)
+void
+api_json_str(struct evbuffer *b, const char *s, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)s, *end = p + len, *run;
 	size_t n;
@@ -132,7 +133,7 @@ json_kstr(struct evbuffer *b, const char *key, const char *v, size_t len)
 	if (v == NULL)
 		evbuffer_add(b, "null", 4);
 	else
-		json_str(b, v, len);
+		api_json_str(b, v, len);
 }
 
 static void
@@ -161,7 +162,7 @@ api_error(struct evbuffer *body, const char *what)
 	evbuffer_drain(body, evbuffer_get_length(body));
 	evbuffer_add(body, "{", 1);
 	json_key(body, "error", 1);
-	json_str(body, what, strlen(what));
+	api_json_str(body, what, strlen(what));
 	evbuffer_add(body, "}\n", 2);
 }
 
@@ -362,7 +363,7 @@ api_conn_members(struct evbuffer *b, const struct conn *c, int first)
 
 	listener_label(c->listener, label, sizeof label);
 	json_key(b, "protocol", first);
-	json_str(b, api_version_name(c->version),
+	api_json_str(b, api_version_name(c->version),
 	    strlen(api_version_name(c->version)));
 	json_kcstr(b, "peer", c->peer);
 	json_kcstr(b, "listener", label);
@@ -433,7 +434,7 @@ api_status(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 	evbuffer_add(b, "{", 1);
 	json_key(b, "node", 1);
 	if (srv.cfg.node_name != NULL)
-		json_str(b, srv.cfg.node_name, strlen(srv.cfg.node_name));
+		api_json_str(b, srv.cfg.node_name, strlen(srv.cfg.node_name));
 	else
 		evbuffer_add(b, "null", 4);
 	json_kcstr(b, "version", TERN_VERSION);
@@ -449,7 +450,7 @@ api_status(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 		listener_label(lc, label, sizeof label);
 		evbuffer_add(b, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
 		json_key(b, "address", 1);
-		json_str(b, label, strlen(label));
+		api_json_str(b, label, strlen(label));
 		json_kcstr(b, "protocol", lc->websockets ? "websockets" :
 		    "mqtt");
 		json_kbool(b, "tls", lc->certfile != NULL);
@@ -502,7 +503,7 @@ api_clients(struct evhttp_request *req, struct evbuffer *b,
 		if (api_on_page(b, &ap, n)) {
 			evbuffer_add(b, "{", 1);
 			json_key(b, "client_id", 1);
-			json_str(b, s->client_id, s->id_len);
+			api_json_str(b, s->client_id, s->id_len);
 			api_conn_members(b, c, 0);
 			api_session_members(b, s);
 			evbuffer_add(b, "}", 1);
@@ -526,7 +527,7 @@ api_client(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 		return api_fail(b, HTTP_NOTFOUND, "no such session");
 	evbuffer_add(b, "{", 1);
 	json_key(b, "client_id", 1);
-	json_str(b, s->client_id, s->id_len);
+	api_json_str(b, s->client_id, s->id_len);
 	api_session_members(b, s);
 	json_kbool(b, "will", s->will != NULL);
 	json_kbool(b, "moving", s->moving != NULL);
@@ -543,7 +544,7 @@ api_client(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 	for (i = 0; i < s->n_subs; i++) {
 		evbuffer_add(b, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
 		json_key(b, "client_id", 1);
-		json_str(b, s->client_id, s->id_len);
+		api_json_str(b, s->client_id, s->id_len);
 		api_sub_members(b, &s->subs[i]);
 		evbuffer_add(b, "}", 1);
 	}
@@ -572,7 +573,7 @@ api_kick(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 	    "kicked by an administrator");
 	evbuffer_add(b, "{", 1);
 	json_key(b, "kicked", 1);
-	json_str(b, arg, len);
+	api_json_str(b, arg, len);
 	/* The conn detached it: still there unless it ended with it. */
 	json_kbool(b, "session_kept", session_find(arg, len) != NULL);
 	evbuffer_add(b, "}\n", 2);
@@ -647,7 +648,7 @@ api_sessions(struct evhttp_request *req, struct evbuffer *b,
 		s = as.v[i];
 		evbuffer_add(b, "{", 1);
 		json_key(b, "client_id", 1);
-		json_str(b, s->client_id, s->id_len);
+		api_json_str(b, s->client_id, s->id_len);
 		api_session_members(b, s);
 		json_kbool(b, "will", s->will != NULL);
 		evbuffer_add(b, "}", 1);
@@ -669,6 +670,12 @@ api_session_delete(struct evhttp_request *req, struct evbuffer *b,
 	if (s->moving != NULL || s->moving_in != 0 || s->claim_from != NULL)
 		return api_fail(b, HTTP_CONFLICT, "the session is moving "
 		    "between nodes");
+	/* A read of its queue from the store is on its way: its answer
+	 * would find a new session of the same id (its client back at
+	 * once) with the old rows. A moment later it can go. */
+	if (s->disk_loading)
+		return api_fail(b, HTTP_CONFLICT, "the session's queue is being "
+		    "read from the store; try again");
 	log_notice("admin API: deleting the session of %.*s", (int)len, arg);
 	if (s->conn != NULL) {
 		conn_close(s->conn, MQTT_RC_ADMINISTRATIVE_ACTION,
@@ -681,7 +688,7 @@ api_session_delete(struct evhttp_request *req, struct evbuffer *b,
 		session_free(s);
 	evbuffer_add(b, "{", 1);
 	json_key(b, "deleted", 1);
-	json_str(b, arg, len);
+	api_json_str(b, arg, len);
 	evbuffer_add(b, "}\n", 2);
 	return HTTP_OK;
 }
@@ -715,7 +722,7 @@ api_subscriptions(struct evhttp_request *req, struct evbuffer *b,
 				continue;
 			evbuffer_add(b, "{", 1);
 			json_key(b, "client_id", 1);
-			json_str(b, s->client_id, s->id_len);
+			api_json_str(b, s->client_id, s->id_len);
 			api_sub_members(b, &s->subs[j]);
 			evbuffer_add(b, "}", 1);
 		}
@@ -783,7 +790,7 @@ api_retained(struct evhttp_request *req, struct evbuffer *b,
 		m = ar.v[i];
 		evbuffer_add(b, "{", 1);
 		json_key(b, "topic", 1);
-		json_str(b, m->topic, m->topic_len);
+		api_json_str(b, m->topic, m->topic_len);
 		json_ku64(b, "size", m->payload_len);
 		json_ku64(b, "qos", m->qos);
 		json_ku64(b, "received_at", (uint64_t)m->received);
@@ -833,7 +840,7 @@ api_retained_delete(struct evhttp_request *req, struct evbuffer *b,
 	msg_unref(m);
 	evbuffer_add(b, "{", 1);
 	json_key(b, "deleted", 1);
-	json_str(b, arg, len);
+	api_json_str(b, arg, len);
 	evbuffer_add(b, "}\n", 2);
 	return HTTP_OK;
 }
@@ -849,7 +856,7 @@ api_cluster(struct evhttp_request *req, struct evbuffer *b,
 	evbuffer_add(b, "{", 1);
 	json_key(b, "node", 1);
 	if (srv.cfg.node_name != NULL)
-		json_str(b, srv.cfg.node_name, strlen(srv.cfg.node_name));
+		api_json_str(b, srv.cfg.node_name, strlen(srv.cfg.node_name));
 	else
 		evbuffer_add(b, "null", 4);
 	json_kbool(b, "enabled", bridge_on());
@@ -859,7 +866,7 @@ api_cluster(struct evhttp_request *req, struct evbuffer *b,
 		http_peer_stats(p, &st);
 		evbuffer_add(b, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
 		json_key(b, "name", 1);
-		json_str(b, p->name, strlen(p->name));
+		api_json_str(b, p->name, strlen(p->name));
 		json_kbool(b, "up", st.up);
 		json_kbool(b, "link_in", st.link_in);
 		json_kbool(b, "synced", p->synced);

@@ -1235,6 +1235,10 @@ int api_drain(struct evhttp_request *, struct evbuffer *, const char *,
     size_t);
 /* {"error":"<what>"} into body. */
 void api_error(struct evbuffer *body, const char *what);
+/* s (len bytes) as a JSON string into b: '"', '\\' and control
+ * characters escaped, a byte that does not start a well-formed UTF-8
+ * sequence as \ufffd. */
+void api_json_str(struct evbuffer *b, const char *s, size_t len);
 
 /* --- ratelimit.c --- */
 

@@ -717,7 +717,7 @@ http_cb(struct evhttp_request *req, void *arg)
 	const char *rarg = NULL, *a;
 	char allow[64] = "", *darg = NULL;
 	size_t i, rlen = 0, alen, dlen = 0;
-	int code, api, open = 0, matched = 0;
+	int code, api, open_route = 0, matched = 0;
 
 	if (body == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -728,7 +728,7 @@ http_cb(struct evhttp_request *req, void *arg)
 		if (!http_route_match(&http_routes[i], path, &a, &alen))
 			continue;
 		matched = 1;
-		open |= (http_routes[i].flags & HTTP_OPEN) != 0;
+		open_route |= (http_routes[i].flags & HTTP_OPEN) != 0;
 		if ((cmd & http_routes[i].methods) != 0 && r == NULL) {
 			r = &http_routes[i];
 			rarg = a;
@@ -741,7 +741,7 @@ http_cb(struct evhttp_request *req, void *arg)
 	}
 	/* The token before anything of the table is told, but for the
 	 * dashboard's files. */
-	if (!open && !http_authorized(req)) {
+	if (!open_route && !http_authorized(req)) {
 		evhttp_add_header(out, "WWW-Authenticate",
 		    "Bearer realm=\"tern\"");
 		http_reply(req, 401, "Unauthorized", body, api);

@@ -6,9 +6,9 @@ total; limit capped at 1000), filters by client id and user (substring)
 and gives each client's protocol, peer, listener, keep alive, queue and
 subscriptions; one client's view has its session and subscriptions with
 their options, a 404 for an unknown id; a client id with '/', '%', a
-space, a quote, a backslash and UTF-8 is found through its percent-encoded
-path and comes back intact; /subscriptions pages and filters too. Every
-answer is JSON."""
+space, a quote, a backslash, control characters and UTF-8 is found
+through its percent-encoded path and comes back intact; /subscriptions
+pages and filters too. Every answer is JSON."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -18,7 +18,7 @@ import apiutil as api  # noqa: E402
 import mqttraw as raw  # noqa: E402
 from mqttraw import V311, V5  # noqa: E402
 
-ODD = 'a/b %25 "q" \\ é✓/x'
+ODD = 'a/b %25 "q" \\ é✓/x\t\x01\x7f'
 
 
 def test():
