@@ -1490,6 +1490,15 @@ int handle_pingreq(struct conn *c, struct mqtt_packet *pkt);
 int handle_disconnect(struct conn *c, struct mqtt_packet *pkt);
 int handle_auth(struct conn *c, struct mqtt_packet *pkt);
 
+/* --- notify.c: sd_notify(3) without libsystemd --- */
+
+/* Send state ("READY=1", "STOPPING=1": newline-separated assignments) to
+ * the service manager's NOTIFY_SOCKET; nothing without one. Failures are
+ * logged, never fatal. */
+void notify_send(const char *state);
+/* RELOADING=1 with the MONOTONIC_USEC of now (send READY=1 after). */
+void notify_reloading(void);
+
 /* --- server.c --- */
 
 struct server {

@@ -11,7 +11,9 @@
  * checker sees a clean exit. SIGHUP reopens the log file, reads the
  * password file and the ACL file again (auth.c) and the HTTP tokens
  * (http.c), and reloads the TLS certificates and keys (tls.c). SIGUSR1
- * drains the node (see server_drain).
+ * drains the node (see server_drain). The service manager hears of each
+ * step (notify.c): READY=1 with the ready file, RELOADING=1 and READY=1
+ * around a SIGHUP, STOPPING=1 at the start of a shutdown.
  */
 #include "config.h"
 
@@ -107,6 +109,7 @@ server_shutdown(void)
 		return;
 	srv.shutting_down = 1;
 	log_notice("shutting down");
+	notify_send("STOPPING=1");
 	listener_stop_all();
 	TAILQ_FOREACH(c, &srv.conns, entry)
 		conn_block(c, BLOCK_SHUTDOWN);
@@ -161,10 +164,12 @@ static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
+		notify_reloading();
 		log_reopen();
 		auth_reload();
 		tls_reload();
 		http_reload();
+		notify_send("READY=1");
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -246,6 +251,7 @@ server_init(void)
 		return -1;
 	log_notice("tern %s ready, data in %s", TERN_VERSION,
 	    srv.cfg.data_dir);
+	notify_send("READY=1");
 	return 0;
 }
 
