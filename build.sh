@@ -16,11 +16,13 @@ cd "$top"
 
 PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
 libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl tmux node-mqtt chromium chromium-driver dpkg-dev debhelper adduser"
+openssl tmux node-mqtt chromium chromium-driver build-essential dpkg-dev \
+debhelper adduser"
 # (chromium and chromium-driver: the dashboard's test drives headless
 # Chromium through chromedriver, test/integration/60-ops-dashboard.py.)
-# dpkg-dev and debhelper build the Debian package of debian/ in a test
-# (70-ops-package.py), which installs it: its postinst needs adduser.
+# build-essential, dpkg-dev and debhelper build the Debian package of
+# debian/ in a test (70-ops-package.py), which installs it: its postinst
+# needs adduser.
 # Commands whose Debian package is installed only when the command is
 # missing (command:package): Node.js for the MQTT.js test (whose MQTT.js
 # is node-mqtt above: no test fetches anything from npm). A machine may
