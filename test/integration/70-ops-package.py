@@ -81,6 +81,11 @@ def copy_tree(src, dst):
                 out.add(n)
         return out & set(names)
     shutil.copytree(src, dst, symlinks=True, ignore=ignore)
+    # make distcheck's source tree is read-only, and so its copy
+    for d, dirs, files in os.walk(dst):
+        for n in [d] + [os.path.join(d, f) for f in files]:
+            if not os.path.islink(n):
+                os.chmod(n, os.stat(n).st_mode | stat.S_IWUSR)
     log("copied %s (no git work tree)" % src)
 
 
