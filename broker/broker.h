@@ -117,6 +117,8 @@ struct cluster_peer_conf {
 	uint16_t port;
 };
 
+struct mqttbridge_conf;
+
 struct config {
 	struct listener_conf *listeners;
 	size_t n_listeners;
@@ -198,6 +200,11 @@ struct config {
 	uint32_t jwt_alg; /* JWT_HS256, ... (jwt.c) */
 	char *jwt_username_claim;
 	uint32_t jwt_leeway; /* s */
+	/* Bridges to other brokers (mqttbridge.c): one per connection
+	 * line, with the keys that follow it. */
+	struct mqttbridge_conf *bridges;
+	size_t n_bridges;
+	unsigned line; /* the line config_line is reading */
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -506,6 +513,8 @@ struct session {
 	uint32_t moving_in; /* the nodes whose move into it is open (bits:
 			     * bridge_peer_bit): two copies may come at once */
 	struct peer *claim_from; /* a claim that waits for the move in */
+	struct mqttbridge *xb; /* "$bridge/<name>": its connection is a
+				* bridge to another broker (mqttbridge.c) */
 	uint64_t claim_id;
 	uint64_t claim_won; /* the claim of its last connection here */
 	/* Who the client is, for the ACL: set at each CONNECT, and
@@ -839,6 +848,9 @@ void sys_free(void);
 /* 1 when topic is under $SYS/ (this node's own: not stored, not
  * forwarded). */
 int sys_topic(const char *topic, size_t len);
+/* $SYS/broker/bridge/<name>/state: 1 connected, 0 not (at once, and
+ * with the other topics; nothing while $SYS is off). */
+void sys_bridge_state(const char *name, int up);
 
 /* --- passwd.c --- */
 
@@ -1342,6 +1354,10 @@ struct conn {
 #define LINK_NONE 0
 #define LINK_OUT 1 /* we dialled a node; we are its MQTT client */
 #define LINK_IN 2 /* a node dialled our cluster listener */
+#define LINK_EXT 3 /* we dialled another broker: a bridge (mqttbridge.c) */
+/* 1 when c's messages come from outside the cluster's links: a client,
+ * or another broker we bridge to. */
+#define CONN_FROM_OUTSIDE(c) ((c)->link == LINK_NONE || (c)->link == LINK_EXT)
 
 #define TOPIC_ALIAS_OUT_MAX 256
 TAILQ_HEAD(conn_list, conn);
@@ -1498,6 +1514,87 @@ int handle_auth(struct conn *c, struct mqtt_packet *pkt);
 void notify_send(const char *state);
 /* RELOADING=1 with the MONOTONIC_USEC of now (send READY=1 after). */
 void notify_reloading(void);
+/* --- mqttbridge.c: bridges to other brokers --- */
+
+#define MQTTBRIDGE_ID "$bridge/" /* client id prefix of a bridge's session */
+#define MQTTBRIDGE_IN 0x01 /* topic line directions, a mask */
+#define MQTTBRIDGE_OUT 0x02
+
+/* One topic line: pattern [in|out|both] [qos] [local-prefix
+ * remote-prefix], mosquitto's semantics. */
+struct mqttbridge_topic {
+	char *pattern; /* "" when a prefix is the whole topic */
+	char *local_prefix; /* "" for none */
+	char *remote_prefix;
+	char *local_filter; /* local_prefix + pattern */
+	char *remote_filter; /* remote_prefix + pattern */
+	uint8_t dir; /* MQTTBRIDGE_IN | MQTTBRIDGE_OUT */
+	uint8_t qos;
+};
+
+struct mqttbridge_addr {
+	char *host;
+	uint16_t port;
+};
+
+/* A connection line and the keys after it (tern.conf(5)). */
+struct mqttbridge_conf {
+	char *name;
+	unsigned line; /* of the connection line */
+	struct mqttbridge_addr *addrs; /* tried in order */
+	size_t n_addrs;
+	struct mqttbridge_topic *topics;
+	size_t n_topics;
+	char *remote_clientid; /* NULL: <node_name or host>.<name> */
+	char *remote_username; /* NULL: none */
+	char *remote_password;
+	char *cafile; /* TLS keys (not supported yet: refused at start) */
+	char *certfile;
+	char *keyfile;
+	uint32_t keepalive; /* s */
+	uint32_t restart_base; /* s: first redial delay, doubled ... */
+	uint32_t restart_cap; /* ... up to this */
+	uint8_t version; /* MQTT_V311 or MQTT_V5 */
+	uint8_t cleansession;
+	uint8_t try_private;
+	uint8_t insecure;
+	uint8_t tls_given; /* a bridge_* TLS key was given */
+};
+
+struct mqttbridge;
+
+/* config.c's rows: "connection <name>" opens a section; every key after
+ * it goes to mqttbridge_conf_key until the next connection line. Both
+ * return 0, or -1 with a message in err (config.c adds FILE:LINE). */
+int mqttbridge_conf_connection(struct config *c, char *rest, char *err,
+    size_t errlen);
+int mqttbridge_conf_key(struct config *c, const char *key, char *rest,
+    char *err, size_t errlen);
+/* At the end of file: what a section lacks ("FILE:LINE: connection x
+ * has no address"). Returns 0 or -1 with err set. */
+int mqttbridge_conf_check(const struct config *c, const char *file,
+    char *err, size_t errlen);
+void mqttbridge_conf_free(struct config *c);
+/* Make each bridge's session and start dialling (after the store is
+ * loaded). Returns 0, or -1 (logged). */
+int mqttbridge_init(void);
+void mqttbridge_free(void);
+/* The LINK_EXT conn c: TCP is up (send CONNECT); a packet from the
+ * remote (read.c: 0 or a reason code, -1 for the client handlers);
+ * it failed before its CONNACK (why, logged); it is closing; its timer
+ * fired (keep alive). */
+void mqttbridge_connected(struct conn *c);
+int mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt);
+void mqttbridge_failed(struct conn *c, const char *why);
+void mqttbridge_closed(struct conn *c);
+void mqttbridge_timer(struct conn *c);
+/* deliver_send for a bridge's session s: pkt, the PUBLISH of m, goes to
+ * the remote with its topic mapped. Returns conn_send's result. */
+int mqttbridge_send(struct session *s, const struct msg *m,
+    struct mqtt_packet *pkt);
+/* The bridges, by index (NULL past the end), for $SYS and metrics. */
+const struct mqttbridge_conf *mqttbridge_at(size_t i, int *up,
+    uint64_t *sent, uint64_t *received);
 
 /* --- server.c --- */
 

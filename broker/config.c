@@ -237,6 +237,8 @@ static const struct config_key config_table[] = {
 	    NULL, NULL },
 	{ "http_allow_anonymous", CONFIG_BOOL, OFF(http_allow_anonymous),
 	    0, 1, 0, NULL, NULL },
+	{ "connection", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    mqttbridge_conf_connection },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -994,6 +996,13 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 	key = config_next_word(&rest);
 	if (key == NULL)
 		return 0;
+	c->line = line;
+	/* The keys after a connection line are its own (mqttbridge.c). */
+	if (c->n_bridges > 0 && strcmp(key, "connection") != 0) {
+		if (mqttbridge_conf_key(c, key, rest, msg, sizeof msg) != 0)
+			goto bad;
+		return 0;
+	}
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		if (strcmp(config_table[i].name, key) == 0) {
 			k = &config_table[i];
@@ -1116,6 +1125,8 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: read error", path);
 		rc = -1;
 	}
+	if (rc == 0)
+		rc = mqttbridge_conf_check(c, path, err, errlen);
 	fclose(fp);
 	return rc;
 }
@@ -1206,5 +1217,6 @@ config_free(struct config *c)
 	free(c->push_secret);
 	free(c->http_address);
 	free(c->http_token_file);
+	mqttbridge_conf_free(c);
 	memset(c, 0, sizeof *c);
 }

@@ -439,7 +439,9 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 
 	if (c->state == CONN_CLOSING)
 		return;
-	if (c->link != LINK_NONE)
+	if (c->link == LINK_EXT)
+		mqttbridge_closed(c);
+	else if (c->link != LINK_NONE)
 		bridge_closed(c);
 	if (c->claim != NULL)
 		bridge_claim_gone(c);
@@ -572,7 +574,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	char why[600];
 
 	if (what & BEV_EVENT_CONNECTED) {
-		bridge_connected(c);
+		if (c->link == LINK_EXT)
+			mqttbridge_connected(c);
+		else
+			bridge_connected(c);
 		return;
 	}
 	if (c->state == CONN_CLOSING) {
@@ -591,7 +596,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	else
 		snprintf(why, sizeof why, "socket error: %s",
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	if (c->state == CONN_NEW && (c->link == LINK_OUT ||
+	if (c->state == CONN_NEW && c->link == LINK_EXT)
+		mqttbridge_failed(c, why);
+	else if (c->state == CONN_NEW && (c->link == LINK_OUT ||
 	    (c->listener != NULL && c->listener->cluster)))
 		bridge_link_failed(c, why);
 	conn_close(c, MQTT_RC_SUCCESS, why);
@@ -617,8 +624,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	struct timeval now, limit, idle, left;
 
-	if (c->link == LINK_OUT) {
-		bridge_timer(c);
+	if (c->link == LINK_OUT || c->link == LINK_EXT) {
+		if (c->link == LINK_OUT)
+			bridge_timer(c);
+		else
+			mqttbridge_timer(c);
 		return;
 	}
 	if (c->state == CONN_NEW) {

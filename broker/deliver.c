@@ -677,7 +677,10 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 				p->topic.len = 0;
 		}
 	}
-	if (s->peer != NULL && s->conn->version == MQTT_V5) {
+	if (s->xb != NULL) {
+		if (mqttbridge_send(s, m, &pkt) != 0)
+			return -1;
+	} else if (s->peer != NULL && s->conn->version == MQTT_V5) {
 		if (deliver_send_id(s, m, &pkt) != 0)
 			return -1;
 	} else if (srv.cfg.message_id_property && m->id_origin != 0 &&
@@ -724,11 +727,12 @@ deliver_requeue_head(struct session *s, struct delivery *d)
 /* 1 when the ACL applies to s: a client's session, not the forward
  * queue of another node ("$peer/<node>") or a node's link to us, whose
  * messages are checked by the node that delivers them to its own
- * clients. */
+ * clients, nor a bridge's (mqttbridge.c), which its topic lines bound. */
 static int
 deliver_acl_applies(const struct session *s)
 {
-	return acl_active() && s->peer == NULL && !s->cluster_in;
+	return acl_active() && s->peer == NULL && !s->cluster_in &&
+	    s->xb == NULL;
 }
 
 /* 1 when m is one of the node's events and s a client's session while

@@ -258,6 +258,11 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		return rc;
 	if (rc == BRIDGE_HELD)
 		return 0;
+	/* A bridge's session (mqttbridge.c) is the node's own. */
+	if (c->link == LINK_NONE && id_len >= sizeof MQTTBRIDGE_ID - 1 &&
+	    memcmp(id, MQTTBRIDGE_ID, sizeof MQTTBRIDGE_ID - 1) == 0)
+		return handle_connect_refuse(c, cp->version,
+		    MQTT_RC_CLIENT_ID_INVALID);
 	if (cp->version == MQTT_V5 &&
 	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD)) {
 		/* Enhanced authentication (auth.c): the exchange runs first,

@@ -102,11 +102,11 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		return MQTT_RC_TOPIC_NAME_INVALID;
 	/* The cluster's own topics: a client's message there would be
 	 * taken for the links' control messages. */
-	if (c->link == LINK_NONE && bridge_reserved_topic(topic.p, topic.len))
+	if (CONN_FROM_OUTSIDE(c) && bridge_reserved_topic(topic.p, topic.len))
 		return MQTT_RC_TOPIC_NAME_INVALID;
 	if (p->qos > srv.cfg.max_qos)
 		return MQTT_RC_QOS_NOT_SUPPORTED;
-	if (c->link == LINK_NONE)
+	if (CONN_FROM_OUTSIDE(c))
 		srv.published[p->qos]++;
 	/* Over max_publish_rate (read.c): refused, not routed, unless it is
 	 * the resend of a QoS 2 message already taken. */
@@ -123,10 +123,13 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	 * is connected to. $SYS/ is the node's own (sys.c): a client's
 	 * value would stand, retained, until the node next changed it.
 	 * $events/ is the node's too (events.c): a back-end must be able
-	 * to believe what it reads there. */
-	denied = c->link == LINK_NONE && (sys_topic((const char *)topic.p,
+	 * to believe what it reads there. A bridge's message (mqttbridge.c)
+	 * came in by a topic line of the operator's, not by a user's rights:
+	 * the ACL does not apply to it. */
+	denied = CONN_FROM_OUTSIDE(c) && (sys_topic((const char *)topic.p,
 	    topic.len) || events_topic((const char *)topic.p, topic.len) ||
-	    (acl_active() && !acl_check(s->username, s->client_id,
+	    (acl_active() && c->link == LINK_NONE &&
+	    !acl_check(s->username, s->client_id,
 	    (const char *)topic.p, topic.len, ACL_WRITE)));
 	if (denied)
 		events_dropped(s, NULL, EVENTS_DROP_NOT_AUTHORIZED);
@@ -160,14 +163,14 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 	/* Acks held for a slow subscriber's room (gate.c): a client past
 	 * its window while they wait is closed, not read on, so that what
 	 * a full queue takes is bounded (deliver_enqueue). */
-	if (p->qos > 0 && c->link == LINK_NONE &&
+	if (p->qos > 0 && CONN_FROM_OUTSIDE(c) &&
 	    c->n_window_owed >= srv.cfg.receive_maximum)
 		return MQTT_RC_RECEIVE_MAX_EXCEEDED;
 	/* Past the retained bounds (see above). A node link's message was
 	 * let in where its publisher is connected; it is checked below, on
 	 * the message, against this node's own bounds. */
 	keep = p->retain && !denied;
-	if (keep && c->link == LINK_NONE && !retain_room((const char *)topic.p,
+	if (keep && CONN_FROM_OUTSIDE(c) && !retain_room((const char *)topic.p,
 	    topic.len, msg_publish_size(p, topic.len), p->payload.len == 0)) {
 		if (c->version == MQTT_V5 && p->qos > 0) {
 			events_dropped(s, NULL, EVENTS_DROP_QUOTA_EXCEEDED);
@@ -191,7 +194,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		/* A client's QoS 1/2 message notes whom it reaches until
 		 * its commit (resend.c); the resend of a refused one is
 		 * known. */
-		if (c->link == LINK_NONE && p->qos > 0 && srv.store != NULL) {
+		if (CONN_FROM_OUTSIDE(c) && p->qos > 0 && srv.store != NULL) {
 			resend_track(m);
 			resend_adopt(s, m);
 		}
@@ -201,7 +204,7 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		/* A presence message read after a later one of its client
 		 * (from another node) is dropped: it would undo it. */
 		stale = c->link == LINK_IN && !target && presence_stale(m);
-		if (keep && !stale && (c->link == LINK_NONE ||
+		if (keep && !stale && (CONN_FROM_OUTSIDE(c) ||
 		    retain_room(m->topic, m->topic_len, msg_size(m),
 		    m->payload_len == 0)))
 			retain_store(m);

@@ -26,9 +26,13 @@
 static int
 read_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
-	int rc;
+	int rc = -1;
 
-	if (c->link != LINK_NONE && (rc = bridge_dispatch(c, pkt)) >= 0)
+	if (c->link == LINK_EXT)
+		rc = mqttbridge_dispatch(c, pkt);
+	else if (c->link != LINK_NONE)
+		rc = bridge_dispatch(c, pkt);
+	if (rc >= 0)
 		return rc;
 	if (c->state == CONN_NEW) {
 		/* In an enhanced authentication exchange (auth.c), only AUTH
@@ -175,7 +179,7 @@ read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (c->state == CONN_NEW && f.type != MQTT_CONNECT &&
-		    c->link != LINK_OUT &&
+		    c->link != LINK_OUT && c->link != LINK_EXT &&
 		    !(f.type == MQTT_AUTH && c->auth_ex != NULL)) {
 			conn_close(c, MQTT_RC_PROTOCOL_ERROR,
 			    c->auth_ex != NULL ? "packet other than AUTH "

@@ -225,6 +225,8 @@ server_init(void)
 		return -1;
 	if (bridge_init() != 0)
 		return -1;
+	if (mqttbridge_init() != 0)
+		return -1;
 	presence_init();
 	if (push_init() != 0)
 		return -1;
@@ -279,6 +281,7 @@ server_free(void)
 	sys_free();
 	push_free_all();
 	bridge_free();
+	mqttbridge_free();
 	session_free_all();
 	presence_free_all();
 	events_free_all();

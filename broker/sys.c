@@ -27,6 +27,8 @@
  *   $SYS/broker/cluster/nodes/<n>/received   messages received from <n>
  *   $SYS/broker/cluster/nodes/<n>/queued     waiting in <n>'s forward queue
  *   $SYS/broker/cluster/nodes/<n>/bytes      sent to <n>, on both links
+ *   $SYS/broker/bridge/<name>/state      1 connected, 0 not (mqttbridge.c;
+ *                                        also published when it changes)
  */
 #include "config.h"
 
@@ -134,6 +136,30 @@ sys_push(void)
 	    (unsigned long long)errors);
 }
 
+void
+sys_bridge_state(const char *name, int up)
+{
+	char t[128];
+
+	if (sys_last == NULL)
+		return;
+	snprintf(t, sizeof t, "$SYS/broker/bridge/%s/state", name);
+	sys_pub(t, "%d", up);
+}
+
+static void
+sys_bridges(void)
+{
+	const struct mqttbridge_conf *b;
+	uint64_t sent, received;
+	size_t i;
+	int up;
+
+	for (i = 0; (b = mqttbridge_at(i, &up, &sent, &received)) != NULL;
+	    i++)
+		sys_bridge_state(b->name, up);
+}
+
 static void
 sys_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -154,6 +180,7 @@ sys_cb(evutil_socket_t fd, short what, void *arg)
 		sys_push();
 	if (bridge_on())
 		sys_cluster();
+	sys_bridges();
 	evtimer_add(sys_timer, &tv);
 }
 

@@ -1,0 +1,1221 @@
+/*
+ * mqttbridge.c - bridges to other brokers (mosquitto, EMQX, another tern):
+ * this node connects to a remote broker as an MQTT client, as mosquitto's
+ * bridges do, and passes messages both ways along the topic lines of a
+ * "connection" section of tern.conf (tern.conf(5), "Bridges to other
+ * brokers"). Not the cluster: bridge/ links tern nodes among themselves
+ * with their own protocol; this speaks plain MQTT 3.1.1 or 5.0 to anyone.
+ *
+ * The internal session. Each bridge owns a persistent session of the
+ * node, "$bridge/<name>" (no client may take that id), subscribed to the
+ * local side of its out topic lines (local-prefix + pattern), with No
+ * Local and Retain As Published. What is published here and matches
+ * goes into that session's queue like into any client's: the store, the
+ * ack gate, the in-flight window and the resend after a drop are the
+ * broker's own (deliver.c, persist.c, gate.c). So a QoS 1/2 message is
+ * on disk before its publisher's PUBACK while the remote is away, and
+ * leaves the store only when the remote has acknowledged it; the queue is
+ * bounded by max_queued_messages and max_queued_bytes as a client's is
+ * (an offline session past them drops, as mosquitto's bridges do).
+ *
+ * The dialled connection. The session's connection is a struct conn that
+ * this node dialled (link LINK_EXT): conn.c sends TCP's success here
+ * (CONNECT, with protocol byte 0x84 or 0x83 for a 3.x bridge with
+ * try_private), read.c hands every packet from the remote to
+ * mqttbridge_dispatch(): the CONNACK attaches the session to the
+ * connection (deliver_resume: DUP resend, then the queue), subscribes to
+ * the remote side of the in topic lines, and from then on
+ *   - the remote's PUBACK, PUBREC and PUBCOMP go to the client handlers
+ *     (handle_ack.c): for the outgoing flows we are the sender;
+ *   - a PUBLISH from the remote gets its topic mapped (remote-prefix to
+ *     local-prefix) and goes to handle_publish() as the session's own
+ *     publish: routed, retained, stored, and acknowledged to the remote
+ *     through the ack gate once it is durable, as a client's is;
+ *   - deliver_send() gives the session's outgoing PUBLISHes to
+ *     mqttbridge_send(), which maps the topic (local to remote prefix).
+ * A connection that fails, or is refused, is dialled again after a
+ * doubling delay (restart_timeout base to cap, jittered between half and
+ * all of it), on the next address of the section (failover, in order;
+ * after a connection that was up, the first address again). Keep alive:
+ * PINGREQ when nothing was sent or heard for half the keep alive, and a
+ * remote silent for 1.5 times the keep alive is given up.
+ *
+ * Loop safety:
+ *   - the session's subscriptions are No Local: what came in from the
+ *     remote (published by the session) never goes back out;
+ *   - on MQTT 5 the remote subscriptions are No Local too, so the remote
+ *     does not send back what we publish there; on 3.1.1 try_private
+ *     (protocol byte | 0x80) tells a mosquitto remote that we are a
+ *     bridge, and it does the same;
+ *   - on MQTT 5 what we send carries the user property tern-origin (the
+ *     node's name, or a random id drawn at start without node_name),
+ *     kept if it has one already; a PUBLISH from a remote whose
+ *     tern-origin is ours left here before and came back round a cycle
+ *     of bridges (this node -> A -> B -> this node): it is acknowledged
+ *     and dropped. Two nodes bridged to one broker (a star) need no mark:
+ *     No Local at both ends keeps each message to one pass.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define NAME_MAX_LEN 64
+#define ORIGIN_PROP "tern-origin"
+
+struct mqttbridge {
+	struct mqttbridge_conf *conf;
+	struct session *s; /* "$bridge/<name>" */
+	struct conn *c; /* dialling or up; NULL while waiting */
+	struct event *retry;
+	char *client_id; /* sent in CONNECT */
+	size_t addr; /* index of the address dialled (next) */
+	uint32_t backoff_ms;
+	uint64_t sent, received; /* messages, both ways */
+	uint64_t tx_mark; /* c->tx_bytes at the last keep-alive tick */
+	char label[300]; /* "host:port" of the address dialled */
+	uint8_t up; /* its CONNACK came */
+	uint8_t warned; /* the remote being unreachable was logged */
+};
+
+static struct mqttbridge *bridges;
+static size_t n_bridges;
+static char origin[72]; /* our tern-origin (see the design note) */
+
+/* --- configuration --- */
+
+/* Words of a bridge line; "" is an empty word (mosquitto's spelling of
+ * an empty prefix). NULL at the end of the line. */
+static char *
+xb_word(char **p)
+{
+	char *s = *p, *w;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return NULL;
+	}
+	w = s;
+	while (*s != '\0' && *s != ' ' && *s != '\t')
+		s++;
+	if (*s != '\0')
+		*s++ = '\0';
+	*p = s;
+	if (strcmp(w, "\"\"") == 0)
+		w[0] = '\0';
+	return w;
+}
+
+/* The rest of the line (a path or a password may hold spaces). */
+static char *
+xb_rest(char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p != '\0' ? p : NULL;
+}
+
+static int
+xb_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > NAME_MAX_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		    ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+mqttbridge_conf_connection(struct config *c, char *rest, char *err,
+    size_t errlen)
+{
+	struct mqttbridge_conf *b;
+	char *name = xb_word(&rest);
+	size_t i;
+
+	if (name == NULL || xb_word(&rest) != NULL || !xb_name_ok(name)) {
+		snprintf(err, errlen, "connection takes one name of 1 to %d "
+		    "letters, digits, '.', '-' or '_'", NAME_MAX_LEN);
+		return -1;
+	}
+	for (i = 0; i < c->n_bridges; i++) {
+		if (strcmp(c->bridges[i].name, name) == 0) {
+			snprintf(err, errlen, "connection %s is given twice",
+			    name);
+			return -1;
+		}
+	}
+	c->bridges = xreallocarray(c->bridges, c->n_bridges + 1,
+	    sizeof *c->bridges);
+	b = &c->bridges[c->n_bridges++];
+	memset(b, 0, sizeof *b);
+	b->name = xstrdup(name);
+	b->line = c->line;
+	b->version = MQTT_V5;
+	b->keepalive = 60;
+	b->restart_base = 5;
+	b->restart_cap = 30;
+	b->try_private = 1;
+	return 0;
+}
+
+/* address host[:port] ... (IPv6 in brackets; port 1883 by default). */
+static int
+xb_conf_address(struct mqttbridge_conf *b, char *rest, char *err,
+    size_t errlen)
+{
+	char *w, *host, *colon, *end;
+	unsigned long port;
+	int n = 0;
+
+	while ((w = xb_word(&rest)) != NULL) {
+		host = w;
+		port = 1883;
+		if (*w == '[') {
+			host = w + 1;
+			if ((end = strchr(host, ']')) == NULL)
+				goto bad;
+			*end = '\0';
+			colon = end[1] == ':' ? end + 1 : NULL;
+			if (end[1] != '\0' && colon == NULL)
+				goto bad;
+		} else {
+			colon = strrchr(w, ':');
+			if (colon != NULL && strchr(w, ':') != colon)
+				goto bad; /* an IPv6 address needs brackets */
+			if (colon != NULL)
+				*colon = '\0';
+		}
+		if (colon != NULL) {
+			port = strtoul(colon + 1, &end, 10);
+			if (colon[1] < '0' || colon[1] > '9' || *end != '\0' ||
+			    port == 0 || port > 65535)
+				goto bad;
+		}
+		if (*host == '\0')
+			goto bad;
+		b->addrs = xreallocarray(b->addrs, b->n_addrs + 1,
+		    sizeof *b->addrs);
+		b->addrs[b->n_addrs].host = xstrdup(host);
+		b->addrs[b->n_addrs++].port = (uint16_t)port;
+		n++;
+	}
+	if (n > 0)
+		return 0;
+bad:
+	snprintf(err, errlen, "address takes host[:port] words (port 1 to "
+	    "65535, IPv6 as [addr]:port)");
+	return -1;
+}
+
+static int
+xb_has_wildcard(const char *s)
+{
+	return strpbrk(s, "+#") != NULL;
+}
+
+static char *
+xb_concat(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = xmalloc(la + lb + 1);
+
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb + 1);
+	return s;
+}
+
+/* topic <pattern> [in|out|both] [qos] [local-prefix remote-prefix] */
+static int
+xb_conf_topic(struct mqttbridge_conf *b, char *rest, char *err,
+    size_t errlen)
+{
+	struct mqttbridge_topic t;
+	char *w[6];
+	int n = 0;
+
+	memset(&t, 0, sizeof t);
+	while (n < 6 && (w[n] = xb_word(&rest)) != NULL)
+		n++;
+	if (n == 0 || n == 4 || n > 5) {
+		snprintf(err, errlen, "topic takes <pattern> [in|out|both] "
+		    "[qos] [<local-prefix> <remote-prefix>]");
+		return -1;
+	}
+	t.dir = MQTTBRIDGE_OUT;
+	if (n > 1) {
+		if (strcmp(w[1], "in") == 0)
+			t.dir = MQTTBRIDGE_IN;
+		else if (strcmp(w[1], "out") == 0)
+			t.dir = MQTTBRIDGE_OUT;
+		else if (strcmp(w[1], "both") == 0)
+			t.dir = MQTTBRIDGE_IN | MQTTBRIDGE_OUT;
+		else {
+			snprintf(err, errlen, "topic %s: the direction must be "
+			    "in, out or both, not '%s'", w[0], w[1]);
+			return -1;
+		}
+	}
+	if (n > 2) {
+		if (strlen(w[2]) != 1 || w[2][0] < '0' || w[2][0] > '2') {
+			snprintf(err, errlen, "topic %s: the QoS must be 0, 1 "
+			    "or 2, not '%s'", w[0], w[2]);
+			return -1;
+		}
+		t.qos = (uint8_t)(w[2][0] - '0');
+	}
+	if (n == 5 && (xb_has_wildcard(w[3]) || xb_has_wildcard(w[4]))) {
+		snprintf(err, errlen, "topic %s: a prefix may not hold '+' or "
+		    "'#'", w[0]);
+		return -1;
+	}
+	t.pattern = xstrdup(w[0]);
+	t.local_prefix = xstrdup(n == 5 ? w[3] : "");
+	t.remote_prefix = xstrdup(n == 5 ? w[4] : "");
+	t.local_filter = xb_concat(t.local_prefix, t.pattern);
+	t.remote_filter = xb_concat(t.remote_prefix, t.pattern);
+	b->topics = xreallocarray(b->topics, b->n_topics + 1,
+	    sizeof *b->topics);
+	b->topics[b->n_topics++] = t;
+	if (!mqtt_topic_filter_valid((const uint8_t *)t.local_filter,
+	    strlen(t.local_filter)) ||
+	    !mqtt_topic_filter_valid((const uint8_t *)t.remote_filter,
+	    strlen(t.remote_filter)) || mqtt_topic_shared((const uint8_t *)
+	    t.local_filter, strlen(t.local_filter), NULL, NULL)) {
+		snprintf(err, errlen, "topic '%s': '%s' and '%s' must be valid "
+		    "topic filters (not $share)", w[0], t.local_filter,
+		    t.remote_filter);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+xb_conf_bool(const char *key, char *rest, uint8_t *out, char *err,
+    size_t errlen)
+{
+	char *v = xb_word(&rest);
+
+	if (v != NULL && xb_word(&rest) == NULL) {
+		if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s must be true or false", key);
+	return -1;
+}
+
+static int
+xb_conf_uint(const char *key, char *rest, unsigned long min,
+    unsigned long max, uint32_t *out, char *err, size_t errlen)
+{
+	char *v = xb_word(&rest), *end;
+	unsigned long n;
+
+	if (v != NULL && xb_word(&rest) == NULL && *v >= '0' && *v <= '9') {
+		n = strtoul(v, &end, 10);
+		if (*end == '\0' && n >= min && n <= max) {
+			*out = (uint32_t)n;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s must be a number from %lu to %lu", key, min,
+	    max);
+	return -1;
+}
+
+static int
+xb_conf_string(const char *key, char *rest, char **out, char *err,
+    size_t errlen)
+{
+	char *v = xb_rest(rest);
+
+	if (v == NULL) {
+		snprintf(err, errlen, "%s needs a value", key);
+		return -1;
+	}
+	free(*out);
+	*out = xstrdup(v);
+	return 0;
+}
+
+/* restart_timeout <base> [<cap>]: one value is a constant delay. */
+static int
+xb_conf_restart(struct mqttbridge_conf *b, char *rest, char *err,
+    size_t errlen)
+{
+	char *v1 = xb_word(&rest), *v2 = xb_word(&rest), *end;
+	unsigned long base, cap;
+
+	if (v1 == NULL || xb_word(&rest) != NULL || *v1 < '0' || *v1 > '9')
+		goto bad;
+	base = strtoul(v1, &end, 10);
+	if (*end != '\0' || base < 1 || base > 86400)
+		goto bad;
+	cap = base;
+	if (v2 != NULL) {
+		if (*v2 < '0' || *v2 > '9')
+			goto bad;
+		cap = strtoul(v2, &end, 10);
+		if (*end != '\0' || cap < base || cap > 86400)
+			goto bad;
+	}
+	b->restart_base = (uint32_t)base;
+	b->restart_cap = (uint32_t)cap;
+	return 0;
+bad:
+	snprintf(err, errlen, "restart_timeout takes <base> [<cap>] in "
+	    "seconds, 1 to 86400, cap not below base");
+	return -1;
+}
+
+int
+mqttbridge_conf_key(struct config *c, const char *key, char *rest, char *err,
+    size_t errlen)
+{
+	struct mqttbridge_conf *b = &c->bridges[c->n_bridges - 1];
+	uint32_t n;
+	char *v;
+
+	if (strcmp(key, "address") == 0 || strcmp(key, "addresses") == 0)
+		return xb_conf_address(b, rest, err, errlen);
+	if (strcmp(key, "topic") == 0)
+		return xb_conf_topic(b, rest, err, errlen);
+	if (strcmp(key, "cleansession") == 0)
+		return xb_conf_bool(key, rest, &b->cleansession, err, errlen);
+	if (strcmp(key, "try_private") == 0)
+		return xb_conf_bool(key, rest, &b->try_private, err, errlen);
+	if (strcmp(key, "remote_clientid") == 0) {
+		v = xb_word(&rest);
+		if (v == NULL || *v == '\0' || xb_word(&rest) != NULL ||
+		    strlen(v) > 65535) {
+			snprintf(err, errlen, "remote_clientid takes one word");
+			return -1;
+		}
+		free(b->remote_clientid);
+		b->remote_clientid = xstrdup(v);
+		return 0;
+	}
+	if (strcmp(key, "remote_username") == 0)
+		return xb_conf_string(key, rest, &b->remote_username, err,
+		    errlen);
+	if (strcmp(key, "remote_password") == 0)
+		return xb_conf_string(key, rest, &b->remote_password, err,
+		    errlen);
+	if (strcmp(key, "bridge_protocol_version") == 0) {
+		v = xb_word(&rest);
+		if (v != NULL && xb_word(&rest) == NULL &&
+		    (strcmp(v, "mqttv311") == 0 || strcmp(v, "mqttv50") == 0)) {
+			b->version = strcmp(v, "mqttv50") == 0 ? MQTT_V5 :
+			    MQTT_V311;
+			return 0;
+		}
+		snprintf(err, errlen, "bridge_protocol_version must be "
+		    "mqttv311 or mqttv50");
+		return -1;
+	}
+	if (strcmp(key, "keepalive_interval") == 0) {
+		if (xb_conf_uint(key, rest, 1, 65535, &n, err, errlen) != 0)
+			return -1;
+		b->keepalive = n;
+		return 0;
+	}
+	if (strcmp(key, "restart_timeout") == 0)
+		return xb_conf_restart(b, rest, err, errlen);
+	if (strcmp(key, "bridge_cafile") == 0 ||
+	    strcmp(key, "bridge_certfile") == 0 ||
+	    strcmp(key, "bridge_keyfile") == 0) {
+		b->tls_given = 1;
+		return xb_conf_string(key, rest, key[7] == 'c' && key[8] == 'a' ?
+		    &b->cafile : key[7] == 'c' ? &b->certfile : &b->keyfile,
+		    err, errlen);
+	}
+	if (strcmp(key, "bridge_insecure") == 0) {
+		b->tls_given = 1;
+		return xb_conf_bool(key, rest, &b->insecure, err, errlen);
+	}
+	snprintf(err, errlen, "unknown key '%s' in connection %s (the keys "
+	    "after a connection line are its own: put the others before the "
+	    "first one)", key, b->name);
+	return -1;
+}
+
+int
+mqttbridge_conf_check(const struct config *c, const char *file, char *err,
+    size_t errlen)
+{
+	const struct mqttbridge_conf *b;
+	size_t i;
+
+	for (i = 0; i < c->n_bridges; i++) {
+		b = &c->bridges[i];
+		if (b->n_addrs == 0 || b->n_topics == 0) {
+			snprintf(err, errlen, "%s:%u: connection %s has no %s",
+			    file, b->line, b->name, b->n_addrs == 0 ?
+			    "address line" : "topic line");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+mqttbridge_conf_free(struct config *c)
+{
+	struct mqttbridge_conf *b;
+	struct mqttbridge_topic *t;
+	size_t i, j;
+
+	for (i = 0; i < c->n_bridges; i++) {
+		b = &c->bridges[i];
+		for (j = 0; j < b->n_addrs; j++)
+			free(b->addrs[j].host);
+		for (j = 0; j < b->n_topics; j++) {
+			t = &b->topics[j];
+			free(t->pattern);
+			free(t->local_prefix);
+			free(t->remote_prefix);
+			free(t->local_filter);
+			free(t->remote_filter);
+		}
+		free(b->addrs);
+		free(b->topics);
+		free(b->name);
+		free(b->remote_clientid);
+		free(b->remote_username);
+		free(b->remote_password);
+		free(b->cafile);
+		free(b->certfile);
+		free(b->keyfile);
+	}
+	free(c->bridges);
+	c->bridges = NULL;
+	c->n_bridges = 0;
+}
+
+/* --- topics --- */
+
+/* The first topic line of direction dir whose filter on that side
+ * (local or remote, by dir) matches topic; NULL when none. */
+static const struct mqttbridge_topic *
+xb_match(const struct mqttbridge *b, uint8_t dir, const char *topic,
+    size_t len)
+{
+	const struct mqttbridge_topic *t;
+	const char *prefix, *filter;
+	size_t i, pl;
+
+	for (i = 0; i < b->conf->n_topics; i++) {
+		t = &b->conf->topics[i];
+		if (!(t->dir & dir))
+			continue;
+		prefix = dir == MQTTBRIDGE_OUT ? t->local_prefix :
+		    t->remote_prefix;
+		filter = dir == MQTTBRIDGE_OUT ? t->local_filter :
+		    t->remote_filter;
+		pl = strlen(prefix);
+		if (len >= pl && memcmp(topic, prefix, pl) == 0 &&
+		    acl_topic_match(filter, strlen(filter), topic, len))
+			return t;
+	}
+	return NULL;
+}
+
+/* topic with t's prefix of one side replaced by that of the other, into
+ * buf (size bytes; a larger one is allocated, freed by the caller when it
+ * is not buf). Returns the new topic; *out_len its length. */
+static char *
+xb_map(const struct mqttbridge_topic *t, uint8_t dir, const char *topic,
+    size_t len, char *buf, size_t size, size_t *out_len)
+{
+	const char *from = dir == MQTTBRIDGE_OUT ? t->local_prefix :
+	    t->remote_prefix;
+	const char *to = dir == MQTTBRIDGE_OUT ? t->remote_prefix :
+	    t->local_prefix;
+	size_t fl = strlen(from), tl = strlen(to), n = tl + len - fl;
+	char *p = n <= size ? buf : xmalloc(n);
+
+	memcpy(p, to, tl);
+	memcpy(p + tl, topic + fl, len - fl);
+	*out_len = n;
+	return p;
+}
+
+/* --- dialling --- */
+
+static void xb_dial(struct mqttbridge *);
+
+static void
+xb_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xb_dial(arg);
+}
+
+/* Dial again after the backoff: restart_base doubled at each failure up
+ * to restart_cap, each wait drawn between half and all of it, so that
+ * bridges of nodes restarted together do not redial in step. */
+static void
+xb_later(struct mqttbridge *b)
+{
+	struct timeval tv;
+	uint32_t ms, jitter, cap = b->conf->restart_cap * 1000;
+
+	if (srv.shutting_down)
+		return;
+	if (b->backoff_ms == 0)
+		b->backoff_ms = b->conf->restart_base * 1000;
+	evutil_secure_rng_get_bytes(&jitter, sizeof jitter);
+	ms = b->backoff_ms / 2 + jitter % (b->backoff_ms / 2 + 1);
+	b->backoff_ms = b->backoff_ms > cap / 2 ? cap : b->backoff_ms * 2;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(b->retry, &tv);
+}
+
+static void
+xb_dial(struct mqttbridge *b)
+{
+	const struct mqttbridge_addr *a = &b->conf->addrs[b->addr];
+	struct addrinfo hints, *res;
+	char port[8];
+	int rc;
+
+	if (b->c != NULL || srv.shutting_down)
+		return;
+	snprintf(b->label, sizeof b->label, strchr(a->host, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", a->host, a->port);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", a->port);
+	/* A host name is resolved here, which blocks the loop for as long
+	 * as the resolver takes (as for cluster peers, bridge/link.c). */
+	rc = getaddrinfo(a->host, port, &hints, &res);
+	if (rc != 0) {
+		log_warn("bridge %s: %s: %s", b->conf->name, b->label,
+		    gai_strerror(rc));
+		b->addr = (b->addr + 1) % b->conf->n_addrs;
+		xb_later(b);
+		return;
+	}
+	b->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, b->label,
+	    NULL);
+	freeaddrinfo(res);
+	if (b->c == NULL) {
+		b->addr = (b->addr + 1) % b->conf->n_addrs;
+		xb_later(b);
+		return;
+	}
+	b->c->link = LINK_EXT;
+	b->c->link_ctx = b;
+	b->c->version = b->conf->version;
+	log_info("bridge %s: dialling %s", b->conf->name, b->label);
+}
+
+void
+mqttbridge_connected(struct conn *c)
+{
+	struct mqttbridge *b = c->link_ctx;
+	const struct mqttbridge_conf *cf = b->conf;
+	struct mqtt_packet pkt;
+	struct mqtt_connect *cp = &pkt.u.connect;
+	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
+	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
+	size_t len, hl;
+	uint8_t *buf;
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_CONNECT;
+	cp->version = cf->version;
+	cp->clean_start = cf->cleansession;
+	cp->keep_alive = (uint16_t)cf->keepalive;
+	cp->client_id.p = (const uint8_t *)b->client_id;
+	cp->client_id.len = (uint32_t)strlen(b->client_id);
+	if (cf->remote_username != NULL) {
+		cp->has_username = 1;
+		cp->username.p = (const uint8_t *)cf->remote_username;
+		cp->username.len = (uint32_t)strlen(cf->remote_username);
+	}
+	if (cf->remote_password != NULL) {
+		cp->has_password = 1;
+		cp->password.p = (const uint8_t *)cf->remote_password;
+		cp->password.len = (uint32_t)strlen(cf->remote_password);
+	}
+	if (cf->version == MQTT_V5) {
+		/* The remote keeps our session (its subscriptions, and what
+		 * it queues for us) as long as it will, unless cleansession;
+		 * it sends us no more than we take unacknowledged, which is
+		 * what handle_publish holds a client to. */
+		MQTT_PROP_SET(&cp->props, MQTT_PROP_SESSION_EXPIRY);
+		cp->props.session_expiry = cf->cleansession ? 0 : UINT32_MAX;
+		MQTT_PROP_SET(&cp->props, MQTT_PROP_RECEIVE_MAX);
+		cp->props.receive_max = (uint16_t)srv.cfg.receive_maximum;
+		MQTT_PROP_SET(&cp->props, MQTT_PROP_MAX_PACKET_SIZE);
+		cp->props.max_packet_size = srv.cfg.max_packet_size;
+	}
+	/* Encoded here rather than by conn_send: try_private sets the high
+	 * bit of the protocol level (0x84), after the fixed header and the
+	 * protocol name "MQTT" (2 + 4 bytes). */
+	len = mqtt_encode_len(&pkt, cf->version);
+	buf = xmalloc(len);
+	mqtt_encode(&pkt, cf->version, buf);
+	if (cf->try_private && cf->version != MQTT_V5) {
+		for (hl = 1; buf[hl] & 0x80; hl++)
+			;
+		buf[hl + 1 + 6] |= 0x80;
+	}
+	bufferevent_write(c->bev, buf, len);
+	c->tx_bytes += len;
+	free(buf);
+}
+
+void
+mqttbridge_failed(struct conn *c, const char *why)
+{
+	struct mqttbridge *b = c->link_ctx;
+
+	/* Said once as a warning until it connects, then at info: a remote
+	 * that is down for an hour should not fill the log. */
+	if (!b->warned)
+		log_warn("bridge %s: cannot connect to %s: %s (retrying)",
+		    b->conf->name, b->label, why);
+	else
+		log_info("bridge %s: cannot connect to %s: %s",
+		    b->conf->name, b->label, why);
+	b->warned = 1;
+}
+
+void
+mqttbridge_closed(struct conn *c)
+{
+	struct mqttbridge *b = c->link_ctx;
+
+	if (b->c != c)
+		return;
+	b->c = NULL;
+	if (b->up) {
+		b->up = 0;
+		if (!srv.shutting_down)
+			log_notice("bridge %s: connection to %s lost",
+			    b->conf->name, b->label);
+		sys_bridge_state(b->conf->name, 0);
+		b->addr = 0;
+	} else
+		b->addr = (b->addr + 1) % b->conf->n_addrs;
+	xb_later(b);
+}
+
+/* --- the connection --- */
+
+/* Subscribe to the remote side of the in topic lines: on MQTT 5 at each
+ * CONNACK, with No Local (the remote does not send back what we publish
+ * there), Retain As Published and Retain Handling 1 (retained messages
+ * for a subscription that is new only); on 3.1.1 when the remote has no
+ * session of ours, whose subscriptions it would keep. */
+static void
+xb_subscribe(struct mqttbridge *b, int session_present)
+{
+	const struct mqttbridge_topic *t;
+	struct mqtt_packet pkt;
+	uint8_t *list, *p;
+	size_t i, len = 0, n = 0, fl;
+	uint16_t id = 65535;
+
+	if (b->conf->version != MQTT_V5 && session_present)
+		return;
+	for (i = 0; i < b->conf->n_topics; i++) {
+		t = &b->conf->topics[i];
+		if (t->dir & MQTTBRIDGE_IN)
+			len += 3 + strlen(t->remote_filter);
+	}
+	if (len == 0)
+		return;
+	p = list = xmalloc(len);
+	for (i = 0; i < b->conf->n_topics; i++) {
+		t = &b->conf->topics[i];
+		if (!(t->dir & MQTTBRIDGE_IN))
+			continue;
+		fl = strlen(t->remote_filter);
+		*p++ = (uint8_t)(fl >> 8);
+		*p++ = (uint8_t)fl;
+		memcpy(p, t->remote_filter, fl);
+		p += fl;
+		*p++ = b->conf->version == MQTT_V5 ? (uint8_t)(t->qos |
+		    MQTT_SUBOPT_NO_LOCAL | MQTT_SUBOPT_RAP | 0x10) : t->qos;
+		n++;
+	}
+	/* An id no PUBLISH of ours holds (they count up from the queue's
+	 * positions). */
+	while (deliver_id_in_use(b->s, id))
+		id--;
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = MQTT_SUBSCRIBE;
+	pkt.u.subscribe.packet_id = id;
+	pkt.u.subscribe.count = (uint32_t)n;
+	pkt.u.subscribe.list.p = list;
+	pkt.u.subscribe.list.len = (uint32_t)len;
+	conn_send(b->c, &pkt);
+	free(list);
+}
+
+static int
+xb_suback(struct mqttbridge *b, const struct mqtt_packet *pkt)
+{
+	const struct mqtt_suback *sa = &pkt->u.suback;
+	const struct mqttbridge_topic *t;
+	size_t i, k = 0;
+
+	for (i = 0; i < b->conf->n_topics; i++) {
+		t = &b->conf->topics[i];
+		if (!(t->dir & MQTTBRIDGE_IN))
+			continue;
+		if (k < sa->count && sa->codes[k] >= 0x80)
+			log_warn("bridge %s: %s refused the subscription to "
+			    "%s (0x%02x)", b->conf->name, b->label,
+			    t->remote_filter, sa->codes[k]);
+		k++;
+	}
+	return 0;
+}
+
+static int
+xb_connack(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqttbridge *b = c->link_ctx;
+	struct mqtt_connack *ca = &pkt->u.connack;
+	struct session *s = b->s;
+	struct timeval tv;
+	int v5 = c->version == MQTT_V5;
+
+	if (ca->reason != 0) {
+		if (v5)
+			log_error("bridge %s: %s refused the connection: %s",
+			    b->conf->name, b->label, mqtt_rc_name(ca->reason));
+		else
+			log_error("bridge %s: %s refused the connection "
+			    "(return code %u)", b->conf->name, b->label,
+			    ca->reason);
+		b->warned = 1;
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return 0;
+	}
+	b->up = 1;
+	b->warned = 0;
+	b->backoff_ms = 0;
+	c->state = CONN_ACTIVE;
+	c->session = s;
+	s->conn = c;
+	c->receive_max = v5 && MQTT_PROP_HAS(&ca->props,
+	    MQTT_PROP_RECEIVE_MAX) ? ca->props.receive_max : 65535;
+	if (v5 && MQTT_PROP_HAS(&ca->props, MQTT_PROP_MAX_PACKET_SIZE))
+		c->max_packet = ca->props.max_packet_size;
+	c->keep_alive = v5 && MQTT_PROP_HAS(&ca->props,
+	    MQTT_PROP_SERVER_KEEP_ALIVE) && ca->props.server_keep_alive > 0 ?
+	    ca->props.server_keep_alive : (uint16_t)b->conf->keepalive;
+	b->tx_mark = c->tx_bytes;
+	evtimer_del(c->timer);
+	tv.tv_sec = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+	log_notice("bridge %s: connected to %s (MQTT %s, session %s)",
+	    b->conf->name, b->label, v5 ? "5.0" : "3.1.1",
+	    ca->session_present ? "resumed" : "new");
+	sys_bridge_state(b->conf->name, 1);
+	xb_subscribe(b, ca->session_present);
+	deliver_resume(s);
+	return 0;
+}
+
+/* 1 when pub carries our tern-origin: it went out from here and came
+ * back round a cycle of bridges. */
+static int
+xb_looped(const struct mqtt_publish *pub)
+{
+	struct mqtt_str k, v;
+	uint32_t pos = 0;
+	size_t kl = sizeof ORIGIN_PROP - 1, ol = strlen(origin);
+
+	while (mqtt_props_user_next(&pub->props, &pos, &k, &v)) {
+		if (k.len == kl && memcmp(k.p, ORIGIN_PROP, kl) == 0)
+			return v.len == ol && memcmp(v.p, origin, ol) == 0;
+	}
+	return 0;
+}
+
+/* Acknowledge pub without publishing it. */
+static int
+xb_drop(struct conn *c, const struct mqtt_publish *pub)
+{
+	struct mqtt_packet ack;
+
+	if (pub->qos == 0)
+		return 0;
+	if (pub->qos == 2 && !session_qos2_has(c->session, pub->packet_id))
+		session_qos2_add(c->session, pub->packet_id);
+	memset(&ack, 0, sizeof ack);
+	ack.type = pub->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC;
+	ack.u.ack.packet_id = pub->packet_id;
+	gate_ack(c, &ack, NULL);
+	return 0;
+}
+
+/* A PUBLISH from the remote: published here, under its local topic, as
+ * the session's own (handle_publish: stored, then acknowledged). */
+static int
+xb_publish_in(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqttbridge *b = c->link_ctx;
+	struct mqtt_publish *p = &pkt->u.publish;
+	const struct mqttbridge_topic *t;
+	char stack[512], *topic;
+	size_t len;
+	int rc;
+
+	t = xb_match(b, MQTTBRIDGE_IN, (const char *)p->topic.p, p->topic.len);
+	if (t == NULL) {
+		/* Not asked for: a subscription of an earlier configuration
+		 * that the remote session still holds. */
+		log_info("bridge %s: message on %.*s matches no in topic "
+		    "line, dropped", b->conf->name, (int)p->topic.len,
+		    (const char *)p->topic.p);
+		return xb_drop(c, p);
+	}
+	if (c->version == MQTT_V5 && xb_looped(p)) {
+		log_info("bridge %s: message on %.*s left this node before "
+		    "(a loop of bridges), dropped", b->conf->name,
+		    (int)p->topic.len, (const char *)p->topic.p);
+		return xb_drop(c, p);
+	}
+	topic = xb_map(t, MQTTBRIDGE_IN, (const char *)p->topic.p,
+	    p->topic.len, stack, sizeof stack, &len);
+	if (len > 65535) {
+		if (topic != stack)
+			free(topic);
+		return xb_drop(c, p);
+	}
+	p->topic.p = (const uint8_t *)topic;
+	p->topic.len = (uint32_t)len;
+	b->received++;
+	rc = handle_publish(c, pkt);
+	if (topic != stack)
+		free(topic);
+	return rc;
+}
+
+int
+mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
+{
+	struct mqttbridge *b = c->link_ctx;
+
+	if (c->state == CONN_NEW)
+		return pkt->type == MQTT_CONNACK ? xb_connack(c, pkt) :
+		    MQTT_RC_PROTOCOL_ERROR;
+	switch (pkt->type) {
+	case MQTT_PUBLISH:
+		return xb_publish_in(c, pkt);
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBREL:
+	case MQTT_PUBCOMP:
+		return -1; /* the client handlers (handle_ack.c) */
+	case MQTT_SUBACK:
+		return xb_suback(b, pkt);
+	case MQTT_UNSUBACK:
+	case MQTT_PINGRESP:
+		return 0;
+	case MQTT_DISCONNECT:
+		log_notice("bridge %s: %s closed the connection: %s",
+		    b->conf->name, b->label,
+		    mqtt_rc_name(pkt->u.reason.reason));
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return 0;
+	default:
+		return MQTT_RC_PROTOCOL_ERROR;
+	}
+}
+
+void
+mqttbridge_timer(struct conn *c)
+{
+	struct mqttbridge *b = c->link_ctx;
+	struct timeval now, idle, tv;
+	struct mqtt_packet ping;
+	long half = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
+
+	if (c->state == CONN_NEW) {
+		log_warn("bridge %s: no CONNACK from %s within %u s",
+		    b->conf->name, b->label, srv.cfg.connect_timeout);
+		b->warned = 1;
+		conn_close(c, MQTT_RC_SUCCESS, NULL);
+		return;
+	}
+	if (c->state != CONN_ACTIVE)
+		return;
+	event_base_gettimeofday_cached(srv.base, &now);
+	timersub(&now, &c->last_rx, &idle);
+	if (idle.tv_sec * 2 >= (long)c->keep_alive * 3) {
+		log_warn("bridge %s: %s silent for %ld s", b->conf->name,
+		    b->label, (long)idle.tv_sec);
+		conn_close(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "remote silent");
+		return;
+	}
+	/* We owe the remote a packet within the keep alive, and want to
+	 * hear from it: a PINGREQ when we sent nothing, or heard nothing,
+	 * for half of it. */
+	if (c->tx_bytes == b->tx_mark || idle.tv_sec >= half) {
+		memset(&ping, 0, sizeof ping);
+		ping.type = MQTT_PINGREQ;
+		conn_send(c, &ping);
+	}
+	b->tx_mark = c->tx_bytes;
+	tv.tv_sec = half;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+}
+
+int
+mqttbridge_send(struct session *s, const struct msg *m,
+    struct mqtt_packet *pkt)
+{
+	struct mqttbridge *b = s->xb;
+	struct mqtt_publish *p = &pkt->u.publish;
+	const struct mqttbridge_topic *t;
+	char tstack[512], *topic = NULL;
+	uint8_t ustack[512], *user = NULL, *u;
+	struct mqtt_str v;
+	size_t len, ol = strlen(origin);
+	int rc;
+
+	/* A message queued under an earlier configuration may match no
+	 * out line any more: it goes under its own topic. */
+	t = xb_match(b, MQTTBRIDGE_OUT, m->topic, m->topic_len);
+	if (t != NULL) {
+		topic = xb_map(t, MQTTBRIDGE_OUT, m->topic, m->topic_len,
+		    tstack, sizeof tstack, &len);
+		if (len > 65535) {
+			rc = -1;
+			goto done;
+		}
+		p->topic.p = (const uint8_t *)topic;
+		p->topic.len = (uint32_t)len;
+	}
+	if (s->conn->version == MQTT_V5) {
+		/* A server takes no Subscription Identifier from a client
+		 * (MQTT-3.3.4-6). */
+		p->props.sub_ids = NULL;
+		p->props.n_sub_ids = 0;
+		if (!msg_user_get(m, ORIGIN_PROP, &v)) {
+			len = m->user_len + 5 + sizeof ORIGIN_PROP - 1 + ol;
+			user = len <= sizeof ustack ? ustack : xmalloc(len);
+			if (m->user_len > 0)
+				memcpy(user, m->user, m->user_len);
+			u = bridge_put_user(user + m->user_len, ORIGIN_PROP,
+			    origin, ol);
+			p->props.user.p = user;
+			p->props.user.len = (uint32_t)(u - user);
+		}
+	}
+	rc = conn_send(s->conn, pkt);
+	if (rc == 0)
+		b->sent++;
+done:
+	if (topic != NULL && topic != tstack)
+		free(topic);
+	if (user != NULL && user != ustack)
+		free(user);
+	return rc;
+}
+
+/* --- start and stop --- */
+
+/* The session's subscriptions: the out topic lines', and nothing else
+ * (a line removed since the session was stored goes). */
+static void
+xb_subscriptions(struct mqttbridge *b)
+{
+	const struct mqttbridge_topic *t;
+	struct session *s = b->s;
+	size_t i, j;
+	int want;
+
+	for (i = s->n_subs; i-- > 0;) {
+		want = 0;
+		for (j = 0; j < b->conf->n_topics && !want; j++) {
+			t = &b->conf->topics[j];
+			want = (t->dir & MQTTBRIDGE_OUT) &&
+			    strcmp(t->local_filter, s->subs[i].filter) == 0;
+		}
+		if (!want)
+			session_unsubscribe(s, s->subs[i].filter,
+			    s->subs[i].filter_len);
+	}
+	for (j = 0; j < b->conf->n_topics; j++) {
+		t = &b->conf->topics[j];
+		if (t->dir & MQTTBRIDGE_OUT)
+			session_subscribe(s, t->local_filter,
+			    (uint32_t)strlen(t->local_filter),
+			    (uint8_t)(t->qos | MQTT_SUBOPT_NO_LOCAL |
+			    MQTT_SUBOPT_RAP), 0);
+	}
+}
+
+static void
+xb_collect_gone(const void *key, size_t len, void *value, void *arg)
+{
+	struct session *s = value, ***list = arg;
+	size_t pl = sizeof MQTTBRIDGE_ID - 1, i;
+
+	if (len < pl || memcmp(key, MQTTBRIDGE_ID, pl) != 0)
+		return;
+	for (i = 0; i < srv.cfg.n_bridges; i++) {
+		if (strlen(srv.cfg.bridges[i].name) == len - pl &&
+		    memcmp(srv.cfg.bridges[i].name, (const char *)key + pl,
+		    len - pl) == 0)
+			return;
+	}
+	for (i = 0; (*list)[i] != NULL; i++)
+		;
+	*list = xreallocarray(*list, i + 2, sizeof **list);
+	(*list)[i] = s;
+	(*list)[i + 1] = NULL;
+}
+
+/* The sessions of bridges no longer configured, loaded from the store:
+ * nothing would ever send what they hold. */
+static void
+xb_drop_unconfigured(void)
+{
+	struct session **gone = xcalloc(1, sizeof *gone);
+	size_t i;
+
+	hash_foreach(srv.sessions, xb_collect_gone, &gone);
+	for (i = 0; gone[i] != NULL; i++) {
+		log_notice("%s: no such connection configured any more: its "
+		    "session and %llu queued messages dropped",
+		    gone[i]->client_id, (unsigned long long)
+		    (gone[i]->n_queued + gone[i]->disk_count));
+		persist_session_del(gone[i]);
+		session_free(gone[i]);
+	}
+	free(gone);
+}
+
+int
+mqttbridge_init(void)
+{
+	struct mqttbridge_conf *cf;
+	struct mqttbridge *b;
+	struct session *s;
+	struct timeval zero = { 0, 0 };
+	char host[256], *id;
+	uint64_t r;
+	size_t i;
+
+	xb_drop_unconfigured();
+	if (srv.cfg.n_bridges == 0)
+		return 0;
+	if (srv.cfg.node_name != NULL) {
+		snprintf(origin, sizeof origin, "%s", srv.cfg.node_name);
+	} else {
+		evutil_secure_rng_get_bytes(&r, sizeof r);
+		bridge_b64(r, origin);
+		origin[11] = '\0';
+	}
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "tern");
+	host[sizeof host - 1] = '\0';
+	bridges = xcalloc(srv.cfg.n_bridges, sizeof *bridges);
+	n_bridges = srv.cfg.n_bridges;
+	for (i = 0; i < n_bridges; i++) {
+		cf = &srv.cfg.bridges[i];
+		b = &bridges[i];
+		b->conf = cf;
+		if (cf->tls_given) {
+			log_error("connection %s: bridge_cafile, "
+			    "bridge_certfile, bridge_keyfile and "
+			    "bridge_insecure are not supported yet (no TLS to "
+			    "other brokers in this version)", cf->name);
+			return -1;
+		}
+		if (cf->remote_clientid != NULL)
+			b->client_id = xstrdup(cf->remote_clientid);
+		else {
+			b->client_id = xmalloc(strlen(srv.cfg.node_name !=
+			    NULL ? srv.cfg.node_name : host) +
+			    strlen(cf->name) + 2);
+			sprintf(b->client_id, "%s.%s", srv.cfg.node_name !=
+			    NULL ? srv.cfg.node_name : host, cf->name);
+		}
+		id = xb_concat(MQTTBRIDGE_ID, cf->name);
+		if ((s = session_find(id, strlen(id))) == NULL)
+			s = session_new(id, strlen(id));
+		free(id);
+		s->persistent = 1;
+		s->expiry = UINT32_MAX;
+		s->xb = b;
+		b->s = s;
+		xb_subscriptions(b);
+		persist_session(s);
+		b->retry = evtimer_new(srv.base, xb_retry_cb, b);
+		evtimer_add(b->retry, &zero);
+		sys_bridge_state(cf->name, 0);
+	}
+	log_notice("%zu bridges to other brokers configured", n_bridges);
+	return 0;
+}
+
+void
+mqttbridge_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < n_bridges; i++) {
+		if (bridges[i].retry != NULL)
+			event_free(bridges[i].retry);
+		if (bridges[i].s != NULL)
+			bridges[i].s->xb = NULL;
+		free(bridges[i].client_id);
+	}
+	free(bridges);
+	bridges = NULL;
+	n_bridges = 0;
+}
+
+const struct mqttbridge_conf *
+mqttbridge_at(size_t i, int *up, uint64_t *sent, uint64_t *received)
+{
+	if (i >= n_bridges)
+		return NULL;
+	*up = bridges[i].up;
+	*sent = bridges[i].sent;
+	*received = bridges[i].received;
+	return bridges[i].conf;
+}
