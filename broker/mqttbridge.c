@@ -762,7 +762,7 @@ mqttbridge_init(void)
 		evtimer_add(b->retry, &zero);
 		sys_bridge_state(cf->name, 0);
 	}
-	log_notice("%zu bridges to other brokers configured", n_bridges);
+	log_notice("bridges to other brokers: %zu configured", n_bridges);
 	return 0;
 }
 

@@ -3,13 +3,15 @@
 out topic line arrive, in order and once, at a subscriber on a mosquitto
 that tern bridges to, under the remote prefix; over MQTT 5 and over 3.1.1
 (two connections of one node). A topic no out line covers stays on tern,
-and $SYS/broker/bridge/<name>/state says 1."""
+$SYS/broker/bridge/<name>/state says 1, and no client may take the
+bridge's session ($bridge/<name>: 0x85)."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from harness import *  # noqa: E402,F401,F403
 from mosqutil import Remote, bridge_conf, wait_bridge_up  # noqa: E402
+import mqttraw as raw  # noqa: E402
 
 N = 500
 
@@ -30,6 +32,8 @@ def test():
                          [("$SYS/broker/bridge/r3/state", "1", 0, 1),
                           ("$SYS/broker/bridge/r5/state", "1", 0, 1)],
                          "bridge states")
+            with raw.Client(b.port, version=raw.V5) as c:
+                c.connect("$bridge/r5", rc=0x85)
             want = ["m%03d" % i for i in range(N)]
             for prefix, rtopic, version in (("sensors", "plant", 5),
                                             ("meters", "plant3", 4)):

@@ -3,8 +3,8 @@
 a port that stays the same across kill -9 and restart, stopped by PID.
 
 Remote(name, persistent=True) keeps its sessions in a persistence file
-saved every second (autosave_interval 1), so a session made more than a
-second before a kill -9 is there after the restart.
+saved every second or two (autosave_interval 1): after wait_saved(), what
+was there before is there after a kill -9 and restart.
 
 bridge_conf(remote, name, topics, ...) gives the lines of a tern
 connection section that dials it (they must come last in a tern config:
@@ -12,11 +12,12 @@ every key after a connection line belongs to it).
 """
 
 import os
+import pwd
 import signal
 import subprocess
 import time
 
-from harness import (HOST, MOSQUITTO, TestFailure, free_port, log,
+from harness import (HOST, MOSQUITTO, TestFailure, check, free_port, log,
                      port_accepts, spawn, tmp_path, wait_for)
 
 
@@ -40,6 +41,9 @@ class Remote:
 
     def _write_conf(self):
         lines = ["listener %d %s" % (self.port, HOST),
+                 # as root mosquitto would run as user mosquitto, which
+                 # may not write in the test's directory
+                 "user %s" % pwd.getpwuid(os.getuid()).pw_name,
                  "allow_anonymous true",
                  "log_dest stderr",
                  "log_type all",
@@ -104,6 +108,16 @@ class Remote:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def wait_saved(self, timeout=10.0):
+        """Wait until the persistence file has been written twice from
+        now: the second save began after whatever happened before."""
+        mark = "Saving in-memory database"
+        n = self.log().count(mark)
+        wait_for(lambda: self.log().count(mark) >= n + 2, timeout,
+                 "mosquitto %s saved its sessions" % self.name)
+        check("Error saving" not in self.log(),
+              "mosquitto %s cannot save its sessions" % self.name)
 
     def wait_log(self, text, timeout=5.0, since=0):
         return wait_for(lambda: text in self.log()[since:], timeout,
