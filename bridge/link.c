@@ -268,7 +268,7 @@ dial_start(struct dial *d)
 	}
 	d->tcp_up = 0;
 	d->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, d->label,
-	    srv.cfg.cluster_tls);
+	    srv.cfg.cluster_tls, NULL);
 	freeaddrinfo(res);
 	if (d->c == NULL) {
 		dial_later(d);

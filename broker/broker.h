@@ -1059,10 +1059,18 @@ int tls_init(void);
  * keeps its old context (logged). Open connections keep theirs. */
 void tls_reload(void);
 /* Put TLS between sock (ciphertext, taken over) and the bufferevent
- * returned (plaintext), using context x. Returns NULL (sock freed,
- * logged) on failure; *out is the connection's TLS state. */
+ * returned (plaintext), using context x. A client context checks that
+ * the server's certificate is for host (a name or an IP address; NULL:
+ * any). Returns NULL (sock freed, logged) on failure; *out is the
+ * connection's TLS state. */
 struct bufferevent *tls_wrap(struct bufferevent *sock, struct tls_ctx *x,
-    const char *peer, struct tls_conn **out);
+    const char *peer, const char *host, struct tls_conn **out);
+/* A client context (one reference) for a bridge: servers are checked
+ * against cafile; certfile and keyfile (both or neither) are ours. kp
+ * prefixes the key names in err. NULL with err set on failure. */
+struct tls_ctx *tls_client_ctx(const char *cafile, const char *certfile,
+    const char *keyfile, const char *kp, char *err, size_t errlen);
+void tls_ctx_release(struct tls_ctx *x);
 /* The mbedTLS error that ended the connection, or NULL. */
 const char *tls_conn_error(const struct tls_conn *t);
 /* 1 while the handshake of t has not completed. */
@@ -1362,13 +1370,14 @@ struct conn {
 #define TOPIC_ALIAS_OUT_MAX 256
 TAILQ_HEAD(conn_list, conn);
 
-/* Dial address (a cluster link): a conn in state NEW whose CONNECT is
- * sent by bridge_connected() once TCP is up; NULL when the socket cannot
- * be made. label names it in log lines. With tls (a client context), the
- * conn speaks TLS: the CONNECT waits in the TLS filter until the
- * handshake has succeeded. */
+/* Dial address (a cluster link, a bridge): a conn in state NEW whose
+ * CONNECT is sent by bridge_connected() or mqttbridge_connected() once
+ * TCP is up; NULL when the socket cannot be made. label names it in log
+ * lines. With tls (a client context), the conn speaks TLS: the CONNECT
+ * waits in the TLS filter until the handshake has succeeded; host: the
+ * name or address the server's certificate must be for (NULL: any). */
 struct conn *conn_connect(const struct sockaddr *sa, int salen,
-    const char *label, struct tls_ctx *tls);
+    const char *label, struct tls_ctx *tls, const char *host);
 /* Adopt an accepted socket from the listener configured by lc. */
 void conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
     struct listener_conf *lc);
@@ -1548,8 +1557,8 @@ struct mqttbridge_conf {
 	char *remote_clientid; /* NULL: <node_name or host>.<name> */
 	char *remote_username; /* NULL: none */
 	char *remote_password;
-	char *cafile; /* TLS keys (not supported yet: refused at start) */
-	char *certfile;
+	char *cafile; /* TLS: the remote's CA (NULL: plain TCP) */
+	char *certfile; /* ours, for a remote that asks (NULL: none) */
 	char *keyfile;
 	uint32_t keepalive; /* s */
 	uint32_t restart_base; /* s: first redial delay, doubled ... */
@@ -1557,7 +1566,7 @@ struct mqttbridge_conf {
 	uint8_t version; /* MQTT_V311 or MQTT_V5 */
 	uint8_t cleansession;
 	uint8_t try_private;
-	uint8_t insecure;
+	uint8_t insecure; /* TLS: the remote's name is not checked */
 	uint8_t tls_given; /* a bridge_* TLS key was given */
 };
 

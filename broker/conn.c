@@ -129,7 +129,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	if (lc->tls != NULL) {
 		/* The listener's context now: a SIGHUP reload only changes
 		 * what later connections get. */
-		c->bev = tls_wrap(c->bev, lc->tls, c->peer, &c->tls);
+		c->bev = tls_wrap(c->bev, lc->tls, c->peer, NULL, &c->tls);
 		if (c->bev == NULL) {
 			free(c);
 			return;
@@ -152,7 +152,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 
 struct conn *
 conn_connect(const struct sockaddr *sa, int salen, const char *label,
-    struct tls_ctx *tls)
+    struct tls_ctx *tls, const char *host)
 {
 	struct conn *c;
 
@@ -178,7 +178,7 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label,
 		/* As on a TLS listener: the filter passes BEV_EVENT_CONNECTED
 		 * on, and what is written stays plaintext in it until the
 		 * handshake has succeeded. */
-		c->bev = tls_wrap(c->bev, tls, label, &c->tls);
+		c->bev = tls_wrap(c->bev, tls, label, host, &c->tls);
 		if (c->bev == NULL) {
 			free(c);
 			return NULL;

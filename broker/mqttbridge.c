@@ -33,6 +33,12 @@
  *     through the ack gate once it is durable, as a client's is;
  *   - deliver_send() gives the session's outgoing PUBLISHes to
  *     mqttbridge_send(), which maps the topic (local to remote prefix).
+ * With bridge_cafile the connection speaks TLS (tls.c's client side, as
+ * cluster links do): the remote's certificate is checked against that CA
+ * and must be for the host or address of the address line, unless
+ * bridge_insecure; bridge_certfile and bridge_keyfile are presented to a
+ * remote that asks. The CONNECT (with remote_password) waits in the TLS
+ * filter until the handshake has succeeded.
  * A connection that fails, or is refused, is dialled again after a
  * doubling delay (restart_timeout base to cap, jittered between half and
  * all of it), on the next address of the section (failover, in order;
@@ -77,6 +83,7 @@ struct mqttbridge {
 	struct session *s; /* "$bridge/<name>" */
 	struct conn *c; /* dialling or up; NULL while waiting */
 	struct event *retry;
+	struct tls_ctx *tls; /* bridge_cafile given: TLS (tls.c) */
 	char *client_id; /* sent in CONNECT */
 	size_t addr; /* index of the address dialled (next) */
 	uint32_t backoff_ms;
@@ -197,8 +204,10 @@ xb_dial(struct mqttbridge *b)
 		xb_later(b);
 		return;
 	}
+	/* With TLS, the certificate must be for the host as written in
+	 * the address line, unless bridge_insecure. */
 	b->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, b->label,
-	    NULL);
+	    b->tls, b->conf->insecure ? NULL : a->host);
 	freeaddrinfo(res);
 	if (b->c == NULL) {
 		b->addr = (b->addr + 1) % b->conf->n_addrs;
@@ -708,7 +717,7 @@ mqttbridge_init(void)
 	struct mqttbridge *b;
 	struct session *s;
 	struct timeval zero = { 0, 0 };
-	char host[256], *id;
+	char host[256], err[512], *id;
 	uint64_t r;
 	size_t i;
 
@@ -731,11 +740,16 @@ mqttbridge_init(void)
 		cf = &srv.cfg.bridges[i];
 		b = &bridges[i];
 		b->conf = cf;
-		if (cf->tls_given) {
-			log_error("connection %s: bridge_cafile, "
-			    "bridge_certfile, bridge_keyfile and "
-			    "bridge_insecure are not supported yet (no TLS to "
-			    "other brokers in this version)", cf->name);
+		if (cf->tls_given && cf->cafile == NULL) {
+			log_error("connection %s: TLS needs bridge_cafile, to "
+			    "check the remote's certificate against",
+			    cf->name);
+			return -1;
+		}
+		if (cf->cafile != NULL && (b->tls = tls_client_ctx(cf->cafile,
+		    cf->certfile, cf->keyfile, "bridge_", err,
+		    sizeof err)) == NULL) {
+			log_error("connection %s: %s", cf->name, err);
 			return -1;
 		}
 		if (cf->remote_clientid != NULL)
@@ -774,6 +788,7 @@ mqttbridge_free(void)
 	for (i = 0; i < n_bridges; i++) {
 		if (bridges[i].retry != NULL)
 			event_free(bridges[i].retry);
+		tls_ctx_release(bridges[i].tls);
 		if (bridges[i].s != NULL)
 			bridges[i].s->xb = NULL;
 		free(bridges[i].client_id);

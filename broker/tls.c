@@ -69,6 +69,17 @@
  * certificate check's reasons, the alert the peer sent, or that the
  * peer's first byte cannot start a TLS record (plaintext MQTT).
  *
+ * Bridges to other brokers (mqttbridge.c): a client context per bridge
+ * from bridge_cafile (required: the remote's certificate is always
+ * checked against it) and, optionally, bridge_certfile and
+ * bridge_keyfile (ours, for a remote that asks). tls_wrap gets the name
+ * dialled: a host name is checked by mbedTLS against the certificate's
+ * DNS names (and sent as SNI); an IP address, which mbedTLS 2.28 does not
+ * match (it lists no IP SANs), is checked here against the iPAddress
+ * entries of the certificate's subjectAltName (tls_verify_ip); NULL
+ * (bridge_insecure, and cluster links, proved by their CA alone) checks
+ * no name.
+ *
  * Only TLS 1.2 (what mbedTLS 2.28 offers) with ECDHE key exchange and
  * AEAD ciphers (AES-GCM, ChaCha20-Poly1305); no renegotiation and no
  * session resumption.
@@ -83,6 +94,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+
+#include <mbedtls/asn1.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -130,6 +144,8 @@ struct tls_conn {
 	char peer[64];
 	char error[512];
 	char *identity; /* the client certificate's CN, or NULL */
+	uint8_t verify_ip[16]; /* the server's address, when dialled by one */
+	uint8_t verify_ip_len; /* 4 or 16; 0: none to check */
 	LIST_ENTRY(tls_conn) entry; /* in tls_lingering while lingering */
 };
 
@@ -264,9 +280,10 @@ tls_ctx_new(const struct listener_conf *lc, int client, const char *kp,
 	char msg[128];
 	int rc;
 
-	if (lc->keyfile == NULL) {
-		snprintf(err, errlen, "%scertfile given without %skeyfile", kp,
-		    kp);
+	if ((lc->keyfile == NULL) != (lc->certfile == NULL)) {
+		snprintf(err, errlen, lc->keyfile == NULL ? "%scertfile given "
+		    "without %skeyfile" : "%skeyfile given without %scertfile",
+		    kp, kp);
 		return NULL;
 	}
 	if (lc->use_identity_as_username && !lc->require_certificate) {
@@ -290,6 +307,9 @@ tls_ctx_new(const struct listener_conf *lc, int client, const char *kp,
 
 	if (tls_ctx_suites(x, lc->ciphers, err, errlen) != 0)
 		goto fail;
+	/* A bridge without a certificate of its own (a client only). */
+	if (lc->certfile == NULL)
+		goto ca;
 	snprintf(msg, sizeof msg, "%scertfile", kp);
 	if (tls_readable(msg, lc->certfile, err, errlen) != 0)
 		goto fail;
@@ -315,6 +335,7 @@ tls_ctx_new(const struct listener_conf *lc, int client, const char *kp,
 		    "%s", kp, lc->keyfile, kp, lc->certfile);
 		goto fail;
 	}
+ca:
 	if (lc->cafile != NULL) {
 		snprintf(msg, sizeof msg, "%scafile", kp);
 		if (tls_readable(msg, lc->cafile, err, errlen) != 0)
@@ -355,8 +376,8 @@ tls_ctx_new(const struct listener_conf *lc, int client, const char *kp,
 	mbedtls_ssl_conf_ciphersuites(&x->conf, x->suites);
 	mbedtls_ssl_conf_renegotiation(&x->conf,
 	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-	if ((rc = mbedtls_ssl_conf_own_cert(&x->conf, &x->cert, &x->key)) !=
-	    0) {
+	if (lc->certfile != NULL && (rc = mbedtls_ssl_conf_own_cert(&x->conf,
+	    &x->cert, &x->key)) != 0) {
 		tls_strerror(rc, msg, sizeof msg);
 		snprintf(err, errlen, "%scertfile %s: %s", kp, lc->certfile,
 		    msg);
@@ -447,6 +468,29 @@ tls_cluster_init(void)
 		return -1;
 	}
 	return 0;
+}
+
+struct tls_ctx *
+tls_client_ctx(const char *cafile, const char *certfile,
+    const char *keyfile, const char *kp, char *err, size_t errlen)
+{
+	struct listener_conf lc;
+
+	if (tls_rng_init() != 0) {
+		snprintf(err, errlen, "no random generator for TLS");
+		return NULL;
+	}
+	memset(&lc, 0, sizeof lc);
+	lc.cafile = (char *)cafile;
+	lc.certfile = (char *)certfile;
+	lc.keyfile = (char *)keyfile;
+	return tls_ctx_new(&lc, 1, kp, err, errlen);
+}
+
+void
+tls_ctx_release(struct tls_ctx *x)
+{
+	tls_ctx_unref(x);
 }
 
 int
@@ -827,9 +871,74 @@ tls_filter_free_cb(void *arg)
 	tls_conn_maybe_free(t);
 }
 
+/* The iPAddress entries of the subjectAltName in the extensions ext
+ * (DER, the SEQUENCE of Extension): 1 when one is addr (len bytes). */
+static int
+tls_san_has_ip(const mbedtls_x509_buf *ext, const uint8_t *addr, size_t len)
+{
+	unsigned char *p = ext->p, *end = ext->p + ext->len, *e_end, *n_end;
+	mbedtls_x509_buf oid;
+	size_t l;
+	int crit;
+
+	if (p == NULL || mbedtls_asn1_get_tag(&p, end, &l,
+	    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+		return 0;
+	end = p + l;
+	while (p < end) {
+		if (mbedtls_asn1_get_tag(&p, end, &l, MBEDTLS_ASN1_CONSTRUCTED |
+		    MBEDTLS_ASN1_SEQUENCE) != 0)
+			return 0;
+		e_end = p + l;
+		if (mbedtls_asn1_get_tag(&p, e_end, &oid.len,
+		    MBEDTLS_ASN1_OID) != 0)
+			return 0;
+		oid.p = p;
+		p += oid.len;
+		(void)mbedtls_asn1_get_bool(&p, e_end, &crit);
+		if (mbedtls_asn1_get_tag(&p, e_end, &l,
+		    MBEDTLS_ASN1_OCTET_STRING) != 0)
+			return 0;
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_ALT_NAME, &oid) != 0) {
+			p = e_end;
+			continue;
+		}
+		if (mbedtls_asn1_get_tag(&p, e_end, &l,
+		    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return 0;
+		n_end = p + l;
+		while (p < n_end) {
+			/* GeneralName: iPAddress is [7] IMPLICIT OCTET STRING */
+			unsigned char tag = *p++;
+
+			if (mbedtls_asn1_get_len(&p, n_end, &l) != 0)
+				return 0;
+			if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
+			    l == len && memcmp(p, addr, len) == 0)
+				return 1;
+			p += l;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* mbedTLS's verify callback, for a server dialled by IP address: its
+ * certificate (depth 0) must name that address. */
+static int
+tls_verify_ip(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct tls_conn *t = arg;
+
+	if (depth == 0 && !tls_san_has_ip(&crt->v3_ext, t->verify_ip,
+	    t->verify_ip_len))
+		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	return 0;
+}
+
 struct bufferevent *
 tls_wrap(struct bufferevent *sock, struct tls_ctx *x, const char *peer,
-    struct tls_conn **out)
+    const char *host, struct tls_conn **out)
 {
 	struct tls_conn *t;
 	char msg[96];
@@ -867,12 +976,22 @@ tls_wrap(struct bufferevent *sock, struct tls_ctx *x, const char *peer,
 		return NULL;
 	}
 	if (x->client) {
-		/* Peers are dialled by address and proved by the CA alone:
-		 * no host name to check (said explicitly, as mbedTLS asks
-		 * of a client that verifies). The ClientHello goes into the
-		 * socket's output now and out once TCP is up; the rest of
-		 * the handshake runs in tls_filter_in. */
-		mbedtls_ssl_set_hostname(&t->ssl, NULL);
+		/* Cluster peers are dialled by address and proved by the
+		 * CA alone: no host name to check (said explicitly, as
+		 * mbedTLS asks of a client that verifies); a bridge's remote
+		 * by its name or address (see the design note). The
+		 * ClientHello goes into the socket's output now and out once
+		 * TCP is up; the rest of the handshake runs in
+		 * tls_filter_in. */
+		if (host != NULL && inet_pton(AF_INET, host, t->verify_ip) == 1)
+			t->verify_ip_len = 4;
+		else if (host != NULL &&
+		    inet_pton(AF_INET6, host, t->verify_ip) == 1)
+			t->verify_ip_len = 16;
+		if (t->verify_ip_len > 0)
+			mbedtls_ssl_set_verify(&t->ssl, tls_verify_ip, t);
+		mbedtls_ssl_set_hostname(&t->ssl, host == NULL ||
+		    t->verify_ip_len > 0 ? NULL : host);
 		rc = mbedtls_ssl_handshake(&t->ssl);
 		if (rc != MBEDTLS_ERR_SSL_WANT_READ &&
 		    rc != MBEDTLS_ERR_SSL_WANT_WRITE)

@@ -51,12 +51,13 @@ class CA:
                  "-days", "30", "-subj", "/CN=%s" % cn, "-out", self.crt)
 
     def issue(self, name, cn, server=True, subject=None, node=False,
-              expired=False):
+              expired=False, san=None):
         """A certificate signed by this CA: (crt, key, serial as int).
         Server certificates get 127.0.0.1 as IP SAN. subject replaces
         the default "/CN=<cn>". node: for a cluster node, which is
         server and client (both extended key usages). expired: valid
-        for one day in 2020 only."""
+        for one day in 2020 only. san: the subjectAltName of a server
+        certificate instead of IP:127.0.0.1 (e.g. "DNS:localhost")."""
         key = tmp_path(name + ".key")
         csr = tmp_path(name + ".csr")
         crt = tmp_path(name + ".crt")
@@ -71,8 +72,9 @@ class CA:
                 f.write("subjectAltName=IP:%s\n"
                         "extendedKeyUsage=serverAuth,clientAuth\n" % HOST)
             elif server:
-                f.write("subjectAltName=IP:%s\n"
-                        "extendedKeyUsage=serverAuth\n" % HOST)
+                f.write("subjectAltName=%s\n"
+                        "extendedKeyUsage=serverAuth\n"
+                        % (san or "IP:" + HOST))
             else:
                 f.write("extendedKeyUsage=clientAuth\n")
         _serial[0] += 1
