@@ -1601,9 +1601,16 @@ void mqttbridge_timer(struct conn *c);
  * the remote with its topic mapped. Returns conn_send's result. */
 int mqttbridge_send(struct session *s, const struct msg *m,
     struct mqtt_packet *pkt);
-/* The bridges, by index (NULL past the end), for $SYS and metrics. */
-const struct mqttbridge_conf *mqttbridge_at(size_t i, int *up,
-    uint64_t *sent, uint64_t *received);
+/* The bridges, by index (NULL past the end), with their state into st,
+ * for $SYS and metrics. */
+struct mqttbridge_stats {
+	int up; /* connected (CONNACK received) */
+	uint64_t sent; /* PUBLISHes to the remote, resends included */
+	uint64_t received; /* PUBLISHes from the remote, published here */
+	uint64_t queued; /* for the remote, queued or in flight */
+};
+const struct mqttbridge_conf *mqttbridge_at(size_t i,
+    struct mqttbridge_stats *st);
 
 /* --- server.c --- */
 

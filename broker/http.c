@@ -228,8 +228,9 @@ int
 http_client_session(const struct session *s)
 {
 	/* Not a forward queue ("$peer/"), nor a node's link to us
-	 * ("$cluster/"): those are the cluster's. */
-	return s->peer == NULL && !s->cluster_in;
+	 * ("$cluster/"): those are the cluster's; nor a bridge's session
+	 * ("$bridge/"), which has its own metrics. */
+	return s->peer == NULL && !s->cluster_in && s->xb == NULL;
 }
 
 static void
@@ -470,6 +471,35 @@ m_cluster(struct evbuffer *b)
 	}
 }
 
+/* Bridges to other brokers (mqttbridge.c), by connection name. */
+static void
+m_bridges(struct evbuffer *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "tern_bridge_up", "gauge",
+		    "1 when the bridge is connected to its remote broker." },
+		{ "tern_bridge_sent_messages_total", "counter",
+		    "Messages sent to the remote broker, resends included." },
+		{ "tern_bridge_received_messages_total", "counter",
+		    "Messages from the remote broker published here." },
+		{ "tern_bridge_queued_messages", "gauge",
+		    "Messages for the remote broker, queued or in flight." },
+	};
+	const struct mqttbridge_conf *c;
+	struct mqttbridge_stats st;
+	size_t f, i;
+
+	for (f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+		m_family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (i = 0; (c = mqttbridge_at(i, &st)) != NULL; i++)
+			m_u64_l(b, fam[f].name, "name", c->name, f == 0 ?
+			    (uint64_t)st.up : f == 1 ? st.sent : f == 2 ?
+			    st.received : st.queued);
+	}
+}
+
 static void
 m_push(struct evbuffer *b)
 {
@@ -566,6 +596,8 @@ http_metrics(struct evhttp_request *req, struct evbuffer *b,
 		m_cluster(b);
 	if (srv.cfg.push_webhook != NULL)
 		m_push(b);
+	if (srv.cfg.n_bridges > 0)
+		m_bridges(b);
 	m_process(b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

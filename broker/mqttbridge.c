@@ -799,12 +799,16 @@ mqttbridge_free(void)
 }
 
 const struct mqttbridge_conf *
-mqttbridge_at(size_t i, int *up, uint64_t *sent, uint64_t *received)
+mqttbridge_at(size_t i, struct mqttbridge_stats *st)
 {
+	const struct session *s;
+
 	if (i >= n_bridges)
 		return NULL;
-	*up = bridges[i].up;
-	*sent = bridges[i].sent;
-	*received = bridges[i].received;
+	s = bridges[i].s;
+	st->up = bridges[i].up;
+	st->sent = bridges[i].sent;
+	st->received = bridges[i].received;
+	st->queued = s->n_queued + s->n_inflight + s->disk_count;
 	return bridges[i].conf;
 }

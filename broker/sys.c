@@ -151,13 +151,11 @@ static void
 sys_bridges(void)
 {
 	const struct mqttbridge_conf *b;
-	uint64_t sent, received;
+	struct mqttbridge_stats st;
 	size_t i;
-	int up;
 
-	for (i = 0; (b = mqttbridge_at(i, &up, &sent, &received)) != NULL;
-	    i++)
-		sys_bridge_state(b->name, up);
+	for (i = 0; (b = mqttbridge_at(i, &st)) != NULL; i++)
+		sys_bridge_state(b->name, st.up);
 }
 
 static void
