@@ -551,6 +551,59 @@ test_http(void)
 	line_bad("http_token_file", "t.conf:7: http_token_file needs a value");
 }
 
+/* Connection sections (mqttbridge_conf.c): defaults, mosquitto's topic
+ * line forms, addresses; every key after a connection line is its own. */
+static void
+test_bridges(void)
+{
+	const struct mqttbridge_conf *b;
+	const struct mqttbridge_topic *t;
+	struct config c;
+	char err[512];
+
+	config_init(&c);
+	ok(line_ok(&c, "connection up") && line_ok(&c, "address h1 "
+	    "h2:1884 [::1]:1885") && line_ok(&c, "topic a/#") &&
+	    line_ok(&c, "topic \"\" in 2 loc/x rem/y") &&
+	    line_ok(&c, "topic s/+ both 1 \"\" r/") &&
+	    line_ok(&c, "remote_password two words") &&
+	    line_ok(&c, "restart_timeout 2 60"), "a connection section");
+	b = &c.bridges[0];
+	ok(c.n_bridges == 1 && strcmp(b->name, "up") == 0 &&
+	    b->version == MQTT_V5 && !b->cleansession && b->try_private &&
+	    b->keepalive == 60 && b->remote_clientid == NULL,
+	    "connection defaults: mqttv50, cleansession false, try_private");
+	ok(b->n_addrs == 3 && strcmp(b->addrs[0].host, "h1") == 0 &&
+	    b->addrs[0].port == 1883 && b->addrs[1].port == 1884 &&
+	    strcmp(b->addrs[2].host, "::1") == 0 && b->addrs[2].port == 1885,
+	    "addresses: default port 1883, IPv6 in brackets");
+	t = b->topics;
+	ok(b->n_topics == 3 && t[0].dir == MQTTBRIDGE_OUT && t[0].qos == 0 &&
+	    strcmp(t[0].local_filter, "a/#") == 0, "topic: out, QoS 0");
+	ok(t[1].dir == MQTTBRIDGE_IN && t[1].qos == 2 &&
+	    strcmp(t[1].local_filter, "loc/x") == 0 &&
+	    strcmp(t[1].remote_filter, "rem/y") == 0,
+	    "topic: \"\" pattern, the prefixes are the topics");
+	ok(t[2].dir == (MQTTBRIDGE_IN | MQTTBRIDGE_OUT) &&
+	    strcmp(t[2].local_filter, "s/+") == 0 &&
+	    strcmp(t[2].remote_filter, "r/s/+") == 0,
+	    "topic: both, an empty local prefix");
+	ok(strcmp(b->remote_password, "two words") == 0 &&
+	    b->restart_base == 2 && b->restart_cap == 60,
+	    "remote_password is the rest of the line; restart_timeout");
+	ok(config_line(&c, "t.conf", 9, (char[]){ "max_keepalive 5" }, err,
+	    sizeof err) == -1 && strstr(err, "t.conf:9: unknown key "
+	    "'max_keepalive' in connection up") == err,
+	    "a node key after a connection line is refused");
+	ok(line_ok(&c, "connection down") && c.n_bridges == 2 &&
+	    mqttbridge_conf_check(&c, "t.conf", err, sizeof err) == -1 &&
+	    strcmp(err, "t.conf:7: connection down has no address line") == 0,
+	    "a section without address is refused at its connection line");
+	config_free(&c);
+	line_bad("connection", "t.conf:7: connection takes one name of 1 to 64 "
+	    "letters, digits, '.', '-' or '_'");
+}
+
 static void
 test_man_page(void)
 {
@@ -613,6 +666,7 @@ main(void)
 	test_presence();
 	test_push();
 	test_http();
+	test_bridges();
 	test_man_page();
 	return tap_done();
 }
