@@ -330,6 +330,7 @@ xb_subscribe(struct mqttbridge *b, int session_present)
 	uint8_t *list, *p;
 	size_t i, len = 0, n = 0, fl;
 	uint16_t id = 65535;
+	uint8_t qos;
 
 	if (b->conf->version != MQTT_V5 && session_present)
 		return;
@@ -350,8 +351,11 @@ xb_subscribe(struct mqttbridge *b, int session_present)
 		*p++ = (uint8_t)fl;
 		memcpy(p, t->remote_filter, fl);
 		p += fl;
-		*p++ = b->conf->version == MQTT_V5 ? (uint8_t)(t->qos |
-		    MQTT_SUBOPT_NO_LOCAL | MQTT_SUBOPT_RAP | 0x10) : t->qos;
+		/* Not above max_qos: the remote sends at most this. */
+		qos = t->qos < srv.cfg.max_qos ? t->qos :
+		    (uint8_t)srv.cfg.max_qos;
+		*p++ = b->conf->version == MQTT_V5 ? (uint8_t)(qos |
+		    MQTT_SUBOPT_NO_LOCAL | MQTT_SUBOPT_RAP | 0x10) : qos;
 		n++;
 	}
 	/* An id no PUBLISH of ours holds (they count up from the queue's
@@ -498,11 +502,21 @@ xb_publish_in(struct conn *c, struct mqtt_packet *pkt)
 	}
 	topic = xb_map(t, MQTTBRIDGE_IN, (const char *)p->topic.p,
 	    p->topic.len, stack, sizeof stack, &len);
-	if (len > 65535) {
+	/* What would close a client's connection is one message's fault
+	 * here: closing would only bring it again from a persistent
+	 * remote session, for ever. It is taken and dropped instead. */
+	if (len > 65535 || !topic_depth_ok((const uint8_t *)topic,
+	    (uint32_t)len)) {
+		log_notice("bridge %s: message on %.*s: its local topic is "
+		    "too long or too deep (max_topic_length, "
+		    "max_topic_levels), dropped", b->conf->name,
+		    (int)p->topic.len, (const char *)p->topic.p);
 		if (topic != stack)
 			free(topic);
 		return xb_drop(c, p);
 	}
+	if (!srv.cfg.retain_available)
+		p->retain = 0;
 	p->topic.p = (const uint8_t *)topic;
 	p->topic.len = (uint32_t)len;
 	b->received++;
