@@ -10,9 +10,9 @@
  * "FILE:LINE: message"); what a section lacks (an address, a topic line)
  * is known only at its end, and is reported at its connection line by
  * mqttbridge_conf_check(). A key that is not a bridge's is an error in a
- * section, global or not: a global key meant for the node but written
- * after a connection line would otherwise change the meaning of the file
- * by its position.
+ * section, a node's key included: written after a connection line it
+ * could be meant for either (mosquitto applies it to the node), so it is
+ * refused rather than guessed.
  */
 #include "config.h"
 
@@ -377,13 +377,17 @@ mqttbridge_conf_key(struct config *c, const char *key, char *rest, char *err,
 	}
 	if (strcmp(key, "restart_timeout") == 0)
 		return xb_conf_restart(b, rest, err, errlen);
-	if (strcmp(key, "bridge_cafile") == 0 ||
-	    strcmp(key, "bridge_certfile") == 0 ||
-	    strcmp(key, "bridge_keyfile") == 0) {
+	if (strcmp(key, "bridge_cafile") == 0) {
 		b->tls_given = 1;
-		return xb_conf_string(key, rest, key[7] == 'c' && key[8] == 'a' ?
-		    &b->cafile : key[7] == 'c' ? &b->certfile : &b->keyfile,
-		    err, errlen);
+		return xb_conf_string(key, rest, &b->cafile, err, errlen);
+	}
+	if (strcmp(key, "bridge_certfile") == 0) {
+		b->tls_given = 1;
+		return xb_conf_string(key, rest, &b->certfile, err, errlen);
+	}
+	if (strcmp(key, "bridge_keyfile") == 0) {
+		b->tls_given = 1;
+		return xb_conf_string(key, rest, &b->keyfile, err, errlen);
 	}
 	if (strcmp(key, "bridge_insecure") == 0) {
 		b->tls_given = 1;

@@ -908,7 +908,8 @@ tls_san_has_ip(const mbedtls_x509_buf *ext, const uint8_t *addr, size_t len)
 			return 0;
 		n_end = p + l;
 		while (p < n_end) {
-			/* GeneralName: iPAddress is [7] IMPLICIT OCTET STRING */
+			/* GeneralName: iPAddress is [7] IMPLICIT OCTET
+			 * STRING. */
 			unsigned char tag = *p++;
 
 			if (mbedtls_asn1_get_len(&p, n_end, &l) != 0)
