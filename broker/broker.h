@@ -1523,6 +1523,7 @@ int handle_auth(struct conn *c, struct mqtt_packet *pkt);
 void notify_send(const char *state);
 /* RELOADING=1 with the MONOTONIC_USEC of now (send READY=1 after). */
 void notify_reloading(void);
+
 /* --- mqttbridge.c: bridges to other brokers --- */
 
 #define MQTTBRIDGE_ID "$bridge/" /* client id prefix of a bridge's session */

@@ -643,8 +643,9 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	 * topic alias and gave no subscription identifier: the packet is
 	 * then written as it is, without the general encoder (measured: a
 	 * third of the instructions of a QoS 1 fan-out delivery went to
-	 * filling and encoding a struct mqtt_packet). */
-	if (s->peer == NULL && (s->conn->version != MQTT_V5 ||
+	 * filling and encoding a struct mqtt_packet). Not to another node
+	 * or a bridge: those add properties or map the topic. */
+	if (s->peer == NULL && s->xb == NULL && (s->conn->version != MQTT_V5 ||
 	    (n_sub_ids == 0 && !msg_has_props(m) &&
 	    s->conn->alias_out == NULL && (!srv.cfg.message_id_property ||
 	    m->id_origin == 0 || s->cluster_in)))) {
