@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """RS256 and ES256 signatures are checked off the event loop: while
 several connections send CONNECTs with well-formed tokens whose signature
-is bogus as fast as they can, a client already connected
-keeps getting its PINGRESP within a short delay (before this, every
-signature was checked on the loop, and the PINGRESPs waited behind them
-for a second or more), and valid tokens still log in during the flood.
+is bogus as fast as they can, a client already connected keeps being
+answered before the checks of CONNECTs that reached the node ahead of its
+PINGREQ (checked on the loop, as before, every such CONNECT was answered
+first: the loop read it, checked it, and only then read the PINGREQ), and
+valid tokens still log in during the flood. What is asserted is that
+order, not a delay: the machine is shared and delays are noise.
 The bogus tokens are refused with 0x86 after their check, or 0x89 Server
 busy when the queue of checks is full; none is accepted. SIGHUPs during
 the flood (the key reloaded under waiting checks) change none of this."""
@@ -25,12 +27,18 @@ import jwtutil  # noqa: E402
 FLOOD_S = 4.0
 FLOODERS = 4  # threads, each from its own address
 IN_FLIGHT = 64  # CONNECTs each keeps waiting for their CONNACK
-# Worst PINGRESP delay allowed during the flood. Off the loop, the checks
-# run on the other core and what is left is the noise of a shared 2-core
-# machine under sanitizers: 0.01 to 0.05 s seen. On the loop (d61a48d),
-# the same flood delayed PINGRESPs by 0.5 s (RS256) and 1.0 to 1.2 s
-# (ES256).
-PING_BOUND = 0.3
+# Probes: PROBES CONNECTs with a bogus token, from an address of their
+# own (so that they have their share of the check queue), sent on
+# connections the node has accepted, then a PINGREQ on the connected
+# client. Checked on the loop, each probe's 0x86 left before the
+# PINGRESP; off the loop, a probe's check waits behind the flood's on the
+# worker while the PINGREQ is answered at once. Measured: off the loop
+# 0 of 54 (RS256) and 0 of 18 (ES256) probes answered before the
+# PINGRESP; with the check moved back on the loop, 12 of 30 (the loop
+# does not always read every probe before the PINGREQ); the bound is an
+# eighth.
+PROBES = 6
+PROBE_SRC = "127.0.0.101"
 RC_SERVER_BUSY = 0x89
 
 
@@ -66,6 +74,53 @@ def flood(port, pkt, src, deadline, reasons, lock):
             reasons.extend(got)
 
 
+def probe(port, pkt, pinger):
+    """PROBES CONNECTs (pkt), then a PINGREQ on pinger: returns how many
+    probes had their 0x86 when the PINGRESP came, and how many got 0x86
+    at all (0x89, Server busy, is answered without a check)."""
+    socks = []
+    for _ in range(PROBES):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=30.0,
+                                         source_address=(PROBE_SRC, 0))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            socks.append(s)
+        except OSError:
+            pass
+    # Accepted by the node before their CONNECTs go, so that the loop
+    # reads them in the pass that reads the PINGREQ, ahead of it.
+    time.sleep(0.05)
+    for s in socks:
+        s.sendall(pkt)
+    pinger.ping(timeout=30.0)
+    early, checked, later = 0, 0, []
+    for s in socks:
+        s.setblocking(False)
+        try:
+            data = s.recv(64)
+        except OSError:
+            data = None  # nothing yet
+        if data is None:
+            later.append(s)
+        elif len(data) >= 4 and data[0] == 0x20 and \
+                data[3] == RC_BAD_USER_OR_PASSWORD:
+            early += 1
+            checked += 1
+    for s in later:
+        s.setblocking(True)
+        s.settimeout(30.0)
+        try:
+            data = s.recv(64)
+            if len(data) >= 4 and data[0] == 0x20 and \
+                    data[3] == RC_BAD_USER_OR_PASSWORD:
+                checked += 1
+        except OSError:
+            pass
+    for s in socks:
+        s.close()
+    return early, checked
+
+
 def run(b, kind, priv):
     now = int(time.time())
     claims = {"sub": "carol", "exp": now + 600}
@@ -89,11 +144,12 @@ def run(b, kind, priv):
                for i in range(FLOODERS)]
     for t in threads:
         t.start()
-    worst, pings, logins, next_login = 0.0, 0, 0, time.monotonic() + 0.5
+    pings, logins, next_login = 0, 0, time.monotonic() + 0.5
+    early, probed = 0, 0
     while time.monotonic() < deadline:
-        t0 = time.monotonic()
-        pinger.ping(timeout=30.0)
-        worst = max(worst, time.monotonic() - t0)
+        e, n = probe(b.port, pkt, pinger)
+        early += e
+        probed += n
         pings += 1
         if time.monotonic() >= next_login:
             # A valid token, from an address of its own: it takes its
@@ -118,11 +174,15 @@ def run(b, kind, priv):
     with lock:
         got = list(reasons)
     log("%s: %d bogus CONNECTs (%d 0x86, %d 0x89, %d no answer), "
-        "%d pings, worst PINGRESP %.3f s, %d valid logins" %
+        "%d pings, %d probes checked, %d of them answered before the "
+        "PINGRESP, %d valid logins" %
         (kind, len(got), got.count(RC_BAD_USER_OR_PASSWORD),
-         got.count(RC_SERVER_BUSY), got.count(None), pings, worst, logins))
-    check(worst < PING_BOUND, "%s: worst PINGRESP delay %.3f s < %.1f s"
-          % (kind, worst, PING_BOUND))
+         got.count(RC_SERVER_BUSY), got.count(None), pings, probed, early,
+         logins))
+    check(probed >= PROBES, "%s: probes were checked (%d)" % (kind, probed))
+    check(early * 8 <= probed, "%s: PINGRESP ahead of the checks of "
+          "earlier CONNECTs (%d of %d answered before it)" %
+          (kind, early, probed))
     check(b.log().count("reloaded") >= max(1, logins - 1),
           "%s: the key was reloaded during the flood" % kind)
     check(len(got) >= 100, "%s: the flood ran (%d CONNECTs)" %
