@@ -192,6 +192,10 @@ struct config {
 				      * parsed: NULL for plain links */
 	uint32_t cluster_route_grace; /* s */
 	uint32_t cluster_sync_timeout; /* ms */
+	char *cluster_dns_host; /* cluster_peers_dns; NULL: none */
+	uint16_t cluster_dns_port;
+	uint32_t cluster_dns_interval; /* s */
+	char *dns_resolv_conf; /* the resolver's configuration (evdns) */
 	uint32_t sys_interval; /* s; 0: no $SYS topics */
 	char *password_file; /* NULL: none */
 	char *acl_file; /* NULL: none, everything allowed */
@@ -205,6 +209,9 @@ struct config {
 	struct mqttbridge_conf *bridges;
 	size_t n_bridges;
 	unsigned line; /* the line config_line is reading */
+	/* Per key of config.c's table: its lines' values as given, for
+	 * config_reload. */
+	char **key_text;
 };
 
 /* Set every key to its default (no listeners: see config_finish). */
@@ -229,6 +236,18 @@ void config_free(struct config *c);
  * as documented in tern.conf(5). For tests and documentation checks. */
 const char *config_key_name(size_t i);
 void config_key_default(size_t i, char *buf, size_t len);
+/* 1 when SIGHUP applies a new value of the i-th key (tern.conf(5)). */
+int config_reloadable(size_t i);
+/*
+ * SIGHUP: fresh is the file read again (config_finish done). Each key
+ * whose value differs is taken into live when SIGHUP may apply it, else
+ * logged as needing a restart ("<key> changed in <file>") and left as it
+ * was. Values are swapped: afterwards fresh holds the replaced ones (what
+ * the reload hooks compare srv.cfg with; config_free frees them). Returns
+ * how many keys changed in live.
+ */
+int config_reload(struct config *live, struct config *fresh,
+    const char *file);
 
 /* --- msg.c --- */
 
@@ -363,6 +382,9 @@ void push_stats(uint64_t *sent, uint64_t *failed, uint64_t *dropped,
     uint64_t *waiting, uint64_t *errors);
 /* Drop what waits and close the connection (shutdown). */
 void push_free_all(void);
+/* SIGHUP changed push settings (old: those before): a new URL takes the
+ * batch in flight and what waits; none drops them; on starts the client. */
+void push_reload(const struct config *old);
 
 /* --- presence.c --- */
 
@@ -393,6 +415,10 @@ int presence_stale(const struct msg *m);
 void presence_init(void);
 /* Drop the offlines that wait (shutdown). */
 void presence_free_all(void);
+/* SIGHUP changed presence_topic, presence_debounce or presence_clients:
+ * they apply to the next change of each client; presence_topic none drops
+ * the offlines waiting. */
+void presence_reload(const struct config *old);
 
 /* --- events.c --- */
 
@@ -845,6 +871,9 @@ void resend_free_all(void);
 /* Start publishing the $SYS topics (every sys_interval s; 0: never). */
 void sys_init(void);
 void sys_free(void);
+/* SIGHUP changed sys_interval: the next publication is one interval from
+ * now, or none for 0. */
+void sys_reload(const struct config *old);
 /* 1 when topic is under $SYS/ (this node's own: not stored, not
  * forwarded). */
 int sys_topic(const char *topic, size_t len);
@@ -1324,6 +1353,8 @@ struct conn {
 	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
 	enum conn_state state;
 	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
+	uint32_t max_packet_in; /* max_packet_size when it came (SIGHUP
+				 * changes it for later connections) */
 	uint32_t dropped_qos0;
 	struct gate_list acks; /* acks owed, in order (gate.c) */
 	uint32_t n_acks;
@@ -1640,6 +1671,11 @@ struct server {
 	uint64_t delivered[3]; /* PUBLISH to clients, by QoS, resends not */
 	int loading; /* start-up load: no writes */
 	int init_status; /* exit status of a failed start-up (0: 1) */
+	/* The command line, for reading the configuration again: */
+	const char *conf_file; /* -c; NULL: none */
+	const char *dir_flag; /* -d; NULL: none */
+	long port_flag; /* -p; -1: none */
+	int verbose; /* -v given this many times */
 };
 
 /* Exit status of a start-up that found no room on the store's disk:
@@ -1648,6 +1684,15 @@ struct server {
 
 extern struct server srv;
 
+/* Read the configuration as the command line says (srv.conf_file,
+ * port_flag, dir_flag) into c, finished. 0, or -1 with err (c freed). */
+int server_config_read(struct config *c, char *err, size_t errlen);
+/* Set the log level from srv.cfg and -v. */
+void server_log_level(void);
+/* The node's asynchronous resolver (dns_resolv_conf), made on first use;
+ * NULL (logged) when it cannot be set up. Freed by server_free. */
+struct evdns_base;
+struct evdns_base *server_resolver(void);
 /* Set up the loop, listeners and signals. Returns 0 or -1 (logged). */
 int server_init(void);
 /* Run until shut down; returns the exit status. */

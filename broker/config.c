@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -41,6 +42,15 @@ enum config_type {
 struct config_key;
 typedef int (*config_fn)(struct config *, char *, char *, size_t);
 
+/*
+ * Flags of a key. RELOAD: SIGHUP applies a new value (config_reload);
+ * for a FUNC row, offset and size then name the bytes of struct config
+ * that hold its value. PER_LISTENER: given after a listener line, it is
+ * that listener's (its text is kept with the listener's number).
+ */
+#define RELOAD 0x1
+#define PER_LISTENER 0x2
+
 struct config_key {
 	const char *name;
 	enum config_type type;
@@ -48,6 +58,8 @@ struct config_key {
 	unsigned long min, max, def;
 	const char *def_string; /* strings; the documented default of FUNC */
 	config_fn fn;
+	unsigned flags;
+	size_t size; /* FUNC rows with RELOAD */
 };
 
 static int config_listener(struct config *, char *, char *, size_t);
@@ -63,6 +75,7 @@ static int config_cluster_listener(struct config *, char *, char *,
     size_t);
 static int config_cluster_peers(struct config *, char *, char *, size_t);
 static int config_cluster_secret(struct config *, char *, char *, size_t);
+static int config_cluster_dns(struct config *, char *, char *, size_t);
 static int config_allow_anonymous(struct config *, char *, char *, size_t);
 static int config_jwt_alg(struct config *, char *, char *, size_t);
 static int config_tls_version(struct config *, char *, char *, size_t);
@@ -90,155 +103,245 @@ static int config_http_listener(struct config *, char *, char *, size_t);
 
 #define OFF(field) offsetof(struct config, field)
 #define LOFF(field) offsetof(struct listener_conf, field)
+#define SIZE(field) sizeof(((struct config *)0)->field)
+#define SPAN(first, last) (OFF(last) + SIZE(last) - OFF(first))
 
 static const struct config_key config_table[] = {
 	{ "listener", CONFIG_FUNC, 0, 0, 0, 0, "127.0.0.1:1883",
-	    config_listener },
-	{ "data_dir", CONFIG_STRING, OFF(data_dir), 0, 0, 0, "./var", NULL },
-	{ "log_dest", CONFIG_FUNC, 0, 0, 0, 0, "stderr", config_log_dest },
-	{ "log_level", CONFIG_FUNC, 0, 0, 0, 0, "notice", config_log_level },
+	    config_listener,
+	    0, 0 },
+	{ "data_dir", CONFIG_STRING, OFF(data_dir), 0, 0, 0, "./var", NULL,
+	    0, 0 },
+	{ "log_dest", CONFIG_FUNC, OFF(log_file),
+	    0, 0, 0, "stderr", config_log_dest,
+	    RELOAD, SIZE(log_file) },
+	{ "log_level", CONFIG_FUNC, OFF(log_level),
+	    0, 0, 0, "notice", config_log_level,
+	    RELOAD, SIZE(log_level) },
 	{ "max_packet_size", CONFIG_UINT, OFF(max_packet_size),
-	    20, MQTT_MAX_REMAINING + 5, 1048576, NULL, NULL },
+	    20, MQTT_MAX_REMAINING + 5, 1048576, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_inflight_messages", CONFIG_UINT, OFF(max_inflight_messages),
-	    1, 65535, 65535, NULL, NULL },
+	    1, 65535, 65535, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_inflight_messages_v311", CONFIG_UINT,
-	    OFF(max_inflight_messages_v311), 1, 65535, 1000, NULL, NULL },
+	    OFF(max_inflight_messages_v311), 1, 65535, 1000, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_queued_messages", CONFIG_UINT, OFF(max_queued_messages),
-	    1, UINT32_MAX, 1000, NULL, NULL },
+	    1, UINT32_MAX, 1000, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_keepalive", CONFIG_UINT, OFF(max_keepalive),
-	    1, 65535, 65535, NULL, NULL },
+	    1, 65535, 65535, NULL, NULL,
+	    RELOAD, 0 },
 	{ "allow_zero_length_clientid", CONFIG_BOOL,
-	    OFF(allow_zero_length_clientid), 0, 1, 1, NULL, NULL },
+	    OFF(allow_zero_length_clientid), 0, 1, 1, NULL, NULL,
+	    RELOAD, 0 },
 	{ "session_owner_only", CONFIG_BOOL, OFF(session_owner_only),
-	    0, 1, 1, NULL, NULL },
+	    0, 1, 1, NULL, NULL,
+	    RELOAD, 0 },
 	{ "client_id_user_prefix", CONFIG_BOOL, OFF(client_id_user_prefix),
-	    0, 1, 0, NULL, NULL },
+	    0, 1, 0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "connect_timeout", CONFIG_UINT, OFF(connect_timeout),
-	    1, 3600, 10, NULL, NULL },
+	    1, 3600, 10, NULL, NULL,
+	    RELOAD, 0 },
 	{ "set_tcp_nodelay", CONFIG_BOOL, OFF(tcp_nodelay), 0, 1, 1, NULL,
-	    NULL },
+	    NULL,
+	    RELOAD, 0 },
 	{ "max_topic_levels", CONFIG_UINT, OFF(max_topic_levels), 1, 1024,
-	    128, NULL, NULL },
+	    128, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_topic_length", CONFIG_UINT, OFF(max_topic_length), 1, 65535,
-	    65535, NULL, NULL },
-	{ "max_connections", CONFIG_FUNC, 0, 0, 0, 0, "-1",
-	    config_max_connections },
+	    65535, NULL, NULL,
+	    RELOAD, 0 },
+	{ "max_connections", CONFIG_FUNC, OFF(max_connections), 0, 0, 0, "-1",
+	    config_max_connections,
+	    RELOAD | PER_LISTENER, SIZE(max_connections) },
 	{ "max_connection_rate", CONFIG_UINT, OFF(max_connection_rate),
-	    0, 1000000, 0, NULL, NULL },
+	    0, 1000000, 0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_publish_rate", CONFIG_UINT, OFF(max_publish_rate),
-	    0, 10000000, 0, NULL, NULL },
+	    0, 10000000, 0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_publish_bytes_rate", CONFIG_UINT, OFF(max_publish_bytes_rate),
-	    0, UINT32_MAX, 0, NULL, NULL },
+	    0, UINT32_MAX, 0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "max_subscriptions_per_client", CONFIG_UINT,
 	    OFF(max_subscriptions_per_client), 0, UINT32_MAX, 1000, NULL,
-	    NULL },
+	    NULL,
+	    RELOAD, 0 },
 	{ "max_retained_messages", CONFIG_UINT, OFF(max_retained_messages),
-	    0, UINT32_MAX, 1000000, NULL, NULL },
-	{ "max_retained_bytes", CONFIG_FUNC, 0, 0, 0, 0,
-	    CONFIG_RETAINED_BYTES_DEFAULT, config_retained_bytes },
-	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL },
+	    0, UINT32_MAX, 1000000, NULL, NULL,
+	    RELOAD, 0 },
+	{ "max_retained_bytes", CONFIG_FUNC, OFF(max_retained_bytes), 0, 0, 0,
+	    CONFIG_RETAINED_BYTES_DEFAULT, config_retained_bytes,
+	    RELOAD, SIZE(max_retained_bytes) },
+	{ "store", CONFIG_BOOL, OFF(store), 0, 1, 1, NULL, NULL,
+	    0, 0 },
 	{ "queue_qos0_messages", CONFIG_BOOL, OFF(queue_qos0_messages), 0, 1,
-	    0, NULL, NULL },
+	    0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "delivery_receipts", CONFIG_BOOL, OFF(delivery_receipts), 0, 1, 1,
-	    NULL, NULL },
+	    NULL, NULL,
+	    RELOAD, 0 },
 	{ "message_id_property", CONFIG_BOOL, OFF(message_id_property), 0, 1,
-	    0, NULL, NULL },
-	{ "presence_topic", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_presence_topic },
+	    0, NULL, NULL,
+	    RELOAD, 0 },
+	{ "presence_topic", CONFIG_FUNC, OFF(presence_topic), 0, 0, 0, "none",
+	    config_presence_topic,
+	    RELOAD, SIZE(presence_topic) },
 	{ "presence_debounce", CONFIG_UINT, OFF(presence_debounce), 0, 86400,
-	    10, NULL, NULL },
-	{ "presence_clients", CONFIG_FUNC, 0, 0, 0, 0, "persistent",
-	    config_presence_clients },
-	{ "events", CONFIG_BOOL, OFF(events), 0, 1, 1, NULL, NULL },
-	{ "push_webhook", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_push_webhook },
-	{ "push_webhook_secret", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_push_secret },
+	    10, NULL, NULL,
+	    RELOAD, 0 },
+	{ "presence_clients", CONFIG_FUNC, OFF(presence_all),
+	    0, 0, 0, "persistent",
+	    config_presence_clients,
+	    RELOAD, SIZE(presence_all) },
+	{ "events", CONFIG_BOOL, OFF(events), 0, 1, 1, NULL, NULL,
+	    RELOAD, 0 },
+	{ "push_webhook", CONFIG_FUNC, OFF(push_webhook), 0, 0, 0, "none",
+	    config_push_webhook,
+	    RELOAD, SPAN(push_webhook, push_port) },
+	{ "push_webhook_secret", CONFIG_FUNC, OFF(push_secret), 0, 0, 0, "none",
+	    config_push_secret,
+	    RELOAD, SIZE(push_secret) },
 	{ "push_min_interval", CONFIG_UINT, OFF(push_min_interval), 0, 86400,
-	    0, NULL, NULL },
+	    0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "push_timeout", CONFIG_UINT, OFF(push_timeout), 1, 3600, 10, NULL,
-	    NULL },
+	    NULL,
+	    RELOAD, 0 },
 	{ "push_queue_max", CONFIG_UINT, OFF(push_queue_max), 1, 100000000,
-	    100000, NULL, NULL },
-	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync },
-	{ "max_queued_bytes", CONFIG_FUNC, 0, 0, 0, 0,
-	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes },
-	{ "persistent_client_expiration", CONFIG_FUNC, 0, 0, 0, 0, "never",
-	    config_duration },
+	    100000, NULL, NULL,
+	    RELOAD, 0 },
+	{ "store_sync", CONFIG_FUNC, 0, 0, 0, 0, "normal", config_store_sync,
+	    0, 0 },
+	{ "max_queued_bytes", CONFIG_FUNC, OFF(max_queued_bytes), 0, 0, 0,
+	    CONFIG_QUEUED_BYTES_DEFAULT, config_queued_bytes,
+	    RELOAD, SIZE(max_queued_bytes) },
+	{ "persistent_client_expiration", CONFIG_FUNC,
+	    OFF(persistent_client_expiration), 0, 0, 0, "never",
+	    config_duration, RELOAD, SIZE(persistent_client_expiration) },
 	{ "topic_alias_maximum", CONFIG_UINT, OFF(topic_alias_maximum),
-	    0, 65535, 10, NULL, NULL },
+	    0, 65535, 10, NULL, NULL,
+	    0, 0 },
 	{ "receive_maximum", CONFIG_UINT, OFF(receive_maximum),
-	    1, 65535, 1024, NULL, NULL },
+	    1, 65535, 1024, NULL, NULL,
+	    0, 0 },
 	{ "retain_available", CONFIG_BOOL, OFF(retain_available), 0, 1, 1,
-	    NULL, NULL },
-	{ "max_qos", CONFIG_UINT, OFF(max_qos), 0, 2, 2, NULL, NULL },
+	    NULL, NULL,
+	    0, 0 },
+	{ "max_qos", CONFIG_UINT, OFF(max_qos), 0, 2, 2, NULL, NULL,
+	    0, 0 },
 	{ "wildcard_subscription_available", CONFIG_BOOL,
-	    OFF(wildcard_subscription_available), 0, 1, 1, NULL, NULL },
+	    OFF(wildcard_subscription_available), 0, 1, 1, NULL, NULL,
+	    0, 0 },
 	{ "subscription_identifier_available", CONFIG_BOOL,
-	    OFF(subscription_identifier_available), 0, 1, 1, NULL, NULL },
+	    OFF(subscription_identifier_available), 0, 1, 1, NULL, NULL,
+	    0, 0 },
 	{ "shared_subscription_available", CONFIG_BOOL,
-	    OFF(shared_subscription_available), 0, 1, 1, NULL, NULL },
+	    OFF(shared_subscription_available), 0, 1, 1, NULL, NULL,
+	    0, 0 },
 	{ "response_information", CONFIG_STRING, OFF(response_information),
-	    0, 0, 0, NULL, NULL },
+	    0, 0, 0, NULL, NULL,
+	    RELOAD, 0 },
 	{ "server_reference", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_server_reference },
+	    config_server_reference,
+	    PER_LISTENER, 0 },
 	{ "sys_interval", CONFIG_UINT, OFF(sys_interval), 0, 86400, 10,
-	    NULL, NULL },
-	{ "node_name", CONFIG_STRING, OFF(node_name), 0, 0, 0, NULL, NULL },
+	    NULL, NULL,
+	    RELOAD, 0 },
+	{ "node_name", CONFIG_STRING, OFF(node_name), 0, 0, 0, NULL, NULL,
+	    0, 0 },
 	{ "cluster_listener", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_cluster_listener },
+	    config_cluster_listener,
+	    0, 0 },
 	{ "cluster_peers", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_cluster_peers },
+	    config_cluster_peers,
+	    0, 0 },
+	{ "cluster_peers_dns", CONFIG_FUNC, 0, 0, 0, 0, "none",
+	    config_cluster_dns, 0, 0 },
+	{ "cluster_dns_interval", CONFIG_UINT, OFF(cluster_dns_interval),
+	    1, 86400, 10, NULL, NULL, 0, 0 },
+	{ "dns_resolv_conf", CONFIG_STRING, OFF(dns_resolv_conf), 0, 0, 0,
+	    "/etc/resolv.conf", NULL, 0, 0 },
 	{ "cluster_advertise", CONFIG_STRING, OFF(cluster_advertise), 0, 0, 0,
-	    NULL, NULL },
+	    NULL, NULL,
+	    0, 0 },
 	{ "cluster_secret", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_cluster_secret },
+	    config_cluster_secret,
+	    0, 0 },
 	{ "cluster_certfile", CONFIG_STRING, OFF(cluster_certfile), 0, 0, 0,
-	    NULL, NULL },
+	    NULL, NULL,
+	    0, 0 },
 	{ "cluster_keyfile", CONFIG_STRING, OFF(cluster_keyfile), 0, 0, 0,
-	    NULL, NULL },
+	    NULL, NULL,
+	    0, 0 },
 	{ "cluster_cafile", CONFIG_STRING, OFF(cluster_cafile), 0, 0, 0,
-	    NULL, NULL },
+	    NULL, NULL,
+	    0, 0 },
 	{ "cluster_route_grace", CONFIG_UINT, OFF(cluster_route_grace),
-	    0, 86400, 60, NULL, NULL },
+	    0, 86400, 60, NULL, NULL,
+	    RELOAD, 0 },
 	{ "cluster_sync_timeout", CONFIG_UINT, OFF(cluster_sync_timeout),
-	    0, 60000, 2000, NULL, NULL },
+	    0, 60000, 2000, NULL, NULL,
+	    0, 0 },
 	{ "password_file", CONFIG_STRING, OFF(password_file), 0, 0, 0, NULL,
-	    NULL },
-	{ "acl_file", CONFIG_STRING, OFF(acl_file), 0, 0, 0, NULL, NULL },
-	{ "allow_anonymous", CONFIG_FUNC, 0, 0, 0, 0,
+	    NULL,
+	    0, 0 },
+	{ "acl_file", CONFIG_STRING, OFF(acl_file), 0, 0, 0, NULL, NULL,
+	    0, 0 },
+	{ "allow_anonymous", CONFIG_FUNC, OFF(allow_anonymous), 0, 0, 0,
 	    "true, or false when password_file or jwt_key_file is set",
-	    config_allow_anonymous },
+	    config_allow_anonymous,
+	    RELOAD, SIZE(allow_anonymous) },
 	{ "jwt_key_file", CONFIG_STRING, OFF(jwt_key_file), 0, 0, 0, NULL,
-	    NULL },
-	{ "jwt_alg", CONFIG_FUNC, 0, 0, 0, 0, "HS256", config_jwt_alg },
+	    NULL,
+	    0, 0 },
+	{ "jwt_alg", CONFIG_FUNC, 0, 0, 0, 0, "HS256", config_jwt_alg,
+	    0, 0 },
 	{ "jwt_username_claim", CONFIG_STRING, OFF(jwt_username_claim), 0, 0,
-	    0, "sub", NULL },
+	    0, "sub", NULL,
+	    0, 0 },
 	{ "jwt_leeway", CONFIG_UINT, OFF(jwt_leeway), 0, 3600, 30, NULL,
-	    NULL },
-	{ "certfile", CONFIG_LSTRING, LOFF(certfile), 0, 0, 0, NULL, NULL },
-	{ "keyfile", CONFIG_LSTRING, LOFF(keyfile), 0, 0, 0, NULL, NULL },
-	{ "cafile", CONFIG_LSTRING, LOFF(cafile), 0, 0, 0, NULL, NULL },
-	{ "capath", CONFIG_LSTRING, LOFF(capath), 0, 0, 0, NULL, NULL },
+	    NULL,
+	    0, 0 },
+	{ "certfile", CONFIG_LSTRING, LOFF(certfile), 0, 0, 0, NULL, NULL,
+	    0, 0 },
+	{ "keyfile", CONFIG_LSTRING, LOFF(keyfile), 0, 0, 0, NULL, NULL,
+	    0, 0 },
+	{ "cafile", CONFIG_LSTRING, LOFF(cafile), 0, 0, 0, NULL, NULL,
+	    0, 0 },
+	{ "capath", CONFIG_LSTRING, LOFF(capath), 0, 0, 0, NULL, NULL,
+	    0, 0 },
 	{ "ciphers", CONFIG_LSTRING, LOFF(ciphers), 0, 0, 0, "built-in",
-	    NULL },
+	    NULL,
+	    0, 0 },
 	{ "require_certificate", CONFIG_LBOOL, LOFF(require_certificate),
-	    0, 1, 0, NULL, NULL },
+	    0, 1, 0, NULL, NULL,
+	    0, 0 },
 	{ "use_identity_as_username", CONFIG_LBOOL,
-	    LOFF(use_identity_as_username), 0, 1, 0, NULL, NULL },
+	    LOFF(use_identity_as_username), 0, 1, 0, NULL, NULL,
+	    0, 0 },
 	{ "tls_version", CONFIG_FUNC, 0, 0, 0, 0, "tlsv1.2",
-	    config_tls_version },
-	{ "protocol", CONFIG_FUNC, 0, 0, 0, 0, "mqtt", config_protocol },
+	    config_tls_version,
+	    PER_LISTENER, 0 },
+	{ "protocol", CONFIG_FUNC, 0, 0, 0, 0, "mqtt", config_protocol,
+	    PER_LISTENER, 0 },
 	{ "websockets_path", CONFIG_FUNC, 0, 0, 0, 0, WS_DEFAULT_PATH,
-	    config_websockets_path },
+	    config_websockets_path,
+	    PER_LISTENER, 0 },
 	{ "http_listener", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    config_http_listener },
+	    config_http_listener,
+	    0, 0 },
 	{ "http_token_file", CONFIG_STRING, OFF(http_token_file), 0, 0, 0,
-	    NULL, NULL },
+	    NULL, NULL,
+	    0, 0 },
 	{ "http_allow_anonymous", CONFIG_BOOL, OFF(http_allow_anonymous),
-	    0, 1, 0, NULL, NULL },
+	    0, 1, 0, NULL, NULL,
+	    0, 0 },
 	{ "connection", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    mqttbridge_conf_connection },
+	    mqttbridge_conf_connection, 0, 0 },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])
@@ -250,6 +353,7 @@ config_init(struct config *c)
 	size_t i;
 
 	memset(c, 0, sizeof *c);
+	c->key_text = xcalloc(CONFIG_NKEYS, sizeof *c->key_text);
 	c->log_level = LOG_NOTICE;
 	c->allow_anonymous = -1;
 	c->max_queued_bytes = strtoull(CONFIG_QUEUED_BYTES_DEFAULT, NULL, 10);
@@ -575,6 +679,29 @@ config_cluster_peers(struct config *c, char *rest, char *err, size_t errlen)
 		    "host:port");
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * cluster_peers_dns <name>:<port>: the nodes are the addresses of a
+ * name (a Kubernetes headless service), resolved again every
+ * cluster_dns_interval (bridge/dns.c).
+ */
+static int
+config_cluster_dns(struct config *c, char *rest, char *err, size_t errlen)
+{
+	char *v = config_next_word(&rest), *host;
+	uint16_t port;
+
+	if (v == NULL || config_next_word(&rest) != NULL ||
+	    config_host_port(v, &host, &port) != 0) {
+		snprintf(err, errlen, "cluster_peers_dns takes one "
+		    "<name>:<port>");
+		return -1;
+	}
+	free(c->cluster_dns_host);
+	c->cluster_dns_host = host;
+	c->cluster_dns_port = port;
 	return 0;
 }
 
@@ -983,65 +1110,63 @@ config_log_level(struct config *c, char *rest, char *err, size_t errlen)
 	return 0;
 }
 
-int
-config_line(struct config *c, const char *file, unsigned line, char *text,
-    char *err, size_t errlen)
+/*
+ * Keep the value of key i as given on a line (after the listener's
+ * number for a key of a listener): config_reload tells a changed FUNC or
+ * per-listener key by this text, as their values are spread over fields.
+ */
+static void
+config_note(struct config *c, size_t i, const char *value)
 {
-	const struct config_key *k = NULL;
-	char msg[256], *key, *value, *base, *rest = text;
+	const struct config_key *k = &config_table[i];
+	char *old = c->key_text[i], *t;
+	size_t len = strlen(value) + 32 + (old != NULL ? strlen(old) : 0);
+
+	t = xmalloc(len);
+	if ((k->flags & PER_LISTENER || k->type == CONFIG_LSTRING ||
+	    k->type == CONFIG_LBOOL) && c->n_listeners > 0)
+		snprintf(t, len, "%s%zu %s\n", old != NULL ? old : "",
+		    c->n_listeners, value);
+	else
+		snprintf(t, len, "%s%s\n", old != NULL ? old : "", value);
+	free(old);
+	c->key_text[i] = t;
+}
+
+/* The value of k (the rest of its line) into c; 0, or -1 with msg. */
+static int
+config_value(struct config *c, const struct config_key *k, char *rest,
+    char *msg, size_t msglen)
+{
 	unsigned long n;
-	size_t i;
+	char *value, *base;
 	int b;
 
-	key = config_next_word(&rest);
-	if (key == NULL)
-		return 0;
-	c->line = line;
-	/* The keys after a connection line are its own (mqttbridge.c). */
-	if (c->n_bridges > 0 && strcmp(key, "connection") != 0) {
-		if (mqttbridge_conf_key(c, key, rest, msg, sizeof msg) != 0)
-			goto bad;
-		return 0;
-	}
-	for (i = 0; i < CONFIG_NKEYS; i++) {
-		if (strcmp(config_table[i].name, key) == 0) {
-			k = &config_table[i];
-			break;
-		}
-	}
-	if (k == NULL) {
-		snprintf(err, errlen, "%s:%u: unknown key '%s'", file, line,
-		    key);
-		return -1;
-	}
-	if (k->type == CONFIG_FUNC) {
-		if (k->fn(c, rest, msg, sizeof msg) != 0)
-			goto bad;
-		return 0;
-	}
+	if (k->type == CONFIG_FUNC)
+		return k->fn(c, rest, msg, msglen);
 	if ((k->type == CONFIG_LSTRING || k->type == CONFIG_LBOOL) &&
 	    c->n_listeners == 0) {
-		snprintf(msg, sizeof msg, "%s must follow a listener line",
+		snprintf(msg, msglen, "%s must follow a listener line",
 		    k->name);
-		goto bad;
+		return -1;
 	}
 	value = config_next_word(&rest);
 	if (value == NULL) {
-		snprintf(msg, sizeof msg, "%s needs a value", k->name);
-		goto bad;
+		snprintf(msg, msglen, "%s needs a value", k->name);
+		return -1;
 	}
 	if (k->type != CONFIG_STRING && k->type != CONFIG_LSTRING &&
 	    config_next_word(&rest) != NULL) {
-		snprintf(msg, sizeof msg, "%s takes one value", k->name);
-		goto bad;
+		snprintf(msg, msglen, "%s takes one value", k->name);
+		return -1;
 	}
 	switch (k->type) {
 	case CONFIG_UINT:
 		if (config_parse_uint(value, k->min, k->max, &n) != 0) {
-			snprintf(msg, sizeof msg,
+			snprintf(msg, msglen,
 			    "%s must be a number from %lu to %lu, not '%s'",
 			    k->name, k->min, k->max, value);
-			goto bad;
+			return -1;
 		}
 		*(uint32_t *)((char *)c + k->offset) = (uint32_t)n;
 		break;
@@ -1049,10 +1174,10 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 	case CONFIG_LBOOL:
 		b = config_parse_bool(value);
 		if (b < 0) {
-			snprintf(msg, sizeof msg,
+			snprintf(msg, msglen,
 			    "%s must be true or false, not '%s'", k->name,
 			    value);
-			goto bad;
+			return -1;
 		}
 		base = k->type == CONFIG_BOOL ? (char *)c :
 		    (char *)&c->listeners[c->n_listeners - 1];
@@ -1077,9 +1202,58 @@ config_line(struct config *c, const char *file, unsigned line, char *text,
 		break;
 	}
 	return 0;
-bad:
-	snprintf(err, errlen, "%s:%u: %s", file, line, msg);
-	return -1;
+}
+
+int
+config_line(struct config *c, const char *file, unsigned line, char *text,
+    char *err, size_t errlen)
+{
+	const struct config_key *k = NULL;
+	char msg[256], *key, *rest = text, *raw;
+	size_t i;
+
+	key = config_next_word(&rest);
+	if (key == NULL)
+		return 0;
+	c->line = line;
+	/* The keys after a connection line are its own (mqttbridge.c). */
+	if (c->n_bridges > 0 && strcmp(key, "connection") != 0) {
+		/* Noted with the connection line, so that a change in a
+		 * section is seen by config_reload (bridges: restart). */
+		raw = xmalloc(strlen(key) + strlen(rest) + 2);
+		sprintf(raw, "%s %s", key, rest);
+		if (mqttbridge_conf_key(c, key, rest, msg, sizeof msg) != 0) {
+			free(raw);
+			snprintf(err, errlen, "%s:%u: %s", file, line, msg);
+			return -1;
+		}
+		for (i = 0; i < CONFIG_NKEYS; i++)
+			if (strcmp(config_table[i].name, "connection") == 0)
+				config_note(c, i, raw);
+		free(raw);
+		return 0;
+	}
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_table[i].name, key) == 0) {
+			k = &config_table[i];
+			break;
+		}
+	}
+	if (k == NULL) {
+		snprintf(err, errlen, "%s:%u: unknown key '%s'", file, line,
+		    key);
+		return -1;
+	}
+	/* The parsers cut rest into words: note it as it was. */
+	raw = xstrdup(rest);
+	if (config_value(c, k, rest, msg, sizeof msg) != 0) {
+		free(raw);
+		snprintf(err, errlen, "%s:%u: %s", file, line, msg);
+		return -1;
+	}
+	config_note(c, i, raw);
+	free(raw);
+	return 0;
 }
 
 int
@@ -1218,5 +1392,120 @@ config_free(struct config *c)
 	free(c->http_address);
 	free(c->http_token_file);
 	mqttbridge_conf_free(c);
+	free(c->cluster_dns_host);
+	free(c->dns_resolv_conf);
+	for (i = 0; c->key_text != NULL && i < CONFIG_NKEYS; i++)
+		free(c->key_text[i]);
+	free(c->key_text);
 	memset(c, 0, sizeof *c);
+}
+
+int
+config_reloadable(size_t i)
+{
+	return i < CONFIG_NKEYS && (config_table[i].flags & RELOAD) != 0;
+}
+
+/* 1 when key i has another value in a than in b: compared as values for
+ * the plain types, as the text of their lines for the others. */
+static int
+config_differs(const struct config *a, const struct config *b, size_t i)
+{
+	const struct config_key *k = &config_table[i];
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+	const char *sa, *sb;
+
+	switch (k->type) {
+	case CONFIG_UINT:
+		return *(const uint32_t *)pa != *(const uint32_t *)pb;
+	case CONFIG_BOOL:
+		return *(const int *)pa != *(const int *)pb;
+	case CONFIG_STRING:
+		sa = *(char *const *)pa;
+		sb = *(char *const *)pb;
+		break;
+	default:
+		sa = a->key_text[i];
+		sb = b->key_text[i];
+		break;
+	}
+	if (sa == NULL || sb == NULL)
+		return sa != sb;
+	return strcmp(sa, sb) != 0;
+}
+
+/* The limits of live's listeners from fresh (max_connections changed). */
+static void
+config_reload_listeners(struct config *live, const struct config *fresh,
+    const char *file)
+{
+	struct listener_conf *l;
+	size_t i;
+
+	if (live->n_listeners == fresh->n_listeners) {
+		for (i = 0; i < live->n_listeners; i++) {
+			live->listeners[i].max_connections_set =
+			    fresh->listeners[i].max_connections_set;
+			live->listeners[i].max_connections =
+			    fresh->listeners[i].max_connections;
+		}
+	} else
+		log_warn("max_connections of the listeners in %s: their "
+		    "listener lines changed, restart ternd to apply", file);
+	for (i = 0; i < live->n_listeners; i++) {
+		l = &live->listeners[i];
+		if (!l->max_connections_set)
+			l->max_connections = live->max_connections;
+	}
+}
+
+int
+config_reload(struct config *live, struct config *fresh, const char *file)
+{
+	const struct config_key *k;
+	unsigned char tmp[64];
+	char *text;
+	size_t i, size;
+	int applied = 0;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		k = &config_table[i];
+		if (!config_differs(live, fresh, i))
+			continue;
+		if (!(k->flags & RELOAD)) {
+			log_warn("%s changed in %s: restart ternd to apply",
+			    k->name, file);
+			continue;
+		}
+		switch (k->type) {
+		case CONFIG_UINT:
+			size = sizeof(uint32_t);
+			break;
+		case CONFIG_BOOL:
+			size = sizeof(int);
+			break;
+		case CONFIG_STRING:
+			size = sizeof(char *);
+			break;
+		default:
+			size = k->size;
+			break;
+		}
+		/* Swapped, not copied: fresh keeps what live had, for the
+		 * reload hooks to compare and config_free to free. */
+		assert(size > 0 && size <= sizeof tmp);
+		memcpy(tmp, (char *)live + k->offset, size);
+		memcpy((char *)live + k->offset, (char *)fresh + k->offset,
+		    size);
+		memcpy((char *)fresh + k->offset, tmp, size);
+		text = live->key_text[i];
+		live->key_text[i] = fresh->key_text[i];
+		fresh->key_text[i] = text;
+		if (k->fn == config_max_connections)
+			config_reload_listeners(live, fresh, file);
+		log_notice("%s changed in %s: applied", k->name, file);
+		applied++;
+	}
+	return applied;
 }

@@ -88,6 +88,7 @@ conn_start(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ);
 	event_base_gettimeofday_cached(srv.base, &c->last_rx);
 	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
+	c->max_packet_in = srv.cfg.max_packet_size;
 	tv.tv_sec = srv.cfg.connect_timeout;
 	tv.tv_usec = 0;
 	evtimer_add(c->timer, &tv);

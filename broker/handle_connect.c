@@ -173,13 +173,13 @@ connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
 
 /* Fill the CONNACK properties that advertise this node's features. */
 static void
-connect_features(struct mqtt_props *ap)
+connect_features(const struct conn *c, struct mqtt_props *ap)
 {
 	MQTT_PROP_SET(ap, MQTT_PROP_RECEIVE_MAX);
 	ap->receive_max = (uint16_t)srv.cfg.receive_maximum;
-	if (srv.cfg.max_packet_size < MQTT_MAX_REMAINING + 5) {
+	if (c->max_packet_in < MQTT_MAX_REMAINING + 5) {
 		MQTT_PROP_SET(ap, MQTT_PROP_MAX_PACKET_SIZE);
-		ap->max_packet_size = srv.cfg.max_packet_size;
+		ap->max_packet_size = c->max_packet_in;
 	}
 	if (srv.cfg.topic_alias_maximum > 0) {
 		MQTT_PROP_SET(ap, MQTT_PROP_TOPIC_ALIAS_MAX);
@@ -433,7 +433,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			MQTT_PROP_SET(ap, MQTT_PROP_SERVER_KEEP_ALIVE);
 			ap->server_keep_alive = keep_alive;
 		}
-		connect_features(ap);
+		connect_features(c, ap);
 		bridge_connack_props(c, ap);
 		auth_connack_props(c, ap);
 		if (srv.cfg.response_information != NULL &&

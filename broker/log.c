@@ -31,7 +31,12 @@ log_open(const char *path)
 	FILE *fp;
 
 	if (path == NULL) {
+		/* (Back) to stderr: a SIGHUP with log_dest stderr. */
+		if (log_fp != NULL && log_fp != stderr)
+			fclose(log_fp);
 		log_fp = stderr;
+		free(log_path);
+		log_path = NULL;
 		return 0;
 	}
 	fp = fopen(path, "a");

@@ -76,24 +76,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	config_init(&srv.cfg);
-	if (conf != NULL && config_load(&srv.cfg, conf, err, sizeof err)) {
+	srv.conf_file = conf;
+	srv.dir_flag = dir;
+	srv.port_flag = port;
+	srv.verbose = verbose;
+	if (server_config_read(&srv.cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
-		config_free(&srv.cfg);
 		return 1;
 	}
-	if (port >= 0)
-		config_set_port(&srv.cfg, (uint16_t)port);
-	if (dir != NULL) {
-		free(srv.cfg.data_dir);
-		srv.cfg.data_dir = xstrdup(dir);
-	}
-	config_finish(&srv.cfg);
-	if (srv.cfg.log_level + verbose > LOG_NOTICE)
-		log_set_level(srv.cfg.log_level > LOG_NOTICE + verbose ?
-		    srv.cfg.log_level : LOG_NOTICE + verbose);
-	else
-		log_set_level(srv.cfg.log_level);
+	server_log_level();
 	if (log_open(srv.cfg.log_file) != 0) {
 		fprintf(stderr, "ternd: cannot open log file %s\n",
 		    srv.cfg.log_file);

@@ -334,7 +334,8 @@ presence_gone(struct conn *c, struct session *s, uint8_t rc)
 	if (!s->presence_on)
 		return;
 	s->presence_on = 0;
-	if (srv.shutting_down)
+	/* (presence_topic none since a SIGHUP: nothing is published.) */
+	if (srv.shutting_down || srv.cfg.presence_topic == NULL)
 		return;
 	presence_arm(s, conn_end_reason(c, rc), c->claim_won);
 }
@@ -409,6 +410,19 @@ presence_init(void)
 	sprintf(p, ",\"at\":");
 	hash_foreach(srv.sessions, presence_sweep_cb, mark);
 	free(mark);
+}
+
+void
+presence_reload(const struct config *old)
+{
+	size_t n = pending != NULL ? hash_count(pending) : 0;
+
+	if (srv.cfg.presence_topic != NULL || old->presence_topic == NULL)
+		return;
+	if (n > 0)
+		log_notice("presence_topic none: %zu offline%s waiting for "
+		    "presence_debounce not published", n, n == 1 ? "" : "s");
+	presence_free_all();
 }
 
 static void

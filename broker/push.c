@@ -96,7 +96,6 @@ struct push_limit {
 
 /* The state of the webhook client: one per node. */
 static struct {
-	struct evdns_base *dns; /* NULL: the host is an address */
 	struct evhttp_connection *http;
 	struct event *kick; /* send what waits (zero timer) */
 	struct event *retry; /* the backoff before sending body again */
@@ -343,31 +342,17 @@ push_event_json(struct evbuffer *b, const struct push_event *e)
 	    (unsigned long long)e->queued);
 }
 
-/* The next batch from the queue into push.body, with its signature. */
+/* The signature of push.body under push_webhook_secret, or none. */
 static void
-push_batch(void)
+push_sign(void)
 {
 	static const char hex[] = "0123456789abcdef";
 	const mbedtls_md_info_t *md;
-	struct push_event *e;
 	unsigned char mac[32];
 	const unsigned char *data;
 	size_t len;
 	int i;
 
-	push.body = evbuffer_new();
-	push.body_events = 0;
-	evbuffer_add(push.body, "[", 1);
-	while ((e = TAILQ_FIRST(&push.queue)) != NULL &&
-	    push.body_events < PUSH_BATCH_MAX && (push.body_events == 0 ||
-	    evbuffer_get_length(push.body) < PUSH_BATCH_BYTES)) {
-		TAILQ_REMOVE(&push.queue, e, entry);
-		if (push.body_events++ > 0)
-			evbuffer_add(push.body, ",", 1);
-		push_event_json(push.body, e);
-		free(e);
-	}
-	evbuffer_add(push.body, "]", 1);
 	push.signature[0] = '\0';
 	if (srv.cfg.push_secret == NULL)
 		return;
@@ -386,6 +371,28 @@ push_batch(void)
 		push.signature[8 + 2 * i] = hex[mac[i] & 15];
 	}
 	push.signature[7 + 64] = '\0';
+}
+
+/* The next batch from the queue into push.body, with its signature. */
+static void
+push_batch(void)
+{
+	struct push_event *e;
+
+	push.body = evbuffer_new();
+	push.body_events = 0;
+	evbuffer_add(push.body, "[", 1);
+	while ((e = TAILQ_FIRST(&push.queue)) != NULL &&
+	    push.body_events < PUSH_BATCH_MAX && (push.body_events == 0 ||
+	    evbuffer_get_length(push.body) < PUSH_BATCH_BYTES)) {
+		TAILQ_REMOVE(&push.queue, e, entry);
+		if (push.body_events++ > 0)
+			evbuffer_add(push.body, ",", 1);
+		push_event_json(push.body, e);
+		free(e);
+	}
+	evbuffer_add(push.body, "]", 1);
+	push_sign();
 }
 
 /* The batch is over: delivered (ok) or refused by the server. */
@@ -468,11 +475,23 @@ push_done_cb(struct evhttp_request *req, void *arg)
 	push_batch_done(0);
 }
 
+/* 1 when host is an address (no resolver needed). */
+static int
+push_numeric(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, host, &a4) == 1 ||
+	    inet_pton(AF_INET6, host, &a6) == 1;
+}
+
 /* Send push.body (a new batch when there is none). */
 static void
 push_send_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evhttp_request *req;
+	struct evdns_base *dns;
 	struct evkeyvalq *h;
 	char host[300], len[24];
 	size_t n;
@@ -485,7 +504,16 @@ push_send_cb(evutil_socket_t fd, short what, void *arg)
 		push_batch();
 	}
 	if (push.http == NULL) {
-		push.http = evhttp_connection_base_new(srv.base, push.dns,
+		/* A name is resolved by evdns, on the loop; an address needs
+		 * no resolver (and libevent's would block for a name without
+		 * one). */
+		dns = NULL;
+		if (!push_numeric(srv.cfg.push_host) &&
+		    (dns = server_resolver()) == NULL) {
+			push_backoff("no resolver for its host name");
+			return;
+		}
+		push.http = evhttp_connection_base_new(srv.base, dns,
 		    srv.cfg.push_host, srv.cfg.push_port);
 		if (push.http == NULL) {
 			push_backoff("cannot make a connection");
@@ -536,32 +564,78 @@ push_retry_cb(evutil_socket_t fd, short what, void *arg)
 int
 push_init(void)
 {
-	struct in6_addr a6;
-	struct in_addr a4;
-
 	if (!push_on())
 		return 0;
 	TAILQ_INIT(&push.queue);
 	push.limits = hash_new();
 	push.kick = evtimer_new(srv.base, push_send_cb, NULL);
 	push.retry = evtimer_new(srv.base, push_retry_cb, NULL);
-	/* A name is resolved by evdns, on the loop; an address needs no
-	 * resolver (and libevent's would block for a name without one). */
-	if (inet_pton(AF_INET, srv.cfg.push_host, &a4) != 1 &&
-	    inet_pton(AF_INET6, srv.cfg.push_host, &a6) != 1) {
-		push.dns = evdns_base_new(srv.base,
-		    EVDNS_BASE_INITIALIZE_NAMESERVERS |
-		    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		if (push.dns == NULL) {
-			log_error("push: cannot set up a resolver for %s "
-			    "(/etc/resolv.conf)", srv.cfg.push_host);
-			return -1;
-		}
-	}
+	if (!push_numeric(srv.cfg.push_host) && server_resolver() == NULL)
+		return -1;
 	log_notice("push: events of offline sessions go to %s%s",
 	    srv.cfg.push_webhook, srv.cfg.push_secret != NULL ?
 	    ", signed" : "");
 	return 0;
+}
+
+/*
+ * A new URL: the connection to the old one goes, with the request in
+ * flight (freed without its callback): its batch is sent again, to the
+ * new URL, at once (the events are delivered at least once, as after a
+ * lost answer), and what waits follows it there.
+ */
+static void
+push_retarget(void)
+{
+	if (push.http != NULL)
+		evhttp_connection_free(push.http);
+	push.http = NULL;
+	push.in_flight = 0;
+	push.attempt = 0;
+	push.error_warned = 0;
+	evtimer_del(push.retry);
+	if (!push_numeric(srv.cfg.push_host) && server_resolver() == NULL)
+		log_error("push: no resolver for %s: events wait",
+		    srv.cfg.push_host);
+	log_notice("push: events of offline sessions go to %s now%s",
+	    srv.cfg.push_webhook, srv.cfg.push_secret != NULL ?
+	    ", signed" : "");
+	push_kick();
+}
+
+void
+push_reload(const struct config *old)
+{
+	const char *os = old->push_secret, *ns = srv.cfg.push_secret;
+
+	if (!push_on()) {
+		if (push.kick == NULL)
+			return;
+		if (push.waiting > 0)
+			log_notice("push: push_webhook none: %llu events "
+			    "dropped", (unsigned long long)push.waiting);
+		push.dropped += push.waiting;
+		push_free_all();
+		push.waiting = 0;
+		return;
+	}
+	if (push.kick == NULL) {
+		if (push_init() != 0)
+			log_error("push: no resolver for %s: events wait",
+			    srv.cfg.push_host);
+		return;
+	}
+	/* A batch waiting to go again is signed again with a new secret. */
+	if (push.body != NULL && (os == NULL || ns == NULL ?
+	    os != ns : strcmp(os, ns) != 0))
+		push_sign();
+	if (old->push_webhook == NULL ||
+	    strcmp(old->push_webhook, srv.cfg.push_webhook) != 0)
+		push_retarget();
+	else if (push.http != NULL && old->push_timeout !=
+	    srv.cfg.push_timeout)
+		evhttp_connection_set_timeout(push.http,
+		    (int)srv.cfg.push_timeout);
 }
 
 void
@@ -586,9 +660,9 @@ push_free_all(void)
 {
 	struct push_event *e;
 
-	if (!push_on() || push.kick == NULL)
+	if (push.kick == NULL)
 		return;
-	if (push.waiting > 0)
+	if (push.waiting > 0 && srv.shutting_down)
 		log_notice("push: %llu events not sent (they are not kept "
 		    "across a restart)", (unsigned long long)push.waiting);
 	/* The connection first: its pending request is freed without its
@@ -596,9 +670,8 @@ push_free_all(void)
 	if (push.http != NULL)
 		evhttp_connection_free(push.http);
 	push.http = NULL;
-	if (push.dns != NULL)
-		evdns_base_free(push.dns, 0);
-	push.dns = NULL;
+	push.in_flight = 0;
+	push.attempt = 0;
 	while ((e = TAILQ_FIRST(&push.queue)) != NULL) {
 		TAILQ_REMOVE(&push.queue, e, entry);
 		free(e);

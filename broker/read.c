@@ -169,7 +169,7 @@ read_cb(struct bufferevent *bev, void *arg)
 			read_tls_on_plain(c);
 			return;
 		}
-		rc = mqtt_frame(hp, (size_t)rc, srv.cfg.max_packet_size, &f);
+		rc = mqtt_frame(hp, (size_t)rc, c->max_packet_in, &f);
 		if (rc == MQTT_FRAME_PARTIAL)
 			break;
 		if (rc != MQTT_FRAME_OK) {

@@ -8,12 +8,13 @@
  * DISCONNECT 0x8B, wait (at most SHUTDOWN_SECS) for the connections to
  * flush and go, then
  * leave the loop; server_free() releases everything so that a leak
- * checker sees a clean exit. SIGHUP reopens the log file, reads the
- * password file and the ACL file again (auth.c) and the HTTP tokens
- * (http.c), and reloads the TLS certificates and keys (tls.c). SIGUSR1
- * drains the node (see server_drain). The service manager hears of each
- * step (notify.c): READY=1 with the ready file, RELOADING=1 and READY=1
- * around a SIGHUP, STOPPING=1 at the start of a shutdown.
+ * checker sees a clean exit. SIGHUP reads the configuration file again
+ * (server_reload), reopens the log file, reads the password file and the
+ * ACL file again (auth.c) and the HTTP tokens (http.c), and reloads the
+ * TLS certificates and keys (tls.c). SIGUSR1 drains the node (see
+ * server_drain). The service manager hears of each step (notify.c):
+ * READY=1 with the ready file, RELOADING=1 and READY=1 around a SIGHUP,
+ * STOPPING=1 at the start of a shutdown.
  */
 #include "config.h"
 
@@ -25,11 +26,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/dns.h>
+
 #include "broker.h"
 
 #define SHUTDOWN_SECS 3
 
 struct server srv;
+
+/* The node's resolver (server_resolver); made when first needed. */
+static struct evdns_base *server_dns;
+
+/*
+ * One asynchronous resolver for the node (push.c's webhook host,
+ * bridge/dns.c's cluster_peers_dns), configured by dns_resolv_conf. Its
+ * sockets do not keep the loop alive between queries.
+ */
+struct evdns_base *
+server_resolver(void)
+{
+	int rc;
+
+	if (server_dns != NULL)
+		return server_dns;
+	server_dns = evdns_base_new(srv.base,
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (server_dns == NULL) {
+		log_error("cannot set up a resolver");
+		return NULL;
+	}
+	/* 6: no nameserver in the file, libevent then asks 127.0.0.1. */
+	rc = evdns_base_resolv_conf_parse(server_dns, DNS_OPTIONS_ALL,
+	    srv.cfg.dns_resolv_conf);
+	if (rc != 0 && rc != 6) {
+		log_error("cannot read the resolver's configuration %s "
+		    "(dns_resolv_conf)", srv.cfg.dns_resolv_conf);
+		evdns_base_free(server_dns, 0);
+		server_dns = NULL;
+	}
+	return server_dns;
+}
 
 static int
 server_mkdirs(const char *path)
@@ -160,11 +196,103 @@ server_drain(void)
 	return (int)n;
 }
 
+int
+server_config_read(struct config *c, char *err, size_t errlen)
+{
+	config_init(c);
+	if (srv.conf_file != NULL &&
+	    config_load(c, srv.conf_file, err, errlen) != 0) {
+		config_free(c);
+		return -1;
+	}
+	if (srv.port_flag >= 0)
+		config_set_port(c, (uint16_t)srv.port_flag);
+	if (srv.dir_flag != NULL) {
+		free(c->data_dir);
+		c->data_dir = xstrdup(srv.dir_flag);
+	}
+	config_finish(c);
+	return 0;
+}
+
+void
+server_log_level(void)
+{
+	int level = srv.cfg.log_level, v = LOG_NOTICE + srv.verbose;
+
+	/* -v raises notice and above to info, debug: never lowers one. */
+	log_set_level(level + srv.verbose > LOG_NOTICE && level < v ? v :
+	    level);
+}
+
+/* The log level and file of srv.cfg (log_level, log_dest). */
+static void
+server_log_reload(const struct config *old)
+{
+	const char *f = srv.cfg.log_file, *o = old->log_file;
+
+	server_log_level();
+	if (f == o || (f != NULL && o != NULL && strcmp(f, o) == 0))
+		return;
+	if (log_open(f) != 0)
+		log_error("cannot open log file %s: %s; logging on where it "
+		    "went", f, strerror(errno));
+	else
+		log_notice("logging to %s now", f != NULL ? f : "stderr");
+}
+
+/*
+ * What SIGHUP applies once srv.cfg holds the new values (config_reload):
+ * each function gets the configuration as it was (old) for the keys that
+ * changed, and does what their new values need beyond being read from
+ * srv.cfg (a timer, a connection). A module with keys or sections of its
+ * own to reload adds its function here.
+ */
+static void (*const server_reloads[])(const struct config *) = {
+	server_log_reload,
+	presence_reload,
+	push_reload,
+	sys_reload,
+};
+
+/*
+ * SIGHUP: read the configuration file again, with the command line's
+ * -p and -d applied as at start. A file that does not parse any more (or
+ * cannot be read) changes nothing: logged, and the node goes on as it
+ * was.
+ */
+static void
+server_reload(void)
+{
+	struct config fresh;
+	char err[512];
+	size_t i;
+	int n;
+
+	if (srv.conf_file == NULL)
+		return;
+	if (server_config_read(&fresh, err, sizeof err) != 0) {
+		log_error("%s; configuration not reloaded, nothing changed",
+		    err);
+		return;
+	}
+	n = config_reload(&srv.cfg, &fresh, srv.conf_file);
+	if (n > 0) {
+		for (i = 0; i < sizeof server_reloads /
+		    sizeof server_reloads[0]; i++)
+			server_reloads[i](&fresh);
+	}
+	config_free(&fresh);
+	log_notice("configuration reloaded from %s: %d key%s changed",
+	    srv.conf_file, n, n == 1 ? "" : "s");
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
 		notify_reloading();
+		server_reload();
 		log_reopen();
 		auth_reload();
 		tls_reload();
@@ -302,6 +430,9 @@ server_free(void)
 		event_free(srv.sig_usr1);
 	if (srv.shutdown_timer != NULL)
 		event_free(srv.shutdown_timer);
+	if (server_dns != NULL)
+		evdns_base_free(server_dns, 0);
+	server_dns = NULL;
 	if (srv.base != NULL)
 		event_base_free(srv.base);
 	tls_free_all();

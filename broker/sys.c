@@ -195,6 +195,26 @@ sys_init(void)
 	evtimer_add(sys_timer, &zero);
 }
 
+void
+sys_reload(const struct config *old)
+{
+	struct timeval tv = { (time_t)srv.cfg.sys_interval, 0 };
+
+	if (srv.cfg.sys_interval == old->sys_interval)
+		return;
+	if (srv.cfg.sys_interval == 0) {
+		if (sys_timer != NULL)
+			evtimer_del(sys_timer);
+		return;
+	}
+	if (sys_timer == NULL) {
+		sys_last = hash_new();
+		sys_timer = evtimer_new(srv.base, sys_cb, NULL);
+		tv.tv_sec = 0;
+	}
+	evtimer_add(sys_timer, &tv);
+}
+
 static void
 sys_free_one(const void *key, size_t len, void *value, void *arg)
 {

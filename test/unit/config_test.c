@@ -313,7 +313,6 @@ test_tls_lines(void)
 	config_free(&c);
 }
 
-/* Every key of the table is documented in tern.conf(5) with its default. */
 /* max_connections: per listener after a listener line, the default of
  * the others before any; -1 and 0 are no limit. */
 static void
@@ -604,15 +603,17 @@ test_bridges(void)
 	    "letters, digits, '.', '-' or '_'");
 }
 
+/* Every key of the table is documented in tern.conf(5) with its default
+ * and whether SIGHUP applies it. */
 static void
 test_man_page(void)
 {
 	const char *srcdir = getenv("TERN_SRCDIR");
 	char path[1024], line[1024], key_line[128], def[64], want[128];
-	const char *name;
+	const char *name, *reload;
 	size_t i;
 	FILE *fp;
-	int found, documented;
+	int found, documented, reload_said;
 
 	snprintf(path, sizeof path, "%s/man/tern.conf.5",
 	    srcdir != NULL ? srcdir : ".");
@@ -625,7 +626,10 @@ test_man_page(void)
 		config_key_default(i, def, sizeof def);
 		snprintf(key_line, sizeof key_line, ".B %s", name);
 		snprintf(want, sizeof want, "Default: %s", def);
-		found = documented = 0;
+		/* Whether SIGHUP applies it, as config.c's table says. */
+		reload = config_reloadable(i) ? "Reload: SIGHUP\n" :
+		    "Reload: restart\n";
+		found = documented = reload_said = 0;
 		while (fgets(line, sizeof line, fp) != NULL) {
 			size_t kl = strlen(key_line);
 			if (!found) {
@@ -644,10 +648,14 @@ test_man_page(void)
 			}
 			if (strncmp(line, want, strlen(want)) == 0)
 				documented = 1;
+			if (strcmp(line, reload) == 0)
+				reload_said = 1;
 		}
 		fclose(fp);
 		ok(documented, "tern.conf(5) documents %s with "
 		    "'%s'", name, want);
+		ok(reload_said, "tern.conf(5) says '%.*s' for %s",
+		    (int)strlen(reload) - 1, reload, name);
 	}
 }
 
