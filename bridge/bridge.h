@@ -114,6 +114,23 @@ uint8_t *bridge_put_user(uint8_t *p, const char *key, const char *value,
  * for). */
 int bridge_dial_now(struct peer *p);
 
+/* The addresses (numeric, n of them) that cluster_peers_dns resolves to
+ * now, each with port: a new one is dialled; a dial of an earlier answer
+ * not in this one is dropped, at once when it has no connection, else
+ * when its connection closes. Borrows hosts. */
+void bridge_dns_answer(char *const *hosts, size_t n, uint16_t port);
+
+/* --- bridge/dns.c --- */
+
+/* Resolve cluster_peers_dns now and every cluster_dns_interval. 0, or -1
+ * (logged) without a resolver. */
+int bridge_dns_init(void);
+/* Stop resolving: a query under way is cancelled, which the loop
+ * finishes (server.c calls this as the node begins to shut down). */
+void bridge_dns_free(void);
+
+/* --- bridge/link.c --- */
+
 /* Check the cluster keys and start dialling the configured peers (after
  * the store is loaded). Returns 0, or -1 (logged). */
 int bridge_init(void);
@@ -152,11 +169,14 @@ struct peer *bridge_link_peer(const struct session *link);
  * A CONNECT arrived (handle_connect). Returns -1 when it is not for a
  * link; 0 when it is a valid link CONNECT (c becomes LINK_IN);
  * BRIDGE_HELD when it waits for its turn to be checked (secret.c: c is
- * blocked and the CONNECT runs again later); else the reason code it was
- * refused with (its CONNACK has been sent).
+ * blocked and the CONNECT runs again later); BRIDGE_CLOSED when it was
+ * refused and c closed; else the reason code it was refused with (its
+ * CONNACK has been sent).
  */
 int bridge_connect(struct conn *c, const struct mqtt_packet *pkt);
 #define BRIDGE_HELD (-2)
+/* Refused and closed without a log line above info (this node). */
+#define BRIDGE_CLOSED (-3)
 /* Properties for the CONNACK of a link (this node's name). */
 void bridge_connack_props(const struct conn *c, struct mqtt_props *ap);
 /* The CONNACK of LINK_IN c is out and its session attached. */

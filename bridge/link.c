@@ -14,6 +14,9 @@
  * dialled again after a jittered, doubling delay (BACKOFF_MIN_MS to
  * BACKOFF_MAX_MS). A node that turns out to be this one (its own address
  * in cluster_peers) or one already linked is not dialled again.
+ * Addresses also come from cluster_peers_dns (dns.c, bridge_dns_answer):
+ * one gone from the name's answer is dropped once it has no connection,
+ * so that a working link outlives a DNS answer that lacks it for a while.
  *
  * The link protocol: the CONNECT's tern-proto is the highest version the
  * dialler speaks (BRIDGE_PROTO), the CONNACK's the version the link
@@ -63,6 +66,9 @@ struct dial {
 	uint32_t backoff_ms;
 	uint8_t dead; /* this node, or a node linked already */
 	uint8_t tcp_up; /* the socket of c has connected */
+	uint8_t fixed; /* from cluster_peers: never dropped */
+	uint8_t dns; /* in an answer of cluster_peers_dns */
+	uint8_t gone; /* not in its last answer: dropped when unlinked */
 };
 TAILQ_HEAD(dial_list, dial);
 
@@ -225,7 +231,7 @@ dial_later(struct dial *d)
 }
 
 static struct dial *
-dial_add(const char *host, uint16_t port)
+dial_find(const char *host, uint16_t port)
 {
 	struct dial *d;
 
@@ -233,6 +239,16 @@ dial_add(const char *host, uint16_t port)
 		if (d->port == port && strcmp(d->host, host) == 0)
 			return d;
 	}
+	return NULL;
+}
+
+static struct dial *
+dial_add(const char *host, uint16_t port)
+{
+	struct dial *d;
+
+	if ((d = dial_find(host, port)) != NULL)
+		return d;
 	d = xcalloc(1, sizeof *d);
 	d->host = xstrdup(host);
 	d->port = port;
@@ -319,6 +335,50 @@ bridge_dial_now(struct peer *p)
 	evtimer_del(d->retry);
 	dial_start(d);
 	return d->c != NULL;
+}
+
+/* Forget d, which has no connection: an address gone from the answer of
+ * cluster_peers_dns. */
+static void
+dial_drop(struct dial *d)
+{
+	log_info("cluster peer %s: not in the answer of cluster_peers_dns "
+	    "any more, not dialled", d->label);
+	if (d->peer != NULL && d->peer->dial == d)
+		d->peer->dial = NULL;
+	TAILQ_REMOVE(&dials, d, entry);
+	event_free(d->retry);
+	free(d->host);
+	free(d);
+}
+
+void
+bridge_dns_answer(char *const *hosts, size_t n, uint16_t port)
+{
+	struct timeval zero = { 0, 0 };
+	struct dial *d, *next;
+	size_t i;
+
+	TAILQ_FOREACH(d, &dials, entry) {
+		if (d->dns)
+			d->gone = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((d = dial_find(hosts[i], port)) == NULL) {
+			d = dial_add(hosts[i], port);
+			log_info("cluster peer %s: from cluster_peers_dns",
+			    d->label);
+			evtimer_add(d->retry, &zero);
+		}
+		/* One from cluster_peers stays whatever the answer. */
+		d->dns = !d->fixed;
+		d->gone = 0;
+	}
+	for (d = TAILQ_FIRST(&dials); d != NULL; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (d->gone && d->c == NULL)
+			dial_drop(d);
+	}
 }
 
 /* --- the handshake --- */
@@ -486,7 +546,10 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 		return 0;
 	}
 	p = bridge_peer((const char *)name.p, name.len);
-	if (p->dial != NULL && p->dial != d && p->dial->c != NULL) {
+	/* Another address of that node whose link is up wins; one that
+	 * is only being dialled (an address it had before a restart, which
+	 * may hang rather than refuse) does not. */
+	if (p->dial != NULL && p->dial != d && bridge_peer_up(p)) {
 		log_info("cluster peer %s is %s, linked already via %s",
 		    d->label, p->name, p->dial->label);
 		d->dead = 1;
@@ -597,9 +660,17 @@ bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 	if (!bridge_name_ok(id, len))
 		return link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
 		    "bad node name");
-	if (bridge_is_self(id, len))
-		return link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
+	if (bridge_is_self(id, len)) {
+		/* Our own address among the peers (a shared cluster_peers,
+		 * cluster_peers_dns): routine, the dialler drops it on this
+		 * CONNACK. */
+		log_info("cluster link from %s is this node: refused",
+		    c->peer);
+		link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
 		    "this is the node itself");
+		conn_close(c, MQTT_RC_CLIENT_ID_INVALID, NULL);
+		return BRIDGE_CLOSED;
+	}
 	p = bridge_peer(id, len);
 	c->link = LINK_IN;
 	c->link_ctx = p;
@@ -898,10 +969,13 @@ bridge_closed(struct conn *c)
 			bridge_routes_acked(p, 0);
 			bridge_claims_peer_gone(p);
 		}
-		dial_later(d);
+		if (!d->gone)
+			dial_later(d);
 		/* A dial that did not get as far as the link. */
 		if (p != NULL && !bridge_peer_up(p))
 			bridge_claims_dial_failed(p);
+		if (d->gone)
+			dial_drop(d);
 		return;
 	}
 	p = c->link_ctx;
@@ -972,7 +1046,8 @@ bridge_init(void)
 
 	if (cfg->node_name == NULL) {
 		if (cfg->cluster_listener != NULL ||
-		    cfg->n_cluster_peers > 0 || cfg->cluster_secret != NULL) {
+		    cfg->n_cluster_peers > 0 || cfg->cluster_secret != NULL ||
+		    cfg->cluster_dns_host != NULL) {
 			log_error("cluster keys need node_name");
 			return -1;
 		}
@@ -1002,8 +1077,11 @@ bridge_init(void)
 	for (i = 0; i < cfg->n_cluster_peers; i++) {
 		d = dial_add(cfg->cluster_peers[i].host,
 		    cfg->cluster_peers[i].port);
+		d->fixed = 1;
 		evtimer_add(d->retry, &zero);
 	}
+	if (cfg->cluster_dns_host != NULL && bridge_dns_init() != 0)
+		return -1;
 	log_notice("cluster node %s, %zu peers configured", cfg->node_name,
 	    cfg->n_cluster_peers);
 	return 0;
@@ -1019,6 +1097,7 @@ bridge_free(void)
 	if (startup_timer != NULL)
 		event_free(startup_timer);
 	startup_timer = NULL;
+	bridge_dns_free();
 	while ((d = TAILQ_FIRST(&dials)) != NULL) {
 		TAILQ_REMOVE(&dials, d, entry);
 		event_free(d->retry);

@@ -256,7 +256,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	}
 	if ((rc = bridge_connect(c, pkt)) > 0)
 		return rc;
-	if (rc == BRIDGE_HELD)
+	if (rc == BRIDGE_HELD || rc == BRIDGE_CLOSED)
 		return 0;
 	/* A bridge's session (mqttbridge.c) is the node's own. */
 	if (c->link == LINK_NONE && id_len >= sizeof MQTTBRIDGE_ID - 1 &&

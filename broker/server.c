@@ -147,6 +147,9 @@ server_shutdown(void)
 	log_notice("shutting down");
 	notify_send("STOPPING=1");
 	listener_stop_all();
+	/* A DNS query cancelled now is finished by the loop before it
+	 * ends; one left for server_free would leak. */
+	bridge_dns_free();
 	TAILQ_FOREACH(c, &srv.conns, entry)
 		conn_block(c, BLOCK_SHUTDOWN);
 	if (persist_flush_then(server_shutdown_close))
