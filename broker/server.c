@@ -272,7 +272,7 @@ server_reload(void)
 	size_t i;
 	int n;
 
-	if (srv.conf_file == NULL)
+	if (srv.conf_file == NULL || srv.shutting_down)
 		return;
 	if (server_config_read(&fresh, err, sizeof err) != 0) {
 		log_error("%s; configuration not reloaded, nothing changed",

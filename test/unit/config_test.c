@@ -603,6 +603,56 @@ test_bridges(void)
 	    "letters, digits, '.', '-' or '_'");
 }
 
+/* SIGHUP: the reloadable keys that changed move into the live config,
+ * the others (and the listeners) stay; the old values are left in the
+ * fresh config; per-listener max_connections follows its listener. */
+static void
+test_reload(void)
+{
+	struct config live, fresh;
+
+	config_init(&live);
+	ok(line_ok(&live, "listener 1883") &&
+	    line_ok(&live, "max_connections 5") &&
+	    line_ok(&live, "max_queued_messages 5") &&
+	    line_ok(&live, "push_webhook http://a/x") &&
+	    line_ok(&live, "store_sync full"), "first file");
+	config_finish(&live);
+	config_init(&fresh);
+	ok(line_ok(&fresh, "listener 1884") &&
+	    line_ok(&fresh, "max_connections 9") &&
+	    line_ok(&fresh, "max_queued_messages 7") &&
+	    line_ok(&fresh, "push_webhook http://b:81/y") &&
+	    line_ok(&fresh, "store_sync full") &&
+	    line_ok(&fresh, "max_qos 1"), "second file");
+	config_finish(&fresh);
+	is_int(config_reload(&live, &fresh, "t.conf"), 3,
+	    "three keys applied (max_connections, max_queued_messages, "
+	    "push_webhook)");
+	is_int(live.max_queued_messages, 7, "max_queued_messages applied");
+	ok(strcmp(live.push_host, "b") == 0 && live.push_port == 81 &&
+	    strcmp(live.push_path, "/y") == 0, "push_webhook applied whole");
+	is_int(live.listeners[0].max_connections, 9,
+	    "max_connections of the listener applied");
+	ok(live.listeners[0].port == 1883 && live.max_qos == 2,
+	    "listener and max_qos kept (restart)");
+	ok(fresh.max_queued_messages == 5 &&
+	    strcmp(fresh.push_webhook, "http://a/x") == 0,
+	    "the old values are left in fresh");
+	config_free(&fresh);
+	config_init(&fresh);
+	ok(line_ok(&fresh, "listener 1884") &&
+	    line_ok(&fresh, "max_connections 9") &&
+	    line_ok(&fresh, "max_queued_messages 7") &&
+	    line_ok(&fresh, "push_webhook http://b:81/y") &&
+	    line_ok(&fresh, "store_sync full"), "third file");
+	config_finish(&fresh);
+	is_int(config_reload(&live, &fresh, "t.conf"), 0,
+	    "nothing more to apply");
+	config_free(&fresh);
+	config_free(&live);
+}
+
 /* Every key of the table is documented in tern.conf(5) with its default
  * and whether SIGHUP applies it. */
 static void
@@ -675,6 +725,7 @@ main(void)
 	test_push();
 	test_http();
 	test_bridges();
+	test_reload();
 	test_man_page();
 	return tap_done();
 }
