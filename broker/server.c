@@ -246,10 +246,13 @@ server_log_reload(const struct config *old)
 
 /*
  * What SIGHUP applies once srv.cfg holds the new values (config_reload):
- * each function gets the configuration as it was (old) for the keys that
- * changed, and does what their new values need beyond being read from
- * srv.cfg (a timer, a connection). A module with keys or sections of its
- * own to reload adds its function here.
+ * each function gets the file as read again, in which the keys of the
+ * table that were applied hold the values they replaced (the others are
+ * srv.cfg's), and does what the new values need beyond being read from
+ * srv.cfg (a timer, a connection). All run on every reload: a module
+ * with sections outside the table (not swapped by config_reload) adds
+ * its function here, which finds the file's new ones in the argument,
+ * compares them with srv.cfg's and takes what it applies.
  */
 static void (*const server_reloads[])(const struct config *) = {
 	server_log_reload,
@@ -280,11 +283,9 @@ server_reload(void)
 		return;
 	}
 	n = config_reload(&srv.cfg, &fresh, srv.conf_file);
-	if (n > 0) {
-		for (i = 0; i < sizeof server_reloads /
-		    sizeof server_reloads[0]; i++)
-			server_reloads[i](&fresh);
-	}
+	for (i = 0; i < sizeof server_reloads / sizeof server_reloads[0];
+	    i++)
+		server_reloads[i](&fresh);
 	config_free(&fresh);
 	log_notice("configuration reloaded from %s: %d key%s changed",
 	    srv.conf_file, n, n == 1 ? "" : "s");
