@@ -1620,6 +1620,9 @@ void mqttbridge_conf_free(struct config *c);
  * loaded). Returns 0, or -1 (logged). */
 int mqttbridge_init(void);
 void mqttbridge_free(void);
+/* SIGHUP: start the bridges again when their sections changed (old: the
+ * sections they ran on, swapped out of srv.cfg by config_reload). */
+void mqttbridge_reload(const struct config *old);
 /* The LINK_EXT conn c: TCP is up (send CONNECT); a packet from the
  * remote (read.c: 0 or a reason code, -1 for the client handlers);
  * it failed before its CONNACK (why, logged); it is closing; its timer

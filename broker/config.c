@@ -340,8 +340,8 @@ static const struct config_key config_table[] = {
 	{ "http_allow_anonymous", CONFIG_BOOL, OFF(http_allow_anonymous),
 	    0, 1, 0, NULL, NULL,
 	    0, 0 },
-	{ "connection", CONFIG_FUNC, 0, 0, 0, 0, "none",
-	    mqttbridge_conf_connection, 0, 0 },
+	{ "connection", CONFIG_FUNC, OFF(bridges), 0, 0, 0, "none",
+	    mqttbridge_conf_connection, RELOAD, SPAN(bridges, n_bridges) },
 };
 
 #define CONFIG_NKEYS (sizeof config_table / sizeof config_table[0])

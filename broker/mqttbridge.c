@@ -224,7 +224,7 @@ void
 mqttbridge_connected(struct conn *c)
 {
 	struct mqttbridge *b = c->link_ctx;
-	const struct mqttbridge_conf *cf = b->conf;
+	const struct mqttbridge_conf *cf;
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
 	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
@@ -232,6 +232,10 @@ mqttbridge_connected(struct conn *c)
 	size_t len, hl;
 	uint8_t *buf;
 	int one = 1;
+
+	if (b == NULL)
+		return; /* reconfigured (mqttbridge_reload) */
+	cf = b->conf;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	memset(&pkt, 0, sizeof pkt);
@@ -284,6 +288,9 @@ mqttbridge_failed(struct conn *c, const char *why)
 {
 	struct mqttbridge *b = c->link_ctx;
 
+	if (b == NULL)
+		return; /* reconfigured (mqttbridge_reload) */
+
 	/* Said once as a warning until it connects, then at info: a remote
 	 * that is down for an hour should not fill the log. */
 	if (!b->warned)
@@ -299,6 +306,9 @@ void
 mqttbridge_closed(struct conn *c)
 {
 	struct mqttbridge *b = c->link_ctx;
+
+	if (b == NULL)
+		return; /* reconfigured (mqttbridge_reload) */
 
 	if (b->c != c)
 		return;
@@ -531,6 +541,9 @@ mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqttbridge *b = c->link_ctx;
 
+	if (b == NULL)
+		return MQTT_RC_UNSPECIFIED; /* reconfigured (mqttbridge_reload) */
+
 	if (c->state == CONN_NEW)
 		return pkt->type == MQTT_CONNACK ? xb_connack(c, pkt) :
 		    MQTT_RC_PROTOCOL_ERROR;
@@ -565,6 +578,9 @@ mqttbridge_timer(struct conn *c)
 	struct timeval now, idle, tv;
 	struct mqtt_packet ping;
 	long half = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
+
+	if (b == NULL)
+		return; /* reconfigured (mqttbridge_reload) */
 
 	if (c->state == CONN_NEW) {
 		log_warn("bridge %s: no CONNACK from %s within %u s",
@@ -738,7 +754,9 @@ mqttbridge_init(void)
 	xb_drop_unconfigured();
 	if (srv.cfg.n_bridges == 0)
 		return 0;
-	if (srv.cfg.node_name != NULL) {
+	if (origin[0] != '\0') {
+		/* Kept through a reload: marks in flight stay ours. */
+	} else if (srv.cfg.node_name != NULL) {
 		snprintf(origin, sizeof origin, "%s", srv.cfg.node_name);
 	} else {
 		evutil_secure_rng_get_bytes(&r, sizeof r);
@@ -810,6 +828,41 @@ mqttbridge_free(void)
 	free(bridges);
 	bridges = NULL;
 	n_bridges = 0;
+}
+
+/*
+ * SIGHUP (server_reloads): when the connection sections changed,
+ * config_reload has swapped them into srv.cfg and old holds the ones the
+ * bridges run on. Every bridge is stopped (its connection closed, its
+ * session kept, with what it holds) and started again from the new
+ * sections, as at start: a section gone drops its session, a new one
+ * makes its own, a changed one takes its new topics and addresses. What
+ * was in flight to a remote is sent again, with DUP, on the next
+ * connection.
+ */
+void
+mqttbridge_reload(const struct config *old)
+{
+	struct conn *c;
+	size_t i;
+
+	if (srv.cfg.bridges == old->bridges &&
+	    srv.cfg.n_bridges == old->n_bridges)
+		return; /* unchanged: config_reload left them in place */
+	for (i = 0; i < n_bridges; i++) {
+		if ((c = bridges[i].c) == NULL)
+			continue;
+		conn_close(c, MQTT_RC_SUCCESS, "bridge reconfigured");
+		c->link_ctx = NULL; /* its later callbacks find no bridge */
+	}
+	mqttbridge_free();
+	if (mqttbridge_init() != 0) {
+		/* Their sessions stay, and go on taking what goes out. */
+		mqttbridge_free();
+		log_error("bridges stopped after the reload (see above); a "
+		    "SIGHUP with the sections mended starts them again");
+	} else
+		log_notice("bridges reconfigured: %zu", n_bridges);
 }
 
 const struct mqttbridge_conf *

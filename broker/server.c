@@ -259,6 +259,7 @@ static void (*const server_reloads[])(const struct config *) = {
 	presence_reload,
 	push_reload,
 	sys_reload,
+	mqttbridge_reload,
 };
 
 /*
