@@ -14,10 +14,12 @@ set -eu
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
 
-PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
-libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3 python3-paho-mqtt \
-openssl tmux node-mqtt chromium chromium-driver build-essential dpkg-dev \
-debhelper adduser"
+# What building and running ternd needs (./build.sh run) ...
+RUN_PACKAGES="autoconf automake make gcc pkgconf libevent-dev libsqlite3-dev \
+libmbedtls-dev libpaho-mqtt-dev mosquitto-clients python3"
+# ... and what the tests need besides (./build.sh check).
+TEST_PACKAGES="python3-paho-mqtt openssl tmux node-mqtt chromium \
+chromium-driver build-essential dpkg-dev debhelper adduser"
 # (chromium and chromium-driver: the dashboard's test drives headless
 # Chromium through chromedriver, test/integration/60-ops-dashboard.py.)
 # build-essential, dpkg-dev and debhelper build the Debian package of
@@ -31,9 +33,10 @@ COMMANDS="node:nodejs"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# need_packages PACKAGE...: install those missing (and COMMANDS')
 need_packages() {
 	missing=""
-	for p in $PACKAGES; do
+	for p in "$@"; do
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q "install ok installed"; then
 			missing="$missing $p"
@@ -74,14 +77,17 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
 run)
-	need_packages
+	COMMANDS="" # the tests' only
+	# shellcheck disable=SC2086
+	need_packages $RUN_PACKAGES
 	build "$top/build/run"
 	mkdir -p "$top/var"
 	echo "build.sh: starting ternd on 127.0.0.1:1883 (data in ./var, Ctrl-C stops)"
 	exec "$top/build/run/broker/ternd" -d "$top/var" "$@"
 	;;
 check)
-	need_packages
+	# shellcheck disable=SC2086
+	need_packages $RUN_PACKAGES $TEST_PACKAGES
 	build "$top/build/check" --enable-sanitizers
 	status=0
 	make -C "$top/build/check" -j"$jobs" check >"$top/build/check/check.out" 2>&1 || status=$?
