@@ -851,6 +851,9 @@ void gate_free_all(void);
 void resend_track(struct msg *m);
 /* m was sent to s (deliver.c). */
 void resend_sent(struct msg *m, const struct session *s);
+/* m's routing is over and its publisher's ack waits for a commit: its
+ * notes move from the scratch array to m (see resend.c). */
+void resend_keep(struct msg *m);
 /* m's commit is done: forget whom it went to. */
 void resend_done(struct msg *m);
 /* m's commit failed and its publisher was refused: kept for its resend. */

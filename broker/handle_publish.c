@@ -212,10 +212,12 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		    deliver_route(m, s);
 		if (m->settling)
 			deliver_settle(m, srv.writes != c->gate_writes);
-		if (m->tracking && srv.writes == c->gate_writes)
+		if (m->tracking && srv.writes == c->gate_writes) {
 			resend_done(m); /* no commit to wait for */
-		else if (m->tracking)
+		} else if (m->tracking) {
+			resend_keep(m);
 			acked = m;
+		}
 	}
 	reason = n == 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
 	if (p->qos == 1)

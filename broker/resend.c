@@ -77,20 +77,71 @@ resend_key(const struct session *s)
 	    hash_bytes(s->client_id, s->id_len);
 }
 
+/*
+ * While the message being routed is noted, its notes go to a scratch
+ * array first: most routings write nothing to the store, and then the
+ * notes are dropped at once (resend_done), so that allocating, growing
+ * and freeing an array per message was for nothing. Only when the
+ * publisher's ack does wait for a commit are they copied to the message
+ * (resend_keep); what is sent later goes to the message's own array.
+ */
+#define SCRATCH_MAX 256
+
+static const struct msg *scratch_of; /* whose notes scratch holds */
+static uint64_t scratch[SCRATCH_MAX];
+static uint32_t scratch_n;
+
+static void resend_note(struct msg *m, uint64_t key);
+
 void
 resend_track(struct msg *m)
 {
 	m->tracking = 1;
+	scratch_of = m;
+	scratch_n = 0;
+}
+
+void
+resend_keep(struct msg *m)
+{
+	uint32_t i, n = scratch_n;
+
+	if (scratch_of != m)
+		return;
+	scratch_of = NULL;
+	for (i = 0; i < n; i++)
+		resend_note(m, scratch[i]);
 }
 
 void
 resend_sent(struct msg *m, const struct session *s)
 {
-	struct msg_track *t = m->track;
-	uint32_t cap;
+	uint64_t key;
+	uint32_t i, n;
 
 	if (s->peer != NULL || s->cluster_in)
 		return; /* other nodes know it by its identity */
+	key = resend_key(s);
+	if (scratch_of == m && m->track == NULL) {
+		if (scratch_n < SCRATCH_MAX) {
+			scratch[scratch_n++] = key;
+			return;
+		}
+		/* A large fan-out: to the message's own array. */
+		n = scratch_n;
+		scratch_of = NULL;
+		for (i = 0; i < n; i++)
+			resend_note(m, scratch[i]);
+	}
+	resend_note(m, key);
+}
+
+static void
+resend_note(struct msg *m, uint64_t key)
+{
+	struct msg_track *t = m->track;
+	uint32_t cap;
+
 	if (t == NULL || t->n == t->cap) {
 		cap = t == NULL ? 4 : t->cap * 2;
 		t = xrealloc(t, sizeof *t + cap * sizeof t->h[0]);
@@ -101,7 +152,7 @@ resend_sent(struct msg *m, const struct session *s)
 		t->cap = cap;
 		m->track = t;
 	}
-	t->h[t->n++] = resend_key(s);
+	t->h[t->n++] = key;
 }
 
 void
@@ -116,6 +167,8 @@ resend_track_free(struct msg_track *t)
 void
 resend_done(struct msg *m)
 {
+	if (scratch_of == m)
+		scratch_of = NULL;
 	m->tracking = 0;
 	resend_track_free(m->track);
 	m->track = NULL;
