@@ -33,13 +33,40 @@
  * what a durable store commits. --queue-only ends the run there and
  * leaves the backlog in the broker.
  *
+ * reconnect --group is the IM group: the K sessions are members of G
+ * groups (--groups, default 1; member i of group i mod G), each
+ * subscribed to its group's topic bench/g/<prefix>-g<j>, and message g
+ * goes to group g mod G, so every group gets --count messages and every
+ * member expects --count. queue_rate still counts messages (what the
+ * publishers had acknowledged), rows_rate the copies the broker owes
+ * (messages times members): write diffusion stores one per member, read
+ * diffusion one per message.
+ *
+ * p2p --offline F --cycle S is durable IM: user i is connected while
+ * (i + s) mod U < U - round(F U), where step s = floor(t U / S) counts
+ * from the start of RUN. Each step (every S/U seconds) one user goes
+ * offline and one comes back, so exactly round(F U) are offline at any
+ * moment and each is offline F S seconds of every S, spread evenly. A
+ * user going offline stops publishing, waits for its acknowledgements
+ * (nothing it sent is left unacknowledged, so nothing needs a resend)
+ * and sends DISCONNECT; it comes back with clean start 0 and no
+ * SUBSCRIBE. Users publish only while connected, to any other user. A
+ * message carries the recipient's connection number at send time (0
+ * when it was offline; see BENCH_TAG_LEN), so the receiver puts into
+ * the online latency only messages sent while it was connected and
+ * received on that same connection. The end-to-end window is off (a
+ * message to an offline user is not late), and at the end of RUN every
+ * user reconnects so that the drain counts every queued message.
+ *
  * Counting: a receiver looks up the sequence tracker of (subscriber,
  * publisher) - in p2p and reconnect, of the publisher alone, since each
  * message has exactly one recipient - and marks the sequence number; a
  * second mark is a duplicate. lost = expected - unique, counted after the
  * drain. A message from another run (a persistent session left from
  * before) carries another run id and is counted as stale, not received.
- * Latency goes to the histogram only on the first arrival.
+ * Latency goes to the histogram only on the first arrival. A group
+ * message has one recipient per member, so reconnect --group tracks
+ * (member, publisher) pairs as fanout does.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -88,6 +115,11 @@ struct bench_opts {
 	int open_loop;		/* no end-to-end window */
 	int queue_only;		/* reconnect: stop once the backlog is acked */
 	int cross;		/* p2p: send only to users of other hosts */
+	int group;		/* reconnect: sessions are group members */
+	uint32_t groups;	/* ... in this many groups */
+	int im;			/* p2p: users go offline (--offline) */
+	double offline;		/* ... this fraction of them at a time */
+	double cycle;		/* ... over a cycle of this many seconds */
 	const char *topic;
 	const char *cdf;
 	const char *label;
@@ -107,6 +139,7 @@ static struct {
 	uint32_t ntracks;
 	struct bench_hist hist;		/* latency (reconnect: per session) */
 	struct bench_hist hist_sec;	/* latency, this second */
+	struct bench_hist hist_online;	/* p2p --offline: live deliveries */
 	enum bench_phase phase;
 	uint32_t next_start;		/* next connection to start */
 	uint32_t start_end;		/* ... up to this one */
@@ -143,6 +176,16 @@ static struct {
 	uint64_t prev_sent;		/* progress line */
 	uint64_t prev_recv;
 	uint64_t seconds;
+	/* p2p --offline */
+	uint32_t im_off;		/* users offline at a time */
+	uint64_t im_step;		/* schedule steps done */
+	uint64_t t_last_ready;
+	uint64_t sent_offline;		/* sent to an offline recipient */
+	uint64_t recv_offline;		/* ... and received after its return */
+	uint64_t recv_moved;		/* sent live, received after a return */
+	uint64_t resumes;		/* reconnects during the run */
+	uint64_t resumes_present;	/* ... with Session Present */
+	uint64_t departures;		/* disconnects by the schedule */
 	long rss_before;
 	long rss_after;
 	char topic[BENCH_TOPIC_MAX];
@@ -406,15 +449,20 @@ bench_setup(void)
 			c->sub_idx = B.nsubs++;
 			c->clean = bench_cfg.version == MQTT_V5;
 			c->expect_queued = o->count;
-			snprintf(c->sub_topic, sizeof c->sub_topic,
-			    "im/u/%s-r%" PRIu32, B.o.id_prefix, i);
+			if (o->group)
+				snprintf(c->sub_topic, sizeof c->sub_topic,
+				    "bench/g/%s-g%" PRIu32, B.o.id_prefix,
+				    i % o->groups);
+			else
+				snprintf(c->sub_topic, sizeof c->sub_topic,
+				    "im/u/%s-r%" PRIu32, B.o.id_prefix, i);
 		}
 		for (i = 0; i < o->pubs; i++) {
 			c = &B.conns[o->conns + i];
 			bench_conn_init(c, o->conns + i, "p", i);
 			bench_make_pub(c);
 		}
-		B.ntracks = B.npubs;
+		B.ntracks = o->group ? B.nsubs * B.npubs : B.npubs;
 		break;
 	}
 	if (B.ntracks > 0 &&
@@ -448,11 +496,35 @@ bench_start_more(void)
 
 /* --- publishing --- */
 
+/* Sessions (reconnect) or groups (reconnect --group) that the queued
+ * messages go to in turn. */
+static uint32_t
+bench_targets(void)
+{
+	return B.o.group ? B.o.groups : B.o.conns;
+}
+
+/* p2p --offline: the tag of a message to user `to` (BENCH_TAG_LEN). */
+static uint32_t
+bench_tag_for(uint64_t to)
+{
+	const struct bench_conn *r = &B.conns[to];
+
+	if (!B.o.im)
+		return 0;
+	if (r->state != BC_READY) {
+		B.sent_offline++;
+		return 0;
+	}
+	return r->epoch;
+}
+
 static const char *
-bench_pub_topic(struct bench_conn *c, char *buf, size_t len)
+bench_pub_topic(struct bench_conn *c, char *buf, size_t len, uint32_t *tag)
 {
 	uint64_t to;
 
+	*tag = 0;
 	switch (B.o.scenario) {
 	case SC_P2P:
 		/* --cross: users are spread over the hosts round robin, so
@@ -464,15 +536,18 @@ bench_pub_topic(struct bench_conn *c, char *buf, size_t len)
 			h = (h + 1 + bench_rand() % (B.nhosts - 1)) % B.nhosts;
 			per = (B.nconns - h + B.nhosts - 1) / B.nhosts;
 			to = h + (bench_rand() % per) * B.nhosts;
+			*tag = bench_tag_for(to);
 			return B.conns[to].sub_topic;
 		}
 		to = bench_rand() % (B.nconns - 1);
 		if (to >= c->idx)
 			to++;
+		*tag = bench_tag_for(to);
 		return B.conns[to].sub_topic;
 	case SC_RECONNECT:
+		/* member j < G is in group j: its topic is group j's */
 		snprintf(buf, len, "%s", B.conns[(c->sent * B.npubs +
-		    c->pub_idx) % B.o.conns].sub_topic);
+		    c->pub_idx) % bench_targets()].sub_topic);
 		return buf;
 	default:
 		return B.topic;
@@ -483,7 +558,8 @@ static int
 bench_pub_more(const struct bench_conn *c)
 {
 	if (B.o.scenario == SC_RECONNECT)
-		return c->sent * B.npubs + c->pub_idx < B.o.count * B.o.conns;
+		return c->sent * B.npubs + c->pub_idx < B.o.count *
+		    bench_targets();
 	return B.o.count == 0 || c->sent < B.o.count;
 }
 
@@ -528,8 +604,11 @@ static void
 bench_pub_fill(struct bench_conn *c)
 {
 	char buf[BENCH_TOPIC_MAX];
+	const char *topic;
 	int guard, more;
-	int publishing = B.phase == PH_RUN || B.phase == PH_QUEUE;
+	int publishing = (B.phase == PH_RUN || B.phase == PH_QUEUE) &&
+	    !c->leaving;
+	uint32_t tag;
 	uint64_t now = 0;
 
 	for (guard = 0; guard < BENCH_MAX_WINDOW + 65536 && publishing &&
@@ -538,7 +617,8 @@ bench_pub_fill(struct bench_conn *c)
 	    (B.o.rate == 0 || c->owed > 0); guard++) {
 		if (now == 0)
 			now = bench_now();
-		bench_conn_publish(c, bench_pub_topic(c, buf, sizeof buf), now);
+		topic = bench_pub_topic(c, buf, sizeof buf, &tag);
+		bench_conn_publish(c, topic, now, tag);
 		if (c->owed > 0)
 			c->owed--;
 		if (c->state != BC_READY)
@@ -560,6 +640,81 @@ bench_all_sent(void)
 	return 1;
 }
 
+/* --- p2p --offline: users going offline and coming back --- */
+
+/* Bring user c to what its want_online says: connect (resuming its
+ * session), or go offline once nothing it sent waits for an
+ * acknowledgement. A user still in its handshake is looked at again when
+ * it is ready. */
+static void
+bench_im_sync(struct bench_conn *c)
+{
+	if (B.phase == PH_DONE || B.failed)
+		return;
+	if (c->want_online) {
+		c->leaving = 0;
+		if (c->state != BC_CLOSED && c->state != BC_IDLE)
+			return;
+		c->clean = 0;
+		c->skip_sub = 1;
+		B.connecting++;
+		if (bench_conn_start(c) != 0) {
+			bench_fail("%s: connect: %s", c->host->name,
+			    strerror(errno));
+			bench_finish();
+		}
+		return;
+	}
+	if (c->state != BC_READY)
+		return;
+	c->owed = 0;
+	if (c->inflight > 0) {
+		c->leaving = 1;
+		return;
+	}
+	c->leaving = 0;
+	bench_conn_disconnect(c);
+	B.ready--;
+	B.departures++;
+}
+
+static void
+bench_im_want(uint32_t i, int online)
+{
+	B.conns[i].want_online = (uint8_t)online;
+	bench_im_sync(&B.conns[i]);
+}
+
+/* Run the schedule's steps due by now; see the design note. */
+static void
+bench_im_schedule(uint64_t now)
+{
+	uint64_t due, s;
+	uint32_t u = B.nconns, guard;
+
+	if (B.im_off == 0)
+		return;
+	due = (uint64_t)(bench_secs(B.t_run, now) * u / B.o.cycle);
+	for (guard = 0; B.im_step < due && guard < 2 * u && !B.failed;
+	    guard++) {
+		s = ++B.im_step % u;
+		bench_im_want((uint32_t)((2 * (uint64_t)u - B.im_off - s) % u),
+		    0);
+		bench_im_want((uint32_t)((u - s) % u), 1);
+	}
+}
+
+/* End of RUN: every user comes back so that the drain counts what was
+ * queued for it. */
+static void
+bench_im_all_back(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < B.nconns && !B.failed; i++)
+		bench_im_want(i, 1);
+}
+
 static void
 bench_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -569,6 +724,8 @@ bench_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (B.phase != PH_RUN)
 		return;
+	if (B.o.im)
+		bench_im_schedule(now);
 	due = (uint64_t)(bench_secs(B.t_run, now) * total_rate);
 	if (due <= B.scheduled)
 		return;
@@ -583,7 +740,7 @@ bench_tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < n; i++) {
 		c = B.pubs[B.rr];
 		B.rr = (B.rr + 1) % B.npubs;
-		if (c->state != BC_READY || !bench_pub_more(c))
+		if (c->state != BC_READY || c->leaving || !bench_pub_more(c))
 			continue;
 		c->owed++;
 		bench_pub_fill(c);
@@ -603,6 +760,9 @@ bench_on_ready(struct bench_conn *c)
 	B.ready++;
 	if (c->session_present)
 		B.sessions_present++;
+	B.t_last_ready = bench_now();
+	if (B.o.scenario == SC_P2P)
+		c->epoch++;
 	if (B.phase == PH_SETUP) {
 		bench_start_more();
 		if (B.ready == B.nconns && !B.failed) {
@@ -623,6 +783,11 @@ bench_on_ready(struct bench_conn *c)
 		bench_start_more();
 		if (c->expect_queued == 0)
 			B.sessions_done++;
+	} else if (B.o.im && (B.phase == PH_RUN || B.phase == PH_DRAIN)) {
+		B.resumes++;
+		if (c->session_present)
+			B.resumes_present++;
+		bench_im_sync(c);	/* due to leave already? */
 	}
 }
 
@@ -641,7 +806,7 @@ bench_on_closed(struct bench_conn *c, const char *why)
 void
 bench_on_message(struct bench_conn *c, const struct mqtt_publish *p)
 {
-	uint32_t run_id, pub;
+	uint32_t run_id, pub, tag = 0;
 	uint64_t seq, ts, now;
 	struct bench_track *t;
 	struct bench_conn *pc;
@@ -664,7 +829,8 @@ bench_on_message(struct bench_conn *c, const struct mqtt_publish *p)
 		B.bogus++;
 		return;
 	}
-	if (B.o.scenario == SC_FANIN || B.o.scenario == SC_FANOUT)
+	if (B.o.scenario == SC_FANIN || B.o.scenario == SC_FANOUT ||
+	    B.o.group)
 		t = &B.tracks[c->sub_idx * B.npubs + pub];
 	else {
 		t = &B.tracks[pub];
@@ -699,7 +865,20 @@ bench_on_message(struct bench_conn *c, const struct mqtt_publish *p)
 		return;
 	}
 	bench_hist_add(&B.hist, now - ts);
-	bench_hist_add(&B.hist_sec, now - ts);
+	if (!B.o.im) {
+		bench_hist_add(&B.hist_sec, now - ts);
+		return;
+	}
+	if (p->payload.len >= BENCH_HDR_LEN + BENCH_TAG_LEN)
+		memcpy(&tag, p->payload.p + BENCH_HDR_LEN, BENCH_TAG_LEN);
+	if (tag == 0)
+		B.recv_offline++;
+	else if (tag != c->epoch)
+		B.recv_moved++;
+	else {
+		bench_hist_add(&B.hist_online, now - ts);
+		bench_hist_add(&B.hist_sec, now - ts);
+	}
 }
 
 /* A publisher's slot was freed; see bench.h. */
@@ -709,6 +888,11 @@ bench_on_acked(struct bench_conn *c, uint8_t reason)
 	if (reason >= 0x80)
 		B.refused++;
 	B.t_last_ack = bench_conn_rx_now;
+	if (c->leaving) {
+		if (c->inflight == 0)
+			bench_im_sync(c);
+		return;
+	}
 	bench_pub_fill(c);
 }
 
@@ -766,6 +950,9 @@ bench_begin_run(void)
 		bench_start_more();
 		return;
 	}
+	if (B.o.im)	/* step 0 of the schedule */
+		for (i = 0; i < B.nconns && !B.failed; i++)
+			bench_im_want(i, i < B.nconns - B.im_off);
 	if (B.o.rate > 0)
 		event_add(B.tick, &(struct timeval){ 0, 1000 });
 	else
@@ -802,7 +989,7 @@ bench_queued(void)
 	uint32_t i;
 
 	if (bench_sum(offsetof(struct bench_conn, acked)) <
-	    B.o.count * B.o.conns)
+	    B.o.count * bench_targets())
 		return 0;
 	for (i = 0; i < B.npubs; i++)
 		if (B.pubs[i]->inflight > 0 || bench_pub_more(B.pubs[i]))
@@ -827,6 +1014,29 @@ bench_stop(void)
 		B.pubs[i]->want_write = 0;
 }
 
+/* Members of group j (reconnect --group): member i is in group i mod G. */
+static uint64_t
+bench_group_size(uint64_t j)
+{
+	return B.o.conns / B.o.groups + (j < B.o.conns % B.o.groups ? 1 : 0);
+}
+
+/* reconnect --group: the copies owed for what was sent, one per member
+ * of each message's group (message k of publisher p is message
+ * k * P + p of the run; at most --count x G of them). */
+static uint64_t
+bench_group_rows(void)
+{
+	uint64_t rows = 0, k;
+	uint32_t i;
+
+	for (i = 0; i < B.npubs; i++)
+		for (k = 0; k < B.pubs[i]->sent; k++)
+			rows += bench_group_size((k * B.npubs + i) %
+			    B.o.groups);
+	return rows;
+}
+
 static uint64_t
 bench_expected(void)
 {
@@ -837,6 +1047,8 @@ bench_expected(void)
 		e += B.pubs[i]->sent;
 	if (B.o.scenario == SC_FANIN || B.o.scenario == SC_FANOUT)
 		e *= B.nsubs;
+	if (B.o.group)
+		e = bench_group_rows();
 	if (B.o.scenario == SC_RECONNECT && B.o.queue_only)
 		e = 0;		/* left in the broker, not received here */
 	return e;
@@ -860,6 +1072,8 @@ bench_complete(void)
 
 	if (B.o.scenario == SC_RECONNECT)
 		return B.sessions_done == B.o.conns;
+	if (B.o.im && (B.connecting > 0 || B.ready < B.nconns))
+		return 0;	/* every user comes back before the end */
 	for (i = 0; i < B.npubs; i++)
 		if (B.pubs[i]->inflight > 0)
 			return 0;
@@ -888,10 +1102,12 @@ bench_progress(uint64_t now)
 		else
 			fprintf(stderr, "[%3" PRIu64 "s] %s sent %" PRIu64
 			    " (%.0f/s) received %" PRIu64 " (%.0f/s) p99 %.3f ms"
-			    "\n", B.seconds, B.phase == PH_DRAIN ? "drain" :
-			    "run", sent, (sent - B.prev_sent) / el, B.received,
+			    "%s, %" PRIu32 " connected\n", B.seconds,
+			    B.phase == PH_DRAIN ? "drain" : "run", sent,
+			    (sent - B.prev_sent) / el, B.received,
 			    (B.received - B.prev_recv) / el,
-			    bench_hist_quantile(&B.hist_sec, 0.99) / 1e6);
+			    bench_hist_quantile(&B.hist_sec, 0.99) / 1e6,
+			    B.o.im ? " (online)" : "", B.ready);
 	}
 	B.prev_sent = sent;
 	B.prev_recv = B.received;
@@ -923,7 +1139,7 @@ bench_second_cb(evutil_socket_t fd, short what, void *arg)
 			fprintf(stderr, "tern-bench: queued %" PRIu64 "/%"
 			    PRIu64 " for offline sessions\n",
 			    bench_sum(offsetof(struct bench_conn, acked)),
-			    B.o.count * B.o.conns);
+			    B.o.count * bench_targets());
 		if (bench_secs(B.t_all_ready, now) > 60 + B.o.drain) {
 			bench_fail("the backlog was not acknowledged in time");
 			bench_finish();
@@ -972,13 +1188,26 @@ bench_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (B.phase == PH_RUN && B.o.count == 0 &&
 	    B.o.scenario != SC_CONN && B.o.scenario != SC_RECONNECT &&
-	    bench_secs(B.t_run, now) >= B.o.duration)
+	    bench_secs(B.t_run, now) >= B.o.duration) {
 		bench_stop();
+		if (B.o.im)
+			bench_im_all_back();
+	}
 	if (B.phase == PH_RUN && B.o.count > 0 &&
-	    B.o.scenario != SC_RECONNECT && bench_all_sent())
+	    B.o.scenario != SC_RECONNECT && bench_all_sent()) {
 		bench_stop();
+		if (B.o.im)
+			bench_im_all_back();
+	}
 	if (B.phase == PH_RUN && B.o.scenario == SC_RECONNECT &&
 	    bench_complete())
+		bench_finish();
+	/* every session is back and nothing came for 2 s: the rest of the
+	 * backlog is lost (a queue limit dropped it) */
+	if (B.phase == PH_RUN && B.o.scenario == SC_RECONNECT &&
+	    B.next_start >= B.start_end && B.connecting == 0 &&
+	    bench_secs(B.t_last_recv > B.t_last_ready ? B.t_last_recv :
+	    B.t_last_ready, now) >= 2.0)
 		bench_finish();
 	if (B.phase == PH_QUEUE && bench_queued()) {
 		B.t_all_ready = B.t_queued = now;
@@ -993,6 +1222,10 @@ bench_check_cb(evutil_socket_t fd, short what, void *arg)
 	last = B.t_last_recv > B.t_stop ? B.t_last_recv : B.t_stop;
 	if (B.t_last_ack > last)
 		last = B.t_last_ack;
+	if (B.t_last_ready > last)
+		last = B.t_last_ready;
+	if (B.o.im && B.connecting > 0)
+		last = now;	/* users still coming back */
 	if (bench_complete() || bench_secs(B.t_stop, now) >= B.o.drain ||
 	    bench_secs(last, now) >= (bench_cfg.qos == 0 ? 1.0 : 2.0))
 		bench_finish();
@@ -1019,7 +1252,7 @@ struct bench_kv {
 	const char *str;
 };
 
-#define KV_MAX 64
+#define KV_MAX 96
 static struct bench_kv bench_kvs[KV_MAX];
 static unsigned bench_nkv;
 
@@ -1077,11 +1310,12 @@ static void
 bench_report(void)
 {
 	uint64_t sent, acked, expected, unique = 0, dup = 0, lost;
-	uint64_t q50, q90, q99, q999, qmax;
+	uint64_t q50, q90, q99, q999, qmax, rows = 0;
 	double el, thr, cpu = 0, wall;
 	uint32_t i;
 	const struct bench_opts *o = &B.o;
 	const struct bench_hist *h = &B.hist;
+	const struct bench_hist *ho = &B.hist_online;
 	FILE *f;
 
 	if (B.t_stop == 0) {
@@ -1159,10 +1393,18 @@ bench_report(void)
 		kv_num("sessions_present", B.sessions_present);
 		kv_num("sessions_complete", B.sessions_done);
 		kv_num("queued_per_session", o->count);
+		if (o->group) {
+			rows = bench_group_rows();
+			kv_num("groups", o->groups);
+			kv_num("group_members", (double)o->conns / o->groups);
+			kv_num("rows", rows);
+		}
 		if (B.t_queued > 0) {
 			el = bench_secs(B.t_queue, B.t_queued);
 			kv_num("queue_s", el);
 			kv_num("queue_rate", el > 0 ? acked / el : 0);
+			if (o->group)
+				kv_num("rows_rate", el > 0 ? rows / el : 0);
 			if (o->pid > 0 && el > 0 && B.broker_cpu_queue >= 0 &&
 			    B.broker_cpu_queued >= 0)
 				kv_num("queue_broker_cpu_pct", 100.0 *
@@ -1187,6 +1429,29 @@ bench_report(void)
 	kv_num("lat_p99_us", q99 / 1e3);
 	kv_num("lat_p999_us", q999 / 1e3);
 	kv_num("lat_max_us", qmax / 1e3);
+	if (o->im) {
+		kv_num("offline", o->offline);
+		kv_num("cycle_s", o->cycle);
+		kv_num("users_offline", B.im_off);
+		kv_num("departures", B.departures);
+		kv_num("resumes", B.resumes);
+		kv_num("resumes_present", B.resumes_present);
+		kv_num("sent_offline", B.sent_offline);
+		kv_num("recv_offline", B.recv_offline);
+		kv_num("lost_offline", B.sent_offline > B.recv_offline ?
+		    B.sent_offline - B.recv_offline : 0);
+		kv_num("recv_moved", B.recv_moved);
+		kv_num("online_samples", ho->n);
+		kv_num("lat_online_p50_us", bench_hist_quantile(ho, 0.50) /
+		    1e3);
+		kv_num("lat_online_p90_us", bench_hist_quantile(ho, 0.90) /
+		    1e3);
+		kv_num("lat_online_p99_us", bench_hist_quantile(ho, 0.99) /
+		    1e3);
+		kv_num("lat_online_p999_us", bench_hist_quantile(ho, 0.999) /
+		    1e3);
+		kv_num("lat_online_max_us", ho->max / 1e3);
+	}
 
 print:
 	/* the human summary */
@@ -1218,16 +1483,22 @@ print:
 			printf("  queued %" PRIu64 " messages for offline "
 			    "sessions in %.3f s: %.0f acknowledged msg/s\n",
 			    acked, el, el > 0 ? acked / el : 0);
+			if (o->group)
+				printf("  %" PRIu32 " group(s) of %.4g offline "
+				    "members: %" PRIu64 " copies owed, %.0f "
+				    "rows/s\n", o->groups, (double)o->conns /
+				    o->groups, rows, el > 0 ? rows / el : 0);
 		}
 		if (o->scenario == SC_RECONNECT && o->queue_only)
 			printf("  --queue-only: the backlog stays in the "
 			    "broker\n");
 		else if (o->scenario == SC_RECONNECT)
 			printf("  %u sessions (%" PRIu64 " resumed with session"
-			    " present), %" PRIu64 " queued each: all delivered "
-			    "%.1f ms after the reconnect; per session p50 %.1f"
-			    " ms p99 %.1f ms\n", o->conns, B.sessions_present,
-			    o->count, bench_secs(B.t_reconnect,
+			    " present), %" PRIu64 " queued each, %" PRIu32
+			    " complete: last arrival %.1f ms after the "
+			    "reconnect; per session p50 %.1f ms p99 %.1f ms\n",
+			    o->conns, B.sessions_present, o->count,
+			    B.sessions_done, bench_secs(B.t_reconnect,
 			    B.t_last_recv) * 1e3, q50 / 1e6, q99 / 1e6);
 		else {
 			printf("  run %.2f s: sent %.0f msg/s, received %.0f "
@@ -1236,6 +1507,24 @@ print:
 			    "p99.9 %.3f max %.3f (%" PRIu64 " samples)\n",
 			    q50 / 1e6, q90 / 1e6, q99 / 1e6, q999 / 1e6,
 			    qmax / 1e6, h->n);
+		}
+		if (o->im) {
+			printf("  %" PRIu32 " of %" PRIu32 " users offline at "
+			    "a time, cycle %.1f s: %" PRIu64 " departures, %"
+			    PRIu64 " resumes (%" PRIu64 " with session "
+			    "present)\n", B.im_off, B.nconns, o->cycle,
+			    B.departures, B.resumes, B.resumes_present);
+			printf("  online latency ms: p50 %.3f p90 %.3f p99 "
+			    "%.3f p99.9 %.3f max %.3f (%" PRIu64 " samples)\n",
+			    bench_hist_quantile(ho, 0.50) / 1e6,
+			    bench_hist_quantile(ho, 0.90) / 1e6,
+			    bench_hist_quantile(ho, 0.99) / 1e6,
+			    bench_hist_quantile(ho, 0.999) / 1e6,
+			    ho->max / 1e6, ho->n);
+			printf("  sent to offline users %" PRIu64 ", received "
+			    "after their return %" PRIu64 "; sent live, "
+			    "received after a reconnect %" PRIu64 "\n",
+			    B.sent_offline, B.recv_offline, B.recv_moved);
 		}
 	}
 	printf("  tern-bench used %.0f%% of a core", cpu);
@@ -1304,6 +1593,15 @@ bench_usage(FILE *f)
 "      --subscribe               conn: each client subscribes to an inbox\n"
 "      --queue-only              reconnect: stop once the backlog is\n"
 "                                acknowledged, leave it in the broker\n"
+"      --group                   reconnect: the sessions are members of\n"
+"                                one group (topic bench/g/...); -n\n"
+"                                messages to the group\n"
+"      --groups G                reconnect: G groups, member i in group\n"
+"                                i mod G, -n messages to each (--group)\n"
+"      --offline F               p2p: fraction of users offline at any\n"
+"                                time (0 to 0.95; QoS 1/2, -r > 0)\n"
+"      --cycle SECONDS           p2p --offline: each user is online\n"
+"                                (1-F) and offline F of every cycle (10)\n"
 "      --cross                   p2p: send only to users connected to\n"
 "                                another host (a cluster's other nodes)\n"
 "      --drain SECONDS           longest wait for the last messages (10)\n"
@@ -1352,7 +1650,7 @@ enum {
 	OPT_PID = 256, OPT_DRAIN, OPT_JSON, OPT_TOPIC, OPT_CDF, OPT_LABEL,
 	OPT_QUIET, OPT_HELP, OPT_SUBSCRIBE, OPT_IDPREFIX, OPT_OPENLOOP,
 	OPT_QUEUEONLY,
-	OPT_CROSS
+	OPT_CROSS, OPT_GROUP, OPT_GROUPS, OPT_OFFLINE, OPT_CYCLE
 };
 
 static const struct option bench_longopts[] = {
@@ -1383,6 +1681,10 @@ static const struct option bench_longopts[] = {
 	{ "open-loop", no_argument, NULL, OPT_OPENLOOP },
 	{ "queue-only", no_argument, NULL, OPT_QUEUEONLY },
 	{ "cross", no_argument, NULL, OPT_CROSS },
+	{ "group", no_argument, NULL, OPT_GROUP },
+	{ "groups", required_argument, NULL, OPT_GROUPS },
+	{ "offline", required_argument, NULL, OPT_OFFLINE },
+	{ "cycle", required_argument, NULL, OPT_CYCLE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -1392,6 +1694,7 @@ bench_options(int argc, char **argv)
 {
 	struct bench_opts *o = &B.o;
 	int ch, i, rate_set = 0, pubs_set = 0, subs_set = 0, par_set = 0;
+	int cycle_set = 0;
 	char *tok, *save;
 	static char prefix[32];
 
@@ -1422,6 +1725,8 @@ bench_options(int argc, char **argv)
 	o->parallel = 100;
 	o->drain = 10;
 	o->topic = "bench/t";
+	o->groups = 1;
+	o->cycle = 10;
 	bench_cfg.version = MQTT_V5;
 	bench_cfg.size = 64;
 	bench_cfg.window = 64;
@@ -1542,6 +1847,22 @@ bench_options(int argc, char **argv)
 		case OPT_CROSS:
 			o->cross = 1;
 			break;
+		case OPT_GROUP:
+			o->group = 1;
+			break;
+		case OPT_GROUPS:
+			o->groups = (uint32_t)bench_num(optarg, "groups", 1,
+			    BENCH_MAX_CONNS);
+			o->group = 1;
+			break;
+		case OPT_OFFLINE:
+			o->offline = bench_dbl(optarg, "offline", 0, 0.95);
+			o->im = 1;
+			break;
+		case OPT_CYCLE:
+			o->cycle = bench_dbl(optarg, "cycle", 0.01, 86400);
+			cycle_set = 1;
+			break;
 		case OPT_IDPREFIX:
 			if (strlen(optarg) > 24)
 				bench_fatal("--id-prefix: at most 24 bytes");
@@ -1584,6 +1905,30 @@ bench_options(int argc, char **argv)
 		bench_fatal("--queue-only is for reconnect");
 	if (o->cross && (o->scenario != SC_P2P || o->nhostspec < 2))
 		bench_fatal("--cross is for p2p with two hosts or more");
+	if (o->group && o->scenario != SC_RECONNECT)
+		bench_fatal("--group and --groups are for reconnect");
+	if (o->group && o->groups > o->conns)
+		bench_fatal("--groups: at most one group per session (-K)");
+	if (o->im && o->scenario != SC_P2P)
+		bench_fatal("--offline is for p2p");
+	if (cycle_set && !o->im)
+		bench_fatal("--cycle goes with --offline");
+	if (o->im) {
+		if (bench_cfg.qos == 0)
+			bench_fatal("--offline needs QoS 1 or 2 (QoS 0 is not "
+			    "queued for offline sessions)");
+		if (o->rate <= 0)
+			bench_fatal("--offline needs a rate (-r)");
+		if (bench_cfg.size < BENCH_HDR_LEN + BENCH_TAG_LEN)
+			bench_fatal("--offline needs --size %d or more",
+			    BENCH_HDR_LEN + BENCH_TAG_LEN);
+		/* a message to an offline user is not late: the window
+		 * counts acknowledgements only */
+		o->open_loop = 1;
+		B.im_off = (uint32_t)llround(o->offline * o->users);
+		if (B.im_off >= o->users)
+			B.im_off = o->users - 1;
+	}
 	if ((uint64_t)o->pubs * o->subs > 10000000)
 		bench_fatal("publishers x subscribers: at most 10,000,000");
 	if (o->id_prefix == NULL) {
@@ -1620,6 +1965,7 @@ main(int argc, char **argv)
 		bench_add_host(B.o.hostspec[i]);
 	bench_hist_init(&B.hist);
 	bench_hist_init(&B.hist_sec);
+	bench_hist_init(&B.hist_online);
 
 	if ((ec = event_config_new()) == NULL)
 		bench_fatal("event_config_new failed");

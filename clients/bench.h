@@ -12,8 +12,10 @@
  * 256 KiB per read() and writes every packet queued for a connection
  * during a loop pass in one write() (docs/BENCHMARKS.md, tern-bench(1)).
  *
- *   bench.c        options, scenarios (fanin, fanout, p2p, conn,
- *                  reconnect), phases, progress line, report
+ *   bench.c        options, scenarios (fanin, fanout, p2p and its
+ *                  IM variant with users going offline, conn,
+ *                  reconnect and its group variant), phases, progress
+ *                  line, report
  *   bench_conn.c   one MQTT connection: connect, CONNECT/SUBSCRIBE
  *                  handshakes, read and write buffers, publish with an
  *                  in-flight window, acknowledgements
@@ -23,7 +25,11 @@
  * Every payload starts with a 24-byte header (BENCH_HDR_LEN, in host
  * byte order: one machine writes and reads it): run id, publisher index,
  * sequence number (per publisher, from 0) and the send time
- * (CLOCK_MONOTONIC, ns). The rest is filler up to --size.
+ * (CLOCK_MONOTONIC, ns). The rest is filler up to --size, except that
+ * with --size 28 or more the 4 bytes after the header hold a tag
+ * (BENCH_TAG_LEN): p2p --offline puts there the number of the
+ * recipient's connection when the message was sent (0: it was offline),
+ * so that a receiver tells a message it got live from one it got queued.
  */
 #ifndef TERN_BENCH_H
 #define TERN_BENCH_H
@@ -41,6 +47,8 @@ struct event;
 
 /* Payload header; see the note above. */
 #define BENCH_HDR_LEN 24
+/* The tag after the header; see the note above. */
+#define BENCH_TAG_LEN 4
 
 /* Bounds (STYLE: sizes and loops bounded). */
 #define BENCH_MAX_CONNS 200000
@@ -131,6 +139,9 @@ struct bench_conn {
 	char sub_topic[BENCH_TOPIC_MAX];	/* empty: no subscription */
 	uint8_t clean;		/* clean start / clean session */
 	uint8_t skip_sub;	/* resuming a session: do not SUBSCRIBE */
+	uint8_t want_online;	/* p2p --offline: what the schedule says */
+	uint8_t leaving;	/* ... going offline once its acks are in */
+	uint32_t epoch;		/* p2p: connections that became ready */
 	uint8_t session_present;
 	uint16_t server_recv_max;	/* v5 CONNACK Receive Maximum */
 	uint16_t keep_alive;
@@ -176,12 +187,13 @@ struct bench_conn {
 int bench_conn_start(struct bench_conn *c);
 /* Queue one PUBLISH of the run to topic (a NUL-terminated string, at most
  * BENCH_TOPIC_MAX bytes) with the payload header stamped `now` (the
- * caller reads the clock once per batch: the batch leaves in one write);
- * the payload is --size bytes. Takes an in-flight slot at QoS 1/2: the
+ * caller reads the clock once per batch: the batch leaves in one write)
+ * and `tag` after it when --size leaves room; the payload is --size
+ * bytes. Takes an in-flight slot at QoS 1/2: the
  * caller checks bench_conn_can_publish() first. Does not write: call
  * bench_conn_flush(). */
 void bench_conn_publish(struct bench_conn *c, const char *topic,
-    uint64_t now);
+    uint64_t now, uint32_t tag);
 /* 1 when the in-flight window (QoS 1/2) has room for one more PUBLISH. */
 int bench_conn_can_publish(const struct bench_conn *c);
 /* Write what is queued; on a short write, wait for the socket to be

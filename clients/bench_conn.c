@@ -502,7 +502,8 @@ bench_conn_can_publish(const struct bench_conn *c)
  * fixed header, topic, packet id at QoS > 0, an empty v5 property block,
  * payload). */
 void
-bench_conn_publish(struct bench_conn *c, const char *topic, uint64_t now)
+bench_conn_publish(struct bench_conn *c, const char *topic, uint64_t now,
+    uint32_t tag)
 {
 	uint32_t tlen = (uint32_t)strlen(topic), rem, u32;
 	uint64_t u64;
@@ -545,6 +546,8 @@ bench_conn_publish(struct bench_conn *c, const char *topic, uint64_t now)
 	memcpy(w + 16, &now, 8);
 	memcpy(w + BENCH_HDR_LEN, conn_payload, bench_cfg.size -
 	    BENCH_HDR_LEN);
+	if (bench_cfg.size >= BENCH_HDR_LEN + BENCH_TAG_LEN)
+		memcpy(w + BENCH_HDR_LEN, &tag, BENCH_TAG_LEN);
 	w += bench_cfg.size;
 	c->wlen = (size_t)(w - c->wbuf);
 	c->sent++;
