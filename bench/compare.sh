@@ -47,7 +47,24 @@
 #                    1800 s: it acknowledges before anything is on disk);
 #                    max_queued_messages 1000000 and max_inflight_messages
 #                    250 for all (mosquitto advertises the latter as its
-#                    Receive Maximum, so the -w 250 window applies to it)
+#                    Receive Maximum, so the -w 250 window applies to it).
+#                    The same matrix holds the IM group (group-q1: 200
+#                    QoS 1 messages into one group of 2,000 offline
+#                    persistent members, tern-bench reconnect --group;
+#                    metric: group messages acknowledged per second,
+#                    rows/s = that x members; group-q1-10k: 10,000
+#                    members x 20) and durable IM (durable-im: 10,000
+#                    persistent users at 1 msg/s each, QoS 1, half of
+#                    them offline at any time, tern-bench p2p --offline
+#                    0.5 --cycle 10; metric: p99 latency of the messages
+#                    whose recipient was online). The user count is
+#                    lowered to what the fd limit allows (the hard limit
+#                    less 200) when 10,000 does not fit, with a note.
+#                    With --flashmq, FlashMQ is a fourth broker there:
+#                    sessions and queues in memory (storage_dir saves
+#                    them only every hour and at exit, like mosquitto's
+#                    autosave), its queue limit capped at its own
+#                    maximum, 65535
 #
 # Exit status: 0 when every run completed, 1 otherwise (the table is still
 # printed). Raw RESULT lines are in WORK/results.txt (see --keep).
@@ -192,7 +209,10 @@ start_broker() {
 			echo "thread_count 1"
 			echo "allow_anonymous true"
 			echo "log_file $dir/flashmq.log"
-			echo "max_qos_msg_pending_per_client $MAXQ"
+			# FlashMQ's limit is a 16-bit number (also its Receive
+			# Maximum in CONNACK)
+			echo "max_qos_msg_pending_per_client $((MAXQ > 65535 ? 65535 : MAXQ))"
+			[ "$durable" = 1 ] && echo "storage_dir $dir"
 			echo "max_qos_bytes_pending_per_client 1073741824"
 			echo "listen {"
 			echo "  protocol mqtt"
@@ -278,11 +298,34 @@ if [ "$durable" = 1 ]; then
 	# S offline sessions x N messages, from 4 publishers (QoS 1, window
 	# 250 each); metric: acknowledged msg/s while queueing
 	if [ "$quick" = 1 ]; then N1=50; N2=5; else N1=300; N2=30; fi
+		# the IM group: M members x NG messages from one publisher
+	if [ "$quick" = 1 ]; then
+		GM=500; NG=50; GM2=2000; NG2=10; UIM=1000; DIM=10; CIM=4
+	else
+		GM=2000; NG=200; GM2=10000; NG2=20; UIM=10000; DIM=30; CIM=10
+	fi
+	# every user is a connection in tern-bench and in the broker: keep
+	# 200 descriptors for the rest (listener, store, logs, publishers)
+	fdmax=$(ulimit -n)
+	if [ "$fdmax" != unlimited ] && [ "$UIM" -gt $((fdmax - 200)) ]; then
+		echo "compare.sh: fd limit $fdmax: durable-im with" \
+		    "$((fdmax - 200)) users instead of $UIM" >&2
+		UIM=$((fdmax - 200))
+	fi
+	if [ "$fdmax" != unlimited ] && [ "$GM2" -gt $((fdmax - 200)) ]; then
+		echo "compare.sh: fd limit $fdmax: group-q1-10k with" \
+		    "$((fdmax - 200)) members instead of $GM2" >&2
+		GM2=$((fdmax - 200))
+	fi
 	MATRIX="
 durable-q1|reconnect -P 4 -K 1000 -n $N1 -q 1 -w 250 -c 200|queue_rate|higher
 durable-q1-10k|reconnect -P 4 -K 10000 -n $N2 -q 1 -w 250 -c 200|queue_rate|higher
+group-q1|reconnect --group -P 1 -K $GM -n $NG -q 1 -w 250 -c 200|queue_rate|higher
+group-q1-10k|reconnect --group -P 1 -K $GM2 -n $NG2 -q 1 -w 250 -c 200|queue_rate|higher
+durable-im|p2p -U $UIM -r 1 -q 1 --offline 0.5 --cycle $CIM -d $DIM -c 200 --drain 30|lat_online_p99_us|lower
 "
 	KINDS="tern ternoff mosquitto"
+	[ -n "$FLASHMQ" ] && KINDS="tern ternoff mosquitto flashmq"
 	MAXQ=1000000
 	[ "$window_set" = 1 ] || MAXINF=250
 fi
@@ -351,27 +394,57 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-";
 if [ "$durable" = 1 ]; then
 	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" ||
 		b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+	per_kind() { # per_kind NAME KEY [sum]: "tern / ternoff / mosquitto ..."
+		local k v out=
+		for k in $KINDS; do
+			if [ "${3:-}" = sum ]; then
+				v=$(field "$k" "$1" "$2" | sum)
+			else
+				v=$(fmt "$(field "$k" "$1" "$2" | median)")
+			fi
+			out="$out${out:+ / }$v"
+		done
+		printf '%s' "$out"
+	}
+	names="on / off / mosquitto"
+	fcol='' fsep='' fhead=''
+	if [ -n "$FLASHMQ" ]; then
+		names="$names / FlashMQ"
+		fhead=" FlashMQ | on / FlashMQ |"
+		fsep=" ---: | ---: |"
+	fi
 	echo
-	echo "| scenario | tern-bench arguments | tern (store on) msg/s | tern store off msg/s | mosquitto msg/s | on / mosquitto | on / off | lost on/off/m | dup on/off/m | broker CPU on/off/m | reconnect ms on/off/m |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| scenario | tern-bench arguments | metric | tern (store on) | tern store off | mosquitto | on / mosquitto | on / off |$fhead lost $names | dup | broker CPU | more, $names |"
+	echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |$fsep ---: | ---: | ---: | --- |"
 	echo "$MATRIX" | while IFS='|' read -r name args metric better; do
 		[ -n "$name" ] || continue
 		selected "$name" || continue
 		t=$(field tern "$name" "$metric" | median)
 		o=$(field ternoff "$name" "$metric" | median)
 		m=$(field mosquitto "$name" "$metric" | median)
-		lost= dup= cpu= rms=
-		for k in $KINDS; do
-			lost="$lost${lost:+ / }$(field "$k" "$name" lost | sum)"
-			dup="$dup${dup:+ / }$(field "$k" "$name" duplicated | sum)"
-			cpu="$cpu${cpu:+ / }$(fmt "$(field "$k" "$name" queue_broker_cpu_pct | median)")%"
-			rms="$rms${rms:+ / }$(fmt "$(field "$k" "$name" reconnect_ms | median)")"
-		done
-		echo "| $name | \`$args\` | $(fmt "$t") | $(fmt "$o") | $(fmt "$m") | $(ratio "$t" "$m") | $(ratio "$t" "$o") | $lost | $dup | $cpu | $rms |"
+		fcol=
+		if [ -n "$FLASHMQ" ]; then
+			f=$(field flashmq "$name" "$metric" | median)
+			fcol=" $(fmt "$f") | $(ratio "$t" "$f") |"
+		fi
+		case "$name" in
+		durable-im)
+			cpu="$(per_kind "$name" broker_cpu_pct)"
+			more="online p50 us $(per_kind "$name" lat_online_p50_us); online samples $(per_kind "$name" online_samples); sent to offline users $(per_kind "$name" sent_offline), lost of them $(per_kind "$name" lost_offline sum)" ;;
+		group*)
+			cpu="$(per_kind "$name" queue_broker_cpu_pct)"
+			more="rows/s $(per_kind "$name" rows_rate); resume ms all $(per_kind "$name" reconnect_ms), per member p50 $(per_kind "$name" session_p50_ms), p99 $(per_kind "$name" session_p99_ms); members complete $(per_kind "$name" sessions_complete)" ;;
+		*)
+			cpu="$(per_kind "$name" queue_broker_cpu_pct)"
+			more="reconnect ms $(per_kind "$name" reconnect_ms)" ;;
+		esac
+		echo "| $name | \`$args\` | $metric ($better is better) | $(fmt "$t") | $(fmt "$o") | $(fmt "$m") | $(ratio "$t" "$m") | $(ratio "$t" "$o") |$fcol $(per_kind "$name" lost sum) | $(per_kind "$name" duplicated sum) | $cpu | $more |"
 	done
 	echo
 	echo "Medians of $rounds round(s); lost and dup are sums over the rounds" \
-	    "(counted after every session reconnected). Raw lines: $results$([ "$keep" = 1 ] || echo ' (use --keep)')."
+	    "(counted after every session reconnected). Broker CPU: % of a" \
+	    "core while queueing (durable-im: over the run). Raw lines:" \
+	    "$results$([ "$keep" = 1 ] || echo ' (use --keep)')."
 	exit $status
 fi
 
