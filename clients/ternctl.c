@@ -1459,6 +1459,11 @@ cmd_api(int argc, char **argv)
 		if (strcmp(commands[i].name, name) == 0)
 			c = &commands[i];
 	}
+	if (c == NULL && strcmp(name, "passwd") == 0) {
+		fprintf(stderr, "ternctl: passwd comes first: ternctl passwd "
+		    "[options] FILE USER\n");
+		return 2;
+	}
 	if (c == NULL) {
 		fprintf(stderr, "ternctl: unknown command '%s'\n", name);
 		usage(stderr);
