@@ -15,7 +15,6 @@ D. The listener's port changed (it cannot be applied without a
    not listened on; the other keys of the file still apply."""
 import json
 import os
-import signal
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -26,16 +25,6 @@ from mqttraw import V311, V5  # noqa: E402
 from v5util import recv_or_none  # noqa: E402
 
 PERSIST = {"session_expiry_interval": 3600}
-
-
-def reload(b, conf):
-    """Rewrite b's file with conf and SIGHUP it; wait for the reload."""
-    done = b.log().count("configuration reloaded from")
-    b.conf = list(conf)
-    b._write_conf()
-    b.signal(signal.SIGHUP)
-    wait_for(lambda: b.log().count("configuration reloaded from") > done,
-             5, "the reload logged")
 
 
 def conf_with(**kw):
@@ -52,7 +41,7 @@ def part_a(b):
     time.sleep(0.3)
     check("new connection from" not in b.log(), "A: no debug line at "
           "notice")
-    reload(b, conf_with(log_level="debug"))
+    b.reload(conf_with(log_level="debug"))
     c = raw.Client(b.port, version=V311)
     c.connect("a-after")
     c.disconnect()
@@ -64,7 +53,7 @@ def part_b(b):
     c.connect("b-offline", clean=False)
     c.subscribe("rl/q", qos=1)
     c.disconnect()
-    reload(b, conf_with(log_level="debug", max_queued_messages="3"))
+    b.reload(conf_with(log_level="debug", max_queued_messages="3"))
     b.wait_log("max_queued_messages changed in %s: applied" % b.conf_path)
     p = raw.Client(b.port, version=V311)
     p.connect("b-pub")
@@ -98,7 +87,7 @@ def part_c(b):
     w.ack(p)
     check_eq(json.loads(p.payload.decode())["status"], "online",
              "C: online")
-    reload(b, conf_with(log_level="debug", max_queued_messages="3",
+    b.reload(conf_with(log_level="debug", max_queued_messages="3",
                         presence_debounce="1"))
     a.disconnect()
     left = time.monotonic()
@@ -118,7 +107,7 @@ def part_d(b):
     old = b.port
     new = free_port()
     b._fixed_port = new
-    reload(b, conf_with(log_level="debug", max_queued_messages="3",
+    b.reload(conf_with(log_level="debug", max_queued_messages="3",
                         presence_debounce="1", max_keepalive="30"))
     b._fixed_port = None
     b.wait_log("warning: listener changed in %s: restart ternd to apply"

@@ -8,7 +8,6 @@ started again) all reach the remote's subscriber. A section removed by
 the next SIGHUP stops its bridge. A section with a bad key is refused
 whole (the file does not parse): the bridges run on as they were."""
 import os
-import signal
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -16,17 +15,6 @@ from harness import *  # noqa: E402,F401,F403
 from mosqutil import Remote, bridge_conf, wait_bridge_up  # noqa: E402
 
 N = 200
-
-
-def reload(b, conf):
-    """Rewrite b's file with conf and SIGHUP it; wait for the reload."""
-    done = b.log().count("configuration reloaded from")
-    errs = b.log().count("not reloaded")
-    b.conf = list(conf)
-    b._write_conf()
-    b.signal(signal.SIGHUP)
-    wait_for(lambda: b.log().count("configuration reloaded from") > done or
-             b.log().count("not reloaded") > errs, 10, "the reload logged")
 
 
 def test():
@@ -45,7 +33,7 @@ def test():
                 pub(b.port, "a/q", want, qos=1, timeout=30)
                 two = bridge_conf(r, "x1", ["b/# out 1"]) + \
                     bridge_conf(r, "x2", ["c/# out 1"], clientid="tern-x2")
-                reload(b, two)
+                b.reload(two)
                 b.wait_log("bridges reconfigured: 2", 10)
                 wait_bridge_up(b, "x1", count=2, timeout=15)
                 wait_bridge_up(b, "x2", timeout=15)
@@ -64,12 +52,12 @@ def test():
                 check(("a/2", "a after") not in got, "a/ no longer goes "
                       "out")
                 # a bad key: the whole file refused, bridges unchanged
-                reload(b, two + ["bogus_bridge_key 1"])
+                b.reload(two + ["bogus_bridge_key 1"])
                 check("not reloaded" in b.log() or "unknown key" in b.log(),
                       "a bad section refused")
                 pub(b.port, "c/3", "c still", qos=1)
                 # x2 removed: it stops
-                reload(b, bridge_conf(r, "x1", ["b/# out 1"]))
+                b.reload(bridge_conf(r, "x1", ["b/# out 1"]))
                 b.wait_log("bridges reconfigured: 1", 10)
                 pub(b.port, "c/4", "c gone", qos=1)
                 pub(b.port, "b/4", "b still", qos=1)

@@ -539,6 +539,20 @@ class Broker:
         return wait_for(lambda: text in self.log(), timeout,
                         "%r in the broker log" % text)
 
+    def reload(self, conf, timeout=10.0):
+        """Rewrite the config file with conf (the lines after the
+        listener, as given to Broker) and SIGHUP; wait until the reload
+        is logged, applied or refused (a file that does not parse)."""
+        text = self.log()
+        done = text.count("configuration reloaded from")
+        refused = text.count("not reloaded")
+        self.conf = list(conf)
+        self._write_conf()
+        self.signal(signal.SIGHUP)
+        wait_for(lambda: self.log().count("configuration reloaded from") >
+                 done or self.log().count("not reloaded") > refused,
+                 timeout, "the reload logged")
+
     def __enter__(self):
         return self
 
