@@ -59,7 +59,8 @@ class Webhook:
         self.fail_left = 0
         self.status = 400
         self.lock = threading.Lock()
-        self.requests = []
+        self.requests = []      # answered, in the order of the answers
+        self.started = 0        # requests read (answered or not yet)
         self.server = None
         self.thread = None
         if start:
@@ -82,6 +83,7 @@ class Webhook:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 with hook.lock:
+                    hook.started += 1
                     mode = hook.mode
                     if mode == "failing" and hook.fail_left > 0:
                         hook.fail_left -= 1
