@@ -159,6 +159,10 @@ struct config {
 	uint32_t push_queue_max; /* events waiting, at most */
 	char *http_address; /* http_listener's; NULL: no HTTP listener */
 	char *http_token_file; /* bearer tokens; NULL: none */
+	char *http_certfile; /* https (httptls.c); NULL: plain http */
+	char *http_keyfile;
+	char *http_cafile; /* for client certificates */
+	int http_require_certificate;
 	int http_listener; /* http_listener given */
 	int http_allow_anonymous; /* no token needed (loopback only) */
 	uint16_t http_port;
@@ -1102,6 +1106,13 @@ struct bufferevent *tls_wrap(struct bufferevent *sock, struct tls_ctx *x,
  * prefixes the key names in err. NULL with err set on failure. */
 struct tls_ctx *tls_client_ctx(const char *cafile, const char *certfile,
     const char *keyfile, const char *kp, char *err, size_t errlen);
+/* A server context (one reference) from the files, as a TLS listener's
+ * (the HTTP listener's, httptls.c): certfile and keyfile required, cafile
+ * to check client certificates against when require_certificate. kp
+ * prefixes the key names in err. NULL with err set on failure. */
+struct tls_ctx *tls_server_ctx(const char *certfile, const char *keyfile,
+    const char *cafile, int require_certificate, const char *kp, char *err,
+    size_t errlen);
 void tls_ctx_release(struct tls_ctx *x);
 /* The mbedTLS error that ended the connection, or NULL. */
 const char *tls_conn_error(const struct tls_conn *t);
@@ -1249,6 +1260,24 @@ struct http_peer_stats {
 	uint64_t queued; /* its forward queue */
 };
 void http_peer_stats(const struct peer *p, struct http_peer_stats *st);
+
+/* --- httptls.c: https on the HTTP listener, relayed to evhttp --- */
+
+struct evhttp;
+/* Load the http_certfile context when set. Returns 0 (nothing to do, or
+ * loaded), or -1 after logging "http_certfile FILE: reason". */
+int httptls_init(void);
+/* 1 when the HTTP listener speaks https. */
+int httptls_on(void);
+/* Give http a private listening socket and listen for TLS on address
+ * and port, relaying to it. Returns the public listening socket (kept
+ * by httptls.c), or -1 after logging. */
+int httptls_start(struct evhttp *http, const char *address, uint16_t port);
+/* SIGHUP: the certificate and key again (a bad pair keeps the old). */
+void httptls_reload(void);
+/* Close every relay, the listener and the private socket; remove its
+ * directory. Before tls_shutdown(). */
+void httptls_free(void);
 
 /* --- www.c (generated from broker/www by broker/embed.sh) --- */
 

@@ -340,6 +340,18 @@ static const struct config_key config_table[] = {
 	{ "http_allow_anonymous", CONFIG_BOOL, OFF(http_allow_anonymous),
 	    0, 1, 0, NULL, NULL,
 	    0, 0 },
+	{ "http_certfile", CONFIG_STRING, OFF(http_certfile), 0, 0, 0,
+	    NULL, NULL,
+	    0, 0 },
+	{ "http_keyfile", CONFIG_STRING, OFF(http_keyfile), 0, 0, 0,
+	    NULL, NULL,
+	    0, 0 },
+	{ "http_cafile", CONFIG_STRING, OFF(http_cafile), 0, 0, 0,
+	    NULL, NULL,
+	    0, 0 },
+	{ "http_require_certificate", CONFIG_BOOL,
+	    OFF(http_require_certificate), 0, 1, 0, NULL, NULL,
+	    0, 0 },
 	{ "connection", CONFIG_FUNC, OFF(bridges), 0, 0, 0, "none",
 	    mqttbridge_conf_connection, RELOAD, SPAN(bridges, n_bridges) },
 };
@@ -1391,6 +1403,9 @@ config_free(struct config *c)
 	free(c->push_secret);
 	free(c->http_address);
 	free(c->http_token_file);
+	free(c->http_certfile);
+	free(c->http_keyfile);
+	free(c->http_cafile);
 	mqttbridge_conf_free(c);
 	free(c->cluster_dns_host);
 	free(c->dns_resolv_conf);

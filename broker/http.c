@@ -21,6 +21,11 @@
  * trap. Only with http_allow_anonymous true on a loopback address
  * (127.0.0.1, ::1) may it go without one.
  *
+ * With http_certfile the listener speaks https: TLS ends in httptls.c,
+ * which relays the plaintext to this evhttp over a private socket (why
+ * evhttp cannot run over tls.c's filter is said there); the handlers
+ * below do not know the difference.
+ *
  * Requests are bounded: HTTP_MAX_HEADERS bytes of headers and
  * HTTP_MAX_BODY of body (evhttp refuses more before reading it), and an
  * idle connection is closed after HTTP_TIMEOUT seconds.
@@ -62,9 +67,9 @@
 #include "broker.h"
 #include "pwhash.h"
 
-#define HTTP_MAX_HEADERS 8192
+#define HTTP_MAX_HEADERS 8192 /* and HTTPTLS_IN_MAX in httptls.c */
 #define HTTP_MAX_BODY 4096
-#define HTTP_TIMEOUT 10
+#define HTTP_TIMEOUT 10 /* and HTTPTLS_CLOSE_SECS */
 #define HTTP_TOKEN_MAX 1024 /* bytes of one token line */
 
 #define HTTP_ARG_SEGMENT 0x01 /* one path segment follows path */
@@ -817,6 +822,9 @@ http_init(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &http_t0);
 	http_t0_wall = time(NULL);
+	/* The certificate first: a bad one is what an operator fixes. */
+	if (httptls_init() != 0)
+		return -1;
 	if (!srv.cfg.http_listener)
 		return 0;
 	if (srv.cfg.http_token_file == NULL) {
@@ -851,6 +859,7 @@ http_start(void)
 	struct evhttp_bound_socket *bs;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
+	evutil_socket_t fd;
 
 	if (!srv.cfg.http_listener)
 		return 0;
@@ -867,15 +876,23 @@ http_start(void)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(http, http_cb, NULL);
-	bs = evhttp_bind_socket_with_handle(http, srv.cfg.http_address,
-	    srv.cfg.http_port);
-	if (bs == NULL) {
-		log_error("cannot listen on %s port %u (http_listener): %s",
-		    srv.cfg.http_address, srv.cfg.http_port, strerror(errno));
-		return -1;
+	if (httptls_on()) {
+		/* https: evhttp gets a private socket, httptls.c the port. */
+		if ((fd = httptls_start(http, srv.cfg.http_address,
+		    srv.cfg.http_port)) < 0)
+			return -1;
+	} else {
+		bs = evhttp_bind_socket_with_handle(http, srv.cfg.http_address,
+		    srv.cfg.http_port);
+		if (bs == NULL) {
+			log_error("cannot listen on %s port %u (http_listener): "
+			    "%s", srv.cfg.http_address, srv.cfg.http_port,
+			    strerror(errno));
+			return -1;
+		}
+		fd = evhttp_bound_socket_get_fd(bs);
 	}
-	if (getsockname(evhttp_bound_socket_get_fd(bs),
-	    (struct sockaddr *)&ss, &sslen) != 0 ||
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, http_addr,
 	    sizeof http_addr, NULL, 0, NI_NUMERICHOST) != 0) {
 		log_error("http_listener: %s", strerror(errno));
@@ -884,8 +901,9 @@ http_start(void)
 	http_bound_port = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
-	log_notice("listening on %s port %u (HTTP: /metrics, /api/v1/, the "
-	    "dashboard)", http_addr, http_bound_port);
+	log_notice("listening on %s port %u (%s: /metrics, /api/v1/, the "
+	    "dashboard)", http_addr, http_bound_port, httptls_on() ? "HTTPS" :
+	    "HTTP");
 	return 0;
 }
 
@@ -915,7 +933,10 @@ http_reload(void)
 	char err[512];
 	size_t n;
 
-	if (http == NULL || srv.cfg.http_token_file == NULL)
+	if (http == NULL)
+		return;
+	httptls_reload();
+	if (srv.cfg.http_token_file == NULL)
 		return;
 	if (http_tokens_load(srv.cfg.http_token_file, &t, &n, err,
 	    sizeof err) < 0) {
@@ -933,6 +954,8 @@ http_reload(void)
 void
 http_free(void)
 {
+	/* The relays before evhttp, whose connections are their ends. */
+	httptls_free();
 	if (http != NULL)
 		evhttp_free(http);
 	http = NULL;

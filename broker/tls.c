@@ -487,6 +487,24 @@ tls_client_ctx(const char *cafile, const char *certfile,
 	return tls_ctx_new(&lc, 1, kp, err, errlen);
 }
 
+struct tls_ctx *
+tls_server_ctx(const char *certfile, const char *keyfile, const char *cafile,
+    int require_certificate, const char *kp, char *err, size_t errlen)
+{
+	struct listener_conf lc;
+
+	if (tls_rng_init() != 0) {
+		snprintf(err, errlen, "no random generator for TLS");
+		return NULL;
+	}
+	memset(&lc, 0, sizeof lc);
+	lc.certfile = (char *)certfile;
+	lc.keyfile = (char *)keyfile;
+	lc.cafile = (char *)cafile;
+	lc.require_certificate = require_certificate;
+	return tls_ctx_new(&lc, 0, kp, err, errlen);
+}
+
 void
 tls_ctx_release(struct tls_ctx *x)
 {

@@ -538,6 +538,17 @@ test_http(void)
 	    "http_token_file: a path with a space");
 	ok(line_ok(&c, "http_allow_anonymous true") &&
 	    c.http_allow_anonymous, "http_allow_anonymous true");
+	ok(c.http_certfile == NULL && c.http_keyfile == NULL &&
+	    c.http_cafile == NULL && !c.http_require_certificate,
+	    "plain http by default");
+	ok(line_ok(&c, "http_certfile /etc/tern/http.crt") &&
+	    line_ok(&c, "http_keyfile /etc/tern/http.key") &&
+	    line_ok(&c, "http_cafile /etc/tern/ca.crt") &&
+	    line_ok(&c, "http_require_certificate true") &&
+	    strcmp(c.http_certfile, "/etc/tern/http.crt") == 0 &&
+	    strcmp(c.http_keyfile, "/etc/tern/http.key") == 0 &&
+	    strcmp(c.http_cafile, "/etc/tern/ca.crt") == 0 &&
+	    c.http_require_certificate, "the http_ TLS keys");
 	config_free(&c);
 	line_bad("http_listener", "t.conf:7: http_listener takes a port from "
 	    "0 to 65535 and an optional bind address");
