@@ -210,8 +210,11 @@ httptls_inner_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *out = bufferevent_get_output(r->outer);
 
 	evbuffer_add_buffer(out, bufferevent_get_input(bev));
-	if (evbuffer_get_length(out) >= HTTPTLS_OUT_HIGH)
+	if (evbuffer_get_length(out) >= HTTPTLS_OUT_HIGH) {
+		log_debug("%s: https answer waits for the client (%zu bytes)",
+		    r->peer, evbuffer_get_length(out));
 		bufferevent_disable(bev, EV_READ);
+	}
 }
 
 /* The plaintext waiting for encryption is at the low watermark (0 once

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """https on the HTTP listener (http_certfile, http_keyfile): curl with the
 CA gets /metrics (200, Prometheus text); a large answer (/api/v1/clients
-with 300 clients of long ids, about 300 KiB, Connection: close as well as
+with 300 clients of long ids, about 6 MiB, Connection: close as well as
 keep-alive) arrives whole, byte for byte what the same request gets over
-plain http from a second node's listener, and the dashboard's / too;
+plain http from a second node's listener, also to a client that starts
+reading 2 s late (then a close_notify), and the dashboard's / too;
 50 parallel https requests all succeed; plain http to the https port
 fails cleanly and the node keeps serving; a TCP connection that sends
 nothing, and a TLS one that sends no request, are closed after the 10 s
@@ -201,7 +202,7 @@ def test():
         for node in (b, ref):
             for i in range(N_CLIENTS):
                 c = raw.Client(node.port)
-                c.connect("c%03d-" % i + "x" * 700, keepalive=600)
+                c.connect("c%03d-" % i + "x" * 20000, keepalive=600)
                 clients.append(c)
         path = "/api/v1/clients?limit=1000"
         _, want = plain(ref.http_port, path)
@@ -212,13 +213,53 @@ def test():
             check_eq(status, 200, "GET %s %r" % (path, hdr))
             check_eq(len(body), int(h["content-length"]),
                      "the whole answer (%r)" % hdr)
-            check(len(body) > 256 * 1024, "a large answer (%d bytes)"
+            check(len(body) > 1024 * 1024, "a large answer (%d bytes)"
                   % len(body))
             got = json.loads(body)
             check_eq([c["client_id"] for c in got["items"]],
                      [c["client_id"] for c in want["items"]],
                      "the same clients as over plain http (%r)" % hdr)
             log("%r: %d bytes" % (hdr, len(body)))
+        # A client that reads late: the whole answer, then a close_notify
+        # (Python's ssl raises SSLEOFError on an EOF without one).
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s.settimeout(10)
+        s.connect((HOST, p))
+        raw_tls = ctx.wrap_socket(s, server_hostname=HOST)
+        raw_tls.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                         "Bearer %s\r\nConnection: close\r\n\r\n"
+                         % (path, mu.TOKEN)).encode())
+        time.sleep(2)
+        raw_tls.settimeout(10)
+        data = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            chunk = raw_tls.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        raw_tls.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        clen = [ln for ln in head.split(b"\r\n")
+                if ln.lower().startswith(b"content-length:")]
+        check(head.startswith(b"HTTP/1.1 200") and clen,
+              "late reader: an answer (%r)" % head[:200])
+        check_eq(len(body), int(clen[0].split(b":")[1]),
+                 "late reader: the whole body, then close_notify")
+        # Held back in ternd once the kernel's buffers are full: the
+        # socket's send buffer grows up to tcp_wmem's maximum (4 MiB on
+        # Debian), the client's receive buffer is 8 KiB.
+        try:
+            with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+                wmem = int(f.read().split()[2])
+        except (OSError, ValueError, IndexError):
+            wmem = None
+        if wmem is not None and len(body) > wmem + 1024 * 1024:
+            check("https answer waits for the client" in b.log(),
+                  "the answer was held back while the client did not read")
+        else:
+            log("tcp_wmem max %r: the hold-back is not checked" % wmem)
         status, body = curl(p, ca.crt, path, "-H", "Connection: close")
         check_eq((status, len(json.loads(body)["items"])), (200, N_CLIENTS),
                  "curl with Connection: close")
