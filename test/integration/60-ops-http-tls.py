@@ -13,7 +13,8 @@ connections see it, a bad one keeps the old; with
 http_require_certificate a client needs a certificate from http_cafile
 (and the token still); evhttp's private socket is
 in a 0700 directory under data_dir, removed at exit, also for a data_dir
-too long for sun_path; bad certificate files refuse start-up with the key,
+too long for sun_path; a node stopped with https connections open exits
+cleanly; bad certificate files refuse start-up with the key,
 the file and the reason (exit 1)."""
 import http.client
 import json
@@ -352,7 +353,14 @@ def test():
         check_private(deep.data_dir)
         check_eq(https(deep.http_port, ctx)[0], 200, "https with a long "
                  "data_dir")
+        # Stopped with a TLS connection and a bare TCP one open: exit 0,
+        # nothing leaked (the sanitizers' report is checked by stop()).
+        kept = ctx.wrap_socket(socket.create_connection(
+            (HOST, deep.http_port)), server_hostname=HOST)
+        bare = socket.create_connection((HOST, deep.http_port))
         deep.stop()
+        kept.close()
+        bare.close()
         check_eq(private_dirs(deep.data_dir), [], "removed")
 
 
