@@ -446,14 +446,15 @@ token_from_file(const char *path)
 }
 
 /*
- * Read the two keys of a node's config file that say where its admin
- * API is: http_listener <port> [<address>] and http_token_file <path>
- * (the last of each wins, as in ternd; other keys are not looked at).
+ * Read the keys of a node's config file that say where its admin API is:
+ * http_listener <port> [<address>] and http_token_file <path> (the last
+ * of each wins, as in ternd; other keys are not looked at), and whether
+ * http_certfile makes it https (*https), which ternctl does not speak.
  * A wildcard bind address is reached on loopback. Returns 0, or -1
  * (reported).
  */
 static int
-conf_read(const char *path, char **url, char **token_file)
+conf_read(const char *path, char **url, char **token_file, int *https)
 {
 	char line[4096], *s, *key, *port, *addr, *end;
 	unsigned long n = 0;
@@ -462,6 +463,7 @@ conf_read(const char *path, char **url, char **token_file)
 	FILE *fp = fopen(path, "r");
 
 	*url = *token_file = NULL;
+	*https = 0;
 	if (fp == NULL) {
 		fprintf(stderr, "ternctl: %s: %s\n", path, strerror(errno));
 		return -1;
@@ -478,6 +480,8 @@ conf_read(const char *path, char **url, char **token_file)
 		    *s != '\0') {
 			free(*token_file);
 			*token_file = strdup(s);
+		} else if (strcmp(key, "http_certfile") == 0) {
+			*https = s != NULL && *s != '\0';
 		} else if (strcmp(key, "http_listener") == 0) {
 			port = s != NULL ? strsep(&s, " \t") : NULL;
 			addr = s != NULL ? trim(s) : NULL;
@@ -530,9 +534,18 @@ target(struct opts *o)
 	char *curl = NULL, *ctoken_file = NULL;
 	const char *e, *url;
 	char err[256];
+	int https = 0;
 
-	if (o->conf != NULL && conf_read(o->conf, &curl, &ctoken_file) != 0)
+	if (o->conf != NULL && conf_read(o->conf, &curl, &ctoken_file,
+	    &https) != 0)
 		return -1;
+	if (https && o->url == NULL) {
+		/* Its token file may still be used, with -H. */
+		fprintf(stderr, "ternctl: %s: http_listener speaks https "
+		    "(http_certfile) and ternctl http only: give -H the URL "
+		    "of a TLS tunnel to it (ternctl(1))\n", o->conf);
+		goto bad;
+	}
 	url = o->url != NULL ? o->url : curl != NULL ? curl :
 	    (e = getenv("TERN_URL")) != NULL && *e != '\0' ? e : DEFAULT_URL;
 	if (ctl_url_check(url, err, sizeof err) != 0) {

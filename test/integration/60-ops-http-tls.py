@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
-"""https on the HTTP listener (http_certfile, http_keyfile): curl with the
-CA gets /metrics (200, Prometheus text); a large answer (/api/v1/clients
-with 300 clients of long ids, about 6 MiB, Connection: close as well as
+"""https on the HTTP listener (http_certfile, http_keyfile): curl with the CA
+gets /metrics (200, Prometheus text); a large answer (/api/v1/clients with
+300 clients of long ids, about 6 MiB, Connection: close as well as
 keep-alive) arrives whole, byte for byte what the same request gets over
 plain http from a second node's listener, also to a client that starts
-reading 2 s late (then a close_notify), and the dashboard's / too;
-50 parallel https requests all succeed; plain http to the https port
-fails cleanly and the node keeps serving; a TCP connection that sends
-nothing, and a TLS one that sends no request, are closed after the 10 s
-idle timeout (bounded wait); SIGHUP with a new certificate: new
-connections see it, a bad one keeps the old; with
+reading 2 s late (then a close_notify), and the dashboard's / too; 50
+parallel https requests all succeed; plain http to the https port fails
+cleanly and the node keeps serving; a TCP connection that sends nothing,
+and a TLS one that sends no request, are closed after the 10 s idle
+timeout (bounded wait); ternctl -c refuses an https listener with a
+reason, and works through a TLS tunnel with -H; SIGHUP with a new
+certificate: new connections see it, a bad one keeps the old; with
 http_require_certificate a client needs a certificate from http_cafile
-(and the token still); evhttp's private socket is
-in a 0700 directory under data_dir, removed at exit, also for a data_dir
-too long for sun_path; a node stopped with https connections open exits
-cleanly; bad certificate files refuse start-up with the key,
-the file and the reason (exit 1)."""
+(and the token still); evhttp's private socket is in a 0700 directory
+under data_dir, removed at exit, also for a data_dir too long for
+sun_path; a node stopped with https connections open exits cleanly; bad
+certificate files refuse start-up with the key, the file and the reason
+(exit 1)."""
 import http.client
 import json
 import os
@@ -34,6 +35,7 @@ from harness import *  # noqa: E402,F401,F403
 import metricsutil as mu  # noqa: E402
 import mqttraw as raw  # noqa: E402
 import tlsutil  # noqa: E402
+from authutil import ternctl_path  # noqa: E402
 
 N_CLIENTS = 300
 IDLE = 10  # http.c's HTTP_TIMEOUT
@@ -129,6 +131,56 @@ def refused(lines, want, what, n=[0]):
     log("%s: %s" % (what, r.err.strip().splitlines()[-1]))
 
 
+class Tunnel:
+    """What socat or stunnel would do for ternctl: plain TCP on a local
+    port, TLS (checked against the CA) to the https port. One connection
+    at a time, bounded by socket timeouts."""
+
+    def __init__(self, port, ctx):
+        self.port, self.ctx = port, ctx
+        self.lsock = socket.socket()
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(4)
+        self.lsock.settimeout(0.2)
+        self.local = self.lsock.getsockname()[1]
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            t = self.ctx.wrap_socket(socket.create_connection(
+                (HOST, self.port), timeout=10), server_hostname=HOST)
+            c.settimeout(10)
+            t.settimeout(10)
+            try:
+                req = b""
+                while b"\r\n\r\n" not in req:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    req += chunk
+                t.sendall(req)
+                while True:
+                    chunk = t.recv(65536)
+                    if not chunk:
+                        break
+                    c.sendall(chunk)
+            except OSError:
+                pass
+            c.close()
+            t.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.lsock.close()
+
+
 def install(src_crt, src_key, crt, key):
     shutil.copy(src_crt, crt + ".new")
     shutil.copy(src_key, key + ".new")
@@ -188,6 +240,23 @@ def test():
                  "Prometheus text over https")
         status, _ = curl(p, ca.crt, "/metrics", token="wrong")
         check_eq(status, 401, "a bad token is still refused over https")
+
+        # ternctl speaks http only: -c says so; through a tunnel it works.
+        conf = tmp_path("ctl.conf")
+        with open(conf, "w") as f:
+            f.write("http_listener %d\nhttp_token_file %s\n"
+                    "http_certfile %s\n" % (p, tokens, crt))
+        r = run([ternctl_path(), "-c", conf, "status"], timeout=20)
+        check_eq(r.rc, 1, "ternctl -c with http_certfile: exit 1 (%r)" % r)
+        check("speaks https" in r.err, "ternctl says why: %r" % r.err)
+        tun = Tunnel(p, ctx)
+        try:
+            r = run([ternctl_path(), "-c", conf, "-H", "http://%s:%d"
+                     % (HOST, tun.local), "status"], timeout=20)
+        finally:
+            tun.close()
+        check_eq(r.rc, 0, "ternctl through a TLS tunnel (%r)" % r)
+        check(mu.TOKEN not in r.out + r.err, "the token is not printed")
 
         # The dashboard.
         status, h, page = https(p, ctx, "/", token=None)
