@@ -822,7 +822,8 @@ http_init(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &http_t0);
 	http_t0_wall = time(NULL);
-	/* The certificate first: a bad one is what an operator fixes. */
+	/* Before the test below: http_certfile without http_listener is
+	 * refused, not ignored. */
 	if (httptls_init() != 0)
 		return -1;
 	if (!srv.cfg.http_listener)

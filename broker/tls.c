@@ -80,6 +80,11 @@
  * (bridge_insecure, and cluster links, proved by their CA alone) checks
  * no name.
  *
+ * The HTTP listener's https (httptls.c) is a context of its own from
+ * http_certfile and http_keyfile (tls_server_ctx), reloaded by
+ * httptls.c, and the same tls_wrap() and tls_conn_close() as a TLS
+ * listener's connections.
+ *
  * Only TLS 1.2 (what mbedTLS 2.28 offers) with ECDHE key exchange and
  * AEAD ciphers (AES-GCM, ChaCha20-Poly1305); no renegotiation and no
  * session resumption.
