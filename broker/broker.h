@@ -1080,6 +1080,9 @@ void pwcheck_conn_gone(struct conn *c);
 void pwcheck_stop(void);
 /* Checks started and not yet answered (the metrics' queue length). */
 unsigned pwcheck_waiting(void);
+/* Checks the worker computed, and checks dropped before it started them
+ * (their connection went), since start (metrics). */
+void pwcheck_counts(uint64_t *computed, uint64_t *abandoned);
 
 /* --- tls.c --- */
 

@@ -330,6 +330,20 @@ m_one(struct evbuffer *b, const char *name, const char *type,
 	m_u64(b, name, v);
 }
 
+static void
+m_auth_checks(struct evbuffer *b)
+{
+	uint64_t computed, abandoned;
+
+	pwcheck_counts(&computed, &abandoned);
+	m_family(b, "tern_auth_checks_total", "counter", "Password and JWT "
+	    "signature checks given to the worker: computed, or abandoned "
+	    "before it started them (the connection went).");
+	m_u64_l(b, "tern_auth_checks_total", "outcome", "computed", computed);
+	m_u64_l(b, "tern_auth_checks_total", "outcome", "abandoned",
+	    abandoned);
+}
+
 static const char *
 m_version_name(uint8_t v)
 {
@@ -597,6 +611,7 @@ http_metrics(struct evhttp_request *req, struct evbuffer *b,
 	m_one(b, "tern_auth_checks_waiting", "gauge",
 	    "Password and JWT checks started and not yet answered.",
 	    pwcheck_waiting());
+	m_auth_checks(b);
 	if (bridge_on())
 		m_cluster(b);
 	if (srv.cfg.push_webhook != NULL)

@@ -100,6 +100,8 @@ static int started, stopping;
 static int efd = -1;
 static struct event *done_ev;
 static unsigned n_jobs; /* loop thread: started, not yet answered */
+static uint64_t n_computed; /* loop thread: answers come back */
+static uint64_t n_abandoned; /* loop thread: dropped before computed */
 
 static void
 pwjob_free(struct pwjob *j)
@@ -165,6 +167,7 @@ pwcheck_done_cb(evutil_socket_t fd, short what, void *arg)
 	while ((j = TAILQ_FIRST(&list)) != NULL) {
 		TAILQ_REMOVE(&list, j, entry);
 		n_jobs--;
+		n_computed++;
 		if (j->c != NULL && j->key != NULL) {
 			j->c->pw_job = NULL;
 			auth_jwt_checked(j->c, j->ok, j->user, j->connect,
@@ -380,6 +383,7 @@ pwcheck_conn_gone(struct conn *c)
 	pthread_mutex_unlock(&mtx);
 	if (q != NULL) {
 		n_jobs--;
+		n_abandoned++;
 		pwjob_free(j);
 	}
 }
@@ -415,4 +419,11 @@ unsigned
 pwcheck_waiting(void)
 {
 	return n_jobs;
+}
+
+void
+pwcheck_counts(uint64_t *computed, uint64_t *abandoned)
+{
+	*computed = n_computed;
+	*abandoned = n_abandoned;
 }
