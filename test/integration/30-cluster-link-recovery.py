@@ -44,6 +44,14 @@ def test():
         for r in subs:
             r.connect(clean=False, expect_present=0)
             r.subscribe([("rec/q/#", 1)])
+        # A persistent session on n2 that is always away: a QoS 1 message
+        # for it is written to n2's store, and its PUBACK waits for that
+        # commit, so all n2 wrote before (the subscribers' acks) is on
+        # disk by then (commits are in order).
+        bar = raw.Client(cl[1].port, version=raw.V311)
+        bar.connect("rec-barrier", clean=False)
+        bar.subscribe("rec/barrier", qos=1)
+        bar.disconnect()
         for a, b in ((0, 1), (1, 0), (2, 1)):
             crosses(cl, a, b)
 
@@ -63,6 +71,15 @@ def test():
                 # PUBACK still in the socket when n2 stops would make the
                 # message come again, as QoS 1 allows)
                 r.c.ping()
+            # ... and those acks are on disk before n2 is stopped: what
+            # comes again after kill -9 is then only what QoS 1 allows
+            # (without this, a slow store could still hold the acks of
+            # the round before, and they would come again too)
+            bp = Publisher(cl[1].port, "rec-bar-pub-%d" % rnd,
+                           version=raw.V5)
+            check_eq(bp.publish_one("rec/barrier", b"bar-%d" % rnd), 0,
+                     "the barrier message acknowledged by n2")
+            bp.close()
 
             b = cl[1]
             if graceful:
