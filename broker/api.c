@@ -126,6 +126,17 @@ json_key(struct evbuffer *b, const char *key, int first)
 	evbuffer_add_printf(b, "%s\"%s\":", first ? "" : ",", key);
 }
 
+/* The answer of a DELETE: {"deleted":"<what>"}. */
+static int
+api_deleted(struct evbuffer *b, const char *what, size_t len)
+{
+	evbuffer_add(b, "{", 1);
+	json_key(b, "deleted", 1);
+	api_json_str(b, what, len);
+	evbuffer_add(b, "}\n", 2);
+	return HTTP_OK;
+}
+
 static void
 json_kstr(struct evbuffer *b, const char *key, const char *v, size_t len)
 {
@@ -686,11 +697,7 @@ api_session_delete(struct evhttp_request *req, struct evbuffer *b,
 	}
 	if (s != NULL)
 		session_free(s);
-	evbuffer_add(b, "{", 1);
-	json_key(b, "deleted", 1);
-	api_json_str(b, arg, len);
-	evbuffer_add(b, "}\n", 2);
-	return HTTP_OK;
+	return api_deleted(b, arg, len);
 }
 
 int
@@ -838,11 +845,7 @@ api_retained_delete(struct evhttp_request *req, struct evbuffer *b,
 	/* Nobody's ack waits for this message's room. */
 	deliver_take_blocker();
 	msg_unref(m);
-	evbuffer_add(b, "{", 1);
-	json_key(b, "deleted", 1);
-	api_json_str(b, arg, len);
-	evbuffer_add(b, "}\n", 2);
-	return HTTP_OK;
+	return api_deleted(b, arg, len);
 }
 
 int

@@ -117,22 +117,18 @@ void
 resend_sent(struct msg *m, const struct session *s)
 {
 	uint64_t key;
-	uint32_t i, n;
 
 	if (s->peer != NULL || s->cluster_in)
 		return; /* other nodes know it by its identity */
 	key = resend_key(s);
-	if (scratch_of == m && m->track == NULL) {
-		if (scratch_n < SCRATCH_MAX) {
-			scratch[scratch_n++] = key;
-			return;
-		}
-		/* A large fan-out: to the message's own array. */
-		n = scratch_n;
-		scratch_of = NULL;
-		for (i = 0; i < n; i++)
-			resend_note(m, scratch[i]);
+	if (scratch_of == m && m->track == NULL &&
+	    scratch_n < SCRATCH_MAX) {
+		scratch[scratch_n++] = key;
+		return;
 	}
+	/* A large fan-out: the notes so far go to the message's own array
+	 * (nothing when the scratch is not m's), then this one. */
+	resend_keep(m);
 	resend_note(m, key);
 }
 
