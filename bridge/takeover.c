@@ -1722,6 +1722,8 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	}
 	if (!s->move_renumber)
 		s->moved_seq = target.seq;
+	/* It takes a seq: a span of it ends (glog.c). */
+	glog_span_end(s);
 	d = delivery_new();
 	d->msg = msg_ref(m);
 	d->seq = target.seq;

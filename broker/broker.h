@@ -129,6 +129,7 @@ struct config {
 	uint32_t max_inflight_messages; /* a v5 client's Receive Maximum, capped */
 	uint32_t max_inflight_messages_v311; /* for 3.1.1 clients (and capped) */
 	uint32_t max_queued_messages;
+	uint32_t group_log_threshold; /* glog.c; 0: off */
 	uint32_t max_keepalive;
 	uint64_t max_queued_bytes; /* 0: no byte limit */
 	uint32_t max_topic_levels;
@@ -525,6 +526,7 @@ struct session {
 	uint64_t sent_max_seq; /* highest seq ever sent (loaded: all may
 				* have been) */
 	struct delivery *disk_tail; /* last queued delivery read back */
+	struct glog_span *span; /* its open span over a group log (glog.c) */
 
 	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t n_qos2_in, cap_qos2_in;
@@ -790,6 +792,15 @@ void persist_state(struct session *s, const struct delivery *d,
     uint8_t state);
 void persist_done(struct session *s, const struct delivery *d);
 void persist_qos2(struct session *s, uint16_t id, int add);
+/* A group log's new entry for m, and a session's span over it open or
+ * closed (glog.c; store.h says what they mean). */
+struct glog;
+void persist_glog(struct glog *g, struct msg *m);
+void persist_span_open(struct session *s, const struct glog *g,
+    uint64_t first_seq, uint64_t first_log, uint8_t qos, uint8_t rap,
+    uint32_t sub_id);
+void persist_span_close(struct session *s, uint64_t first_seq,
+    uint64_t last_log);
 /* The retained message of m's topic (cleared when m is empty). */
 void persist_retain(struct msg *m);
 /* s resumed with queue rows still on disk: read them back, in order,
@@ -1707,6 +1718,10 @@ struct server {
 	uint64_t dropped[EVENTS_DROP_N]; /* by reason (events_dropped) */
 	uint64_t published[3]; /* PUBLISH from clients, by QoS */
 	uint64_t delivered[3]; /* PUBLISH to clients, by QoS, resends not */
+	uint64_t glog_entries; /* group log entries written (glog.c) */
+	uint64_t glog_deliveries; /* queue positions they stood for */
+	uint64_t glog_spans; /* spans opened (a write each) */
+	struct hash *glogs; /* topic -> struct glog */
 	int loading; /* start-up load: no writes */
 	int init_status; /* exit status of a failed start-up (0: 1) */
 	/* The command line, for reading the configuration again: */
@@ -1747,6 +1762,51 @@ uint8_t server_drain_reason(const struct conn *c);
  * (see server.c). Returns the clients sent away, or -1 when the node is
  * draining or shutting down already. */
 int server_drain(void);
+
+/* --- glog.c: group messages at one write (store/sql_group.c) --- */
+
+/* The log of one topic that offline sessions subscribed to it exactly
+ * share: its newest entry and byte sum, and the sessions whose span over
+ * it is open. */
+struct glog_span;
+TAILQ_HEAD(glog_span_list, glog_span);
+struct glog {
+	char *filter;
+	size_t flen;
+	uint64_t head;
+	uint64_t cum;
+	struct glog_span_list open;
+};
+/* A session's open span: its seqs first_seq..last_seq are the entries
+ * first_log..last_log of g, delivered with the subscription's qos, rap
+ * and sub_id. */
+struct glog_span {
+	TAILQ_ENTRY(glog_span) entry;
+	struct glog *g;
+	struct session *s;
+	uint64_t first_seq, last_seq;
+	uint64_t first_log, last_log;
+	uint32_t sub_id;
+	uint8_t qos, rap;
+};
+/* The store's log of filter at start-up (its newest entry, byte sum). */
+void glog_loaded(const char *filter, size_t flen, uint64_t head,
+    uint64_t cum);
+/* Around each deliver_route. */
+void glog_route_begin(void);
+void glog_route_end(void);
+/* 1 when a message matching n_matches subscriptions may reach s through
+ * its topic's group log (the caller checked the subscription). */
+int glog_eligible(const struct session *s, size_t n_matches);
+/* m reaches s through its topic's log: returns the seq it takes. */
+uint64_t glog_take(struct session *s, struct msg *m, uint8_t sub_qos,
+    uint8_t rap, uint32_t sub_id);
+/* s takes a seq another way, or its queue is read back: its open span
+ * ends (a write). */
+void glog_span_end(struct session *s);
+/* s and its store rows go: forget its span (no write). */
+void glog_span_forget(struct session *s);
+void glog_free_all(void);
 
 #include "bridge.h"
 

@@ -56,6 +56,7 @@
 struct match {
 	struct session *s;
 	const char *share; /* the whole $share filter; NULL: not shared */
+	const char *filter; /* the subscription's filter */
 	uint8_t qos;
 	uint8_t options;
 	uint8_t shared;
@@ -568,6 +569,7 @@ deliver_seq_for(struct session *s, uint16_t id)
 {
 	uint64_t seq = s->next_seq != 0 ? s->next_seq : 1;
 
+	glog_span_end(s);
 	seq += (uint64_t)((id + 65535 - deliver_id_of(seq)) % 65535);
 	s->next_seq = seq + 1;
 	return seq;
@@ -800,6 +802,13 @@ static struct session *deliver_blocker;
 /* Routing a message from another node: its link's window (not twice the
  * limit) bounds what a full queue takes. */
 static int deliver_from_link;
+/* The match being delivered may go into its topic's group log
+ * (glog.c): one plain subscription to exactly the topic. */
+static struct {
+	int ok;
+	uint8_t qos, rap;
+	uint32_t sub_id;
+} deliver_glog;
 
 struct session *
 deliver_take_blocker(void)
@@ -1009,6 +1018,15 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			deliver_blocker = s;
 		s->blocking = 1;
 	}
+	if (deliver_glog.ok && glog_eligible(s, n_matches)) {
+		/* One entry of the topic's log for all such sessions. */
+		s->disk_max_seq = glog_take(s, m, deliver_glog.qos,
+		    deliver_glog.rap, deliver_glog.sub_id);
+		s->disk_count++;
+		s->disk_bytes += m->payload_len;
+		push_queued(s, m, qos, publisher);
+		return 1;
+	}
 	d = delivery_new();
 	d->msg = msg_ref(m);
 	d->qos = qos;
@@ -1018,6 +1036,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	 * delivered it; s sends nothing before the two merge. */
 	if (from != NULL && s->split != 0)
 		bridge_split_hold(s, from, m);
+	glog_span_end(s);
 	if (s->next_seq == 0)
 		s->next_seq = 1;
 	d->seq = s->next_seq++;
@@ -1155,6 +1174,7 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 	mt->sub_id = sub->sub_id;
 	mt->shared = share_group != NULL;
 	mt->share = share_group != NULL ? sub->filter : NULL;
+	mt->filter = sub->filter;
 }
 
 static int
@@ -1189,6 +1209,7 @@ deliver_route(struct msg *m, struct session *publisher)
 	route_twice = 0;
 	if (++route_pass == 0)
 		route_pass = 1; /* 0 is a new session's mark */
+	glog_route_begin();
 	trie_match(srv.subs, m->topic, m->topic_len, deliver_match_cb, &ctx);
 	/* Sorted (sessions together, plain before shared) only when a
 	 * session has two matches to merge: otherwise the order does not
@@ -1248,15 +1269,29 @@ deliver_route(struct msg *m, struct session *publisher)
 			    (unsigned long long)m->id_origin,
 			    (unsigned long long)m->id_seq, mt->s->client_id);
 			delivered++;
-		} else if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
-		    mt->share, ctx.from_link ? bridge_link_peer(publisher) :
-		    NULL, ctx.from_link ? NULL : publisher)) {
-			delivered++;
-			if (mt->s->split && mt->s->persistent &&
-			    !ctx.from_link)
-				bridge_had(mt->s);
+		} else {
+			/* One plain subscription to exactly this topic: it
+			 * may take the topic's group log (glog.c). */
+			deliver_glog.ok = j == i + 1 && !mt->shared &&
+			    !(mt->options & MQTT_SUBOPT_NO_LOCAL) &&
+			    strncmp(mt->filter, m->topic, m->topic_len) == 0 &&
+			    mt->filter[m->topic_len] == '\0';
+			deliver_glog.qos = mt->qos;
+			deliver_glog.rap = (mt->options & MQTT_SUBOPT_RAP) != 0;
+			deliver_glog.sub_id = mt->sub_id;
+			if (deliver_enqueue(mt->s, m, qos, retain, ids, n_ids,
+			    mt->share, ctx.from_link ?
+			    bridge_link_peer(publisher) : NULL,
+			    ctx.from_link ? NULL : publisher)) {
+				delivered++;
+				if (mt->s->split && mt->s->persistent &&
+				    !ctx.from_link)
+					bridge_had(mt->s);
+			}
+			deliver_glog.ok = 0;
 		}
 	}
+	glog_route_end();
 	deliver_from_link = 0;
 	if (bridge_on() && !ctx.from_link)
 		delivered += bridge_forward(m, delivered == 0);

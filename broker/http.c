@@ -427,6 +427,15 @@ m_messages(struct evbuffer *b)
 	for (i = 0; i < EVENTS_DROP_N; i++)
 		m_u64_l(b, "tern_messages_dropped_total", "reason",
 		    events_drop_name((enum events_drop)i), srv.dropped[i]);
+	m_one(b, "tern_group_log_entries_total", "counter",
+	    "Messages written once to a group log for offline sessions "
+	    "(group_log_threshold).", srv.glog_entries);
+	m_one(b, "tern_group_log_deliveries_total", "counter",
+	    "Queued messages of offline sessions that group log entries "
+	    "stand for.", srv.glog_deliveries);
+	m_one(b, "tern_group_log_spans_total", "counter",
+	    "Span rows written for sessions over group logs.",
+	    srv.glog_spans);
 }
 
 static void

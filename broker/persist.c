@@ -353,6 +353,39 @@ persist_retain(struct msg *m)
 	persist_wrote();
 }
 
+void
+persist_glog(struct glog *g, struct msg *m)
+{
+	if (!persist_on(NULL))
+		return;
+	persist_body(m);
+	store_glog_put(srv.store, g->filter, g->flen, g->head, m->store_id,
+	    m->payload_len, g->cum);
+	persist_wrote();
+}
+
+void
+persist_span_open(struct session *s, const struct glog *g,
+    uint64_t first_seq, uint64_t first_log, uint8_t qos, uint8_t rap,
+    uint32_t sub_id)
+{
+	if (!persist_on(s))
+		return;
+	store_span_open(srv.store, s->client_id, s->id_len, g->filter,
+	    g->flen, first_seq, first_log, qos, rap, sub_id);
+	persist_wrote();
+}
+
+void
+persist_span_close(struct session *s, uint64_t first_seq, uint64_t last_log)
+{
+	if (!persist_on(s))
+		return;
+	store_span_close(srv.store, s->client_id, s->id_len, first_seq,
+	    last_log);
+	persist_wrote();
+}
+
 /* persist_flush_then(): what to call once commits reach flushed_gen. */
 static void (*flushed_cb)(void);
 static uint64_t flushed_gen;
@@ -605,6 +638,8 @@ persist_read_next(struct session *s)
 {
 	struct persist_read *r = xmalloc(sizeof *r);
 
+	/* What follows its span is the in-memory queue's now (glog.c). */
+	glog_span_end(s);
 	/* Rows still in the open batch must be committed first: a read
 	 * sees only what was committed before it. */
 	if (flush_armed)
@@ -771,6 +806,13 @@ persist_load_retained(void *arg, const struct store_msg *sm)
 }
 
 static void
+persist_load_glog(void *arg, const char *filter, size_t flen, uint64_t head,
+    uint64_t cum)
+{
+	glog_loaded(filter, flen, head, cum);
+}
+
+static void
 persist_expire_done(void *arg, uint64_t n)
 {
 	if (n == UINT64_MAX)
@@ -828,7 +870,7 @@ persist_open(void)
 {
 	static const struct store_load_cb cb = {
 		persist_load_session, persist_load_sub, persist_load_qos2,
-		persist_load_retained
+		persist_load_retained, persist_load_glog
 	};
 	struct timeval tv = { PERSIST_EXPIRE_SECS, 0 };
 	char path[4096], err[512];

@@ -416,6 +416,7 @@ server_free(void)
 	bridge_free();
 	mqttbridge_free();
 	session_free_all();
+	glog_free_all();
 	presence_free_all();
 	events_free_all();
 	gate_free_all();

@@ -92,6 +92,7 @@ session_free(struct session *s)
 		event_free(s->expiry_timer);
 	free(s->qos2_in);
 	deliver_seen_free(s);
+	glog_span_forget(s);
 	free(s->username);
 	free(s->client_id);
 	free(s);
@@ -103,6 +104,7 @@ session_retire(struct session *s)
 	size_t i, j;
 
 	hash_del(srv.sessions, s->client_id, s->id_len);
+	glog_span_forget(s);
 	persist_session_del(s);
 	will_clear(s);
 	deliver_release(s);

@@ -222,3 +222,42 @@ store_retain_del(struct store *st, const char *topic, size_t len)
 {
 	batch_add1(st, OP_RETAIN_DEL, topic, len);
 }
+
+void
+store_glog_put(struct store *st, const char *filter, size_t flen,
+    uint64_t seq, uint64_t msg_id, uint32_t bytes, uint64_t cum)
+{
+	struct op *o;
+
+	o = batch_add1(st, OP_GLOG_PUT, filter, flen);
+	o->seq = seq;
+	o->msg_id = msg_id;
+	o->sub_id = bytes;
+	o->t0 = (int64_t)cum;
+}
+
+void
+store_span_open(struct store *st, const char *id, size_t len,
+    const char *filter, size_t flen, uint64_t first_seq, uint64_t first_log,
+    uint8_t qos, uint8_t rap, uint32_t sub_id)
+{
+	struct op *o;
+
+	o = batch_add2(st, OP_SPAN_OPEN, id, len, filter, flen);
+	o->seq = first_seq;
+	o->msg_id = first_log;
+	o->qos = qos;
+	o->retain = rap;
+	o->sub_id = sub_id;
+}
+
+void
+store_span_close(struct store *st, const char *id, size_t len,
+    uint64_t first_seq, uint64_t last_log)
+{
+	struct op *o;
+
+	o = batch_add1(st, OP_SPAN_CLOSE, id, len);
+	o->seq = first_seq;
+	o->msg_id = last_log;
+}

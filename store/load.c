@@ -30,9 +30,129 @@ load_fail(struct store *st, sqlite3_stmt *s, const char *what, char *err,
 	return -1;
 }
 
+/*
+ * Spans (sql_group.c): an open one is closed at the newest entry of its
+ * log (the broker closes a span in the batch where the session misses an
+ * entry, so an open span took every entry there is), and each span's
+ * rows, bytes and last seq are added to its session's counters, in
+ * spans: client id -> v[0] rows, v[1] bytes, v[2] largest seq. Bytes
+ * come from the entries' running sums, two lookups per span; a span
+ * whose end entries are missing (a failed commit took them back) is
+ * counted entry by entry.
+ */
+static int
+load_spans(struct store *st, struct delta *spans, uint8_t ***keys,
+    size_t *n_keys, char *err, size_t errlen)
+{
+	static const char close_sql[] =
+	    "DELETE FROM spans WHERE last_log = 0 AND NOT EXISTS (SELECT 1"
+	    " FROM glog AS g WHERE g.filter = spans.filter"
+	    " AND g.seq >= spans.first_log);"
+	    "UPDATE spans SET last_log = (SELECT max(seq) FROM glog AS g"
+	    " WHERE g.filter = spans.filter) WHERE last_log = 0;";
+	static const char sql[] =
+	    "SELECT s.client_id, s.first_seq, s.first_log, s.last_log,"
+	    " lo.bytes, lo.cum, hi.cum, s.filter FROM spans AS s"
+	    " LEFT JOIN glog AS lo ON lo.filter = s.filter"
+	    "  AND lo.seq = s.first_log"
+	    " LEFT JOIN glog AS hi ON hi.filter = s.filter"
+	    "  AND hi.seq = s.last_log";
+	static const char each_sql[] =
+	    "SELECT count(*), coalesce(sum(bytes), 0) FROM glog"
+	    " WHERE filter = ?1 AND seq BETWEEN ?2 AND ?3";
+	sqlite3_stmt *each = NULL;
+	const void *f;
+	size_t flen;
+	struct delta_entry *e;
+	sqlite3_stmt *s = NULL;
+	const void *id;
+	uint8_t *copy;
+	size_t len, cap = 0;
+	int64_t n, bytes;
+	uint64_t last;
+	int rc;
+
+	if (sqlite3_exec(st->db, close_sql, NULL, NULL, NULL) != SQLITE_OK)
+		return load_fail(st, s, "close spans", err, errlen);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return load_fail(st, s, "spans", err, errlen);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		id = sql_column_bytes(s, 0, &len);
+		if (sqlite3_column_type(s, 4) != SQLITE_NULL &&
+		    sqlite3_column_type(s, 6) != SQLITE_NULL) {
+			n = sqlite3_column_int64(s, 3) -
+			    sqlite3_column_int64(s, 2) + 1;
+			bytes = sqlite3_column_int64(s, 6) -
+			    sqlite3_column_int64(s, 5) +
+			    sqlite3_column_int64(s, 4);
+		} else {
+			if (each == NULL && sqlite3_prepare_v2(st->db,
+			    each_sql, -1, &each, NULL) != SQLITE_OK)
+				break;
+			f = sql_column_bytes(s, 7, &flen);
+			sql_bind_bytes(each, 1, f, flen);
+			sqlite3_bind_int64(each, 2, sqlite3_column_int64(s, 2));
+			sqlite3_bind_int64(each, 3, sqlite3_column_int64(s, 3));
+			if (sqlite3_step(each) != SQLITE_ROW) {
+				sqlite3_reset(each);
+				break;
+			}
+			n = sqlite3_column_int64(each, 0);
+			bytes = sqlite3_column_int64(each, 1);
+			sqlite3_reset(each);
+		}
+		if (n <= 0)
+			continue;
+		last = (uint64_t)sqlite3_column_int64(s, 1) +
+		    (uint64_t)(sqlite3_column_int64(s, 3) -
+		    sqlite3_column_int64(s, 2));
+		if ((e = delta_find(spans, 0, id, len)) == NULL) {
+			copy = store_xmalloc(len ? len : 1);
+			memcpy(copy, id, len);
+			*keys = store_grow(*keys, *n_keys, &cap, 16,
+			    sizeof **keys);
+			(*keys)[(*n_keys)++] = copy;
+			e = delta_get(spans, 0, copy, len);
+		}
+		e->v[0] += n;
+		e->v[1] += bytes;
+		if ((int64_t)last > e->v[2])
+			e->v[2] = (int64_t)last;
+	}
+	sqlite3_finalize(each);
+	if (rc != SQLITE_DONE)
+		return load_fail(st, s, "spans", err, errlen);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+load_glogs(struct store *st, const struct store_load_cb *cb, void *arg,
+    char *err, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT filter, max(seq), cum FROM glog GROUP BY filter";
+	sqlite3_stmt *s = NULL;
+	const char *f;
+	size_t flen;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return load_fail(st, s, "group logs", err, errlen);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		f = sql_column_bytes(s, 0, &flen);
+		cb->glog(arg, f, flen, (uint64_t)sqlite3_column_int64(s, 1),
+		    (uint64_t)sqlite3_column_int64(s, 2));
+	}
+	if (rc != SQLITE_DONE)
+		return load_fail(st, s, "group logs", err, errlen);
+	sqlite3_finalize(s);
+	return 0;
+}
+
 static int
 load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
-    char *err, size_t errlen)
+    const struct delta *spans, char *err, size_t errlen)
 {
 	static const char sql[] =
 	    "SELECT s.client_id, s.expiry, s.disconnected_at, s.version,"
@@ -41,6 +161,7 @@ load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
 	    " FROM sessions AS s LEFT JOIN queue_stats AS q"
 	    " ON q.client_id = s.client_id";
 	struct store_session ss;
+	struct delta_entry *e;
 	sqlite3_stmt *s = NULL;
 	const struct qsess *q;
 	uint64_t n, bytes, max_seq;
@@ -77,6 +198,13 @@ load_sessions(struct store *st, const struct store_load_cb *cb, void *arg,
 				bytes += q->rows[i].bytes;
 			if (q->rows[q->n - 1].seq > max_seq)
 				max_seq = q->rows[q->n - 1].seq;
+		}
+		if ((e = delta_find((struct delta *)spans, 0, ss.client_id,
+		    ss.id_len)) != NULL) {
+			n += (uint64_t)e->v[0];
+			bytes += (uint64_t)e->v[1];
+			if ((uint64_t)e->v[2] > max_seq)
+				max_seq = (uint64_t)e->v[2];
 		}
 		cb->session(arg, &ss, n, bytes, max_seq);
 	}
@@ -177,10 +305,23 @@ load_run(struct store *st, const struct store_load_cb *cb, void *arg,
     uint64_t *max_msg_id, char *err, size_t errlen)
 {
 	sqlite3_stmt *s = NULL;
+	struct delta spans;
+	uint8_t **keys = NULL;
+	size_t n_keys = 0;
+	int rc;
 
 	*max_msg_id = 0;
-	if (cb->session != NULL && load_sessions(st, cb, arg, err,
-	    errlen) != 0)
+	memset(&spans, 0, sizeof spans);
+	rc = load_spans(st, &spans, &keys, &n_keys, err, errlen);
+	if (rc == 0 && cb->session != NULL)
+		rc = load_sessions(st, cb, arg, &spans, err, errlen);
+	delta_free(&spans);
+	while (n_keys > 0)
+		free(keys[--n_keys]);
+	free(keys);
+	if (rc != 0)
+		return -1;
+	if (cb->glog != NULL && load_glogs(st, cb, arg, err, errlen) != 0)
 		return -1;
 	if (cb->sub != NULL && load_subs(st, cb, arg, err, errlen) != 0)
 		return -1;

@@ -181,6 +181,30 @@ static const char *const schema_steps[] = {
 	"ALTER TABLE sessions ADD COLUMN user_kind INTEGER NOT NULL"
 	" DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN user BLOB;",
+
+	/* 3 -> 4: group logs and spans (sql_group.c). glog: one row per
+	 * message of a filter, seqs dense per filter, cum the sum of the
+	 * payload bytes up to and including it; spans: a session's queue
+	 * seqs first_seq... are entries first_log... of filter's log, up to
+	 * last_log (0: open). */
+	"CREATE TABLE glog("
+	" filter BLOB NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" msg_id INTEGER NOT NULL,"
+	" bytes INTEGER NOT NULL,"
+	" cum INTEGER NOT NULL,"
+	" PRIMARY KEY(filter, seq)) WITHOUT ROWID;"
+	"CREATE TABLE spans("
+	" client_id BLOB NOT NULL,"
+	" first_seq INTEGER NOT NULL,"
+	" filter BLOB NOT NULL,"
+	" first_log INTEGER NOT NULL,"
+	" last_log INTEGER NOT NULL,"
+	" qos INTEGER NOT NULL,"
+	" rap INTEGER NOT NULL,"
+	" sub_id INTEGER NOT NULL,"
+	" PRIMARY KEY(client_id, first_seq)) WITHOUT ROWID;"
+	"CREATE INDEX spans_filter ON spans(filter, first_log);",
 };
 
 _Static_assert(sizeof schema_steps / sizeof schema_steps[0] ==

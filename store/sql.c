@@ -53,6 +53,8 @@ sql_prepare_all(struct store *st, char *err, size_t errlen)
 	    sql_prepare(st, sql_queue_defs, sql_queue_ndefs, err,
 	    errlen) != 0 ||
 	    sql_prepare(st, sql_retain_defs, sql_retain_ndefs, err,
+	    errlen) != 0 ||
+	    sql_prepare(st, sql_group_defs, sql_group_ndefs, err,
 	    errlen) != 0)
 		return -1;
 	return 0;

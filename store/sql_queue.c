@@ -274,7 +274,7 @@ sql_queue_count(struct store *st, const void *id, size_t len, int64_t run,
 /* Delete a row of a run; nothing when it does not exist. */
 static int
 sql_queue_run_delete(struct store *st, const void *id, size_t len,
-    int64_t run, uint64_t seq)
+    int64_t run, uint64_t seq, int *found)
 {
 	sqlite3_stmt *s = st->stmt[ST_QUEUE_DEL];
 	int64_t msg_id = 0, bytes = 0;
@@ -290,6 +290,8 @@ sql_queue_run_delete(struct store *st, const void *id, size_t len,
 		inl = sqlite3_column_int(s, 2);
 	}
 	sqlite3_reset(s);
+	if (found != NULL)
+		*found = row;
 	if (row) {
 		if (!inl)
 			delta_get(&st->refs, (uint64_t)msg_id, NULL, 0)->v[0]--;
@@ -393,12 +395,7 @@ sql_queue_run_insert(struct store *st, const void *id, size_t len,
 static int
 sql_queue_insert(struct store *st, const struct op *o)
 {
-	const void *id = batch_str(o, 0);
-	size_t len = o->len[0], i;
-	struct qsess *q = qindex_get(&st->qx, id, len);
-	struct delta_entry *e;
-	struct logrow r, *old;
-	int rc;
+	struct logrow r;
 
 	memset(&r, 0, sizeof r);
 	r.seq = o->seq;
@@ -409,6 +406,21 @@ sql_queue_insert(struct store *st, const struct op *o)
 	r.packet_id = o->packet_id;
 	r.n_sub_ids = o->n_sub_ids;
 	memcpy(r.sub_ids, o->sub_ids, sizeof r.sub_ids);
+	return sql_queue_insert_row(st, batch_str(o, 0), o->len[0], &r);
+}
+
+/* id must live as long as the transaction (a batch's string). */
+int
+sql_queue_insert_row(struct store *st, const void *id, size_t len,
+    struct logrow *rp)
+{
+	struct qsess *q = qindex_get(&st->qx, id, len);
+	struct delta_entry *e;
+	struct logrow r = *rp, *old;
+	const struct logrow *o = &r;
+	size_t i;
+	int rc;
+
 	if ((rc = sql_queue_info(st, o->msg_id, &r.bytes, &r.expiry_at)) !=
 	    SQLITE_OK || (rc = sql_queue_know_max(st, q)) != SQLITE_OK)
 		return rc;
@@ -421,7 +433,7 @@ sql_queue_insert(struct store *st, const struct op *o)
 			if (o->seq < q->runs[i].first_seq)
 				q->runs[i].first_seq = o->seq;
 			if ((rc = sql_queue_run_delete(st, id, len,
-			    q->runs[i].run, o->seq)) != SQLITE_OK ||
+			    q->runs[i].run, o->seq, NULL)) != SQLITE_OK ||
 			    (rc = sql_queue_run_insert(st, id, len,
 			    q->runs[i].run, &r)) != SQLITE_OK)
 				return rc;
@@ -454,7 +466,7 @@ sql_queue_update(struct store *st, const struct op *o)
 	struct qsess *q = qindex_get(&st->qx, id, len);
 	struct logrow *r;
 	sqlite3_stmt *s;
-	int rc;
+	int rc, found;
 
 	if ((r = qsess_row(q, o->seq)) != NULL && !r->stored) {
 		r->state = o->state;
@@ -472,16 +484,22 @@ sql_queue_update(struct store *st, const struct op *o)
 		}
 		return rc;
 	}
-	if ((rc = sql_queue_know_runs(st, q)) != SQLITE_OK || q->n_runs == 0)
+	if ((rc = sql_queue_know_runs(st, q)) != SQLITE_OK)
 		return rc;
-	i = qsess_run_for(q, o->seq);
-	s = st->stmt[ST_QUEUE_UPDATE];
-	sqlite3_bind_int64(s, 1, q->runs[i].run);
-	sql_bind_bytes(s, 2, id, len);
-	sqlite3_bind_int64(s, 3, (int64_t)o->seq);
-	sqlite3_bind_int(s, 4, o->state);
-	sqlite3_bind_int(s, 5, o->packet_id);
-	return sql_run(st, s);
+	if (q->n_runs != 0) {
+		i = qsess_run_for(q, o->seq);
+		s = st->stmt[ST_QUEUE_UPDATE];
+		sqlite3_bind_int64(s, 1, q->runs[i].run);
+		sql_bind_bytes(s, 2, id, len);
+		sqlite3_bind_int64(s, 3, (int64_t)o->seq);
+		sqlite3_bind_int(s, 4, o->state);
+		sqlite3_bind_int(s, 5, o->packet_id);
+		if ((rc = sql_run(st, s)) != SQLITE_OK ||
+		    sqlite3_changes(st->db) > 0)
+			return rc;
+	}
+	/* Not a row: maybe a span's (sql_group.c), which becomes one. */
+	return sql_group_take(st, q, id, len, o->seq, o, &found);
 }
 
 static int
@@ -491,14 +509,18 @@ sql_queue_delete(struct store *st, const struct op *o)
 	size_t len = o->len[0];
 	struct qsess *q = qindex_get(&st->qx, id, len);
 	struct logrow *r;
-	int rc;
+	int rc, found = 0;
 
 	if ((r = qsess_row(q, o->seq)) != NULL)
 		return sql_queue_log_delete(st, q, r);
-	if ((rc = sql_queue_know_runs(st, q)) != SQLITE_OK || q->n_runs == 0)
+	if ((rc = sql_queue_know_runs(st, q)) != SQLITE_OK)
 		return rc;
-	return sql_queue_run_delete(st, id, len,
-	    q->runs[qsess_run_for(q, o->seq)].run, o->seq);
+	if (q->n_runs != 0 && ((rc = sql_queue_run_delete(st, id, len,
+	    q->runs[qsess_run_for(q, o->seq)].run, o->seq, &found)) !=
+	    SQLITE_OK || found))
+		return rc;
+	/* Not a row: maybe a span's (sql_group.c). */
+	return sql_group_take(st, q, id, len, o->seq, NULL, &found);
 }
 
 static int
@@ -570,7 +592,7 @@ sql_queue_session_delete(struct store *st, const void *id, size_t len)
 			return rc;
 	}
 	qindex_remove(&st->qx, q);
-	return SQLITE_OK;
+	return sql_group_session_delete(st, id, len);
 }
 
 /* Write the log rows put in this transaction. A row whose body was put
@@ -813,7 +835,8 @@ sql_queue_flush(struct store *st)
 	size_t i;
 	int rc;
 
-	if ((rc = sql_queue_write_log(st)) == SQLITE_OK)
+	if ((rc = sql_group_flush(st)) == SQLITE_OK &&
+	    (rc = sql_queue_write_log(st)) == SQLITE_OK)
 		rc = sql_queue_make_run(st);
 	for (i = 0; i < st->stats.n && rc == SQLITE_OK; i++) {
 		e = &st->stats.e[i];
@@ -861,6 +884,7 @@ sql_queue_rebuild(struct store *st)
 	delta_clear(&st->stats);
 	delta_clear(&st->runs);
 	delta_clear(&st->refs);
+	sql_group_clear(st);
 	st->n_bodies = 0;
 	st->n_pend = 0;
 	memset(st->cache, 0, sizeof st->cache);
@@ -988,15 +1012,6 @@ sql_queue_sub_ids(struct store_queued *q, const uint8_t *p, size_t len)
 	q->n_sub_ids = (uint8_t)n;
 }
 
-/* A read job's rows under construction: their bytes go to j->arena as
- * offsets (topic, payload, props per row) until the arena stops
- * moving. */
-struct qread {
-	struct job *j;
-	size_t cap, used, rows_cap;
-	size_t *off;
-};
-
 /* Copy len bytes into the job's arena; returns their offset. */
 static size_t
 sql_queue_arena(struct qread *rd, const void *p, size_t len)
@@ -1014,8 +1029,7 @@ sql_queue_arena(struct qread *rd, const void *p, size_t len)
 	return off;
 }
 
-/* A new row of the job (zeroed). */
-static struct store_queued *
+struct store_queued *
 sql_queue_new_row(struct qread *rd)
 {
 	struct job *j = rd->j;
@@ -1023,8 +1037,8 @@ sql_queue_new_row(struct qread *rd)
 
 	if (j->n_rows == rd->rows_cap) {
 		rd->rows_cap = rd->rows_cap ? rd->rows_cap * 2 : 16;
-		if (rd->rows_cap > j->limit)
-			rd->rows_cap = j->limit;
+		if (rd->rows_cap > 2 * (size_t)j->limit)
+			rd->rows_cap = 2 * (size_t)j->limit;
 		j->rows = store_xrealloc(j->rows, rd->rows_cap * sizeof *j->rows);
 		rd->off = store_xrealloc(rd->off,
 		    rd->rows_cap * 3 * sizeof *rd->off);
@@ -1036,7 +1050,7 @@ sql_queue_new_row(struct qread *rd)
 
 /* The body columns of s from col on (topic, payload, qos, retain, props,
  * received_at, expiry_at) into row q, the job's last new row. */
-static void
+void
 sql_queue_take_body(struct qread *rd, struct store_queued *q,
     sqlite3_stmt *s, int col)
 {
@@ -1122,6 +1136,57 @@ sql_queue_read_log(struct store *st, struct qread *rd, const struct logrow *r)
 	return rc;
 }
 
+/* A row's place in a merge. */
+struct qmerge {
+	uint64_t seq;
+	size_t i;
+};
+
+static int
+sql_queue_merge_cmp(const void *a, const void *b)
+{
+	const struct qmerge *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The job's rows are the session's rows then its spans' rows, each part
+ * in seq order and at most the job's limit long: the first `limit` of
+ * both in seq order are the answer. The rows move with their arena
+ * offsets.
+ */
+static void
+sql_queue_merge(struct qread *rd)
+{
+	struct job *j = rd->j;
+	size_t n = j->n_rows, i;
+	struct store_queued *rows;
+	struct qmerge *ix;
+	size_t *off;
+
+	ix = store_xmalloc(n * sizeof *ix);
+	for (i = 0; i < n; i++) {
+		ix[i].seq = j->rows[i].seq;
+		ix[i].i = i;
+	}
+	qsort(ix, n, sizeof *ix, sql_queue_merge_cmp);
+	rows = store_xmalloc(n * sizeof *rows);
+	off = store_xmalloc(3 * n * sizeof *off);
+	for (i = 0; i < n; i++) {
+		rows[i] = j->rows[ix[i].i];
+		memcpy(off + 3 * i, rd->off + 3 * ix[i].i, 3 * sizeof *off);
+	}
+	free(j->rows);
+	free(rd->off);
+	free(ix);
+	j->rows = rows;
+	rd->off = off;
+	rd->rows_cap = n;
+	if (j->n_rows > j->limit)
+		j->n_rows = j->limit;
+}
+
 int
 sql_queue_read(struct store *st, struct job *j)
 {
@@ -1131,7 +1196,7 @@ sql_queue_read(struct store *st, struct job *j)
 	struct store_queued *q;
 	const uint8_t *base;
 	uint64_t after = j->after_seq;
-	size_t i;
+	size_t i, n_real;
 	int rc;
 
 	memset(&rd, 0, sizeof rd);
@@ -1148,6 +1213,12 @@ sql_queue_read(struct store *st, struct job *j)
 		after = r->seq;
 		rc = sql_queue_read_log(st, &rd, r);
 	}
+	/* Rows of the session's spans (sql_group.c), merged by seq. */
+	n_real = j->n_rows;
+	if (rc == SQLITE_OK)
+		rc = sql_group_read(st, &rd, j->after_seq);
+	if (rc == SQLITE_OK && j->n_rows > n_real && n_real > 0)
+		sql_queue_merge(&rd);
 
 	/* The arena has stopped moving: turn offsets into pointers. */
 	base = j->arena != NULL ? j->arena : (const uint8_t *)"";

@@ -109,6 +109,10 @@ store_apply(struct store *st, const struct op *o)
 	case OP_RETAIN_PUT:
 	case OP_RETAIN_DEL:
 		return sql_retain_apply(st, o);
+	case OP_GLOG_PUT:
+	case OP_SPAN_OPEN:
+	case OP_SPAN_CLOSE:
+		return sql_group_apply(st, o);
 	}
 	return SQLITE_MISUSE;
 }
@@ -125,14 +129,44 @@ store_rollback(struct store *st)
 	st->qx_stale = sql_queue_rebuild(st) != SQLITE_OK;
 }
 
+/* Store thread: write the span ops kept from failed transactions
+ * (sql_group.c) in a transaction of their own. */
+static int
+store_carry(struct store *st)
+{
+	const struct op *o;
+	size_t off;
+	int rc;
+
+	rc = sql_run(st, st->stmt[ST_BEGIN]);
+	for (off = 0; rc == SQLITE_OK && off < st->carry.len; off += o->size) {
+		o = (const struct op *)(st->carry.buf + off);
+		rc = store_apply(st, o);
+	}
+	if (rc == SQLITE_OK)
+		rc = sql_queue_flush(st);
+	if (rc == SQLITE_OK)
+		rc = sql_run(st, st->stmt[ST_COMMIT]);
+	if (rc != SQLITE_OK) {
+		store_rollback(st);
+		return rc;
+	}
+	st->carry.len = 0;
+	st->carry.n_ops = 0;
+	return SQLITE_OK;
+}
+
 /* Store thread, before a job: read the queue index back if a rebuild
- * after a rollback failed. Returns SQLITE_OK or the error. */
+ * after a rollback failed, and write what failed transactions left to
+ * carry. Returns SQLITE_OK or the error. */
 static int
 store_index_ready(struct store *st)
 {
 	if (st->qx_stale && sql_queue_rebuild(st) != SQLITE_OK)
 		return SQLITE_ERROR;
 	st->qx_stale = 0;
+	if (st->carry.n_ops != 0)
+		return store_carry(st);
 	return SQLITE_OK;
 }
 
@@ -172,8 +206,12 @@ store_run_batches(struct store *st, struct job_list *run)
 	}
 	if (rc == SQLITE_OK)
 		rc = sql_run(st, st->stmt[ST_COMMIT]);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		store_rollback(st);
+		/* Later batches build on its spans: they are kept. */
+		TAILQ_FOREACH(j, run, entry)
+			sql_group_carry(st, &j->batch);
+	}
 	TAILQ_FOREACH(j, run, entry)
 		j->ok = rc == SQLITE_OK || j->batch.n_ops == 0;
 }
@@ -469,6 +507,10 @@ store_close(struct store *st)
 	free(st->bodies);
 	free(st->pend);
 	delta_free(&st->stats);
+	sql_group_clear(st);
+	delta_free(&st->gc);
+	free(st->gc_keys);
+	free(st->carry.buf);
 	free(st);
 }
 

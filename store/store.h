@@ -39,7 +39,7 @@ struct store;
 #define STORE_MAX_SUB_IDS 8
 
 /* The schema version this build writes (see schema.c). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
  * Open or create the database at path (WAL). sync_full: synchronous=FULL
@@ -164,6 +164,34 @@ void store_retain_put(struct store *st, const char *topic, size_t len,
 void store_retain_del(struct store *st, const char *topic, size_t len);
 
 /*
+ * Group logs (read diffusion, sql_group.c): a message that many offline
+ * sessions subscribed to one filter want is written once, as entry seq
+ * (dense per filter, from 1) of that filter's log, and each of those
+ * sessions holds a span of its queue over the log instead of a row per
+ * message. msg_id's body must be put in this batch; bytes: its payload
+ * length; cum: the sum of bytes over the filter's entries up to this
+ * one (the load counts queued bytes by it).
+ */
+void store_glog_put(struct store *st, const char *filter, size_t flen,
+    uint64_t seq, uint64_t msg_id, uint32_t bytes, uint64_t cum);
+/*
+ * The session's queue seqs first_seq, first_seq + 1, ... are the entries
+ * first_log, first_log + 1, ... of the filter's log, from now on until
+ * closed: delivered at min(qos, the message's QoS), retained only with
+ * rap (Retain As Published), with sub_id (0: none). The caller closes an
+ * open span (store_span_close, last_log its last entry) in the batch in
+ * which the session gets a seq that is not the span's next, or the log
+ * an entry the session does not take: an open span is exact, a crash
+ * leaves nothing to guess. A span's seqs are the session's queue rows
+ * for store_queue_read/update/del.
+ */
+void store_span_open(struct store *st, const char *id, size_t len,
+    const char *filter, size_t flen, uint64_t first_seq, uint64_t first_log,
+    uint8_t qos, uint8_t rap, uint32_t sub_id);
+void store_span_close(struct store *st, const char *id, size_t len,
+    uint64_t first_seq, uint64_t last_log);
+
+/*
  * Close the open batch: all writes since the previous commit become ONE
  * transaction, run on the store thread in FIFO order. done(arg, ok) runs
  * from store_poll() once it has committed (ok=1) or failed and rolled back
@@ -198,6 +226,11 @@ struct store_load_cb {
 	void (*qos2)(void *arg, const char *id, size_t len,
 	    uint16_t packet_id);
 	void (*retained)(void *arg, const struct store_msg *m);
+	/* A filter's group log: its newest entry and its cum (new entries
+	 * continue from them). Spans are counted in their sessions' queue
+	 * counters. */
+	void (*glog)(void *arg, const char *filter, size_t flen,
+	    uint64_t head, uint64_t cum);
 };
 /*
  * Call cb for every session, then every subscription, QoS 2 id and

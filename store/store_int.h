@@ -94,7 +94,10 @@ enum op_kind {
 	OP_QOS2_PUT,	/* str: id */
 	OP_QOS2_DEL,	/* str: id */
 	OP_RETAIN_PUT,	/* str: topic */
-	OP_RETAIN_DEL	/* str: topic */
+	OP_RETAIN_DEL,	/* str: topic */
+	OP_GLOG_PUT,	/* str: filter */
+	OP_SPAN_OPEN,	/* str: id, filter */
+	OP_SPAN_CLOSE	/* str: id */
 };
 
 #define OP_MAX_STR 3
@@ -207,6 +210,8 @@ struct qsess {
 	int runs_known;
 	int max_known;
 	uint64_t run_max; /* largest seq put in a run; valid when max_known */
+	uint8_t spans; /* has rows in spans (sql_group.c): 0 unknown, 1 no,
+			* 2 yes */
 };
 
 /* A run of table queue and its row count (table runs). */
@@ -301,6 +306,20 @@ enum stmt_id {
 	ST_RETAIN_PUT,
 	ST_RETAIN_DEL,
 	ST_RETAIN_EXPIRED,
+	/* sql_group.c */
+	ST_GLOG_PUT,
+	ST_GLOG_READ,
+	ST_GLOG_ENTRY,
+	ST_GLOG_MAX,
+	ST_GLOG_GC,
+	ST_SPAN_PUT,
+	ST_SPAN_CLOSE,
+	ST_SPAN_FIND,
+	ST_SPAN_AFTER,
+	ST_SPAN_ANY,
+	ST_SPAN_DEL,
+	ST_SPAN_DEL_SESSION,
+	ST_SPAN_MIN,
 	ST_COUNT
 };
 
@@ -378,6 +397,51 @@ struct job;
  * j->limit, their bytes in j->arena, both owned by j). Returns SQLITE_OK
  * or an error code, with no rows. */
 int sql_queue_read(struct store *st, struct job *j);
+
+/* --- sql_group.c: group logs and the spans of sessions over them --- */
+
+/* The statements of sql_group.c, prepared by sql_prepare_all. */
+extern const struct sql_def sql_group_defs[];
+extern const size_t sql_group_ndefs;
+/* Apply one glog/span op inside the open transaction. */
+int sql_group_apply(struct store *st, const struct op *o);
+/* The span row of session q (id, len) with this seq, if any (*found):
+ * taken out of its span, and when upd is not NULL (a state change, op
+ * OP_QUEUE_UPDATE) made a queue row with upd's state and packet id. */
+int sql_group_take(struct store *st, struct qsess *q, const void *id,
+    size_t len, uint64_t seq, const struct op *upd, int *found);
+/* Delete every span of the session. */
+int sql_group_session_delete(struct store *st, const void *id, size_t len);
+/* The session's span rows with seq > after, at most limit, as read rows
+ * of the job (sql_queue.c's reader, through the callbacks below). */
+struct qread;
+int sql_group_read(struct store *st, struct qread *rd, uint64_t after);
+/* End of transaction: drop log entries below every span of the filters
+ * whose spans changed. */
+int sql_group_flush(struct store *st);
+/* Forget the transaction's state (after a rollback). */
+void sql_group_clear(struct store *st);
+/* After a failed transaction: keep its span ops, which later batches
+ * build on (store.c); apply what is kept in a transaction of its own. */
+void sql_group_carry(struct store *st, const struct batch *b);
+int sql_group_carry_apply(struct store *st);
+
+/* A read job's rows under construction (sql_queue.c): their bytes go
+ * to j->arena as offsets (topic, payload, props per row) until the
+ * arena stops moving. Rows of spans may take it to twice the job's
+ * limit before the merge cuts it back. */
+struct qread {
+	struct job *j;
+	size_t cap, used, rows_cap;
+	size_t *off;
+};
+/* A new row of the job (zeroed); its body columns from col on. */
+struct store_queued *sql_queue_new_row(struct qread *rd);
+void sql_queue_take_body(struct qread *rd, struct store_queued *q,
+    sqlite3_stmt *s, int col);
+/* Insert a queue row (r's bytes and expiry filled in here). */
+int sql_queue_insert_row(struct store *st, const void *id, size_t len,
+    struct logrow *r);
 
 /* --- sql_retain.c --- */
 
@@ -491,6 +555,10 @@ struct store {
 	unsigned run_rows; /* log rows that make a run (store_set_run_rows) */
 	int qx_stale; /* qx must be read again (a rebuild failed) */
 	struct msg_cache cache[MSG_CACHE_SIZE];
+	struct delta gc; /* filters whose spans changed (sql_group.c) */
+	uint8_t **gc_keys; /* their copies */
+	size_t n_gc_keys, gc_keys_cap;
+	struct batch carry; /* span ops of a failed transaction */
 };
 
 /* Record a failure message as the store's last error (any thread). */

@@ -736,7 +736,7 @@ static void
 check_load(struct store *st, const struct model *m)
 {
 	static const struct store_load_cb cb = { load_session, NULL, NULL,
-	    load_retained };
+	    load_retained, NULL };
 	uint64_t max_id = 0, n, bytes, top, live_max = 0, want[NTOPIC];
 	char err[256];
 	int s, q, t, nret = 0;

@@ -314,7 +314,7 @@ load_retained(void *arg, const struct store_msg *m)
 }
 
 static const struct store_load_cb load_cbs = {
-	load_session, load_sub, load_qos2, load_retained
+	load_session, load_sub, load_qos2, load_retained, NULL
 };
 
 static int
@@ -790,6 +790,7 @@ test_refuse(void)
 	make_db(path, 3);
 	exec_raw(path, "ALTER TABLE sessions DROP COLUMN user;"
 	    "ALTER TABLE sessions DROP COLUMN user_kind;"
+	    "DROP TABLE spans; DROP TABLE glog;"
 	    "UPDATE schema_version SET version = 2");
 	st = store_open(path, 0, err, sizeof err);
 	ok(st != NULL, "a schema 2 database opens: %s", st ? "" : err);
@@ -2206,7 +2207,7 @@ static void
 bench_load(unsigned rows)
 {
 	static const struct store_load_cb cb = { bench_load_session, NULL,
-	    NULL, NULL };
+	    NULL, NULL, NULL };
 	const char *path = tpath("benchload.db");
 	struct store *st;
 	double t0, t_fill, t_open, t_load;
@@ -2234,6 +2235,171 @@ bench_load(unsigned rows)
 	    " sessions (%.0f MB file, written in %.1f s): store_open %.3f s, "
 	    "open + store_load %.3f s", load_queued_n, load_sessions_n,
 	    sb.st_size / 1e6, t_fill, t_open, t_load);
+	store_close(st);
+}
+
+
+/* --- group logs and spans (sql_group.c) --- */
+
+static void
+gput(struct store *st, uint64_t seq, uint64_t msg_id, const char *payload,
+    uint64_t *cum)
+{
+	put_msg(st, msg_id, "g/1", payload, 0);
+	*cum += strlen(payload);
+	store_glog_put(st, "g/1", 3, seq, msg_id,
+	    (uint32_t)strlen(payload), *cum);
+}
+
+struct glog_loaded {
+	unsigned n;
+	uint64_t head, cum;
+};
+static struct glog_loaded gl;
+
+static void
+load_glog(void *arg, const char *filter, size_t flen, uint64_t head,
+    uint64_t cum)
+{
+	gl.n++;
+	gl.head = head;
+	gl.cum = cum;
+}
+
+static const struct store_load_cb load_cbs_glog = {
+	load_session, load_sub, load_qos2, load_retained, load_glog
+};
+
+static void
+test_group(void)
+{
+	const char *path = tpath("group.db");
+	const struct loaded_session *l;
+	struct store *st;
+	uint64_t cum = 0, max_id;
+	char err[256];
+	int i;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	put_session(st, "a", 100, 1);
+	put_session(st, "b", 100, 1);
+	/* a: seqs 1..3 are entries 1..3 (open); b: seqs 5..6 are entries
+	 * 2..3 and its own row 7, then entry 4 at seq 8 */
+	store_span_open(st, "a", 1, "g/1", 3, 1, 1, 2, 0, 0);
+	gput(st, 1, 1, "m1", &cum);
+	store_span_open(st, "b", 1, "g/1", 3, 5, 2, 1, 1, 9);
+	gput(st, 2, 2, "m2", &cum);
+	gput(st, 3, 3, "m3", &cum);
+	store_span_close(st, "b", 1, 5, 3);
+	put_msg(st, 10, "own/b", "own", 0);
+	qput(st, "b", 7, 10, 0);
+	store_span_open(st, "b", 1, "g/1", 3, 8, 4, 1, 1, 9);
+	gput(st, 4, 4, "m4", &cum);
+	ok(commit_wait(st) == 1, "spans and a group log committed");
+	ok(read_queue(st, "a", 0) == 0 && rr.n == 4 &&
+	    rr.rows[0].seq == 1 && strcmp(rr.payload[0], "m1") == 0 &&
+	    rr.rows[3].seq == 4 && strcmp(rr.payload[3], "m4") == 0 &&
+	    rr.rows[0].qos == 1 && rr.rows[0].n_sub_ids == 0,
+	    "an open span reads every entry after its first");
+	ok(read_queue(st, "b", 0) == 0 && rr.n == 4 &&
+	    rr.rows[0].seq == 5 && strcmp(rr.payload[0], "m2") == 0 &&
+	    rr.rows[1].seq == 6 && rr.rows[2].seq == 7 &&
+	    strcmp(rr.payload[2], "own") == 0 && rr.rows[3].seq == 8 &&
+	    strcmp(rr.payload[3], "m4") == 0 && rr.rows[0].n_sub_ids == 1 &&
+	    rr.rows[0].sub_ids[0] == 9,
+	    "spans and rows merge by seq, with the span's sub id");
+	ok(read_queue(st, "b", 5) == 0 && rr.n == 3 && rr.rows[0].seq == 6,
+	    "a read after a seq inside a span");
+
+	/* Take seqs out: a's middle (split), b's first, and a state change
+	 * (a row made) for a's last. */
+	store_queue_del(st, "a", 1, 2);
+	store_queue_del(st, "b", 1, 5);
+	store_queue_update(st, "a", 1, 4, 2, 4);
+	ok(commit_wait(st) == 1, "deletes and an update of span rows");
+	ok(read_queue(st, "a", 0) == 0 && rr.n == 3 && rr.rows[0].seq == 1 &&
+	    rr.rows[1].seq == 3 && rr.rows[2].seq == 4 &&
+	    rr.rows[2].state == 2 && rr.rows[2].packet_id == 4 &&
+	    strcmp(rr.payload[2], "m4") == 0,
+	    "a span split around a deleted seq; an updated seq is a row");
+	ok(read_queue(st, "b", 0) == 0 && rr.n == 3 && rr.rows[0].seq == 6,
+	    "a span starts after its deleted first seq");
+
+	/* The spans' counters at a restart, an open span closed there. */
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM glog"), 4,
+	    "entries still wanted are kept");
+	st = open_ok(path);
+	memset(&lr, 0, sizeof lr);
+	memset(&gl, 0, sizeof gl);
+	ok(store_load(st, &load_cbs_glog, NULL, &max_id, err,
+	    sizeof err) == 0, "load with spans");
+	l = find_session("a");
+	ok(l != NULL && l->queued == 3 && l->max_seq == 4 &&
+	    l->bytes == 6, "a: span rows counted (%llu, %llu, %llu)",
+	    l ? (unsigned long long)l->queued : 0,
+	    l ? (unsigned long long)l->bytes : 0,
+	    l ? (unsigned long long)l->max_seq : 0);
+	l = find_session("b");
+	ok(l != NULL && l->queued == 3 && l->max_seq == 8,
+	    "b: span rows and its own row counted");
+	ok(gl.n == 1 && gl.head == 4 && gl.cum == 8, "the log's head");
+	/* Entry 5 comes after the restart: the span of a, closed at the
+	 * load, does not take it. */
+	gput(st, 5, 5, "m5", &cum);
+	store_span_open(st, "b", 1, "g/1", 3, 9, 5, 1, 1, 9);
+	ok(commit_wait(st) == 1, "an entry after the restart");
+	ok(read_queue(st, "a", 0) == 0 && rr.n == 3 && rr.rows[2].seq == 4,
+	    "a span open at the crash ends at the log's head then");
+
+	/* Everything acknowledged: the log empties. */
+	for (i = 1; i <= 4; i++)
+		store_queue_del(st, "a", 1, (uint64_t)i);
+	for (i = 5; i <= 9; i++)
+		store_queue_del(st, "b", 1, (uint64_t)i);
+	ok(commit_wait(st) == 1, "all acknowledged");
+	ok(read_queue(st, "b", 0) == 0 && rr.n == 0, "nothing left for b");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM glog"), 0, "log trimmed");
+	is_int(q1(path, "SELECT count(*) FROM spans"), 0, "no span left");
+	is_int(q1(path, "SELECT count(*) FROM msgs"), 0, "no body left");
+}
+
+/* A failed transaction takes its spans back, but a later batch that
+ * builds on them still finds them: the span ops are carried. */
+static void
+test_group_fail(void)
+{
+	const char *path = tpath("group-fail.db");
+	struct store *st;
+	uint64_t cum = 0;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	memset(&dl, 0, sizeof dl);
+	put_session(st, "c", 100, 1);
+	put_session(st, "d", 100, 1);
+	/* d's span (seqs 1.. = entries 1..) is open in an earlier batch */
+	store_span_open(st, "d", 1, "g/1", 3, 1, 1, 1, 0, 0);
+	gput(st, 1, 1, "m1", &cum);
+	ok(commit_wait(st) == 1, "first batch");
+	store_fail_next(st, 1);
+	/* failed: c's span opens, d's closes at entry 1 (d misses 2) */
+	store_span_open(st, "c", 1, "g/1", 3, 1, 2, 1, 0, 0);
+	store_span_close(st, "d", 1, 1, 1);
+	gput(st, 2, 2, "m2", &cum);
+	store_commit(st, done_cb, (void *)(intptr_t)1);
+	/* built on it: c's span grows with entry 3, d still misses it */
+	gput(st, 3, 3, "m3", &cum);
+	store_commit(st, done_cb, (void *)(intptr_t)2);
+	wait_for(st, &dl.n, 3);
+	ok(dl.oks[1] == 0 && dl.oks[2] == 1, "second batch failed, third ok");
+	ok(read_queue(st, "c", 0) == 0 && rr.n == 1 && rr.rows[0].seq == 2 &&
+	    strcmp(rr.payload[0], "m3") == 0,
+	    "the span opened by the failed batch covers the next one's entry");
+	ok(read_queue(st, "d", 0) == 0 && rr.n == 1 && rr.rows[0].seq == 1,
+	    "the span closed by the failed batch stays closed");
 	store_close(st);
 }
 
@@ -2280,6 +2446,8 @@ main(void)
 	test_runs_fail();
 	test_runs_bodies();
 	test_runs_pipelined();
+	test_group();
+	test_group_fail();
 
 	if ((env = getenv("TERN_STORE_BENCH")) == NULL || atoi(env) != 0) {
 		bench_commit(100, 1, 0);
