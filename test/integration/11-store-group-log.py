@@ -22,6 +22,9 @@ through kill -9 of the node:
    get everything.
 4. group_log_threshold 0: the same messages, one row per member (the
    metrics count no entry).
+5. A full disk (a tmpfs the test mounts): group messages refused while
+   it lasts and published again are each delivered once through kill
+   -9, also to a member whose span opened in a refused batch.
 """
 import os
 import sqlite3
@@ -289,6 +292,46 @@ def part4():
             r.disconnect()
 
 
+def part5():
+    """A full disk: group messages refused (v5 0x80) while it lasts and
+    published again once it is freed are each delivered once, through
+    kill -9, also to a member whose span opened in a refused batch (an
+    inbox message had just closed its previous one)."""
+    with small_disk_broker(conf=["group_log_threshold 4"],
+                           name="p5") as (b, disk):
+        mem = members(b, 6, "g5")
+        inbox = "inbox/" + mem[0].client_id
+        r0 = mem[0]
+        r0.connect(clean=False, expect_present=1)
+        r0.subscribe([(inbox, 1)], mid=3)
+        r0.disconnect()
+        pub = Publisher(b.port, "g5-pub", version=V5)
+        want = payloads("d", 8)
+        pub.publish_acked(TOPIC, want[:3], qos=1)
+        pub.publish_one(inbox, b"own", qos=1)
+        disk.fill()
+        refused = []
+        for m in want[3:5]:
+            reason = pub.publish_one(TOPIC, m, qos=1)
+            log("on a full disk: %r answered %#x" % (m, reason))
+            if reason >= 0x80:
+                refused.append(m)
+        check(refused, "a group message refused on the full disk")
+        disk.free()
+        for m in refused:
+            check_eq(pub.publish_one(TOPIC, m, qos=1), 0, "published again")
+        pub.publish_acked(TOPIC, want[5:], qos=1)
+        crash(b)
+        for r in mem:
+            r.connect(clean=False, expect_present=1)
+            exp = want + ([b"own"] if r is r0 else [])
+            got = [d[1] for d in r.receive_n(len(exp), timeout=10.0)]
+            check_in_order_once([g for g in got if g != b"own"], want,
+                                r.client_id)
+            r.expect_quiet(0.3)
+            r.disconnect()
+
+
 def test():
     store_only()
     part1()
@@ -296,6 +339,7 @@ def test():
     part2()
     part3()
     part4()
+    part5()
 
 
 main(test)
