@@ -823,6 +823,10 @@ struct persist_commit_stats {
 	uint64_t failures; /* commits that failed */
 };
 const struct persist_commit_stats *persist_commit_stats(void);
+/* Queue reads of resuming sessions, the same way: from the read's issue
+ * to its rows on the loop (failures: reads that failed). Newer messages
+ * for the session wait for it (deliver_pump). */
+const struct persist_commit_stats *persist_read_stats(void);
 
 /* --- gate.c: acknowledgements wait here for what they depend on --- */
 

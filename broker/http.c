@@ -438,29 +438,38 @@ m_messages(struct evbuffer *b)
 	    srv.glog_spans);
 }
 
+/* One of persist.c's latency histograms as family name. */
 static void
-m_store(struct evbuffer *b)
+m_histogram(struct evbuffer *b, const char *name, const char *help,
+    const struct persist_commit_stats *st)
 {
-	const struct persist_commit_stats *st = persist_commit_stats();
 	uint64_t cum = 0;
 	size_t i;
 
-	m_family(b, "tern_store_commit_seconds", "histogram",
-	    "Store commit latency, from the batch's close to its "
-	    "completion.");
+	m_family(b, name, "histogram", help);
 	for (i = 0; i < PERSIST_COMMIT_BUCKETS; i++) {
 		cum += st->bucket[i];
-		evbuffer_add_printf(b, "tern_store_commit_seconds_bucket"
-		    "{le=\"%g\"} %llu\n", persist_commit_le[i],
-		    (unsigned long long)cum);
+		evbuffer_add_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name,
+		    persist_commit_le[i], (unsigned long long)cum);
 	}
-	evbuffer_add_printf(b, "tern_store_commit_seconds_bucket{le=\"+Inf\"}"
-	    " %llu\n", (unsigned long long)st->count);
-	evbuffer_add_printf(b, "tern_store_commit_seconds_sum %.9f\n",
-	    st->sum);
-	m_u64(b, "tern_store_commit_seconds_count", st->count);
+	evbuffer_add_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+	    (unsigned long long)st->count);
+	evbuffer_add_printf(b, "%s_sum %.9f\n", name, st->sum);
+	evbuffer_add_printf(b, "%s_count %llu\n", name,
+	    (unsigned long long)st->count);
+}
+
+static void
+m_store(struct evbuffer *b)
+{
+	m_histogram(b, "tern_store_commit_seconds", "Store commit latency, "
+	    "from the batch's close to its completion.",
+	    persist_commit_stats());
 	m_one(b, "tern_store_commit_failures_total", "counter",
-	    "Store commits that failed.", st->failures);
+	    "Store commits that failed.", persist_commit_stats()->failures);
+	m_histogram(b, "tern_store_read_seconds", "Queue reads of resuming "
+	    "sessions, from the read's issue to its rows (newer messages "
+	    "for the session wait for it).", persist_read_stats());
 }
 
 static void

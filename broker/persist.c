@@ -67,28 +67,43 @@ const double persist_commit_le[PERSIST_COMMIT_BUCKETS] = {
 static struct timespec commit_started[COMMIT_RING];
 static struct persist_commit_stats commit_stats;
 
+static struct persist_commit_stats read_stats;
+
+/* Count the time since t in st. */
 static void
-persist_commit_measure(uint64_t gen, int ok)
+persist_measure(struct persist_commit_stats *st, const struct timespec *t)
 {
-	struct timespec now, *t = &commit_started[gen % COMMIT_RING];
+	struct timespec now;
 	double secs;
 	size_t i;
 
-	if (!ok)
-		commit_stats.failures++;
-	if (srv.batch_gen - gen >= COMMIT_RING)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	secs = (double)(now.tv_sec - t->tv_sec) +
 	    (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 	for (i = 0; i < PERSIST_COMMIT_BUCKETS; i++) {
 		if (secs <= persist_commit_le[i]) {
-			commit_stats.bucket[i]++;
+			st->bucket[i]++;
 			break;
 		}
 	}
-	commit_stats.count++;
-	commit_stats.sum += secs;
+	st->count++;
+	st->sum += secs;
+}
+
+static void
+persist_commit_measure(uint64_t gen, int ok)
+{
+	if (!ok)
+		commit_stats.failures++;
+	if (srv.batch_gen - gen >= COMMIT_RING)
+		return;
+	persist_measure(&commit_stats, &commit_started[gen % COMMIT_RING]);
+}
+
+const struct persist_commit_stats *
+persist_read_stats(void)
+{
+	return &read_stats;
 }
 
 const struct persist_commit_stats *
@@ -558,6 +573,7 @@ struct persist_read {
 	char *client_id;
 	size_t id_len;
 	uint32_t gen; /* the session's disk_gen when the read was issued */
+	struct timespec issued;
 };
 
 static void persist_read_next(struct session *s);
@@ -573,6 +589,9 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 
 	uint32_t gen = r->gen;
 
+	persist_measure(&read_stats, &r->issued);
+	if (!ok)
+		read_stats.failures++;
 	free(r->client_id);
 	free(r);
 	if (s == NULL)
@@ -647,6 +666,7 @@ persist_read_next(struct session *s)
 	r->client_id = xstrndup(s->client_id, s->id_len);
 	r->id_len = s->id_len;
 	r->gen = s->disk_gen;
+	clock_gettime(CLOCK_MONOTONIC, &r->issued);
 	s->disk_loading = 1;
 	store_queue_read(srv.store, s->client_id, s->id_len, s->disk_cursor,
 	    PERSIST_READ_CHUNK, persist_read_cb, r);

@@ -112,6 +112,16 @@ def test():
             return m.sum("tern_connections") == 0 and \
                 m.get("tern_sessions", state="offline") == 1.0
         wait_for(none_connected, 5.0, "connections gone")
+        # its resume reads its queue back from the store: one read
+        reads0 = mu.scrape(b.http_port).get("tern_store_read_seconds_count")
+        off = raw.Client(b.port, version=V311)
+        off.connect("mt-off", clean=False)
+        got = off.recv_publish(timeout=5.0)
+        check_eq(got.payload, b"off-0", "the first queued message")
+        reads = mu.scrape(b.http_port).get("tern_store_read_seconds_count")
+        check(reads > reads0, "the read histogram counted the resume's "
+              "read (%d then %d)" % (reads0, reads))
+        off.disconnect()
         off = raw.Client(b.port, version=V311)
         off.connect("mt-off", clean=True)
         off.disconnect()
