@@ -1227,6 +1227,8 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	log_notice("session %s moving to %s", s->client_id, to->name);
 	if (s->expiry_timer != NULL)
 		evtimer_del(s->expiry_timer);
+	/* Its queue in memory (parked) goes with it as an online one's. */
+	persist_unpark(s);
 	s->moving = to;
 	s->move_claim = id;
 	bridge_move_pump(s);

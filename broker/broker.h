@@ -130,6 +130,8 @@ struct config {
 	uint32_t max_inflight_messages_v311; /* for 3.1.1 clients (and capped) */
 	uint32_t max_queued_messages;
 	uint32_t group_log_threshold; /* glog.c; 0: off */
+	uint32_t offline_queue_cache; /* persist_park; 0: off */
+	uint32_t offline_queue_cache_sessions;
 	uint32_t max_keepalive;
 	uint64_t max_queued_bytes; /* 0: no byte limit */
 	uint32_t max_topic_levels;
@@ -574,6 +576,9 @@ struct session {
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 	uint8_t presence_on; /* its online was published (presence.c) */
+	uint8_t parked; /* offline, its queue kept in memory (persist.c) */
+	uint64_t write_gen; /* the batch of its last queue write (persist.c) */
+	TAILQ_ENTRY(session) park_entry;
 };
 
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
@@ -811,6 +816,14 @@ int persist_offline(const struct session *s);
 /* s went offline: drop its queue and in-flight messages from memory (they
  * are all in the store) and read them back when it resumes. */
 void persist_evict(struct session *s);
+/* s went offline: park it (its short queue stays in memory, a copy of its
+ * rows, so that its resume reads nothing: offline_queue_cache) or evict
+ * it. persist_unpark: it is back, moving or going. persist_park_check:
+ * its queue grew, maybe past the cache. */
+void persist_park(struct session *s);
+void persist_unpark(struct session *s);
+void persist_park_check(struct session *s);
+size_t persist_parked(void);
 
 /* Store commits: a histogram of their latency, from the batch's close on
  * the loop to its completion on the loop (the metrics, http.c). */

@@ -1062,10 +1062,12 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	}
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
-	if (online || s->moving != NULL)
+	if (online || s->moving != NULL) {
 		deliver_pump(s);
-	else
+	} else {
 		push_queued(s, m, qos, publisher);
+		persist_park_check(s);
+	}
 	return 1;
 }
 

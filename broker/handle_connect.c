@@ -467,6 +467,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	}
 
 	c->session = s;
+	persist_unpark(s);
 	s->conn = c;
 	s->claim_won = c->claim_won;
 	s->split = c->claim_split;

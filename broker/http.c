@@ -427,6 +427,9 @@ m_messages(struct evbuffer *b)
 	for (i = 0; i < EVENTS_DROP_N; i++)
 		m_u64_l(b, "tern_messages_dropped_total", "reason",
 		    events_drop_name((enum events_drop)i), srv.dropped[i]);
+	m_one(b, "tern_offline_sessions_parked", "gauge",
+	    "Offline sessions whose short queue is kept in memory "
+	    "(offline_queue_cache).", persist_parked());
 	m_one(b, "tern_group_log_entries_total", "counter",
 	    "Messages written once to a group log for offline sessions "
 	    "(group_log_threshold).", srv.glog_entries);

@@ -114,6 +114,7 @@ persist_commit_stats(void)
 
 static void
 persist_flush_cb(evutil_socket_t fd, short what, void *arg);
+static void persist_park_failed(uint64_t gen);
 
 /* A write went into the open batch. */
 static void
@@ -314,6 +315,7 @@ persist_queue(struct session *s, struct delivery *d)
 	if (!persist_on(s))
 		return;
 	d->row_gen = srv.batch_gen + 1;
+	s->write_gen = srv.batch_gen + 1;
 	persist_body(d->msg);
 	store_queue_put(srv.store, s->client_id, s->id_len, d->seq,
 	    d->msg->store_id, d->qos, d->retain, STORE_STATE_QUEUED, 0, ids,
@@ -327,6 +329,7 @@ persist_state(struct session *s, const struct delivery *d, uint8_t state)
 {
 	if (!persist_on(s))
 		return;
+	s->write_gen = srv.batch_gen + 1;
 	store_queue_update(srv.store, s->client_id, s->id_len, d->seq,
 	    state, deliver_packet_id(d->seq));
 	persist_wrote();
@@ -337,6 +340,7 @@ persist_done(struct session *s, const struct delivery *d)
 {
 	if (!persist_on(s) || d->seq == 0)
 		return;
+	s->write_gen = srv.batch_gen + 1;
 	store_queue_del(srv.store, s->client_id, s->id_len, d->seq);
 	persist_wrote();
 }
@@ -346,6 +350,7 @@ persist_qos2(struct session *s, uint16_t id, int add)
 {
 	if (!persist_on(s))
 		return;
+	s->write_gen = srv.batch_gen + 1;
 	if (add)
 		store_qos2_put(srv.store, s->client_id, s->id_len, id);
 	else
@@ -543,6 +548,8 @@ persist_committed(void *arg, int ok)
 	}
 	persist_commit_measure(srv.committed_gen + 1, ok);
 	srv.committed_gen++;
+	if (!ok)
+		persist_park_failed(srv.committed_gen);
 	persist_release_msgs(srv.committed_gen, ok);
 	gate_committed(srv.committed_gen, ok);
 	if (n_pump_ids > 0)
@@ -684,7 +691,97 @@ int
 persist_offline(const struct session *s)
 {
 	return srv.store != NULL && !srv.loading && s->persistent &&
-	    s->conn == NULL && s->moving == NULL && !srv.shutting_down;
+	    s->conn == NULL && s->moving == NULL && !srv.shutting_down &&
+	    !s->parked;
+}
+
+/*
+ * Parked sessions: a client that goes away for a few seconds (a phone
+ * switching networks, an app sent to the background) used to have its
+ * queue dropped from memory and read back from the store when it
+ * resumed, and messages newer than what is on disk wait for that read
+ * (deliver_pump): the read waits behind the store's other jobs, which
+ * set the latency of the messages sent to a user just back. A session
+ * that goes offline holding at most offline_queue_cache messages keeps
+ * them in memory instead,
+ * as an online one does, with each new one written to the store as
+ * before: durability is the store's either way, the memory is a copy.
+ * A session whose writes are in a batch whose commit then fails (a
+ * full disk) may hold in memory what the store does not, so it is not
+ * parked, or is evicted when the failure is known (persist_park_failed;
+ * the fates of gate.c count on the read back from disk).
+ * Past the cache (or when offline_queue_cache_sessions sessions are
+ * parked already, the one parked longest) it is evicted as before.
+ */
+static TAILQ_HEAD(, session) parked = TAILQ_HEAD_INITIALIZER(parked);
+static size_t n_parked;
+static uint64_t failed_gen; /* the last batch whose commit failed */
+
+void
+persist_unpark(struct session *s)
+{
+	if (!s->parked)
+		return;
+	TAILQ_REMOVE(&parked, s, park_entry);
+	n_parked--;
+	s->parked = 0;
+}
+
+size_t
+persist_parked(void)
+{
+	return n_parked;
+}
+
+static void
+persist_unpark_evict(struct session *s)
+{
+	persist_unpark(s);
+	persist_evict(s);
+}
+
+void
+persist_park(struct session *s)
+{
+	if (!persist_offline(s))
+		return;
+	if (srv.cfg.offline_queue_cache == 0 ||
+	    srv.cfg.offline_queue_cache_sessions == 0 || s->peer != NULL ||
+	    s->xb != NULL || s->cluster_in || s->disk_count > 0 ||
+	    s->disk_loading || s->n_queued + s->n_inflight >
+	    srv.cfg.offline_queue_cache ||
+	    (failed_gen != 0 && s->write_gen <= failed_gen)) {
+		persist_evict(s);
+		return;
+	}
+	s->parked = 1;
+	TAILQ_INSERT_TAIL(&parked, s, park_entry);
+	if (++n_parked > srv.cfg.offline_queue_cache_sessions)
+		persist_unpark_evict(TAILQ_FIRST(&parked));
+}
+
+/* Batch gen failed: a parked session that wrote to it, or later, may
+ * hold in memory what the store does not (a PUBREC state, a delivery
+ * gone): it reads its queue back instead. */
+static void
+persist_park_failed(uint64_t gen)
+{
+	struct session *s, *next;
+
+	failed_gen = gen;
+	for (s = TAILQ_FIRST(&parked); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, park_entry);
+		if (s->write_gen >= gen)
+			persist_unpark_evict(s);
+	}
+}
+
+void
+persist_park_check(struct session *s)
+{
+	if (s->parked && s->n_queued + s->n_inflight >
+	    srv.cfg.offline_queue_cache)
+		persist_unpark_evict(s);
 }
 
 /*

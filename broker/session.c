@@ -93,6 +93,7 @@ session_free(struct session *s)
 	free(s->qos2_in);
 	deliver_seen_free(s);
 	glog_span_forget(s);
+	persist_unpark(s);
 	free(s->username);
 	free(s->client_id);
 	free(s);
@@ -105,6 +106,7 @@ session_retire(struct session *s)
 
 	hash_del(srv.sessions, s->client_id, s->id_len);
 	glog_span_forget(s);
+	persist_unpark(s);
 	persist_session_del(s);
 	will_clear(s);
 	deliver_release(s);
@@ -225,7 +227,7 @@ session_detach(struct session *s)
 		return;
 	}
 	persist_session(s);
-	persist_evict(s);
+	persist_park(s);
 	if (s->expiry != UINT32_MAX) {
 		if (s->expiry_timer == NULL)
 			s->expiry_timer = evtimer_new(srv.base,

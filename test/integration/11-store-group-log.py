@@ -45,7 +45,8 @@ def metric(b, name):
 
 
 def broker(extra=(), name="group"):
-    return Broker(conf=list(mu.conf()) + ["group_log_threshold 4"] +
+    return Broker(conf=list(mu.conf()) + ["group_log_threshold 4",
+                                          "offline_queue_cache 0"] +
                   list(extra), name=name)
 
 
@@ -297,7 +298,8 @@ def part5():
     published again once it is freed are each delivered once, through
     kill -9, also to a member whose span opened in a refused batch (an
     inbox message had just closed its previous one)."""
-    with small_disk_broker(conf=["group_log_threshold 4"],
+    with small_disk_broker(conf=["group_log_threshold 4",
+                                 "offline_queue_cache 0"],
                            name="p5") as (b, disk):
         mem = members(b, 6, "g5")
         inbox = "inbox/" + mem[0].client_id

@@ -27,7 +27,8 @@ TOPIC = "grp/roam/1"
 
 def test():
     store_only()
-    with Cluster(2, conf=list(mu.conf()) + ["group_log_threshold 4"]) as cl:
+    with Cluster(2, conf=list(mu.conf()) + ["group_log_threshold 4",
+                                            "offline_queue_cache 0"]) as cl:
         n1, n2 = cl[0], cl[1]
         mem = []
         for i in range(12):

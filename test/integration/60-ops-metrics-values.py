@@ -23,8 +23,12 @@ M = 8
 
 def test():
     tern_only("the HTTP listener")
+    # (offline_queue_cache 0: the offline session's queue is on disk
+    # only, so that its resume reads it back, which the read histogram
+    # counts)
     with Broker(conf=mu.conf() + ["max_queued_messages %d" % Q,
-                                  "sys_interval 1"]) as b:
+                                  "sys_interval 1",
+                                  "offline_queue_cache 0"]) as b:
         listener = "127.0.0.1:%d" % b.port
         m0 = mu.scrape(b.http_port)
         commits0 = m0.get("tern_store_commit_seconds_count")
