@@ -39,17 +39,26 @@ load_fail(struct store *st, sqlite3_stmt *s, const char *what, char *err,
  * come from the entries' running sums, two lookups per span; a span
  * whose end entries are missing (a failed commit took them back) is
  * counted entry by entry.
+ *
+ * Entries past the newest one were never committed (a log is trimmed
+ * from below only), but spans carried from a failed transaction may
+ * cover them; the broker numbers the next entries from the newest one
+ * (glog_loaded) and the session's next seqs from its counted rows, so
+ * such a span would take the next messages too, or share its seqs with
+ * the session's next rows: first it is cut back to the newest entry, or
+ * deleted when it has nothing below it.
  */
 static int
 load_spans(struct store *st, struct delta *spans, uint8_t ***keys,
     size_t *n_keys, char *err, size_t errlen)
 {
 	static const char close_sql[] =
-	    "DELETE FROM spans WHERE last_log = 0 AND NOT EXISTS (SELECT 1"
-	    " FROM glog AS g WHERE g.filter = spans.filter"
-	    " AND g.seq >= spans.first_log);"
+	    "DELETE FROM spans WHERE first_log > coalesce((SELECT max(seq)"
+	    " FROM glog AS g WHERE g.filter = spans.filter), 0);"
 	    "UPDATE spans SET last_log = (SELECT max(seq) FROM glog AS g"
-	    " WHERE g.filter = spans.filter) WHERE last_log = 0;";
+	    " WHERE g.filter = spans.filter) WHERE last_log = 0 OR"
+	    " last_log > (SELECT max(seq) FROM glog AS g"
+	    " WHERE g.filter = spans.filter);";
 	static const char sql[] =
 	    "SELECT s.client_id, s.first_seq, s.first_log, s.last_log,"
 	    " lo.bytes, lo.cum, hi.cum, s.filter FROM spans AS s"

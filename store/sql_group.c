@@ -42,7 +42,9 @@
  * (sql_group_carry) and written in a transaction of their own before the
  * next job (store.c): what a batch closed stays closed. Their log entries
  * are gone with the failed transaction; a span over a missing entry only
- * reads nothing there.
+ * reads nothing there. When no later entry was committed, such a span
+ * reaches past the newest entry of its log, from which the broker numbers
+ * new entries after a restart: start-up cuts spans back to it (load.c).
  */
 #include <stdint.h>
 #include <string.h>
