@@ -40,21 +40,34 @@ load_fail(struct store *st, sqlite3_stmt *s, const char *what, char *err,
  * whose end entries are missing (a failed commit took them back) is
  * counted entry by entry.
  *
- * Entries past the newest one were never committed (a log is trimmed
- * from below only), but spans carried from a failed transaction may
- * cover them; the broker numbers the next entries from the newest one
- * (glog_loaded) and the session's next seqs from its counted rows, so
- * such a span would take the next messages too, or share its seqs with
- * the session's next rows: first it is cut back to the newest entry, or
- * deleted when it has nothing below it.
+ * A failed transaction's entries are lost, but spans carried from it
+ * (sql_group.c) may cover them. Such seqs read nothing, so are never
+ * acknowledged: a span reduced to them would keep its log (trimmed below
+ * the first entry of every span) for as long as the session lives. And
+ * entries past the newest one were never committed (a log is trimmed
+ * from below only), while the broker numbers the next entries from the
+ * newest one (glog_loaded) and the session's next seqs from its counted
+ * rows: a span over them would take the next messages too, or share its
+ * seqs with the session's next rows. So first a span with no entry left
+ * goes, one whose first entries are lost starts at its first entry that
+ * is there (its seqs stay those of their entries), and none ends past
+ * its log's newest entry.
  */
 static int
 load_spans(struct store *st, struct delta *spans, uint8_t ***keys,
     size_t *n_keys, char *err, size_t errlen)
 {
 	static const char close_sql[] =
-	    "DELETE FROM spans WHERE first_log > coalesce((SELECT max(seq)"
-	    " FROM glog AS g WHERE g.filter = spans.filter), 0);"
+	    "DELETE FROM spans WHERE NOT EXISTS (SELECT 1 FROM glog AS g"
+	    " WHERE g.filter = spans.filter AND g.seq >= spans.first_log"
+	    " AND (spans.last_log = 0 OR g.seq <= spans.last_log));"
+	    "UPDATE spans SET first_seq = first_seq - first_log +"
+	    " (SELECT min(seq) FROM glog AS g WHERE g.filter = spans.filter"
+	    " AND g.seq >= spans.first_log), first_log = (SELECT min(seq)"
+	    " FROM glog AS g WHERE g.filter = spans.filter"
+	    " AND g.seq >= spans.first_log) WHERE NOT EXISTS (SELECT 1"
+	    " FROM glog AS g WHERE g.filter = spans.filter"
+	    " AND g.seq = spans.first_log);"
 	    "UPDATE spans SET last_log = (SELECT max(seq) FROM glog AS g"
 	    " WHERE g.filter = spans.filter) WHERE last_log = 0 OR"
 	    " last_log > (SELECT max(seq) FROM glog AS g"

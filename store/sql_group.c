@@ -42,9 +42,13 @@
  * (sql_group_carry) and written in a transaction of their own before the
  * next job (store.c): what a batch closed stays closed. Their log entries
  * are gone with the failed transaction; a span over a missing entry only
- * reads nothing there. When no later entry was committed, such a span
- * reaches past the newest entry of its log, from which the broker numbers
- * new entries after a restart: start-up cuts spans back to it (load.c).
+ * reads nothing there, so that seq is never taken. A closed span, or
+ * what a take leaves of one, therefore starts at its first entry that
+ * is there, or goes (sql_group_first): else it would keep its log for as
+ * long as the session lives. When no later entry was committed, such a
+ * span reaches past the newest entry of its log, from which the broker
+ * numbers new entries after a restart: start-up cuts spans back to it,
+ * and does the same trimming for spans still open at the stop (load.c).
  */
 #include <stdint.h>
 #include <string.h>
@@ -65,6 +69,9 @@ const struct sql_def sql_group_defs[] = {
 	  " JOIN msgs AS m ON m.id = g.msg_id"
 	  " WHERE g.filter = ?1 AND g.seq = ?2" },
 	{ ST_GLOG_MAX, "SELECT max(seq) FROM glog WHERE filter = ?1" },
+	{ ST_GLOG_FIRST,
+	  "SELECT min(seq) FROM glog WHERE filter = ?1 AND seq >= ?2"
+	  " AND seq <= ?3" },
 	{ ST_GLOG_GC,
 	  "DELETE FROM glog WHERE filter = ?1 AND seq < ?2 RETURNING msg_id" },
 	{ ST_SPAN_PUT,
@@ -73,7 +80,8 @@ const struct sql_def sql_group_defs[] = {
 	  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" },
 	{ ST_SPAN_CLOSE,
 	  "UPDATE spans SET last_log = ?3 WHERE client_id = ?1"
-	  " AND first_seq = ?2 RETURNING filter" },
+	  " AND first_seq = ?2 RETURNING first_seq, filter, first_log,"
+	  " last_log, qos, rap, sub_id" },
 	{ ST_SPAN_FIND,
 	  "SELECT first_seq, filter, first_log, last_log, qos, rap, sub_id"
 	  " FROM spans WHERE client_id = ?1 AND first_seq <= ?2"
@@ -172,6 +180,61 @@ sql_group_span_put(struct store *st, const void *id, size_t len,
 	return sql_run(st, s);
 }
 
+/*
+ * The first entry of closed span sp that is there (0: none). A failed
+ * transaction's entries are lost (store.c carries its spans), and their
+ * seqs read nothing, so are never taken: a span left with nothing else
+ * would keep its log (trimmed below the first entry of every span) for
+ * as long as the session lives.
+ */
+static int
+sql_group_first(struct store *st, const struct span *sp, uint64_t *first)
+{
+	sqlite3_stmt *s = st->stmt[ST_GLOG_FIRST];
+	int rc, row;
+
+	*first = 0;
+	sql_bind_bytes(s, 1, sp->filter, sp->flen);
+	sqlite3_bind_int64(s, 2, (int64_t)sp->first_log);
+	sqlite3_bind_int64(s, 3, (int64_t)sp->last_log);
+	rc = sql_one(st, s, "find a group log entry", &row);
+	if (row && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		*first = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Write sp, a span left by a take: a closed one from its first entry
+ * that is there (its seqs stay those of their entries), or not at all
+ * when none is. */
+static int
+sql_group_span_rest(struct store *st, const void *id, size_t len,
+    struct span *sp)
+{
+	uint64_t first;
+	int rc;
+
+	if (sp->last_log == 0)
+		return sql_group_span_put(st, id, len, sp);
+	if ((rc = sql_group_first(st, sp, &first)) != SQLITE_OK || first == 0)
+		return rc;
+	sp->first_seq += first - sp->first_log;
+	sp->first_log = first;
+	return sql_group_span_put(st, id, len, sp);
+}
+
+/* Delete the span of the session that starts at first_seq. */
+static int
+sql_group_span_del(struct store *st, const void *id, size_t len,
+    uint64_t first_seq)
+{
+	sqlite3_stmt *s = st->stmt[ST_SPAN_DEL];
+
+	sql_bind_bytes(s, 1, id, len);
+	sqlite3_bind_int64(s, 2, (int64_t)first_seq);
+	return sql_run(st, s);
+}
+
 /* Learn whether the session has spans (one probe, then kept). */
 static int
 sql_group_know(struct store *st, struct qsess *q)
@@ -229,19 +292,33 @@ static int
 sql_group_span_close(struct store *st, const struct op *o)
 {
 	sqlite3_stmt *s = st->stmt[ST_SPAN_CLOSE];
-	const void *f;
-	size_t flen;
+	const void *id = batch_str(o, 0);
+	size_t len = o->len[0];
+	struct span sp;
+	uint64_t first;
 	int rc, row;
 
-	sql_bind_bytes(s, 1, batch_str(o, 0), o->len[0]);
+	sql_bind_bytes(s, 1, id, len);
 	sqlite3_bind_int64(s, 2, (int64_t)o->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)o->msg_id);
 	rc = sql_one(st, s, "close a span", &row);
-	if (row) {
-		f = sql_column_bytes(s, 0, &flen);
-		sql_group_touch(st, f, flen);
-	}
+	if (row)
+		rc = sql_group_span_row(st, s, &sp);
 	sqlite3_reset(s);
+	if (rc != SQLITE_OK || !row) {
+		if (row)
+			free(sp.filter);
+		return rc;
+	}
+	sql_group_touch(st, sp.filter, sp.flen);
+	/* Closed, it starts at its first entry that is there, or goes
+	 * (sql_group_first); the broker names it no more. */
+	if ((rc = sql_group_first(st, &sp, &first)) == SQLITE_OK &&
+	    first != sp.first_log &&
+	    (rc = sql_group_span_del(st, id, len, sp.first_seq)) ==
+	    SQLITE_OK)
+		rc = sql_group_span_rest(st, id, len, &sp);
+	free(sp.filter);
 	return rc;
 }
 
@@ -325,27 +402,21 @@ sql_group_take(struct store *st, struct qsess *q, const void *id,
 		goto out;
 	sql_group_touch(st, sp.filter, sp.flen);
 	rest = sp;
-	if (e == sp.first_log) {
-		/* Its first: the span starts one later, or goes. */
-		s = st->stmt[ST_SPAN_DEL];
-		sql_bind_bytes(s, 1, id, len);
-		sqlite3_bind_int64(s, 2, (int64_t)sp.first_seq);
-		if ((rc = sql_run(st, s)) != SQLITE_OK || e == sp.hi)
-			goto out;
-		rest.first_seq++;
-		rest.first_log++;
-		rc = sql_group_span_put(st, id, len, &rest);
+	/* The span goes; what is before seq and what follows it (if any)
+	 * are spans of their own. */
+	if ((rc = sql_group_span_del(st, id, len, sp.first_seq)) !=
+	    SQLITE_OK)
 		goto out;
+	if (e > sp.first_log) {
+		sp.last_log = e - 1;
+		if ((rc = sql_group_span_rest(st, id, len, &sp)) != SQLITE_OK)
+			goto out;
 	}
-	/* Later: the span ends before it, and what follows it (if any)
-	 * is a span of its own. */
-	sp.last_log = e - 1;
-	if ((rc = sql_group_span_put(st, id, len, &sp)) != SQLITE_OK ||
-	    e == sp.hi)
+	if (e == sp.hi)
 		goto out;
 	rest.first_seq = seq + 1;
 	rest.first_log = e + 1;
-	rc = sql_group_span_put(st, id, len, &rest);
+	rc = sql_group_span_rest(st, id, len, &rest);
 out:
 	free(sp.filter);
 	return rc;

@@ -2481,6 +2481,76 @@ test_group_fail_restart(void)
 	store_close(st);
 }
 
+/*
+ * Seqs of spans over a failed transaction's lost entries are never read,
+ * so never acknowledged: once the rest of a span is, what is left of it
+ * must not keep its log (trimmed only below the first entry of every
+ * span) for as long as the session lives.
+ */
+static void
+test_group_fail_trim(void)
+{
+	const char *path = tpath("group-fail-trim.db");
+	const struct loaded_session *l;
+	struct store *st;
+	uint64_t cum = 0, max_id;
+	char err[256];
+	int rc;
+
+	if ((st = open_ok(path)) == NULL)
+		return;
+	memset(&dl, 0, sizeof dl);
+	put_session(st, "c", 100, 1);
+	put_session(st, "d", 100, 1);
+	put_session(st, "h", 100, 1);
+	/* d: seqs 1.. are entries 1.. (open) */
+	store_span_open(st, "d", 1, "g/1", 3, 1, 1, 1, 0, 0);
+	gput(st, 1, 1, "m1", &cum);
+	ok(commit_wait(st) == 1, "entry 1");
+	/* refused: entry 2, which d's span takes and c's and h's open on */
+	store_fail_next(st, 1);
+	gput(st, 2, 2, "m2", &cum);
+	store_span_open(st, "c", 1, "g/1", 3, 1, 2, 1, 0, 0);
+	store_span_open(st, "h", 1, "g/1", 3, 1, 2, 1, 0, 0);
+	store_commit(st, done_cb, (void *)(intptr_t)1);
+	/* entry 3: d and c take it, h does not (its span ends) */
+	store_span_close(st, "h", 1, 1, 2);
+	gput(st, 3, 3, "m3", &cum);
+	store_commit(st, done_cb, (void *)(intptr_t)2);
+	wait_for(st, &dl.n, 3);
+	ok(dl.oks[1] == 0 && dl.oks[2] == 1, "entry 2 refused, entry 3 ok");
+	/* c and d come back, read and acknowledge all they get */
+	store_span_close(st, "c", 1, 1, 3);
+	store_span_close(st, "d", 1, 1, 3);
+	ok(commit_wait(st) == 1, "spans closed for the reads");
+	rc = read_queue(st, "c", 0);
+	ok(rc == 0 && rr.n == 1 && rr.rows[0].seq == 2, "c reads m3 at 2");
+	rc = read_queue(st, "d", 0);
+	ok(rc == 0 && rr.n == 2 && rr.rows[0].seq == 1 && rr.rows[1].seq == 3,
+	    "d reads m1 at 1, m3 at 3");
+	rc = read_queue(st, "h", 0);
+	ok(rc == 0 && rr.n == 0, "h reads nothing");
+	store_queue_del(st, "c", 1, 2);
+	store_queue_del(st, "d", 1, 1);
+	store_queue_del(st, "d", 1, 3);
+	ok(commit_wait(st) == 1, "all acknowledged");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM spans WHERE client_id != X'68'"),
+	    0, "no span left of c or d");
+	is_int(q1(path, "SELECT count(*) FROM glog WHERE seq > 2"), 0,
+	    "the log trimmed past the spans of lost entries");
+
+	/* What is left over lost entries only goes at the next start. */
+	st = open_ok(path);
+	memset(&lr, 0, sizeof lr);
+	ok(store_load(st, &load_cbs_glog, NULL, &max_id, err,
+	    sizeof err) == 0, "load");
+	l = find_session("h");
+	ok(l != NULL && l->queued == 0, "h: nothing queued");
+	store_close(st);
+	is_int(q1(path, "SELECT count(*) FROM spans"), 0, "no span left");
+}
+
 static int
 rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -2527,6 +2597,7 @@ main(void)
 	test_group();
 	test_group_fail();
 	test_group_fail_restart();
+	test_group_fail_trim();
 
 	if ((env = getenv("TERN_STORE_BENCH")) == NULL || atoi(env) != 0) {
 		bench_commit(100, 1, 0);
