@@ -35,13 +35,13 @@ Each round (--rounds, default 20):
   - --publishers (default 4: 3.1.1 direct, 5 through a proxy, 5 direct,
     3.1.1 through a proxy, and so on), persistent sessions too, send QoS 1
     and QoS 2 (half each) to random users, or with probability
-    --group-share (default 0.2) to a random group, at --rate messages/s in total
-    (default 500) for --seconds (default 30), at most --window (default
-    32) unacknowledged each. Each payload carries a unique message id, the
-    sender and its sequence number. After a reconnect a publisher resends
-    what was not acknowledged (PUBLISH with DUP, or PUBREL), as MQTT
-    requires of a client with a session; a refused message (v5, reason
-    >= 0x80) is not sent again;
+    --group-share (default 0.2) to a random group, at --rate messages/s
+    in total (default 500) for --seconds (default 30), at most --window
+    (default 32) unacknowledged each. Each payload carries a unique
+    message id, the sender and its sequence number. After a reconnect a
+    publisher resends what was not acknowledged (PUBLISH with DUP, or
+    PUBREL), as MQTT requires of a client with a session; a refused
+    message (v5, reason >= 0x80) is not sent again;
   - faults while the traffic runs: kill -9 of ternd and a restart on the
     same data dir every --kill-every seconds on average (default 6);
     --disk-fulls (default 2) full-disk windows of --disk-full seconds
@@ -57,9 +57,9 @@ Each round (--rounds, default 20):
     random connected user disconnects cleanly (DISCONNECT) and stays
     away 1 to --away seconds (default 5), an offline persistent session
     while messages come (group members offline: the group log path; cuts
-    alone end in a reconnect within a second). Clients reconnect with a bounded backoff (50 ms doubling
-    to 1 s) and detect dead connections with their keep alive (5 s; no
-    PINGRESP within 4 s);
+    alone end in a reconnect within a second). Clients reconnect with a
+    bounded backoff (50 ms doubling to 1 s) and detect dead connections
+    with their keep alive (5 s; no PINGRESP within 4 s);
   - then the faults stop, the publishers finish their flows (at most 30
     s), every user reconnects and drains its queue until quiet (2 s
     without a PUBLISH or PUBREL; at most --drain seconds, default 60). If
