@@ -5,7 +5,8 @@ delivered, and QoS 2 exactly once?
 The promise checked: once ternd has answered PUBACK (QoS 1) or PUBREC
 (QoS 2) with success (reason < 0x80), the message reaches every persistent
 subscriber, and a QoS 2 message reaches it exactly once -- across kill -9,
-a full disk and network faults.
+a full disk and network faults; also a message to a group, whose offline
+members' queues refer to the group's log (group_log_threshold).
 
 Each round (--rounds, default 20):
   - a tmpfs (--tmpfs-size, default 128m: ternd lets the WAL grow to 32
@@ -17,20 +18,30 @@ Each round (--rounds, default 20):
     no queue limit drops anything on purpose);
   - --users (default 20) persistent subscribers, even uids MQTT 3.1.1
     (clean session 0), odd uids MQTT 5 (clean start 0, session expiry
-    3600 s), each subscribed to im/u/<uid> at QoS 2, each through its own
+    3600 s), each subscribed to im/u/<uid> at QoS 2 and to its groups'
+    topics, each through its own
     fault proxy (test/lib/faultproxy.py, run as one separate process with
     one proxy per user plus one for publishers). Their receiving state (QoS
     2 packet ids awaiting PUBREL, what was delivered to the application)
     outlives reconnects (storeutil.Receiver);
+  - groups (unless --group-share 0): --groups G (default users // 10, at
+    least 1) topics im/g/<k>; user uid is a member of group uid % G, every
+    fifth user also of group (uid + 1) % G (its queue then switches
+    between two logs); every fourth user (uid % 4 == 3) subscribes to its
+    groups at QoS 1, the others at QoS 2. ternd runs with
+    group_log_threshold --group-threshold (default 4, at most the
+    smallest group), so that a group message to offline members is an
+    entry of the group's log and a span of each member's queue;
   - --publishers (default 4: 3.1.1 direct, 5 through a proxy, 5 direct,
     3.1.1 through a proxy, and so on), persistent sessions too, send QoS 1
-    and QoS 2 (half each) to random users at --rate messages/s in total
-    (default 500) for --seconds (default 30), at most --window (default
-    32) unacknowledged each. Each payload carries a unique message id, the
-    sender and its sequence number. After a reconnect a publisher resends
-    what was not acknowledged (PUBLISH with DUP, or PUBREL), as MQTT
-    requires of a client with a session; a refused message (v5, reason
-    >= 0x80) is not sent again;
+    and QoS 2 (half each) to random users, or with probability
+    --group-share (default 0.2) to a random group, at --rate messages/s
+    in total (default 500) for --seconds (default 30), at most --window
+    (default 32) unacknowledged each. Each payload carries a unique
+    message id, the sender and its sequence number. After a reconnect a
+    publisher resends what was not acknowledged (PUBLISH with DUP, or
+    PUBREL), as MQTT requires of a client with a session; a refused
+    message (v5, reason >= 0x80) is not sent again;
   - faults while the traffic runs: kill -9 of ternd and a restart on the
     same data dir every --kill-every seconds on average (default 6);
     --disk-fulls (default 2) full-disk windows of --disk-full seconds
@@ -42,9 +53,13 @@ Each round (--rounds, default 20):
     every --net-every seconds on average (default 0.5) a
     random subscriber's proxy cuts (reset) or stalls (0.5-4 s, holding or
     discarding bytes; see faultproxy.py); the publishers' proxy is cut
-    every 3-8 s. Clients reconnect with a bounded backoff (50 ms doubling
-    to 1 s) and detect dead connections with their keep alive (5 s; no
-    PINGRESP within 4 s);
+    every 3-8 s; every --away-every seconds on average (default 0.5) a
+    random connected user disconnects cleanly (DISCONNECT) and stays
+    away 1 to --away seconds (default 5), an offline persistent session
+    while messages come (group members offline: the group log path; cuts
+    alone end in a reconnect within a second). Clients reconnect with a
+    bounded backoff (50 ms doubling to 1 s) and detect dead connections
+    with their keep alive (5 s; no PINGRESP within 4 s);
   - then the faults stop, the publishers finish their flows (at most 30
     s), every user reconnects and drains its queue until quiet (2 s
     without a PUBLISH or PUBREL; at most --drain seconds, default 60). If
@@ -59,25 +74,36 @@ Each round (--rounds, default 20):
     (the subscriber, as MQTT 4.3.3 requires, takes it for a duplicate:
     lost, the broker's fault) or a bug of this script (reported as such).
 
-Columns, per round:
+Columns, per round (a group message is owed once to each member: lost,
+q2dup and q1dup count (message, member) pairs):
   sent     messages published (first transmissions)
   acked    acknowledged with success (PUBACK / PUBREC reason < 0x80)
+  group    of those, messages to a group
+  owed     deliveries owed: (acknowledged message, member) pairs
   refused  answered with reason >= 0x80 (v5), not sent again
   noans    never answered (publisher gave up at the end of the round)
-  lost     acknowledged but never delivered to its subscriber    [must be 0]
-  q2dup    QoS 2 message ids delivered to the application twice [must be 0]
-  q1dup    QoS 1 message ids delivered more than once (informational)
-  order    per-sender order inversions at a subscriber (informational)
+  lost     acknowledged but never delivered to a subscriber      [must be 0]
+  q2dup    delivered to a subscriber's application twice at QoS 2
+           (a QoS 2 message to a QoS 1 member is QoS 1 for it)   [must be 0]
+  q1dup    delivered more than once at QoS 1 (informational)
+  order    order inversions of one sender's messages on one topic at a
+           subscriber (informational)
   unackd   delivered but not acknowledged with success (informational)
   kills    kill -9 + restart of ternd
   full     full-disk windows / messages refused, or published again
            after a disconnect, meanwhile (0: the full disk did not bite)
   cuts stalls   network faults injected on subscriber connections
+  aways    clean disconnects of a user for 1 to --away seconds
   slost    reconnects that found the session gone (session present 0)
+  glog     ternd's tern_group_log_entries_total / ..._deliveries_total,
+           summed over the round's ternd processes (scraped from /metrics
+           every 5 s and before each kill -9 or stop; they start at 0 with
+           each process); 0 entries while groups are on is an oddity
   oddity   other anomalies, summed up under the table per kind: QoS 2
            flows ternd never released (PUBREC sent, no PUBREL ever),
            packet ids reused while still in a flow, unexpected ternd
-           exits, drain timeouts, unexpected acks, wrong topics
+           exits, drain timeouts, unexpected acks, wrong topics, a
+           group log never used
   msg/s    achieved publish rate
 Exit status 0 only if lost == 0 and q2dup == 0 in every round (1 if not,
 2 for a usage or set-up error). The logs of a round with lost messages,
@@ -90,10 +116,13 @@ dir at the post-mortem) are kept under --logs (default
 Runs as root (mount) under /usr/bin/python3:
   /usr/bin/python3 bench/soak-node.py [--ternd PATH] [--quick] [--rounds N]
       [--seconds S] [--users N] [--publishers N] [--rate R] [--seed N]
-      [--kill-every S] [--disk-full S] [--net-every S] [--no-pub-cuts] ...
+      [--kill-every S] [--disk-full S] [--net-every S] [--no-pub-cuts]
+      [--group-share F] [--groups G] [--group-threshold N]
+      [--away-every S] [--away S] ...
   --quick = 2 rounds of 10 s; --help lists every option. --ternd defaults
   to build/run/broker/ternd. A fault is switched off with 0 (e.g.
-  --disk-full 0). The seed is printed: --seed N replays the same fault
+  --disk-full 0); --group-share 0 is the soak without groups (no group
+  subscriptions). The seed is printed: --seed N replays the same fault
   schedule and traffic (timing still varies).
 Every process it starts is stopped by PID, the tmpfs unmounted, also on
 an error or Ctrl-C; every wait is bounded.
@@ -119,6 +148,7 @@ LIB = os.path.join(TOP, "test", "lib")
 sys.path.insert(0, LIB)
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 import harness  # noqa: E402
+import metricsutil as mu  # noqa: E402
 import mqttraw as raw  # noqa: E402
 from storeutil import Receiver, session_props  # noqa: E402
 
@@ -132,6 +162,9 @@ PUB_FINISH = 30.0         # publishers' last flows at the end of a round
 JOIN = 10.0               # thread joins
 TRACE = 50000             # packets kept per client for the logs
 ERRORS = (OSError, raw.Closed, raw.ProtocolError, AssertionError)
+GLOG_METRICS = (("entries", "tern_group_log_entries_total"),
+                ("deliveries", "tern_group_log_deliveries_total"),
+                ("spans", "tern_group_log_spans_total"))
 
 
 class SetupError(Exception):
@@ -171,11 +204,35 @@ def sleep_unless(ev, secs):
 
 
 # --------------------------------------------------------------------------
-# payloads: "<msgid>|<sender>|<seq>|<qos>|<uid>|<padding>"
+# groups: user uid is a member of group uid % G (im/g/<k>), and every
+# fifth user of group (uid + 1) % G too, so that members switch between
+# two logs; every fourth user subscribes to its groups at QoS 1 (a QoS 2
+# message reaches it at QoS 1: duplicates allowed), the others at QoS 2
 
-def make_payload(msgid, sender, seq, qos, uid, size):
-    p = b"%s|%s|%d|%d|%d|" % (msgid.encode(), sender.encode(), seq, qos,
-                              uid)
+def group_topic(k):
+    return "im/g/%d" % k
+
+
+def groups_of(uid, ngroups):
+    if ngroups <= 0:
+        return []
+    gs = [uid % ngroups]
+    if ngroups > 1 and uid % 5 == 0:
+        gs.append((uid + 1) % ngroups)
+    return gs
+
+
+def group_qos(uid):
+    return 1 if uid % 4 == 3 else 2
+
+
+# --------------------------------------------------------------------------
+# payloads: "<msgid>|<sender>|<seq>|<qos>|<target>|<padding>", target
+# the user's uid or "g<k>" for group k
+
+def make_payload(msgid, sender, seq, qos, target, size):
+    p = b"%s|%s|%d|%d|%s|" % (msgid.encode(), sender.encode(), seq, qos,
+                              target.encode())
     if len(p) < size:
         p += b"." * (size - len(p))
     return p
@@ -189,7 +246,7 @@ def msgid_of(p):
 
 def parse_payload(b):
     f = b.split(b"|", 5)
-    return f[0].decode(), f[1].decode(), int(f[2]), int(f[3]), int(f[4])
+    return f[0].decode(), f[1].decode(), int(f[2]), int(f[3]), f[4].decode()
 
 
 # --------------------------------------------------------------------------
@@ -261,18 +318,26 @@ class ProxyProcess:
 # subscribers
 
 class User(Receiver):
-    """A persistent subscriber of im/u/<uid> at QoS 2 on its own thread.
+    """A persistent subscriber of im/u/<uid> at QoS 2, and of its groups'
+    topics (groups_of, group_qos), on its own thread.
 
     Receiver (storeutil) does the receiving: a PUBLISH is delivered to the
     application (Receiver.delivered) before it is acknowledged, and QoS 2
     packet ids awaiting PUBREL survive reconnects, so nothing is dropped or
     delivered twice on the client side."""
 
-    def __init__(self, uid, port, version, tl):
+    def __init__(self, uid, port, version, tl, ngroups=0):
         Receiver.__init__(self, port, "soak-u%02d" % uid, version=version,
                           expiry=EXPIRY)
         self.uid = uid
         self.topic = "im/u/%d" % uid
+        self.groups = groups_of(uid, ngroups)
+        self.subs = [(self.topic, 2)] + [(group_topic(k), group_qos(uid))
+                                         for k in self.groups]
+        self.topics = {t for t, _ in self.subs}
+        self.away_req = None       # seconds to stay away (Faults.away)
+        self.away_until = 0.0
+        self.aways = 0
         self.tl = tl
         self.subscribed = False
         self.stop = threading.Event()
@@ -327,6 +392,12 @@ class User(Receiver):
                     break
                 if self.got_connack:
                     delay = BACKOFF_MIN
+                # away (a clean DISCONNECT, Faults.away): an offline
+                # persistent session while messages come; the drain
+                # (force) ends it early
+                while time.monotonic() < self.away_until and \
+                        not self.stop.is_set() and not self.force.is_set():
+                    time.sleep(0.05)
                 sleep_unless(self.stop, delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, BACKOFF_MAX)
         except Exception as e:  # noqa: a bug of this script
@@ -339,6 +410,7 @@ class User(Receiver):
                 self.c = None
 
     def _session(self):
+        self.away_req = None        # asked while it was not connected
         ack = self.connect(clean=False)
         self.got_connack = True
         self.force.clear()          # this is a fresh connection already
@@ -350,7 +422,7 @@ class User(Receiver):
             if self.subscribed:
                 self.session_lost += 1
                 self.tl.add("session-lost", self.client_id)
-            self.subscribe([(self.topic, 2)])
+            self.subscribe(self.subs)
             self.subscribed = True
             self.ev("subscribed")
         self.connected = True
@@ -363,6 +435,16 @@ class User(Receiver):
                 self.ev("reconnect (drain)")
                 c.disconnect()
                 self.c = None
+                return
+            secs = self.away_req
+            if secs is not None:
+                self.away_req = None
+                self.aways += 1
+                self.ev("away %.2fs (DISCONNECT)" % secs)
+                self.connected = False
+                c.disconnect()
+                self.c = None
+                self.away_until = time.monotonic() + secs
                 return
             now = time.monotonic()
             if ping_out is None and now - last_tx >= KEEPALIVE:
@@ -383,7 +465,7 @@ class User(Receiver):
                 raise raw.Closed("DISCONNECT reason %#x" % p.reason)
             if p.type in (raw.PUBLISH, raw.PUBREL):
                 self.last_msg = time.monotonic()
-            if p.type == raw.PUBLISH and p.topic != self.topic:
+            if p.type == raw.PUBLISH and p.topic not in self.topics:
                 self.oddities.append("PUBLISH on %r" % p.topic)
             self.handle(p)
             last_tx = time.monotonic()
@@ -441,19 +523,30 @@ class User(Receiver):
 # publishers
 
 class Rec:
-    __slots__ = ("msgid", "sender", "seq", "qos", "uid", "t_sent", "t_ack",
-                 "reason", "acked", "refused", "stage", "sends",
+    """A published message: to user uid (group None) or to every member
+    of group k (uid None)."""
+    __slots__ = ("msgid", "sender", "seq", "qos", "uid", "group", "t_sent",
+                 "t_ack", "reason", "acked", "refused", "stage", "sends",
                  "rel_resent")
 
-    def __init__(self, msgid, sender, seq, qos, uid, t):
+    def __init__(self, msgid, sender, seq, qos, uid, t, group=None):
         self.msgid, self.sender, self.seq = msgid, sender, seq
         self.qos, self.uid, self.t_sent = qos, uid, t
+        self.group = group
         self.t_ack = None
         self.reason = None
         self.acked = self.refused = False
         self.stage = "sent"
         self.sends = 1
         self.rel_resent = False
+
+    def topic(self):
+        return "im/u/%d" % self.uid if self.group is None else \
+            group_topic(self.group)
+
+    def target(self):
+        return "%d" % self.uid if self.group is None else \
+            "g%d" % self.group
 
 
 class Pub:
@@ -465,6 +558,7 @@ class Pub:
         self.rng = random.Random(seed)
         self.tl, self.rnd = tl, rnd
         self.nusers, self.size = args.users, args.size
+        self.ngroups, self.group_share = args.groups, args.group_share
         self.window = args.window
         self.linger = args.pub_linger
         self.linger_until = None
@@ -560,7 +654,7 @@ class Pub:
                                1, r.msgid))
             if r.stage == "sent":
                 r.sends += 1
-                c.send(raw.publish("im/u/%d" % r.uid, self._payload(r),
+                c.send(raw.publish(r.topic(), self._payload(r),
                                    qos=r.qos, mid=mid, dup=True,
                                    version=v))
             else:
@@ -606,20 +700,22 @@ class Pub:
                 last_tx = time.monotonic()
 
     def _payload(self, r):
-        return make_payload(r.msgid, self.name, r.seq, r.qos, r.uid,
+        return make_payload(r.msgid, self.name, r.seq, r.qos, r.target(),
                             self.size)
 
     def _send_new(self, c):
         self.seq += 1
-        uid = self.rng.randrange(self.nusers)
+        uid, group = self.rng.randrange(self.nusers), None
+        if self.ngroups and self.rng.random() < self.group_share:
+            uid, group = None, self.rng.randrange(self.ngroups)
         qos = self.rng.choice((1, 2))
         r = Rec("r%d-%s-%d" % (self.rnd, self.name, self.seq), self.name,
-                self.seq, qos, uid, self.tl.now())
+                self.seq, qos, uid, self.tl.now(), group)
         mid = self._mid()
         self.records.append(r)
         self.inflight[mid] = r
         self.trace.append((r.t_sent, "PUBLISH", mid, 0, r.msgid))
-        c.send(raw.publish("im/u/%d" % uid, self._payload(r), qos=qos,
+        c.send(raw.publish(r.topic(), self._payload(r), qos=qos,
                            mid=mid, version=self.version))
 
     def _handle(self, c, p):
@@ -694,6 +790,16 @@ class Faults:
         self.full_windows = []      # (start, end, bytes filled)
         self.unexpected = []        # (time, exit status)
         self.fatal = None
+        self.aways = 0
+        # its own generator: who is connected varies from run to run,
+        # the other faults' schedule stays that of the seed
+        self.away_rng = random.Random(rng.randrange(1 << 30))
+        # group log counters of the round: ternd's start at 0 with each
+        # process, so the last scrape of each is added up (bank)
+        self.glog = collections.Counter()
+        self.glog_cur = {}
+        self.scrape_fails = 0
+        self.last_scrape = 0.0
         self.fill_path = os.path.join(b.data_dir, "soak-fill.bin")
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name="faults")
@@ -710,8 +816,33 @@ class Faults:
                 sleep_unless(self.stop, 0.5)
         raise SetupError("ternd does not start again (see its log)")
 
+    def scrape(self):
+        """ternd's group log counters, now."""
+        self.last_scrape = self.tl.now()
+        try:
+            status, _, body = mu.request(self.b.http_port, timeout=2.0)
+            if status != 200:
+                raise ValueError("status %d" % status)
+            m = mu.Metrics(*mu.parse(body))
+            self.glog_cur = {k: int(m.get(n)) for k, n in GLOG_METRICS}
+            return True
+        except Exception as e:  # noqa: OSError, TestFailure, HTTP errors
+            self.scrape_fails += 1
+            self.tl.add("scrape-failed", repr(e))
+            return False
+
+    def bank(self, scrape=True):
+        """ternd is about to stop (or has): the counters of this process
+        go to the round's."""
+        if scrape:
+            self.scrape()
+        for k, v in self.glog_cur.items():
+            self.glog[k] += v
+        self.glog_cur = {}
+
     def kill(self):
         pid = self.b.pid
+        self.bank()
         self.tl.add("kill", "kill -9 pid %d" % pid)
         self.b.kill9()
         self.kills += 1
@@ -723,6 +854,7 @@ class Faults:
             self.unexpected.append((self.tl.now(), rc))
             self.tl.add("UNEXPECTED-EXIT", "ternd pid %d exited with status "
                         "%r" % (self.b.pid, rc))
+            self.bank(scrape=False)     # the last periodic scrape
             self.b.kill9()      # reap, close its log
             self.release_disk()
             self.start_broker("after an unexpected exit")
@@ -751,6 +883,19 @@ class Faults:
             return True
         except FileNotFoundError:
             return False
+
+    # -- offline members
+    def away(self):
+        """A random connected user disconnects cleanly and stays away 1 to
+        --away seconds: its persistent session is offline while group
+        messages come, the case group logs are for."""
+        cands = [u for u in self.users if u.connected and
+                 u.away_req is None]
+        if not cands:
+            return
+        u = self.away_rng.choice(cands)
+        u.away_req = self.away_rng.uniform(1.0, max(1.0, self.a.away))
+        self.aways += 1
 
     # -- network
     def net_fault(self):
@@ -793,6 +938,9 @@ class Faults:
         next_net = rng.expovariate(1.0 / a.net_every) if a.net_every \
             else None
         next_pubcut = rng.uniform(3, 8) if a.pub_cuts else None
+        arng = self.away_rng
+        next_away = arng.expovariate(1.0 / a.away_every) \
+            if a.away_every and a.away else None
         try:
             while not self.stop.is_set():
                 now = tl.now()
@@ -827,8 +975,13 @@ class Faults:
                     self.pubcuts += 1
                     tl.add("pub-proxy-cut", ans)
                     next_pubcut = now + rng.uniform(3, 8)
+                if next_away is not None and now >= next_away:
+                    self.away()
+                    next_away = now + arng.expovariate(1.0 / a.away_every)
+                if now - self.last_scrape >= 5.0 and self.b.alive():
+                    self.scrape()
                 nxt = [x for x in (next_kill, full_until, full_at, next_net,
-                                   next_pubcut) if x is not None]
+                                   next_pubcut, next_away) if x is not None]
                 wait = min(nxt) - tl.now() if nxt else 0.1
                 sleep_unless(self.stop, min(0.1, max(0.005, wait)))
         except Exception as e:  # noqa
@@ -882,7 +1035,9 @@ def run_round(rn, args, rng, run_id):
     tl = Timeline()
     st = collections.OrderedDict(round=rn)
     b = harness.Broker(conf=["max_queued_messages 100000000",
-                             "log_level %s" % args.log_level],
+                             "log_level %s" % args.log_level,
+                             "group_log_threshold %d"
+                             % args.group_threshold] + mu.conf(),
                        name="round-%02d" % rn, verbose=False, start=False)
     mounted = False
     proxy = None
@@ -901,7 +1056,8 @@ def run_round(rn, args, rng, run_id):
             proxy.cmd("latency %g" % args.latency)
         for uid in range(n):
             users.append(User(uid, proxy.ports[uid],
-                              raw.V311 if uid % 2 == 0 else raw.V5, tl))
+                              raw.V311 if uid % 2 == 0 else raw.V5, tl,
+                              args.groups))
         for u in users:
             u.thread.start()
         if not wait_until(lambda: all(u.subscribed and u.connected
@@ -955,11 +1111,11 @@ def run_round(rn, args, rng, run_id):
             faults.check_broker()
             return ok
         drained = drain("first")
-        res = count(users, pubs)
+        res = count(users, pubs, args.groups)
         passes = 1
         if res["lost"] or not drained:
             drained = drain("second (to confirm)")
-            res2 = count(users, pubs)
+            res2 = count(users, pubs, args.groups)
             passes = 2
             res2["lost_first_pass"] = res["lost"]
             res = res2
@@ -971,6 +1127,7 @@ def run_round(rn, args, rng, run_id):
             # that come now were stuck in the running broker (still a
             # broken promise, counted as lost), the others are gone
             tl.add("post-mortem", "graceful restart of ternd")
+            faults.bank()
             try:
                 prc = b.stop(expect_rc=None)
             except harness.TestFailure as e:
@@ -981,7 +1138,7 @@ def run_round(rn, args, rng, run_id):
                 "soak-fill.bin"))
             faults.start_broker("post-mortem")
             drain("after the post-mortem restart")
-            res3 = count(users, pubs)
+            res3 = count(users, pubs, args.groups)
             res["recovered"] = sorted(set(res["lost_ids"]) -
                                       set(res3["lost_ids"]))
             res["dropped"] = res3["dropped"]
@@ -992,6 +1149,7 @@ def run_round(rn, args, rng, run_id):
             p.stop.set()
         for t in [u.thread for u in users] + [p.thread for p in pubs]:
             t.join(JOIN)
+        faults.bank()
         try:
             rc = b.stop(expect_rc=None)
         except harness.TestFailure as e:
@@ -1003,6 +1161,10 @@ def run_round(rn, args, rng, run_id):
                                "oddities", "recovered", "dropped"))
         st["recovered"] = len(res["recovered"])
         st["sent"] = sum(len(p.records) for p in pubs)
+        st["gsent"] = sum(1 for p in pubs for r in p.records
+                          if r.group is not None)
+        st["glog"] = dict(faults.glog)
+        st["aways"] = faults.aways
         st["kills"] = faults.kills
         st["full"] = len(faults.full_windows)
         st["full_hit"] = full_hits(pubs, faults.full_windows)
@@ -1032,6 +1194,10 @@ def run_round(rn, args, rng, run_id):
         for x in users + pubs:
             odd += x.oddities
         odd += res["oddities"]
+        if st["gsent"] and not faults.glog["entries"]:
+            odd.append("group log unused: %d group messages sent, "
+                       "tern_group_log_entries_total stayed 0 (%d failed "
+                       "scrapes)" % (st["gsent"], faults.scrape_fails))
         undone = sum(len(p.inflight) for p in pubs)
         if undone:
             odd.append("%d flows unfinished at the end of the round"
@@ -1075,9 +1241,11 @@ def explain_dups(res, tl, pubs):
     recs, where = res["recs"], res["where"]
     ids = res["q2dup_ids"]
     ver = collections.Counter()
-    retried = in_full_n = distinct = 0
-    for m in ids:
+    retried = in_full_n = distinct = group = 0
+    for m, uid in ids:
         r = recs[m]
+        if r.group is not None:
+            group += 1
         p = next(x for x in pubs if x.name == r.sender)
         ver["v" + vname(p.version)] += 1
         if r.sends > 1:
@@ -1085,15 +1253,17 @@ def explain_dups(res, tl, pubs):
         if in_full(tl, r.t_sent) or (r.t_ack is not None and
                                      in_full(tl, r.t_ack)):
             in_full_n += 1
-        d = where.get(m, [])
+        cid = "soak-u%02d" % uid
+        d = [x for x in where.get(m, []) if x[0] == cid]
         if len({x[3] for x in d}) == len(d) and not any(x[4] for x in d):
             distinct += 1
-    return ("%d QoS 2 messages delivered more than once: publishers %s; "
+    return ("%d QoS 2 messages delivered more than once to a member "
+            "(%d of them group messages): publishers %s; "
             "%d published more than once by their publisher (resent with "
             "DUP after ternd dropped the connection); %d sent or "
             "acknowledged while the disk was full; %d delivered each time "
             "as a new PUBLISH (another packet id, DUP 0)"
-            % (len(ids), dict(ver), retried, in_full_n, distinct))
+            % (len(ids), group, dict(ver), retried, in_full_n, distinct))
 
 
 def full_hits(pubs, windows):
@@ -1115,13 +1285,30 @@ def full_hits(pubs, windows):
 # --------------------------------------------------------------------------
 # counting
 
-def count(users, pubs):
+def targets(r, members):
+    """The uids a message is owed to."""
+    return [r.uid] if r.group is None else members.get(r.group, [])
+
+
+def eff_qos(r, uid):
+    """The QoS the message reaches user uid with."""
+    return r.qos if r.group is None else min(r.qos, group_qos(uid))
+
+
+def count(users, pubs, ngroups=0):
+    """Deliveries are counted per (message, member): a group message is
+    owed once to each member of its group."""
     recs = {}
     for p in pubs:
         for r in p.records:
             recs[r.msgid] = r
+    members = collections.defaultdict(list)
+    for u in users:
+        for k in u.groups:
+            members[k].append(u.uid)
     acked = {m for m, r in recs.items() if r.acked}
-    deliveries = collections.Counter()
+    owed = {(m, uid) for m in acked for uid in targets(recs[m], members)}
+    deliveries = collections.Counter()     # (msgid, uid) -> times
     order = 0
     oddities = []
     where = {}
@@ -1136,67 +1323,77 @@ def count(users, pubs):
         for (topic, payload, qos, mid, dup), t in zip(u.delivered,
                                                       u.deliv_t):
             try:
-                msgid, sender, seq, pq, uid = parse_payload(payload)
+                msgid, sender, seq, pq, target = parse_payload(payload)
             except (ValueError, IndexError):
                 oddities.append("%s: bad payload %r" % (u.client_id,
                                                         payload[:60]))
                 continue
-            if uid != u.uid:
-                oddities.append("%s got %s meant for user %d"
-                                % (u.client_id, msgid, uid))
-            deliveries[msgid] += 1
+            if target.startswith("g"):
+                if int(target[1:]) not in u.groups:
+                    oddities.append("%s got %s of group %s, not its own"
+                                    % (u.client_id, msgid, target[1:]))
+            elif int(target) != u.uid:
+                oddities.append("%s got %s meant for user %s"
+                                % (u.client_id, msgid, target))
+            deliveries[(msgid, u.uid)] += 1
             where.setdefault(msgid, []).append((u.client_id, t, qos, mid,
                                                 dup))
             if msgid in seen:
                 continue
             seen.add(msgid)
-            if seq < last.get(sender, 0):
+            # MQTT orders messages per topic: per sender and topic
+            key = (sender, topic)
+            if seq < last.get(key, 0):
                 order += 1
-            last[sender] = max(seq, last.get(sender, 0))
+            last[key] = max(seq, last.get(key, 0))
     # a PUBLISH taken for a QoS 2 duplicate although its message was never
-    # delivered: the broker reused a packet id still in a QoS 2 flow (see
-    # User.handle), so the message is lost for the application
+    # delivered to that user: the broker reused a packet id still in a
+    # QoS 2 flow (see User.handle), so the message is lost for it
     dropped = {}
     for u in users:
         for p in u.dups:
             m = msgid_of(p)
-            if m not in where:
-                dropped.setdefault(m, (u.client_id, p.mid))
-    lost = sorted(acked - set(deliveries), key=lambda m: recs[m].t_ack)
+            if (m, u.uid) not in deliveries:
+                dropped.setdefault((m, u.uid), (u.client_id, p.mid))
+    lost = sorted(owed - set(deliveries),
+                  key=lambda k: (recs[k[0]].t_ack, k[1]))
     # safety net: a lost message must not be in its subscriber's packet
     # trace (received but not counted would be this script's fault)
-    for m in lost:
-        u = users[recs[m].uid]
+    for m, uid in lost:
+        u = users[uid]
         seen = [t for t, what, _, _, mm in list(u.trace)
                 if what == "PUBLISH" and mm == m]
-        if seen and m not in dropped:
+        if seen and (m, uid) not in dropped:
             oddities.append("%s: %s counted lost but a PUBLISH of it was "
                             "received at %s (this script's fault)"
                             % (u.client_id, m, seen))
-    q2dup = sorted(m for m, n in deliveries.items()
-                   if n > 1 and m in recs and recs[m].qos == 2)
-    q1dup = [m for m, n in deliveries.items()
-             if n > 1 and m in recs and recs[m].qos == 1]
-    unknown = [m for m in deliveries if m not in recs]
+    q2dup = sorted(k for k, n in deliveries.items()
+                   if n > 1 and k[0] in recs and
+                   eff_qos(recs[k[0]], k[1]) == 2)
+    q1dup = [k for k, n in deliveries.items()
+             if n > 1 and k[0] in recs and eff_qos(recs[k[0]], k[1]) == 1]
+    delivered_ids = {m for m, _ in deliveries}
+    unknown = [m for m in delivered_ids if m not in recs]
     if unknown:
         oddities.append("%d delivered message ids never sent, e.g. %s"
                         % (len(unknown), unknown[:3]))
-    return {"acked": len(acked),
+    return {"acked": len(acked), "owed": len(owed),
+            "gacked": sum(1 for m in acked if recs[m].group is not None),
             "refused": sum(1 for r in recs.values() if r.refused),
             "noans": sum(1 for r in recs.values()
                          if not r.acked and not r.refused),
             "lost": len(lost), "q2dup": len(q2dup), "q1dup": len(q1dup),
             "order": order,
-            "unackd": sum(1 for m in deliveries if m in recs and
+            "unackd": sum(1 for m in delivered_ids if m in recs and
                           not recs[m].acked),
-            "refused_delivered": sum(1 for m in deliveries if m in recs and
-                                     recs[m].refused),
-            "refused_delivered_q2": sum(1 for m in deliveries
+            "refused_delivered": sum(1 for m in delivered_ids
+                                     if m in recs and recs[m].refused),
+            "refused_delivered_q2": sum(1 for m in delivered_ids
                                         if m in recs and recs[m].refused and
                                         recs[m].qos == 2),
             "lost_ids": lost, "q2dup_ids": q2dup, "where": where,
             "recovered": [], "dropped": dropped,
-            "id_reuse_lost": sum(1 for m in lost if m in dropped),
+            "id_reuse_lost": sum(1 for k in lost if k in dropped),
             "recs": recs, "oddities": oddities}
 
 
@@ -1223,23 +1420,28 @@ def in_full(tl, t):
     return start is not None and t >= start
 
 
-def describe(msgid, res, users, pubs, tl):
+def describe(key, res, users, pubs, tl):
+    """key: (message id, uid of the member it is owed to)."""
+    msgid, uid = key
     r = res["recs"][msgid]
     p = next(x for x in pubs if x.name == r.sender)
-    u = users[r.uid]
-    lines = ["%s: QoS %d from %s (v%s, %s) to %s (v%s); sent %.3f, "
+    u = users[uid]
+    lines = ["%s: QoS %d from %s (v%s, %s) to %s (v%s)%s; sent %.3f, "
              "acknowledged %.3f reason %#x, transmissions %d%s"
              % (msgid, r.qos, p.cid, vname(p.version),
                 "via proxy" if p.via else "direct", u.client_id,
-                vname(u.version), r.t_sent, r.t_ack or -1, r.reason or 0,
+                vname(u.version), "" if r.group is None else
+                " as a member of %s (subscribed at QoS %d)"
+                % (group_topic(r.group), group_qos(uid)),
+                r.t_sent, r.t_ack or -1, r.reason or 0,
                 r.sends, "; disk full at the ack" if r.t_ack is not None
                 and in_full(tl, r.t_ack) else "")]
-    if msgid in res["dropped"]:
+    if key in res["dropped"]:
         lines.append("  received by %s with packet id %d, which the broker "
                      "had not released (QoS 2 flow awaiting PUBREL): "
                      "dropped as a duplicate, as MQTT 4.3.3 requires"
-                     % res["dropped"][msgid])
-    if msgid in res["recovered"]:
+                     % res["dropped"][key])
+    if key in res["recovered"]:
         lines.append("  delivered only after a graceful restart of ternd "
                      "(post-mortem): on disk, stuck in the running broker")
     d = res["where"].get(msgid)
@@ -1250,12 +1452,15 @@ def describe(msgid, res, users, pubs, tl):
                  % ("; ".join(faults_near(tl, r.t_ack or r.t_sent)) or
                     "none"))
     ref = r.t_ack or r.t_sent
-    lines.append("  %s around it: %s" % (u.client_id, "; ".join(
-        "%.3f %s" % e for e in u.events if ref - 3 <= e[0] <= ref + 3)
-        or "nothing"))
-    lines.append("  %s around it: %s" % (p.cid, "; ".join(
-        "%.3f %s" % e for e in p.events if ref - 3 <= e[0] <= ref + 3)
-        or "nothing"))
+
+    def around(x, name):
+        ev = ["%.3f %s" % e for e in x.events if ref - 3 <= e[0] <= ref + 3]
+        if len(ev) > 16:    # a publisher refused again and again
+            ev = ev[:4] + ["(%d more)" % (len(ev) - 12)] + ev[-8:]
+        lines.append("  %s around it: %s" % (name, "; ".join(ev) or
+                                             "nothing"))
+    around(u, u.client_id)
+    around(p, p.cid)
     return "\n".join(lines)
 
 
@@ -1298,11 +1503,11 @@ def save_logs(args, run_id, rn, b, tl, users, pubs, st, res):
             if k not in ("logdir",):
                 f.write("%s: %s\n" % (k, v))
         f.write("\nlost (%d):\n" % len(res["lost_ids"]))
-        for m in res["lost_ids"]:
-            f.write(describe(m, res, users, pubs, tl) + "\n")
+        for k in res["lost_ids"]:
+            f.write(describe(k, res, users, pubs, tl) + "\n")
         f.write("\nQoS 2 duplicates (%d):\n" % len(res["q2dup_ids"]))
-        for m in res["q2dup_ids"]:
-            f.write(describe(m, res, users, pubs, tl) + "\n")
+        for k in res["q2dup_ids"]:
+            f.write(describe(k, res, users, pubs, tl) + "\n")
     # the timeline sorted, for reading
     with open(os.path.join(d, "timeline.txt")) as f:
         lines = sorted(f, key=lambda l: float(l.split(" ", 1)[0]))
@@ -1312,17 +1517,24 @@ def save_logs(args, run_id, rn, b, tl, users, pubs, st, res):
 
 
 COLS = [("round", "%5s"), ("sent", "%7d"), ("acked", "%7d"),
+        ("group", "%6d"), ("owed", "%7d"),
         ("refused", "%7d"), ("noans", "%5d"), ("lost", "%5d"),
         ("q2dup", "%5d"), ("q1dup", "%5d"), ("order", "%5d"),
         ("unackd", "%6d"), ("kills", "%5d"), ("full", "%8s"),
-        ("cuts", "%5d"), ("stalls", "%6d"), ("slost", "%5d"),
+        ("cuts", "%5d"), ("stalls", "%6d"), ("aways", "%5d"),
+        ("slost", "%5d"), ("glog", "%13s"),
         ("oddity", "%6d"), ("msg/s", "%6.0f")]
 
 
 def row(st):
     vals = []
     for name, fmt in COLS:
-        if name == "full":
+        if name == "group":
+            v = st["gacked"]
+        elif name == "glog":
+            g = st["glog"]
+            v = "%d/%d" % (g.get("entries", 0), g.get("deliveries", 0))
+        elif name == "full":
             v = "%d/%d" % (st["full"], st["full_hit"])
         elif name == "oddity":
             v = len(st["oddities"])
@@ -1349,6 +1561,8 @@ ODDITY_KINDS = [
     ("exited by itself", "unexpected exits of ternd"),
     ("this script's fault", "messages counted lost although received "
      "(a bug of this script)"),
+    ("group log unused", "rounds with group traffic where ternd wrote no "
+     "group log entry"),
 ]
 
 
@@ -1399,6 +1613,22 @@ def main():
                     "subscriber's connection (0: none)")
     ap.add_argument("--no-pub-cuts", dest="pub_cuts", action="store_false",
                     help="do not cut the proxied publishers every 3-8 s")
+    ap.add_argument("--group-share", type=float, default=0.2,
+                    help="fraction of the messages sent to a group "
+                    "instead of a user (0: no groups, no group "
+                    "subscriptions)")
+    ap.add_argument("--groups", type=int, default=0,
+                    help="groups (im/g/<k>; user uid in group uid %% G, "
+                    "every fifth also in the next); 0: users // 10, at "
+                    "least 1")
+    ap.add_argument("--group-threshold", type=int, default=4,
+                    help="ternd's group_log_threshold (at or below the "
+                    "smallest group, so that the group logs are used)")
+    ap.add_argument("--away-every", type=float, default=0.5,
+                    help="mean seconds between clean disconnects of a "
+                    "random user, who stays away 1 to --away s (0: none)")
+    ap.add_argument("--away", type=float, default=5.0,
+                    help="longest stay away of such a user")
     ap.add_argument("--latency", type=float, default=0.0,
                     help="ms added each way on every proxy")
     ap.add_argument("--pub-linger", type=float, default=0.0,
@@ -1427,6 +1657,18 @@ def main():
         ap.error("must run as root (it mounts a tmpfs)")
     if a.users < 1 or a.publishers < 1 or a.rounds < 1:
         ap.error("--users, --publishers and --rounds must be at least 1")
+    if not 0 <= a.group_share <= 1 or a.groups < 0:
+        ap.error("--group-share must be within 0..1, --groups >= 0")
+    if a.group_share == 0:
+        a.groups = 0
+    elif a.groups == 0:
+        a.groups = max(1, a.users // 10)
+    sizes = [sum(1 for u in range(a.users) if k in groups_of(u, a.groups))
+             for k in range(a.groups)]
+    if sizes and a.group_threshold and min(sizes) < a.group_threshold:
+        ap.error("the smallest group has %d members, below "
+                 "--group-threshold %d: its messages would not use the "
+                 "group log" % (min(sizes), a.group_threshold))
     os.environ["TERND"] = os.path.abspath(a.ternd)
     seed = a.seed if a.seed is not None else random.randrange(1 << 31)
     rng = random.Random(seed)
@@ -1439,9 +1681,14 @@ def main():
     signal.signal(signal.SIGINT, on_term)   # also when started ignoring it
     print("soak-node: %s; %d rounds x %gs, %d users, %d publishers, %g "
           "msg/s, kill -9 every ~%gs, disk full %gs, net fault every ~%gs, "
-          "seed %d" % (a.ternd, a.rounds, a.seconds, a.users, a.publishers,
-                       a.rate, a.kill_every, a.disk_full, a.net_every,
-                       seed))
+          "%s, away every ~%gs, seed %d"
+          % (a.ternd, a.rounds, a.seconds, a.users, a.publishers,
+             a.rate, a.kill_every, a.disk_full, a.net_every,
+             "%g of the messages to %d groups of %s members "
+             "(group_log_threshold %d)" % (a.group_share, a.groups,
+                                           "/".join(map(str, sizes)),
+                                           a.group_threshold)
+             if a.groups else "no groups", a.away_every, seed))
     print(header())
     sys.stdout.flush()
     rows = []
@@ -1466,10 +1713,12 @@ def main():
             shutil.rmtree(harness._tmp_root, ignore_errors=True)
     if rows:
         tot = collections.OrderedDict(round="total")
-        for k in ("sent", "acked", "refused", "noans", "lost", "q2dup",
-                  "q1dup", "order", "unackd", "kills", "full", "full_hit",
-                  "cuts", "stalls", "slost"):
+        for k in ("sent", "acked", "gacked", "owed", "refused", "noans",
+                  "lost", "q2dup", "q1dup", "order", "unackd", "kills",
+                  "full", "full_hit", "cuts", "stalls", "aways", "slost"):
             tot[k] = sum(r[k] for r in rows)
+        tot["glog"] = sum((collections.Counter(r["glog"]) for r in rows),
+                          collections.Counter())
         tot["oddities"] = [o for r in rows for o in r["oddities"]]
         tot["rate"] = sum(r["rate"] for r in rows) / len(rows)
         print(row(tot))
