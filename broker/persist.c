@@ -1008,6 +1008,8 @@ persist_open(void)
 	 * that small tests cross that boundary too. */
 	if ((env = getenv("TERN_TEST_STORE_RUN_ROWS")) != NULL)
 		store_set_run_rows(srv.store, (unsigned)strtoul(env, NULL, 10));
+	/* For the tests: queue reads wait while this file exists. */
+	store_hold_reads(srv.store, getenv("TERN_TEST_STORE_HOLD_READS"));
 	srv.loading = 1;
 	rc = store_load(srv.store, &cb, NULL, &srv.next_msg_id, err,
 	    sizeof err);

@@ -34,6 +34,9 @@
  * store_fail_next(n) marks the next n non-empty batches at store_commit
  * time; the thread runs their writes and then rolls back as a failed
  * COMMIT would (disk full), and their done gets ok=0.
+ * store_hold_reads(path) makes each queue read wait while the file path
+ * exists (bounded), and the jobs behind it with it: a test can then act
+ * while a read is certainly on its way.
  *
  * Second process: store_open takes an exclusive, non-blocking flock(2) on
  * "<path>-lock" and holds it until store_close; a second ternd on the same
@@ -61,6 +64,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -243,6 +247,21 @@ store_run_expire(struct store *st, struct job *j)
 	j->ok = rc == SQLITE_OK;
 }
 
+/* Store thread: the test hook of store_hold_reads. Bounded, so that a
+ * file left behind slows the store down but does not stop it. */
+static void
+store_read_hold(const struct store *st)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	if (st->hold_reads == NULL)
+		return;
+	for (i = 0; i < STORE_HOLD_MAX_MS / 10 &&
+	    access(st->hold_reads, F_OK) == 0; i++)
+		nanosleep(&ts, NULL);
+}
+
 static void *
 store_main(void *arg)
 {
@@ -281,6 +300,7 @@ store_main(void *arg)
 			store_run_batches(st, &run);
 			break;
 		case JOB_READ:
+			store_read_hold(st);
 			j->ok = store_index_ready(st) == SQLITE_OK &&
 			    sql_queue_read(st, j) == SQLITE_OK;
 			break;
@@ -511,6 +531,7 @@ store_close(struct store *st)
 	delta_free(&st->gc);
 	free(st->gc_keys);
 	free(st->carry.buf);
+	free(st->hold_reads);
 	free(st);
 }
 
@@ -622,6 +643,21 @@ store_set_run_rows(struct store *st, unsigned n)
 	/* Before the first commit: the thread reads it after the mutex
 	 * hand-over of that commit's job. */
 	st->run_rows = n != 0 ? n : 1;
+}
+
+void
+store_hold_reads(struct store *st, const char *path)
+{
+	/* Before the first read: the thread reads it after the mutex
+	 * hand-over of that read's job. */
+	size_t len = path != NULL ? strlen(path) + 1 : 0;
+
+	free(st->hold_reads);
+	st->hold_reads = NULL;
+	if (path != NULL) {
+		st->hold_reads = store_xmalloc(len);
+		memcpy(st->hold_reads, path, len);
+	}
 }
 
 size_t

@@ -273,6 +273,13 @@ void store_fail_next(struct store *st, unsigned n);
 #define STORE_RUN_ROWS 16384
 void store_set_run_rows(struct store *st, unsigned n);
 
+/* Test hook: while the file path exists, each queue read waits before it
+ * runs (at most STORE_HOLD_MAX_MS), and the jobs behind it with it, so
+ * that a test can act while a read is certainly on its way. Call before
+ * the first read. */
+#define STORE_HOLD_MAX_MS 60000
+void store_hold_reads(struct store *st, const char *path);
+
 /* Bytes of committed batches and jobs the store thread has not finished
  * yet: the broker's back-pressure signal (stop reading clients when it
  * grows past a limit). */

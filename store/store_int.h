@@ -554,6 +554,7 @@ struct store {
 	size_t n_pend, pend_cap;
 	struct qindex qx; /* the queue log and runs (qindex.c) */
 	unsigned run_rows; /* log rows that make a run (store_set_run_rows) */
+	char *hold_reads; /* reads wait while it exists (store_hold_reads) */
 	int qx_stale; /* qx must be read again (a rebuild failed) */
 	struct msg_cache cache[MSG_CACHE_SIZE];
 	struct delta gc; /* filters whose spans changed (sql_group.c) */
