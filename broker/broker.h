@@ -558,7 +558,7 @@ struct session {
 
 	/* The small fields of the groups above, together so that none
 	 * needs padding (memory per session is a benchmark figure). */
-	uint32_t disk_gen; /* bumps when the queue goes back to disk */
+	uint32_t disk_gen; /* new, unique, when the queue goes to disk */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint32_t n_held_acks; /* acks waiting for room here */
 	/* The nodes (bridge_peer_bit) that may hold another copy of it:

@@ -585,6 +585,23 @@ struct persist_read {
 
 static void persist_read_next(struct session *s);
 
+/*
+ * A queue generation no session had before. A read answers for the
+ * session it was issued for only while that session's disk_gen is the
+ * read's; counted per session, a session that replaced a discarded one
+ * of the same client id (Clean Start) started again at 0, and after its
+ * first eviction took the old read's rows for its own.
+ */
+static uint32_t
+persist_new_gen(void)
+{
+	static uint32_t last;
+
+	if (++last == 0)
+		last = 1;
+	return last;
+}
+
 static void
 persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 {
@@ -672,6 +689,8 @@ persist_read_next(struct session *s)
 		persist_flush_cb(-1, 0, NULL);
 	r->client_id = xstrndup(s->client_id, s->id_len);
 	r->id_len = s->id_len;
+	if (s->disk_gen == 0)
+		s->disk_gen = persist_new_gen();
 	r->gen = s->disk_gen;
 	clock_gettime(CLOCK_MONOTONIC, &r->issued);
 	s->disk_loading = 1;
@@ -817,7 +836,7 @@ persist_evict(struct session *s)
 	s->disk_max_seq = s->next_seq > 0 ? s->next_seq - 1 : 0;
 	s->disk_cursor = 0;
 	s->disk_loading = 0;
-	s->disk_gen++;
+	s->disk_gen = persist_new_gen();
 }
 
 /* --- start-up --- */
