@@ -30,6 +30,10 @@
 #                    "own" leaves each broker at its own defaults (tern:
 #                    the client's Receive Maximum up to 65535, 3.1.1
 #                    clients 1000; mosquitto: 20)
+#   --tern-conf LINE a line added to ternd's configuration (store on
+#                    and off), e.g. "group_log_threshold 16" for the
+#                    group scenarios with group logs (off by default);
+#                    may be given more than once
 #   --flashmq BIN    also run FlashMQ (not in Debian: a binary built
 #                    outside the tree, e.g. with its cmake) as a third
 #                    broker, interleaved, with thread_count 1, anonymous
@@ -85,6 +89,7 @@ MAXQ=1000
 MAXINF=20
 window_set=0
 FLASHMQ=
+TERN_CONF=
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
@@ -103,6 +108,8 @@ while [ $# -gt 0 ]; do
 	--durable) durable=1 ;;
 	--window) MAXINF=${2:?}; window_set=1; shift ;;
 	--flashmq) FLASHMQ=${2:?}; shift ;;
+	--tern-conf) TERN_CONF="$TERN_CONF${2:?}
+"; shift ;;
 	-h|--help) usage ;;
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -193,6 +200,7 @@ start_broker() {
 			echo "max_inflight_messages_v311 $MAXINF"
 		fi >>"$dir/ternd.conf"
 		[ "$kind" = ternoff ] && echo "store off" >>"$dir/ternd.conf"
+		printf '%s' "$TERN_CONF" >>"$dir/ternd.conf"
 		taskset -c "$BROKER_CPU" "$TERND" -c "$dir/ternd.conf" \
 		    >"$dir/broker.log" 2>&1 &
 		broker_pid=$!

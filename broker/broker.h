@@ -823,6 +823,8 @@ void persist_evict(struct session *s);
 void persist_park(struct session *s);
 void persist_unpark(struct session *s);
 void persist_park_check(struct session *s);
+/* Its queue to disk now (a group message takes the group log). */
+void persist_unpark_evict(struct session *s);
 size_t persist_parked(void);
 
 /* Store commits: a histogram of their latency, from the batch's close on

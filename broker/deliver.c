@@ -1018,6 +1018,11 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			deliver_blocker = s;
 		s->blocking = 1;
 	}
+	/* A group message for a parked session: its queue goes to disk,
+	 * so that the message takes the group log, not a row per member. */
+	if (deliver_glog.ok && s->parked && srv.cfg.group_log_threshold != 0 &&
+	    n_matches >= srv.cfg.group_log_threshold)
+		persist_unpark_evict(s);
 	if (deliver_glog.ok && glog_eligible(s, n_matches)) {
 		/* One entry of the topic's log for all such sessions. */
 		s->disk_max_seq = glog_take(s, m, deliver_glog.qos,

@@ -752,7 +752,7 @@ persist_parked(void)
 	return n_parked;
 }
 
-static void
+void
 persist_unpark_evict(struct session *s)
 {
 	persist_unpark(s);

@@ -25,6 +25,8 @@ through kill -9 of the node:
 5. A full disk (a tmpfs the test mounts): group messages refused while
    it lasts and published again are each delivered once through kill
    -9, also to a member whose span opened in a refused batch.
+6. Members parked (offline_queue_cache) leave that state at the first
+   group message, which takes the log like the others.
 """
 import os
 import sqlite3
@@ -334,6 +336,34 @@ def part5():
             r.disconnect()
 
 
+def part6():
+    """With parked sessions on (offline_queue_cache, the default), a
+    member that went away with an empty queue is parked; the first group
+    message sends its queue to disk, so every group message still takes
+    the log."""
+    with Broker(conf=list(mu.conf()) + ["group_log_threshold 4"],
+                name="p6") as b:
+        mem = members(b, 6, "g6")
+        deadline = time.monotonic() + 5
+        while metric(b, "tern_offline_sessions_parked") != 6:
+            check(time.monotonic() < deadline, "6 members parked")
+            time.sleep(0.05)
+        pub = Publisher(b.port, "g6-pub")
+        want = payloads("k", 10)
+        pub.publish_acked(TOPIC, want, qos=1)
+        check_eq(metric(b, "tern_offline_sessions_parked"), 0,
+                 "parked members after a group message")
+        check_eq(metric(b, "tern_group_log_entries_total"), 10, "entries")
+        check_eq(metric(b, "tern_group_log_deliveries_total"), 60,
+                 "deliveries through the log")
+        crash(b)
+        for r in mem:
+            r.connect(clean=False, expect_present=1)
+            check_in_order_once([d[1] for d in r.receive_n(10)], want,
+                                r.client_id)
+            r.disconnect()
+
+
 def test():
     store_only()
     part1()
@@ -342,6 +372,7 @@ def test():
     part3()
     part4()
     part5()
+    part6()
 
 
 main(test)
