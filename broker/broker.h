@@ -577,6 +577,7 @@ struct session {
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 	uint8_t presence_on; /* its online was published (presence.c) */
 	uint8_t parked; /* offline, its queue kept in memory (persist.c) */
+	uint8_t read_deferred; /* its queue read waits for the commit */
 	uint64_t write_gen; /* the batch of its last queue write (persist.c) */
 	TAILQ_ENTRY(session) park_entry;
 };
@@ -900,6 +901,9 @@ int resend_had(const struct msg *m, const struct session *s);
 /* s, passed over by m's routing, holds the refused message in flight:
  * its row is written again (the refused batch had it). */
 void resend_restore(const struct msg *m, struct session *s);
+/* s drops its copy of m from memory (persist_evict): the resend of m,
+ * if m is refused, reaches s again. */
+void resend_unnote(struct msg *m, const struct session *s);
 void resend_track_free(struct msg_track *t);
 void resend_free_all(void);
 

@@ -51,6 +51,10 @@
 #define PERSIST_EXPIRE_SECS 60
 
 static int flush_armed; /* flush_ev activated for this pass */
+/* Sessions whose queue read waits for the end-of-pass commit, by client
+ * id (persist_read_next). */
+static char **read_ids;
+static size_t n_read_ids;
 
 /*
  * Commit latency, for the metrics: the time of each batch's close, by
@@ -115,6 +119,7 @@ persist_commit_stats(void)
 static void
 persist_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void persist_park_failed(uint64_t gen);
+static void persist_reads_after_commit(void);
 
 /* A write went into the open batch. */
 static void
@@ -566,6 +571,8 @@ persist_flush_cb(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC,
 	    &commit_started[srv.batch_gen % COMMIT_RING]);
 	store_commit(srv.store, persist_committed, NULL);
+	if (n_read_ids > 0)
+		persist_reads_after_commit();
 }
 
 static void
@@ -676,17 +683,69 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	deliver_pump(s);
 }
 
+/*
+ * Reads that wait for the open batch (persist_read_next): a read sees
+ * only what was committed before it, so rows still in the open batch
+ * must be committed first; but a read is often asked for in the middle
+ * of a packet's handling (the pump of a session the routing reached),
+ * and a commit there would split that packet's writes over two batches
+ * while its ack waits for the commit of one (gate.c): with the first
+ * batch failed and the second not, the ack went out for writes that
+ * were not stored (the fault soak lost acknowledged messages so, once
+ * reads failed often enough to be asked for again and again). So the
+ * read goes out right after the end-of-pass commit (persist_flush_cb),
+ * by client id, as the session may go meanwhile.
+ */
+static void persist_read_issue(struct session *s);
+
+static void
+persist_reads_after_commit(void)
+{
+	char **ids = read_ids;
+	size_t i, n = n_read_ids;
+	struct session *s;
+
+	read_ids = NULL;
+	n_read_ids = 0;
+	for (i = 0; i < n; i++) {
+		s = session_find(ids[i], strlen(ids[i]));
+		if (s != NULL && s->read_deferred) {
+			s->read_deferred = 0;
+			if (s->disk_loading && !srv.shutting_down &&
+			    (s->conn != NULL || s->moving != NULL))
+				persist_read_issue(s);
+			else
+				s->disk_loading = 0;
+		}
+		free(ids[i]);
+	}
+	free(ids);
+}
+
 static void
 persist_read_next(struct session *s)
 {
-	struct persist_read *r = xmalloc(sizeof *r);
-
 	/* What follows its span is the in-memory queue's now (glog.c). */
 	glog_span_end(s);
-	/* Rows still in the open batch must be committed first: a read
-	 * sees only what was committed before it. */
-	if (flush_armed)
-		persist_flush_cb(-1, 0, NULL);
+	if (flush_armed) {
+		s->disk_loading = 1;
+		if (!s->read_deferred) {
+			s->read_deferred = 1;
+			read_ids = xreallocarray(read_ids, n_read_ids + 1,
+			    sizeof *read_ids);
+			read_ids[n_read_ids++] = xstrndup(s->client_id,
+			    s->id_len);
+		}
+		return;
+	}
+	persist_read_issue(s);
+}
+
+static void
+persist_read_issue(struct session *s)
+{
+	struct persist_read *r = xmalloc(sizeof *r);
+
 	r->client_id = xstrndup(s->client_id, s->id_len);
 	r->id_len = s->id_len;
 	if (s->disk_gen == 0)
@@ -821,11 +880,16 @@ persist_evict(struct session *s)
 	while ((d = TAILQ_FIRST(&s->inflight)) != NULL) {
 		TAILQ_REMOVE(&s->inflight, d, entry);
 		s->disk_count++;
+		/* Its row may be in a batch still to fail (resend.c). */
+		if (d->msg->tracking || d->msg->refused)
+			resend_unnote(d->msg, s);
 		delivery_free(d);
 	}
 	while ((d = TAILQ_FIRST(&s->queue)) != NULL) {
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->disk_count++;
+		if (d->msg->tracking || d->msg->refused)
+			resend_unnote(d->msg, s);
 		delivery_free(d);
 	}
 	s->disk_bytes += s->queued_bytes;
@@ -1075,6 +1139,10 @@ persist_close(void)
 		free(pump_ids[--n_pump_ids]);
 	free(pump_ids);
 	pump_ids = NULL;
+	while (n_read_ids > 0)
+		free(read_ids[--n_read_ids]);
+	free(read_ids);
+	read_ids = NULL;
 	if (srv.store_ev != NULL)
 		event_free(srv.store_ev);
 	if (srv.expire_timer != NULL)

@@ -151,6 +151,45 @@ resend_note(struct msg *m, uint64_t key)
 	t->h[t->n++] = key;
 }
 
+/*
+ * s drops its copy of m from memory (it went offline: persist_evict)
+ * while m's commit is pending or m was refused: the copy's row may be in
+ * a batch that fails, so s no longer counts as having m, and a resend
+ * reaches it again (at worst a second QoS 1 copy, which QoS 1 allows;
+ * QoS 2 copies are not sent before the commit). Without this, a
+ * session evicted with the refused copy in flight was passed over by
+ * the resend and never got the message (found by the fault soak).
+ */
+void
+resend_unnote(struct msg *m, const struct session *s)
+{
+	struct msg_track *t = m->track;
+	uint64_t key = resend_key(s);
+	uint32_t i;
+
+	if (scratch_of == m) {
+		for (i = 0; i < scratch_n; i++) {
+			if (scratch[i] == key) {
+				scratch[i] = scratch[--scratch_n];
+				i--;
+			}
+		}
+	}
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++) {
+		if (t->h[i] != key)
+			continue;
+		/* Keeps h[0..n_sorted) sorted. */
+		memmove(&t->h[i], &t->h[i + 1], (t->n - i - 1) *
+		    sizeof t->h[0]);
+		t->n--;
+		if (i < t->n_sorted)
+			t->n_sorted--;
+		i--;
+	}
+}
+
 void
 resend_track_free(struct msg_track *t)
 {
