@@ -452,8 +452,7 @@ bridge_connected(struct conn *c)
 	struct mqtt_connect *cp = &pkt.u.connect;
 	uint8_t user[512], *u = user;
 	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN];
-	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
-	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
+	evutil_socket_t fd = conn_fd(c);
 	int one = 1;
 	char proto[12];
 

@@ -7,7 +7,8 @@
  * only.
  *
  * Object model:
- *   struct conn     one network connection (bufferevent), state machine
+ *   struct conn     one network connection (over a transport: sock.c for
+ *                   plain TCP, bevconn.c for TLS and WebSocket), state machine
  *                   NEW (awaiting CONNECT) -> ACTIVE -> CLOSING -> freed
  *                   from a deferred event, never inside its own callback.
  *   struct session  what MQTT calls the session state: subscriptions,
@@ -32,6 +33,7 @@
 #include <stdio.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
 #include <event2/listener.h>
@@ -1359,9 +1361,18 @@ enum conn_state {
  * memory is a benchmark figure (docs/BENCHMARKS.md). */
 TAILQ_HEAD(gate_list, gate_ack);
 
+struct sock_buf;
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	struct bufferevent *bev; /* plaintext MQTT bytes */
+	const struct transport *io; /* sock.c (plain TCP) or bevconn.c */
+	struct bufferevent *bev; /* bevconn.c: the filter of MQTT bytes */
+	struct sock_buf *in; /* sock.c: read, not parsed yet; NULL: none */
+	struct sock_buf *out; /* sock.c: not written yet; NULL: none */
+	struct event *wev; /* sock.c: writable (a short write, a dial) */
+	TAILQ_ENTRY(conn) flush_entry; /* sock.c: output to write this pass */
+	size_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
+	size_t drain_low; /* conn_io_drained() at this much output */
 	struct tls_conn *tls; /* NULL: plain TCP */
 	struct ws_conn *ws; /* NULL: not a WebSocket listener */
 	struct listener_conf *listener; /* NULL: dialled */
@@ -1400,6 +1411,7 @@ struct conn {
 	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
 	uint32_t rl_limited; /* publishes held back since the last log */
 	uint32_t claim_split; /* nodes that did not answer its claim */
+	int io_err; /* sock.c: errno of the failed read or write */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
 	uint16_t alias_out_max;
@@ -1421,8 +1433,12 @@ struct conn {
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */
 	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
+	uint8_t io_flags; /* sock.c: SOCK_* */
+	uint8_t drain_watch; /* drain_low is set */
+	uint8_t parsing; /* read_packets runs for it (no re-entry) */
 	char peer[64]; /* "address:port" */
 	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
+	struct event rev; /* sock.c: readable, EV_PERSIST */
 };
 
 #define LINK_NONE 0
@@ -1549,9 +1565,84 @@ void conn_free_all(void);
 
 /* --- read.c --- */
 
-/* The bufferevent read callback: frame, decode and dispatch every
- * complete packet in the input buffer. */
-void read_cb(struct bufferevent *bev, void *arg);
+/*
+ * Frame, decode and dispatch the packets in p (len contiguous bytes, read
+ * from c and not parsed yet); returns the bytes consumed. It stops at an
+ * incomplete packet, with *need the bytes that packet needs contiguous
+ * (more than what is left), or when c blocks or closes, with *need 0. The
+ * handlers' views point into p.
+ */
+size_t read_packets(struct conn *c, uint8_t *p, size_t len, size_t *need);
+
+/*
+ * --- the transport seam (sock.c, bevconn.c) ---
+ *
+ * A connection reaches its peer through a transport: sock.c for plain
+ * TCP (a bare event on the socket, buffers only while bytes wait),
+ * bevconn.c for TLS and WebSocket (libevent bufferevent filters, tls.c
+ * and ws.c). conn.c and read.c see MQTT bytes only, through these
+ * operations; the transport reports back with conn_io_connected(),
+ * conn_io_failed() and conn_io_drained() and hands what it read to
+ * read_packets().
+ */
+struct transport {
+	const char *name;
+	/* Room for len more bytes at the end of c's output, or NULL. */
+	uint8_t *(*reserve)(struct conn *c, size_t len);
+	/* The first len bytes of that room are output: written by the end
+	 * of the loop pass. */
+	void (*commit)(struct conn *c, size_t len);
+	/* Output bytes not written yet (TLS, WebSocket: not yet framed). */
+	size_t (*output_len)(const struct conn *c);
+	/* Input bytes read and not parsed yet. */
+	size_t (*input_len)(const struct conn *c);
+	/* Read the socket (on 1) or leave what comes in the kernel (0). */
+	void (*read_on)(struct conn *c, int on);
+	/* Parse what has been read and not parsed (conn_unblock). */
+	void (*parse)(struct conn *c);
+	/* conn_io_drained(c) once the output is down to c->drain_low bytes,
+	 * while c->drain_watch is set (conn_watch_output). */
+	void (*watch_output)(struct conn *c);
+	/* Closing: drop what is read from now on (lingering, conn.c). */
+	void (*discard_input)(struct conn *c);
+	/* Output flushed: half-close (the peer reads end of file). */
+	void (*shutdown)(struct conn *c);
+	/* No more reading or writing; c is about to be freed. */
+	void (*stop)(struct conn *c);
+	evutil_socket_t (*fd)(const struct conn *c);
+	/* The transport's own account of a failure (TLS alert, WebSocket
+	 * close, handshake cut short), or NULL. */
+	const char *(*error)(const struct conn *c, int eof);
+	/* Release the transport; TLS and WebSocket flush their last bytes on
+	 * their own. Closes the socket. */
+	void (*free)(struct conn *c);
+};
+
+/* sock.c */
+extern const struct transport sock_transport;
+/* c speaks plain TCP over fd (accepted, connected or connecting: then
+ * conn_io_connected() or conn_io_failed() comes). */
+void sock_attach(struct conn *c, evutil_socket_t fd, int connecting);
+/* Shutdown, loop stopped: release the end-of-pass event and the pool. */
+void sock_free_all(void);
+
+/* bevconn.c */
+extern const struct transport bevconn_transport;
+/* c speaks over bev (a TLS or WebSocket filter, taken over). */
+void bevconn_attach(struct conn *c, struct bufferevent *bev);
+
+/* conn.c, called by the transports: */
+/* A dialled connection is up. */
+void conn_io_connected(struct conn *c);
+/* End of file (eof 1) or an error (err: errno, 0 when unknown). */
+void conn_io_failed(struct conn *c, int eof, int err);
+/* The output is down to c->drain_low bytes (c->drain_watch was set and
+ * is now clear). */
+void conn_io_drained(struct conn *c);
+/* Queue len bytes for the socket as they are. */
+void conn_write(struct conn *c, const void *p, size_t len);
+/* The connection's socket (setsockopt). */
+evutil_socket_t conn_fd(const struct conn *c);
 
 /* --- handle_*.c ---
  * Each handler gets a decoded packet whose views point into the input

@@ -227,8 +227,7 @@ mqttbridge_connected(struct conn *c)
 	const struct mqttbridge_conf *cf;
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
-	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
-	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
+	evutil_socket_t fd = conn_fd(c);
 	size_t len, hl;
 	uint8_t *buf;
 	int one = 1;
@@ -278,7 +277,7 @@ mqttbridge_connected(struct conn *c)
 			;
 		buf[hl + 1 + 6] |= 0x80;
 	}
-	bufferevent_write(c->bev, buf, len);
+	conn_write(c, buf, len);
 	c->tx_bytes += len;
 	free(buf);
 }
