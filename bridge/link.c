@@ -580,8 +580,7 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	log_info("cluster link to %s speaks protocol %u", p->name,
 	    c->link_proto);
 	c->keep_alive = BRIDGE_KEEPALIVE;
-	evtimer_del(c->timer);
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 	p->acked = 0;
 	persist_session(p->out);
 	log_notice("cluster link to %s (%s) up", p->name, d->label);
@@ -924,7 +923,7 @@ bridge_timer(struct conn *c)
 	memset(&ping, 0, sizeof ping);
 	ping.type = MQTT_PINGREQ;
 	conn_send(c, &ping);
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 }
 
 static void

@@ -1378,7 +1378,9 @@ struct conn {
 	struct listener_conf *listener; /* NULL: dialled */
 	struct session *session;
 	struct timeval last_rx;
-	struct event *timer; /* connect timeout, then keep alive */
+	LIST_ENTRY(conn) due_entry; /* in its slot of the wheel (wheel.c) */
+	int64_t due_ms; /* its timer: connect timeout, then keep alive;
+			 * 0: not armed (wheel.c) */
 	struct event *close_timer; /* bounds the final flush */
 	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
 	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
@@ -1527,6 +1529,19 @@ int conn_alias_in(struct conn *c, struct mqtt_publish *p,
     struct mqtt_str *topic);
 /* Arm the keep-alive timer after CONNECT. */
 void conn_start_keepalive(struct conn *c);
+/* c's timer is due (wheel.c): the CONNECT timeout, keep alive, or a
+ * link's own (bridge_timer, mqttbridge_timer). */
+void conn_timer_fire(struct conn *c);
+
+/* --- wheel.c: the connections' timers, one wheel --- */
+
+/* Arm c's one timer to fire after tv (at most one tick late), replacing
+ * the one armed; conn_timer_fire(c) then. */
+void wheel_add(struct conn *c, const struct timeval *tv);
+/* Disarm c's timer (no effect when none is armed). */
+void wheel_del(struct conn *c);
+/* Shutdown: release the wheel's event. */
+void wheel_free(void);
 /* Close every connection with reason (shutdown). */
 void conn_close_all(uint8_t reason);
 /* Stop reading c while its output is over the pause mark (it resumes by

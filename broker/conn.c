@@ -58,7 +58,6 @@
 
 static size_t n_conns;
 
-static void conn_timer_cb(evutil_socket_t, short, void *);
 
 static void
 conn_format_peer(const struct sockaddr *sa, char *buf, size_t len)
@@ -89,11 +88,10 @@ conn_start(struct conn *c)
 
 	c->io->read_on(c, 1);
 	event_base_gettimeofday_cached(srv.base, &c->last_rx);
-	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
 	c->max_packet_in = srv.cfg.max_packet_size;
 	tv.tv_sec = srv.cfg.connect_timeout;
 	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
 	n_conns++;
 }
@@ -404,8 +402,7 @@ conn_free(struct conn *c)
 	pwcheck_conn_gone(c);
 	secret_conn_gone(c);
 	conn_alias_free(c);
-	if (c->timer != NULL)
-		event_free(c->timer);
+	wheel_del(c);
 	if (c->close_timer != NULL)
 		event_free(c->close_timer);
 	if (c->rl_timer != NULL)
@@ -527,7 +524,7 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 			log_info("closing %s: %s", conn_label(c), why);
 	}
 	c->state = CONN_CLOSING;
-	evtimer_del(c->timer);
+	wheel_del(c);
 	if (c->rl_timer != NULL)
 		evtimer_del(c->rl_timer);
 	if (s != NULL) {
@@ -649,19 +646,18 @@ conn_start_keepalive(struct conn *c)
 {
 	struct timeval tv;
 
-	evtimer_del(c->timer);
+	wheel_del(c);
 	if (c->keep_alive == 0)
 		return;
 	/* 1.5 x keep alive, in milliseconds. */
 	tv.tv_sec = (c->keep_alive * 3) / 2;
 	tv.tv_usec = (c->keep_alive * 3 % 2) * 500000;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 }
 
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+void
+conn_timer_fire(struct conn *c)
 {
-	struct conn *c = arg;
 	struct timeval now, limit, idle, left;
 
 	if (c->link == LINK_OUT || c->link == LINK_EXT) {
@@ -691,7 +687,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	timersub(&limit, &idle, &left);
-	evtimer_add(c->timer, &left);
+	wheel_add(c, &left);
 }
 
 void

@@ -436,10 +436,9 @@ xb_connack(struct conn *c, struct mqtt_packet *pkt)
 	    MQTT_PROP_SERVER_KEEP_ALIVE) && ca->props.server_keep_alive > 0 ?
 	    ca->props.server_keep_alive : (uint16_t)b->conf->keepalive;
 	b->tx_mark = c->tx_bytes;
-	evtimer_del(c->timer);
 	tv.tv_sec = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
 	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 	log_notice("bridge %s: connected to %s (MQTT %s, session %s)",
 	    b->conf->name, b->label, v5 ? "5.0" : "3.1.1",
 	    ca->session_present ? "resumed" : "new");
@@ -609,7 +608,7 @@ mqttbridge_timer(struct conn *c)
 	b->tx_mark = c->tx_bytes;
 	tv.tv_sec = half;
 	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 }
 
 int
