@@ -1341,6 +1341,20 @@ int64_t ratelimit_take(struct rl_bucket *b, uint32_t rate, uint64_t cost);
 /* max_connection_rate: 1 when c's source address may connect now, 0
  * when over its rate (logged at most once per second per address). */
 int ratelimit_connect(const struct conn *c);
+/* A connection's publish rate state, made at its first PUBLISH checked
+ * against max_publish_rate or max_publish_bytes_rate (most connections
+ * never are): kept out of struct conn, whose size is a benchmark
+ * figure. */
+struct conn_rate {
+	struct rl_bucket msgs; /* max_publish_rate */
+	struct rl_bucket bytes; /* max_publish_bytes_rate */
+	int64_t logged_ms;
+	struct event *timer; /* resumes reading after a rate pause */
+	uint32_t limited; /* publishes held back since the last log */
+};
+
+/* c's rate state, made when it has none. */
+struct conn_rate *ratelimit_conn(struct conn *c);
 /* max_publish_rate / max_publish_bytes_rate: 0 when c may publish a
  * message of this size now (counted), else the milliseconds to wait. */
 int64_t ratelimit_publish(struct conn *c, size_t bytes);
@@ -1371,8 +1385,6 @@ struct conn {
 	struct sock_buf *out; /* sock.c: not written yet; NULL: none */
 	struct event *wev; /* sock.c: writable (a short write, a dial) */
 	TAILQ_ENTRY(conn) flush_entry; /* sock.c: output to write this pass */
-	size_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
-	size_t drain_low; /* conn_io_drained() at this much output */
 	struct tls_conn *tls; /* NULL: plain TCP */
 	struct ws_conn *ws; /* NULL: not a WebSocket listener */
 	struct listener_conf *listener; /* NULL: dialled */
@@ -1393,10 +1405,7 @@ struct conn {
 	int64_t connected_at; /* wall clock of its CONNACK (the admin API) */
 	struct claim *claim; /* CONNECT waiting for the other nodes */
 	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
-	struct rl_bucket rl_msgs; /* max_publish_rate */
-	struct rl_bucket rl_bytes; /* max_publish_bytes_rate */
-	int64_t rl_logged_ms;
-	struct event *rl_timer; /* resumes reading after a rate pause */
+	struct conn_rate *rate; /* publish rate state; NULL: none yet */
 	struct pwjob *pw_job; /* CONNECT waiting for its password check */
 	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
 	enum conn_state state;
@@ -1411,9 +1420,10 @@ struct conn {
 	uint64_t gate_routes; /* route version before this packet */
 	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
 	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
-	uint32_t rl_limited; /* publishes held back since the last log */
 	uint32_t claim_split; /* nodes that did not answer its claim */
 	int io_err; /* sock.c: errno of the failed read or write */
+	uint32_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
+	uint32_t drain_low; /* conn_io_drained() at this much output */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
 	uint16_t alias_out_max;

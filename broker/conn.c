@@ -405,8 +405,11 @@ conn_free(struct conn *c)
 	wheel_del(c);
 	if (c->close_timer != NULL)
 		event_free(c->close_timer);
-	if (c->rl_timer != NULL)
-		event_free(c->rl_timer);
+	if (c->rate != NULL) {
+		if (c->rate->timer != NULL)
+			event_free(c->rate->timer);
+		free(c->rate);
+	}
 	c->io->free(c);
 	free(c);
 	server_conn_gone();
@@ -460,7 +463,7 @@ conn_linger_shut(struct conn *c)
 static void
 conn_watch_output(struct conn *c, size_t low)
 {
-	c->drain_low = low;
+	c->drain_low = (uint32_t)low;
 	c->drain_watch = 1;
 	c->io->watch_output(c);
 }
@@ -525,8 +528,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	}
 	c->state = CONN_CLOSING;
 	wheel_del(c);
-	if (c->rl_timer != NULL)
-		evtimer_del(c->rl_timer);
+	if (c->rate != NULL && c->rate->timer != NULL)
+		evtimer_del(c->rate->timer);
 	if (s != NULL) {
 		c->session = NULL;
 		s->conn = NULL;
@@ -677,7 +680,8 @@ conn_timer_fire(struct conn *c)
 		return;
 	event_base_gettimeofday_cached(srv.base, &now);
 	/* Not read because it publishes too fast: it is not idle. */
-	if (c->rl_timer != NULL && evtimer_pending(c->rl_timer, NULL))
+	if (c->rate != NULL && c->rate->timer != NULL &&
+	    evtimer_pending(c->rate->timer, NULL))
 		c->last_rx = now;
 	limit.tv_sec = (c->keep_alive * 3) / 2;
 	limit.tv_usec = (c->keep_alive * 3 % 2) * 500000;
@@ -905,12 +909,13 @@ conn_rl_resume_cb(evutil_socket_t fd, short what, void *arg)
 void
 conn_pause_for(struct conn *c, int64_t ms)
 {
+	struct conn_rate *r = ratelimit_conn(c);
 	struct timeval tv;
 
-	if (c->rl_timer == NULL)
-		c->rl_timer = evtimer_new(srv.base, conn_rl_resume_cb, c);
+	if (r->timer == NULL)
+		r->timer = evtimer_new(srv.base, conn_rl_resume_cb, c);
 	conn_block(c, BLOCK_RATE);
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->rl_timer, &tv);
+	evtimer_add(r->timer, &tv);
 }

@@ -169,7 +169,7 @@ sock_parse(struct conn *c)
 	used = read_packets(c, b->data + b->off, b->len - b->off, &need);
 	c->parsing = 0;
 	b->off += used;
-	c->in_need = need;
+	c->in_need = (uint32_t)need;
 	if (b->off == b->len || c->state == CONN_CLOSING) {
 		c->in = NULL;
 		c->in_need = 0;
@@ -183,7 +183,7 @@ sock_keep(struct conn *c, const uint8_t *p, size_t n, size_t need)
 {
 	struct sock_buf *b;
 
-	c->in_need = need;
+	c->in_need = (uint32_t)need;
 	if (n == 0 || c->state == CONN_CLOSING)
 		return;
 	b = sock_buf_room(&c->in, need > n && need <= SOCK_SCRATCH ?
