@@ -1375,6 +1375,15 @@ enum conn_state {
  * memory is a benchmark figure (docs/BENCHMARKS.md). */
 TAILQ_HEAD(gate_list, gate_ack);
 
+/* Outbound topic aliases of a connection whose client takes them (conn.c),
+ * made at its CONNECT. */
+struct conn_alias_out {
+	struct hash *index; /* topic -> alias (uintptr_t) */
+	char **topic; /* [1..max] */
+	uint16_t max;
+	uint16_t next;
+};
+
 struct sock_buf;
 
 struct conn {
@@ -1398,8 +1407,7 @@ struct conn {
 	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
 	uint64_t held_scan; /* persist.c's release walk */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
-	struct hash *alias_out; /* topic -> alias (uintptr_t) */
-	char **alias_out_topic; /* [1..alias_out_max] */
+	struct conn_alias_out *alias_out; /* NULL: no outbound aliases */
 	uint64_t tx_bytes; /* bytes queued for the socket */
 	uint64_t rx_bytes; /* bytes of the packets read */
 	int64_t connected_at; /* wall clock of its CONNACK (the admin API) */
@@ -1426,8 +1434,6 @@ struct conn {
 	uint32_t drain_low; /* conn_io_drained() at this much output */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
-	uint16_t alias_out_max;
-	uint16_t alias_out_next;
 	uint8_t cert_user; /* user name from the client certificate */
 	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
 	uint8_t version; /* protocol level, 0 before CONNECT */

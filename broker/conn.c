@@ -382,10 +382,11 @@ conn_alias_free(struct conn *c)
 		free(c->alias_in);
 	}
 	if (c->alias_out != NULL) {
-		for (i = 0; i <= c->alias_out_max; i++)
-			free(c->alias_out_topic[i]);
-		free(c->alias_out_topic);
-		hash_free(c->alias_out);
+		for (i = 0; i <= c->alias_out->max; i++)
+			free(c->alias_out->topic[i]);
+		free(c->alias_out->topic);
+		hash_free(c->alias_out->index);
+		free(c->alias_out);
 	}
 }
 
@@ -747,52 +748,55 @@ conn_server_reference(const struct conn *c, uint8_t rc,
 void
 conn_alias_out_init(struct conn *c, uint16_t client_max)
 {
+	struct conn_alias_out *ao;
+
 	if (client_max == 0 || c->alias_out != NULL)
 		return;
-	c->alias_out_max = client_max < TOPIC_ALIAS_OUT_MAX ? client_max :
+	ao = c->alias_out = xcalloc(1, sizeof *c->alias_out);
+	ao->max = client_max < TOPIC_ALIAS_OUT_MAX ? client_max :
 	    TOPIC_ALIAS_OUT_MAX;
-	c->alias_out = hash_new();
-	c->alias_out_topic = xcalloc((size_t)c->alias_out_max + 1,
-	    sizeof *c->alias_out_topic);
-	c->alias_out_next = 0;
+	ao->index = hash_new();
+	ao->topic = xcalloc((size_t)ao->max + 1, sizeof *ao->topic);
+	ao->next = 0;
 }
 
 void
 conn_alias_out(struct conn *c, const char *topic, uint32_t len,
     uint16_t *alias, int *send_topic)
 {
+	struct conn_alias_out *ao = c->alias_out;
 	uintptr_t a;
 
 	*alias = 0;
 	*send_topic = 1;
-	if (c->alias_out == NULL)
+	if (ao == NULL)
 		return;
-	a = (uintptr_t)hash_get(c->alias_out, topic, len);
+	a = (uintptr_t)hash_get(ao->index, topic, len);
 	if (a != 0) {
 		*alias = (uint16_t)a;
 		*send_topic = 0;
 		return;
 	}
-	*alias = (uint16_t)(c->alias_out_next % c->alias_out_max + 1);
+	*alias = (uint16_t)(ao->next % ao->max + 1);
 }
 
 void
 conn_alias_commit(struct conn *c, const char *topic, uint32_t len,
     uint16_t alias)
 {
+	struct conn_alias_out *ao = c->alias_out;
 	char *old;
 
-	if (c->alias_out == NULL || alias == 0 ||
-	    hash_get(c->alias_out, topic, len) != NULL)
+	if (ao == NULL || alias == 0 || hash_get(ao->index, topic, len) != NULL)
 		return;
-	old = c->alias_out_topic[alias];
+	old = ao->topic[alias];
 	if (old != NULL) {
-		hash_del(c->alias_out, old, strlen(old));
+		hash_del(ao->index, old, strlen(old));
 		free(old);
 	}
-	c->alias_out_topic[alias] = xstrndup(topic, len);
-	hash_put(c->alias_out, topic, len, (void *)(uintptr_t)alias);
-	c->alias_out_next = alias % c->alias_out_max;
+	ao->topic[alias] = xstrndup(topic, len);
+	hash_put(ao->index, topic, len, (void *)(uintptr_t)alias);
+	ao->next = alias % ao->max;
 }
 
 int
