@@ -1405,7 +1405,6 @@ struct conn {
 	struct event *close_timer; /* bounds the final flush */
 	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
 	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
-	uint64_t held_scan; /* persist.c's release walk */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct conn_alias_out *alias_out; /* NULL: no outbound aliases */
 	uint64_t tx_bytes; /* bytes queued for the socket */
