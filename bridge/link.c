@@ -452,8 +452,7 @@ bridge_connected(struct conn *c)
 	struct mqtt_connect *cp = &pkt.u.connect;
 	uint8_t user[512], *u = user;
 	char id[sizeof BRIDGE_LINK_ID + NAME_MAX_LEN];
-	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
-	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
+	evutil_socket_t fd = conn_fd(c);
 	int one = 1;
 	char proto[12];
 
@@ -581,8 +580,7 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	log_info("cluster link to %s speaks protocol %u", p->name,
 	    c->link_proto);
 	c->keep_alive = BRIDGE_KEEPALIVE;
-	evtimer_del(c->timer);
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 	p->acked = 0;
 	persist_session(p->out);
 	log_notice("cluster link to %s (%s) up", p->name, d->label);
@@ -925,7 +923,7 @@ bridge_timer(struct conn *c)
 	memset(&ping, 0, sizeof ping);
 	ping.type = MQTT_PINGREQ;
 	conn_send(c, &ping);
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 }
 
 static void

@@ -576,7 +576,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	/* Nothing else is parsed until the CONNECT is answered (block.c),
 	 * and the CONNECT timeout no longer applies: the claim's does. */
 	conn_block(c, BLOCK_CLAIM);
-	evtimer_del(c->timer);
+	wheel_del(c);
 	log_debug("claiming %s from %zu nodes%s", cl->client_id,
 	    cl->n_waiting, dialing != 0 ? ", dialling the others" : "");
 	return 1;

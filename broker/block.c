@@ -20,9 +20,9 @@
  * kernel's buffers and TCP flow control holds the sender: a connection
  * that waits costs no more memory than a bounded amount, whoever it is
  * and however fast it sends (before this, a CONNECT waiting for its
- * password check was read into memory without limit). read_cb parses
- * nothing while any reason is set. bufferevent_disable stops the
- * socket's reads for TLS and WebSocket connections too (their filters
+ * password check was read into memory without limit). The transport
+ * parses nothing while any reason is set; its read_on(0) stops the
+ * socket's reads (for TLS and WebSocket connections too: their filters
  * suspend the socket under them).
  *
  * How: waiting for a decision about the client (BLOCK_AUTH, BLOCK_CLAIM,
@@ -49,7 +49,7 @@ static void
 block_stop(struct conn *c)
 {
 	if (!c->block_stopped) {
-		bufferevent_disable(c->bev, EV_READ);
+		c->io->read_on(c, 0);
 		c->block_stopped = 1;
 	}
 }
@@ -69,8 +69,8 @@ conn_block(struct conn *c, uint8_t why)
 void
 conn_block_input(struct conn *c)
 {
-	if (c->state != CONN_CLOSING && evbuffer_get_length(
-	    bufferevent_get_input(c->bev)) >= BLOCK_INPUT_MAX)
+	if (c->state != CONN_CLOSING &&
+	    c->io->input_len(c) >= BLOCK_INPUT_MAX)
 		block_stop(c);
 }
 
@@ -89,7 +89,7 @@ conn_unblock(struct conn *c, uint8_t why)
 	}
 	if (c->block_stopped) {
 		c->block_stopped = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		c->io->read_on(c, 1);
 	}
-	read_cb(c->bev, c);
+	c->io->parse(c);
 }

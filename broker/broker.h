@@ -7,7 +7,8 @@
  * only.
  *
  * Object model:
- *   struct conn     one network connection (bufferevent), state machine
+ *   struct conn     one network connection (over a transport: sock.c for
+ *                   plain TCP, bevconn.c for TLS and WebSocket), state machine
  *                   NEW (awaiting CONNECT) -> ACTIVE -> CLOSING -> freed
  *                   from a deferred event, never inside its own callback.
  *   struct session  what MQTT calls the session state: subscriptions,
@@ -32,6 +33,7 @@
 #include <stdio.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
 #include <event2/listener.h>
@@ -1373,6 +1375,20 @@ int64_t ratelimit_take(struct rl_bucket *b, uint32_t rate, uint64_t cost);
 /* max_connection_rate: 1 when c's source address may connect now, 0
  * when over its rate (logged at most once per second per address). */
 int ratelimit_connect(const struct conn *c);
+/* A connection's publish rate state, made at its first PUBLISH checked
+ * against max_publish_rate or max_publish_bytes_rate (most connections
+ * never are): kept out of struct conn, whose size is a benchmark
+ * figure. */
+struct conn_rate {
+	struct rl_bucket msgs; /* max_publish_rate */
+	struct rl_bucket bytes; /* max_publish_bytes_rate */
+	int64_t logged_ms;
+	struct event *timer; /* resumes reading after a rate pause */
+	uint32_t limited; /* publishes held back since the last log */
+};
+
+/* c's rate state, made when it has none. */
+struct conn_rate *ratelimit_conn(struct conn *c);
 /* max_publish_rate / max_publish_bytes_rate: 0 when c may publish a
  * message of this size now (counted), else the milliseconds to wait. */
 int64_t ratelimit_publish(struct conn *c, size_t bytes);
@@ -1393,31 +1409,44 @@ enum conn_state {
  * memory is a benchmark figure (docs/BENCHMARKS.md). */
 TAILQ_HEAD(gate_list, gate_ack);
 
+/* Outbound topic aliases of a connection whose client takes them (conn.c),
+ * made at its CONNECT. */
+struct conn_alias_out {
+	struct hash *index; /* topic -> alias (uintptr_t) */
+	char **topic; /* [1..max] */
+	uint16_t max;
+	uint16_t next;
+};
+
+struct sock_buf;
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	struct bufferevent *bev; /* plaintext MQTT bytes */
+	const struct transport *io; /* sock.c (plain TCP) or bevconn.c */
+	struct bufferevent *bev; /* bevconn.c: the filter of MQTT bytes */
+	struct sock_buf *in; /* sock.c: read, not parsed yet; NULL: none */
+	struct sock_buf *out; /* sock.c: not written yet; NULL: none */
+	struct event *wev; /* sock.c: writable (a short write, a dial) */
+	TAILQ_ENTRY(conn) flush_entry; /* sock.c: output to write this pass */
 	struct tls_conn *tls; /* NULL: plain TCP */
 	struct ws_conn *ws; /* NULL: not a WebSocket listener */
 	struct listener_conf *listener; /* NULL: dialled */
 	struct session *session;
 	struct timeval last_rx;
-	struct event *timer; /* connect timeout, then keep alive */
+	LIST_ENTRY(conn) due_entry; /* in its slot of the wheel (wheel.c) */
+	int64_t due_ms; /* its timer: connect timeout, then keep alive;
+			 * 0: not armed (wheel.c) */
 	struct event *close_timer; /* bounds the final flush */
 	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
 	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
-	uint64_t held_scan; /* persist.c's release walk */
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
-	struct hash *alias_out; /* topic -> alias (uintptr_t) */
-	char **alias_out_topic; /* [1..alias_out_max] */
+	struct conn_alias_out *alias_out; /* NULL: no outbound aliases */
 	uint64_t tx_bytes; /* bytes queued for the socket */
 	uint64_t rx_bytes; /* bytes of the packets read */
 	int64_t connected_at; /* wall clock of its CONNACK (the admin API) */
 	struct claim *claim; /* CONNECT waiting for the other nodes */
 	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
-	struct rl_bucket rl_msgs; /* max_publish_rate */
-	struct rl_bucket rl_bytes; /* max_publish_bytes_rate */
-	int64_t rl_logged_ms;
-	struct event *rl_timer; /* resumes reading after a rate pause */
+	struct conn_rate *rate; /* publish rate state; NULL: none yet */
 	struct pwjob *pw_job; /* CONNECT waiting for its password check */
 	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
 	enum conn_state state;
@@ -1432,12 +1461,12 @@ struct conn {
 	uint64_t gate_routes; /* route version before this packet */
 	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
 	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
-	uint32_t rl_limited; /* publishes held back since the last log */
 	uint32_t claim_split; /* nodes that did not answer its claim */
+	int io_err; /* sock.c: errno of the failed read or write */
+	uint32_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
+	uint32_t drain_low; /* conn_io_drained() at this much output */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
-	uint16_t alias_out_max;
-	uint16_t alias_out_next;
 	uint8_t cert_user; /* user name from the client certificate */
 	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
 	uint8_t version; /* protocol level, 0 before CONNECT */
@@ -1455,8 +1484,12 @@ struct conn {
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
 	uint8_t pw_verified; /* the worker passed this CONNECT's password */
 	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
+	uint8_t io_flags; /* sock.c: SOCK_* */
+	uint8_t drain_watch; /* drain_low is set */
+	uint8_t parsing; /* read_packets runs for it (no re-entry) */
 	char peer[64]; /* "address:port" */
 	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
+	struct event rev; /* sock.c: readable, EV_PERSIST */
 };
 
 #define LINK_NONE 0
@@ -1545,6 +1578,19 @@ int conn_alias_in(struct conn *c, struct mqtt_publish *p,
     struct mqtt_str *topic);
 /* Arm the keep-alive timer after CONNECT. */
 void conn_start_keepalive(struct conn *c);
+/* c's timer is due (wheel.c): the CONNECT timeout, keep alive, or a
+ * link's own (bridge_timer, mqttbridge_timer). */
+void conn_timer_fire(struct conn *c);
+
+/* --- wheel.c: the connections' timers, one wheel --- */
+
+/* Arm c's one timer to fire after tv (at most one tick late), replacing
+ * the one armed; conn_timer_fire(c) then. */
+void wheel_add(struct conn *c, const struct timeval *tv);
+/* Disarm c's timer (no effect when none is armed). */
+void wheel_del(struct conn *c);
+/* Shutdown: release the wheel's event. */
+void wheel_free(void);
 /* Close every connection with reason (shutdown). */
 void conn_close_all(uint8_t reason);
 /* Stop reading c while its output is over the pause mark (it resumes by
@@ -1583,9 +1629,84 @@ void conn_free_all(void);
 
 /* --- read.c --- */
 
-/* The bufferevent read callback: frame, decode and dispatch every
- * complete packet in the input buffer. */
-void read_cb(struct bufferevent *bev, void *arg);
+/*
+ * Frame, decode and dispatch the packets in p (len contiguous bytes, read
+ * from c and not parsed yet); returns the bytes consumed. It stops at an
+ * incomplete packet, with *need the bytes that packet needs contiguous
+ * (more than what is left), or when c blocks or closes, with *need 0. The
+ * handlers' views point into p.
+ */
+size_t read_packets(struct conn *c, uint8_t *p, size_t len, size_t *need);
+
+/*
+ * --- the transport seam (sock.c, bevconn.c) ---
+ *
+ * A connection reaches its peer through a transport: sock.c for plain
+ * TCP (a bare event on the socket, buffers only while bytes wait),
+ * bevconn.c for TLS and WebSocket (libevent bufferevent filters, tls.c
+ * and ws.c). conn.c and read.c see MQTT bytes only, through these
+ * operations; the transport reports back with conn_io_connected(),
+ * conn_io_failed() and conn_io_drained() and hands what it read to
+ * read_packets().
+ */
+struct transport {
+	const char *name;
+	/* Room for len more bytes at the end of c's output, or NULL. */
+	uint8_t *(*reserve)(struct conn *c, size_t len);
+	/* The first len bytes of that room are output: written by the end
+	 * of the loop pass. */
+	void (*commit)(struct conn *c, size_t len);
+	/* Output bytes not written yet (TLS, WebSocket: not yet framed). */
+	size_t (*output_len)(const struct conn *c);
+	/* Input bytes read and not parsed yet. */
+	size_t (*input_len)(const struct conn *c);
+	/* Read the socket (on 1) or leave what comes in the kernel (0). */
+	void (*read_on)(struct conn *c, int on);
+	/* Parse what has been read and not parsed (conn_unblock). */
+	void (*parse)(struct conn *c);
+	/* conn_io_drained(c) once the output is down to c->drain_low bytes,
+	 * while c->drain_watch is set (conn_watch_output). */
+	void (*watch_output)(struct conn *c);
+	/* Closing: drop what is read from now on (lingering, conn.c). */
+	void (*discard_input)(struct conn *c);
+	/* Output flushed: half-close (the peer reads end of file). */
+	void (*shutdown)(struct conn *c);
+	/* No more reading or writing; c is about to be freed. */
+	void (*stop)(struct conn *c);
+	evutil_socket_t (*fd)(const struct conn *c);
+	/* The transport's own account of a failure (TLS alert, WebSocket
+	 * close, handshake cut short), or NULL. */
+	const char *(*error)(const struct conn *c, int eof);
+	/* Release the transport; TLS and WebSocket flush their last bytes on
+	 * their own. Closes the socket. */
+	void (*free)(struct conn *c);
+};
+
+/* sock.c */
+extern const struct transport sock_transport;
+/* c speaks plain TCP over fd (accepted, connected or connecting: then
+ * conn_io_connected() or conn_io_failed() comes). */
+void sock_attach(struct conn *c, evutil_socket_t fd, int connecting);
+/* Shutdown, loop stopped: release the end-of-pass event and the pool. */
+void sock_free_all(void);
+
+/* bevconn.c */
+extern const struct transport bevconn_transport;
+/* c speaks over bev (a TLS or WebSocket filter, taken over). */
+void bevconn_attach(struct conn *c, struct bufferevent *bev);
+
+/* conn.c, called by the transports: */
+/* A dialled connection is up. */
+void conn_io_connected(struct conn *c);
+/* End of file (eof 1) or an error (err: errno, 0 when unknown). */
+void conn_io_failed(struct conn *c, int eof, int err);
+/* The output is down to c->drain_low bytes (c->drain_watch was set and
+ * is now clear). */
+void conn_io_drained(struct conn *c);
+/* Queue len bytes for the socket as they are. */
+void conn_write(struct conn *c, const void *p, size_t len);
+/* The connection's socket (setsockopt). */
+evutil_socket_t conn_fd(const struct conn *c);
 
 /* --- handle_*.c ---
  * Each handler gets a decoded packet whose views point into the input

@@ -19,9 +19,9 @@
  * the conn is freed at the client's end of file or after LINGER_SECS, as
  * web servers do. TLS and WebSocket layers close their own way.
  *
- * Output: packets are encoded straight into the bufferevent's output
- * buffer; libevent writes it when the socket is writable, which batches
- * every packet of one loop pass into one write per connection.
+ * Output: packets are encoded straight into the transport's output
+ * (conn_send), which writes it at the end of the loop pass: every packet
+ * of one pass in one write per connection.
  *
  * Timers: one event per connection: first the CONNECT timeout, then keep
  * alive. The keep-alive timer is not re-armed per packet: when it fires it
@@ -29,11 +29,13 @@
  * (MQTT-3.1.2-24) and re-arms for the remainder, so a busy client costs
  * one timer operation per keep-alive period.
  *
- * Transport seam: a conn only sees its bufferevent, which carries MQTT
- * bytes. On a TLS listener it is a filter over the socket's bufferevent
+ * Transport seam: a conn only sees MQTT bytes, through c->io (struct
+ * transport, broker.h). Plain TCP is sock.c: a bare event on the socket
+ * and buffers only while bytes wait. On a TLS listener the transport is
+ * bevconn.c over a bufferevent filter over the socket's bufferevent
  * (tls.c); on a WebSocket listener a filter (ws.c) over that one or over
- * the socket's. conn.c only asks them for their error message and lets
- * them flush the last bytes before the free.
+ * the socket's. conn.c asks the transport for its error message and lets
+ * it flush the last bytes before the free.
  */
 #include "config.h"
 
@@ -47,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 
@@ -55,8 +58,6 @@
 
 static size_t n_conns;
 
-static void conn_event_cb(struct bufferevent *, short, void *);
-static void conn_timer_cb(evutil_socket_t, short, void *);
 
 static void
 conn_format_peer(const struct sockaddr *sa, char *buf, size_t len)
@@ -85,13 +86,12 @@ conn_start(struct conn *c)
 {
 	struct timeval tv;
 
-	bufferevent_enable(c->bev, EV_READ);
+	c->io->read_on(c, 1);
 	event_base_gettimeofday_cached(srv.base, &c->last_rx);
-	c->timer = evtimer_new(srv.base, conn_timer_cb, c);
 	c->max_packet_in = srv.cfg.max_packet_size;
 	tv.tv_sec = srv.cfg.connect_timeout;
 	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
 	n_conns++;
 }
@@ -101,6 +101,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
     struct listener_conf *lc)
 {
 	struct conn *c;
+	struct bufferevent *bev;
 	int one = 1;
 
 	if (srv.cfg.tcp_nodelay)
@@ -120,8 +121,15 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 		    (const void *)sa)->sin6_addr, 16);
 		c->peer_family = AF_INET6;
 	}
-	c->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	if (lc->tls == NULL && !lc->websockets) {
+		sock_attach(c, fd, 0);
+		conn_start(c);
+		lc->n_conns++;
+		log_debug("new connection from %s", c->peer);
+		return;
+	}
+	bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
 		log_error("cannot set up connection from %s", c->peer);
 		evutil_closesocket(fd);
 		free(c);
@@ -130,25 +138,55 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	if (lc->tls != NULL) {
 		/* The listener's context now: a SIGHUP reload only changes
 		 * what later connections get. */
-		c->bev = tls_wrap(c->bev, lc->tls, c->peer, NULL, &c->tls);
-		if (c->bev == NULL) {
+		bev = tls_wrap(bev, lc->tls, c->peer, NULL, &c->tls);
+		if (bev == NULL) {
 			free(c);
 			return;
 		}
 	}
 	if (lc->websockets) {
 		/* Over the TLS filter for wss://. */
-		c->bev = ws_wrap(c->bev, c->tls, lc->websockets_path,
+		bev = ws_wrap(bev, c->tls, lc->websockets_path,
 		    c->peer, &c->ws);
-		if (c->bev == NULL) {
+		if (bev == NULL) {
 			free(c);
 			return;
 		}
 	}
-	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
+	bevconn_attach(c, bev);
 	conn_start(c);
 	lc->n_conns++;
 	log_debug("new connection from %s", c->peer);
+}
+
+/*
+ * A non-blocking socket connecting to sa, or -1 (logged). A refusal
+ * known at once is left in *err, to be reported from the loop as a later
+ * one is (as libevent's bufferevent_socket_connect does).
+ */
+static evutil_socket_t
+conn_dial(const struct sockaddr *sa, int salen, const char *label, int *err)
+{
+	evutil_socket_t fd;
+
+	fd = socket(sa->sa_family, SOCK_STREAM, 0);
+	if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0 ||
+	    evutil_make_socket_closeonexec(fd) != 0) {
+		log_warn("cannot connect to %s: %s", label, strerror(errno));
+		if (fd >= 0)
+			evutil_closesocket(fd);
+		return -1;
+	}
+	if (connect(fd, sa, (socklen_t)salen) == 0 || errno == EINPROGRESS ||
+	    errno == EINTR)
+		return fd;
+	if (errno == ECONNREFUSED) {
+		*err = errno;
+		return fd;
+	}
+	log_warn("cannot connect to %s: %s", label, strerror(errno));
+	evutil_closesocket(fd);
+	return -1;
 }
 
 struct conn *
@@ -156,36 +194,45 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label,
     struct tls_ctx *tls, const char *host)
 {
 	struct conn *c;
+	struct bufferevent *bev;
+	evutil_socket_t fd;
 
 	c = xcalloc(1, sizeof *c);
 	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->receive_max = 65535;
 	snprintf(c->peer, sizeof c->peer, "%s", label);
-	c->bev = bufferevent_socket_new(srv.base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		free(c);
-		return NULL;
-	}
-	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)sa,
-	    salen) != 0) {
-		log_warn("cannot connect to %s: %s", label,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		bufferevent_free(c->bev);
-		free(c);
-		return NULL;
-	}
-	if (tls != NULL) {
-		/* As on a TLS listener: the filter passes BEV_EVENT_CONNECTED
-		 * on, and what is written stays plaintext in it until the
-		 * handshake has succeeded. */
-		c->bev = tls_wrap(c->bev, tls, label, host, &c->tls);
-		if (c->bev == NULL) {
+	if (tls == NULL) {
+		if ((fd = conn_dial(sa, salen, label, &c->io_err)) < 0) {
 			free(c);
 			return NULL;
 		}
+		sock_attach(c, fd, 1);
+		conn_start(c);
+		return c;
 	}
-	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
+	bev = bufferevent_socket_new(srv.base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)sa,
+	    salen) != 0) {
+		log_warn("cannot connect to %s: %s", label,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		bufferevent_free(bev);
+		free(c);
+		return NULL;
+	}
+	/* As on a TLS listener: the filter passes BEV_EVENT_CONNECTED on,
+	 * and what is written stays plaintext in it until the handshake has
+	 * succeeded. */
+	bev = tls_wrap(bev, tls, label, host, &c->tls);
+	if (bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	bevconn_attach(c, bev);
 	conn_start(c);
 	return c;
 }
@@ -211,7 +258,24 @@ conn_label(const struct conn *c)
 size_t
 conn_output_len(const struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->io->output_len(c);
+}
+
+evutil_socket_t
+conn_fd(const struct conn *c)
+{
+	return c->io->fd(c);
+}
+
+void
+conn_write(struct conn *c, const void *p, size_t len)
+{
+	uint8_t *dst;
+
+	if (len == 0 || (dst = c->io->reserve(c, len)) == NULL)
+		return;
+	memcpy(dst, p, len);
+	c->io->commit(c, len);
 }
 
 size_t
@@ -223,8 +287,7 @@ conn_count(void)
 int
 conn_send(struct conn *c, const struct mqtt_packet *pkt)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct evbuffer_iovec v;
+	uint8_t *dst;
 	size_t len;
 
 	if (c->state == CONN_CLOSING && pkt->type != MQTT_DISCONNECT)
@@ -252,19 +315,20 @@ conn_send(struct conn *c, const struct mqtt_packet *pkt)
 		}
 		if (c->max_packet != 0 && len > c->max_packet)
 			return -1;
-		if (evbuffer_add(out, b, len) != 0)
+		if ((dst = c->io->reserve(c, len)) == NULL)
 			return -1;
+		memcpy(dst, b, len);
+		c->io->commit(c, len);
 		c->tx_bytes += len;
 		return 0;
 	}
 	len = mqtt_encode_len(pkt, c->version);
 	if (len == 0 || (c->max_packet != 0 && len > c->max_packet))
 		return -1;
-	if (evbuffer_reserve_space(out, len, &v, 1) < 1)
+	if ((dst = c->io->reserve(c, len)) == NULL)
 		return -1;
-	mqtt_encode(pkt, c->version, v.iov_base);
-	v.iov_len = len;
-	evbuffer_commit_space(out, &v, 1);
+	mqtt_encode(pkt, c->version, dst);
+	c->io->commit(c, len);
 	c->tx_bytes += len;
 	return 0;
 }
@@ -274,8 +338,6 @@ conn_send_publish_plain(struct conn *c, uint8_t flags, const char *topic,
     uint32_t topic_len, uint16_t id, const uint8_t *payload,
     uint32_t payload_len)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct evbuffer_iovec v;
 	size_t rem, len;
 	uint8_t *p;
 
@@ -288,9 +350,8 @@ conn_send_publish_plain(struct conn *c, uint8_t flags, const char *topic,
 	len = 1 + mqtt_varint_len((uint32_t)rem) + rem;
 	if (c->max_packet != 0 && len > c->max_packet)
 		return -1;
-	if (evbuffer_reserve_space(out, len, &v, 1) < 1)
+	if ((p = c->io->reserve(c, len)) == NULL)
 		return -1;
-	p = v.iov_base;
 	*p++ = (uint8_t)(MQTT_PUBLISH << 4 | flags);
 	p += mqtt_varint_put(p, (uint32_t)rem);
 	*p++ = (uint8_t)(topic_len >> 8);
@@ -305,8 +366,7 @@ conn_send_publish_plain(struct conn *c, uint8_t flags, const char *topic,
 		*p++ = 0; /* no property */
 	if (payload_len > 0)
 		memcpy(p, payload, payload_len);
-	v.iov_len = len;
-	evbuffer_commit_space(out, &v, 1);
+	c->io->commit(c, len);
 	c->tx_bytes += len;
 	return 0;
 }
@@ -322,10 +382,11 @@ conn_alias_free(struct conn *c)
 		free(c->alias_in);
 	}
 	if (c->alias_out != NULL) {
-		for (i = 0; i <= c->alias_out_max; i++)
-			free(c->alias_out_topic[i]);
-		free(c->alias_out_topic);
-		hash_free(c->alias_out);
+		for (i = 0; i <= c->alias_out->max; i++)
+			free(c->alias_out->topic[i]);
+		free(c->alias_out->topic);
+		hash_free(c->alias_out->index);
+		free(c->alias_out);
 	}
 }
 
@@ -342,19 +403,15 @@ conn_free(struct conn *c)
 	pwcheck_conn_gone(c);
 	secret_conn_gone(c);
 	conn_alias_free(c);
-	if (c->timer != NULL)
-		event_free(c->timer);
+	wheel_del(c);
 	if (c->close_timer != NULL)
 		event_free(c->close_timer);
-	if (c->rl_timer != NULL)
-		event_free(c->rl_timer);
-	/* Under a WebSocket, the TLS filter is closed when the WebSocket
-	 * layer has flushed into it and frees it. */
-	if (c->ws != NULL)
-		ws_conn_close(c->ws);
-	else if (c->tls != NULL)
-		tls_conn_close(c->tls);
-	bufferevent_free(c->bev);
+	if (c->rate != NULL) {
+		if (c->rate->timer != NULL)
+			event_free(c->rate->timer);
+		free(c->rate);
+	}
+	c->io->free(c);
 	free(c);
 	server_conn_gone();
 }
@@ -382,7 +439,7 @@ conn_free_later(struct conn *c)
 {
 	struct timeval zero = { 0, 0 };
 
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->io->stop(c);
 	if (c->close_timer == NULL) {
 		c->close_timer = evtimer_new(srv.base, conn_free_cb, c);
 	} else {
@@ -392,37 +449,24 @@ conn_free_later(struct conn *c)
 	evtimer_add(c->close_timer, &zero);
 }
 
-/* Lingering: what the client still sends is read and dropped. */
-static void
-conn_linger_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	evbuffer_drain(in, evbuffer_get_length(in));
-}
-
 /* Lingering, output flushed: half-close, and wait for the client's end
- * of file (conn_event_cb) for LINGER_SECS at most. */
+ * of file (conn_io_failed) for LINGER_SECS at most. */
 static void
 conn_linger_shut(struct conn *c)
 {
 	struct timeval tv = { LINGER_SECS, 0 };
 
-	bufferevent_disable(c->bev, EV_WRITE);
-	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	c->io->shutdown(c);
 	evtimer_add(c->close_timer, &tv);
 }
 
-/* Output flushed after a close: free, or linger. */
+/* conn_io_drained() once the output is down to low bytes. */
 static void
-conn_flushed_cb(struct bufferevent *bev, void *arg)
+conn_watch_output(struct conn *c, size_t low)
 {
-	struct conn *c = arg;
-
-	if (c->lingering)
-		conn_linger_shut(c);
-	else
-		conn_free_later(c);
+	c->drain_low = (uint32_t)low;
+	c->drain_watch = 1;
+	c->io->watch_output(c);
 }
 
 static void
@@ -484,9 +528,9 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 			log_info("closing %s: %s", conn_label(c), why);
 	}
 	c->state = CONN_CLOSING;
-	evtimer_del(c->timer);
-	if (c->rl_timer != NULL)
-		evtimer_del(c->rl_timer);
+	wheel_del(c);
+	if (c->rate != NULL && c->rate->timer != NULL)
+		evtimer_del(c->rate->timer);
 	if (s != NULL) {
 		c->session = NULL;
 		s->conn = NULL;
@@ -503,7 +547,7 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	c->lingering = reason >= 0x80 && c->tls == NULL && c->ws == NULL &&
 	    c->link == LINK_NONE && !srv.shutting_down;
 	if (!c->lingering) {
-		bufferevent_disable(c->bev, EV_READ);
+		c->io->read_on(c, 0);
 		if (conn_output_len(c) == 0) {
 			conn_free_later(c);
 			return;
@@ -511,22 +555,20 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 	}
 	/* Flush what is queued (the DISCONNECT), bounded in time; all of
 	 * it, also when reads were paused at a high output mark. */
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_setcb(c->bev, c->lingering ? conn_linger_read_cb : NULL,
-	    conn_flushed_cb, conn_event_cb, c);
 	c->close_timer = evtimer_new(srv.base, conn_flush_timeout_cb, c);
 	tv.tv_sec = CLOSE_FLUSH_SECS;
 	tv.tv_usec = 0;
 	evtimer_add(c->close_timer, &tv);
 	if (c->lingering) {
-		conn_linger_read_cb(c->bev, c);
-		bufferevent_enable(c->bev, EV_READ);
+		c->io->discard_input(c);
+		c->io->read_on(c, 1);
 		if (conn_output_len(c) == 0) {
 			conn_linger_shut(c);
 			return;
 		}
 	}
-	bufferevent_enable(c->bev, EV_WRITE);
+	/* conn_io_drained() then frees, or lingers. */
+	conn_watch_output(c, 0);
 }
 
 enum conn_end
@@ -568,35 +610,33 @@ conn_take_over(struct conn *c, int clean_start, const char *why)
 	conn_close(c, MQTT_RC_SESSION_TAKEN_OVER, why);
 }
 
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+void
+conn_io_connected(struct conn *c)
 {
-	struct conn *c = arg;
+	if (c->link == LINK_EXT)
+		mqttbridge_connected(c);
+	else
+		bridge_connected(c);
+}
+
+void
+conn_io_failed(struct conn *c, int eof, int err)
+{
+	const char *msg;
 	char why[600];
 
-	if (what & BEV_EVENT_CONNECTED) {
-		if (c->link == LINK_EXT)
-			mqttbridge_connected(c);
-		else
-			bridge_connected(c);
-		return;
-	}
 	if (c->state == CONN_CLOSING) {
 		/* The peer went away while we flushed. */
 		conn_free_later(c);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
-		snprintf(why, sizeof why, "%s", c->tls != NULL &&
-		    tls_conn_handshaking(c->tls) ? "connection closed by peer "
-		    "during the TLS handshake" : "connection closed by peer");
-	else if (c->ws != NULL && ws_conn_error(c->ws) != NULL)
-		snprintf(why, sizeof why, "%s", ws_conn_error(c->ws));
-	else if (c->tls != NULL && tls_conn_error(c->tls) != NULL)
-		snprintf(why, sizeof why, "%s", tls_conn_error(c->tls));
+	if ((msg = c->io->error(c, eof)) != NULL)
+		snprintf(why, sizeof why, "%s", msg);
+	else if (eof)
+		snprintf(why, sizeof why, "connection closed by peer");
 	else
 		snprintf(why, sizeof why, "socket error: %s",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		    evutil_socket_error_to_string(err));
 	if (c->state == CONN_NEW && c->link == LINK_EXT)
 		mqttbridge_failed(c, why);
 	else if (c->state == CONN_NEW && (c->link == LINK_OUT ||
@@ -610,19 +650,18 @@ conn_start_keepalive(struct conn *c)
 {
 	struct timeval tv;
 
-	evtimer_del(c->timer);
+	wheel_del(c);
 	if (c->keep_alive == 0)
 		return;
 	/* 1.5 x keep alive, in milliseconds. */
 	tv.tv_sec = (c->keep_alive * 3) / 2;
 	tv.tv_usec = (c->keep_alive * 3 % 2) * 500000;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 }
 
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+void
+conn_timer_fire(struct conn *c)
 {
-	struct conn *c = arg;
 	struct timeval now, limit, idle, left;
 
 	if (c->link == LINK_OUT || c->link == LINK_EXT) {
@@ -642,7 +681,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	event_base_gettimeofday_cached(srv.base, &now);
 	/* Not read because it publishes too fast: it is not idle. */
-	if (c->rl_timer != NULL && evtimer_pending(c->rl_timer, NULL))
+	if (c->rate != NULL && c->rate->timer != NULL &&
+	    evtimer_pending(c->rate->timer, NULL))
 		c->last_rx = now;
 	limit.tv_sec = (c->keep_alive * 3) / 2;
 	limit.tv_usec = (c->keep_alive * 3 % 2) * 500000;
@@ -652,7 +692,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	timersub(&limit, &idle, &left);
-	evtimer_add(c->timer, &left);
+	wheel_add(c, &left);
 }
 
 void
@@ -708,52 +748,55 @@ conn_server_reference(const struct conn *c, uint8_t rc,
 void
 conn_alias_out_init(struct conn *c, uint16_t client_max)
 {
+	struct conn_alias_out *ao;
+
 	if (client_max == 0 || c->alias_out != NULL)
 		return;
-	c->alias_out_max = client_max < TOPIC_ALIAS_OUT_MAX ? client_max :
+	ao = c->alias_out = xcalloc(1, sizeof *c->alias_out);
+	ao->max = client_max < TOPIC_ALIAS_OUT_MAX ? client_max :
 	    TOPIC_ALIAS_OUT_MAX;
-	c->alias_out = hash_new();
-	c->alias_out_topic = xcalloc((size_t)c->alias_out_max + 1,
-	    sizeof *c->alias_out_topic);
-	c->alias_out_next = 0;
+	ao->index = hash_new();
+	ao->topic = xcalloc((size_t)ao->max + 1, sizeof *ao->topic);
+	ao->next = 0;
 }
 
 void
 conn_alias_out(struct conn *c, const char *topic, uint32_t len,
     uint16_t *alias, int *send_topic)
 {
+	struct conn_alias_out *ao = c->alias_out;
 	uintptr_t a;
 
 	*alias = 0;
 	*send_topic = 1;
-	if (c->alias_out == NULL)
+	if (ao == NULL)
 		return;
-	a = (uintptr_t)hash_get(c->alias_out, topic, len);
+	a = (uintptr_t)hash_get(ao->index, topic, len);
 	if (a != 0) {
 		*alias = (uint16_t)a;
 		*send_topic = 0;
 		return;
 	}
-	*alias = (uint16_t)(c->alias_out_next % c->alias_out_max + 1);
+	*alias = (uint16_t)(ao->next % ao->max + 1);
 }
 
 void
 conn_alias_commit(struct conn *c, const char *topic, uint32_t len,
     uint16_t alias)
 {
+	struct conn_alias_out *ao = c->alias_out;
 	char *old;
 
-	if (c->alias_out == NULL || alias == 0 ||
-	    hash_get(c->alias_out, topic, len) != NULL)
+	if (ao == NULL || alias == 0 || hash_get(ao->index, topic, len) != NULL)
 		return;
-	old = c->alias_out_topic[alias];
+	old = ao->topic[alias];
 	if (old != NULL) {
-		hash_del(c->alias_out, old, strlen(old));
+		hash_del(ao->index, old, strlen(old));
 		free(old);
 	}
-	c->alias_out_topic[alias] = xstrndup(topic, len);
-	hash_put(c->alias_out, topic, len, (void *)(uintptr_t)alias);
-	c->alias_out_next = alias % c->alias_out_max;
+	ao->topic[alias] = xstrndup(topic, len);
+	hash_put(ao->index, topic, len, (void *)(uintptr_t)alias);
+	ao->next = alias % ao->max;
 }
 
 int
@@ -798,28 +841,32 @@ conn_alias_in(struct conn *c, struct mqtt_publish *p, struct mqtt_str *topic)
  * output buffer, whatever its in-flight window (conn_output_full). */
 #define OUTPUT_PUMP_MAX (2u * 1024 * 1024)
 
-static void
-conn_drained_cb(struct bufferevent *bev, void *arg)
+/* The output is down to the mark conn_watch_output() set: after a close
+ * (mark 0) free, or linger; else down to OUTPUT_RESUME: read again, and
+ * let the session's queue go on. */
+void
+conn_io_drained(struct conn *c)
 {
-	struct conn *c = arg;
 	int pump = c->pump_waiting;
 
-	if (c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING) {
+		if (c->lingering)
+			conn_linger_shut(c);
+		else
+			conn_free_later(c);
 		return;
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	bufferevent_setcb(bev, read_cb, NULL, conn_event_cb, c);
+	}
 	c->pump_waiting = 0;
 	conn_unblock(c, BLOCK_OUTPUT);
 	if (pump && c->state == CONN_ACTIVE && c->session != NULL)
 		deliver_pump(c->session);
 }
 
-/* Call conn_drained_cb once the output is down to OUTPUT_RESUME. */
+/* conn_io_drained() once the output is down to OUTPUT_RESUME. */
 static void
 conn_wait_drain(struct conn *c)
 {
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME, 0);
-	bufferevent_setcb(c->bev, read_cb, conn_drained_cb, conn_event_cb, c);
+	conn_watch_output(c, OUTPUT_RESUME);
 }
 
 int
@@ -866,12 +913,13 @@ conn_rl_resume_cb(evutil_socket_t fd, short what, void *arg)
 void
 conn_pause_for(struct conn *c, int64_t ms)
 {
+	struct conn_rate *r = ratelimit_conn(c);
 	struct timeval tv;
 
-	if (c->rl_timer == NULL)
-		c->rl_timer = evtimer_new(srv.base, conn_rl_resume_cb, c);
+	if (r->timer == NULL)
+		r->timer = evtimer_new(srv.base, conn_rl_resume_cb, c);
 	conn_block(c, BLOCK_RATE);
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->rl_timer, &tv);
+	evtimer_add(r->timer, &tv);
 }

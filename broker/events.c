@@ -89,7 +89,7 @@ struct event_out {
 	size_t len;
 	char json[];
 };
-TAILQ_HEAD(event_list, event_out);
+TAILQ_HEAD(event_out_list, event_out);
 
 /* Drops of one (client id, reason) in the current window. */
 struct drop_count {
@@ -101,7 +101,7 @@ struct drop_count {
 	uint8_t reason; /* enum events_drop */
 };
 
-static struct event_list queued = TAILQ_HEAD_INITIALIZER(queued);
+static struct event_out_list queued = TAILQ_HEAD_INITIALIZER(queued);
 static struct event *send_ev; /* zero delay: route what is queued */
 static struct event *drop_ev; /* the end of the drops' window */
 static struct hash *drops; /* reason byte + client id -> drop_count */

@@ -224,7 +224,7 @@ gate_emit(struct gate_ack *a)
 	else if (c->state == CONN_CLOSING)
 		; /* nobody to tell */
 	else if (a->wire != NULL)
-		bufferevent_write(c->bev, a->wire, a->wire_len);
+		conn_write(c, a->wire, a->wire_len);
 	else
 		gate_send(c, a->type, a->packet_id, a->reason);
 }

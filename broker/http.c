@@ -44,6 +44,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 

@@ -227,8 +227,7 @@ mqttbridge_connected(struct conn *c)
 	const struct mqttbridge_conf *cf;
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
-	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
-	evutil_socket_t fd = bufferevent_getfd(sock != NULL ? sock : c->bev);
+	evutil_socket_t fd = conn_fd(c);
 	size_t len, hl;
 	uint8_t *buf;
 	int one = 1;
@@ -278,7 +277,7 @@ mqttbridge_connected(struct conn *c)
 			;
 		buf[hl + 1 + 6] |= 0x80;
 	}
-	bufferevent_write(c->bev, buf, len);
+	conn_write(c, buf, len);
 	c->tx_bytes += len;
 	free(buf);
 }
@@ -437,10 +436,9 @@ xb_connack(struct conn *c, struct mqtt_packet *pkt)
 	    MQTT_PROP_SERVER_KEEP_ALIVE) && ca->props.server_keep_alive > 0 ?
 	    ca->props.server_keep_alive : (uint16_t)b->conf->keepalive;
 	b->tx_mark = c->tx_bytes;
-	evtimer_del(c->timer);
 	tv.tv_sec = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
 	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 	log_notice("bridge %s: connected to %s (MQTT %s, session %s)",
 	    b->conf->name, b->label, v5 ? "5.0" : "3.1.1",
 	    ca->session_present ? "resumed" : "new");
@@ -610,7 +608,7 @@ mqttbridge_timer(struct conn *c)
 	b->tx_mark = c->tx_bytes;
 	tv.tv_sec = half;
 	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
+	wheel_add(c, &tv);
 }
 
 int

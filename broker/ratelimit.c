@@ -191,20 +191,29 @@ ratelimit_connect(const struct conn *c)
 	return 0;
 }
 
+struct conn_rate *
+ratelimit_conn(struct conn *c)
+{
+	if (c->rate == NULL)
+		c->rate = xcalloc(1, sizeof *c->rate);
+	return c->rate;
+}
+
 int64_t
 ratelimit_publish(struct conn *c, size_t bytes)
 {
+	struct conn_rate *r = ratelimit_conn(c);
 	int64_t wait = 0, w;
 
 	if (srv.cfg.max_publish_rate != 0)
-		wait = ratelimit_take(&c->rl_msgs, srv.cfg.max_publish_rate, 1);
+		wait = ratelimit_take(&r->msgs, srv.cfg.max_publish_rate, 1);
 	if (wait == 0 && srv.cfg.max_publish_bytes_rate != 0) {
-		w = ratelimit_take(&c->rl_bytes,
+		w = ratelimit_take(&r->bytes,
 		    srv.cfg.max_publish_bytes_rate, bytes);
 		if (w != 0) {
 			/* Not sent after all: give the message back. */
 			if (srv.cfg.max_publish_rate != 0)
-				c->rl_msgs.tokens += RL_MILLI;
+				r->msgs.tokens += RL_MILLI;
 			wait = w;
 		}
 	}
@@ -214,18 +223,19 @@ ratelimit_publish(struct conn *c, size_t bytes)
 void
 ratelimit_publish_log(struct conn *c, const char *what)
 {
+	struct conn_rate *r = ratelimit_conn(c);
 	int64_t now = rl_now_ms();
 
-	c->rl_limited++;
-	if (c->rl_logged_ms != 0 && now - c->rl_logged_ms < 1000)
+	r->limited++;
+	if (r->logged_ms != 0 && now - r->logged_ms < 1000)
 		return;
 	log_notice("%s over its publish rate (max_publish_rate %u, "
 	    "max_publish_bytes_rate %u): %u PUBLISH%s %s",
 	    conn_label(c), srv.cfg.max_publish_rate,
-	    srv.cfg.max_publish_bytes_rate, c->rl_limited,
-	    c->rl_limited == 1 ? "" : "es", what);
-	c->rl_logged_ms = now;
-	c->rl_limited = 0;
+	    srv.cfg.max_publish_bytes_rate, r->limited,
+	    r->limited == 1 ? "" : "es", what);
+	r->logged_ms = now;
+	r->limited = 0;
 }
 
 void

@@ -2,11 +2,13 @@
  * read.c - from bytes to handlers: framing, limits, decoding, dispatch,
  * and the one place where an error becomes a reason code and a close.
  *
- * Every complete packet in the input buffer is handled in one callback.
- * The fixed header is framed first (mqtt_frame reads at most 5 bytes) and
- * the packet's size is checked against max_packet_size before its body is
- * made contiguous, so a hostile length costs nothing (MQTT-3.1.2-24 is the
- * v5 reason, 0x95). Before CONNECT only a CONNECT is accepted
+ * The transport (sock.c, bevconn.c) hands over what it has read as one
+ * contiguous run of bytes, and every complete packet in it is handled in
+ * place: neither copied out nor pulled up. The fixed header is framed
+ * first (mqtt_frame reads at most 5 bytes) and the packet's size is
+ * checked against max_packet_size before the transport is asked for more
+ * of its body (*need), so a hostile length costs nothing (MQTT-3.1.2-24 is
+ * the v5 reason, 0x95). Before CONNECT only a CONNECT is accepted
  * (MQTT-3.1.0-1), and then, while an enhanced authentication exchange
  * runs, only AUTH (MQTT 5.0 section 4.12); a second CONNECT is a protocol
  * error (MQTT-3.1.0-2).
@@ -125,58 +127,44 @@ read_tls_on_plain(struct conn *c)
 	conn_close(c, MQTT_RC_MALFORMED, why);
 }
 
-void
-read_cb(struct bufferevent *bev, void *arg)
+size_t
+read_packets(struct conn *c, uint8_t *p, size_t len, size_t *need)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	struct mqtt_frame f;
 	struct mqtt_packet pkt;
-	uint8_t head[MQTT_MAX_FIXED_HEADER];
-	const uint8_t *hp;
-	struct evbuffer_iovec v;
-	size_t avail, total;
+	size_t used = 0, avail, total;
 	uint8_t *data;
 	char why[96];
 	int rc;
 
-	if (c->blocked != 0) {
-		conn_block_input(c);
-		return;
-	}
+	*need = 0;
 	while (c->state != CONN_CLOSING && c->blocked == 0) {
-		avail = evbuffer_get_length(in);
-		if (avail == 0 || conn_paused(c))
+		avail = len - used;
+		if (avail == 0) {
+			*need = 1;
 			break;
-		/* The first chunk of the buffer, where the next packet
-		 * usually is whole: read in place, neither copied out nor
-		 * pulled up (a copy of its header and a pull-up per packet
-		 * were measured at a tenth of a QoS 1 message's cost). */
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		if (v.iov_len >= sizeof head || v.iov_len == avail) {
-			hp = v.iov_base;
-			rc = (int)(v.iov_len < sizeof head ? v.iov_len :
-			    sizeof head);
-		} else {
-			hp = head;
-			rc = (int)evbuffer_copyout(in, head, sizeof head);
 		}
-		if (c->state == CONN_NEW && c->tls == NULL && rc >= 2 &&
-		    hp[0] == 0x16 && hp[1] == 0x03) {
+		if (conn_paused(c))
+			break;
+		data = p + used;
+		if (c->state == CONN_NEW && c->tls == NULL && avail >= 2 &&
+		    data[0] == 0x16 && data[1] == 0x03) {
 			/* A TLS ClientHello record; as MQTT, a CONNECT with
 			 * bad flags. Say what it is. */
 			read_tls_on_plain(c);
-			return;
-		}
-		rc = mqtt_frame(hp, (size_t)rc, c->max_packet_in, &f);
-		if (rc == MQTT_FRAME_PARTIAL)
 			break;
+		}
+		rc = mqtt_frame(data, avail < MQTT_MAX_FIXED_HEADER ? avail :
+		    MQTT_MAX_FIXED_HEADER, c->max_packet_in, &f);
+		if (rc == MQTT_FRAME_PARTIAL) {
+			*need = avail + 1;
+			break;
+		}
 		if (rc != MQTT_FRAME_OK) {
 			conn_close(c, (uint8_t)rc,
 			    rc == MQTT_RC_PACKET_TOO_LARGE ?
 			    "packet too large" : "malformed fixed header");
-			return;
+			break;
 		}
 		if (c->state == CONN_NEW && f.type != MQTT_CONNECT &&
 		    c->link != LINK_OUT && c->link != LINK_EXT &&
@@ -185,15 +173,15 @@ read_cb(struct bufferevent *bev, void *arg)
 			    c->auth_ex != NULL ? "packet other than AUTH "
 			    "in an authentication exchange" :
 			    "first packet is not CONNECT");
-			return;
+			break;
 		}
 		total = (size_t)f.header_len + f.remaining;
-		if (avail < total)
+		if (avail < total) {
+			*need = total;
 			break;
+		}
 		if (f.type == MQTT_PUBLISH && read_over_rate(c, &f, total))
 			break;
-		data = total <= v.iov_len ? v.iov_base :
-		    evbuffer_pullup(in, (ssize_t)total);
 		rc = mqtt_decode(f.type, f.flags, data + f.header_len,
 		    f.remaining, c->version, &pkt);
 		if (rc != 0) {
@@ -212,17 +200,18 @@ read_cb(struct bufferevent *bev, void *arg)
 			    pkt.u.connect.version == MQTT_V5)
 				handle_connect_refuse(c, MQTT_V5, (uint8_t)rc);
 			conn_close(c, (uint8_t)rc, why);
-			return;
+			break;
 		}
 		event_base_gettimeofday_cached(srv.base, &c->last_rx);
 		gate_begin(c);
 		rc = read_dispatch(c, &pkt);
-		evbuffer_drain(in, total);
+		used += total;
 		c->rx_bytes += total;
 		if (rc != 0) {
 			read_why(why, sizeof why, rc, f.type);
 			conn_close(c, (uint8_t)rc, why);
-			return;
+			break;
 		}
 	}
+	return used;
 }

@@ -410,6 +410,8 @@ server_free(void)
 	ws_shutdown();
 	tls_shutdown();
 	conn_free_all();
+	sock_free_all();
+	wheel_free();
 	pwcheck_stop(); /* before the base goes: it owns an event */
 	sys_free();
 	push_free_all();
