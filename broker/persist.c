@@ -51,10 +51,7 @@
 #define PERSIST_EXPIRE_SECS 60
 
 static int flush_armed; /* flush_ev activated for this pass */
-/* Sessions whose queue read waits for the end-of-pass commit, by client
- * id (persist_read_next). */
-static char **read_ids;
-static size_t n_read_ids;
+static void persist_reads_after_commit(void);
 
 /*
  * Commit latency, for the metrics: the time of each batch's close, by
@@ -119,7 +116,6 @@ persist_commit_stats(void)
 static void
 persist_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void persist_park_failed(uint64_t gen);
-static void persist_reads_after_commit(void);
 
 /* A write went into the open batch. */
 static void
@@ -456,10 +452,53 @@ persist_flush_then(void (*done)(void))
 	return 1;
 }
 
-/* Sessions to pump once the open batch is committed, by client id (a
- * session may go meanwhile). */
-static char **pump_ids;
-static size_t n_pump_ids;
+/*
+ * Sessions that wait for a commit, by client id (a session may go
+ * meanwhile): to pump once the open batch is committed (pump_ids), to
+ * read back right after the end-of-pass commit (read_ids).
+ */
+struct id_list {
+	char **v;
+	size_t n;
+};
+
+static void
+id_list_push(struct id_list *l, const struct session *s)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	l->v[l->n++] = xstrndup(s->client_id, s->id_len);
+}
+
+/* Call fn for every session of l still there (l is emptied first:
+ * fn may push to it again). */
+static void
+id_list_run(struct id_list *l, void (*fn)(struct session *))
+{
+	struct id_list old = *l;
+	struct session *s;
+	size_t i;
+
+	l->v = NULL;
+	l->n = 0;
+	for (i = 0; i < old.n; i++) {
+		if ((s = session_find(old.v[i], strlen(old.v[i]))) != NULL)
+			fn(s);
+		free(old.v[i]);
+	}
+	free(old.v);
+}
+
+static void
+id_list_free(struct id_list *l)
+{
+	while (l->n > 0)
+		free(l->v[--l->n]);
+	free(l->v);
+	l->v = NULL;
+}
+
+static struct id_list pump_ids;
+static struct id_list read_ids;
 
 void
 persist_pump_after_commit(struct session *s)
@@ -467,29 +506,17 @@ persist_pump_after_commit(struct session *s)
 	if (s->pump_waiting)
 		return;
 	s->pump_waiting = 1;
-	pump_ids = xreallocarray(pump_ids, n_pump_ids + 1, sizeof *pump_ids);
-	pump_ids[n_pump_ids++] = xstrdup(s->client_id);
+	id_list_push(&pump_ids, s);
 	persist_arm();
 }
 
 static void
-persist_pump_waiting(void)
+persist_pump_one(struct session *s)
 {
-	char **ids = pump_ids;
-	size_t i, n = n_pump_ids;
-	struct session *s;
-
-	pump_ids = NULL;
-	n_pump_ids = 0;
-	for (i = 0; i < n; i++) {
-		s = session_find(ids[i], strlen(ids[i]));
-		if (s != NULL && s->pump_waiting) {
-			s->pump_waiting = 0;
-			deliver_pump(s);
-		}
-		free(ids[i]);
+	if (s->pump_waiting) {
+		s->pump_waiting = 0;
+		deliver_pump(s);
 	}
-	free(ids);
 }
 
 /* Messages whose QoS 2 deliveries wait for a batch (deliver_settle),
@@ -557,8 +584,8 @@ persist_committed(void *arg, int ok)
 		persist_park_failed(srv.committed_gen);
 	persist_release_msgs(srv.committed_gen, ok);
 	gate_committed(srv.committed_gen, ok);
-	if (n_pump_ids > 0)
-		persist_pump_waiting();
+	if (pump_ids.n > 0)
+		id_list_run(&pump_ids, persist_pump_one);
 	if (flushed_cb != NULL && srv.committed_gen >= flushed_gen)
 		persist_flushed_fire();
 }
@@ -571,7 +598,7 @@ persist_flush_cb(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC,
 	    &commit_started[srv.batch_gen % COMMIT_RING]);
 	store_commit(srv.store, persist_committed, NULL);
-	if (n_read_ids > 0)
+	if (read_ids.n > 0)
 		persist_reads_after_commit();
 }
 
@@ -699,27 +726,22 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 static void persist_read_issue(struct session *s);
 
 static void
+persist_read_one(struct session *s)
+{
+	if (!s->read_deferred)
+		return;
+	s->read_deferred = 0;
+	if (s->disk_loading && !srv.shutting_down &&
+	    (s->conn != NULL || s->moving != NULL))
+		persist_read_issue(s);
+	else
+		s->disk_loading = 0;
+}
+
+static void
 persist_reads_after_commit(void)
 {
-	char **ids = read_ids;
-	size_t i, n = n_read_ids;
-	struct session *s;
-
-	read_ids = NULL;
-	n_read_ids = 0;
-	for (i = 0; i < n; i++) {
-		s = session_find(ids[i], strlen(ids[i]));
-		if (s != NULL && s->read_deferred) {
-			s->read_deferred = 0;
-			if (s->disk_loading && !srv.shutting_down &&
-			    (s->conn != NULL || s->moving != NULL))
-				persist_read_issue(s);
-			else
-				s->disk_loading = 0;
-		}
-		free(ids[i]);
-	}
-	free(ids);
+	id_list_run(&read_ids, persist_read_one);
 }
 
 static void
@@ -731,10 +753,7 @@ persist_read_next(struct session *s)
 		s->disk_loading = 1;
 		if (!s->read_deferred) {
 			s->read_deferred = 1;
-			read_ids = xreallocarray(read_ids, n_read_ids + 1,
-			    sizeof *read_ids);
-			read_ids[n_read_ids++] = xstrndup(s->client_id,
-			    s->id_len);
+			id_list_push(&read_ids, s);
 		}
 		return;
 	}
@@ -1135,14 +1154,8 @@ persist_close(void)
 	free(held_msgs);
 	held_msgs = NULL;
 	cap_held_msgs = 0;
-	while (n_pump_ids > 0)
-		free(pump_ids[--n_pump_ids]);
-	free(pump_ids);
-	pump_ids = NULL;
-	while (n_read_ids > 0)
-		free(read_ids[--n_read_ids]);
-	free(read_ids);
-	read_ids = NULL;
+	id_list_free(&pump_ids);
+	id_list_free(&read_ids);
 	if (srv.store_ev != NULL)
 		event_free(srv.store_ev);
 	if (srv.expire_timer != NULL)

@@ -163,6 +163,24 @@ sql_group_span_row(struct store *st, sqlite3_stmt *s, struct span *sp)
 	return SQLITE_OK;
 }
 
+/* Step s (bound by the caller), which returns at most one span row:
+ * into sp (its filter allocated) when *found. s is reset. */
+static int
+sql_group_one_span(struct store *st, sqlite3_stmt *s, const char *what,
+    struct span *sp, int *found)
+{
+	int rc = sql_one(st, s, what, found);
+
+	if (*found && rc == SQLITE_OK)
+		rc = sql_group_span_row(st, s, sp);
+	sqlite3_reset(s);
+	if (rc != SQLITE_OK && *found) {
+		free(sp->filter);
+		*found = 0;
+	}
+	return rc;
+}
+
 static int
 sql_group_span_put(struct store *st, const void *id, size_t len,
     const struct span *sp)
@@ -301,15 +319,9 @@ sql_group_span_close(struct store *st, const struct op *o)
 	sql_bind_bytes(s, 1, id, len);
 	sqlite3_bind_int64(s, 2, (int64_t)o->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)o->msg_id);
-	rc = sql_one(st, s, "close a span", &row);
-	if (row)
-		rc = sql_group_span_row(st, s, &sp);
-	sqlite3_reset(s);
-	if (rc != SQLITE_OK || !row) {
-		if (row)
-			free(sp.filter);
+	if ((rc = sql_group_one_span(st, s, "close a span", &sp, &row)) !=
+	    SQLITE_OK || !row)
 		return rc;
-	}
 	sql_group_touch(st, sp.filter, sp.flen);
 	/* Closed, it starts at its first entry that is there, or goes
 	 * (sql_group_first); the broker names it no more. */
@@ -384,15 +396,9 @@ sql_group_take(struct store *st, struct qsess *q, const void *id,
 		return rc;
 	sql_bind_bytes(s, 1, id, len);
 	sqlite3_bind_int64(s, 2, (int64_t)seq);
-	rc = sql_one(st, s, "find a span", &row);
-	if (row)
-		rc = sql_group_span_row(st, s, &sp);
-	sqlite3_reset(s);
-	if (rc != SQLITE_OK || !row) {
-		if (row)
-			free(sp.filter);
+	if ((rc = sql_group_one_span(st, s, "find a span", &sp, &row)) !=
+	    SQLITE_OK || !row)
 		return rc;
-	}
 	e = sp.first_log + (seq - sp.first_seq);
 	if (e > sp.hi)
 		goto out; /* past its end: not a span row */
