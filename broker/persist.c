@@ -700,6 +700,16 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 			d->sub_ids = xmemdup(rows[i].sub_ids,
 			    d->n_sub_ids * sizeof *d->sub_ids);
 		deliver_restore(s, d, rows[i].state, rows[i].packet_id);
+		/* Counted in memory now (deliver_restore), no longer on
+		 * disk: the limits see each message once, also when the
+		 * session goes before the read is over (persist_evict
+		 * counts what is in memory back onto disk). At least 1
+		 * stays until the last chunk, as deliver_pump holds newer
+		 * messages back while anything is on disk. */
+		if (s->disk_count > 1)
+			s->disk_count--;
+		s->disk_bytes -= s->disk_bytes < m->payload_len ?
+		    s->disk_bytes : m->payload_len;
 	}
 	if (n < PERSIST_READ_CHUNK || s->disk_cursor >= s->disk_max_seq) {
 		s->disk_count = 0;
