@@ -1939,8 +1939,10 @@ void glog_loaded(const char *filter, size_t flen, uint64_t head,
 /* Around each deliver_route. */
 void glog_route_begin(void);
 void glog_route_end(void);
-/* 1 when a message matching n_matches subscriptions may reach s through
+/* 1 when a message matching n_matches subscriptions is a group message
+ * (group_log_threshold); glog_eligible: 1 when it may reach s through
  * its topic's group log (the caller checked the subscription). */
+int glog_wanted(size_t n_matches);
 int glog_eligible(const struct session *s, size_t n_matches);
 /* m reaches s through its topic's log: returns the seq it takes. */
 uint64_t glog_take(struct session *s, struct msg *m, uint8_t sub_qos,

@@ -1020,8 +1020,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	}
 	/* A group message for a parked session: its queue goes to disk,
 	 * so that the message takes the group log, not a row per member. */
-	if (deliver_glog.ok && s->parked && srv.cfg.group_log_threshold != 0 &&
-	    n_matches >= srv.cfg.group_log_threshold)
+	if (deliver_glog.ok && s->parked && glog_wanted(n_matches))
 		persist_unpark_evict(s);
 	if (deliver_glog.ok && glog_eligible(s, n_matches)) {
 		/* One entry of the topic's log for all such sessions. */

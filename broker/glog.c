@@ -33,9 +33,8 @@
 
 #include "broker.h"
 
-/* The message being routed, and its log's entry for it. */
-static uint64_t route_serial;
-static struct glog *route_log; /* that log, once an entry was written */
+/* The log of the message being routed, once its entry was written. */
+static struct glog *route_log;
 
 static struct glog *
 glog_get(const char *topic, size_t len)
@@ -66,22 +65,25 @@ glog_loaded(const char *filter, size_t flen, uint64_t head, uint64_t cum)
 void
 glog_route_begin(void)
 {
-	route_serial++;
 	route_log = NULL;
+}
+
+int
+glog_wanted(size_t n_matches)
+{
+	return srv.cfg.group_log_threshold != 0 &&
+	    n_matches >= srv.cfg.group_log_threshold;
 }
 
 int
 glog_eligible(const struct session *s, size_t n_matches)
 {
-	return srv.cfg.group_log_threshold != 0 &&
-	    n_matches >= srv.cfg.group_log_threshold &&
-	    s->peer == NULL && s->xb == NULL && s->split == 0 &&
+	return glog_wanted(n_matches) && s->peer == NULL && s->xb == NULL && s->split == 0 &&
 	    !s->tombstone && persist_offline(s);
 }
 
-/* Forget s's open span (no write). */
-static void
-glog_span_drop(struct session *s)
+void
+glog_span_forget(struct session *s)
 {
 	struct glog_span *sp = s->span;
 
@@ -100,13 +102,7 @@ glog_span_end(struct session *s)
 	if (sp == NULL)
 		return;
 	persist_span_close(s, sp->first_seq, sp->last_log);
-	glog_span_drop(s);
-}
-
-void
-glog_span_forget(struct session *s)
-{
-	glog_span_drop(s);
+	glog_span_forget(s);
 }
 
 uint64_t
@@ -178,11 +174,8 @@ glog_free_one(const void *key, size_t len, void *value, void *arg)
 	struct glog *g = value;
 	struct glog_span *sp;
 
-	while ((sp = TAILQ_FIRST(&g->open)) != NULL) {
-		TAILQ_REMOVE(&g->open, sp, entry);
-		sp->s->span = NULL;
-		free(sp);
-	}
+	while ((sp = TAILQ_FIRST(&g->open)) != NULL)
+		glog_span_forget(sp->s);
 	free(g->filter);
 	free(g);
 }

@@ -134,6 +134,15 @@ persist_wrote(void)
 	persist_arm();
 }
 
+/* A write of s's queue or QoS 2 ids: persist_park goes by the batch of
+ * its last one. */
+static void
+persist_wrote_for(struct session *s)
+{
+	s->write_gen = srv.batch_gen + 1;
+	persist_wrote();
+}
+
 static int
 persist_on(const struct session *s)
 {
@@ -316,13 +325,12 @@ persist_queue(struct session *s, struct delivery *d)
 	if (!persist_on(s))
 		return;
 	d->row_gen = srv.batch_gen + 1;
-	s->write_gen = srv.batch_gen + 1;
 	persist_body(d->msg);
 	store_queue_put(srv.store, s->client_id, s->id_len, d->seq,
 	    d->msg->store_id, d->qos, d->retain, STORE_STATE_QUEUED, 0, ids,
 	    d->n_sub_ids > STORE_MAX_SUB_IDS ? STORE_MAX_SUB_IDS :
 	    d->n_sub_ids);
-	persist_wrote();
+	persist_wrote_for(s);
 }
 
 void
@@ -330,10 +338,9 @@ persist_state(struct session *s, const struct delivery *d, uint8_t state)
 {
 	if (!persist_on(s))
 		return;
-	s->write_gen = srv.batch_gen + 1;
 	store_queue_update(srv.store, s->client_id, s->id_len, d->seq,
 	    state, deliver_packet_id(d->seq));
-	persist_wrote();
+	persist_wrote_for(s);
 }
 
 void
@@ -341,9 +348,8 @@ persist_done(struct session *s, const struct delivery *d)
 {
 	if (!persist_on(s) || d->seq == 0)
 		return;
-	s->write_gen = srv.batch_gen + 1;
 	store_queue_del(srv.store, s->client_id, s->id_len, d->seq);
-	persist_wrote();
+	persist_wrote_for(s);
 }
 
 void
@@ -351,12 +357,11 @@ persist_qos2(struct session *s, uint16_t id, int add)
 {
 	if (!persist_on(s))
 		return;
-	s->write_gen = srv.batch_gen + 1;
 	if (add)
 		store_qos2_put(srv.store, s->client_id, s->id_len, id);
 	else
 		store_qos2_del(srv.store, s->client_id, s->id_len, id);
-	persist_wrote();
+	persist_wrote_for(s);
 }
 
 void
