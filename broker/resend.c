@@ -19,10 +19,14 @@
  *   most RESEND_PER_CLIENT per publisher, RESEND_MAX in all, for
  *   RESEND_SECS.
  * - A QoS 1/2 PUBLISH from that client with the same topic and payload
- *   is the resend (resend_adopt): it takes the refused message's notes
- *   and cluster identity, so routing passes over the sessions that had it
- *   (resend_had) and other nodes recognise it by its identity
- *   (deliver_seen).
+ *   is the resend (resend_adopt): it shares the refused message's notes
+ *   and takes its cluster identity, so routing passes over the sessions
+ *   that had it (resend_had) and other nodes recognise it by its
+ *   identity (deliver_seen). A message refused again and again is one
+ *   chain of attempts with one set of notes (struct msg_track, held by
+ *   every attempt): a session may hold the copy of any attempt, and
+ *   what it does with that copy (resend_unnote) changes the notes the
+ *   next attempt reads.
  *
  * A persistent session passed over whose copy is still in flight gets its
  * row written again (resend_restore): the refused batch had it, so
@@ -49,10 +53,10 @@
 #define RESEND_SECS 300
 
 struct msg_track {
-	struct msg *of; /* the refused message this one resends */
+	uint32_t refs; /* the attempts that hold it */
 	uint32_t n, cap;
-	uint32_t n_sorted; /* h[0..n_sorted) sorted: the refused copy's */
-	uint64_t h[];
+	uint32_t n_sorted; /* h[0..n_sorted) sorted: the refused copies' */
+	uint64_t *h;
 };
 
 struct refused {
@@ -136,17 +140,15 @@ static void
 resend_note(struct msg *m, uint64_t key)
 {
 	struct msg_track *t = m->track;
-	uint32_t cap;
 
-	if (t == NULL || t->n == t->cap) {
-		cap = t == NULL ? 4 : t->cap * 2;
-		t = xrealloc(t, sizeof *t + cap * sizeof t->h[0]);
-		if (m->track == NULL) {
-			t->n = t->n_sorted = 0;
-			t->of = NULL;
-		}
-		t->cap = cap;
+	if (t == NULL) {
+		t = xcalloc(1, sizeof *t);
+		t->refs = 1;
 		m->track = t;
+	}
+	if (t->n == t->cap) {
+		t->cap = t->cap == 0 ? 4 : t->cap * 2;
+		t->h = xrealloc(t->h, t->cap * sizeof t->h[0]);
 	}
 	t->h[t->n++] = key;
 }
@@ -158,7 +160,9 @@ resend_note(struct msg *m, uint64_t key)
  * reaches it again (at worst a second QoS 1 copy, which QoS 1 allows;
  * QoS 2 copies are not sent before the commit). Without this, a
  * session evicted with the refused copy in flight was passed over by
- * the resend and never got the message (found by the fault soak).
+ * the resend and never got the message (found by the fault soak). m may
+ * be any attempt of a chain: the notes are the chain's, so a copy of the
+ * first attempt unnotes the session for the one being resent now.
  */
 void
 resend_unnote(struct msg *m, const struct session *s)
@@ -193,9 +197,9 @@ resend_unnote(struct msg *m, const struct session *s)
 void
 resend_track_free(struct msg_track *t)
 {
-	if (t == NULL)
+	if (t == NULL || --t->refs > 0)
 		return;
-	msg_unref(t->of);
+	free(t->h);
 	free(t);
 }
 
@@ -271,6 +275,16 @@ resend_refused(const char *client_id, struct msg *m)
 	resend_expire(r->at);
 }
 
+/* 1 when a and b have the same topic and payload. */
+static int
+resend_same(const struct msg *a, const struct msg *b)
+{
+	return a->topic_len == b->topic_len &&
+	    a->payload_len == b->payload_len &&
+	    memcmp(a->topic, b->topic, a->topic_len) == 0 &&
+	    memcmp(a->payload, b->payload, a->payload_len) == 0;
+}
+
 void
 resend_adopt(const struct session *publisher, struct msg *m)
 {
@@ -284,10 +298,7 @@ resend_adopt(const struct session *publisher, struct msg *m)
 		old = r->m;
 		if (r->id_len == publisher->id_len &&
 		    memcmp(r->client_id, publisher->client_id,
-		    r->id_len) == 0 && old->topic_len == m->topic_len &&
-		    old->payload_len == m->payload_len &&
-		    memcmp(old->topic, m->topic, m->topic_len) == 0 &&
-		    memcmp(old->payload, m->payload, m->payload_len) == 0)
+		    r->id_len) == 0 && resend_same(old, m))
 			break;
 	}
 	if (r == NULL)
@@ -296,9 +307,8 @@ resend_adopt(const struct session *publisher, struct msg *m)
 	    publisher->client_id, m->topic);
 	resend_track_free(m->track);
 	m->track = old->track;
-	old->track = NULL;
-	if (m->track != NULL && m->track->of == NULL)
-		m->track->of = msg_ref(old);
+	if (m->track != NULL)
+		m->track->refs++;
 	m->id_origin = old->id_origin;
 	m->id_seq = old->id_seq;
 	/* Local sessions are decided by the notes (resend_had), not by
@@ -311,15 +321,17 @@ resend_adopt(const struct session *publisher, struct msg *m)
 void
 resend_restore(const struct msg *m, struct session *s)
 {
-	const struct msg *of = m->track != NULL ? m->track->of : NULL;
 	struct delivery *d;
 
-	if (of == NULL || !s->persistent || srv.store == NULL)
+	if (!m->resent || !s->persistent || srv.store == NULL)
 		return;
-	/* Its copy of the refused message is in flight, but its row was
-	 * in the failed batch: written again, with this commit. */
+	/* Its copy of a refused attempt is in flight, but its row was in
+	 * that attempt's failed batch: written again, with this commit. Any
+	 * attempt's: one whose copy waited in the queue at the first went
+	 * with that refusal, and a later one was sent to it (found by the
+	 * fault soak). */
 	TAILQ_FOREACH(d, &s->inflight, entry) {
-		if (d->msg == of) {
+		if (d->msg->refused && resend_same(d->msg, m)) {
 			persist_queue(s, d);
 			return;
 		}
