@@ -131,7 +131,7 @@ static const struct config_key config_table[] = {
 	    1, UINT32_MAX, 1000, NULL, NULL,
 	    RELOAD, 0 },
 	{ "group_log_threshold", CONFIG_UINT, OFF(group_log_threshold),
-	    0, UINT32_MAX, 0, NULL, NULL,
+	    0, UINT32_MAX, 16, NULL, NULL,
 	    RELOAD, 0 },
 	{ "offline_queue_cache", CONFIG_UINT, OFF(offline_queue_cache),
 	    0, 1000, 8, NULL, NULL,
