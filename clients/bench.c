@@ -57,6 +57,10 @@
  * received on that same connection. The end-to-end window is off (a
  * message to an offline user is not late), and at the end of RUN every
  * user reconnects so that the drain counts every queued message.
+ * Step 0, the round(F U) users offline at first, leaves at the end of
+ * SETUP, a second before RUN: else the first second of the run would
+ * measure that many departures at once, not the schedule's steady one
+ * per step.
  *
  * Counting: a receiver looks up the sequence tracker of (subscriber,
  * publisher) - in p2p and reconnect, of the publisher alone, since each
@@ -776,6 +780,13 @@ bench_on_ready(struct bench_conn *c)
 				B.phase = PH_QUEUE;
 				event_add(B.pause, &(struct timeval){ 0,
 				    200000 });
+			} else if (B.o.im && B.im_off > 0) {
+				/* step 0 of the schedule before the clock
+				 * starts: see the design note */
+				for (i = B.nconns - B.im_off; i < B.nconns;
+				    i++)
+					bench_im_want(i, 0);
+				event_add(B.pause, &(struct timeval){ 1, 0 });
 			} else
 				bench_begin_run();
 		}
@@ -967,6 +978,10 @@ bench_pause_cb(evutil_socket_t fd, short what, void *arg)
 {
 	uint32_t i;
 
+	if (B.o.im) {	/* p2p --offline: the first departures are done */
+		bench_begin_run();
+		return;
+	}
 	/* reconnect: the sessions are offline; queue their backlog */
 	B.t_queue = bench_now();
 	B.broker_cpu_queue = bench_pid_cpu(B.o.pid);
