@@ -814,6 +814,9 @@ void persist_retain(struct msg *m);
 /* s resumed with queue rows still on disk: read them back, in order,
  * ahead of what arrived since (asynchronous). */
 void persist_load_queue(struct session *s);
+/* The same once few of the rows read back are left in its queue: the
+ * backlog comes into memory as the client takes it. */
+void persist_load_more(struct session *s);
 /* 1 when s's queue lives on disk only: persistent, offline, store on. */
 int persist_offline(const struct session *s);
 /* s went offline: drop its queue and in-flight messages from memory (they

@@ -935,8 +935,8 @@ deliver_pump(struct session *s)
 		}
 		deliver_start(s, d);
 	}
-	if (TAILQ_EMPTY(&s->queue) && s->disk_count > 0)
-		persist_load_queue(s);
+	if (s->disk_count > 0)
+		persist_load_more(s);
 	else if (TAILQ_EMPTY(&s->queue))
 		deliver_away_forget(s);
 	deliver_unblock(s);

@@ -719,9 +719,9 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	if (n < PERSIST_READ_CHUNK || s->disk_cursor >= s->disk_max_seq) {
 		s->disk_count = 0;
 		s->disk_bytes = 0;
-	} else {
-		persist_read_next(s);
 	}
+	/* The pump reads the next chunk when this one has mostly gone
+	 * out (persist_load_more). */
 	deliver_pump(s);
 }
 
@@ -789,6 +789,21 @@ persist_read_issue(struct session *s)
 	s->disk_loading = 1;
 	store_queue_read(srv.store, s->client_id, s->id_len, s->disk_cursor,
 	    PERSIST_READ_CHUNK, persist_read_cb, r);
+}
+
+/*
+ * A resume reads its backlog a chunk at a time, as the client takes it:
+ * the next chunk once fewer than half a chunk wait in the queue (the
+ * rest of what was read is in flight, bounded by the client's window).
+ * Reading chunk after chunk at once put a week's backlog in memory
+ * however slowly the client took it, and a mass reconnect after a
+ * restart put every queue on disk there.
+ */
+void
+persist_load_more(struct session *s)
+{
+	if (s->n_queued < PERSIST_READ_CHUNK / 2)
+		persist_load_queue(s);
 }
 
 void
