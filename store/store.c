@@ -56,7 +56,9 @@
  */
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +73,15 @@
 
 /* Most batches written in one transaction by the thread. */
 #define STORE_GROUP_MAX 64
+/*
+ * The store thread runs this much nicer than the loop. Where the two
+ * share a core (a node pinned to one, or a busy machine), a commit then
+ * yields to the loop's deliveries to online clients instead of taking
+ * its full time slice from them; the commit itself is not on any
+ * delivery's path (QoS 1/2 deliveries to online clients go before it),
+ * only on the publishers' acks, which wait for it anyway.
+ */
+#define STORE_NICE 5
 
 void
 store_set_error(struct store *st, const char *fmt, ...)
@@ -269,7 +280,15 @@ store_main(void *arg)
 	struct job_list run;
 	struct job *j;
 	uint64_t one = 1;
-	int stop = 0, n, was_empty;
+	int stop = 0, n, was_empty, prio;
+	id_t tid = (id_t)syscall(SYS_gettid);
+
+	/* Linux: a nice value is a thread's own (setpriority(2) NOTES);
+	 * at worst (not Linux, no permission) nothing changes. */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, tid);
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, tid, prio + STORE_NICE);
 
 	pthread_mutex_lock(&st->mtx);
 	while (!stop) {
