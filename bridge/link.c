@@ -61,6 +61,7 @@ struct dial {
 	char label[96]; /* "host:port" */
 	struct peer *peer; /* known once a CONNACK named it */
 	struct conn *c; /* connecting or up */
+	struct resolve *resolving; /* its host name being resolved */
 	struct event *retry;
 	struct timeval started; /* the last dial */
 	uint32_t backoff_ms;
@@ -259,39 +260,41 @@ dial_add(const char *host, uint16_t port)
 	return d;
 }
 
+/* The address to dial for d is known (err NULL), or not. */
 static void
-dial_start(struct dial *d)
+dial_resolved(const char *err, const struct sockaddr *sa, int salen,
+    void *arg)
 {
-	struct addrinfo hints, *res;
-	char port[8];
-	int rc;
+	struct dial *d = arg;
 
+	d->resolving = NULL;
 	if (d->c != NULL || d->dead || srv.shutting_down)
 		return;
-	event_base_gettimeofday_cached(srv.base, &d->started);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%u", d->port);
-	/* Peers are usually addresses; a host name is resolved here, which
-	 * blocks the loop for as long as the resolver takes. */
-	rc = getaddrinfo(d->host, port, &hints, &res);
-	if (rc != 0) {
-		log_warn("cluster peer %s: %s", d->label, gai_strerror(rc));
+	if (err != NULL) {
+		log_warn("cluster peer %s: %s", d->label, err);
 		dial_later(d);
 		return;
 	}
 	d->tcp_up = 0;
-	d->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, d->label,
-	    srv.cfg.cluster_tls, NULL);
-	freeaddrinfo(res);
+	d->c = conn_connect(sa, salen, d->label, srv.cfg.cluster_tls, NULL);
 	if (d->c == NULL) {
 		dial_later(d);
 		return;
 	}
 	d->c->link = LINK_OUT;
 	d->c->link_ctx = d;
+}
+
+static void
+dial_start(struct dial *d)
+{
+	if (d->c != NULL || d->resolving != NULL || d->dead ||
+	    srv.shutting_down)
+		return;
+	event_base_gettimeofday_cached(srv.base, &d->started);
+	/* Peers are usually addresses; a host name is resolved without
+	 * blocking the loop (resolve.c). */
+	d->resolving = resolve_start(d->host, d->port, dial_resolved, d);
 }
 
 static int
@@ -347,6 +350,7 @@ dial_drop(struct dial *d)
 	if (d->peer != NULL && d->peer->dial == d)
 		d->peer->dial = NULL;
 	TAILQ_REMOVE(&dials, d, entry);
+	resolve_cancel(d->resolving);
 	event_free(d->retry);
 	free(d->host);
 	free(d);
@@ -1098,6 +1102,7 @@ bridge_free(void)
 	bridge_dns_free();
 	while ((d = TAILQ_FIRST(&dials)) != NULL) {
 		TAILQ_REMOVE(&dials, d, entry);
+		resolve_cancel(d->resolving);
 		event_free(d->retry);
 		free(d->host);
 		free(d);

@@ -1893,6 +1893,24 @@ void server_log_level(void);
  * NULL (logged) when it cannot be set up. Freed by server_free. */
 struct evdns_base;
 struct evdns_base *server_resolver(void);
+
+/* --- resolve.c --- */
+/* The answer to resolve_start: err NULL and the address to dial, or the
+ * reason there is none (sa NULL). */
+typedef void resolve_cb(const char *err, const struct sockaddr *sa,
+    int salen, void *arg);
+struct resolve;
+/* The first address of host:port, by the node's resolver for a name (no
+ * blocking). cb may run before this returns (an address, a name in the
+ * hosts file): then NULL is returned. Else the query is pending until cb
+ * runs, or until resolve_cancel(). */
+struct resolve *resolve_start(const char *host, uint16_t port,
+    resolve_cb *cb, void *arg);
+/* Drop a pending query (NULL: none): its cb never runs. */
+void resolve_cancel(struct resolve *r);
+/* At shutdown (srv.shutting_down set): every pending query's cb runs
+ * with an error and the queries end. */
+void resolve_shutdown(void);
 /* Set up the loop, listeners and signals. Returns 0 or -1 (logged). */
 int server_init(void);
 /* Run until shut down; returns the exit status. */

@@ -82,6 +82,7 @@ struct mqttbridge {
 	struct mqttbridge_conf *conf;
 	struct session *s; /* "$bridge/<name>" */
 	struct conn *c; /* dialling or up; NULL while waiting */
+	struct resolve *resolving; /* its address's name being resolved */
 	struct event *retry;
 	struct tls_ctx *tls; /* bridge_cafile given: TLS (tls.c) */
 	char *client_id; /* sent in CONNECT */
@@ -177,38 +178,27 @@ xb_later(struct mqttbridge *b)
 	evtimer_add(b->retry, &tv);
 }
 
+/* The address of b's next dial is known (err NULL), or not. */
 static void
-xb_dial(struct mqttbridge *b)
+xb_resolved(const char *err, const struct sockaddr *sa, int salen,
+    void *arg)
 {
+	struct mqttbridge *b = arg;
 	const struct mqttbridge_addr *a = &b->conf->addrs[b->addr];
-	struct addrinfo hints, *res;
-	char port[8];
-	int rc;
 
-	if (b->c != NULL || srv.shutting_down)
+	b->resolving = NULL;
+	if (srv.shutting_down)
 		return;
-	snprintf(b->label, sizeof b->label, strchr(a->host, ':') != NULL ?
-	    "[%s]:%u" : "%s:%u", a->host, a->port);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%u", a->port);
-	/* A host name is resolved here, which blocks the loop for as long
-	 * as the resolver takes (as for cluster peers, bridge/link.c). */
-	rc = getaddrinfo(a->host, port, &hints, &res);
-	if (rc != 0) {
-		log_warn("bridge %s: %s: %s", b->conf->name, b->label,
-		    gai_strerror(rc));
+	if (err != NULL) {
+		log_warn("bridge %s: %s: %s", b->conf->name, b->label, err);
 		b->addr = (b->addr + 1) % b->conf->n_addrs;
 		xb_later(b);
 		return;
 	}
 	/* With TLS, the certificate must be for the host as written in
 	 * the address line, unless bridge_insecure. */
-	b->c = conn_connect(res->ai_addr, (int)res->ai_addrlen, b->label,
+	b->c = conn_connect(sa, salen, b->label,
 	    b->tls, b->conf->insecure ? NULL : a->host);
-	freeaddrinfo(res);
 	if (b->c == NULL) {
 		b->addr = (b->addr + 1) % b->conf->n_addrs;
 		xb_later(b);
@@ -218,6 +208,19 @@ xb_dial(struct mqttbridge *b)
 	b->c->link_ctx = b;
 	b->c->version = b->conf->version;
 	log_info("bridge %s: dialling %s", b->conf->name, b->label);
+}
+
+static void
+xb_dial(struct mqttbridge *b)
+{
+	const struct mqttbridge_addr *a = &b->conf->addrs[b->addr];
+
+	if (b->c != NULL || b->resolving != NULL || srv.shutting_down)
+		return;
+	snprintf(b->label, sizeof b->label, strchr(a->host, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", a->host, a->port);
+	/* A host name is resolved without blocking the loop (resolve.c). */
+	b->resolving = resolve_start(a->host, a->port, xb_resolved, b);
 }
 
 void
@@ -816,6 +819,7 @@ mqttbridge_free(void)
 	size_t i;
 
 	for (i = 0; i < n_bridges; i++) {
+		resolve_cancel(bridges[i].resolving);
 		if (bridges[i].retry != NULL)
 			event_free(bridges[i].retry);
 		tls_ctx_release(bridges[i].tls);

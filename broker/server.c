@@ -406,6 +406,7 @@ server_free(void)
 	listener_stop_all();
 	http_free();
 	srv.shutting_down = 1;
+	resolve_shutdown();
 	persist_close();
 	ws_shutdown();
 	tls_shutdown();
