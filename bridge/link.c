@@ -146,7 +146,7 @@ bridge_peer(const char *name, size_t len)
 	free(id);
 	s->persistent = 1;
 	s->expiry = UINT32_MAX;
-	s->peer = p;
+	session_cluster(s)->peer = p;
 	p->out = s;
 	persist_session(s);
 	hash_put(peers, p->name, len, p);
@@ -166,7 +166,8 @@ bridge_peer_bit(const struct peer *p)
 struct peer *
 bridge_link_peer(const struct session *link)
 {
-	if (link == NULL || !link->cluster_in || link->conn == NULL ||
+	if (link == NULL || !session_cl(link)->cluster_in ||
+	    link->conn == NULL ||
 	    link->conn->link != LINK_IN)
 		return NULL;
 	return link->conn->link_ctx;
@@ -731,7 +732,7 @@ bridge_link_in_up(struct conn *c)
 {
 	struct peer *p = c->link_ctx;
 
-	c->session->cluster_in = 1;
+	session_cluster(c->session)->cluster_in = 1;
 	p->link_in = c;
 	if (p->grace_timer != NULL)
 		evtimer_del(p->grace_timer);

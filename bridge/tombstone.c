@@ -97,7 +97,7 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 	t = xcalloc(1, sizeof *t);
 	t->s = s;
 	t->to = to;
-	t->claim = s->move_claim;
+	t->claim = session_cl(s)->move_claim;
 	t->used = time(NULL);
 	t->timer = evtimer_new(srv.base, tombstone_timer_cb, t);
 	hash_put(tombstones, s->client_id, s->id_len, t);
@@ -164,7 +164,7 @@ bridge_tombstone_route(struct session *s, struct msg *m, uint8_t qos,
     const struct session *from)
 {
 	struct tombstone *t = hash_get(tombstones, s->client_id, s->id_len);
-	int local = from == NULL || !from->cluster_in;
+	int local = from == NULL || !session_cl(from)->cluster_in;
 	struct pending *pd;
 
 	if (t == NULL)

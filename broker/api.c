@@ -541,7 +541,7 @@ api_client(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 	api_json_str(b, s->client_id, s->id_len);
 	api_session_members(b, s);
 	json_kbool(b, "will", s->will != NULL);
-	json_kbool(b, "moving", s->moving != NULL);
+	json_kbool(b, "moving", session_cl(s)->moving != NULL);
 	json_key(b, "connection", 0);
 	if (s->conn != NULL && http_client_conn(s->conn)) {
 		evbuffer_add(b, "{", 1);
@@ -678,7 +678,8 @@ api_session_delete(struct evhttp_request *req, struct evbuffer *b,
 
 	if (s == NULL)
 		return api_fail(b, HTTP_NOTFOUND, "no such session");
-	if (s->moving != NULL || s->moving_in != 0 || s->claim_from != NULL)
+	if (session_cl(s)->moving != NULL || session_cl(s)->moving_in != 0 ||
+	    session_cl(s)->claim_from != NULL)
 		return api_fail(b, HTTP_CONFLICT, "the session is moving "
 		    "between nodes");
 	/* A read of its queue from the store is on its way: its answer

@@ -501,6 +501,35 @@ struct session_sub {
 	uint32_t sub_id;
 };
 
+/*
+ * The part of a session that only the cluster and bridges use: made on
+ * first use, so that a client's session, on one node or in a cluster
+ * that never moved it, does not carry it (memory per connection is a
+ * benchmark figure, docs/BENCHMARKS.md). Fields as they were in struct
+ * session; all zero means none of it.
+ */
+struct session_cluster {
+	struct peer *peer; /* "$peer/<node>": what we forward to that node */
+	struct peer *moving; /* being handed to that node (takeover) */
+	uint64_t moved_seq; /* highest seq handed to us by another node */
+	struct seen *seen; /* cluster message ids seen (deliver.c) */
+	uint64_t move_claim; /* the claim it is moving for */
+	uint32_t moving_in; /* the nodes whose move into it is open (bits:
+			     * bridge_peer_bit): two copies may come at once */
+	/* The nodes (bridge_peer_bit) that may hold another copy of it:
+	 * its client connected here while they did not answer the claim
+	 * (bridge/takeover.c, "Split sessions"). */
+	uint32_t split;
+	struct peer *claim_from; /* a claim that waits for the move in */
+	struct mqttbridge *xb; /* "$bridge/<name>": its connection is a
+				* bridge to another broker (mqttbridge.c) */
+	uint64_t claim_id;
+	uint64_t claim_won; /* the claim of its last connection here */
+	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
+	uint8_t move_renumber; /* moved messages take new seqs (merge) */
+	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
+};
+
 struct session {
 	char *client_id;
 	size_t id_len;
@@ -540,19 +569,10 @@ struct session {
 	uint32_t will_left; /* loaded from the store: delay still due */
 	struct event *will_timer; /* pending delayed will */
 
-	/* The cluster (bridge/). */
-	struct peer *peer; /* "$peer/<node>": what we forward to that node */
-	struct peer *moving; /* being handed to that node (takeover) */
-	uint64_t moved_seq; /* highest seq handed to us by another node */
-	struct seen *seen; /* cluster message ids seen (deliver.c) */
-	uint64_t move_claim; /* the claim it is moving for */
-	uint32_t moving_in; /* the nodes whose move into it is open (bits:
-			     * bridge_peer_bit): two copies may come at once */
-	struct peer *claim_from; /* a claim that waits for the move in */
-	struct mqttbridge *xb; /* "$bridge/<name>": its connection is a
-				* bridge to another broker (mqttbridge.c) */
-	uint64_t claim_id;
-	uint64_t claim_won; /* the claim of its last connection here */
+	/* The cluster and bridges (bridge/, mqttbridge.c); NULL until one
+	 * of them needs it: read with session_cl(), written through
+	 * session_cluster(). */
+	struct session_cluster *cl;
 	/* Who the client is, for the ACL: set at each CONNECT, and
 	 * stored with the session (unknown for a row written before schema
 	 * 3, until its client is back). */
@@ -563,18 +583,11 @@ struct session {
 	uint32_t disk_gen; /* new, unique, when the queue goes to disk */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint32_t n_held_acks; /* acks waiting for room here */
-	/* The nodes (bridge_peer_bit) that may hold another copy of it:
-	 * its client connected here while they did not answer the claim
-	 * (bridge/takeover.c, "Split sessions"). */
-	uint32_t split;
 	uint32_t route_mark; /* the last routing that matched it (deliver.c) */
 	uint8_t stored; /* a session row exists in the store */
 	uint8_t disk_loading; /* a queue read is in progress */
 	uint8_t blocking; /* over its limit: publishers' acks wait */
 	uint8_t pump_waiting; /* pumped again after the next commit */
-	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
-	uint8_t move_renumber; /* moved messages take new seqs (merge) */
-	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 	uint8_t presence_on; /* its online was published (presence.c) */
@@ -587,6 +600,16 @@ struct session {
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
 #define SESSION_TOMBSTONE_UNROUTED 2
 
+/* s's cluster part to write: made (all zero) on first use. */
+struct session_cluster *session_cluster(struct session *s);
+/* s's cluster part to read: a shared all-zero one when it has none, so
+ * readers need no test (and make none). */
+extern const struct session_cluster session_cluster_none;
+static inline const struct session_cluster *
+session_cl(const struct session *s)
+{
+	return s->cl != NULL ? s->cl : &session_cluster_none;
+}
 /* Find the session with this client id, or NULL. */
 struct session *session_find(const char *id, size_t len);
 /* A new empty session registered under id (which must be free). */

@@ -245,7 +245,7 @@ events_queue(struct event_out *e, char *end)
 static int
 events_client(const struct session *s)
 {
-	return s->peer == NULL && !s->cluster_in;
+	return session_cl(s)->peer == NULL && !session_cl(s)->cluster_in;
 }
 
 void

@@ -78,7 +78,8 @@ glog_wanted(size_t n_matches)
 int
 glog_eligible(const struct session *s, size_t n_matches)
 {
-	return glog_wanted(n_matches) && s->peer == NULL && s->xb == NULL && s->split == 0 &&
+	return glog_wanted(n_matches) && session_cl(s)->peer == NULL &&
+	    session_cl(s)->xb == NULL && session_cl(s)->split == 0 &&
 	    !s->tombstone && persist_offline(s);
 }
 

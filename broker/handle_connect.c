@@ -469,9 +469,12 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	c->session = s;
 	persist_unpark(s);
 	s->conn = c;
-	s->claim_won = c->claim_won;
-	s->split = c->claim_split;
-	if (s->split != 0)
+	/* Made only for a connection the cluster claimed. */
+	if (c->claim_won != 0 || c->claim_split != 0 || s->cl != NULL) {
+		session_cluster(s)->claim_won = c->claim_won;
+		s->cl->split = c->claim_split;
+	}
+	if (session_cl(s)->split != 0)
 		deliver_seen_widen(s);
 	c->state = CONN_ACTIVE;
 	c->connected_at = (int64_t)time(NULL);

@@ -236,7 +236,8 @@ http_client_session(const struct session *s)
 	/* Not a forward queue ("$peer/"), nor a node's link to us
 	 * ("$cluster/"): those are the cluster's; nor a bridge's session
 	 * ("$bridge/"), which has its own metrics. */
-	return s->peer == NULL && !s->cluster_in && s->xb == NULL;
+	return session_cl(s)->peer == NULL && !session_cl(s)->cluster_in &&
+	    session_cl(s)->xb == NULL;
 }
 
 static void

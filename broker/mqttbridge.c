@@ -615,7 +615,7 @@ int
 mqttbridge_send(struct session *s, const struct msg *m,
     struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = s->xb;
+	struct mqttbridge *b = session_cl(s)->xb;
 	struct mqtt_publish *p = &pkt->u.publish;
 	const struct mqttbridge_topic *t;
 	char tstack[512], *topic = NULL;
@@ -798,7 +798,7 @@ mqttbridge_init(void)
 		free(id);
 		s->persistent = 1;
 		s->expiry = UINT32_MAX;
-		s->xb = b;
+		session_cluster(s)->xb = b;
 		b->s = s;
 		xb_subscriptions(b);
 		persist_session(s);
@@ -820,7 +820,7 @@ mqttbridge_free(void)
 			event_free(bridges[i].retry);
 		tls_ctx_release(bridges[i].tls);
 		if (bridges[i].s != NULL)
-			bridges[i].s->xb = NULL;
+			session_cluster(bridges[i].s)->xb = NULL;
 		free(bridges[i].client_id);
 	}
 	free(bridges);

@@ -659,7 +659,8 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	free(r);
 	if (s == NULL)
 		return; /* the session went meanwhile */
-	if (gen != s->disk_gen || (s->conn == NULL && s->moving == NULL)) {
+	if (gen != s->disk_gen || (s->conn == NULL &&
+	    session_cl(s)->moving == NULL)) {
 		/* The queue went back to disk since (the client left, maybe
 		 * came back): these rows are stale; read afresh if online,
 		 * unless the new connection's read is on its way already
@@ -667,7 +668,8 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 		 * row twice). */
 		if (gen == s->disk_gen)
 			s->disk_loading = 0;
-		if ((s->conn != NULL || s->moving != NULL) && !s->disk_loading)
+		if ((s->conn != NULL || session_cl(s)->moving != NULL) &&
+		    !s->disk_loading)
 			persist_load_queue(s);
 		return;
 	}
@@ -747,7 +749,7 @@ persist_read_one(struct session *s)
 		return;
 	s->read_deferred = 0;
 	if (s->disk_loading && !srv.shutting_down &&
-	    (s->conn != NULL || s->moving != NULL))
+	    (s->conn != NULL || session_cl(s)->moving != NULL))
 		persist_read_issue(s);
 	else
 		s->disk_loading = 0;
@@ -803,7 +805,8 @@ int
 persist_offline(const struct session *s)
 {
 	return srv.store != NULL && !srv.loading && s->persistent &&
-	    s->conn == NULL && s->moving == NULL && !srv.shutting_down &&
+	    s->conn == NULL && session_cl(s)->moving == NULL &&
+	    !srv.shutting_down &&
 	    !s->parked;
 }
 
@@ -858,8 +861,10 @@ persist_park(struct session *s)
 	if (!persist_offline(s))
 		return;
 	if (srv.cfg.offline_queue_cache == 0 ||
-	    srv.cfg.offline_queue_cache_sessions == 0 || s->peer != NULL ||
-	    s->xb != NULL || s->cluster_in || s->disk_count > 0 ||
+	    srv.cfg.offline_queue_cache_sessions == 0 ||
+	    session_cl(s)->peer != NULL ||
+	    session_cl(s)->xb != NULL || session_cl(s)->cluster_in ||
+	    s->disk_count > 0 ||
 	    s->disk_loading || s->n_queued + s->n_inflight >
 	    srv.cfg.offline_queue_cache ||
 	    (failed_gen != 0 && s->write_gen <= failed_gen)) {

@@ -313,7 +313,8 @@ presence_online(struct conn *c, struct session *s)
 
 	s->presence_on = 0;
 	if (srv.cfg.presence_topic == NULL || c->link != LINK_NONE ||
-	    s->peer != NULL || s->cluster_in || !presence_followed(s))
+	    session_cl(s)->peer != NULL || session_cl(s)->cluster_in ||
+	    !presence_followed(s))
 		return;
 	s->presence_on = 1;
 	if (pending != NULL &&
@@ -374,7 +375,8 @@ presence_sweep_cb(const void *key, size_t len, void *value, void *arg)
 	char *topic;
 	uint32_t tlen;
 
-	if (s->conn != NULL || s->peer != NULL || s->cluster_in ||
+	if (s->conn != NULL || session_cl(s)->peer != NULL ||
+	    session_cl(s)->cluster_in ||
 	    s->client_id[0] == '$' || !presence_followed(s))
 		return;
 	topic = presence_topic(s->client_id, s->id_len, s->username,

@@ -44,6 +44,16 @@ session_new(const char *id, size_t len)
 	return s;
 }
 
+const struct session_cluster session_cluster_none;
+
+struct session_cluster *
+session_cluster(struct session *s)
+{
+	if (s->cl == NULL)
+		s->cl = xcalloc(1, sizeof *s->cl);
+	return s->cl;
+}
+
 static void
 session_drop_all(struct delivery_list *list)
 {
@@ -94,6 +104,7 @@ session_free(struct session *s)
 	deliver_seen_free(s);
 	glog_span_forget(s);
 	persist_unpark(s);
+	free(s->cl);
 	free(s->username);
 	free(s->client_id);
 	free(s);
