@@ -170,7 +170,7 @@ bridge_link_peer(const struct session *link)
 	    link->conn == NULL ||
 	    link->conn->link != LINK_IN)
 		return NULL;
-	return link->conn->link_ctx;
+	return conn_ax(link->conn)->link_ctx;
 }
 
 /* 1 when our outbound link to p is up. */
@@ -292,7 +292,7 @@ dial_start(struct dial *d)
 		return;
 	}
 	d->c->link = LINK_OUT;
-	d->c->link_ctx = d;
+	conn_aux(d->c)->link_ctx = d;
 }
 
 static int
@@ -457,7 +457,7 @@ bridge_connected(struct conn *c)
 	int one = 1;
 	char proto[12];
 
-	((struct dial *)c->link_ctx)->tcp_up = 1;
+	((struct dial *)conn_ax(c)->link_ctx)->tcp_up = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	snprintf(id, sizeof id, "%s%s", BRIDGE_LINK_ID, srv.cfg.node_name);
 	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
@@ -501,16 +501,16 @@ bridge_link_failed(struct conn *c, const char *why)
 	struct dial *d;
 
 	if (c->link != LINK_OUT) {
-		log_warn("cluster link from %s failed: %s", c->peer, why);
+		log_warn("cluster link from %s failed: %s", conn_peer(c), why);
 		return;
 	}
-	d = c->link_ctx;
+	d = conn_ax(c)->link_ctx;
 	if (!d->tcp_up) {
 		log_info("cluster peer %s: %s", d->label, why);
 		return;
 	}
 	log_warn("cluster link to %s failed: %s%s", d->label, why,
-	    c->tls == NULL && strstr(why, "closed by peer") != NULL ?
+	    conn_tls(c) == NULL && strstr(why, "closed by peer") != NULL ?
 	    " (before its CONNACK: does its cluster listener want TLS, "
 	    "cluster_certfile?)" : "");
 }
@@ -520,7 +520,7 @@ static int
 link_connack(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_connack *ca = &pkt->u.connack;
-	struct dial *d = c->link_ctx;
+	struct dial *d = conn_ax(c)->link_ctx;
 	struct mqtt_str name = get_user(&ca->props, "tern-node");
 	struct peer *p;
 	struct timeval tv = { 0, BRIDGE_PING_MS * 1000 };
@@ -574,12 +574,12 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 		c->max_packet = ca->props.max_packet_size;
 	/* The version the receiver says the link speaks; one we did not
 	 * offer is taken as 1. */
-	c->link_proto = (uint8_t)link_proto_of(get_user(&ca->props,
+	conn_aux(c)->link_proto = (uint8_t)link_proto_of(get_user(&ca->props,
 	    "tern-proto"));
-	if (c->link_proto > link_proto_max())
-		c->link_proto = 1;
+	if (conn_ax(c)->link_proto > link_proto_max())
+		conn_aux(c)->link_proto = 1;
 	log_info("cluster link to %s speaks protocol %u", p->name,
-	    c->link_proto);
+	    conn_ax(c)->link_proto);
 	c->keep_alive = BRIDGE_KEEPALIVE;
 	wheel_add(c, &tv);
 	p->acked = 0;
@@ -664,7 +664,7 @@ bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 		 * cluster_peers_dns): routine, the dialler drops it on this
 		 * CONNACK. */
 		log_info("cluster link from %s is this node: refused",
-		    c->peer);
+		    conn_peer(c));
 		link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
 		    "this is the node itself");
 		conn_close(c, MQTT_RC_CLIENT_ID_INVALID, NULL);
@@ -672,13 +672,13 @@ bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 	}
 	p = bridge_peer(id, len);
 	c->link = LINK_IN;
-	c->link_ctx = p;
-	c->link_proto = (uint8_t)link_proto_of(get_user(&cp->props,
+	conn_aux(c)->link_ctx = p;
+	conn_aux(c)->link_proto = (uint8_t)link_proto_of(get_user(&cp->props,
 	    "tern-proto"));
-	if (c->link_proto > link_proto_max())
-		c->link_proto = (uint8_t)link_proto_max();
+	if (conn_ax(c)->link_proto > link_proto_max())
+		conn_aux(c)->link_proto = (uint8_t)link_proto_max();
 	log_info("cluster link from %s speaks protocol %u", p->name,
-	    c->link_proto);
+	    conn_ax(c)->link_proto);
 	/* A node we do not dial yet (not in our cluster_peers): dial the
 	 * address it gave, so that every pair of nodes is linked both
 	 * ways. */
@@ -721,7 +721,7 @@ bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
 		return;
 	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
 	    strlen(srv.cfg.node_name));
-	snprintf(proto, sizeof proto, "%u", c->link_proto);
+	snprintf(proto, sizeof proto, "%u", conn_ax(c)->link_proto);
 	u = bridge_put_user(u, "tern-proto", proto, strlen(proto));
 	ap->user.p = user;
 	ap->user.len = (uint32_t)(u - user);
@@ -730,13 +730,13 @@ bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
 void
 bridge_link_in_up(struct conn *c)
 {
-	struct peer *p = c->link_ctx;
+	struct peer *p = conn_ax(c)->link_ctx;
 
 	session_cluster(c->session)->cluster_in = 1;
 	p->link_in = c;
 	if (p->grace_timer != NULL)
 		evtimer_del(p->grace_timer);
-	log_notice("cluster link from %s (%s) up", p->name, c->peer);
+	log_notice("cluster link from %s (%s) up", p->name, conn_peer(c));
 	/* It is back (a restart): dial it now rather than when the
 	 * backoff says, so that it gets our routes at once. */
 	if (p->dial != NULL && p->dial->c == NULL && !p->dial->dead &&
@@ -819,7 +819,7 @@ static int
 link_out_publish(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_publish *pub = &pkt->u.publish;
-	struct dial *d = c->link_ctx;
+	struct dial *d = conn_ax(c)->link_ctx;
 	size_t tl = sizeof BRIDGE_TOPIC_ACK - 1;
 	uint64_t v;
 
@@ -843,7 +843,8 @@ link_in_control(struct conn *c, const struct mqtt_publish *pub)
 
 	if (pub->topic.len == tl &&
 	    memcmp(pub->topic.p, BRIDGE_TOPIC_ROUTES, tl) == 0)
-		rc = bridge_routes_apply(c->link_ctx, c, pub->payload.p,
+		rc = bridge_routes_apply(conn_ax(c)->link_ctx, c,
+		    pub->payload.p,
 		    pub->payload.len);
 	else
 		rc = bridge_takeover_in(c, pub);
@@ -879,7 +880,7 @@ bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 			return 0;
 		case MQTT_DISCONNECT:
 			log_notice("cluster link to %s closed by the peer: %s",
-			    ((struct dial *)c->link_ctx)->label,
+			    ((struct dial *)conn_ax(c)->link_ctx)->label,
 			    mqtt_rc_name(pkt->u.reason.reason));
 			conn_close(c, MQTT_RC_SUCCESS, NULL);
 			return 0;
@@ -902,7 +903,7 @@ bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 void
 bridge_timer(struct conn *c)
 {
-	struct dial *d = c->link_ctx;
+	struct dial *d = conn_ax(c)->link_ctx;
 	struct timeval now, idle, tv = { 0, BRIDGE_PING_MS * 1000 };
 	struct mqtt_packet ping;
 
@@ -956,7 +957,7 @@ bridge_closed(struct conn *c)
 	struct peer *p;
 
 	if (c->link == LINK_OUT) {
-		d = c->link_ctx;
+		d = conn_ax(c)->link_ctx;
 		d->c = NULL;
 		p = d->peer;
 		if (p != NULL && p->out->conn == c) {
@@ -977,7 +978,7 @@ bridge_closed(struct conn *c)
 			dial_drop(d);
 		return;
 	}
-	p = c->link_ctx;
+	p = conn_ax(c)->link_ctx;
 	if (p->link_in != c)
 		return;
 	p->tx_bytes += c->tx_bytes;
@@ -992,7 +993,7 @@ bridge_closed(struct conn *c)
 	if (srv.shutting_down)
 		return;
 	log_notice("cluster link from %s (%s) down; its routes are kept "
-	    "for %u s", p->name, c->peer, srv.cfg.cluster_route_grace);
+	    "for %u s", p->name, conn_peer(c), srv.cfg.cluster_route_grace);
 	grace_start(p);
 }
 

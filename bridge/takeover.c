@@ -260,7 +260,7 @@ claim_free(struct claim *cl)
 {
 	TAILQ_REMOVE(&claims, cl, entry);
 	if (cl->c != NULL)
-		cl->c->claim = NULL;
+		conn_aux(cl->c)->claim = NULL;
 	event_free(cl->timer);
 	free(cl->waiting);
 	free(cl->connect);
@@ -289,9 +289,9 @@ claim_done(struct claim *cl)
 		free(buf);
 		return;
 	}
-	c->claimed = 1;
-	c->claim_won = id;
-	c->claim_split = split;
+	conn_aux(c)->claimed = 1;
+	conn_aux(c)->claim_won = id;
+	conn_aux(c)->claim_split = split;
 	rc = connect_rerun(c, buf);
 	free(buf);
 	if (rc != 0) {
@@ -493,12 +493,12 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	/* A node not heard may hold a copy of the session. One whose link
 	 * is down is dialled now rather than when its backoff says, and
 	 * waited for BRIDGE_CLAIM_DIAL_MS: if it is back, it is claimed from. */
-	c->claim_split = 0;
+	conn_aux(c)->claim_split = 0;
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
 		if (bridge_peer_up(p))
 			n_up++;
 		else {
-			c->claim_split |= bridge_peer_bit(p);
+			conn_aux(c)->claim_split |= bridge_peer_bit(p);
 			/* (Nodes from index 31 on share a bit: not
 			 * waited for.) */
 			if (p->index < 31 && bridge_dial_now(p))
@@ -508,7 +508,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	/* Alone, the connect still gets its claim id: it orders this copy
 	 * of the session against one made elsewhere meanwhile. */
 	id = claim_new_id();
-	c->claim_won = id;
+	conn_aux(c)->claim_won = id;
 	if (n_up == 0 && dialing == 0)
 		return 0;
 	/* Every node linked is told; only those that answer their link
@@ -544,7 +544,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 			log_warn("takeover of %.*s: %s is silent; not waiting "
 			    "for it", (int)cp->client_id.len,
 			    (const char *)cp->client_id.p, p->name);
-			c->claim_split |= bridge_peer_bit(p);
+			conn_aux(c)->claim_split |= bridge_peer_bit(p);
 			continue;
 		}
 		claim_wait(cl, p);
@@ -564,7 +564,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 		free(buf);
 	cl->id = id;
 	cl->c = c;
-	cl->split = c->claim_split;
+	cl->split = conn_ax(c)->claim_split;
 	cl->client_id = xstrndup((const char *)cp->client_id.p,
 	    cp->client_id.len);
 	cl->id_len = cp->client_id.len;
@@ -572,7 +572,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	cl->timer = evtimer_new(srv.base, claim_timeout_cb, cl);
 	claim_arm(cl, srv.cfg.cluster_sync_timeout);
 	TAILQ_INSERT_TAIL(&claims, cl, entry);
-	c->claim = cl;
+	conn_aux(c)->claim = cl;
 	/* Nothing else is parsed until the CONNECT is answered (block.c),
 	 * and the CONNECT timeout no longer applies: the claim's does. */
 	conn_block(c, BLOCK_CLAIM);
@@ -619,12 +619,12 @@ bridge_claims_dial_failed(struct peer *p)
 void
 bridge_claim_gone(struct conn *c)
 {
-	struct claim *cl = c->claim;
+	struct claim *cl = conn_ax(c)->claim;
 
 	/* The client left before its answer: what is moving still comes
 	 * (the session lives here now), nobody is answered. */
 	cl->c = NULL;
-	c->claim = NULL;
+	conn_aux(c)->claim = NULL;
 }
 
 /* "$cluster/session": a session is coming from p. */
@@ -806,7 +806,7 @@ bridge_handover_check(void)
 			continue;
 		}
 		if (bridge_peer_up(h->to) &&
-		    h->to->out->conn->link_proto >= 2) {
+		    conn_ax(h->to->out->conn)->link_proto >= 2) {
 			send_end_form(h->to, TOPIC_ROUTED, h->claim_id,
 			    h->client_id, h->len, 0);
 		}
@@ -831,7 +831,7 @@ handover_add(struct peer *p, uint64_t claim_id, const char *id, size_t len)
 	struct handover *h;
 
 	/* A node of protocol 1 holds its routes a fixed time. */
-	if (p->link_in == NULL || p->link_in->link_proto < 2)
+	if (p->link_in == NULL || conn_ax(p->link_in)->link_proto < 2)
 		return;
 	if (n_handovers == cap_handovers) {
 		cap_handovers = cap_handovers ? cap_handovers * 2 : 8;
@@ -888,7 +888,7 @@ move_in_done(struct peer *p, const char *id, size_t len)
 int
 bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 {
-	struct peer *p = c->link_ctx;
+	struct peer *p = conn_ax(c)->link_ctx;
 	const uint8_t *d = pub->payload.p;
 	size_t len = pub->payload.len, tl = pub->topic.len;
 	struct proto_claimed claimed;

@@ -102,7 +102,7 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 	t->timer = evtimer_new(srv.base, tombstone_timer_cb, t);
 	hash_put(tombstones, s->client_id, s->id_len, t);
 	/* B's link to us says whether B will hand the routes over. */
-	ms = to->link_in != NULL && to->link_in->link_proto >= 2 ?
+	ms = to->link_in != NULL && conn_ax(to->link_in)->link_proto >= 2 ?
 	    TOMBSTONE_ROUTE_MAX_MS : TOMBSTONE_ROUTE_MS;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;

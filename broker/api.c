@@ -376,10 +376,10 @@ api_conn_members(struct evbuffer *b, const struct conn *c, int first)
 	json_key(b, "protocol", first);
 	api_json_str(b, api_version_name(c->version),
 	    strlen(api_version_name(c->version)));
-	json_kcstr(b, "peer", c->peer);
+	json_kcstr(b, "peer", conn_peer(c));
 	json_kcstr(b, "listener", label);
-	json_kbool(b, "websockets", c->ws != NULL);
-	json_kbool(b, "tls", c->tls != NULL);
+	json_kbool(b, "websockets", conn_ws(c) != NULL);
+	json_kbool(b, "tls", conn_tls(c) != NULL);
 	json_ku64(b, "connected_at", (uint64_t)c->connected_at);
 	json_ku64(b, "keepalive", c->keep_alive);
 }

@@ -1443,16 +1443,57 @@ struct conn_alias_out {
 
 struct sock_buf;
 
+/*
+ * The part of a connection that only some connections need: the checks
+ * its CONNECT waits for (the cluster's claim, a password on the worker, a
+ * link's secret), enhanced authentication and the user it proved, the
+ * state of a link between nodes or to another broker, a dialled
+ * connection's name. Made on first use, and freed when the CONNECT is
+ * accepted with none of what lasts (conn_aux_trim): an idle client
+ * connection does not carry it (memory per connection is a benchmark
+ * figure, docs/BENCHMARKS.md).
+ */
+struct conn_aux {
+	char *label; /* a dialled connection's name (conn_connect) */
+	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
+	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
+	struct claim *claim; /* CONNECT waiting for the other nodes */
+	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
+	struct pwjob *pw_job; /* CONNECT waiting for its password check */
+	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
+	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
+	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
+	uint8_t link_proto; /* its link protocol (0 before the handshake) */
+	/* During the CONNECT only (conn_aux_trim forgets them): */
+	uint32_t claim_split; /* nodes that did not answer its claim */
+	uint8_t cert_user; /* user name from the client certificate */
+	uint8_t claimed; /* the cluster has answered its CONNECT */
+	uint8_t pw_verified; /* the worker passed this CONNECT's password */
+	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
+};
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	const struct transport *io; /* sock.c (plain TCP) or bevconn.c */
-	struct bufferevent *bev; /* bevconn.c: the filter of MQTT bytes */
-	struct sock_buf *in; /* sock.c: read, not parsed yet; NULL: none */
-	struct sock_buf *out; /* sock.c: not written yet; NULL: none */
-	struct event *wev; /* sock.c: writable (a short write, a dial) */
+	/* The transport's own pointers: io tells which hold. TLS and
+	 * WebSocket are read through conn_tls() and conn_ws(). */
+	union {
+		struct {
+			/* sock.c: read, not parsed yet; NULL: none */
+			struct sock_buf *in;
+			/* sock.c: not written yet; NULL: none */
+			struct sock_buf *out;
+			/* sock.c: writable (a short write, a dial) */
+			struct event *wev;
+		};
+		struct {
+			struct bufferevent *bev; /* bevconn.c: the filter of
+						  * MQTT bytes */
+			struct tls_conn *bv_tls; /* NULL: no TLS */
+			struct ws_conn *bv_ws; /* NULL: no WebSocket */
+		};
+	};
 	TAILQ_ENTRY(conn) flush_entry; /* sock.c: output to write this pass */
-	struct tls_conn *tls; /* NULL: plain TCP */
-	struct ws_conn *ws; /* NULL: not a WebSocket listener */
 	struct listener_conf *listener; /* NULL: dialled */
 	struct session *session;
 	struct timeval last_rx;
@@ -1460,18 +1501,15 @@ struct conn {
 	int64_t due_ms; /* its timer: connect timeout, then keep alive;
 			 * 0: not armed (wheel.c) */
 	struct event *close_timer; /* bounds the final flush */
-	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
-	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
+	/* What only some connections need; NULL until one of them does:
+	 * read with conn_ax(), written through conn_aux(). */
+	struct conn_aux *aux;
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct conn_alias_out *alias_out; /* NULL: no outbound aliases */
 	uint64_t tx_bytes; /* bytes queued for the socket */
 	uint64_t rx_bytes; /* bytes of the packets read */
 	int64_t connected_at; /* wall clock of its CONNACK (the admin API) */
-	struct claim *claim; /* CONNECT waiting for the other nodes */
-	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
 	struct conn_rate *rate; /* publish rate state; NULL: none yet */
-	struct pwjob *pw_job; /* CONNECT waiting for its password check */
-	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
 	enum conn_state state;
 	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
 	uint32_t max_packet_in; /* max_packet_size when it came (SIGHUP
@@ -1482,15 +1520,11 @@ struct conn {
 	uint32_t n_window_owed; /* PUBACK/PUBREC/PUBCOMP in acks (gate.c) */
 	uint64_t gate_writes; /* store writes before this packet */
 	uint64_t gate_routes; /* route version before this packet */
-	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
-	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
-	uint32_t claim_split; /* nodes that did not answer its claim */
 	int io_err; /* sock.c: errno of the failed read or write */
 	uint32_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
 	uint32_t drain_low; /* conn_io_drained() at this much output */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
-	uint8_t cert_user; /* user name from the client certificate */
 	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
 	uint8_t version; /* protocol level, 0 before CONNECT */
 	uint8_t problem_info; /* v5 Request Problem Information */
@@ -1501,16 +1535,12 @@ struct conn {
 	uint8_t lingering; /* closed for an error: input dropped (conn.c) */
 	uint8_t blocked; /* BLOCK_*: why it is not read (block.c) */
 	uint8_t block_stopped; /* its reads are off for that */
-	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
-	uint8_t link_proto; /* its link protocol (0 before the handshake) */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
-	uint8_t pw_verified; /* the worker passed this CONNECT's password */
-	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
 	uint8_t io_flags; /* sock.c: SOCK_* */
 	uint8_t drain_watch; /* drain_low is set */
 	uint8_t parsing; /* read_packets runs for it (no re-entry) */
-	char peer[64]; /* "address:port" */
+	uint16_t peer_port; /* source port (conn_peer) */
 	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
 	struct event rev; /* sock.c: readable, EV_PERSIST */
 };
@@ -1581,6 +1611,22 @@ const char *conn_end_name(enum conn_end reason);
 void conn_take_over(struct conn *c, int clean_start, const char *why);
 /* A short "id (peer)" label for log lines. */
 const char *conn_label(const struct conn *c);
+/* c's peer as "address:port" ("[address]:port" for IPv6), or the name a
+ * dialled connection was given; in one of a few static buffers used in
+ * turn, so that a log line may show four at once. */
+const char *conn_peer(const struct conn *c);
+/* c's aux part to write: made (all zero) on first use. */
+struct conn_aux *conn_aux(struct conn *c);
+/* c's aux part to read: a shared all-zero one when it has none. */
+extern const struct conn_aux conn_aux_none;
+static inline const struct conn_aux *
+conn_ax(const struct conn *c)
+{
+	return c->aux != NULL ? c->aux : &conn_aux_none;
+}
+/* c's CONNECT was accepted: its aux part goes when nothing in it lasts
+ * (a password check, a claim without a split, done). */
+void conn_aux_trim(struct conn *c);
 /* Add the listener's Server Reference to props when rc redirects
  * (0x9C, 0x9D) and one is configured. */
 void conn_server_reference(const struct conn *c, uint8_t rc,
@@ -1717,6 +1763,17 @@ void sock_free_all(void);
 extern const struct transport bevconn_transport;
 /* c speaks over bev (a TLS or WebSocket filter, taken over). */
 void bevconn_attach(struct conn *c, struct bufferevent *bev);
+/* c's TLS and WebSocket state; NULL: none (plain TCP: sock.c). */
+static inline struct tls_conn *
+conn_tls(const struct conn *c)
+{
+	return c->io == &bevconn_transport ? c->bv_tls : NULL;
+}
+static inline struct ws_conn *
+conn_ws(const struct conn *c)
+{
+	return c->io == &bevconn_transport ? c->bv_ws : NULL;
+}
 
 /* conn.c, called by the transports: */
 /* A dialled connection is up. */

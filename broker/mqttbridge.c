@@ -215,7 +215,7 @@ xb_dial(struct mqttbridge *b)
 		return;
 	}
 	b->c->link = LINK_EXT;
-	b->c->link_ctx = b;
+	conn_aux(b->c)->link_ctx = b;
 	b->c->version = b->conf->version;
 	log_info("bridge %s: dialling %s", b->conf->name, b->label);
 }
@@ -223,7 +223,7 @@ xb_dial(struct mqttbridge *b)
 void
 mqttbridge_connected(struct conn *c)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	const struct mqttbridge_conf *cf;
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
@@ -285,7 +285,7 @@ mqttbridge_connected(struct conn *c)
 void
 mqttbridge_failed(struct conn *c, const char *why)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 
 	if (b == NULL)
 		return; /* reconfigured (mqttbridge_reload) */
@@ -304,7 +304,7 @@ mqttbridge_failed(struct conn *c, const char *why)
 void
 mqttbridge_closed(struct conn *c)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 
 	if (b == NULL)
 		return; /* reconfigured (mqttbridge_reload) */
@@ -404,7 +404,7 @@ xb_suback(struct mqttbridge *b, const struct mqtt_packet *pkt)
 static int
 xb_connack(struct conn *c, struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	struct mqtt_connack *ca = &pkt->u.connack;
 	struct session *s = b->s;
 	struct timeval tv;
@@ -486,7 +486,7 @@ xb_drop(struct conn *c, const struct mqtt_publish *pub)
 static int
 xb_publish_in(struct conn *c, struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	struct mqtt_publish *p = &pkt->u.publish;
 	const struct mqttbridge_topic *t;
 	char stack[512], *topic;
@@ -537,7 +537,7 @@ xb_publish_in(struct conn *c, struct mqtt_packet *pkt)
 int
 mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 
 	if (b == NULL)
 		return MQTT_RC_UNSPECIFIED; /* reconfigured (mqttbridge_reload) */
@@ -572,7 +572,7 @@ mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 void
 mqttbridge_timer(struct conn *c)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	struct timeval now, idle, tv;
 	struct mqtt_packet ping;
 	long half = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
@@ -851,7 +851,8 @@ mqttbridge_reload(const struct config *old)
 		if ((c = bridges[i].c) == NULL)
 			continue;
 		conn_close(c, MQTT_RC_SUCCESS, "bridge reconfigured");
-		c->link_ctx = NULL; /* its later callbacks find no bridge */
+		/* Its later callbacks find no bridge. */
+		conn_aux(c)->link_ctx = NULL;
 	}
 	mqttbridge_free();
 	if (mqttbridge_init() != 0) {

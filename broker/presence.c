@@ -326,7 +326,8 @@ presence_online(struct conn *c, struct session *s)
 		return;
 	}
 	presence_publish(s->client_id, s->id_len, s->username,
-	    s->username != NULL ? strlen(s->username) : 0, -1, c->claim_won);
+	    s->username != NULL ? strlen(s->username) : 0, -1,
+	    conn_ax(c)->claim_won);
 }
 
 void
@@ -338,7 +339,7 @@ presence_gone(struct conn *c, struct session *s, uint8_t rc)
 	/* (presence_topic none since a SIGHUP: nothing is published.) */
 	if (srv.shutting_down || srv.cfg.presence_topic == NULL)
 		return;
-	presence_arm(s, conn_end_reason(c, rc), c->claim_won);
+	presence_arm(s, conn_end_reason(c, rc), conn_ax(c)->claim_won);
 }
 
 void
