@@ -564,8 +564,8 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	c->state = CONN_ACTIVE;
 	c->session = p->out;
 	p->out->conn = c;
-	if (p->out->expiry_timer != NULL)
-		evtimer_del(p->out->expiry_timer);
+	if (session_du(p->out)->expiry_timer != NULL)
+		evtimer_del(session_du(p->out)->expiry_timer);
 	c->receive_max = MQTT_PROP_HAS(&ca->props, MQTT_PROP_RECEIVE_MAX) ?
 	    ca->props.receive_max : 65535;
 	if (c->receive_max > BRIDGE_WINDOW)

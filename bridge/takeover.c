@@ -682,8 +682,8 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	session_cluster(s)->moved_seq = 0;
 	s->persistent = 1;
 	s->expiry = m.expiry;
-	if (s->expiry_timer != NULL && s->conn == NULL)
-		evtimer_del(s->expiry_timer);
+	if (session_du(s)->expiry_timer != NULL && s->conn == NULL)
+		evtimer_del(session_du(s)->expiry_timer);
 	if (m.next_seq > s->next_seq)
 		s->next_seq = m.next_seq;
 	/* The other copy's positions are not ours in a merge: its sent
@@ -1085,7 +1085,8 @@ bridge_move_pump(struct session *s)
 		struct delivery *fl = TAILQ_FIRST(&s->inflight);
 		struct delivery *q = TAILQ_FIRST(&s->queue);
 
-		if (q != NULL && s->disk_count > 0 && q->seq > s->disk_max_seq)
+		if (q != NULL && session_du(s)->disk_count > 0 &&
+		    q->seq > session_du(s)->disk_max_seq)
 			q = NULL; /* older ones are still on disk */
 		if (fl != NULL && (q == NULL || fl->seq < q->seq)) {
 			d = fl;
@@ -1095,8 +1096,8 @@ bridge_move_pump(struct session *s)
 			d = q;
 			TAILQ_REMOVE(&s->queue, d, entry);
 			s->n_queued--;
-			if (d == s->disk_tail)
-				s->disk_tail = NULL;
+			if (d == session_du(s)->disk_tail)
+				session_durable(s)->disk_tail = NULL;
 			if (move_had(s, d))
 				continue;
 		} else {
@@ -1104,7 +1105,7 @@ bridge_move_pump(struct session *s)
 		}
 		move_one(s, d);
 	}
-	if (s->disk_count > 0 || s->disk_loading) {
+	if (session_du(s)->disk_count > 0 || session_du(s)->disk_loading) {
 		persist_load_queue(s);
 		return;
 	}
@@ -1227,8 +1228,8 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	move_owner(s, to, id);
 	move_seen(s, to, id);
 	log_notice("session %s moving to %s", s->client_id, to->name);
-	if (s->expiry_timer != NULL)
-		evtimer_del(s->expiry_timer);
+	if (session_du(s)->expiry_timer != NULL)
+		evtimer_del(session_du(s)->expiry_timer);
 	/* Its queue in memory (parked) goes with it as an online one's. */
 	persist_unpark(s);
 	session_cluster(s)->moving = to;
@@ -1766,10 +1767,10 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	}
 	if (persist_offline(s)) {
 		/* The row is the queue (as deliver_enqueue does). */
-		s->disk_count++;
-		s->disk_bytes += m->payload_len;
-		if (d->seq > s->disk_max_seq)
-			s->disk_max_seq = d->seq;
+		session_durable(s)->disk_count++;
+		session_durable(s)->disk_bytes += m->payload_len;
+		if (d->seq > session_du(s)->disk_max_seq)
+			session_durable(s)->disk_max_seq = d->seq;
 		delivery_free(d);
 		return 1;
 	}

@@ -363,7 +363,7 @@ api_version_name(uint8_t v)
 static uint64_t
 api_queued(const struct session *s)
 {
-	return s->n_queued + s->disk_count;
+	return s->n_queued + session_du(s)->disk_count;
 }
 
 /* The members of c, a client's connection (http_client_conn). */
@@ -685,7 +685,7 @@ api_session_delete(struct evhttp_request *req, struct evbuffer *b,
 	/* A read of its queue from the store is on its way: its answer
 	 * would find a new session of the same id (its client back at
 	 * once) with the old rows. A moment later it can go. */
-	if (s->disk_loading)
+	if (session_du(s)->disk_loading)
 		return api_fail(b, HTTP_CONFLICT, "the session's queue is being "
 		    "read from the store; try again");
 	log_notice("admin API: deleting the session of %.*s", (int)len, arg);

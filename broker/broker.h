@@ -530,6 +530,30 @@ struct session_cluster {
 	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
 };
 
+/*
+ * The part of a session that only a session kept beyond its connection
+ * uses: its queue on disk and in a group log, its place among the
+ * parked sessions, its expiry timer. Made on first use, so that a clean
+ * session does not carry it (as struct session_cluster).
+ */
+struct session_durable {
+	uint64_t disk_count; /* queue rows on disk not yet in memory */
+	uint64_t disk_bytes;
+	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
+	uint64_t disk_cursor; /* last seq read back from the store */
+	struct delivery *disk_tail; /* last queued delivery read back */
+	struct glog_span *span; /* its open span over a group log (glog.c) */
+	uint64_t write_gen; /* the batch of its last queue write (persist.c) */
+	struct event *expiry_timer;
+	/* In persist.c's list of parked sessions: the list's macros name
+	 * the field dur->park_entry. */
+	TAILQ_ENTRY(session) park_entry;
+	uint32_t disk_gen; /* new, unique, when the queue goes to disk */
+	uint8_t disk_loading; /* a queue read is in progress */
+	uint8_t parked; /* offline, its queue kept in memory (persist.c) */
+	uint8_t read_deferred; /* its queue read waits for the commit */
+};
+
 struct session {
 	char *client_id;
 	size_t id_len;
@@ -537,7 +561,6 @@ struct session {
 	struct conn *conn; /* NULL while offline */
 	int persistent; /* survives the connection */
 	uint32_t expiry; /* v5 session expiry interval; 0xFFFFFFFF never */
-	struct event *expiry_timer;
 
 	struct session_sub *subs;
 	size_t n_subs, cap_subs;
@@ -551,15 +574,12 @@ struct session {
 	uint64_t queued_bytes; /* payload bytes in queue + inflight */
 	uint64_t next_seq; /* seq of the next delivery (packet ids too) */
 
-	/* Durable state (persist.c). */
-	uint64_t disk_count; /* queue rows on disk not yet in memory */
-	uint64_t disk_bytes;
-	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
-	uint64_t disk_cursor; /* last seq read back from the store */
 	uint64_t sent_max_seq; /* highest seq ever sent (loaded: all may
 				* have been) */
-	struct delivery *disk_tail; /* last queued delivery read back */
-	struct glog_span *span; /* its open span over a group log (glog.c) */
+	/* Its queue on disk, its expiry (persist.c, glog.c); NULL until
+	 * one of them is needed: read with session_du(), written through
+	 * session_durable(). */
+	struct session_durable *dur;
 
 	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t n_qos2_in, cap_qos2_in;
@@ -580,21 +600,15 @@ struct session {
 
 	/* The small fields of the groups above, together so that none
 	 * needs padding (memory per session is a benchmark figure). */
-	uint32_t disk_gen; /* new, unique, when the queue goes to disk */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint32_t n_held_acks; /* acks waiting for room here */
 	uint32_t route_mark; /* the last routing that matched it (deliver.c) */
 	uint8_t stored; /* a session row exists in the store */
-	uint8_t disk_loading; /* a queue read is in progress */
 	uint8_t blocking; /* over its limit: publishers' acks wait */
 	uint8_t pump_waiting; /* pumped again after the next commit */
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 	uint8_t presence_on; /* its online was published (presence.c) */
-	uint8_t parked; /* offline, its queue kept in memory (persist.c) */
-	uint8_t read_deferred; /* its queue read waits for the commit */
-	uint64_t write_gen; /* the batch of its last queue write (persist.c) */
-	TAILQ_ENTRY(session) park_entry;
 };
 
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
@@ -609,6 +623,15 @@ static inline const struct session_cluster *
 session_cl(const struct session *s)
 {
 	return s->cl != NULL ? s->cl : &session_cluster_none;
+}
+/* s's durable part to write: made (all zero) on first use. */
+struct session_durable *session_durable(struct session *s);
+/* s's durable part to read: a shared all-zero one when it has none. */
+extern const struct session_durable session_durable_none;
+static inline const struct session_durable *
+session_du(const struct session *s)
+{
+	return s->dur != NULL ? s->dur : &session_durable_none;
 }
 /* Find the session with this client id, or NULL. */
 struct session *session_find(const char *id, size_t len);

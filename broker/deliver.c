@@ -832,13 +832,13 @@ deliver_take_blocker(void)
 static int
 deliver_full(const struct session *s, uint32_t len, unsigned times)
 {
-	uint64_t n = (uint64_t)s->n_queued + s->disk_count;
+	uint64_t n = (uint64_t)s->n_queued + session_du(s)->disk_count;
 
 	if (session_cl(s)->peer != NULL)
 		return n >= (times == 1 ? BRIDGE_QUEUE_SOFT : BRIDGE_QUEUE_MAX);
 	return n >= (uint64_t)srv.cfg.max_queued_messages * times ||
 	    (srv.cfg.max_queued_bytes != 0 && s->queued_bytes +
-	    s->disk_bytes + len > srv.cfg.max_queued_bytes * times);
+	    session_du(s)->disk_bytes + len > srv.cfg.max_queued_bytes * times);
 }
 
 /* How many acks of links one session may hold: a quarter of the window
@@ -896,7 +896,8 @@ deliver_pump(struct session *s)
 		if (conn_output_full(s->conn))
 			break;
 		/* Older messages still on disk go first. */
-		if (s->disk_count > 0 && d->seq > s->disk_max_seq) {
+		if (session_du(s)->disk_count > 0 &&
+		    d->seq > session_du(s)->disk_max_seq) {
 			persist_load_queue(s);
 			break;
 		}
@@ -919,8 +920,8 @@ deliver_pump(struct session *s)
 		}
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->n_queued--;
-		if (d == s->disk_tail)
-			s->disk_tail = NULL;
+		if (d == session_du(s)->disk_tail)
+			session_durable(s)->disk_tail = NULL;
 		if (d->msg->refused) {
 			/* Its publisher was refused (a failed commit). */
 			deliver_drop(s, d);
@@ -941,7 +942,7 @@ deliver_pump(struct session *s)
 		}
 		deliver_start(s, d);
 	}
-	if (TAILQ_EMPTY(&s->queue) && s->disk_count > 0)
+	if (TAILQ_EMPTY(&s->queue) && session_du(s)->disk_count > 0)
 		persist_load_queue(s);
 	else if (TAILQ_EMPTY(&s->queue))
 		deliver_away_forget(s);
@@ -1003,7 +1004,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	 */
 	if (deliver_full(s, m->payload_len, 1) &&
 	    ((deliver_from_link && deliver_full(s, m->payload_len, 2) &&
-	    s->n_queued + s->disk_count >= 2ull *
+	    s->n_queued + session_du(s)->disk_count >= 2ull *
 	    srv.cfg.max_queued_messages + BRIDGE_WINDOW) ||
 	    (!online && session_cl(s)->peer == NULL))) {
 		events_dropped(s, m, EVENTS_DROP_QUEUE_FULL);
@@ -1026,14 +1027,14 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	}
 	/* A group message for a parked session: its queue goes to disk,
 	 * so that the message takes the group log, not a row per member. */
-	if (deliver_glog.ok && s->parked && glog_wanted(n_matches))
+	if (deliver_glog.ok && session_du(s)->parked && glog_wanted(n_matches))
 		persist_unpark_evict(s);
 	if (deliver_glog.ok && glog_eligible(s, n_matches)) {
 		/* One entry of the topic's log for all such sessions. */
-		s->disk_max_seq = glog_take(s, m, deliver_glog.qos,
-		    deliver_glog.rap, deliver_glog.sub_id);
-		s->disk_count++;
-		s->disk_bytes += m->payload_len;
+		session_durable(s)->disk_max_seq = glog_take(s, m,
+		    deliver_glog.qos, deliver_glog.rap, deliver_glog.sub_id);
+		session_durable(s)->disk_count++;
+		session_durable(s)->disk_bytes += m->payload_len;
 		push_queued(s, m, qos, publisher);
 		return 1;
 	}
@@ -1060,10 +1061,10 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	persist_queue(s, d);
 	if (persist_offline(s)) {
 		/* Offline with the store on: the row is the queue. */
-		s->disk_count++;
-		s->disk_bytes += m->payload_len;
+		session_durable(s)->disk_count++;
+		session_durable(s)->disk_bytes += m->payload_len;
 		s->queued_bytes -= m->payload_len;
-		s->disk_max_seq = d->seq;
+		session_durable(s)->disk_max_seq = d->seq;
 		delivery_free(d);
 		/* Queued for a client that is away: its app server may
 		 * wake it (push.c; nothing there waits). */
@@ -1122,11 +1123,12 @@ deliver_restore(struct session *s, struct delivery *d, uint8_t state,
 		}
 		return;
 	}
-	if (s->disk_tail != NULL)
-		TAILQ_INSERT_AFTER(&s->queue, s->disk_tail, d, entry);
+	if (session_du(s)->disk_tail != NULL)
+		TAILQ_INSERT_AFTER(&s->queue, session_du(s)->disk_tail, d,
+		    entry);
 	else
 		TAILQ_INSERT_HEAD(&s->queue, d, entry);
-	s->disk_tail = d;
+	session_durable(s)->disk_tail = d;
 	s->n_queued++;
 }
 
@@ -1507,8 +1509,8 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 			s->n_queued--;
 		else
 			s->n_inflight--;
-		if (d == s->disk_tail)
-			s->disk_tail = NULL;
+		if (d == session_du(s)->disk_tail)
+			session_durable(s)->disk_tail = NULL;
 		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
 		    sub_id != 0, d->share, NULL, NULL);
 		deliver_drop(s, d);

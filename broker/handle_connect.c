@@ -378,8 +378,8 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		s = session_new(id, id_len);
 	} else {
 		present = 1;
-		if (s->expiry_timer != NULL)
-			evtimer_del(s->expiry_timer);
+		if (session_du(s)->expiry_timer != NULL)
+			evtimer_del(session_du(s)->expiry_timer);
 		/* Resumed within the Will Delay Interval: the will of the
 		 * previous connection is not sent (MQTT-3.1.3-9). */
 		will_clear(s);

@@ -731,7 +731,7 @@ xb_drop_unconfigured(void)
 		log_notice("%s: no such connection configured any more: its "
 		    "session and %llu queued messages dropped",
 		    gone[i]->client_id, (unsigned long long)
-		    (gone[i]->n_queued + gone[i]->disk_count));
+		    (gone[i]->n_queued + session_du(gone[i])->disk_count));
 		persist_session_del(gone[i]);
 		session_free(gone[i]);
 	}
@@ -875,6 +875,6 @@ mqttbridge_at(size_t i, struct mqttbridge_stats *st)
 	st->up = bridges[i].up;
 	st->sent = bridges[i].sent;
 	st->received = bridges[i].received;
-	st->queued = s->n_queued + s->n_inflight + s->disk_count;
+	st->queued = s->n_queued + s->n_inflight + session_du(s)->disk_count;
 	return bridges[i].conf;
 }

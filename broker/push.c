@@ -122,7 +122,8 @@ push_on(void)
 static uint64_t
 push_count_of(const struct session *s)
 {
-	return (uint64_t)s->n_queued + s->n_inflight + s->disk_count;
+	return (uint64_t)s->n_queued + s->n_inflight +
+	    session_du(s)->disk_count;
 }
 
 static void
