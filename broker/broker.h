@@ -1544,6 +1544,7 @@ struct conn {
 	uint64_t gate_writes; /* store writes before this packet */
 	uint64_t gate_routes; /* route version before this packet */
 	int io_err; /* sock.c: errno of the failed read or write */
+	evutil_socket_t fd; /* sock.c: the socket */
 	uint32_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
 	uint32_t drain_low; /* conn_io_drained() at this much output */
 	uint16_t keep_alive; /* seconds, as granted */
@@ -1565,7 +1566,6 @@ struct conn {
 	uint8_t parsing; /* read_packets runs for it (no re-entry) */
 	uint16_t peer_port; /* source port (conn_peer) */
 	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
-	struct event rev; /* sock.c: readable, EV_PERSIST */
 };
 
 #define LINK_NONE 0
@@ -1779,7 +1779,11 @@ extern const struct transport sock_transport;
 /* c speaks plain TCP over fd (accepted, connected or connecting: then
  * conn_io_connected() or conn_io_failed() comes). */
 void sock_attach(struct conn *c, evutil_socket_t fd, int connecting);
-/* Shutdown, loop stopped: release the end-of-pass event and the pool. */
+/* The epoll set of the plain sockets, watched from srv.base. Returns 0,
+ * or -1 (logged). */
+int sock_init(void);
+/* Shutdown, loop stopped: release the end-of-pass event, the pool and
+ * the epoll set. */
 void sock_free_all(void);
 
 /* bevconn.c */
