@@ -576,9 +576,9 @@ struct session {
 
 	uint64_t sent_max_seq; /* highest seq ever sent (loaded: all may
 				* have been) */
-	/* Its queue on disk, its expiry (persist.c, glog.c); NULL until
-	 * one of them is needed: read with session_du(), written through
-	 * session_durable(). */
+	/* Its queue on disk, its expiry (persist.c, glog.c): the shared
+	 * all-zero session_durable_none until one of them is needed; read
+	 * with session_du(), written through session_durable(). */
 	struct session_durable *dur;
 
 	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
@@ -589,9 +589,9 @@ struct session {
 	uint32_t will_left; /* loaded from the store: delay still due */
 	struct event *will_timer; /* pending delayed will */
 
-	/* The cluster and bridges (bridge/, mqttbridge.c); NULL until one
-	 * of them needs it: read with session_cl(), written through
-	 * session_cluster(). */
+	/* The cluster and bridges (bridge/, mqttbridge.c): the shared
+	 * all-zero session_cluster_none until one of them needs it; read
+	 * with session_cl(), written through session_cluster(). */
 	struct session_cluster *cl;
 	/* Who the client is, for the ACL: set at each CONNECT, and
 	 * stored with the session (unknown for a row written before schema
@@ -614,24 +614,32 @@ struct session {
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
 #define SESSION_TOMBSTONE_UNROUTED 2
 
-/* s's cluster part to write: made (all zero) on first use. */
+/* The value of s->cl, s->dur and a conn's c->aux before the part is made:
+ * the shared read-only instance none, never written through. */
+#define AUX_NONE(type, none) ((type *)&(none))
+/*
+ * s's cluster part to write: made (all zero) on first use. Until then
+ * s->cl points at session_cluster_none, all zero and read-only (a write
+ * through it faults), so that a reader (session_cl) costs one load and no
+ * test: deliveries read these fields several times each.
+ */
 struct session_cluster *session_cluster(struct session *s);
-/* s's cluster part to read: a shared all-zero one when it has none, so
- * readers need no test (and make none). */
 extern const struct session_cluster session_cluster_none;
+/* s's cluster part to read (session_cluster_none: it has none). */
 static inline const struct session_cluster *
 session_cl(const struct session *s)
 {
-	return s->cl != NULL ? s->cl : &session_cluster_none;
+	return s->cl;
 }
-/* s's durable part to write: made (all zero) on first use. */
+/* s's durable part to write: made (all zero) on first use; until then
+ * s->dur points at session_durable_none (as s->cl). */
 struct session_durable *session_durable(struct session *s);
-/* s's durable part to read: a shared all-zero one when it has none. */
 extern const struct session_durable session_durable_none;
+/* s's durable part to read (session_durable_none: it has none). */
 static inline const struct session_durable *
 session_du(const struct session *s)
 {
-	return s->dur != NULL ? s->dur : &session_durable_none;
+	return s->dur;
 }
 /* Find the session with this client id, or NULL. */
 struct session *session_find(const char *id, size_t len);
@@ -1524,8 +1532,9 @@ struct conn {
 	int64_t due_ms; /* its timer: connect timeout, then keep alive;
 			 * 0: not armed (wheel.c) */
 	struct event *close_timer; /* bounds the final flush */
-	/* What only some connections need; NULL until one of them does:
-	 * read with conn_ax(), written through conn_aux(). */
+	/* What only some connections need: the shared all-zero
+	 * conn_aux_none until one of them does; read with conn_ax(),
+	 * written through conn_aux(). */
 	struct conn_aux *aux;
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct conn_alias_out *alias_out; /* NULL: no outbound aliases */
@@ -1638,14 +1647,16 @@ const char *conn_label(const struct conn *c);
  * dialled connection was given; in one of a few static buffers used in
  * turn, so that a log line may show four at once. */
 const char *conn_peer(const struct conn *c);
-/* c's aux part to write: made (all zero) on first use. */
+/* c's aux part to write: made (all zero) on first use; until then c->aux
+ * points at conn_aux_none, all zero and read-only (as a session's
+ * s->cl). */
 struct conn_aux *conn_aux(struct conn *c);
-/* c's aux part to read: a shared all-zero one when it has none. */
 extern const struct conn_aux conn_aux_none;
+/* c's aux part to read (conn_aux_none: it has none). */
 static inline const struct conn_aux *
 conn_ax(const struct conn *c)
 {
-	return c->aux != NULL ? c->aux : &conn_aux_none;
+	return c->aux;
 }
 /* c's CONNECT was accepted: its aux part goes when nothing in it lasts
  * (a password check, a claim without a split, done). */

@@ -64,7 +64,7 @@ const struct conn_aux conn_aux_none;
 struct conn_aux *
 conn_aux(struct conn *c)
 {
-	if (c->aux == NULL)
+	if (c->aux == &conn_aux_none)
 		c->aux = xcalloc(1, sizeof *c->aux);
 	return c->aux;
 }
@@ -74,13 +74,13 @@ conn_aux_trim(struct conn *c)
 {
 	const struct conn_aux *a = c->aux;
 
-	if (a == NULL || a->label != NULL || a->auth_user != NULL ||
+	if (a == &conn_aux_none || a->label != NULL || a->auth_user != NULL ||
 	    a->auth_ex != NULL || a->claim != NULL || a->link_ctx != NULL ||
 	    a->pw_job != NULL || a->secret_wait != NULL ||
 	    a->claim_won != 0 || a->link_seq != 0 || a->link_proto != 0)
 		return;
 	free(c->aux);
-	c->aux = NULL;
+	c->aux = AUX_NONE(struct conn_aux, conn_aux_none);
 }
 
 /* Made when a log line or the admin API asks, not kept: 64 bytes per
@@ -93,8 +93,7 @@ conn_peer(const struct conn *c)
 	char host[INET6_ADDRSTRLEN] = "?", *buf;
 
 	if (c->peer_family == 0)
-		return c->aux != NULL && c->aux->label != NULL ?
-		    c->aux->label : "unknown";
+		return c->aux->label != NULL ? c->aux->label : "unknown";
 	buf = bufs[turn++ % 4];
 	inet_ntop(c->peer_family, c->peer_addr, host, sizeof host);
 	snprintf(buf, sizeof bufs[0], c->peer_family == AF_INET6 ?
@@ -129,6 +128,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	if (srv.cfg.tcp_nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
+	c->aux = AUX_NONE(struct conn_aux, conn_aux_none);
 	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->listener = lc;
@@ -232,6 +232,7 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label,
 	evutil_socket_t fd;
 
 	c = xcalloc(1, sizeof *c);
+	c->aux = AUX_NONE(struct conn_aux, conn_aux_none);
 	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->receive_max = 65535;
@@ -444,7 +445,7 @@ conn_free(struct conn *c)
 			event_free(c->rate->timer);
 		free(c->rate);
 	}
-	if (c->aux != NULL) {
+	if (c->aux != &conn_aux_none) {
 		free(c->aux->auth_user);
 		free(c->aux->label);
 		free(c->aux);

@@ -393,7 +393,7 @@ deliver_away_forget(struct session *s)
 void
 deliver_seen_free(struct session *s)
 {
-	if (s->cl == NULL || s->cl->seen == NULL)
+	if (s->cl->seen == NULL)
 		return;
 	free(s->cl->seen->away);
 	free(s->cl->seen->h);

@@ -473,7 +473,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	s->conn = c;
 	/* Made only for a connection the cluster claimed. */
 	if (conn_ax(c)->claim_won != 0 || conn_ax(c)->claim_split != 0 ||
-	    s->cl != NULL) {
+	    s->cl != &session_cluster_none) {
 		session_cluster(s)->claim_won = conn_ax(c)->claim_won;
 		s->cl->split = conn_ax(c)->claim_split;
 	}

@@ -34,6 +34,8 @@ session_new(const char *id, size_t len)
 	/* The id has a session here again: no forwarding address. */
 	bridge_tombstone_drop(id, len);
 	s = xcalloc(1, sizeof *s);
+	s->cl = AUX_NONE(struct session_cluster, session_cluster_none);
+	s->dur = AUX_NONE(struct session_durable, session_durable_none);
 
 	s->client_id = xstrndup(id, len);
 	s->id_len = len;
@@ -50,7 +52,7 @@ const struct session_durable session_durable_none;
 struct session_durable *
 session_durable(struct session *s)
 {
-	if (s->dur == NULL)
+	if (s->dur == &session_durable_none)
 		s->dur = xcalloc(1, sizeof *s->dur);
 	return s->dur;
 }
@@ -58,7 +60,7 @@ session_durable(struct session *s)
 struct session_cluster *
 session_cluster(struct session *s)
 {
-	if (s->cl == NULL)
+	if (s->cl == &session_cluster_none)
 		s->cl = xcalloc(1, sizeof *s->cl);
 	return s->cl;
 }
@@ -113,8 +115,10 @@ session_free(struct session *s)
 	deliver_seen_free(s);
 	glog_span_forget(s);
 	persist_unpark(s);
-	free(s->dur);
-	free(s->cl);
+	if (s->dur != &session_durable_none)
+		free(s->dur);
+	if (s->cl != &session_cluster_none)
+		free(s->cl);
 	free(s->username);
 	free(s->client_id);
 	free(s);
@@ -135,7 +139,7 @@ session_retire(struct session *s)
 	session_drop_all(&s->inflight);
 	s->n_queued = s->n_inflight = 0;
 	s->queued_bytes = 0;
-	if (s->dur != NULL) {
+	if (s->dur != &session_durable_none) {
 		s->dur->disk_count = s->dur->disk_bytes = 0;
 		s->dur->disk_tail = NULL;
 	}

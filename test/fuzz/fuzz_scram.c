@@ -73,7 +73,7 @@ const struct conn_aux conn_aux_none;
 struct conn_aux *
 conn_aux(struct conn *c)
 {
-	if (c->aux == NULL)
+	if (c->aux == &conn_aux_none)
 		c->aux = xcalloc(1, sizeof *c->aux);
 	return c->aux;
 }
@@ -336,6 +336,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    size - first.len - 1 > WIRE_MAX))
 		return 0;
 	memset(&c, 0, sizeof c);
+	c.aux = AUX_NONE(struct conn_aux, conn_aux_none);
 
 	rc = scram_step(&c, &state, first, &out);
 	if (rc != MQTT_RC_CONTINUE_AUTH) {
@@ -377,9 +378,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    MQTT_RC_PROTOCOL_ERROR);
 done:
 	scram_free(state);
-	if (c.aux != NULL)
+	if (c.aux != &conn_aux_none) {
 		free(c.aux->auth_user);
-	free(c.aux);
+		free(c.aux);
+	}
 	free(fin);
 	return 0;
 }
