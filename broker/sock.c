@@ -343,10 +343,12 @@ sock_read_on(struct conn *c, int on)
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
 	if (epoll_ctl(sock_ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-		/* As a socket that failed: the close says why. */
+		/* Not read (ENOMEM, or fs.epoll.max_user_watches reached):
+		 * its CONNECT or keep-alive timer closes it. Not closed from
+		 * here, which runs before c is counted (conn_start). */
+		log_warn("cannot read %s: epoll_ctl: %s", conn_peer(c),
+		    strerror(errno));
 		c->io_flags &= (uint8_t)~SOCK_READING;
-		c->io_err = errno;
-		conn_io_failed(c, 0, errno);
 		return;
 	}
 	c->io_flags |= SOCK_IN_SET;
