@@ -311,7 +311,7 @@ bridge_id_prop(const struct conn *c, const struct msg *m,
 	struct proto_id id;
 	uint8_t *u = buf;
 
-	if (c->link_proto >= 2) {
+	if (conn_ax(c)->link_proto >= 2) {
 		/* First among the user properties, with an empty key; an
 		 * empty value when m has no identity (proto.h). */
 		if (forward_control(pub->topic))
@@ -321,7 +321,7 @@ bridge_id_prop(const struct conn *c, const struct msg *m,
 		id.seq = m->id_seq;
 		id.origin = m->id_origin != forward_self() ? m->id_origin : 0;
 		u = bridge_put_user(u, "", v,
-		    proto_id_encode(c->link_seq, &id, (uint8_t *)v));
+		    proto_id_encode(conn_ax(c)->link_seq, &id, (uint8_t *)v));
 		return (size_t)(u - buf);
 	}
 	if (m->id_origin == 0)
@@ -341,9 +341,9 @@ void
 bridge_id_sent(struct conn *c, const struct msg *m,
     const struct mqtt_publish *pub)
 {
-	if (c->link_proto >= 2 && m->id_origin != 0 &&
+	if (conn_ax(c)->link_proto >= 2 && m->id_origin != 0 &&
 	    !forward_control(pub->topic))
-		c->link_seq = m->id_seq;
+		conn_aux(c)->link_seq = m->id_seq;
 }
 
 int
@@ -351,11 +351,11 @@ bridge_id_in(struct conn *c, const struct mqtt_publish *pub)
 {
 	struct mqtt_str k, v;
 	struct proto_id id;
-	struct peer *from = c->link_ctx;
+	struct peer *from = conn_ax(c)->link_ctx;
 	uint32_t pos = 0;
 
 	in_id_conn = NULL;
-	if (c->link_proto < 2 || forward_control(pub->topic))
+	if (conn_ax(c)->link_proto < 2 || forward_control(pub->topic))
 		return 0;
 	/* Every other PUBLISH starts with its identity: without it, the
 	 * sequences of the ones after could be taken wrong. */
@@ -368,13 +368,13 @@ bridge_id_in(struct conn *c, const struct mqtt_publish *pub)
 	in_id_has = 0;
 	if (v.len == 0)
 		return 0;
-	if (proto_id_decode(v.p, v.len, c->link_seq, &id) != 0) {
+	if (proto_id_decode(v.p, v.len, conn_ax(c)->link_seq, &id) != 0) {
 		log_error("cluster link from %s: a malformed identity",
 		    from->name);
 		in_id_conn = NULL;
 		return MQTT_RC_MALFORMED;
 	}
-	c->link_seq = id.seq;
+	conn_aux(c)->link_seq = id.seq;
 	in_id_has = 1;
 	in_id_origin = id.origin;
 	in_id_seq = id.seq;
@@ -400,7 +400,7 @@ bridge_msg_in(struct conn *c, const struct mqtt_publish *pub,
 	size_t i;
 	int marked = 0, has_id = 0;
 	uint64_t origin = 0, seq = 0;
-	struct peer *from = c->link_ctx;
+	struct peer *from = conn_ax(c)->link_ctx;
 	/* Version 2: the first user property is the identity, read by
 	 * bridge_id_in; "$tern/i" and "$tern/o" are not read. */
 	int v2 = in_id_conn == c;

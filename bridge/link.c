@@ -147,7 +147,7 @@ bridge_peer(const char *name, size_t len)
 	free(id);
 	s->persistent = 1;
 	s->expiry = UINT32_MAX;
-	s->peer = p;
+	session_cluster(s)->peer = p;
 	p->out = s;
 	persist_session(s);
 	hash_put(peers, p->name, len, p);
@@ -167,10 +167,11 @@ bridge_peer_bit(const struct peer *p)
 struct peer *
 bridge_link_peer(const struct session *link)
 {
-	if (link == NULL || !link->cluster_in || link->conn == NULL ||
+	if (link == NULL || !session_cl(link)->cluster_in ||
+	    link->conn == NULL ||
 	    link->conn->link != LINK_IN)
 		return NULL;
-	return link->conn->link_ctx;
+	return conn_ax(link->conn)->link_ctx;
 }
 
 /* 1 when our outbound link to p is up. */
@@ -282,7 +283,7 @@ dial_resolved(const char *err, const struct sockaddr *sa, int salen,
 		return;
 	}
 	d->c->link = LINK_OUT;
-	d->c->link_ctx = d;
+	conn_aux(d->c)->link_ctx = d;
 }
 
 static void
@@ -460,7 +461,7 @@ bridge_connected(struct conn *c)
 	int one = 1;
 	char proto[12];
 
-	((struct dial *)c->link_ctx)->tcp_up = 1;
+	((struct dial *)conn_ax(c)->link_ctx)->tcp_up = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	snprintf(id, sizeof id, "%s%s", BRIDGE_LINK_ID, srv.cfg.node_name);
 	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
@@ -504,16 +505,16 @@ bridge_link_failed(struct conn *c, const char *why)
 	struct dial *d;
 
 	if (c->link != LINK_OUT) {
-		log_warn("cluster link from %s failed: %s", c->peer, why);
+		log_warn("cluster link from %s failed: %s", conn_peer(c), why);
 		return;
 	}
-	d = c->link_ctx;
+	d = conn_ax(c)->link_ctx;
 	if (!d->tcp_up) {
 		log_info("cluster peer %s: %s", d->label, why);
 		return;
 	}
 	log_warn("cluster link to %s failed: %s%s", d->label, why,
-	    c->tls == NULL && strstr(why, "closed by peer") != NULL ?
+	    conn_tls(c) == NULL && strstr(why, "closed by peer") != NULL ?
 	    " (before its CONNACK: does its cluster listener want TLS, "
 	    "cluster_certfile?)" : "");
 }
@@ -523,7 +524,7 @@ static int
 link_connack(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_connack *ca = &pkt->u.connack;
-	struct dial *d = c->link_ctx;
+	struct dial *d = conn_ax(c)->link_ctx;
 	struct mqtt_str name = get_user(&ca->props, "tern-node");
 	struct peer *p;
 	struct timeval tv = { 0, BRIDGE_PING_MS * 1000 };
@@ -567,8 +568,8 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 	c->state = CONN_ACTIVE;
 	c->session = p->out;
 	p->out->conn = c;
-	if (p->out->expiry_timer != NULL)
-		evtimer_del(p->out->expiry_timer);
+	if (session_du(p->out)->expiry_timer != NULL)
+		evtimer_del(session_du(p->out)->expiry_timer);
 	c->receive_max = MQTT_PROP_HAS(&ca->props, MQTT_PROP_RECEIVE_MAX) ?
 	    ca->props.receive_max : 65535;
 	if (c->receive_max > BRIDGE_WINDOW)
@@ -577,12 +578,12 @@ link_connack(struct conn *c, struct mqtt_packet *pkt)
 		c->max_packet = ca->props.max_packet_size;
 	/* The version the receiver says the link speaks; one we did not
 	 * offer is taken as 1. */
-	c->link_proto = (uint8_t)link_proto_of(get_user(&ca->props,
+	conn_aux(c)->link_proto = (uint8_t)link_proto_of(get_user(&ca->props,
 	    "tern-proto"));
-	if (c->link_proto > link_proto_max())
-		c->link_proto = 1;
+	if (conn_ax(c)->link_proto > link_proto_max())
+		conn_aux(c)->link_proto = 1;
 	log_info("cluster link to %s speaks protocol %u", p->name,
-	    c->link_proto);
+	    conn_ax(c)->link_proto);
 	c->keep_alive = BRIDGE_KEEPALIVE;
 	wheel_add(c, &tv);
 	p->acked = 0;
@@ -667,7 +668,7 @@ bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 		 * cluster_peers_dns): routine, the dialler drops it on this
 		 * CONNACK. */
 		log_info("cluster link from %s is this node: refused",
-		    c->peer);
+		    conn_peer(c));
 		link_refuse(c, MQTT_RC_CLIENT_ID_INVALID,
 		    "this is the node itself");
 		conn_close(c, MQTT_RC_CLIENT_ID_INVALID, NULL);
@@ -675,13 +676,13 @@ bridge_connect(struct conn *c, const struct mqtt_packet *pkt)
 	}
 	p = bridge_peer(id, len);
 	c->link = LINK_IN;
-	c->link_ctx = p;
-	c->link_proto = (uint8_t)link_proto_of(get_user(&cp->props,
+	conn_aux(c)->link_ctx = p;
+	conn_aux(c)->link_proto = (uint8_t)link_proto_of(get_user(&cp->props,
 	    "tern-proto"));
-	if (c->link_proto > link_proto_max())
-		c->link_proto = (uint8_t)link_proto_max();
+	if (conn_ax(c)->link_proto > link_proto_max())
+		conn_aux(c)->link_proto = (uint8_t)link_proto_max();
 	log_info("cluster link from %s speaks protocol %u", p->name,
-	    c->link_proto);
+	    conn_ax(c)->link_proto);
 	/* A node we do not dial yet (not in our cluster_peers): dial the
 	 * address it gave, so that every pair of nodes is linked both
 	 * ways. */
@@ -724,7 +725,7 @@ bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
 		return;
 	u = bridge_put_user(u, "tern-node", srv.cfg.node_name,
 	    strlen(srv.cfg.node_name));
-	snprintf(proto, sizeof proto, "%u", c->link_proto);
+	snprintf(proto, sizeof proto, "%u", conn_ax(c)->link_proto);
 	u = bridge_put_user(u, "tern-proto", proto, strlen(proto));
 	ap->user.p = user;
 	ap->user.len = (uint32_t)(u - user);
@@ -733,13 +734,13 @@ bridge_connack_props(const struct conn *c, struct mqtt_props *ap)
 void
 bridge_link_in_up(struct conn *c)
 {
-	struct peer *p = c->link_ctx;
+	struct peer *p = conn_ax(c)->link_ctx;
 
-	c->session->cluster_in = 1;
+	session_cluster(c->session)->cluster_in = 1;
 	p->link_in = c;
 	if (p->grace_timer != NULL)
 		evtimer_del(p->grace_timer);
-	log_notice("cluster link from %s (%s) up", p->name, c->peer);
+	log_notice("cluster link from %s (%s) up", p->name, conn_peer(c));
 	/* It is back (a restart): dial it now rather than when the
 	 * backoff says, so that it gets our routes at once. */
 	if (p->dial != NULL && p->dial->c == NULL && !p->dial->dead &&
@@ -822,7 +823,7 @@ static int
 link_out_publish(struct conn *c, struct mqtt_packet *pkt)
 {
 	struct mqtt_publish *pub = &pkt->u.publish;
-	struct dial *d = c->link_ctx;
+	struct dial *d = conn_ax(c)->link_ctx;
 	size_t tl = sizeof BRIDGE_TOPIC_ACK - 1;
 	uint64_t v;
 
@@ -846,7 +847,8 @@ link_in_control(struct conn *c, const struct mqtt_publish *pub)
 
 	if (pub->topic.len == tl &&
 	    memcmp(pub->topic.p, BRIDGE_TOPIC_ROUTES, tl) == 0)
-		rc = bridge_routes_apply(c->link_ctx, c, pub->payload.p,
+		rc = bridge_routes_apply(conn_ax(c)->link_ctx, c,
+		    pub->payload.p,
 		    pub->payload.len);
 	else
 		rc = bridge_takeover_in(c, pub);
@@ -882,7 +884,7 @@ bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 			return 0;
 		case MQTT_DISCONNECT:
 			log_notice("cluster link to %s closed by the peer: %s",
-			    ((struct dial *)c->link_ctx)->label,
+			    ((struct dial *)conn_ax(c)->link_ctx)->label,
 			    mqtt_rc_name(pkt->u.reason.reason));
 			conn_close(c, MQTT_RC_SUCCESS, NULL);
 			return 0;
@@ -905,7 +907,7 @@ bridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 void
 bridge_timer(struct conn *c)
 {
-	struct dial *d = c->link_ctx;
+	struct dial *d = conn_ax(c)->link_ctx;
 	struct timeval now, idle, tv = { 0, BRIDGE_PING_MS * 1000 };
 	struct mqtt_packet ping;
 
@@ -959,7 +961,7 @@ bridge_closed(struct conn *c)
 	struct peer *p;
 
 	if (c->link == LINK_OUT) {
-		d = c->link_ctx;
+		d = conn_ax(c)->link_ctx;
 		d->c = NULL;
 		p = d->peer;
 		if (p != NULL && p->out->conn == c) {
@@ -980,7 +982,7 @@ bridge_closed(struct conn *c)
 			dial_drop(d);
 		return;
 	}
-	p = c->link_ctx;
+	p = conn_ax(c)->link_ctx;
 	if (p->link_in != c)
 		return;
 	p->tx_bytes += c->tx_bytes;
@@ -995,7 +997,7 @@ bridge_closed(struct conn *c)
 	if (srv.shutting_down)
 		return;
 	log_notice("cluster link from %s (%s) down; its routes are kept "
-	    "for %u s", p->name, c->peer, srv.cfg.cluster_route_grace);
+	    "for %u s", p->name, conn_peer(c), srv.cfg.cluster_route_grace);
 	grace_start(p);
 }
 

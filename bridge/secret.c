@@ -142,9 +142,10 @@ secret_log(const struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	if (log_skipped > 0)
 		log_warn("cluster link from %s refused: %s (and %lu refusals "
-		    "not logged before this one)", c->peer, msg, log_skipped);
+		    "not logged before this one)", conn_peer(c), msg,
+		    log_skipped);
 	else
-		log_warn("cluster link from %s refused: %s", c->peer, msg);
+		log_warn("cluster link from %s refused: %s", conn_peer(c), msg);
 	log_skipped = 0;
 }
 
@@ -198,7 +199,7 @@ secret_unwait(struct secret_wait *w)
 
 	TAILQ_REMOVE(&a->waiting, w, entry);
 	a->n_waiting--;
-	w->c->secret_wait = NULL;
+	conn_aux(w->c)->secret_wait = NULL;
 }
 
 /* An address's turn: the first login waiting runs again, past the
@@ -220,7 +221,7 @@ secret_turn_cb(evutil_socket_t fd, short what, void *arg)
 	c = w->c;
 	buf = w->connect;
 	free(w);
-	c->secret_turn = 1;
+	conn_aux(c)->secret_turn = 1;
 	rc = connect_rerun(c, buf);
 	free(buf);
 	if (rc != 0)
@@ -300,7 +301,7 @@ secret_hold(struct secret_addr *a, struct conn *c,
 	w->connect = connect_keep(pkt);
 	TAILQ_INSERT_TAIL(&a->waiting, w, entry);
 	a->n_waiting++;
-	c->secret_wait = w;
+	conn_aux(c)->secret_wait = w;
 	conn_block(c, BLOCK_LINK);
 	secret_arm(a, now);
 }
@@ -354,9 +355,9 @@ secret_check(struct conn *c, const struct mqtt_packet *pkt)
 	struct secret_addr *a;
 	uint8_t d[SECRET_DIGEST];
 	int64_t now = secret_now_ms();
-	int turn = c->secret_turn;
+	int turn = conn_ax(c)->secret_turn;
 
-	c->secret_turn = 0;
+	conn_aux(c)->secret_turn = 0;
 	/* No password is checked as an empty one: wrong, and counted. */
 	if (pwhash_sha256(cp->has_password ? cp->password.p :
 	    (const uint8_t *)"", cp->has_password ? cp->password.len : 0,
@@ -399,7 +400,7 @@ secret_check(struct conn *c, const struct mqtt_packet *pkt)
 void
 secret_conn_gone(struct conn *c)
 {
-	struct secret_wait *w = c->secret_wait;
+	struct secret_wait *w = conn_ax(c)->secret_wait;
 	struct secret_addr *a;
 
 	if (w == NULL)

@@ -260,7 +260,7 @@ claim_free(struct claim *cl)
 {
 	TAILQ_REMOVE(&claims, cl, entry);
 	if (cl->c != NULL)
-		cl->c->claim = NULL;
+		conn_aux(cl->c)->claim = NULL;
 	event_free(cl->timer);
 	free(cl->waiting);
 	free(cl->connect);
@@ -289,9 +289,9 @@ claim_done(struct claim *cl)
 		free(buf);
 		return;
 	}
-	c->claimed = 1;
-	c->claim_won = id;
-	c->claim_split = split;
+	conn_aux(c)->claimed = 1;
+	conn_aux(c)->claim_won = id;
+	conn_aux(c)->claim_split = split;
 	rc = connect_rerun(c, buf);
 	free(buf);
 	if (rc != 0) {
@@ -493,12 +493,12 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	/* A node not heard may hold a copy of the session. One whose link
 	 * is down is dialled now rather than when its backoff says, and
 	 * waited for BRIDGE_CLAIM_DIAL_MS: if it is back, it is claimed from. */
-	c->claim_split = 0;
+	conn_aux(c)->claim_split = 0;
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
 		if (bridge_peer_up(p))
 			n_up++;
 		else {
-			c->claim_split |= bridge_peer_bit(p);
+			conn_aux(c)->claim_split |= bridge_peer_bit(p);
 			/* (Nodes from index 31 on share a bit: not
 			 * waited for.) */
 			if (p->index < 31 && bridge_dial_now(p))
@@ -508,7 +508,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	/* Alone, the connect still gets its claim id: it orders this copy
 	 * of the session against one made elsewhere meanwhile. */
 	id = claim_new_id();
-	c->claim_won = id;
+	conn_aux(c)->claim_won = id;
 	if (n_up == 0 && dialing == 0)
 		return 0;
 	/* Every node linked is told; only those that answer their link
@@ -544,7 +544,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 			log_warn("takeover of %.*s: %s is silent; not waiting "
 			    "for it", (int)cp->client_id.len,
 			    (const char *)cp->client_id.p, p->name);
-			c->claim_split |= bridge_peer_bit(p);
+			conn_aux(c)->claim_split |= bridge_peer_bit(p);
 			continue;
 		}
 		claim_wait(cl, p);
@@ -564,7 +564,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 		free(buf);
 	cl->id = id;
 	cl->c = c;
-	cl->split = c->claim_split;
+	cl->split = conn_ax(c)->claim_split;
 	cl->client_id = xstrndup((const char *)cp->client_id.p,
 	    cp->client_id.len);
 	cl->id_len = cp->client_id.len;
@@ -572,7 +572,7 @@ bridge_claim(struct conn *c, const struct mqtt_packet *pkt,
 	cl->timer = evtimer_new(srv.base, claim_timeout_cb, cl);
 	claim_arm(cl, srv.cfg.cluster_sync_timeout);
 	TAILQ_INSERT_TAIL(&claims, cl, entry);
-	c->claim = cl;
+	conn_aux(c)->claim = cl;
 	/* Nothing else is parsed until the CONNECT is answered (block.c),
 	 * and the CONNECT timeout no longer applies: the claim's does. */
 	conn_block(c, BLOCK_CLAIM);
@@ -619,12 +619,12 @@ bridge_claims_dial_failed(struct peer *p)
 void
 bridge_claim_gone(struct conn *c)
 {
-	struct claim *cl = c->claim;
+	struct claim *cl = conn_ax(c)->claim;
 
 	/* The client left before its answer: what is moving still comes
 	 * (the session lives here now), nobody is answered. */
 	cl->c = NULL;
-	c->claim = NULL;
+	conn_aux(c)->claim = NULL;
 }
 
 /* "$cluster/session": a session is coming from p. */
@@ -663,9 +663,9 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 			 * session that has left for `relay` since (a node
 			 * that was silent answered late): it goes on there
 			 * when it is all here (move_in_done), and merges. */
-			s->claim_from = relay;
-			s->claim_id = m.claim_id;
-			s->claim_flags = 0;
+			session_cluster(s)->claim_from = relay;
+			session_cluster(s)->claim_id = m.claim_id;
+			session_cluster(s)->claim_flags = 0;
 			log_notice("session %s: a late copy from %s goes on to "
 			    "%s", s->client_id, p->name, relay->name);
 		}
@@ -674,15 +674,16 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 		 * partition healed): what comes is added after what it
 		 * has, numbered anew, so that no queue position is used
 		 * twice. */
-		s->move_renumber = 1;
+		session_cluster(s)->move_renumber = 1;
 		deliver_seen_widen(s);
 	}
-	s->moving_in |= bridge_peer_bit(p);
-	s->moved_seq = 0; /* positions of this move, not of an earlier one */
+	session_cluster(s)->moving_in |= bridge_peer_bit(p);
+	/* Positions of this move, not of an earlier one. */
+	session_cluster(s)->moved_seq = 0;
 	s->persistent = 1;
 	s->expiry = m.expiry;
-	if (s->expiry_timer != NULL && s->conn == NULL)
-		evtimer_del(s->expiry_timer);
+	if (session_du(s)->expiry_timer != NULL && s->conn == NULL)
+		evtimer_del(session_du(s)->expiry_timer);
 	if (m.next_seq > s->next_seq)
 		s->next_seq = m.next_seq;
 	/* The other copy's positions are not ours in a merge: its sent
@@ -690,7 +691,7 @@ session_in(struct peer *p, const uint8_t *d, size_t len)
 	 * a message the client had from the other copy would then be sent
 	 * again rather than dropped. Its sent messages say so one by one
 	 * ('d', bridge_deliver_target). */
-	if (!s->move_renumber && m.sent_max > s->sent_max_seq)
+	if (!session_cl(s)->move_renumber && m.sent_max > s->sent_max_seq)
 		s->sent_max_seq = m.sent_max;
 	persist_session(s);
 	proto_session_subs(&m, &it);
@@ -723,8 +724,8 @@ owner_in(struct peer *p, const uint8_t *d, size_t len)
 	    !(m.flags & (PROTO_CLAIM_USER | PROTO_CLAIM_ANON)))
 		return MQTT_RC_MALFORMED;
 	s = session_find((const char *)m.client_id.p, m.client_id.len);
-	if (s == NULL || (s->moving_in & bridge_peer_bit(p)) == 0 ||
-	    (s->user_known && s->move_renumber))
+	if (s == NULL || (session_cl(s)->moving_in & bridge_peer_bit(p)) == 0 ||
+	    (s->user_known && session_cl(s)->move_renumber))
 		return 0;
 	if (m.flags & PROTO_CLAIM_USER)
 		session_set_user(s, (const char *)m.user.p, m.user.len);
@@ -748,7 +749,7 @@ seen_in(struct peer *p, const uint8_t *d, size_t len)
 	s = session_find((const char *)m.client_id.p, m.client_id.len);
 	/* Its move is open (the notes are kept per node: two copies may
 	 * be moving in at once). */
-	if (s == NULL || (s->moving_in & bridge_peer_bit(p)) == 0)
+	if (s == NULL || (session_cl(s)->moving_in & bridge_peer_bit(p)) == 0)
 		return 0;
 	for (i = 0; i < m.n; i++)
 		deliver_seen_away(s, proto_seen_mix(&m, i), p);
@@ -805,7 +806,7 @@ bridge_handover_check(void)
 			continue;
 		}
 		if (bridge_peer_up(h->to) &&
-		    h->to->out->conn->link_proto >= 2) {
+		    conn_ax(h->to->out->conn)->link_proto >= 2) {
 			send_end_form(h->to, TOPIC_ROUTED, h->claim_id,
 			    h->client_id, h->len, 0);
 		}
@@ -830,7 +831,7 @@ handover_add(struct peer *p, uint64_t claim_id, const char *id, size_t len)
 	struct handover *h;
 
 	/* A node of protocol 1 holds its routes a fixed time. */
-	if (p->link_in == NULL || p->link_in->link_proto < 2)
+	if (p->link_in == NULL || conn_ax(p->link_in)->link_proto < 2)
 		return;
 	if (n_handovers == cap_handovers) {
 		cap_handovers = cap_handovers ? cap_handovers * 2 : 8;
@@ -864,21 +865,21 @@ move_in_done(struct peer *p, const char *id, size_t len)
 	if (s == NULL)
 		return;
 	deliver_seen_settle(s, p);
-	if ((s->moving_in & bridge_peer_bit(p)) == 0)
+	if ((session_cl(s)->moving_in & bridge_peer_bit(p)) == 0)
 		return;
 	/* Another copy still moving in: the merge is not over (its moved
 	 * messages are still numbered anew, and the queue waits). */
-	s->moving_in &= ~bridge_peer_bit(p);
-	if (s->moving_in != 0)
+	session_cluster(s)->moving_in &= ~bridge_peer_bit(p);
+	if (session_cl(s)->moving_in != 0)
 		return;
-	s->move_renumber = 0;
+	session_cluster(s)->move_renumber = 0;
 	deliver_pump(s);
-	if ((from = s->claim_from) == NULL)
+	if ((from = session_cl(s)->claim_from) == NULL)
 		return;
-	s->claim_from = NULL;
+	session_cluster(s)->claim_from = NULL;
 	memset(&m, 0, sizeof m);
-	m.claim_id = s->claim_id;
-	m.flags = s->claim_flags;
+	m.claim_id = session_cl(s)->claim_id;
+	m.flags = session_cl(s)->claim_flags;
 	m.client_id.p = (const uint8_t *)id;
 	m.client_id.len = len;
 	claim_take(from, &m);
@@ -887,7 +888,7 @@ move_in_done(struct peer *p, const char *id, size_t len)
 int
 bridge_takeover_in(struct conn *c, const struct mqtt_publish *pub)
 {
-	struct peer *p = c->link_ctx;
+	struct peer *p = conn_ax(c)->link_ctx;
 	const uint8_t *d = pub->payload.p;
 	size_t len = pub->payload.len, tl = pub->topic.len;
 	struct proto_claimed claimed;
@@ -1044,7 +1045,7 @@ move_one(struct session *s, struct delivery *d)
 	flags[fl] = '\0';
 	m = target_msg(s, d->msg, d->seq, d->qos, flags,
 	    d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id, d->n_sub_ids);
-	deliver_to_session(s->moving->out, m, 1, 0, NULL, 0);
+	deliver_to_session(session_cl(s)->moving->out, m, 1, 0, NULL, 0);
 	msg_unref(m);
 	deliver_drop(s, d);
 }
@@ -1075,7 +1076,7 @@ void
 bridge_move_pump(struct session *s)
 {
 	struct delivery *d;
-	struct peer *to = s->moving;
+	struct peer *to = session_cl(s)->moving;
 
 	/* In seq order across both lists (a message past PUBREC read back
 	 * from the store is in flight, between queued ones), so that the
@@ -1084,7 +1085,8 @@ bridge_move_pump(struct session *s)
 		struct delivery *fl = TAILQ_FIRST(&s->inflight);
 		struct delivery *q = TAILQ_FIRST(&s->queue);
 
-		if (q != NULL && s->disk_count > 0 && q->seq > s->disk_max_seq)
+		if (q != NULL && session_du(s)->disk_count > 0 &&
+		    q->seq > session_du(s)->disk_max_seq)
 			q = NULL; /* older ones are still on disk */
 		if (fl != NULL && (q == NULL || fl->seq < q->seq)) {
 			d = fl;
@@ -1094,8 +1096,8 @@ bridge_move_pump(struct session *s)
 			d = q;
 			TAILQ_REMOVE(&s->queue, d, entry);
 			s->n_queued--;
-			if (d == s->disk_tail)
-				s->disk_tail = NULL;
+			if (d == session_du(s)->disk_tail)
+				session_durable(s)->disk_tail = NULL;
 			if (move_had(s, d))
 				continue;
 		} else {
@@ -1103,14 +1105,15 @@ bridge_move_pump(struct session *s)
 		}
 		move_one(s, d);
 	}
-	if (s->disk_count > 0 || s->disk_loading) {
+	if (session_du(s)->disk_count > 0 || session_du(s)->disk_loading) {
 		persist_load_queue(s);
 		return;
 	}
-	send_end_form(to, TOPIC_SESSION_END, s->move_claim, s->client_id,
+	send_end_form(to, TOPIC_SESSION_END, session_cl(s)->move_claim,
+	    s->client_id,
 	    s->id_len, 1);
 	log_notice("session %s moved to %s", s->client_id, to->name);
-	s->moving = NULL;
+	session_cluster(s)->moving = NULL;
 	/* The session goes on elsewhere: a delayed will is not due
 	 * (MQTT-3.1.3-9). */
 	will_clear(s);
@@ -1225,12 +1228,12 @@ move_start(struct session *s, struct peer *to, uint64_t id)
 	move_owner(s, to, id);
 	move_seen(s, to, id);
 	log_notice("session %s moving to %s", s->client_id, to->name);
-	if (s->expiry_timer != NULL)
-		evtimer_del(s->expiry_timer);
+	if (session_du(s)->expiry_timer != NULL)
+		evtimer_del(session_du(s)->expiry_timer);
 	/* Its queue in memory (parked) goes with it as an online one's. */
 	persist_unpark(s);
-	s->moving = to;
-	s->move_claim = id;
+	session_cluster(s)->moving = to;
+	session_cluster(s)->move_claim = id;
 	bridge_move_pump(s);
 }
 
@@ -1307,7 +1310,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		claimed_send(from, id, PROTO_CLAIMED_NOT_OWNER, m->flags, 0);
 		return;
 	}
-	if (s != NULL && s->claim_won > id) {
+	if (s != NULL && session_cl(s)->claim_won > id) {
 		/* The session's client connected here after that claim was
 		 * made: a claim read late (this node or its link was
 		 * silent, and the claimer went on without it). The later
@@ -1329,18 +1332,18 @@ claim_take(struct peer *from, const struct proto_claim *m)
 	presence_claimed(client_id, id_len, (m->flags & PROTO_CLAIM_USER) ?
 	    (const char *)m->user.p : NULL, m->user.len,
 	    (m->flags & (PROTO_CLAIM_USER | PROTO_CLAIM_ANON)) != 0);
-	if (s != NULL && s->moving_in != 0) {
+	if (s != NULL && session_cl(s)->moving_in != 0) {
 		/* Half of it is here, the rest still coming from another
 		 * node: answer once it is all here (move_in_done), and tell
 		 * the claimer to wait. */
-		s->claim_from = from;
-		s->claim_id = id;
-		s->claim_flags = m->flags &
+		session_cluster(s)->claim_from = from;
+		session_cluster(s)->claim_id = id;
+		session_cluster(s)->claim_flags = m->flags &
 		    (PROTO_CLAIM_CLEAN | PROTO_CLAIM_MERGE);
 		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags, 0);
 		return;
 	}
-	if (s != NULL && s->moving == from) {
+	if (s != NULL && session_cl(s)->moving == from) {
 		/* On its way to the claimer already (for another claim):
 		 * the claimer waits, and the end of the move answers. */
 		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags, 0);
@@ -1355,7 +1358,8 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		return;
 	}
 	if ((m->flags & PROTO_CLAIM_MERGE) &&
-	    ((s != NULL && s->moving != NULL) || (s == NULL && to != NULL))) {
+	    ((s != NULL && session_cl(s)->moving != NULL) || (s == NULL &&
+	    to != NULL))) {
 		/* A merge claim, and our copy is on its way, or gone, to a
 		 * third node (for a claim of that node read late): the
 		 * client is not there, the copy goes on from there to where
@@ -1363,7 +1367,7 @@ claim_take(struct peer *from, const struct proto_claim *m)
 		claimed_send(from, id, PROTO_CLAIMED_WAIT, m->flags, 0);
 		return;
 	}
-	if (s != NULL && s->moving != NULL)
+	if (s != NULL && session_cl(s)->moving != NULL)
 		s = NULL; /* already on its way elsewhere */
 	if (s != NULL && (clean || !s->persistent)) {
 		session_free(s);
@@ -1441,7 +1445,7 @@ merge_ask(struct claim *cl)
 	/* The claim its client connected with last (it may have
 	 * connected again while the claim waited for our link). */
 	if ((s = session_find(cl->client_id, cl->id_len)) != NULL)
-		cl->id = s->claim_won;
+		cl->id = session_cl(s)->claim_won;
 	m.claim_id = cl->id;
 	m.flags = PROTO_CLAIM_MERGE;
 	m.client_id.p = (const uint8_t *)cl->client_id;
@@ -1469,7 +1473,7 @@ merge_send(struct session *s, struct peer *p)
 	struct claim *cl;
 
 	cl = xcalloc(1, sizeof *cl);
-	cl->id = s->claim_won;
+	cl->id = session_cl(s)->claim_won;
 	cl->merge = 1;
 	cl->merge_peer = p;
 	cl->waiting = xmalloc(sizeof *cl->waiting);
@@ -1511,10 +1515,10 @@ bridge_split_hold(struct session *s, struct peer *from, const struct msg *m)
 			break;
 		}
 	}
-	if (!(s->split & bits) || s->moving != NULL)
+	if (!(session_cl(s)->split & bits) || session_cl(s)->moving != NULL)
 		return;
 	for (i = 0; (p = bridge_peer_at(i)) != NULL; i++) {
-		if ((s->split & bridge_peer_bit(p)) &&
+		if ((session_cl(s)->split & bridge_peer_bit(p)) &&
 		    merge_find(s->client_id, s->id_len, p) == NULL)
 			merge_send(s, p);
 	}
@@ -1541,7 +1545,7 @@ merge_end(struct claim *cl)
 	if (s == NULL)
 		return;
 	if (heard != MERGE_GONE)
-		s->split &= ~bridge_peer_bit(p);
+		session_cluster(s)->split &= ~bridge_peer_bit(p);
 	if (merge_find(s->client_id, s->id_len, NULL) == NULL)
 		deliver_pump(s);
 }
@@ -1557,15 +1561,16 @@ merge_refused(struct claim *cl, struct peer *p)
 	claim_free(cl);
 	if (s == NULL)
 		return;
-	s->split &= ~bridge_peer_bit(p);
-	if (s->claim_won != id) {
+	session_cluster(s)->split &= ~bridge_peer_bit(p);
+	if (session_cl(s)->claim_won != id) {
 		/* Its client connected here again since: asked again with
 		 * that connect's claim. */
-		s->split |= bridge_peer_bit(p);
+		session_cluster(s)->split |= bridge_peer_bit(p);
 		merge_send(s, p);
 		return;
 	}
-	if (s->moving != NULL || s->moving_in != 0 || !s->persistent ||
+	if (session_cl(s)->moving != NULL || session_cl(s)->moving_in != 0 ||
+	    !s->persistent ||
 	    s->tombstone) {
 		if (merge_find(s->client_id, s->id_len, NULL) == NULL)
 			deliver_pump(s);
@@ -1583,7 +1588,7 @@ merge_refused(struct claim *cl, struct peer *p)
 		conn_take_over(s->conn, 0, why);
 		s = session_find(cid, len);
 		free(cid);
-		if (s == NULL || s->moving != NULL)
+		if (s == NULL || session_cl(s)->moving != NULL)
 			return;
 	}
 	move_start(s, p, id);
@@ -1696,10 +1701,11 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	 * here goes (deliver_seen_taken). Where the session here has that
 	 * id in flight, two flows cannot share it: the message is treated
 	 * as unsent, and a PUBREL is not sent. */
-	keep = s != NULL && s->move_renumber && target.qos == 2 &&
+	keep = s != NULL && session_cl(s)->move_renumber && target.qos == 2 &&
 	    (target.dup || target.released) &&
 	    !deliver_id_in_use(s, deliver_packet_id(target.seq));
-	if (s != NULL && s->move_renumber && target.released && !keep) {
+	if (s != NULL && session_cl(s)->move_renumber && target.released &&
+	    !keep) {
 		/* The client had the message (its PUBREC says so): a copy
 		 * queued here goes all the same. */
 		(void)deliver_seen_taken(s, m, from);
@@ -1715,15 +1721,15 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	 * positions say nothing. */
 	if (s == NULL || (keep ? deliver_seen_taken(s, m, from) :
 	    deliver_seen(s, m)) ||
-	    (!s->move_renumber && m->id_origin == 0 &&
-	    target.seq <= s->moved_seq)) {
+	    (!session_cl(s)->move_renumber && m->id_origin == 0 &&
+	    target.seq <= session_cl(s)->moved_seq)) {
 		log_debug("moved message %llu for %s: %s",
 		    (unsigned long long)target.seq, target.to,
 		    s == NULL ? "no such session" : "had it already");
 		return s == NULL ? 0 : 1;
 	}
-	if (!s->move_renumber)
-		s->moved_seq = target.seq;
+	if (!session_cl(s)->move_renumber)
+		session_cluster(s)->moved_seq = target.seq;
 	/* It takes a seq: a span of it ends (glog.c). */
 	glog_span_end(s);
 	d = delivery_new();
@@ -1732,7 +1738,7 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	if (keep) {
 		d->seq = deliver_seq_for(s, deliver_packet_id(target.seq));
 		target.seq = d->seq;
-	} else if (s->move_renumber) {
+	} else if (session_cl(s)->move_renumber) {
 		if (s->next_seq == 0)
 			s->next_seq = 1;
 		d->seq = s->next_seq;
@@ -1761,10 +1767,10 @@ bridge_deliver_target(struct peer *from, struct msg *m)
 	}
 	if (persist_offline(s)) {
 		/* The row is the queue (as deliver_enqueue does). */
-		s->disk_count++;
-		s->disk_bytes += m->payload_len;
-		if (d->seq > s->disk_max_seq)
-			s->disk_max_seq = d->seq;
+		session_durable(s)->disk_count++;
+		session_durable(s)->disk_bytes += m->payload_len;
+		if (d->seq > session_du(s)->disk_max_seq)
+			session_durable(s)->disk_max_seq = d->seq;
 		delivery_free(d);
 		return 1;
 	}

@@ -97,12 +97,12 @@ bridge_tombstone_make(struct session *s, struct peer *to)
 	t = xcalloc(1, sizeof *t);
 	t->s = s;
 	t->to = to;
-	t->claim = s->move_claim;
+	t->claim = session_cl(s)->move_claim;
 	t->used = time(NULL);
 	t->timer = evtimer_new(srv.base, tombstone_timer_cb, t);
 	hash_put(tombstones, s->client_id, s->id_len, t);
 	/* B's link to us says whether B will hand the routes over. */
-	ms = to->link_in != NULL && to->link_in->link_proto >= 2 ?
+	ms = to->link_in != NULL && conn_ax(to->link_in)->link_proto >= 2 ?
 	    TOMBSTONE_ROUTE_MAX_MS : TOMBSTONE_ROUTE_MS;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
@@ -164,7 +164,7 @@ bridge_tombstone_route(struct session *s, struct msg *m, uint8_t qos,
     const struct session *from)
 {
 	struct tombstone *t = hash_get(tombstones, s->client_id, s->id_len);
-	int local = from == NULL || !from->cluster_in;
+	int local = from == NULL || !session_cl(from)->cluster_in;
 	struct pending *pd;
 
 	if (t == NULL)

@@ -363,7 +363,7 @@ api_version_name(uint8_t v)
 static uint64_t
 api_queued(const struct session *s)
 {
-	return s->n_queued + s->disk_count;
+	return s->n_queued + session_du(s)->disk_count;
 }
 
 /* The members of c, a client's connection (http_client_conn). */
@@ -376,10 +376,10 @@ api_conn_members(struct evbuffer *b, const struct conn *c, int first)
 	json_key(b, "protocol", first);
 	api_json_str(b, api_version_name(c->version),
 	    strlen(api_version_name(c->version)));
-	json_kcstr(b, "peer", c->peer);
+	json_kcstr(b, "peer", conn_peer(c));
 	json_kcstr(b, "listener", label);
-	json_kbool(b, "websockets", c->ws != NULL);
-	json_kbool(b, "tls", c->tls != NULL);
+	json_kbool(b, "websockets", conn_ws(c) != NULL);
+	json_kbool(b, "tls", conn_tls(c) != NULL);
 	json_ku64(b, "connected_at", (uint64_t)c->connected_at);
 	json_ku64(b, "keepalive", c->keep_alive);
 }
@@ -541,7 +541,7 @@ api_client(struct evhttp_request *req, struct evbuffer *b, const char *arg,
 	api_json_str(b, s->client_id, s->id_len);
 	api_session_members(b, s);
 	json_kbool(b, "will", s->will != NULL);
-	json_kbool(b, "moving", s->moving != NULL);
+	json_kbool(b, "moving", session_cl(s)->moving != NULL);
 	json_key(b, "connection", 0);
 	if (s->conn != NULL && http_client_conn(s->conn)) {
 		evbuffer_add(b, "{", 1);
@@ -678,13 +678,14 @@ api_session_delete(struct evhttp_request *req, struct evbuffer *b,
 
 	if (s == NULL)
 		return api_fail(b, HTTP_NOTFOUND, "no such session");
-	if (s->moving != NULL || s->moving_in != 0 || s->claim_from != NULL)
+	if (session_cl(s)->moving != NULL || session_cl(s)->moving_in != 0 ||
+	    session_cl(s)->claim_from != NULL)
 		return api_fail(b, HTTP_CONFLICT, "the session is moving "
 		    "between nodes");
 	/* A read of its queue from the store is on its way: its answer
 	 * would find a new session of the same id (its client back at
 	 * once) with the old rows. A moment later it can go. */
-	if (s->disk_loading)
+	if (session_du(s)->disk_loading)
 		return api_fail(b, HTTP_CONFLICT, "the session's queue is being "
 		    "read from the store; try again");
 	log_notice("admin API: deleting the session of %.*s", (int)len, arg);

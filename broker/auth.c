@@ -118,11 +118,11 @@ auth_scram_lookup(const char *user, size_t ulen, struct pwhash *out)
 void
 auth_exchange_end(struct conn *c)
 {
-	struct auth_exchange *ax = c->auth_ex;
+	struct auth_exchange *ax = conn_ax(c)->auth_ex;
 
 	if (ax == NULL)
 		return;
-	c->auth_ex = NULL;
+	conn_aux(c)->auth_ex = NULL;
 	if (ax->state != NULL)
 		ax->m->free(ax->state);
 	free(ax->connect);
@@ -132,7 +132,7 @@ auth_exchange_end(struct conn *c)
 int
 auth_exchange_done(const struct conn *c)
 {
-	return c->auth_ex != NULL && c->auth_ex->done;
+	return conn_ax(c)->auth_ex != NULL && conn_ax(c)->auth_ex->done;
 }
 
 /* Send AUTH 0x18 with the method's data. */
@@ -141,7 +141,7 @@ auth_send(struct conn *c, struct mqtt_str data)
 {
 	struct mqtt_packet pkt;
 	struct mqtt_props *props = &pkt.u.reason.props;
-	const char *name = c->auth_ex->m->name;
+	const char *name = conn_ax(c)->auth_ex->m->name;
 
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_AUTH;
@@ -158,7 +158,7 @@ auth_send(struct conn *c, struct mqtt_str data)
 static int
 auth_step(struct conn *c, struct mqtt_str data)
 {
-	struct auth_exchange *ax = c->auth_ex;
+	struct auth_exchange *ax = conn_ax(c)->auth_ex;
 	struct mqtt_str out = { NULL, 0 };
 	int rc;
 
@@ -185,7 +185,7 @@ auth_begin(struct conn *c, const struct mqtt_packet *pkt)
 	ax = xcalloc(1, sizeof *ax);
 	ax->m = auth_find(cp->props.auth_method);
 	ax->connect = connect_keep(pkt);
-	c->auth_ex = ax;
+	conn_aux(c)->auth_ex = ax;
 	if (MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_DATA))
 		data = cp->props.auth_data;
 	return auth_step(c, data);
@@ -195,7 +195,7 @@ int
 auth_continue(struct conn *c, const struct mqtt_packet *pkt)
 {
 	const struct mqtt_reason *r = &pkt->u.reason;
-	struct auth_exchange *ax = c->auth_ex;
+	struct auth_exchange *ax = conn_ax(c)->auth_ex;
 	struct mqtt_str data = { NULL, 0 };
 	const char *name = ax->m->name;
 	int rc;
@@ -207,7 +207,7 @@ auth_continue(struct conn *c, const struct mqtt_packet *pkt)
 	    r->props.auth_method.len != strlen(name) ||
 	    memcmp(r->props.auth_method.p, name, strlen(name)) != 0) {
 		log_notice("client (%s) refused: AUTH out of step in its %s "
-		    "exchange", c->peer, name);
+		    "exchange", conn_peer(c), name);
 		return handle_connect_refuse(c, MQTT_V5,
 		    MQTT_RC_PROTOCOL_ERROR);
 	}
@@ -224,7 +224,7 @@ auth_continue(struct conn *c, const struct mqtt_packet *pkt)
 void
 auth_connack_props(const struct conn *c, struct mqtt_props *ap)
 {
-	const struct auth_exchange *ax = c->auth_ex;
+	const struct auth_exchange *ax = conn_ax(c)->auth_ex;
 
 	if (ax == NULL || !ax->done)
 		return;
@@ -300,14 +300,14 @@ auth_password_checked(struct conn *c, int ok, const char *user,
 		return;
 	if (!ok) {
 		log_notice("client (%s) refused: wrong password for user "
-		    "'%.*s'", c->peer, (int)ulen, user);
+		    "'%.*s'", conn_peer(c), (int)ulen, user);
 		rc = handle_connect_refuse(c, version,
 		    MQTT_RC_BAD_USER_OR_PASSWORD);
 		conn_close(c, (uint8_t)rc, "wrong password");
 		return;
 	}
 	passwd_remember(pwfile, user, ulen, h, pw, pwlen);
-	c->pw_verified = 1;
+	conn_aux(c)->pw_verified = 1;
 	if ((rc = connect_rerun(c, connect)) != 0) {
 		conn_close(c, (uint8_t)rc, "CONNECT refused");
 		return;
@@ -326,15 +326,16 @@ auth_jwt_checked(struct conn *c, int ok, const char *user,
 	if (c->state != CONN_NEW)
 		return;
 	if (!ok) {
-		log_notice("client (%s) refused: bad JWT signature", c->peer);
+		log_notice("client (%s) refused: bad JWT signature",
+		    conn_peer(c));
 		rc = handle_connect_refuse(c, version,
 		    MQTT_RC_BAD_USER_OR_PASSWORD);
 		conn_close(c, (uint8_t)rc, "bad JWT signature");
 		return;
 	}
-	free(c->auth_user);
-	c->auth_user = xstrdup(user);
-	c->pw_verified = 1;
+	free(conn_ax(c)->auth_user);
+	conn_aux(c)->auth_user = xstrdup(user);
+	conn_aux(c)->pw_verified = 1;
 	if ((rc = connect_rerun(c, connect)) != 0) {
 		conn_close(c, (uint8_t)rc, "CONNECT refused");
 		return;
@@ -366,7 +367,7 @@ auth_connect(struct conn *c, const struct mqtt_packet *pkt)
 	/* use_identity_as_username: the client certificate, verified in
 	 * the TLS handshake, stands for the password. pw_verified: the
 	 * worker passed this CONNECT's password (pwcheck.c). */
-	if (c->cert_user || c->pw_verified)
+	if (conn_ax(c)->cert_user || conn_ax(c)->pw_verified)
 		return 0;
 	/* A token as the password: it names the user itself. All but an
 	 * RS256 or ES256 signature is checked here; such a signature, on
@@ -385,13 +386,13 @@ auth_connect(struct conn *c, const struct mqtt_packet *pkt)
 			} else if (jwt_check(cp->password.p,
 			    cp->password.len, time(NULL), claimed,
 			    sizeof claimed, &why) == 0) {
-				free(c->auth_user);
-				c->auth_user = xstrdup(claimed);
+				free(conn_ax(c)->auth_user);
+				conn_aux(c)->auth_user = xstrdup(claimed);
 				return 0;
 			}
 		}
 		log_notice("client '%.*s' (%s) refused: %s", id_len, id,
-		    c->peer, why);
+		    conn_peer(c), why);
 		return MQTT_RC_BAD_USER_OR_PASSWORD;
 	}
 	if (cp->has_username && pwfile != NULL) {
@@ -415,7 +416,7 @@ auth_connect(struct conn *c, const struct mqtt_packet *pkt)
 			}
 		}
 		log_notice("client '%.*s' (%s) refused: %s for user '%.*s'",
-		    id_len, id, c->peer, why, u_len, user);
+		    id_len, id, conn_peer(c), why, u_len, user);
 		return MQTT_RC_BAD_USER_OR_PASSWORD;
 	}
 	if (srv.cfg.allow_anonymous)
@@ -423,10 +424,10 @@ auth_connect(struct conn *c, const struct mqtt_packet *pkt)
 	if (cp->has_username)
 		log_notice("client '%.*s' (%s) refused: user '%.*s' cannot "
 		    "be checked without a password_file, and "
-		    "allow_anonymous is false", id_len, id, c->peer, u_len,
+		    "allow_anonymous is false", id_len, id, conn_peer(c), u_len,
 		    user);
 	else
 		log_notice("client '%.*s' (%s) refused: anonymous, and "
-		    "allow_anonymous is false", id_len, id, c->peer);
+		    "allow_anonymous is false", id_len, id, conn_peer(c));
 	return MQTT_RC_NOT_AUTHORIZED;
 }

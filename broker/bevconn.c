@@ -173,13 +173,13 @@ static const char *
 bevconn_error(const struct conn *c, int eof)
 {
 	if (eof)
-		return c->tls != NULL && tls_conn_handshaking(c->tls) ?
+		return c->bv_tls != NULL && tls_conn_handshaking(c->bv_tls) ?
 		    "connection closed by peer during the TLS handshake" :
 		    NULL;
-	if (c->ws != NULL && ws_conn_error(c->ws) != NULL)
-		return ws_conn_error(c->ws);
-	if (c->tls != NULL)
-		return tls_conn_error(c->tls);
+	if (c->bv_ws != NULL && ws_conn_error(c->bv_ws) != NULL)
+		return ws_conn_error(c->bv_ws);
+	if (c->bv_tls != NULL)
+		return tls_conn_error(c->bv_tls);
 	return NULL;
 }
 
@@ -188,10 +188,10 @@ bevconn_free(struct conn *c)
 {
 	/* Under a WebSocket, the TLS filter is closed when the WebSocket
 	 * layer has flushed into it and frees it. */
-	if (c->ws != NULL)
-		ws_conn_close(c->ws);
-	else if (c->tls != NULL)
-		tls_conn_close(c->tls);
+	if (c->bv_ws != NULL)
+		ws_conn_close(c->bv_ws);
+	else if (c->bv_tls != NULL)
+		tls_conn_close(c->bv_tls);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 }

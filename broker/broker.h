@@ -501,6 +501,59 @@ struct session_sub {
 	uint32_t sub_id;
 };
 
+/*
+ * The part of a session that only the cluster and bridges use: made on
+ * first use, so that a client's session, on one node or in a cluster
+ * that never moved it, does not carry it (memory per connection is a
+ * benchmark figure, docs/BENCHMARKS.md). Fields as they were in struct
+ * session; all zero means none of it.
+ */
+struct session_cluster {
+	struct peer *peer; /* "$peer/<node>": what we forward to that node */
+	struct peer *moving; /* being handed to that node (takeover) */
+	uint64_t moved_seq; /* highest seq handed to us by another node */
+	struct seen *seen; /* cluster message ids seen (deliver.c) */
+	uint64_t move_claim; /* the claim it is moving for */
+	uint32_t moving_in; /* the nodes whose move into it is open (bits:
+			     * bridge_peer_bit): two copies may come at once */
+	/* The nodes (bridge_peer_bit) that may hold another copy of it:
+	 * its client connected here while they did not answer the claim
+	 * (bridge/takeover.c, "Split sessions"). */
+	uint32_t split;
+	struct peer *claim_from; /* a claim that waits for the move in */
+	struct mqttbridge *xb; /* "$bridge/<name>": its connection is a
+				* bridge to another broker (mqttbridge.c) */
+	uint64_t claim_id;
+	uint64_t claim_won; /* the claim of its last connection here */
+	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
+	uint8_t move_renumber; /* moved messages take new seqs (merge) */
+	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
+};
+
+/*
+ * The part of a session that only a session kept beyond its connection
+ * uses: its queue on disk and in a group log, its place among the
+ * parked sessions, its expiry timer. Made on first use, so that a clean
+ * session does not carry it (as struct session_cluster).
+ */
+struct session_durable {
+	uint64_t disk_count; /* queue rows on disk not yet in memory */
+	uint64_t disk_bytes;
+	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
+	uint64_t disk_cursor; /* last seq read back from the store */
+	struct delivery *disk_tail; /* last queued delivery read back */
+	struct glog_span *span; /* its open span over a group log (glog.c) */
+	uint64_t write_gen; /* the batch of its last queue write (persist.c) */
+	struct event *expiry_timer;
+	/* In persist.c's list of parked sessions: the list's macros name
+	 * the field dur->park_entry. */
+	TAILQ_ENTRY(session) park_entry;
+	uint32_t disk_gen; /* new, unique, when the queue goes to disk */
+	uint8_t disk_loading; /* a queue read is in progress */
+	uint8_t parked; /* offline, its queue kept in memory (persist.c) */
+	uint8_t read_deferred; /* its queue read waits for the commit */
+};
+
 struct session {
 	char *client_id;
 	size_t id_len;
@@ -508,7 +561,6 @@ struct session {
 	struct conn *conn; /* NULL while offline */
 	int persistent; /* survives the connection */
 	uint32_t expiry; /* v5 session expiry interval; 0xFFFFFFFF never */
-	struct event *expiry_timer;
 
 	struct session_sub *subs;
 	size_t n_subs, cap_subs;
@@ -522,15 +574,12 @@ struct session {
 	uint64_t queued_bytes; /* payload bytes in queue + inflight */
 	uint64_t next_seq; /* seq of the next delivery (packet ids too) */
 
-	/* Durable state (persist.c). */
-	uint64_t disk_count; /* queue rows on disk not yet in memory */
-	uint64_t disk_bytes;
-	uint64_t disk_max_seq; /* rows up to this seq may be disk-only */
-	uint64_t disk_cursor; /* last seq read back from the store */
 	uint64_t sent_max_seq; /* highest seq ever sent (loaded: all may
 				* have been) */
-	struct delivery *disk_tail; /* last queued delivery read back */
-	struct glog_span *span; /* its open span over a group log (glog.c) */
+	/* Its queue on disk, its expiry (persist.c, glog.c): the shared
+	 * all-zero session_durable_none until one of them is needed; read
+	 * with session_du(), written through session_durable(). */
+	struct session_durable *dur;
 
 	uint16_t *qos2_in; /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t n_qos2_in, cap_qos2_in;
@@ -540,19 +589,10 @@ struct session {
 	uint32_t will_left; /* loaded from the store: delay still due */
 	struct event *will_timer; /* pending delayed will */
 
-	/* The cluster (bridge/). */
-	struct peer *peer; /* "$peer/<node>": what we forward to that node */
-	struct peer *moving; /* being handed to that node (takeover) */
-	uint64_t moved_seq; /* highest seq handed to us by another node */
-	struct seen *seen; /* cluster message ids seen (deliver.c) */
-	uint64_t move_claim; /* the claim it is moving for */
-	uint32_t moving_in; /* the nodes whose move into it is open (bits:
-			     * bridge_peer_bit): two copies may come at once */
-	struct peer *claim_from; /* a claim that waits for the move in */
-	struct mqttbridge *xb; /* "$bridge/<name>": its connection is a
-				* bridge to another broker (mqttbridge.c) */
-	uint64_t claim_id;
-	uint64_t claim_won; /* the claim of its last connection here */
+	/* The cluster and bridges (bridge/, mqttbridge.c): the shared
+	 * all-zero session_cluster_none until one of them needs it; read
+	 * with session_cl(), written through session_cluster(). */
+	struct session_cluster *cl;
 	/* Who the client is, for the ACL: set at each CONNECT, and
 	 * stored with the session (unknown for a row written before schema
 	 * 3, until its client is back). */
@@ -560,33 +600,47 @@ struct session {
 
 	/* The small fields of the groups above, together so that none
 	 * needs padding (memory per session is a benchmark figure). */
-	uint32_t disk_gen; /* new, unique, when the queue goes to disk */
 	uint32_t dropped; /* messages dropped on a full queue */
 	uint32_t n_held_acks; /* acks waiting for room here */
-	/* The nodes (bridge_peer_bit) that may hold another copy of it:
-	 * its client connected here while they did not answer the claim
-	 * (bridge/takeover.c, "Split sessions"). */
-	uint32_t split;
 	uint32_t route_mark; /* the last routing that matched it (deliver.c) */
 	uint8_t stored; /* a session row exists in the store */
-	uint8_t disk_loading; /* a queue read is in progress */
 	uint8_t blocking; /* over its limit: publishers' acks wait */
 	uint8_t pump_waiting; /* pumped again after the next commit */
-	uint8_t cluster_in; /* "$cluster/<node>": that node's link to us */
-	uint8_t move_renumber; /* moved messages take new seqs (merge) */
-	uint8_t claim_flags; /* of the claim that waits (PROTO_CLAIM_*) */
 	uint8_t user_known;
 	uint8_t tombstone; /* SESSION_TOMBSTONE_*: moved away (tombstone.c) */
 	uint8_t presence_on; /* its online was published (presence.c) */
-	uint8_t parked; /* offline, its queue kept in memory (persist.c) */
-	uint8_t read_deferred; /* its queue read waits for the commit */
-	uint64_t write_gen; /* the batch of its last queue write (persist.c) */
-	TAILQ_ENTRY(session) park_entry;
 };
 
 #define SESSION_TOMBSTONE_ROUTED 1 /* still holds its routes */
 #define SESSION_TOMBSTONE_UNROUTED 2
 
+/* The value of s->cl, s->dur and a conn's c->aux before the part is made:
+ * the shared read-only instance none, never written through. */
+#define AUX_NONE(type, none) ((type *)&(none))
+/*
+ * s's cluster part to write: made (all zero) on first use. Until then
+ * s->cl points at session_cluster_none, all zero and read-only (a write
+ * through it faults), so that a reader (session_cl) costs one load and no
+ * test: deliveries read these fields several times each.
+ */
+struct session_cluster *session_cluster(struct session *s);
+extern const struct session_cluster session_cluster_none;
+/* s's cluster part to read (session_cluster_none: it has none). */
+static inline const struct session_cluster *
+session_cl(const struct session *s)
+{
+	return s->cl;
+}
+/* s's durable part to write: made (all zero) on first use; until then
+ * s->dur points at session_durable_none (as s->cl). */
+struct session_durable *session_durable(struct session *s);
+extern const struct session_durable session_durable_none;
+/* s's durable part to read (session_durable_none: it has none). */
+static inline const struct session_durable *
+session_du(const struct session *s)
+{
+	return s->dur;
+}
 /* Find the session with this client id, or NULL. */
 struct session *session_find(const char *id, size_t len);
 /* A new empty session registered under id (which must be free). */
@@ -1423,16 +1477,57 @@ struct conn_alias_out {
 
 struct sock_buf;
 
+/*
+ * The part of a connection that only some connections need: the checks
+ * its CONNECT waits for (the cluster's claim, a password on the worker, a
+ * link's secret), enhanced authentication and the user it proved, the
+ * state of a link between nodes or to another broker, a dialled
+ * connection's name. Made on first use, and freed when the CONNECT is
+ * accepted with none of what lasts (conn_aux_trim): an idle client
+ * connection does not carry it (memory per connection is a benchmark
+ * figure, docs/BENCHMARKS.md).
+ */
+struct conn_aux {
+	char *label; /* a dialled connection's name (conn_connect) */
+	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
+	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
+	struct claim *claim; /* CONNECT waiting for the other nodes */
+	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
+	struct pwjob *pw_job; /* CONNECT waiting for its password check */
+	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
+	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
+	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
+	uint8_t link_proto; /* its link protocol (0 before the handshake) */
+	/* During the CONNECT only (conn_aux_trim forgets them): */
+	uint32_t claim_split; /* nodes that did not answer its claim */
+	uint8_t cert_user; /* user name from the client certificate */
+	uint8_t claimed; /* the cluster has answered its CONNECT */
+	uint8_t pw_verified; /* the worker passed this CONNECT's password */
+	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
+};
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	const struct transport *io; /* sock.c (plain TCP) or bevconn.c */
-	struct bufferevent *bev; /* bevconn.c: the filter of MQTT bytes */
-	struct sock_buf *in; /* sock.c: read, not parsed yet; NULL: none */
-	struct sock_buf *out; /* sock.c: not written yet; NULL: none */
-	struct event *wev; /* sock.c: writable (a short write, a dial) */
+	/* The transport's own pointers: io tells which hold. TLS and
+	 * WebSocket are read through conn_tls() and conn_ws(). */
+	union {
+		struct {
+			/* sock.c: read, not parsed yet; NULL: none */
+			struct sock_buf *in;
+			/* sock.c: not written yet; NULL: none */
+			struct sock_buf *out;
+			/* sock.c: writable (a short write, a dial) */
+			struct event *wev;
+		};
+		struct {
+			struct bufferevent *bev; /* bevconn.c: the filter of
+						  * MQTT bytes */
+			struct tls_conn *bv_tls; /* NULL: no TLS */
+			struct ws_conn *bv_ws; /* NULL: no WebSocket */
+		};
+	};
 	TAILQ_ENTRY(conn) flush_entry; /* sock.c: output to write this pass */
-	struct tls_conn *tls; /* NULL: plain TCP */
-	struct ws_conn *ws; /* NULL: not a WebSocket listener */
 	struct listener_conf *listener; /* NULL: dialled */
 	struct session *session;
 	struct timeval last_rx;
@@ -1440,18 +1535,16 @@ struct conn {
 	int64_t due_ms; /* its timer: connect timeout, then keep alive;
 			 * 0: not armed (wheel.c) */
 	struct event *close_timer; /* bounds the final flush */
-	char *auth_user; /* the user a JWT or SCRAM proved; NULL: CONNECT's */
-	struct auth_exchange *auth_ex; /* enhanced authentication (auth.c) */
+	/* What only some connections need: the shared all-zero
+	 * conn_aux_none until one of them does; read with conn_ax(),
+	 * written through conn_aux(). */
+	struct conn_aux *aux;
 	char **alias_in; /* inbound topic aliases, [1..topic_alias_maximum] */
 	struct conn_alias_out *alias_out; /* NULL: no outbound aliases */
 	uint64_t tx_bytes; /* bytes queued for the socket */
 	uint64_t rx_bytes; /* bytes of the packets read */
 	int64_t connected_at; /* wall clock of its CONNACK (the admin API) */
-	struct claim *claim; /* CONNECT waiting for the other nodes */
-	void *link_ctx; /* LINK_OUT: its struct dial; LINK_IN: struct peer */
 	struct conn_rate *rate; /* publish rate state; NULL: none yet */
-	struct pwjob *pw_job; /* CONNECT waiting for its password check */
-	struct secret_wait *secret_wait; /* link CONNECT waiting its turn */
 	enum conn_state state;
 	uint32_t max_packet; /* the client's Maximum Packet Size (v5) */
 	uint32_t max_packet_in; /* max_packet_size when it came (SIGHUP
@@ -1462,15 +1555,12 @@ struct conn {
 	uint32_t n_window_owed; /* PUBACK/PUBREC/PUBCOMP in acks (gate.c) */
 	uint64_t gate_writes; /* store writes before this packet */
 	uint64_t gate_routes; /* route version before this packet */
-	uint64_t claim_won; /* the cluster claim its CONNECT made (0: none) */
-	uint64_t link_seq; /* the last identity's sequence (bridge/forward.c) */
-	uint32_t claim_split; /* nodes that did not answer its claim */
 	int io_err; /* sock.c: errno of the failed read or write */
+	evutil_socket_t fd; /* sock.c: the socket */
 	uint32_t in_need; /* sock.c: bytes the next packet needs (0: unknown) */
 	uint32_t drain_low; /* conn_io_drained() at this much output */
 	uint16_t keep_alive; /* seconds, as granted */
 	uint16_t receive_max; /* the client's Receive Maximum (v5) */
-	uint8_t cert_user; /* user name from the client certificate */
 	uint8_t peer_family; /* AF_INET, AF_INET6; 0: none (dialled) */
 	uint8_t version; /* protocol level, 0 before CONNECT */
 	uint8_t problem_info; /* v5 Request Problem Information */
@@ -1481,18 +1571,13 @@ struct conn {
 	uint8_t lingering; /* closed for an error: input dropped (conn.c) */
 	uint8_t blocked; /* BLOCK_*: why it is not read (block.c) */
 	uint8_t block_stopped; /* its reads are off for that */
-	uint8_t claimed; /* the cluster has answered its CONNECT */
 	uint8_t link; /* LINK_*: a connection between cluster nodes */
-	uint8_t link_proto; /* its link protocol (0 before the handshake) */
 	uint8_t rl_refuse; /* the PUBLISH being handled is over the rate */
-	uint8_t pw_verified; /* the worker passed this CONNECT's password */
-	uint8_t secret_turn; /* its link CONNECT runs again at its turn */
 	uint8_t io_flags; /* sock.c: SOCK_* */
 	uint8_t drain_watch; /* drain_low is set */
 	uint8_t parsing; /* read_packets runs for it (no re-entry) */
-	char peer[64]; /* "address:port" */
+	uint16_t peer_port; /* source port (conn_peer) */
 	uint8_t peer_addr[16]; /* source address (IPv4: first 4 bytes) */
-	struct event rev; /* sock.c: readable, EV_PERSIST */
 };
 
 #define LINK_NONE 0
@@ -1561,6 +1646,24 @@ const char *conn_end_name(enum conn_end reason);
 void conn_take_over(struct conn *c, int clean_start, const char *why);
 /* A short "id (peer)" label for log lines. */
 const char *conn_label(const struct conn *c);
+/* c's peer as "address:port" ("[address]:port" for IPv6), or the name a
+ * dialled connection was given; in one of a few static buffers used in
+ * turn, so that a log line may show four at once. */
+const char *conn_peer(const struct conn *c);
+/* c's aux part to write: made (all zero) on first use; until then c->aux
+ * points at conn_aux_none, all zero and read-only (as a session's
+ * s->cl). */
+struct conn_aux *conn_aux(struct conn *c);
+extern const struct conn_aux conn_aux_none;
+/* c's aux part to read (conn_aux_none: it has none). */
+static inline const struct conn_aux *
+conn_ax(const struct conn *c)
+{
+	return c->aux;
+}
+/* c's CONNECT was accepted: its aux part goes when nothing in it lasts
+ * (a password check, a claim without a split, done). */
+void conn_aux_trim(struct conn *c);
 /* Add the listener's Server Reference to props when rc redirects
  * (0x9C, 0x9D) and one is configured. */
 void conn_server_reference(const struct conn *c, uint8_t rc,
@@ -1690,13 +1793,28 @@ extern const struct transport sock_transport;
 /* c speaks plain TCP over fd (accepted, connected or connecting: then
  * conn_io_connected() or conn_io_failed() comes). */
 void sock_attach(struct conn *c, evutil_socket_t fd, int connecting);
-/* Shutdown, loop stopped: release the end-of-pass event and the pool. */
+/* The epoll set of the plain sockets, watched from srv.base. Returns 0,
+ * or -1 (logged). */
+int sock_init(void);
+/* Shutdown, loop stopped: release the end-of-pass event, the pool and
+ * the epoll set. */
 void sock_free_all(void);
 
 /* bevconn.c */
 extern const struct transport bevconn_transport;
 /* c speaks over bev (a TLS or WebSocket filter, taken over). */
 void bevconn_attach(struct conn *c, struct bufferevent *bev);
+/* c's TLS and WebSocket state; NULL: none (plain TCP: sock.c). */
+static inline struct tls_conn *
+conn_tls(const struct conn *c)
+{
+	return c->io == &bevconn_transport ? c->bv_tls : NULL;
+}
+static inline struct ws_conn *
+conn_ws(const struct conn *c)
+{
+	return c->io == &bevconn_transport ? c->bv_ws : NULL;
+}
 
 /* conn.c, called by the transports: */
 /* A dialled connection is up. */

@@ -59,25 +59,46 @@
 static size_t n_conns;
 
 
-static void
-conn_format_peer(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
+const struct conn_aux conn_aux_none;
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-		port = ntohs(in->sin_port);
-		snprintf(buf, len, "%s:%u", host, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, len, "[%s]:%u", host, port);
-	} else {
-		snprintf(buf, len, "unknown");
-	}
+struct conn_aux *
+conn_aux(struct conn *c)
+{
+	if (c->aux == &conn_aux_none)
+		c->aux = xcalloc(1, sizeof *c->aux);
+	return c->aux;
+}
+
+void
+conn_aux_trim(struct conn *c)
+{
+	const struct conn_aux *a = c->aux;
+
+	if (a == &conn_aux_none || a->label != NULL || a->auth_user != NULL ||
+	    a->auth_ex != NULL || a->claim != NULL || a->link_ctx != NULL ||
+	    a->pw_job != NULL || a->secret_wait != NULL ||
+	    a->claim_won != 0 || a->link_seq != 0 || a->link_proto != 0)
+		return;
+	free(c->aux);
+	c->aux = AUX_NONE(struct conn_aux, conn_aux_none);
+}
+
+/* Made when a log line or the admin API asks, not kept: 64 bytes per
+ * connection that only a few log lines would read. */
+const char *
+conn_peer(const struct conn *c)
+{
+	static char bufs[4][64];
+	static unsigned turn;
+	char host[INET6_ADDRSTRLEN] = "?", *buf;
+
+	if (c->peer_family == 0)
+		return c->aux->label != NULL ? c->aux->label : "unknown";
+	buf = bufs[turn++ % 4];
+	inet_ntop(c->peer_family, c->peer_addr, host, sizeof host);
+	snprintf(buf, sizeof bufs[0], c->peer_family == AF_INET6 ?
+	    "[%s]:%u" : "%s:%u", host, c->peer_port);
+	return buf;
 }
 
 /* Read, arm the CONNECT timeout and count c (accepted or dialled). */
@@ -107,30 +128,34 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	if (srv.cfg.tcp_nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
+	c->aux = AUX_NONE(struct conn_aux, conn_aux_none);
 	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->listener = lc;
 	c->receive_max = 65535;
-	conn_format_peer(sa, c->peer, sizeof c->peer);
 	if (sa->sa_family == AF_INET) {
 		memcpy(c->peer_addr, &((const struct sockaddr_in *)
 		    (const void *)sa)->sin_addr, 4);
+		c->peer_port = ntohs(((const struct sockaddr_in *)
+		    (const void *)sa)->sin_port);
 		c->peer_family = AF_INET;
 	} else if (sa->sa_family == AF_INET6) {
 		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)
 		    (const void *)sa)->sin6_addr, 16);
+		c->peer_port = ntohs(((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_port);
 		c->peer_family = AF_INET6;
 	}
 	if (lc->tls == NULL && !lc->websockets) {
 		sock_attach(c, fd, 0);
 		conn_start(c);
 		lc->n_conns++;
-		log_debug("new connection from %s", c->peer);
+		log_debug("new connection from %s", conn_peer(c));
 		return;
 	}
 	bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		log_error("cannot set up connection from %s", c->peer);
+		log_error("cannot set up connection from %s", conn_peer(c));
 		evutil_closesocket(fd);
 		free(c);
 		return;
@@ -138,7 +163,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	if (lc->tls != NULL) {
 		/* The listener's context now: a SIGHUP reload only changes
 		 * what later connections get. */
-		bev = tls_wrap(bev, lc->tls, c->peer, NULL, &c->tls);
+		bev = tls_wrap(bev, lc->tls, conn_peer(c), NULL, &c->bv_tls);
 		if (bev == NULL) {
 			free(c);
 			return;
@@ -146,8 +171,8 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	if (lc->websockets) {
 		/* Over the TLS filter for wss://. */
-		bev = ws_wrap(bev, c->tls, lc->websockets_path,
-		    c->peer, &c->ws);
+		bev = ws_wrap(bev, c->bv_tls, lc->websockets_path,
+		    conn_peer(c), &c->bv_ws);
 		if (bev == NULL) {
 			free(c);
 			return;
@@ -156,7 +181,7 @@ conn_accept(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	bevconn_attach(c, bev);
 	conn_start(c);
 	lc->n_conns++;
-	log_debug("new connection from %s", c->peer);
+	log_debug("new connection from %s", conn_peer(c));
 }
 
 /*
@@ -189,6 +214,15 @@ conn_dial(const struct sockaddr *sa, int salen, const char *label, int *err)
 	return -1;
 }
 
+/* A dialled c that could not be set up. */
+static void
+conn_unmade(struct conn *c)
+{
+	free(c->aux->label);
+	free(c->aux);
+	free(c);
+}
+
 struct conn *
 conn_connect(const struct sockaddr *sa, int salen, const char *label,
     struct tls_ctx *tls, const char *host)
@@ -198,13 +232,14 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label,
 	evutil_socket_t fd;
 
 	c = xcalloc(1, sizeof *c);
+	c->aux = AUX_NONE(struct conn_aux, conn_aux_none);
 	TAILQ_INIT(&c->acks);
 	c->state = CONN_NEW;
 	c->receive_max = 65535;
-	snprintf(c->peer, sizeof c->peer, "%s", label);
+	conn_aux(c)->label = xstrdup(label);
 	if (tls == NULL) {
 		if ((fd = conn_dial(sa, salen, label, &c->io_err)) < 0) {
-			free(c);
+			conn_unmade(c);
 			return NULL;
 		}
 		sock_attach(c, fd, 1);
@@ -213,7 +248,7 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label,
 	}
 	bev = bufferevent_socket_new(srv.base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		free(c);
+		conn_unmade(c);
 		return NULL;
 	}
 	if (bufferevent_socket_connect(bev, (struct sockaddr *)sa,
@@ -221,15 +256,15 @@ conn_connect(const struct sockaddr *sa, int salen, const char *label,
 		log_warn("cannot connect to %s: %s", label,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		bufferevent_free(bev);
-		free(c);
+		conn_unmade(c);
 		return NULL;
 	}
 	/* As on a TLS listener: the filter passes BEV_EVENT_CONNECTED on,
 	 * and what is written stays plaintext in it until the handshake has
 	 * succeeded. */
-	bev = tls_wrap(bev, tls, label, host, &c->tls);
+	bev = tls_wrap(bev, tls, label, host, &c->bv_tls);
 	if (bev == NULL) {
-		free(c);
+		conn_unmade(c);
 		return NULL;
 	}
 	bevconn_attach(c, bev);
@@ -246,7 +281,7 @@ conn_label(const struct conn *c)
 	const char *id = c->session != NULL ? c->session->client_id : "-";
 	size_t i, n;
 
-	snprintf(buf, sizeof buf, "%s (%s)", id, c->peer);
+	snprintf(buf, sizeof buf, "%s (%s)", id, conn_peer(c));
 	n = strlen(id) < sizeof buf ? strlen(id) : sizeof buf - 1;
 	for (i = 0; i < n; i++) {
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
@@ -398,7 +433,6 @@ conn_free(struct conn *c)
 	if (c->listener != NULL)
 		c->listener->n_conns--;
 	gate_conn_free(c);
-	free(c->auth_user);
 	auth_exchange_end(c);
 	pwcheck_conn_gone(c);
 	secret_conn_gone(c);
@@ -410,6 +444,11 @@ conn_free(struct conn *c)
 		if (c->rate->timer != NULL)
 			event_free(c->rate->timer);
 		free(c->rate);
+	}
+	if (c->aux != &conn_aux_none) {
+		free(c->aux->auth_user);
+		free(c->aux->label);
+		free(c->aux);
 	}
 	c->io->free(c);
 	free(c);
@@ -488,7 +527,7 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 		mqttbridge_closed(c);
 	else if (c->link != LINK_NONE)
 		bridge_closed(c);
-	if (c->claim != NULL)
+	if (conn_ax(c)->claim != NULL)
 		bridge_claim_gone(c);
 	/* A password check not started yet is dropped now (pwcheck.c), and
 	 * a link login waiting for its turn leaves the queue (secret.c). */
@@ -544,7 +583,8 @@ conn_close(struct conn *c, uint8_t reason, const char *why)
 			will_clear(s);
 		session_detach(s);
 	}
-	c->lingering = reason >= 0x80 && c->tls == NULL && c->ws == NULL &&
+	c->lingering = reason >= 0x80 && conn_tls(c) == NULL &&
+	    conn_ws(c) == NULL &&
 	    c->link == LINK_NONE && !srv.shutting_down;
 	if (!c->lingering) {
 		c->io->read_on(c, 0);
@@ -672,7 +712,8 @@ conn_timer_fire(struct conn *c)
 		return;
 	}
 	if (c->state == CONN_NEW) {
-		conn_close(c, MQTT_RC_MAX_CONNECT_TIME, c->auth_ex != NULL ?
+		conn_close(c, MQTT_RC_MAX_CONNECT_TIME,
+		    conn_ax(c)->auth_ex != NULL ?
 		    "authentication exchange not done in time" :
 		    "no CONNECT in time");
 		return;

@@ -131,12 +131,15 @@ deliver_id_mix(const struct msg *m)
 static struct seen *
 seen_of(struct session *s)
 {
-	if (s->seen == NULL) {
-		s->seen = xcalloc(1, sizeof *s->seen);
-		s->seen->cap = SEEN_MAX;
-		s->seen->h = xreallocarray(NULL, SEEN_MAX, sizeof *s->seen->h);
+	struct session_cluster *cl = session_cluster(s);
+
+	if (cl->seen == NULL) {
+		cl->seen = xcalloc(1, sizeof *cl->seen);
+		cl->seen->cap = SEEN_MAX;
+		cl->seen->h = xreallocarray(NULL, SEEN_MAX,
+		    sizeof *cl->seen->h);
 	}
-	return s->seen;
+	return cl->seen;
 }
 
 /* w's ring holds the last `cap` mixes (fewer when it has fewer). */
@@ -196,7 +199,7 @@ deliver_seen(struct session *s, const struct msg *m)
 
 	/* A node alone gives a message an identity only for its clients
 	 * (receipt.c), and nothing reaches a session there twice. */
-	if (h == 0 || s->peer != NULL || !bridge_on())
+	if (h == 0 || session_cl(s)->peer != NULL || !bridge_on())
 		return 0;
 	w = seen_of(s);
 	if (seen_has(w, h))
@@ -208,7 +211,7 @@ deliver_seen(struct session *s, const struct msg *m)
 size_t
 deliver_seen_list(struct session *s, const uint64_t **mixes)
 {
-	struct seen *w = s->seen;
+	struct seen *w = session_cl(s)->seen;
 
 	/* Oldest first, as the receiver puts them in its ring. */
 	if (w != NULL && w->n == w->cap && w->next != 0)
@@ -265,7 +268,7 @@ deliver_seen_taken(struct session *s, const struct msg *m, const void *from)
 void
 deliver_seen_here(struct session *s, const struct msg *m, const void *from)
 {
-	struct seen *w = s->seen;
+	struct seen *w = session_cl(s)->seen;
 	uint64_t h = deliver_id_mix(m);
 	uint32_t i;
 
@@ -286,7 +289,7 @@ deliver_seen_here(struct session *s, const struct msg *m, const void *from)
 void
 deliver_seen_settle(struct session *s, const void *from)
 {
-	struct seen *w = s->seen;
+	struct seen *w = session_cl(s)->seen;
 	uint64_t *h;
 	uint32_t i, j, n, add = 0, cap, skip;
 
@@ -352,7 +355,7 @@ deliver_seen_settle(struct session *s, const void *from)
 int
 deliver_had_elsewhere(struct session *s, const struct delivery *d)
 {
-	struct seen *w = s->seen;
+	struct seen *w = session_cl(s)->seen;
 	uint64_t h;
 	uint32_t i;
 
@@ -370,7 +373,7 @@ deliver_had_elsewhere(struct session *s, const struct delivery *d)
 static void
 deliver_away_forget(struct session *s)
 {
-	struct seen *w = s->seen;
+	struct seen *w = session_cl(s)->seen;
 	uint32_t i, j;
 
 	if (w == NULL || w->n_away == 0)
@@ -390,12 +393,12 @@ deliver_away_forget(struct session *s)
 void
 deliver_seen_free(struct session *s)
 {
-	if (s->seen != NULL) {
-		free(s->seen->away);
-		free(s->seen->h);
-	}
-	free(s->seen);
-	s->seen = NULL;
+	if (s->cl->seen == NULL)
+		return;
+	free(s->cl->seen->away);
+	free(s->cl->seen->h);
+	free(s->cl->seen);
+	s->cl->seen = NULL;
 }
 
 /*
@@ -470,7 +473,7 @@ deliver_accept(const struct trie_sub *sub, void *arg)
 	const struct route_ctx *ctx = arg;
 	const struct session *s = sub->owner;
 
-	if (ctx != NULL && s->peer != NULL && (ctx->from_link ||
+	if (ctx != NULL && session_cl(s)->peer != NULL && (ctx->from_link ||
 	    ctx->exclude != NULL))
 		return -1;
 	/* A group this message is not for keeps its turn. */
@@ -490,11 +493,11 @@ deliver_init(void)
 static uint16_t
 deliver_window(const struct session *s)
 {
-	uint32_t w = s->peer != NULL ? BRIDGE_WINDOW :
+	uint32_t w = session_cl(s)->peer != NULL ? BRIDGE_WINDOW :
 	    srv.cfg.max_inflight_messages;
 
 	/* A 3.1.1 client cannot say what it takes. */
-	if (s->peer == NULL && s->conn != NULL &&
+	if (session_cl(s)->peer == NULL && s->conn != NULL &&
 	    s->conn->version != MQTT_V5 &&
 	    srv.cfg.max_inflight_messages_v311 < w)
 		w = srv.cfg.max_inflight_messages_v311;
@@ -647,10 +650,11 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	 * third of the instructions of a QoS 1 fan-out delivery went to
 	 * filling and encoding a struct mqtt_packet). Not to another node
 	 * or a bridge: those add properties or map the topic. */
-	if (s->peer == NULL && s->xb == NULL && (s->conn->version != MQTT_V5 ||
+	if (session_cl(s)->peer == NULL && session_cl(s)->xb == NULL &&
+	    (s->conn->version != MQTT_V5 ||
 	    (n_sub_ids == 0 && !msg_has_props(m) &&
 	    s->conn->alias_out == NULL && (!srv.cfg.message_id_property ||
-	    m->id_origin == 0 || s->cluster_in)))) {
+	    m->id_origin == 0 || session_cl(s)->cluster_in)))) {
 		if (conn_send_publish_plain(s->conn, (uint8_t)((dup ? 0x08 : 0) |
 		    (qos & 3) << 1 | (retain ? 1 : 0)), m->topic, m->topic_len, id,
 		    m->payload, m->payload_len) != 0)
@@ -680,14 +684,14 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 				p->topic.len = 0;
 		}
 	}
-	if (s->xb != NULL) {
+	if (session_cl(s)->xb != NULL) {
 		if (mqttbridge_send(s, m, &pkt) != 0)
 			return -1;
-	} else if (s->peer != NULL && s->conn->version == MQTT_V5) {
+	} else if (session_cl(s)->peer != NULL && s->conn->version == MQTT_V5) {
 		if (deliver_send_id(s, m, &pkt) != 0)
 			return -1;
 	} else if (srv.cfg.message_id_property && m->id_origin != 0 &&
-	    s->conn->version == MQTT_V5 && !s->cluster_in) {
+	    s->conn->version == MQTT_V5 && !session_cl(s)->cluster_in) {
 		if (deliver_send_mid(s, m, &pkt) != 0)
 			return -1;
 	} else if (conn_send(s->conn, &pkt) != 0) {
@@ -696,7 +700,7 @@ deliver_send(struct session *s, struct msg *m, uint8_t qos, uint8_t retain,
 	if (alias != 0 && send_topic)
 		conn_alias_commit(s->conn, m->topic, m->topic_len, alias);
 sent:
-	if (s->peer == NULL && !dup)
+	if (session_cl(s)->peer == NULL && !dup)
 		srv.delivered[qos]++;
 	if (m->tracking)
 		resend_sent(m, s);
@@ -734,8 +738,9 @@ deliver_requeue_head(struct session *s, struct delivery *d)
 static int
 deliver_acl_applies(const struct session *s)
 {
-	return acl_active() && s->peer == NULL && !s->cluster_in &&
-	    s->xb == NULL;
+	return acl_active() && session_cl(s)->peer == NULL &&
+	    !session_cl(s)->cluster_in &&
+	    session_cl(s)->xb == NULL;
 }
 
 /* 1 when m is one of the node's events and s a client's session while
@@ -745,8 +750,9 @@ deliver_acl_applies(const struct session *s)
 static int
 deliver_events_hidden(const struct session *s, const struct msg *m)
 {
-	return m->topic[0] == '$' && !acl_active() && s->peer == NULL &&
-	    !s->cluster_in && events_topic(m->topic, m->topic_len);
+	return m->topic[0] == '$' && !acl_active() &&
+	    session_cl(s)->peer == NULL &&
+	    !session_cl(s)->cluster_in && events_topic(m->topic, m->topic_len);
 }
 
 /* 1 when s's client may read d's topic (see the design note). */
@@ -826,13 +832,13 @@ deliver_take_blocker(void)
 static int
 deliver_full(const struct session *s, uint32_t len, unsigned times)
 {
-	uint64_t n = (uint64_t)s->n_queued + s->disk_count;
+	uint64_t n = (uint64_t)s->n_queued + session_du(s)->disk_count;
 
-	if (s->peer != NULL)
+	if (session_cl(s)->peer != NULL)
 		return n >= (times == 1 ? BRIDGE_QUEUE_SOFT : BRIDGE_QUEUE_MAX);
 	return n >= (uint64_t)srv.cfg.max_queued_messages * times ||
 	    (srv.cfg.max_queued_bytes != 0 && s->queued_bytes +
-	    s->disk_bytes + len > srv.cfg.max_queued_bytes * times);
+	    session_du(s)->disk_bytes + len > srv.cfg.max_queued_bytes * times);
 }
 
 /* How many acks of links one session may hold: a quarter of the window
@@ -872,7 +878,7 @@ deliver_pump(struct session *s)
 	uint16_t window;
 	time_t now = time(NULL);
 
-	if (s->moving != NULL) {
+	if (session_cl(s)->moving != NULL) {
 		bridge_move_pump(s);
 		return;
 	}
@@ -880,7 +886,7 @@ deliver_pump(struct session *s)
 		return;
 	/* Another copy of it is merging in: pumped again when the merge
 	 * claims are over (bridge/takeover.c). */
-	if (s->split != 0 && bridge_split_merging(s))
+	if (session_cl(s)->split != 0 && bridge_split_merging(s))
 		return;
 	window = deliver_window(s);
 	while (s->n_inflight < window &&
@@ -890,7 +896,8 @@ deliver_pump(struct session *s)
 		if (conn_output_full(s->conn))
 			break;
 		/* Older messages still on disk go first. */
-		if (s->disk_count > 0 && d->seq > s->disk_max_seq) {
+		if (session_du(s)->disk_count > 0 &&
+		    d->seq > session_du(s)->disk_max_seq) {
 			persist_load_queue(s);
 			break;
 		}
@@ -913,8 +920,8 @@ deliver_pump(struct session *s)
 		}
 		TAILQ_REMOVE(&s->queue, d, entry);
 		s->n_queued--;
-		if (d == s->disk_tail)
-			s->disk_tail = NULL;
+		if (d == session_du(s)->disk_tail)
+			session_durable(s)->disk_tail = NULL;
 		if (d->msg->refused) {
 			/* Its publisher was refused (a failed commit). */
 			deliver_drop(s, d);
@@ -935,7 +942,7 @@ deliver_pump(struct session *s)
 		}
 		deliver_start(s, d);
 	}
-	if (s->disk_count > 0)
+	if (session_du(s)->disk_count > 0)
 		persist_load_more(s);
 	else if (TAILQ_EMPTY(&s->queue))
 		deliver_away_forget(s);
@@ -997,9 +1004,9 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	 */
 	if (deliver_full(s, m->payload_len, 1) &&
 	    ((deliver_from_link && deliver_full(s, m->payload_len, 2) &&
-	    s->n_queued + s->disk_count >= 2ull *
+	    s->n_queued + session_du(s)->disk_count >= 2ull *
 	    srv.cfg.max_queued_messages + BRIDGE_WINDOW) ||
-	    (!online && s->peer == NULL))) {
+	    (!online && session_cl(s)->peer == NULL))) {
 		events_dropped(s, m, EVENTS_DROP_QUEUE_FULL);
 		if (s->dropped++ == 0)
 			log_notice("queue of %s full, dropping messages (the "
@@ -1020,14 +1027,14 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	}
 	/* A group message for a parked session: its queue goes to disk,
 	 * so that the message takes the group log, not a row per member. */
-	if (deliver_glog.ok && s->parked && glog_wanted(n_matches))
+	if (deliver_glog.ok && session_du(s)->parked && glog_wanted(n_matches))
 		persist_unpark_evict(s);
 	if (deliver_glog.ok && glog_eligible(s, n_matches)) {
 		/* One entry of the topic's log for all such sessions. */
-		s->disk_max_seq = glog_take(s, m, deliver_glog.qos,
-		    deliver_glog.rap, deliver_glog.sub_id);
-		s->disk_count++;
-		s->disk_bytes += m->payload_len;
+		session_durable(s)->disk_max_seq = glog_take(s, m,
+		    deliver_glog.qos, deliver_glog.rap, deliver_glog.sub_id);
+		session_durable(s)->disk_count++;
+		session_durable(s)->disk_bytes += m->payload_len;
 		push_queued(s, m, qos, publisher);
 		return 1;
 	}
@@ -1038,7 +1045,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	d->acl_gen = acl_gen;
 	/* From a node that may hold another copy of s: that copy may have
 	 * delivered it; s sends nothing before the two merge. */
-	if (from != NULL && s->split != 0)
+	if (from != NULL && session_cl(s)->split != 0)
 		bridge_split_hold(s, from, m);
 	glog_span_end(s);
 	if (s->next_seq == 0)
@@ -1054,10 +1061,10 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	persist_queue(s, d);
 	if (persist_offline(s)) {
 		/* Offline with the store on: the row is the queue. */
-		s->disk_count++;
-		s->disk_bytes += m->payload_len;
+		session_durable(s)->disk_count++;
+		session_durable(s)->disk_bytes += m->payload_len;
 		s->queued_bytes -= m->payload_len;
-		s->disk_max_seq = d->seq;
+		session_durable(s)->disk_max_seq = d->seq;
 		delivery_free(d);
 		/* Queued for a client that is away: its app server may
 		 * wake it (push.c; nothing there waits). */
@@ -1066,7 +1073,7 @@ deliver_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	}
 	TAILQ_INSERT_TAIL(&s->queue, d, entry);
 	s->n_queued++;
-	if (online || s->moving != NULL) {
+	if (online || session_cl(s)->moving != NULL) {
 		deliver_pump(s);
 	} else {
 		push_queued(s, m, qos, publisher);
@@ -1116,11 +1123,12 @@ deliver_restore(struct session *s, struct delivery *d, uint8_t state,
 		}
 		return;
 	}
-	if (s->disk_tail != NULL)
-		TAILQ_INSERT_AFTER(&s->queue, s->disk_tail, d, entry);
+	if (session_du(s)->disk_tail != NULL)
+		TAILQ_INSERT_AFTER(&s->queue, session_du(s)->disk_tail, d,
+		    entry);
 	else
 		TAILQ_INSERT_HEAD(&s->queue, d, entry);
-	s->disk_tail = d;
+	session_durable(s)->disk_tail = d;
 	s->n_queued++;
 }
 
@@ -1151,7 +1159,7 @@ deliver_match_cb(const struct trie_sub *sub, const char *share_group,
 
 	/* A message from another node: local subscribers only, and only
 	 * those it was sent here for (bridge/forward.c). */
-	if (ctx != NULL && ctx->from_link && (owner->peer != NULL ||
+	if (ctx != NULL && ctx->from_link && (session_cl(owner)->peer != NULL ||
 	    (share_group == NULL ? !bridge_in_plain() :
 	    !bridge_in_share(sub->filter))))
 		return;
@@ -1205,7 +1213,7 @@ deliver_route(struct msg *m, struct session *publisher)
 	size_t i, j;
 	struct match *mt;
 
-	ctx.from_link = publisher != NULL && publisher->cluster_in;
+	ctx.from_link = publisher != NULL && session_cl(publisher)->cluster_in;
 	deliver_from_link = ctx.from_link;
 	/* Its identity where it enters the cluster; on a node alone, only
 	 * when message ids or a receipt need it (receipt.c). */
@@ -1224,9 +1232,9 @@ deliver_route(struct msg *m, struct session *publisher)
 		qsort(matches, n_matches, sizeof *matches, deliver_match_cmp);
 	for (i = 0; i < n_matches; i = j) {
 		mt = &matches[i];
-		if (mt->s->peer != NULL) {
+		if (session_cl(mt->s)->peer != NULL) {
 			/* A route of another node: forwarded once, below. */
-			bridge_collect(mt->s->peer, mt->share);
+			bridge_collect(session_cl(mt->s)->peer, mt->share);
 			for (j = i + 1; !mt->shared && j < n_matches &&
 			    !matches[j].shared && matches[j].s == mt->s; j++)
 				;
@@ -1290,7 +1298,8 @@ deliver_route(struct msg *m, struct session *publisher)
 			    bridge_link_peer(publisher) : NULL,
 			    ctx.from_link ? NULL : publisher)) {
 				delivered++;
-				if (mt->s->split && mt->s->persistent &&
+				if (session_cl(mt->s)->split &&
+				    mt->s->persistent &&
 				    !ctx.from_link)
 					bridge_had(mt->s);
 			}
@@ -1469,7 +1478,8 @@ deliver_other_member(struct session *s, const struct delivery *d,
 	trie_match(srv.subs, d->msg->topic, d->msg->topic_len,
 	    deliver_match_cb, &ctx);
 	if (n_matches > 0 && matches[0].s != s &&
-	    matches[0].s->peer == NULL && deliver_online(matches[0].s)) {
+	    session_cl(matches[0].s)->peer == NULL &&
+	    deliver_online(matches[0].s)) {
 		to = matches[0].s;
 		*qos = matches[0].qos < d->msg->qos ? matches[0].qos :
 		    d->msg->qos;
@@ -1499,8 +1509,8 @@ deliver_move_list(struct session *s, struct delivery_list *list, int queued)
 			s->n_queued--;
 		else
 			s->n_inflight--;
-		if (d == s->disk_tail)
-			s->disk_tail = NULL;
+		if (d == session_du(s)->disk_tail)
+			session_durable(s)->disk_tail = NULL;
 		deliver_enqueue(to, d->msg, qos, d->retain, &sub_id,
 		    sub_id != 0, d->share, NULL, NULL);
 		deliver_drop(s, d);

@@ -245,7 +245,7 @@ events_queue(struct event_out *e, char *end)
 static int
 events_client(const struct session *s)
 {
-	return s->peer == NULL && !s->cluster_in;
+	return session_cl(s)->peer == NULL && !session_cl(s)->cluster_in;
 }
 
 void
@@ -258,9 +258,9 @@ events_connected(const struct conn *c, const struct session *s,
 	if (c->link != LINK_NONE || !events_client(s) || !events_wanted())
 		return;
 	e = events_new(EVENTS_CONNECTED, events_cap(s->id_len, s->username,
-	    c->peer, 160));
+	    conn_peer(c), 160));
 	p = events_head(e->json, "connected", s->client_id, s->id_len,
-	    s->username, c->peer);
+	    s->username, conn_peer(c));
 	p += sprintf(p, ",\"protocol\":\"%s\",\"clean_start\":%s,"
 	    "\"keep_alive\":%u,\"session_present\":%s,"
 	    "\"session_expiry\":%lu}", c->version == MQTT_V5 ? "5" :
@@ -281,9 +281,9 @@ events_disconnected(const struct conn *c, const struct session *s,
 	if (c->link != LINK_NONE || !events_client(s) || !events_wanted())
 		return;
 	e = events_new(EVENTS_DISCONNECTED, events_cap(s->id_len,
-	    s->username, c->peer, 96));
+	    s->username, conn_peer(c), 96));
 	p = events_head(e->json, "disconnected", s->client_id, s->id_len,
-	    s->username, c->peer);
+	    s->username, conn_peer(c));
 	p += sprintf(p, ",\"reason\":\"%s\",\"session_expiry\":%lu}",
 	    conn_end_name(conn_end_reason(c, rc)),
 	    (unsigned long)(s->persistent ? s->expiry : 0));
@@ -295,7 +295,7 @@ events_taken_over(const struct session *s, const char *new_peer,
     const char *new_node)
 {
 	struct event_out *e;
-	const char *old = s->conn != NULL ? s->conn->peer : NULL;
+	const char *old = s->conn != NULL ? conn_peer(s->conn) : NULL;
 	char *p;
 
 	if (!events_client(s) || !events_wanted())
@@ -403,7 +403,7 @@ events_dropped(const struct session *s, const struct msg *m,
 		memcpy(d->client_id, s->client_id, s->id_len + 1);
 		d->id_len = s->id_len;
 		d->user = s->username != NULL ? xstrdup(s->username) : NULL;
-		d->peer = s->conn != NULL ? xstrdup(s->conn->peer) : NULL;
+		d->peer = s->conn != NULL ? xstrdup(conn_peer(s->conn)) : NULL;
 		d->reason = (uint8_t)reason;
 		d->count = 1;
 		hash_put(drops, key, klen, d);

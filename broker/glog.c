@@ -78,26 +78,27 @@ glog_wanted(size_t n_matches)
 int
 glog_eligible(const struct session *s, size_t n_matches)
 {
-	return glog_wanted(n_matches) && s->peer == NULL && s->xb == NULL && s->split == 0 &&
+	return glog_wanted(n_matches) && session_cl(s)->peer == NULL &&
+	    session_cl(s)->xb == NULL && session_cl(s)->split == 0 &&
 	    !s->tombstone && persist_offline(s);
 }
 
 void
 glog_span_forget(struct session *s)
 {
-	struct glog_span *sp = s->span;
+	struct glog_span *sp = session_du(s)->span;
 
 	if (sp == NULL)
 		return;
 	TAILQ_REMOVE(&sp->g->open, sp, entry);
-	s->span = NULL;
+	session_durable(s)->span = NULL;
 	free(sp);
 }
 
 void
 glog_span_end(struct session *s)
 {
-	struct glog_span *sp = s->span;
+	struct glog_span *sp = session_du(s)->span;
 
 	if (sp == NULL)
 		return;
@@ -109,7 +110,7 @@ uint64_t
 glog_take(struct session *s, struct msg *m, uint8_t sub_qos, uint8_t rap,
     uint32_t sub_id)
 {
-	struct glog_span *sp = s->span;
+	struct glog_span *sp = session_du(s)->span;
 	struct glog *g;
 	uint64_t seq;
 
@@ -143,7 +144,7 @@ glog_take(struct session *s, struct msg *m, uint8_t sub_qos, uint8_t rap,
 	sp->rap = rap;
 	sp->sub_id = sub_id;
 	TAILQ_INSERT_TAIL(&g->open, sp, entry);
-	s->span = sp;
+	session_durable(s)->span = sp;
 	persist_span_open(s, g, seq, g->head, sub_qos, rap, sub_id);
 	srv.glog_deliveries++;
 	srv.glog_spans++;

@@ -105,9 +105,9 @@ static const char *
 connect_user(const struct conn *c, const struct mqtt_connect *cp,
     size_t *len)
 {
-	if (c->auth_user != NULL) {
-		*len = strlen(c->auth_user);
-		return c->auth_user;
+	if (conn_ax(c)->auth_user != NULL) {
+		*len = strlen(conn_ax(c)->auth_user);
+		return conn_ax(c)->auth_user;
 	}
 	*len = cp->has_username ? cp->username.len : 0;
 	return cp->has_username ? (const char *)cp->username.p : NULL;
@@ -142,7 +142,7 @@ connect_owner_ok(const struct conn *c, const struct session *s,
 
 	if (!same)
 		log_notice("client '%s' (%s) refused: its session belongs to "
-		    "%s%s%s (session_owner_only)", s->client_id, c->peer,
+		    "%s%s%s (session_owner_only)", s->client_id, conn_peer(c),
 		    s->username != NULL ? "user '" : "",
 		    s->username != NULL ? s->username : "an anonymous client",
 		    s->username != NULL ? "'" : "");
@@ -157,7 +157,7 @@ connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
 	char *user, *cid;
 	int ok;
 
-	user = c->auth_user != NULL ? xstrdup(c->auth_user) :
+	user = conn_ax(c)->auth_user != NULL ? xstrdup(conn_ax(c)->auth_user) :
 	    cp->has_username ? xstrndup((const char *)cp->username.p,
 	    cp->username.len) : NULL;
 	cid = xstrndup(id, id_len);
@@ -165,7 +165,7 @@ connect_will_allowed(struct conn *c, const struct mqtt_connect *cp,
 	    cp->will_topic.len, ACL_WRITE);
 	if (!ok)
 		log_notice("client '%s' (%s) refused: will topic not allowed",
-		    cid, c->peer);
+		    cid, conn_peer(c));
 	free(cid);
 	free(user);
 	return ok;
@@ -229,20 +229,21 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	/* Before authentication, which may cost a PBKDF2 run; node links
 	 * come in on the cluster listener and are not limited; a CONNECT
 	 * handled again after the cluster's claim was counted once. */
-	if (c->listener != NULL && !c->listener->cluster && !c->claimed &&
+	if (c->listener != NULL && !c->listener->cluster &&
+	    !conn_ax(c)->claimed &&
 	    !ratelimit_connect(c))
 		return handle_connect_refuse(c, cp->version,
 		    MQTT_RC_CONNECTION_RATE_EXCEEDED);
-	if (c->tls != NULL && c->listener->use_identity_as_username) {
+	if (conn_tls(c) != NULL && c->listener->use_identity_as_username) {
 		/* The CN of the certificate checked in the handshake is the
 		 * user name, whatever the CONNECT says (mosquitto's
 		 * use_identity_as_username); from here on, auth, ACLs and
 		 * the session see only it. */
-		const char *cn = tls_conn_identity(c->tls);
+		const char *cn = tls_conn_identity(conn_tls(c));
 
 		if (cn == NULL) {
 			log_notice("client (%s) refused: its certificate has "
-			    "no CN usable as a user name", c->peer);
+			    "no CN usable as a user name", conn_peer(c));
 			return handle_connect_refuse(c, cp->version,
 			    MQTT_RC_NOT_AUTHORIZED);
 		}
@@ -252,7 +253,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		cp->has_password = 0;
 		cp->password.p = NULL;
 		cp->password.len = 0;
-		c->cert_user = 1;
+		conn_aux(c)->cert_user = 1;
 	}
 	if ((rc = bridge_connect(c, pkt)) > 0)
 		return rc;
@@ -267,10 +268,10 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	    MQTT_PROP_HAS(&cp->props, MQTT_PROP_AUTH_METHOD)) {
 		/* Enhanced authentication (auth.c): the exchange runs first,
 		 * then this CONNECT again with auth_exchange_done(). */
-		if (c->link != LINK_NONE || c->cert_user ||
+		if (c->link != LINK_NONE || conn_ax(c)->cert_user ||
 		    !auth_method_known(cp->props.auth_method)) {
 			log_notice("client (%s) refused: authentication "
-			    "method '%.*s' not offered", c->peer,
+			    "method '%.*s' not offered", conn_peer(c),
 			    (int)cp->props.auth_method.len,
 			    (const char *)cp->props.auth_method.p);
 			return handle_connect_refuse(c, cp->version,
@@ -344,7 +345,7 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 			log_notice("client '%.*s' (%s) refused: the client id "
 			    "does not begin with its user name '%.*s' "
 			    "(client_id_user_prefix)", (int)id_len, id,
-			    c->peer, (int)ulen, user);
+			    conn_peer(c), (int)ulen, user);
 			return handle_connect_refuse(c, cp->version,
 			    MQTT_RC_NOT_AUTHORIZED);
 		}
@@ -357,14 +358,14 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	}
 	/* In a cluster, the other nodes first give up the client id: they
 	 * close its connection and hand its session over (bridge/). */
-	if (!was_assigned && c->link == LINK_NONE && !c->claimed &&
+	if (!was_assigned && c->link == LINK_NONE && !conn_ax(c)->claimed &&
 	    bridge_claim(c, pkt, user, ulen))
 		return 0;
 	s = session_find(id, id_len);
 	if (s != NULL && s->conn != NULL) {
 		log_info("client %s taken over by %s", conn_label(s->conn),
-		    c->peer);
-		events_taken_over(s, c->peer, srv.cfg.node_name);
+		    conn_peer(c));
+		events_taken_over(s, conn_peer(c), srv.cfg.node_name);
 		conn_take_over(s->conn, cp->clean_start,
 		    "session taken over");
 		s = session_find(id, id_len); /* the close may free it */
@@ -377,14 +378,15 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 		s = session_new(id, id_len);
 	} else {
 		present = 1;
-		if (s->expiry_timer != NULL)
-			evtimer_del(s->expiry_timer);
+		if (session_du(s)->expiry_timer != NULL)
+			evtimer_del(session_du(s)->expiry_timer);
 		/* Resumed within the Will Delay Interval: the will of the
 		 * previous connection is not sent (MQTT-3.1.3-9). */
 		will_clear(s);
 	}
-	if (c->auth_user != NULL)
-		session_set_user(s, c->auth_user, strlen(c->auth_user));
+	if (conn_ax(c)->auth_user != NULL)
+		session_set_user(s, conn_ax(c)->auth_user,
+		    strlen(conn_ax(c)->auth_user));
 	else
 		session_set_user(s, cp->has_username ?
 		    (const char *)cp->username.p : NULL, cp->username.len);
@@ -469,9 +471,13 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	c->session = s;
 	persist_unpark(s);
 	s->conn = c;
-	s->claim_won = c->claim_won;
-	s->split = c->claim_split;
-	if (s->split != 0)
+	/* Made only for a connection the cluster claimed. */
+	if (conn_ax(c)->claim_won != 0 || conn_ax(c)->claim_split != 0 ||
+	    s->cl != &session_cluster_none) {
+		session_cluster(s)->claim_won = conn_ax(c)->claim_won;
+		s->cl->split = conn_ax(c)->claim_split;
+	}
+	if (session_cl(s)->split != 0)
 		deliver_seen_widen(s);
 	c->state = CONN_ACTIVE;
 	c->connected_at = (int64_t)time(NULL);
@@ -493,5 +499,6 @@ handle_connect(struct conn *c, struct mqtt_packet *pkt)
 	events_connected(c, s, cp->clean_start, present);
 	/* Last: cp may point into the CONNECT the exchange kept. */
 	auth_exchange_end(c);
+	conn_aux_trim(c);
 	return 0;
 }

@@ -54,7 +54,7 @@ handle_pingreq(struct conn *c, struct mqtt_packet *pkt)
 int
 handle_auth(struct conn *c, struct mqtt_packet *pkt)
 {
-	if (c->state == CONN_NEW && c->auth_ex != NULL &&
+	if (c->state == CONN_NEW && conn_ax(c)->auth_ex != NULL &&
 	    !auth_exchange_done(c))
 		return auth_continue(c, pkt);
 	return MQTT_RC_PROTOCOL_ERROR;

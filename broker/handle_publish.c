@@ -208,7 +208,8 @@ handle_publish(struct conn *c, struct mqtt_packet *pkt)
 		    retain_room(m->topic, m->topic_len, msg_size(m),
 		    m->payload_len == 0)))
 			retain_store(m);
-		n = stale ? 1 : target ? bridge_deliver_target(c->link_ctx, m) :
+		n = stale ? 1 : target ?
+		    bridge_deliver_target(conn_ax(c)->link_ctx, m) :
 		    deliver_route(m, s);
 		if (m->settling)
 			deliver_settle(m, srv.writes != c->gate_writes);

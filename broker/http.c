@@ -236,7 +236,8 @@ http_client_session(const struct session *s)
 	/* Not a forward queue ("$peer/"), nor a node's link to us
 	 * ("$cluster/"): those are the cluster's; nor a bridge's session
 	 * ("$bridge/"), which has its own metrics. */
-	return s->peer == NULL && !s->cluster_in && s->xb == NULL;
+	return session_cl(s)->peer == NULL && !session_cl(s)->cluster_in &&
+	    session_cl(s)->xb == NULL;
 }
 
 static void
@@ -251,8 +252,8 @@ http_count_cb(const void *key, size_t len, void *value, void *arg)
 		hc->online++;
 	else
 		hc->offline++;
-	hc->queued += s->n_queued + s->n_inflight + s->disk_count;
-	hc->queued_bytes += s->queued_bytes + s->disk_bytes;
+	hc->queued += s->n_queued + s->n_inflight + session_du(s)->disk_count;
+	hc->queued_bytes += s->queued_bytes + session_du(s)->disk_bytes;
 	hc->subscriptions += s->n_subs;
 }
 
@@ -280,7 +281,7 @@ http_peer_stats(const struct peer *p, struct http_peer_stats *st)
 	    (p->link_in != NULL ? p->link_in->rx_bytes : 0);
 	st->forwarded = p->forwarded;
 	st->received = p->received;
-	st->queued = q->n_queued + q->n_inflight + q->disk_count;
+	st->queued = q->n_queued + q->n_inflight + session_du(q)->disk_count;
 }
 
 /* --- /metrics: Prometheus text exposition format 0.0.4 --- */

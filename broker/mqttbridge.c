@@ -205,7 +205,7 @@ xb_resolved(const char *err, const struct sockaddr *sa, int salen,
 		return;
 	}
 	b->c->link = LINK_EXT;
-	b->c->link_ctx = b;
+	conn_aux(b->c)->link_ctx = b;
 	b->c->version = b->conf->version;
 	log_info("bridge %s: dialling %s", b->conf->name, b->label);
 }
@@ -226,7 +226,7 @@ xb_dial(struct mqttbridge *b)
 void
 mqttbridge_connected(struct conn *c)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	const struct mqttbridge_conf *cf;
 	struct mqtt_packet pkt;
 	struct mqtt_connect *cp = &pkt.u.connect;
@@ -288,7 +288,7 @@ mqttbridge_connected(struct conn *c)
 void
 mqttbridge_failed(struct conn *c, const char *why)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 
 	if (b == NULL)
 		return; /* reconfigured (mqttbridge_reload) */
@@ -307,7 +307,7 @@ mqttbridge_failed(struct conn *c, const char *why)
 void
 mqttbridge_closed(struct conn *c)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 
 	if (b == NULL)
 		return; /* reconfigured (mqttbridge_reload) */
@@ -407,7 +407,7 @@ xb_suback(struct mqttbridge *b, const struct mqtt_packet *pkt)
 static int
 xb_connack(struct conn *c, struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	struct mqtt_connack *ca = &pkt->u.connack;
 	struct session *s = b->s;
 	struct timeval tv;
@@ -489,7 +489,7 @@ xb_drop(struct conn *c, const struct mqtt_publish *pub)
 static int
 xb_publish_in(struct conn *c, struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	struct mqtt_publish *p = &pkt->u.publish;
 	const struct mqttbridge_topic *t;
 	char stack[512], *topic;
@@ -540,7 +540,7 @@ xb_publish_in(struct conn *c, struct mqtt_packet *pkt)
 int
 mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 
 	if (b == NULL)
 		return MQTT_RC_UNSPECIFIED; /* reconfigured (mqttbridge_reload) */
@@ -575,7 +575,7 @@ mqttbridge_dispatch(struct conn *c, struct mqtt_packet *pkt)
 void
 mqttbridge_timer(struct conn *c)
 {
-	struct mqttbridge *b = c->link_ctx;
+	struct mqttbridge *b = conn_ax(c)->link_ctx;
 	struct timeval now, idle, tv;
 	struct mqtt_packet ping;
 	long half = c->keep_alive > 1 ? c->keep_alive / 2 : 1;
@@ -618,7 +618,7 @@ int
 mqttbridge_send(struct session *s, const struct msg *m,
     struct mqtt_packet *pkt)
 {
-	struct mqttbridge *b = s->xb;
+	struct mqttbridge *b = session_cl(s)->xb;
 	struct mqtt_publish *p = &pkt->u.publish;
 	const struct mqttbridge_topic *t;
 	char tstack[512], *topic = NULL;
@@ -734,7 +734,7 @@ xb_drop_unconfigured(void)
 		log_notice("%s: no such connection configured any more: its "
 		    "session and %llu queued messages dropped",
 		    gone[i]->client_id, (unsigned long long)
-		    (gone[i]->n_queued + gone[i]->disk_count));
+		    (gone[i]->n_queued + session_du(gone[i])->disk_count));
 		persist_session_del(gone[i]);
 		session_free(gone[i]);
 	}
@@ -801,7 +801,7 @@ mqttbridge_init(void)
 		free(id);
 		s->persistent = 1;
 		s->expiry = UINT32_MAX;
-		s->xb = b;
+		session_cluster(s)->xb = b;
 		b->s = s;
 		xb_subscriptions(b);
 		persist_session(s);
@@ -824,7 +824,7 @@ mqttbridge_free(void)
 			event_free(bridges[i].retry);
 		tls_ctx_release(bridges[i].tls);
 		if (bridges[i].s != NULL)
-			bridges[i].s->xb = NULL;
+			session_cluster(bridges[i].s)->xb = NULL;
 		free(bridges[i].client_id);
 	}
 	free(bridges);
@@ -855,7 +855,8 @@ mqttbridge_reload(const struct config *old)
 		if ((c = bridges[i].c) == NULL)
 			continue;
 		conn_close(c, MQTT_RC_SUCCESS, "bridge reconfigured");
-		c->link_ctx = NULL; /* its later callbacks find no bridge */
+		/* Its later callbacks find no bridge. */
+		conn_aux(c)->link_ctx = NULL;
 	}
 	mqttbridge_free();
 	if (mqttbridge_init() != 0) {
@@ -878,6 +879,6 @@ mqttbridge_at(size_t i, struct mqttbridge_stats *st)
 	st->up = bridges[i].up;
 	st->sent = bridges[i].sent;
 	st->received = bridges[i].received;
-	st->queued = s->n_queued + s->n_inflight + s->disk_count;
+	st->queued = s->n_queued + s->n_inflight + session_du(s)->disk_count;
 	return bridges[i].conf;
 }

@@ -139,7 +139,7 @@ persist_wrote(void)
 static void
 persist_wrote_for(struct session *s)
 {
-	s->write_gen = srv.batch_gen + 1;
+	session_durable(s)->write_gen = srv.batch_gen + 1;
 	persist_wrote();
 }
 
@@ -659,28 +659,30 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 	free(r);
 	if (s == NULL)
 		return; /* the session went meanwhile */
-	if (gen != s->disk_gen || (s->conn == NULL && s->moving == NULL)) {
+	if (gen != session_du(s)->disk_gen || (s->conn == NULL &&
+	    session_cl(s)->moving == NULL)) {
 		/* The queue went back to disk since (the client left, maybe
 		 * came back): these rows are stale; read afresh if online,
 		 * unless the new connection's read is on its way already
 		 * (disk_loading is that read's: two reads would queue every
 		 * row twice). */
-		if (gen == s->disk_gen)
-			s->disk_loading = 0;
-		if ((s->conn != NULL || s->moving != NULL) && !s->disk_loading)
+		if (gen == session_du(s)->disk_gen)
+			session_durable(s)->disk_loading = 0;
+		if ((s->conn != NULL || session_cl(s)->moving != NULL) &&
+		    !session_du(s)->disk_loading)
 			persist_load_queue(s);
 		return;
 	}
-	s->disk_loading = 0;
+	session_durable(s)->disk_loading = 0;
 	if (!ok) {
 		log_error("cannot read the queue of %s back; %llu messages "
 		    "stay on disk", s->client_id,
-		    (unsigned long long)s->disk_count);
+		    (unsigned long long)session_du(s)->disk_count);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		s->disk_cursor = rows[i].seq;
-		if (rows[i].seq > s->disk_max_seq)
+		session_durable(s)->disk_cursor = rows[i].seq;
+		if (rows[i].seq > session_du(s)->disk_max_seq)
 			break;
 		m = msg_from_store(&rows[i].msg);
 		if (m == NULL) {
@@ -711,14 +713,16 @@ persist_read_cb(void *arg, const struct store_queued *rows, size_t n, int ok)
 		 * counts what is in memory back onto disk). At least 1
 		 * stays until the last chunk, as deliver_pump holds newer
 		 * messages back while anything is on disk. */
-		if (s->disk_count > 1)
-			s->disk_count--;
-		s->disk_bytes -= s->disk_bytes < m->payload_len ?
-		    s->disk_bytes : m->payload_len;
+		if (session_du(s)->disk_count > 1)
+			session_durable(s)->disk_count--;
+		session_durable(s)->disk_bytes -=
+		    session_du(s)->disk_bytes < m->payload_len ?
+		    session_du(s)->disk_bytes : m->payload_len;
 	}
-	if (n < PERSIST_READ_CHUNK || s->disk_cursor >= s->disk_max_seq) {
-		s->disk_count = 0;
-		s->disk_bytes = 0;
+	if (n < PERSIST_READ_CHUNK ||
+	    session_du(s)->disk_cursor >= session_du(s)->disk_max_seq) {
+		session_durable(s)->disk_count = 0;
+		session_durable(s)->disk_bytes = 0;
 	}
 	/* The pump reads the next chunk when this one has mostly gone
 	 * out (persist_load_more). */
@@ -743,14 +747,14 @@ static void persist_read_issue(struct session *s);
 static void
 persist_read_one(struct session *s)
 {
-	if (!s->read_deferred)
+	if (!session_du(s)->read_deferred)
 		return;
-	s->read_deferred = 0;
-	if (s->disk_loading && !srv.shutting_down &&
-	    (s->conn != NULL || s->moving != NULL))
+	session_durable(s)->read_deferred = 0;
+	if (session_du(s)->disk_loading && !srv.shutting_down &&
+	    (s->conn != NULL || session_cl(s)->moving != NULL))
 		persist_read_issue(s);
 	else
-		s->disk_loading = 0;
+		session_durable(s)->disk_loading = 0;
 }
 
 static void
@@ -765,9 +769,9 @@ persist_read_next(struct session *s)
 	/* What follows its span is the in-memory queue's now (glog.c). */
 	glog_span_end(s);
 	if (flush_armed) {
-		s->disk_loading = 1;
-		if (!s->read_deferred) {
-			s->read_deferred = 1;
+		session_durable(s)->disk_loading = 1;
+		if (!session_du(s)->read_deferred) {
+			session_durable(s)->read_deferred = 1;
 			id_list_push(&read_ids, s);
 		}
 		return;
@@ -782,12 +786,13 @@ persist_read_issue(struct session *s)
 
 	r->client_id = xstrndup(s->client_id, s->id_len);
 	r->id_len = s->id_len;
-	if (s->disk_gen == 0)
-		s->disk_gen = persist_new_gen();
-	r->gen = s->disk_gen;
+	if (session_du(s)->disk_gen == 0)
+		session_durable(s)->disk_gen = persist_new_gen();
+	r->gen = session_du(s)->disk_gen;
 	clock_gettime(CLOCK_MONOTONIC, &r->issued);
-	s->disk_loading = 1;
-	store_queue_read(srv.store, s->client_id, s->id_len, s->disk_cursor,
+	session_durable(s)->disk_loading = 1;
+	store_queue_read(srv.store, s->client_id, s->id_len,
+	    session_du(s)->disk_cursor,
 	    PERSIST_READ_CHUNK, persist_read_cb, r);
 }
 
@@ -809,7 +814,8 @@ persist_load_more(struct session *s)
 void
 persist_load_queue(struct session *s)
 {
-	if (srv.store == NULL || s->disk_count == 0 || s->disk_loading)
+	if (srv.store == NULL || session_du(s)->disk_count == 0 ||
+	    session_du(s)->disk_loading)
 		return;
 	persist_read_next(s);
 }
@@ -818,8 +824,9 @@ int
 persist_offline(const struct session *s)
 {
 	return srv.store != NULL && !srv.loading && s->persistent &&
-	    s->conn == NULL && s->moving == NULL && !srv.shutting_down &&
-	    !s->parked;
+	    s->conn == NULL && session_cl(s)->moving == NULL &&
+	    !srv.shutting_down &&
+	    !session_du(s)->parked;
 }
 
 /*
@@ -847,11 +854,11 @@ static uint64_t failed_gen; /* the last batch whose commit failed */
 void
 persist_unpark(struct session *s)
 {
-	if (!s->parked)
+	if (!session_du(s)->parked)
 		return;
-	TAILQ_REMOVE(&parked, s, park_entry);
+	TAILQ_REMOVE(&parked, s, dur->park_entry);
 	n_parked--;
-	s->parked = 0;
+	session_durable(s)->parked = 0;
 }
 
 size_t
@@ -873,16 +880,18 @@ persist_park(struct session *s)
 	if (!persist_offline(s))
 		return;
 	if (srv.cfg.offline_queue_cache == 0 ||
-	    srv.cfg.offline_queue_cache_sessions == 0 || s->peer != NULL ||
-	    s->xb != NULL || s->cluster_in || s->disk_count > 0 ||
-	    s->disk_loading || s->n_queued + s->n_inflight >
+	    srv.cfg.offline_queue_cache_sessions == 0 ||
+	    session_cl(s)->peer != NULL ||
+	    session_cl(s)->xb != NULL || session_cl(s)->cluster_in ||
+	    session_du(s)->disk_count > 0 ||
+	    session_du(s)->disk_loading || s->n_queued + s->n_inflight >
 	    srv.cfg.offline_queue_cache ||
-	    (failed_gen != 0 && s->write_gen <= failed_gen)) {
+	    (failed_gen != 0 && session_du(s)->write_gen <= failed_gen)) {
 		persist_evict(s);
 		return;
 	}
-	s->parked = 1;
-	TAILQ_INSERT_TAIL(&parked, s, park_entry);
+	session_durable(s)->parked = 1;
+	TAILQ_INSERT_TAIL(&parked, s, dur->park_entry);
 	if (++n_parked > srv.cfg.offline_queue_cache_sessions)
 		persist_unpark_evict(TAILQ_FIRST(&parked));
 }
@@ -897,8 +906,8 @@ persist_park_failed(uint64_t gen)
 
 	failed_gen = gen;
 	for (s = TAILQ_FIRST(&parked); s != NULL; s = next) {
-		next = TAILQ_NEXT(s, park_entry);
-		if (s->write_gen >= gen)
+		next = TAILQ_NEXT(s, dur->park_entry);
+		if (session_du(s)->write_gen >= gen)
 			persist_unpark_evict(s);
 	}
 }
@@ -906,7 +915,7 @@ persist_park_failed(uint64_t gen)
 void
 persist_park_check(struct session *s)
 {
-	if (s->parked && s->n_queued + s->n_inflight >
+	if (session_du(s)->parked && s->n_queued + s->n_inflight >
 	    srv.cfg.offline_queue_cache)
 		persist_unpark_evict(s);
 }
@@ -928,7 +937,7 @@ persist_evict(struct session *s)
 		return;
 	while ((d = TAILQ_FIRST(&s->inflight)) != NULL) {
 		TAILQ_REMOVE(&s->inflight, d, entry);
-		s->disk_count++;
+		session_durable(s)->disk_count++;
 		/* Its row may be in a batch still to fail (resend.c). */
 		if (d->msg->tracking || d->msg->refused)
 			resend_unnote(d->msg, s);
@@ -936,20 +945,21 @@ persist_evict(struct session *s)
 	}
 	while ((d = TAILQ_FIRST(&s->queue)) != NULL) {
 		TAILQ_REMOVE(&s->queue, d, entry);
-		s->disk_count++;
+		session_durable(s)->disk_count++;
 		if (d->msg->tracking || d->msg->refused)
 			resend_unnote(d->msg, s);
 		delivery_free(d);
 	}
-	s->disk_bytes += s->queued_bytes;
+	session_durable(s)->disk_bytes += s->queued_bytes;
 	s->queued_bytes = 0;
 	s->n_inflight = 0;
 	s->n_queued = 0;
-	s->disk_tail = NULL;
-	s->disk_max_seq = s->next_seq > 0 ? s->next_seq - 1 : 0;
-	s->disk_cursor = 0;
-	s->disk_loading = 0;
-	s->disk_gen = persist_new_gen();
+	session_durable(s)->disk_tail = NULL;
+	session_durable(s)->disk_max_seq = s->next_seq > 0 ?
+	    s->next_seq - 1 : 0;
+	session_durable(s)->disk_cursor = 0;
+	session_durable(s)->disk_loading = 0;
+	session_durable(s)->disk_gen = persist_new_gen();
 }
 
 /* --- start-up --- */
@@ -969,9 +979,9 @@ persist_load_session(void *arg, const struct store_session *ss,
 		session_set_user(s, ss->user, ss->user_len);
 	else if (ss->user_kind == STORE_USER_ANONYMOUS)
 		session_set_user(s, NULL, 0);
-	s->disk_count = queued;
-	s->disk_bytes = queued_bytes;
-	s->disk_max_seq = max_seq;
+	session_durable(s)->disk_count = queued;
+	session_durable(s)->disk_bytes = queued_bytes;
+	session_durable(s)->disk_max_seq = max_seq;
 	s->next_seq = max_seq + 1;
 	s->sent_max_seq = max_seq; /* unknown: any of them may have gone */
 	session_restore_expiry(s, gone + ss->expiry - (int64_t)now);

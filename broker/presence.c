@@ -313,7 +313,8 @@ presence_online(struct conn *c, struct session *s)
 
 	s->presence_on = 0;
 	if (srv.cfg.presence_topic == NULL || c->link != LINK_NONE ||
-	    s->peer != NULL || s->cluster_in || !presence_followed(s))
+	    session_cl(s)->peer != NULL || session_cl(s)->cluster_in ||
+	    !presence_followed(s))
 		return;
 	s->presence_on = 1;
 	if (pending != NULL &&
@@ -325,7 +326,8 @@ presence_online(struct conn *c, struct session *s)
 		return;
 	}
 	presence_publish(s->client_id, s->id_len, s->username,
-	    s->username != NULL ? strlen(s->username) : 0, -1, c->claim_won);
+	    s->username != NULL ? strlen(s->username) : 0, -1,
+	    conn_ax(c)->claim_won);
 }
 
 void
@@ -337,7 +339,7 @@ presence_gone(struct conn *c, struct session *s, uint8_t rc)
 	/* (presence_topic none since a SIGHUP: nothing is published.) */
 	if (srv.shutting_down || srv.cfg.presence_topic == NULL)
 		return;
-	presence_arm(s, conn_end_reason(c, rc), c->claim_won);
+	presence_arm(s, conn_end_reason(c, rc), conn_ax(c)->claim_won);
 }
 
 void
@@ -374,7 +376,8 @@ presence_sweep_cb(const void *key, size_t len, void *value, void *arg)
 	char *topic;
 	uint32_t tlen;
 
-	if (s->conn != NULL || s->peer != NULL || s->cluster_in ||
+	if (s->conn != NULL || session_cl(s)->peer != NULL ||
+	    session_cl(s)->cluster_in ||
 	    s->client_id[0] == '$' || !presence_followed(s))
 		return;
 	topic = presence_topic(s->client_id, s->id_len, s->username,

@@ -122,7 +122,8 @@ push_on(void)
 static uint64_t
 push_count_of(const struct session *s)
 {
-	return (uint64_t)s->n_queued + s->n_inflight + s->disk_count;
+	return (uint64_t)s->n_queued + s->n_inflight +
+	    session_du(s)->disk_count;
 }
 
 static void
@@ -286,13 +287,14 @@ push_queued(const struct session *s, const struct msg *m, uint8_t qos,
 	struct push_event *e;
 
 	if (!push_on() || qos == 0 || s->conn != NULL || !s->persistent ||
-	    s->peer != NULL || s->cluster_in || s->moving != NULL ||
+	    session_cl(s)->peer != NULL || session_cl(s)->cluster_in ||
+	    session_cl(s)->moving != NULL ||
 	    s->client_id[0] == '$')
 		return;
 	/* A node's own sessions, or a link, published nothing a phone
 	 * would call a sender. */
-	if (publisher != NULL && (publisher->peer != NULL ||
-	    publisher->cluster_in))
+	if (publisher != NULL && (session_cl(publisher)->peer != NULL ||
+	    session_cl(publisher)->cluster_in))
 		publisher = NULL;
 	e = push_event_new(s, m, qos, publisher);
 	if (srv.cfg.push_min_interval > 0)

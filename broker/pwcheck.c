@@ -169,11 +169,11 @@ pwcheck_done_cb(evutil_socket_t fd, short what, void *arg)
 		n_jobs--;
 		n_computed++;
 		if (j->c != NULL && j->key != NULL) {
-			j->c->pw_job = NULL;
+			conn_aux(j->c)->pw_job = NULL;
 			auth_jwt_checked(j->c, j->ok, j->user, j->connect,
 			    j->version);
 		} else if (j->c != NULL) {
-			j->c->pw_job = NULL;
+			conn_aux(j->c)->pw_job = NULL;
 			auth_password_checked(j->c, j->ok, j->user, j->ulen,
 			    &j->h, j->pw, j->pwlen, j->connect, j->version);
 		}
@@ -268,8 +268,8 @@ pwcheck_evict(const struct conn *c)
 		return 0;
 	vc = victim->c;
 	log_notice("client (%s) refused: its place among the password or "
-	    "token checks goes to %s (its address holds %u)", vc->peer,
-	    c->peer, most);
+	    "token checks goes to %s (its address holds %u)", conn_peer(vc),
+	    conn_peer(c), most);
 	handle_connect_refuse(vc, victim->version, MQTT_RC_SERVER_BUSY);
 	conn_close(vc, MQTT_RC_SERVER_BUSY, "password check queue full");
 	return n_jobs < PWCHECK_MAX;
@@ -285,13 +285,13 @@ pwcheck_new(struct conn *c, const struct mqtt_packet *pkt, const char *user,
 
 	if (n_jobs >= PWCHECK_MAX && !pwcheck_evict(c)) {
 		log_notice("client (%s) refused: %u password or token checks "
-		    "are waiting already", c->peer, n_jobs);
+		    "are waiting already", conn_peer(c), n_jobs);
 		*rc = MQTT_RC_SERVER_BUSY;
 		return NULL;
 	}
 	if (pwcheck_source_count(c) >= PWCHECK_PER_SOURCE) {
 		log_notice("client (%s) refused: %u password or token checks "
-		    "of its address are waiting already", c->peer,
+		    "of its address are waiting already", conn_peer(c),
 		    PWCHECK_PER_SOURCE);
 		*rc = MQTT_RC_SERVER_BUSY;
 		return NULL;
@@ -316,7 +316,7 @@ pwcheck_new(struct conn *c, const struct mqtt_packet *pkt, const char *user,
 static void
 pwcheck_queue(struct conn *c, struct pwjob *j)
 {
-	c->pw_job = j;
+	conn_aux(c)->pw_job = j;
 	conn_block(c, BLOCK_AUTH);
 	n_jobs++;
 	pthread_mutex_lock(&mtx);
@@ -363,11 +363,11 @@ pwcheck_start_jwt(struct conn *c, const struct mqtt_packet *pkt,
 void
 pwcheck_conn_gone(struct conn *c)
 {
-	struct pwjob *j = c->pw_job, *q;
+	struct pwjob *j = conn_ax(c)->pw_job, *q;
 
 	if (j == NULL)
 		return;
-	c->pw_job = NULL;
+	conn_aux(c)->pw_job = NULL;
 	j->c = NULL;
 	/* Still waiting for the worker: dropped, so that connections that
 	 * send a CONNECT and go do not hold the queue (a lockout for a
@@ -404,7 +404,7 @@ pwcheck_stop(void)
 	while ((j = TAILQ_FIRST(&todo)) != NULL) {
 		TAILQ_REMOVE(&todo, j, entry);
 		if (j->c != NULL)
-			j->c->pw_job = NULL;
+			conn_aux(j->c)->pw_job = NULL;
 		pwjob_free(j);
 	}
 	event_free(done_ev);

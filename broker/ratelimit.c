@@ -183,7 +183,7 @@ ratelimit_connect(const struct conn *c)
 	e->refused++;
 	if (e->logged_ms == 0 || now - e->logged_ms >= 1000) {
 		log_notice("%s: over max_connection_rate (%u/s): %u CONNECT%s "
-		    "refused", c->peer, srv.cfg.max_connection_rate,
+		    "refused", conn_peer(c), srv.cfg.max_connection_rate,
 		    e->refused, e->refused == 1 ? "" : "s");
 		e->logged_ms = now;
 		e->refused = 0;

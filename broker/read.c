@@ -39,7 +39,7 @@ read_dispatch(struct conn *c, struct mqtt_packet *pkt)
 	if (c->state == CONN_NEW) {
 		/* In an enhanced authentication exchange (auth.c), only AUTH
 		 * until CONNACK. */
-		if (c->auth_ex != NULL)
+		if (conn_ax(c)->auth_ex != NULL)
 			return pkt->type == MQTT_AUTH ? handle_auth(c, pkt) :
 			    MQTT_RC_PROTOCOL_ERROR;
 		if (pkt->type != MQTT_CONNECT)
@@ -147,7 +147,7 @@ read_packets(struct conn *c, uint8_t *p, size_t len, size_t *need)
 		if (conn_paused(c))
 			break;
 		data = p + used;
-		if (c->state == CONN_NEW && c->tls == NULL && avail >= 2 &&
+		if (c->state == CONN_NEW && conn_tls(c) == NULL && avail >= 2 &&
 		    data[0] == 0x16 && data[1] == 0x03) {
 			/* A TLS ClientHello record; as MQTT, a CONNECT with
 			 * bad flags. Say what it is. */
@@ -168,10 +168,11 @@ read_packets(struct conn *c, uint8_t *p, size_t len, size_t *need)
 		}
 		if (c->state == CONN_NEW && f.type != MQTT_CONNECT &&
 		    c->link != LINK_OUT && c->link != LINK_EXT &&
-		    !(f.type == MQTT_AUTH && c->auth_ex != NULL)) {
+		    !(f.type == MQTT_AUTH && conn_ax(c)->auth_ex != NULL)) {
 			conn_close(c, MQTT_RC_PROTOCOL_ERROR,
-			    c->auth_ex != NULL ? "packet other than AUTH "
-			    "in an authentication exchange" :
+			    conn_ax(c)->auth_ex != NULL ?
+			    "packet other than AUTH in an authentication "
+			    "exchange" :
 			    "first packet is not CONNECT");
 			break;
 		}

@@ -180,8 +180,9 @@ receipt_acked(struct session *s, const struct msg *m)
 	/* A node's forward queue or link, or a bridge's session: the other
 	 * node or broker acknowledged a forward, not the recipient's
 	 * device. */
-	if (m->user_len == 0 || s->peer != NULL || s->cluster_in ||
-	    s->xb != NULL ||
+	if (m->user_len == 0 || session_cl(s)->peer != NULL ||
+	    session_cl(s)->cluster_in ||
+	    session_cl(s)->xb != NULL ||
 	    !srv.cfg.delivery_receipts || !msg_user_get(m, RECEIPT_TO, &to))
 		return;
 	if (!receipt_topic_ok(to)) {

@@ -122,7 +122,7 @@ resend_sent(struct msg *m, const struct session *s)
 {
 	uint64_t key;
 
-	if (s->peer != NULL || s->cluster_in)
+	if (session_cl(s)->peer != NULL || session_cl(s)->cluster_in)
 		return; /* other nodes know it by its identity */
 	key = resend_key(s);
 	if (scratch_of == m && m->track == NULL &&
@@ -345,7 +345,7 @@ resend_had(const struct msg *m, const struct session *s)
 	uint64_t key;
 	size_t lo, hi, mid;
 
-	if (t == NULL || t->n_sorted == 0 || s->peer != NULL)
+	if (t == NULL || t->n_sorted == 0 || session_cl(s)->peer != NULL)
 		return 0;
 	key = resend_key(s);
 	lo = 0;

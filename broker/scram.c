@@ -162,7 +162,7 @@ scram_printable(const char *p, size_t len)
 static int
 scram_refuse(struct conn *c, const struct scram *s, int rc, const char *why)
 {
-	log_notice("client (%s) refused: SCRAM-SHA-256 %s%s%s%s", c->peer,
+	log_notice("client (%s) refused: SCRAM-SHA-256 %s%s%s%s", conn_peer(c),
 	    why, s != NULL && s->user != NULL ? " for user '" : "",
 	    s != NULL && s->user != NULL ? s->user : "",
 	    s != NULL && s->user != NULL ? "'" : "");
@@ -360,8 +360,8 @@ scram_final(struct conn *c, struct scram *s, const char *p, size_t len,
 		return scram_refuse(c, s, MQTT_RC_UNSPECIFIED, "no signature");
 	out->p = (const uint8_t *)s->out;
 	out->len = (uint32_t)(2 + n);
-	free(c->auth_user);
-	c->auth_user = xstrdup(s->user);
+	free(conn_ax(c)->auth_user);
+	conn_aux(c)->auth_user = xstrdup(s->user);
 	s->stage = 1;
 	return MQTT_RC_SUCCESS;
 }

@@ -340,6 +340,8 @@ server_init(void)
 	TAILQ_INIT(&srv.conns);
 	retain_init();
 	deliver_init();
+	if (sock_init() != 0)
+		return -1;
 	if (auth_open() != 0)
 		return -1;
 	if (http_init() != 0)

@@ -34,6 +34,8 @@ session_new(const char *id, size_t len)
 	/* The id has a session here again: no forwarding address. */
 	bridge_tombstone_drop(id, len);
 	s = xcalloc(1, sizeof *s);
+	s->cl = AUX_NONE(struct session_cluster, session_cluster_none);
+	s->dur = AUX_NONE(struct session_durable, session_durable_none);
 
 	s->client_id = xstrndup(id, len);
 	s->id_len = len;
@@ -42,6 +44,25 @@ session_new(const char *id, size_t len)
 	TAILQ_INIT(&s->inflight);
 	hash_put(srv.sessions, s->client_id, len, s);
 	return s;
+}
+
+const struct session_cluster session_cluster_none;
+const struct session_durable session_durable_none;
+
+struct session_durable *
+session_durable(struct session *s)
+{
+	if (s->dur == &session_durable_none)
+		s->dur = xcalloc(1, sizeof *s->dur);
+	return s->dur;
+}
+
+struct session_cluster *
+session_cluster(struct session *s)
+{
+	if (s->cl == &session_cluster_none)
+		s->cl = xcalloc(1, sizeof *s->cl);
+	return s->cl;
 }
 
 static void
@@ -88,12 +109,16 @@ session_free(struct session *s)
 	deliver_release(s);
 	session_drop_all(&s->queue);
 	session_drop_all(&s->inflight);
-	if (s->expiry_timer != NULL)
-		event_free(s->expiry_timer);
+	if (session_du(s)->expiry_timer != NULL)
+		event_free(session_du(s)->expiry_timer);
 	free(s->qos2_in);
 	deliver_seen_free(s);
 	glog_span_forget(s);
 	persist_unpark(s);
+	if (s->dur != &session_durable_none)
+		free(s->dur);
+	if (s->cl != &session_cluster_none)
+		free(s->cl);
 	free(s->username);
 	free(s->client_id);
 	free(s);
@@ -114,13 +139,15 @@ session_retire(struct session *s)
 	session_drop_all(&s->inflight);
 	s->n_queued = s->n_inflight = 0;
 	s->queued_bytes = 0;
-	s->disk_count = s->disk_bytes = 0;
-	s->disk_tail = NULL;
+	if (s->dur != &session_durable_none) {
+		s->dur->disk_count = s->dur->disk_bytes = 0;
+		s->dur->disk_tail = NULL;
+	}
 	free(s->qos2_in);
 	s->qos2_in = NULL;
 	s->n_qos2_in = s->cap_qos2_in = 0;
-	if (s->expiry_timer != NULL)
-		evtimer_del(s->expiry_timer);
+	if (session_du(s)->expiry_timer != NULL)
+		evtimer_del(session_du(s)->expiry_timer);
 	/* A shared group is served by its other members, here or on the
 	 * nodes with members (the session's new node among them). */
 	for (i = j = 0; i < s->n_subs; i++) {
@@ -203,11 +230,12 @@ session_restore_expiry(struct session *s, int64_t left)
 
 	if (s->expiry == UINT32_MAX)
 		return;
-	if (s->expiry_timer == NULL)
-		s->expiry_timer = evtimer_new(srv.base, session_expire_cb, s);
+	if (session_du(s)->expiry_timer == NULL)
+		session_durable(s)->expiry_timer = evtimer_new(srv.base,
+		    session_expire_cb, s);
 	tv.tv_sec = left > 0 ? (time_t)left : 0;
 	tv.tv_usec = 0;
-	evtimer_add(s->expiry_timer, &tv);
+	evtimer_add(session_du(s)->expiry_timer, &tv);
 }
 
 void
@@ -229,12 +257,12 @@ session_detach(struct session *s)
 	persist_session(s);
 	persist_park(s);
 	if (s->expiry != UINT32_MAX) {
-		if (s->expiry_timer == NULL)
-			s->expiry_timer = evtimer_new(srv.base,
+		if (session_du(s)->expiry_timer == NULL)
+			session_durable(s)->expiry_timer = evtimer_new(srv.base,
 			    session_expire_cb, s);
 		tv.tv_sec = s->expiry;
 		tv.tv_usec = 0;
-		evtimer_add(s->expiry_timer, &tv);
+		evtimer_add(session_du(s)->expiry_timer, &tv);
 	}
 }
 

@@ -2,14 +2,28 @@
  * sock.c - the plain TCP transport: a bare event on the socket, and
  * buffers only while bytes wait.
  *
- * An idle connection owns no buffer: its memory is struct conn (with the
- * read event in it) and its session. libevent's bufferevent, which this
- * replaces, cost 632 bytes and its two evbuffers 272 per connection
- * whatever they held, and an ioctl(FIONREAD) per read and an epoll_ctl
- * pair per loop pass with output (docs/BENCHMARKS.md).
+ * An idle connection owns no buffer and no event: its memory is struct
+ * conn and its session. libevent's bufferevent, which this replaces, cost
+ * 632 bytes and its two evbuffers 272 per connection whatever they held,
+ * and an ioctl(FIONREAD) per read and an epoll_ctl pair per loop pass with
+ * output; a bare struct event per connection 128 bytes more, and
+ * libevent's entry for its descriptor about 40 (docs/BENCHMARKS.md).
  *
- * Reading: the read event is EV_READ|EV_PERSIST from the start; reading
- * stops (event_del) only while the connection is blocked (block.c). A
+ * Readiness: the sockets are in an epoll set of sock.c's own
+ * (level-triggered, EPOLLIN, the conn in the event's data), and that set's
+ * descriptor is one libevent event (EV_READ|EV_PERSIST): when it is
+ * readable, sock_ready_cb takes up to SOCK_READY_MAX ready sockets and
+ * reads each as its own event did. A socket is added when it is first to
+ * be read and taken out lazily: reading off (a block, a close) only
+ * clears SOCK_READING, and the socket leaves the set the first time it is
+ * reported while off, or when it is freed; so a block and an unblock in
+ * one pass cost no epoll_ctl, as libevent's change list made sure. Only a
+ * connection with SOCK_READING is read: one closed by an earlier socket of
+ * the same batch is skipped, and none is freed during a batch (conn.c
+ * frees from a deferred event).
+ *
+ * Reading: reading is on from the start; it stops only while the
+ * connection is blocked (block.c), or once it is closed. A
  * readable socket is read once, into one scratch buffer shared by every
  * connection (SOCK_SCRATCH bytes), and read_packets() handles the packets
  * there in place. Only what is left, an incomplete packet, is copied into
@@ -45,6 +59,7 @@
  */
 #include "config.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -58,12 +73,15 @@
 #define SOCK_OUT_MIN 1024u /* an output buffer from the pool */
 #define SOCK_POOL_MAX 64 /* output buffers kept for reuse */
 
+#define SOCK_READY_MAX 256 /* sockets read per readiness callback */
+
 /* c->io_flags */
-#define SOCK_READING 0x01 /* rev is added */
+#define SOCK_READING 0x01 /* read when ready */
 #define SOCK_CONNECTING 0x02 /* dialled, not up yet */
 #define SOCK_QUEUED 0x04 /* on sock_flush_list */
 #define SOCK_STOPPED 0x08 /* no more I/O */
 #define SOCK_WAITING 0x10 /* wev added: a short write, a dial */
+#define SOCK_IN_SET 0x20 /* in sock_ep's set */
 
 struct sock_buf {
 	size_t cap; /* bytes of data[] */
@@ -79,6 +97,8 @@ static TAILQ_HEAD(, conn) sock_flush_list =
 static struct event *sock_flush_ev;
 static struct sock_buf *sock_pool;
 static unsigned sock_pool_n;
+static int sock_ep = -1; /* the epoll set of the sockets read */
+static struct event *sock_ep_ev; /* sock_ep is readable */
 
 static void sock_read_cb(evutil_socket_t, short, void *);
 static void sock_write_cb(evutil_socket_t, short, void *);
@@ -151,7 +171,7 @@ sock_buf_room(struct sock_buf **bp, size_t n)
 static evutil_socket_t
 sock_fd(const struct conn *c)
 {
-	return event_get_fd(&c->rev);
+	return c->fd;
 }
 
 /* --- reading --- */
@@ -273,19 +293,65 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 	sock_keep(c, sock_scratch + used, (size_t)n - used, need);
 }
 
+/* Take c's socket out of the set. */
+static void
+sock_set_del(struct conn *c)
+{
+	if (!(c->io_flags & SOCK_IN_SET))
+		return;
+	if (sock_ep >= 0 && epoll_ctl(sock_ep, EPOLL_CTL_DEL, c->fd,
+	    NULL) != 0)
+		log_warn("epoll_ctl(DEL) of %s: %s", conn_peer(c),
+		    strerror(errno));
+	c->io_flags &= (uint8_t)~SOCK_IN_SET;
+}
+
+/* Some sockets of the set are ready: read those that are read. */
+static void
+sock_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct epoll_event ev[SOCK_READY_MAX];
+	struct conn *c;
+	int i, n;
+
+	n = epoll_wait(sock_ep, ev, SOCK_READY_MAX, 0);
+	for (i = 0; i < n; i++) {
+		c = ev[i].data.ptr;
+		if (c->io_flags & SOCK_READING)
+			sock_read_cb(c->fd, EV_READ, c);
+		else
+			sock_set_del(c);
+	}
+}
+
 static void
 sock_read_on(struct conn *c, int on)
 {
+	struct epoll_event ev;
+
 	/* A dialled socket is read once it is up (sock_write_cb). */
 	if (c->io_flags & (SOCK_STOPPED | SOCK_CONNECTING))
 		return;
-	if (on && !(c->io_flags & SOCK_READING)) {
-		event_add(&c->rev, NULL);
-		c->io_flags |= SOCK_READING;
-	} else if (!on && (c->io_flags & SOCK_READING)) {
-		event_del(&c->rev);
+	if (!on) {
 		c->io_flags &= (uint8_t)~SOCK_READING;
+		return;
 	}
+	c->io_flags |= SOCK_READING;
+	if (c->io_flags & SOCK_IN_SET)
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(sock_ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		/* Not read (ENOMEM, or fs.epoll.max_user_watches reached):
+		 * its CONNECT or keep-alive timer closes it. Not closed from
+		 * here, which runs before c is counted (conn_start). */
+		log_warn("cannot read %s: epoll_ctl: %s", conn_peer(c),
+		    strerror(errno));
+		c->io_flags &= (uint8_t)~SOCK_READING;
+		return;
+	}
+	c->io_flags |= SOCK_IN_SET;
 }
 
 static size_t
@@ -474,6 +540,7 @@ sock_free(struct conn *c)
 	evutil_socket_t fd = sock_fd(c);
 
 	sock_stop(c);
+	sock_set_del(c);
 	if (c->wev != NULL)
 		event_free(c->wev);
 	c->wev = NULL;
@@ -505,8 +572,7 @@ void
 sock_attach(struct conn *c, evutil_socket_t fd, int connecting)
 {
 	c->io = &sock_transport;
-	event_assign(&c->rev, srv.base, fd, EV_READ | EV_PERSIST,
-	    sock_read_cb, c);
+	c->fd = fd;
 	if (connecting) {
 		c->io_flags |= SOCK_CONNECTING;
 		sock_wait_writable(c);
@@ -517,6 +583,23 @@ sock_attach(struct conn *c, evutil_socket_t fd, int connecting)
 	}
 }
 
+int
+sock_init(void)
+{
+	if ((sock_ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_error("cannot create the sockets' epoll set: %s",
+		    strerror(errno));
+		return -1;
+	}
+	sock_ep_ev = event_new(srv.base, sock_ep, EV_READ | EV_PERSIST,
+	    sock_ready_cb, NULL);
+	if (sock_ep_ev == NULL || event_add(sock_ep_ev, NULL) != 0) {
+		log_error("cannot watch the sockets' epoll set");
+		return -1;
+	}
+	return 0;
+}
+
 void
 sock_free_all(void)
 {
@@ -525,6 +608,12 @@ sock_free_all(void)
 	if (sock_flush_ev != NULL)
 		event_free(sock_flush_ev);
 	sock_flush_ev = NULL;
+	if (sock_ep_ev != NULL)
+		event_free(sock_ep_ev);
+	sock_ep_ev = NULL;
+	if (sock_ep >= 0)
+		close(sock_ep);
+	sock_ep = -1;
 	while ((b = sock_pool) != NULL) {
 		sock_pool = b->next;
 		free(b);

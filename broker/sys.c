@@ -110,7 +110,7 @@ sys_cluster(void)
 		snprintf(t, sizeof t, "$SYS/broker/cluster/nodes/%s/queued",
 		    p->name);
 		sys_pub(t, "%llu", (unsigned long long)(q->n_queued +
-		    q->n_inflight + q->disk_count));
+		    q->n_inflight + session_du(q)->disk_count));
 		snprintf(t, sizeof t, "$SYS/broker/cluster/nodes/%s/bytes",
 		    p->name);
 		sys_pub(t, "%llu", (unsigned long long)(p->tx_bytes +
