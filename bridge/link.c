@@ -298,16 +298,6 @@ dial_start(struct dial *d)
 	d->resolving = resolve_start(d->host, d->port, dial_resolved, d);
 }
 
-static int
-host_numeric(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	return inet_pton(AF_INET, host, &a4) == 1 ||
-	    inet_pton(AF_INET6, host, &a6) == 1;
-}
-
 int
 bridge_dial_now(struct peer *p)
 {
@@ -323,7 +313,7 @@ bridge_dial_now(struct peer *p)
 	if (d->c != NULL)
 		return ms < BRIDGE_CLAIM_DIAL_MS;
 	/* A host name would be resolved, blocking the loop: not here. */
-	if (!host_numeric(d->host))
+	if (!resolve_numeric(d->host))
 		return 0;
 	/* At most one dial per BACKOFF_MIN_MS, however many CONNECTs ask:
 	 * a node that is not there costs a refused connection each time.

@@ -2024,6 +2024,8 @@ struct resolve;
  * runs, or until resolve_cancel(). */
 struct resolve *resolve_start(const char *host, uint16_t port,
     resolve_cb *cb, void *arg);
+/* 1 when host is an address (no resolver needed). */
+int resolve_numeric(const char *host);
 /* Drop a pending query (NULL: none): its cb never runs. */
 void resolve_cancel(struct resolve *r);
 /* At shutdown (srv.shutting_down set): every pending query's cb runs

@@ -58,7 +58,6 @@
 
 static size_t n_conns;
 
-
 const struct conn_aux conn_aux_none;
 
 struct conn_aux *

@@ -477,17 +477,6 @@ push_done_cb(struct evhttp_request *req, void *arg)
 	push_batch_done(0);
 }
 
-/* 1 when host is an address (no resolver needed). */
-static int
-push_numeric(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	return inet_pton(AF_INET, host, &a4) == 1 ||
-	    inet_pton(AF_INET6, host, &a6) == 1;
-}
-
 /* Send push.body (a new batch when there is none). */
 static void
 push_send_cb(evutil_socket_t fd, short what, void *arg)
@@ -510,7 +499,7 @@ push_send_cb(evutil_socket_t fd, short what, void *arg)
 		 * no resolver (and libevent's would block for a name without
 		 * one). */
 		dns = NULL;
-		if (!push_numeric(srv.cfg.push_host) &&
+		if (!resolve_numeric(srv.cfg.push_host) &&
 		    (dns = server_resolver()) == NULL) {
 			push_backoff("no resolver for its host name");
 			return;
@@ -572,7 +561,7 @@ push_init(void)
 	push.limits = hash_new();
 	push.kick = evtimer_new(srv.base, push_send_cb, NULL);
 	push.retry = evtimer_new(srv.base, push_retry_cb, NULL);
-	if (!push_numeric(srv.cfg.push_host) && server_resolver() == NULL)
+	if (!resolve_numeric(srv.cfg.push_host) && server_resolver() == NULL)
 		return -1;
 	log_notice("push: events of offline sessions go to %s%s",
 	    srv.cfg.push_webhook, srv.cfg.push_secret != NULL ?
@@ -596,7 +585,7 @@ push_retarget(void)
 	push.attempt = 0;
 	push.error_warned = 0;
 	evtimer_del(push.retry);
-	if (!push_numeric(srv.cfg.push_host) && server_resolver() == NULL)
+	if (!resolve_numeric(srv.cfg.push_host) && server_resolver() == NULL)
 		log_error("push: no resolver for %s: events wait",
 		    srv.cfg.push_host);
 	log_notice("push: events of offline sessions go to %s now%s",

@@ -42,7 +42,7 @@ struct resolve {
 
 static TAILQ_HEAD(, resolve) pending = TAILQ_HEAD_INITIALIZER(pending);
 
-static int
+int
 resolve_numeric(const char *host)
 {
 	struct in6_addr a6;
