@@ -120,10 +120,8 @@ resolve_cancel(struct resolve *r)
 {
 	if (r == NULL)
 		return;
-	/* libevent calls resolve_done with EVUTIL_EAI_CANCEL, which frees
-	 * r; cancelled covers a callback that comes later than that. */
-	if (r->cancelled)
-		return; /* resolve_shutdown did */
+	/* libevent ends the query on its next loop pass: resolve_done
+	 * then frees r, and cancelled keeps it from calling cb. */
 	r->cancelled = 1;
 	evdns_getaddrinfo_cancel(r->req);
 }
@@ -132,7 +130,6 @@ void
 resolve_shutdown(void)
 {
 	struct resolve *r;
-	int any = 0;
 
 	TAILQ_FOREACH(r, &pending, entry) {
 		if (r->cancelled)
@@ -141,8 +138,7 @@ resolve_shutdown(void)
 		r->cancelled = 1;
 		r->cb("the node is stopping", NULL, 0, r->arg);
 		evdns_getaddrinfo_cancel(r->req);
-		any = 1;
 	}
-	if (any || !TAILQ_EMPTY(&pending))
+	if (!TAILQ_EMPTY(&pending))
 		event_base_loop(srv.base, EVLOOP_NONBLOCK);
 }
